@@ -1,0 +1,1 @@
+"""Temporal activities: where journeys touch the database and the partners."""

@@ -1,0 +1,22 @@
+"""Writes the journeys' SQL read model, which pages and dashboards read."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from parcours.db import transaction
+from parcours.journey.messages import RecordJourneyEventInput
+from parcours.repositories.journeys import JourneyRepository
+from workflows.journey import RECORD_JOURNEY_EVENT
+
+
+class ReadModelActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    @activity.defn(name=RECORD_JOURNEY_EVENT)
+    async def record_journey_event(self, data: RecordJourneyEventInput) -> None:
+        """Idempotent: the event is keyed by (journey, seq) and the row only moves forward."""
+        async with transaction(self.sessions) as session:
+            await JourneyRepository(session).project(data)

@@ -1,0 +1,64 @@
+"""The FastAPI application: lifespan (database engine and Temporal client, created once),
+error rendering, metrics, the JSON API and the pages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from temporalio.client import Client
+
+from api import metrics, pages
+from api.routes import health, journeys
+from parcours.db import create_engine, create_sessionmaker
+from parcours.errors import ParcoursError
+from parcours.settings import ROOT, Settings, get_settings
+from parcours.temporal_client import connect
+
+log = logging.getLogger(__name__)
+
+DSFR_DIST = ROOT / "node_modules" / "@gouvfr" / "dsfr" / "dist"
+
+
+def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        app.state.settings = settings
+        app.state.sessions = create_sessionmaker(engine)
+        app.state.temporal = temporal or await connect(settings)
+        log.info("api ready", extra={"database": engine.url.render_as_string(hide_password=True)})
+        yield
+        await engine.dispose()
+
+    app = FastAPI(
+        title="Parcours",
+        version="1",
+        description="Orientation et accompagnement — service public de l'insertion et de l'emploi.",
+        lifespan=lifespan,
+    )
+    app.middleware("http")(metrics.measure)
+
+    @app.exception_handler(ParcoursError)
+    async def _domain_error(request: Request, error: ParcoursError) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": error.message}, status_code=error.status_code)
+        return pages.error_page(request, error)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def _metrics() -> Response:
+        return metrics.metrics_response()
+
+    app.include_router(health.router)
+    app.include_router(journeys.router)
+    app.include_router(pages.router)
+    if DSFR_DIST.exists():
+        app.mount("/static/dsfr", StaticFiles(directory=DSFR_DIST), name="dsfr")
+    app.mount("/static/app", StaticFiles(directory=ROOT / "api" / "static"), name="app-static")
+    return app

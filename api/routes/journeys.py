@@ -1,0 +1,101 @@
+"""JSON API for people and journeys: enrol, read, and one endpoint per human action."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel
+
+from api.deps import JourneyServiceDep, SessionDep
+from parcours.journey.messages import Action, RsaRightsChangedInput
+from parcours.journey.rules import ACTIONS
+from parcours.journey.steps import Step
+from parcours.repositories.journeys import JourneyFilter
+from parcours.schemas import (
+    BeneficiaryCreate,
+    EnrolmentRead,
+    JourneyDetail,
+    JourneyPage,
+    JourneyRead,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["parcours"])
+
+
+@router.post(
+    "/beneficiaries",
+    status_code=status.HTTP_201_CREATED,
+    summary="Inscrire une personne (démarre son parcours)",
+)
+async def enrol(
+    data: BeneficiaryCreate, service: JourneyServiceDep, session: SessionDep
+) -> EnrolmentRead:
+    enrolment = await service.enrol(data)
+    try:
+        await session.commit()
+    except Exception:
+        await service.abandon(enrolment.beneficiary.id)
+        raise
+    return enrolment
+
+
+@router.get("/journeys", summary="Lister les parcours")
+async def list_journeys(
+    service: JourneyServiceDep,
+    territory: str | None = None,
+    step: Step | None = None,
+    referent_id: str | None = None,
+    stalled: bool | None = None,
+    q: Annotated[str | None, Query(max_length=100, description="Nom ou prénom")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JourneyPage:
+    f = JourneyFilter(
+        territory=territory,
+        step=step.value if step else None,
+        referent_id=referent_id,
+        stalled=stalled,
+        search=q,
+    )
+    return await service.list(f, limit=limit, offset=offset)
+
+
+@router.get("/journeys/{beneficiary_id}", summary="Lire un parcours et son historique")
+async def read_journey(beneficiary_id: str, service: JourneyServiceDep) -> JourneyDetail:
+    return await service.detail(beneficiary_id)
+
+
+@router.post(
+    "/journeys/{beneficiary_id}/rsa-rights",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Changement des droits RSA transmis par la CAF",
+)
+async def rsa_rights(
+    beneficiary_id: str, signal: RsaRightsChangedInput, service: JourneyServiceDep
+) -> None:
+    await service.change_rsa_rights(beneficiary_id, signal)
+
+
+def _add_action_route(name: str, model: type[Action], label: str) -> None:
+    async def endpoint(
+        beneficiary_id: str, action: BaseModel, service: JourneyServiceDep
+    ) -> JourneyRead:
+        assert isinstance(action, Action)
+        # The actor is who is signed in, never what the body claims.
+        return await service.act(beneficiary_id, action.model_copy(update={"actor_id": None}))
+
+    endpoint.__annotations__["action"] = model
+    endpoint.__name__ = name
+    router.add_api_route(
+        f"/journeys/{{beneficiary_id}}/actions/{name.replace('_', '-')}",
+        endpoint,
+        methods=["POST"],
+        summary=label,
+        response_model=JourneyRead,
+        responses={
+            409: {"description": "Action impossible à l'étape actuelle (motif en français)"}
+        },
+    )
+
+
+for _name, (_model, _label) in ACTIONS.items():
+    _add_action_route(_name, _model, _label)

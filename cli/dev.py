@@ -1,0 +1,91 @@
+"""``parcours dev``: the whole platform on one machine, as docker-compose wires it in
+production — Temporal dev server (SQLite under var/), worker and API as separate processes.
+Ctrl-C stops them all; data stays under var/ for the next run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from cli.temporal_server import dev_server_command
+from parcours.settings import ROOT, Settings
+
+
+def _wait_for_port(host: str, port: int, timeout: float, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"le processus {process.args!r} s'est arrêté (code {process.returncode})"
+            )
+        with socket.socket() as s:
+            s.settimeout(0.5)
+            if s.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"{host}:{port} ne répond pas après {timeout:.0f} s")
+
+
+def _parcours(*args: str) -> list[str]:
+    return [sys.executable, "-m", "cli.main", *args]
+
+
+def run_dev(settings: Settings, seed: bool = True) -> int:
+    var = ROOT / "var"
+    var.mkdir(exist_ok=True)
+    env = {**os.environ, "PARCOURS_LOG_FORMAT": os.environ.get("PARCOURS_LOG_FORMAT", "console")}
+    host, _, port = settings.temporal_address.partition(":")
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(command: list[str], log_name: str | None = None) -> subprocess.Popen[bytes]:
+        stdout = open(var / log_name, "ab") if log_name else None  # noqa: SIM115
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=stdout, stderr=stdout)
+        processes.append(process)
+        return process
+
+    def stop_all() -> None:
+        for process in reversed(processes):
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in reversed(processes):
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    try:
+        subprocess.run(_parcours("migrate"), cwd=ROOT, env=env, check=True)
+        temporal = start(dev_server_command(Path(var / "temporal.db"), int(port)), "temporal.log")
+        print(f"Temporal (dev server) démarre sur {settings.temporal_address}…", flush=True)
+        _wait_for_port(host, int(port), 60, temporal)
+        start(_parcours("worker"))
+        if seed:
+            subprocess.run(_parcours("seed-demo"), cwd=ROOT, env=env, check=True)
+        api = start(_parcours("api"))
+        _wait_for_port(settings.api_host, settings.api_port, 60, api)
+        print(
+            "\nParcours est prêt :\n"
+            f"  pages et API   http://{settings.api_host}:{settings.api_port}  "
+            f"(OpenAPI : /docs)\n"
+            f"  Temporal UI    {settings.temporal_ui_url}\n"
+            "Ctrl-C pour tout arrêter (les données restent dans var/).\n",
+            flush=True,
+        )
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+        failed = next(p for p in processes if p.poll() is not None)
+        print(
+            f"Un composant s'est arrêté : {failed.args!r} (code {failed.returncode})",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        print("\nArrêt de Parcours…", flush=True)
+        return 0
+    finally:
+        stop_all()

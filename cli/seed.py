@@ -1,0 +1,201 @@
+"""The Savoie demo: structures, professionals and people whose journeys stand at every step.
+
+Journeys are real workflows, moved by the same service calls as the pages; a second run
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+
+from parcours.db import create_engine, create_sessionmaker, transaction
+from parcours.journey.messages import (
+    Action,
+    BeginDiagnosisInput,
+    CloseInput,
+    CompleteDiagnosisInput,
+    DecideOrientationInput,
+    PauseInput,
+    RecordEmploymentInput,
+    SignContractInput,
+)
+from parcours.journey.steps import EmploymentContract, ExitReason, OrientationKind
+from parcours.models import Beneficiary, Structure, User
+from parcours.schemas import BeneficiaryCreate
+from parcours.services.journeys import JourneyService
+from parcours.settings import Settings
+from parcours.temporal_client import connect
+
+log = logging.getLogger(__name__)
+
+STRUCTURES = [
+    ("Département de la Savoie — Pôle insertion Chambéry", "departement"),
+    ("France Travail Chambéry", "france_travail"),
+    ("CCAS d'Aix-les-Bains", "ccas"),
+    ("Association Le Pélican — Albertville", "association"),
+]
+PROFESSIONALS = [
+    ("Claire Dumas", "orientation", 0),
+    ("Nadia Benali", "referent", 0),
+    ("Julien Morel", "referent", 0),
+    ("Sophie Girard", "referent", 1),
+    ("Karim Haddad", "referent", 2),
+    ("Élodie Perrin", "referent", 3),
+    ("Marc Vial", "manager", 0),
+]
+FIRST_NAMES = [
+    "Léa",
+    "Hugo",
+    "Chloé",
+    "Lucas",
+    "Inès",
+    "Nathan",
+    "Manon",
+    "Yanis",
+    "Camille",
+    "Louis",
+    "Sarah",
+    "Mehdi",
+    "Julie",
+    "Théo",
+    "Amina",
+    "Maxime",
+    "Laura",
+    "Rayan",
+    "Emma",
+    "Kevin",
+]
+LAST_NAMES = [
+    "Martin",
+    "Bernard",
+    "Roux",
+    "Fontaine",
+    "Blanc",
+    "Garnier",
+    "Chevalier",
+    "Faure",
+    "Rousseau",
+    "Mercier",
+    "Bonnet",
+    "Dupuis",
+    "Lambert",
+    "Fabre",
+    "Brun",
+    "Gauthier",
+    "Perrier",
+    "Collet",
+]
+CITIES = [
+    ("73000", "Chambéry"),
+    ("73100", "Aix-les-Bains"),
+    ("73200", "Albertville"),
+    ("73300", "Saint-Jean-de-Maurienne"),
+    ("73700", "Bourg-Saint-Maurice"),
+]
+# Where each demo journey stops: (target step, share of people).
+TARGETS = [
+    ("intake", 8),
+    ("diagnosis", 8),
+    ("orientation", 8),
+    ("accompaniment", 10),
+    ("contract", 6),
+    ("follow_up", 5),
+    ("paused", 2),
+    ("closed", 3),
+]
+
+
+async def seed(settings: Settings, people: int = 50) -> None:
+    engine = create_engine(settings.database_url)
+    sessions = create_sessionmaker(engine)
+    temporal = await connect(settings)
+    async with sessions() as session:
+        if await session.scalar(select(func.count()).select_from(Beneficiary)):
+            log.info("demo already loaded: nothing to do")
+            await engine.dispose()
+            return
+    rng = random.Random(73)
+    async with transaction(sessions) as session:
+        structures = [Structure(name=n, kind=k, territory="73") for n, k in STRUCTURES]
+        session.add_all(structures)
+        await session.flush()
+        staff = [
+            User(
+                email=_email(name),
+                full_name=name,
+                role=role,
+                structure_id=structures[index].id,
+                territory="73",
+            )
+            for name, role, index in PROFESSIONALS
+        ]
+        session.add_all(staff)
+    referents = [u for u in staff if u.role == "referent"]
+    plan = [t for t, share in TARGETS for _ in range(share)]
+    for index in range(people):
+        target = plan[index % len(plan)]
+        referent = rng.choice(referents)
+        postal_code, city = rng.choice(CITIES)
+        data = BeneficiaryCreate(
+            first_name=rng.choice(FIRST_NAMES),
+            last_name=rng.choice(LAST_NAMES),
+            birth_date=date(1965, 1, 1) + timedelta(days=rng.randrange(0, 13000)),
+            caf_number=str(rng.randrange(1_000_000, 9_999_999)),
+            address=f"{rng.randrange(1, 120)} rue de la République",
+            postal_code=postal_code,
+            city=city,
+            territory="73",
+            # Some opened long ago: their orientation is overdue, as in real life.
+            rsa_opened_on=date.today() - timedelta(days=rng.choice([5, 12, 20, 35, 60, 90])),
+            referent_id=referent.id if target != "intake" else None,
+        )
+        async with transaction(sessions) as session:
+            service = JourneyService(session, temporal, settings)
+            enrolment = await service.enrol(data)
+        async with sessions() as session:
+            service = JourneyService(session, temporal, settings)
+            for action in _actions_to(target, referent, structures, rng):
+                await service.act(enrolment.beneficiary.id, action)
+    log.info("demo loaded", extra={"people": people})
+    await engine.dispose()
+
+
+def _email(name: str) -> str:
+    plain = name.lower().replace(" ", ".").replace("é", "e").replace("É", "e")
+    return f"{plain}@demo.parcours.fr"
+
+
+def _actions_to(
+    target: str, referent: User, structures: list[Structure], rng: random.Random
+) -> list[Action]:
+    actor = referent.id
+    today = date.today()
+    order = ["intake", "diagnosis", "orientation", "accompaniment", "contract", "follow_up"]
+    steps: list[Action] = [
+        BeginDiagnosisInput(actor_id=actor),
+        CompleteDiagnosisInput(actor_id=actor),
+        DecideOrientationInput(
+            actor_id=actor,
+            kind=rng.choice(list(OrientationKind)),
+            structure_id=referent.structure_id or structures[0].id,
+            referent_id=referent.id,
+        ),
+        SignContractInput(
+            actor_id=actor, signed_on=today, ends_on=today + timedelta(days=180), weekly_hours=15
+        ),
+        RecordEmploymentInput(
+            actor_id=actor,
+            started_on=today,
+            contract=EmploymentContract.CDD,
+            follow_up_consent=True,
+        ),
+    ]
+    if target == "paused":
+        return [*steps[:2], PauseInput(actor_id=actor)]
+    if target == "closed":
+        return [*steps[:1], CloseInput(actor_id=actor, exit_reason=ExitReason.DECLINED)]
+    return steps[: order.index(target)]

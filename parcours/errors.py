@@ -1,0 +1,31 @@
+"""Errors the domain raises, each carrying its HTTP status and a French message."""
+
+from __future__ import annotations
+
+
+class ParcoursError(Exception):
+    status_code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(ParcoursError):
+    status_code = 404
+
+
+class Conflict(ParcoursError):
+    """An action refused in the journey's current state (the message says why)."""
+
+    status_code = 409
+
+
+class InvalidReference(ParcoursError):
+    """A referenced référent or structure does not exist or is out of scope."""
+
+    status_code = 422
+
+
+class Unavailable(ParcoursError):
+    status_code = 503

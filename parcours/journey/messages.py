@@ -1,0 +1,182 @@
+"""What crosses the workflow boundary: inputs, results, updates, signals and events.
+
+Every type carries identifiers, dates and decisions only — never a name, a NIR, an address, a
+note: those live in the SQL database where they can be corrected and erased. One type per
+message so a field can be added without breaking running histories.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from parcours.journey.steps import (
+    EmploymentContract,
+    ExitReason,
+    OrientationKind,
+    RsaStatus,
+    Step,
+)
+
+ScalarDetail = str | int | bool | None
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Sla(Message):
+    """Step deadlines, captured when a journey starts (and carried across continue-as-new)."""
+
+    intake_days: int = 15
+    diagnosis_days: int = 30
+    orientation_weeks_after_rsa: int = 6
+    contract_days_after_orientation: int = 30
+    accompaniment_review_days: int = 180
+    follow_up_consent_days: int = 15
+    check_in_grace_days: int = 15
+    follow_up_check_in_months: tuple[int, ...] = (1, 3, 6)
+
+
+class JourneyState(BaseModel):
+    """The journey as the workflow holds it; also what its query returns."""
+
+    beneficiary_id: str
+    territory: str
+    step: Step = Step.INTAKE
+    step_since: datetime
+    deadline: datetime | None = None
+    stalled: bool = False
+    referent_id: str | None = None
+    structure_id: str | None = None
+    orientation: OrientationKind | None = None
+    rsa_opened_on: date | None = None
+    rsa_status: RsaStatus = RsaStatus.OPEN
+    paused_at: datetime | None = None
+    contract_signed_on: date | None = None
+    contract_ends_on: date | None = None
+    employment_started_on: date | None = None
+    employment_contract: EmploymentContract | None = None
+    follow_up_consent: bool | None = None
+    follow_up_since: datetime | None = None
+    check_ins_done: list[int] = Field(default_factory=list)
+    check_in_due: int | None = None
+    exit_reason: ExitReason | None = None
+    seq: int = 0
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_at is not None
+
+
+class JourneyEvent(Message):
+    """One fact of the journey's timeline (ids and decisions in ``detail``)."""
+
+    kind: str
+    occurred_at: datetime
+    actor_id: str | None = None
+    detail: dict[str, ScalarDetail] = Field(default_factory=dict)
+
+
+class JourneyInput(Message):
+    beneficiary_id: str
+    territory: str
+    referent_id: str | None = None
+    structure_id: str | None = None
+    rsa_opened_on: date | None = None
+    actor_id: str | None = None
+    sla: Sla = Sla()
+    # Set only when the journey continues as new.
+    state: JourneyState | None = None
+
+
+class JourneyResult(Message):
+    beneficiary_id: str
+    exit_reason: ExitReason | None
+    closed_at: datetime
+
+
+class RecordJourneyEventInput(Message):
+    """Activity input: the journey after the event, and the event, numbered."""
+
+    journey: JourneyState
+    seq: int
+    event: JourneyEvent
+
+
+# --- Human actions: one update each, refused by its validator when not allowed. ---
+
+
+class Action(Message):
+    actor_id: str | None = None
+
+
+class BeginDiagnosisInput(Action):
+    referent_id: str | None = None
+
+
+class CompleteDiagnosisInput(Action):
+    pass
+
+
+class DecideOrientationInput(Action):
+    kind: OrientationKind
+    structure_id: str
+    referent_id: str | None = None
+
+
+class SignContractInput(Action):
+    signed_on: date
+    ends_on: date | None = None
+    weekly_hours: int | None = Field(default=None, ge=0, le=60)
+
+
+class RecordEmploymentInput(Action):
+    started_on: date
+    contract: EmploymentContract
+    follow_up_consent: bool | None = None
+
+
+class SetFollowUpConsentInput(Action):
+    consent: bool
+
+
+class RecordCheckInInput(Action):
+    month: int
+    still_employed: bool
+
+
+class ReportJobLossInput(Action):
+    pass
+
+
+class PauseInput(Action):
+    until: date | None = None
+
+
+class ResumeInput(Action):
+    pass
+
+
+class ReassignReferentInput(Action):
+    referent_id: str
+    structure_id: str | None = None
+
+
+class HandOffInput(Action):
+    territory: str = Field(pattern=r"^(\d{2,3}|2[AB])$")
+
+
+class CloseInput(Action):
+    exit_reason: ExitReason
+
+
+# --- Signals from partners (not human actions: applied when they make sense, else logged). ---
+
+
+class RsaRightsChangedInput(Message):
+    status: RsaStatus
+    effective_on: date
+    source: Literal["caf"] = "caf"

@@ -1,0 +1,415 @@
+"""The journey's state machine: which action is allowed when, what it changes, when it is due.
+
+Pure functions over ``JourneyState``: the workflow calls them in its update validators (to
+refuse an impossible transition before anything is written) and handlers; the API and pages
+call ``available_actions`` to offer only what the journey allows now.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+
+from parcours.journey.messages import (
+    Action,
+    BeginDiagnosisInput,
+    CloseInput,
+    CompleteDiagnosisInput,
+    DecideOrientationInput,
+    HandOffInput,
+    JourneyEvent,
+    JourneyInput,
+    JourneyState,
+    PauseInput,
+    ReassignReferentInput,
+    RecordCheckInInput,
+    RecordEmploymentInput,
+    ReportJobLossInput,
+    ResumeInput,
+    RsaRightsChangedInput,
+    ScalarDetail,
+    SetFollowUpConsentInput,
+    SignContractInput,
+    Sla,
+)
+from parcours.journey.steps import ExitReason, RsaStatus, Step
+
+
+class TransitionRefused(Exception):
+    """An action the journey does not allow now; the message is French, for the user."""
+
+
+# Update name → (input type, French label). The update names are the workflow's API.
+ACTIONS: dict[str, tuple[type[Action], str]] = {
+    "begin_diagnosis": (BeginDiagnosisInput, "Commencer le diagnostic"),
+    "complete_diagnosis": (CompleteDiagnosisInput, "Valider le diagnostic"),
+    "decide_orientation": (DecideOrientationInput, "Décider l'orientation"),
+    "sign_contract": (SignContractInput, "Enregistrer le contrat d'engagement"),
+    "record_employment": (RecordEmploymentInput, "Enregistrer une entrée en emploi"),
+    "set_follow_up_consent": (
+        SetFollowUpConsentInput,
+        "Suivi dans l'emploi : choix de la personne",
+    ),
+    "record_check_in": (RecordCheckInInput, "Enregistrer le point de suivi"),
+    "report_job_loss": (ReportJobLossInput, "Signaler une perte d'emploi"),
+    "pause": (PauseInput, "Mettre en pause"),
+    "resume": (ResumeInput, "Reprendre le parcours"),
+    "reassign_referent": (ReassignReferentInput, "Changer de référent"),
+    "hand_off": (HandOffInput, "Transférer vers un autre département"),
+    "close": (CloseInput, "Clôturer le parcours"),
+}
+ACTION_NAMES: dict[type[Action], str] = {cls: name for name, (cls, _) in ACTIONS.items()}
+
+# Actions that move the journey forward: refused while it is paused.
+_FORWARD = frozenset(
+    {
+        "begin_diagnosis",
+        "complete_diagnosis",
+        "decide_orientation",
+        "sign_contract",
+        "record_employment",
+        "set_follow_up_consent",
+        "record_check_in",
+        "report_job_loss",
+    }
+)
+
+
+def _needs_step(*steps: Step) -> Callable[[JourneyState], str | None]:
+    def gate(state: JourneyState) -> str | None:
+        if state.step in steps:
+            return None
+        allowed = " ou ".join(f"« {s.label} »" for s in steps)
+        current = state.step.label
+        return f"Action possible seulement à l'étape {allowed} (étape actuelle : « {current} »)."
+
+    return gate
+
+
+def _check_in_gate(state: JourneyState) -> str | None:
+    if state.step is not Step.FOLLOW_UP:
+        return _needs_step(Step.FOLLOW_UP)(state)
+    if state.check_in_due is None:
+        return "Aucun point de suivi n'est attendu pour l'instant."
+    return None
+
+
+_GATES: dict[str, Callable[[JourneyState], str | None]] = {
+    "begin_diagnosis": _needs_step(Step.INTAKE),
+    "complete_diagnosis": _needs_step(Step.DIAGNOSIS),
+    "decide_orientation": _needs_step(Step.ORIENTATION),
+    "sign_contract": _needs_step(Step.ACCOMPANIMENT),
+    "record_employment": _needs_step(Step.ACCOMPANIMENT),
+    "set_follow_up_consent": _needs_step(Step.EMPLOYMENT, Step.FOLLOW_UP),
+    "record_check_in": _check_in_gate,
+    "report_job_loss": _needs_step(Step.EMPLOYMENT, Step.FOLLOW_UP),
+    "pause": lambda s: "Le parcours est déjà en pause." if s.paused else None,
+    "resume": lambda s: None if s.paused else "Le parcours n'est pas en pause.",
+    "reassign_referent": lambda s: None,
+    "hand_off": lambda s: None,
+    "close": lambda s: None,
+}
+
+
+def refusal(state: JourneyState, name: str) -> str | None:
+    """Why the action ``name`` is not allowed now, or None when it is (payload aside)."""
+    if state.step is Step.CLOSED:
+        return "Le parcours est clôturé : aucune action n'est plus possible."
+    if name in _FORWARD and state.paused:
+        return "Le parcours est en pause : reprenez-le avant de continuer."
+    return _GATES[name](state)
+
+
+def available_actions(state: JourneyState) -> list[str]:
+    return [name for name in ACTIONS if refusal(state, name) is None]
+
+
+def check(state: JourneyState, action: Action) -> None:
+    """Raise ``TransitionRefused`` with the reason when ``action`` is not allowed now."""
+    name = ACTION_NAMES[type(action)]
+    reason = refusal(state, name) or _payload_refusal(state, action)
+    if reason:
+        raise TransitionRefused(reason)
+
+
+def _payload_refusal(state: JourneyState, action: Action) -> str | None:
+    match action:
+        case SignContractInput(signed_on=signed_on, ends_on=ends_on) if (
+            ends_on and ends_on <= signed_on
+        ):
+            return "La date de fin du contrat doit suivre sa date de signature."
+        case SetFollowUpConsentInput(consent=True) if state.step is Step.FOLLOW_UP:
+            return "La personne a déjà accepté le suivi dans l'emploi."
+        case RecordCheckInInput(month=month) if month != state.check_in_due:
+            due = state.check_in_due
+            return f"Le point de suivi attendu est celui du mois {due}, pas du mois {month}."
+        case ReassignReferentInput(referent_id=referent_id) if referent_id == state.referent_id:
+            return "Cette personne suit déjà ce parcours."
+        case HandOffInput(territory=territory) if territory == state.territory:
+            return "Le parcours est déjà rattaché à ce département."
+    return None
+
+
+# --- Time ---
+
+
+def at_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def next_check_in(state: JourneyState, sla: Sla) -> tuple[int, datetime] | None:
+    """The next follow-up check-in (month, when it falls due), if any is left."""
+    months = sla.follow_up_check_in_months
+    if state.follow_up_since is None or len(state.check_ins_done) >= len(months):
+        return None
+    month = months[len(state.check_ins_done)]
+    return month, add_months(state.follow_up_since, month)
+
+
+def _step_deadline(state: JourneyState, now: datetime, sla: Sla) -> datetime | None:
+    match state.step:
+        case Step.INTAKE:
+            return now + timedelta(days=sla.intake_days)
+        case Step.DIAGNOSIS:
+            return now + timedelta(days=sla.diagnosis_days)
+        case Step.ORIENTATION:
+            start = at_midnight(state.rsa_opened_on) if state.rsa_opened_on else now
+            return start + timedelta(weeks=sla.orientation_weeks_after_rsa)
+        case Step.ACCOMPANIMENT:
+            if state.contract_signed_on is None:
+                return state.step_since + timedelta(days=sla.contract_days_after_orientation)
+            if state.contract_ends_on is not None:
+                return at_midnight(state.contract_ends_on)
+            return at_midnight(state.contract_signed_on) + timedelta(
+                days=sla.accompaniment_review_days
+            )
+        case Step.EMPLOYMENT:
+            return now + timedelta(days=sla.follow_up_consent_days)
+        case Step.FOLLOW_UP:
+            upcoming = next_check_in(state, sla)
+            if upcoming is None:
+                return None
+            return upcoming[1] + timedelta(days=sla.check_in_grace_days)
+    return None
+
+
+def next_wake(state: JourneyState, sla: Sla) -> datetime | None:
+    """When the workflow must wake up on its own: a deadline or a follow-up check-in."""
+    if state.step is Step.CLOSED:
+        return None
+    moments = []
+    if state.deadline is not None and not state.stalled and not state.paused:
+        moments.append(state.deadline)
+    upcoming = next_check_in(state, sla)
+    if state.step is Step.FOLLOW_UP and state.check_in_due is None and upcoming:
+        moments.append(upcoming[1])
+    return min(moments, default=None)
+
+
+# --- Transitions ---
+
+
+class _Change:
+    """Collects the events of one transition while it edits a copy of the state."""
+
+    def __init__(self, state: JourneyState, now: datetime, sla: Sla, actor_id: str | None):
+        self.state = state.model_copy(deep=True)
+        self.now, self.sla, self.actor_id = now, sla, actor_id
+        self.events: list[JourneyEvent] = []
+
+    def event(self, kind: str, **detail: ScalarDetail) -> None:
+        self.events.append(
+            JourneyEvent(kind=kind, occurred_at=self.now, actor_id=self.actor_id, detail=detail)
+        )
+
+    def enter(self, step: Step, deadline: datetime | None = None) -> None:
+        self.state.step, self.state.step_since = step, self.now
+        self.state.stalled = False
+        self.state.deadline = deadline or _step_deadline(self.state, self.now, self.sla)
+
+    def close(self, reason: ExitReason) -> None:
+        self.state.exit_reason = reason
+        self.state.paused_at = None
+        self.enter(Step.CLOSED)
+        self.event("closed", exit_reason=reason.value)
+
+    def done(self) -> tuple[JourneyState, list[JourneyEvent]]:
+        state = self.state
+        if state.step is Step.CLOSED or state.paused or state.deadline is None:
+            state.stalled = False
+        elif self.now >= state.deadline and not state.stalled:
+            state.stalled = True
+            self.event(
+                "deadline_passed", step=state.step.value, deadline=state.deadline.isoformat()
+            )
+        elif self.now < state.deadline:
+            state.stalled = False
+        return state, self.events
+
+
+def start(input: JourneyInput, now: datetime) -> tuple[JourneyState, list[JourneyEvent]]:
+    state = JourneyState(
+        beneficiary_id=input.beneficiary_id,
+        territory=input.territory,
+        step_since=now,
+        referent_id=input.referent_id,
+        structure_id=input.structure_id,
+        rsa_opened_on=input.rsa_opened_on,
+    )
+    change = _Change(state, now, input.sla, input.actor_id)
+    change.enter(Step.INTAKE)
+    change.event("journey_started", territory=input.territory, referent_id=input.referent_id)
+    return change.done()
+
+
+def apply(
+    state: JourneyState, action: Action, now: datetime, sla: Sla
+) -> tuple[JourneyState, list[JourneyEvent]]:
+    """The journey after ``action``, and the events it produced; refuses what ``check`` does."""
+    check(state, action)
+    change = _Change(state, now, sla, action.actor_id)
+    new = change.state
+    match action:
+        case BeginDiagnosisInput(referent_id=referent_id):
+            if referent_id:
+                new.referent_id = referent_id
+            change.enter(Step.DIAGNOSIS)
+            change.event("diagnosis_started", referent_id=new.referent_id)
+        case CompleteDiagnosisInput():
+            change.enter(Step.ORIENTATION)
+            change.event("diagnosis_completed")
+        case DecideOrientationInput(kind=kind, structure_id=structure_id, referent_id=referent_id):
+            new.orientation, new.structure_id = kind, structure_id
+            new.referent_id = referent_id
+            new.contract_signed_on = new.contract_ends_on = None
+            change.enter(Step.ACCOMPANIMENT)
+            change.event(
+                "orientation_decided",
+                orientation=kind.value,
+                structure_id=structure_id,
+                referent_id=referent_id,
+            )
+        case SignContractInput(signed_on=signed_on, ends_on=ends_on, weekly_hours=hours):
+            new.contract_signed_on, new.contract_ends_on = signed_on, ends_on
+            new.deadline = _step_deadline(new, now, sla)
+            change.event(
+                "contract_signed",
+                signed_on=signed_on.isoformat(),
+                ends_on=ends_on.isoformat() if ends_on else None,
+                weekly_hours=hours,
+            )
+        case RecordEmploymentInput(
+            started_on=started_on, contract=contract, follow_up_consent=consent
+        ):
+            new.employment_started_on, new.employment_contract = started_on, contract
+            change.enter(Step.EMPLOYMENT)
+            change.event(
+                "employment_recorded", started_on=started_on.isoformat(), contract=contract.value
+            )
+            if consent is not None:
+                _follow_up_choice(change, consent)
+        case SetFollowUpConsentInput(consent=consent):
+            _follow_up_choice(change, consent)
+        case RecordCheckInInput(month=month, still_employed=still_employed):
+            new.check_ins_done.append(month)
+            new.check_in_due = None
+            change.event("check_in_recorded", month=month, still_employed=still_employed)
+            if not still_employed:
+                _back_to_accompaniment(change)
+            elif next_check_in(new, sla) is None:
+                change.close(ExitReason.SUSTAINED_EMPLOYMENT)
+            else:
+                new.deadline = _step_deadline(new, now, sla)
+        case ReportJobLossInput():
+            change.event("job_lost", step=new.step.value)
+            _back_to_accompaniment(change)
+        case PauseInput(until=until):
+            new.paused_at = now
+            change.event("paused", until=until.isoformat() if until else None)
+        case ResumeInput():
+            assert new.paused_at is not None
+            if new.deadline is not None:
+                new.deadline += now - new.paused_at
+            new.paused_at = None
+            change.event("resumed")
+        case ReassignReferentInput(referent_id=referent_id, structure_id=structure_id):
+            change.event(
+                "referent_reassigned",
+                previous_referent_id=new.referent_id,
+                referent_id=referent_id,
+                structure_id=structure_id or new.structure_id,
+            )
+            new.referent_id = referent_id
+            new.structure_id = structure_id or new.structure_id
+        case HandOffInput(territory=territory):
+            change.event("handed_off", from_territory=new.territory, to_territory=territory)
+            new.territory, new.referent_id, new.structure_id = territory, None, None
+            if new.step in (Step.DIAGNOSIS, Step.ORIENTATION, Step.ACCOMPANIMENT):
+                # The receiving département decides the orientation again, with its own delay.
+                new.orientation = None
+                change.enter(
+                    Step.ORIENTATION, now + timedelta(weeks=sla.orientation_weeks_after_rsa)
+                )
+        case CloseInput(exit_reason=reason):
+            change.close(reason)
+    return change.done()
+
+
+def _follow_up_choice(change: _Change, consent: bool) -> None:
+    new = change.state
+    new.follow_up_consent = consent
+    change.event("follow_up_consent", consent=consent)
+    if consent:
+        new.follow_up_since, new.check_ins_done, new.check_in_due = change.now, [], None
+        change.enter(Step.FOLLOW_UP)
+    else:
+        change.close(ExitReason.EMPLOYMENT)
+
+
+def _back_to_accompaniment(change: _Change) -> None:
+    new = change.state
+    new.employment_started_on = new.employment_contract = None
+    new.follow_up_since, new.check_in_due = None, None
+    new.contract_signed_on = new.contract_ends_on = None
+    change.enter(Step.ACCOMPANIMENT)
+
+
+def on_rsa_rights(
+    state: JourneyState, signal: RsaRightsChangedInput, now: datetime, sla: Sla
+) -> tuple[JourneyState, list[JourneyEvent]]:
+    """A change of RSA rights from the CAF. A repeated status changes nothing."""
+    change = _Change(state, now, sla, None)
+    if state.step is Step.CLOSED or signal.status is state.rsa_status:
+        return state, []
+    change.state.rsa_status = signal.status
+    change.event(
+        "rsa_rights_changed",
+        status=signal.status.value,
+        effective_on=signal.effective_on.isoformat(),
+    )
+    before_work = state.step in (Step.INTAKE, Step.DIAGNOSIS, Step.ORIENTATION, Step.ACCOMPANIMENT)
+    if signal.status is RsaStatus.CLOSED and before_work:
+        change.close(ExitReason.RIGHTS_CLOSED)
+    return change.done()
+
+
+def on_time(
+    state: JourneyState, now: datetime, sla: Sla
+) -> tuple[JourneyState, list[JourneyEvent]]:
+    """What falls due at ``now``: a follow-up check-in, a passed deadline."""
+    change = _Change(state, now, sla, None)
+    new = change.state
+    upcoming = next_check_in(new, sla)
+    if new.step is Step.FOLLOW_UP and new.check_in_due is None and upcoming and now >= upcoming[1]:
+        new.check_in_due = upcoming[0]
+        new.deadline = upcoming[1] + timedelta(days=sla.check_in_grace_days)
+        change.event("check_in_due", month=upcoming[0])
+    return change.done()

@@ -1,0 +1,153 @@
+"""The journeys' read model: projection upserts (idempotent) and the reads pages need."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parcours.db import utcnow
+from parcours.journey.messages import RecordJourneyEventInput
+from parcours.models import Beneficiary, JourneyEventRecord, JourneyRecord
+
+_Query = TypeVar("_Query", bound=Select)
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+@dataclass(frozen=True)
+class JourneyFilter:
+    territory: str | None = None
+    step: str | None = None
+    referent_id: str | None = None
+    stalled: bool | None = None
+    search: str | None = None
+
+
+class JourneyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def project(self, data: RecordJourneyEventInput) -> None:
+        """Apply one numbered event: insert it once, move the journey row forward only."""
+        j = data.journey
+        row = {
+            "beneficiary_id": j.beneficiary_id,
+            "workflow_id": f"journey-{j.beneficiary_id}",
+            "step": j.step.value,
+            "step_since": j.step_since,
+            "deadline": j.deadline,
+            "stalled": j.stalled,
+            "paused": j.paused,
+            "referent_id": j.referent_id,
+            "structure_id": j.structure_id,
+            "territory": j.territory,
+            "orientation": j.orientation.value if j.orientation else None,
+            "rsa_status": j.rsa_status.value,
+            "follow_up_consent": j.follow_up_consent,
+            "check_in_due": j.check_in_due,
+            "exit_reason": j.exit_reason.value if j.exit_reason else None,
+            "seq": data.seq,
+            "updated_at": data.event.occurred_at,
+        }
+        # Bind values go through the column types (aware datetimes → UTCDateTime).
+        table = JourneyRecord.__table__
+        upsert = _insert(self.session, table).values(**row, started_at=data.event.occurred_at)
+        changed = {k: upsert.excluded[k] for k in row if k != "beneficiary_id"}
+        await self.session.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[table.c.beneficiary_id],
+                set_=changed,
+                where=table.c.seq < upsert.excluded.seq,
+            )
+        )
+        e = data.event
+        await self.session.execute(
+            _insert(self.session, JourneyEventRecord.__table__)
+            .values(
+                beneficiary_id=j.beneficiary_id,
+                seq=data.seq,
+                kind=e.kind,
+                step=j.step.value,
+                occurred_at=e.occurred_at,
+                actor_id=e.actor_id,
+                detail=e.detail,
+            )
+            .on_conflict_do_nothing(index_elements=["beneficiary_id", "seq"])
+        )
+
+    async def add_initial(
+        self, beneficiary_id: str, territory: str, deadline: datetime | None
+    ) -> None:
+        """The row a page can show before the workflow's first activity has run."""
+        now = utcnow()
+        self.session.add(
+            JourneyRecord(
+                beneficiary_id=beneficiary_id,
+                workflow_id=f"journey-{beneficiary_id}",
+                step="intake",
+                step_since=now,
+                deadline=deadline,
+                territory=territory,
+                seq=0,
+                started_at=now,
+                updated_at=now,
+            )
+        )
+
+    async def get(self, beneficiary_id: str) -> JourneyRecord | None:
+        return await self.session.get(JourneyRecord, beneficiary_id)
+
+    async def events(self, beneficiary_id: str) -> Sequence[JourneyEventRecord]:
+        result = await self.session.scalars(
+            select(JourneyEventRecord)
+            .where(JourneyEventRecord.beneficiary_id == beneficiary_id)
+            .order_by(JourneyEventRecord.seq)
+        )
+        return result.all()
+
+    def _filtered(self, query: _Query, f: JourneyFilter) -> _Query:
+        if f.territory:
+            query = query.where(JourneyRecord.territory == f.territory)
+        if f.step:
+            query = query.where(JourneyRecord.step == f.step)
+        if f.referent_id:
+            query = query.where(JourneyRecord.referent_id == f.referent_id)
+        if f.stalled is not None:
+            query = query.where(JourneyRecord.stalled.is_(f.stalled))
+        if f.search:
+            pattern = f"%{f.search.lower()}%"
+            query = query.where(
+                func.lower(Beneficiary.last_name).like(pattern)
+                | func.lower(Beneficiary.first_name).like(pattern)
+            )
+        return query
+
+    async def list_with_people(
+        self, f: JourneyFilter, *, limit: int = 50, offset: int = 0
+    ) -> tuple[Sequence[tuple[JourneyRecord, Beneficiary]], int]:
+        base = select(JourneyRecord, Beneficiary).join(
+            Beneficiary, Beneficiary.id == JourneyRecord.beneficiary_id
+        )
+        query = self._filtered(base, f)
+        total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = await self.session.execute(
+            query.order_by(JourneyRecord.deadline.is_(None), JourneyRecord.deadline)
+            .limit(limit)
+            .offset(offset)
+        )
+        return [(j, b) for j, b in rows.tuples()], total or 0
+
+    async def count_by_step(self, territory: str | None = None) -> dict[str, int]:
+        query = select(JourneyRecord.step, func.count()).group_by(JourneyRecord.step)
+        if territory:
+            query = query.where(JourneyRecord.territory == territory)
+        return {step: n for step, n in (await self.session.execute(query)).tuples()}

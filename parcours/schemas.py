@@ -1,0 +1,207 @@
+"""What the API accepts and returns (``XCreate`` / ``XRead``); pages read the same types."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from stdnum.exceptions import ValidationError as NirError
+from stdnum.fr import nir as nir_number
+
+from parcours.journey.messages import JourneyState
+from parcours.journey.rules import ACTIONS
+from parcours.journey.steps import (
+    EXIT_LABELS,
+    ORIENTATION_LABELS,
+    RSA_STATUS_LABELS,
+    STEP_LABELS,
+    ExitReason,
+    OrientationKind,
+    RsaStatus,
+    Step,
+)
+
+TERRITORY_PATTERN = r"^(\d{2,3}|2[AB])$"
+
+EVENT_LABELS = {
+    "journey_started": "Entrée dans le parcours",
+    "diagnosis_started": "Diagnostic commencé",
+    "diagnosis_completed": "Diagnostic validé",
+    "orientation_decided": "Orientation décidée",
+    "contract_signed": "Contrat d'engagement signé",
+    "employment_recorded": "Entrée en emploi",
+    "follow_up_consent": "Choix du suivi dans l'emploi",
+    "check_in_due": "Point de suivi attendu",
+    "check_in_recorded": "Point de suivi enregistré",
+    "job_lost": "Perte d'emploi",
+    "paused": "Parcours mis en pause",
+    "resumed": "Parcours repris",
+    "referent_reassigned": "Changement de référent",
+    "handed_off": "Transfert vers un autre département",
+    "rsa_rights_changed": "Droits RSA modifiés (CAF)",
+    "deadline_passed": "Délai dépassé",
+    "closed": "Parcours clôturé",
+}
+
+
+class BeneficiaryCreate(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field(min_length=1, max_length=100)
+    birth_date: date
+    nir: str | None = Field(default=None, description="Numéro de sécurité sociale (15 chiffres)")
+    caf_number: str | None = Field(default=None, max_length=20)
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: str | None = Field(default=None, max_length=20)
+    address: str | None = Field(default=None, max_length=300)
+    postal_code: str | None = Field(default=None, pattern=r"^\d{5}$")
+    city: str | None = Field(default=None, max_length=100)
+    territory: str = Field(pattern=TERRITORY_PATTERN, description="Code du département")
+    rsa_opened_on: date | None = None
+    referent_id: str | None = None
+    structure_id: str | None = None
+
+    @field_validator("nir")
+    @classmethod
+    def _valid_nir(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        try:
+            return nir_number.validate(value)
+        except NirError as error:
+            raise ValueError("numéro de sécurité sociale invalide") from error
+
+    @field_validator("birth_date")
+    @classmethod
+    def _plausible_birth(cls, value: date) -> date:
+        if not date(1900, 1, 1) <= value <= date.today():
+            raise ValueError("date de naissance invraisemblable")
+        return value
+
+
+class BeneficiaryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    first_name: str
+    last_name: str
+    birth_date: date
+    nir: str | None
+    caf_number: str | None
+    email: str | None
+    phone: str | None
+    address: str | None
+    postal_code: str | None
+    city: str | None
+    territory: str
+    rsa_opened_on: date | None
+
+
+class PersonRef(BaseModel):
+    id: str
+    label: str
+
+
+class ActionRead(BaseModel):
+    name: str
+    label: str
+
+
+class JourneyRead(BaseModel):
+    beneficiary_id: str
+    workflow_id: str
+    step: Step
+    step_label: str
+    step_since: datetime
+    deadline: datetime | None
+    stalled: bool
+    paused: bool
+    territory: str
+    referent_id: str | None
+    structure_id: str | None
+    orientation: OrientationKind | None
+    orientation_label: str | None
+    rsa_status: RsaStatus
+    rsa_status_label: str
+    check_in_due: int | None
+    exit_reason: ExitReason | None
+    exit_reason_label: str | None
+    available_actions: list[ActionRead]
+    seq: int
+
+    @classmethod
+    def build(cls, state: JourneyState, available: list[str]) -> JourneyRead:
+        return cls(
+            beneficiary_id=state.beneficiary_id,
+            workflow_id=f"journey-{state.beneficiary_id}",
+            step=state.step,
+            step_label=STEP_LABELS[state.step],
+            step_since=state.step_since,
+            deadline=state.deadline,
+            stalled=state.stalled,
+            paused=state.paused,
+            territory=state.territory,
+            referent_id=state.referent_id,
+            structure_id=state.structure_id,
+            orientation=state.orientation,
+            orientation_label=ORIENTATION_LABELS[state.orientation] if state.orientation else None,
+            rsa_status=state.rsa_status,
+            rsa_status_label=RSA_STATUS_LABELS[state.rsa_status],
+            check_in_due=state.check_in_due,
+            exit_reason=state.exit_reason,
+            exit_reason_label=EXIT_LABELS[state.exit_reason] if state.exit_reason else None,
+            available_actions=[ActionRead(name=n, label=ACTIONS[n][1]) for n in available],
+            seq=state.seq,
+        )
+
+
+class TimelineEntry(BaseModel):
+    seq: int
+    kind: str
+    label: str
+    step: Step
+    step_label: str
+    occurred_at: datetime
+    actor: PersonRef | None
+    detail: dict[str, Any]
+
+
+class StepDuration(BaseModel):
+    step: Step
+    step_label: str
+    days: float
+
+
+class JourneyDetail(BaseModel):
+    journey: JourneyRead
+    beneficiary: BeneficiaryRead
+    referent: PersonRef | None
+    structure: PersonRef | None
+    timeline: list[TimelineEntry]
+    time_in_steps: list[StepDuration]
+
+
+class JourneySummary(BaseModel):
+    beneficiary_id: str
+    full_name: str
+    step: Step
+    step_label: str
+    deadline: datetime | None
+    stalled: bool
+    paused: bool
+    territory: str
+    referent_id: str | None
+
+
+class JourneyPage(BaseModel):
+    items: list[JourneySummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class EnrolmentRead(BaseModel):
+    beneficiary: BeneficiaryRead
+    journey: JourneyRead

@@ -1,0 +1,277 @@
+"""Enrol a person (which starts their journey), act on a journey, read it with its timeline."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from parcours.errors import Conflict, InvalidReference, NotFound, Unavailable
+from parcours.journey import rules
+from parcours.journey.messages import (
+    Action,
+    JourneyInput,
+    JourneyState,
+    RsaRightsChangedInput,
+    Sla,
+)
+from parcours.journey.steps import ExitReason, OrientationKind, RsaStatus, Step
+from parcours.models import Beneficiary, JourneyRecord
+from parcours.repositories.journeys import JourneyFilter, JourneyRepository
+from parcours.repositories.people import PeopleRepository
+from parcours.schemas import (
+    EVENT_LABELS,
+    STEP_LABELS,
+    BeneficiaryCreate,
+    BeneficiaryRead,
+    EnrolmentRead,
+    JourneyDetail,
+    JourneyPage,
+    JourneyRead,
+    JourneySummary,
+    PersonRef,
+    StepDuration,
+    TimelineEntry,
+)
+from parcours.settings import Settings
+
+log = logging.getLogger(__name__)
+
+JOURNEY_WORKFLOW = "Journey"
+
+
+def workflow_id(beneficiary_id: str) -> str:
+    return f"journey-{beneficiary_id}"
+
+
+def sla_from(settings: Settings) -> Sla:
+    return Sla(
+        intake_days=settings.intake_days,
+        diagnosis_days=settings.diagnosis_days,
+        orientation_weeks_after_rsa=settings.orientation_weeks_after_rsa,
+        contract_days_after_orientation=settings.contract_days_after_orientation,
+        accompaniment_review_days=settings.accompaniment_review_days,
+        follow_up_consent_days=settings.follow_up_consent_days,
+        check_in_grace_days=settings.check_in_grace_days,
+        follow_up_check_in_months=tuple(settings.follow_up_check_in_months),
+    )
+
+
+def state_of(record: JourneyRecord) -> JourneyState:
+    """The journey as the read model knows it, enough to tell which actions to offer."""
+    return JourneyState(
+        beneficiary_id=record.beneficiary_id,
+        territory=record.territory,
+        step=Step(record.step),
+        step_since=record.step_since,
+        deadline=record.deadline,
+        stalled=record.stalled,
+        referent_id=record.referent_id,
+        structure_id=record.structure_id,
+        orientation=OrientationKind(record.orientation) if record.orientation else None,
+        rsa_status=RsaStatus(record.rsa_status),
+        paused_at=record.updated_at if record.paused else None,
+        check_in_due=record.check_in_due,
+        exit_reason=ExitReason(record.exit_reason) if record.exit_reason else None,
+        seq=record.seq,
+    )
+
+
+def journey_read(record: JourneyRecord) -> JourneyRead:
+    state = state_of(record)
+    return JourneyRead.build(state, rules.available_actions(state))
+
+
+class JourneyService:
+    def __init__(self, session: AsyncSession, temporal: Client, settings: Settings) -> None:
+        self.session = session
+        self.temporal = temporal
+        self.settings = settings
+        self.journeys = JourneyRepository(session)
+        self.people = PeopleRepository(session)
+
+    async def _check_references(self, referent_id: str | None, structure_id: str | None) -> None:
+        if referent_id and await self.people.user(referent_id) is None:
+            raise InvalidReference("Référent inconnu.")
+        if structure_id and await self.people.structure(structure_id) is None:
+            raise InvalidReference("Structure inconnue.")
+
+    async def enrol(self, data: BeneficiaryCreate, actor_id: str | None = None) -> EnrolmentRead:
+        """Write the person and start their journey. The caller commits, or calls ``abandon``."""
+        await self._check_references(data.referent_id, data.structure_id)
+        person = Beneficiary(**data.model_dump(exclude={"referent_id", "structure_id"}))
+        self.people.add(person)
+        await self.session.flush()
+        journey_input = JourneyInput(
+            beneficiary_id=person.id,
+            territory=data.territory,
+            referent_id=data.referent_id,
+            structure_id=data.structure_id,
+            rsa_opened_on=data.rsa_opened_on,
+            actor_id=actor_id,
+            sla=sla_from(self.settings),
+        )
+        # The row pages show until the workflow's first activity replaces it (seq 1).
+        state, _ = rules.start(journey_input, datetime.now(UTC))
+        record = JourneyRecord(
+            beneficiary_id=person.id,
+            workflow_id=workflow_id(person.id),
+            step=state.step.value,
+            step_since=state.step_since,
+            deadline=state.deadline,
+            stalled=False,
+            paused=False,
+            referent_id=state.referent_id,
+            structure_id=state.structure_id,
+            territory=state.territory,
+            rsa_status=state.rsa_status.value,
+            seq=0,
+            started_at=state.step_since,
+            updated_at=state.step_since,
+        )
+        self.session.add(record)
+        await self.session.flush()
+        try:
+            await self.temporal.start_workflow(
+                JOURNEY_WORKFLOW,
+                journey_input,
+                id=workflow_id(person.id),
+                task_queue=self.settings.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except RPCError as error:
+            log.error(
+                "journey start failed", extra={"beneficiary_id": person.id, "error": str(error)}
+            )
+            raise Unavailable(
+                "Le moteur de parcours ne répond pas : réessayez dans un instant."
+            ) from error
+        return EnrolmentRead(
+            beneficiary=BeneficiaryRead.model_validate(person), journey=journey_read(record)
+        )
+
+    async def abandon(self, beneficiary_id: str) -> None:
+        """Undo a start whose database commit failed: no journey without its person."""
+        handle = self.temporal.get_workflow_handle(workflow_id(beneficiary_id))
+        try:
+            await handle.terminate(reason="enrolment not committed")
+        except RPCError:
+            log.exception(
+                "could not terminate orphan journey", extra={"beneficiary_id": beneficiary_id}
+            )
+
+    async def _record(self, beneficiary_id: str) -> JourneyRecord:
+        record = await self.journeys.get(beneficiary_id)
+        if record is None:
+            raise NotFound("Parcours introuvable.")
+        return record
+
+    async def act(self, beneficiary_id: str, action: Action) -> JourneyRead:
+        """Run a human action as the workflow's update; a refusal becomes a 409 with its reason."""
+        record = await self._record(beneficiary_id)
+        if record.step == Step.CLOSED:
+            raise Conflict("Le parcours est clôturé : aucune action n'est plus possible.")
+        referent_id = getattr(action, "referent_id", None)
+        structure_id = getattr(action, "structure_id", None)
+        await self._check_references(referent_id, structure_id)
+        name = rules.ACTION_NAMES[type(action)]
+        handle = self.temporal.get_workflow_handle(workflow_id(beneficiary_id))
+        try:
+            state = await handle.execute_update(name, action, result_type=JourneyState)
+        except WorkflowUpdateFailedError as failed:
+            cause = failed.cause
+            if isinstance(cause, ApplicationError) and cause.type == "TransitionRefused":
+                raise Conflict(cause.message) from failed
+            raise
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                raise Conflict("Ce parcours n'accepte plus d'action (il est terminé).") from error
+            raise Unavailable(
+                "Le moteur de parcours ne répond pas : réessayez dans un instant."
+            ) from error
+        return JourneyRead.build(state, rules.available_actions(state))
+
+    async def change_rsa_rights(self, beneficiary_id: str, signal: RsaRightsChangedInput) -> None:
+        record = await self._record(beneficiary_id)
+        if record.step == Step.CLOSED:
+            return  # The CAF may tell us after the journey ended: nothing left to change.
+        handle = self.temporal.get_workflow_handle(workflow_id(beneficiary_id))
+        await handle.signal("rsa_rights_changed", signal)
+
+    async def detail(self, beneficiary_id: str) -> JourneyDetail:
+        record = await self._record(beneficiary_id)
+        person = await self.people.beneficiary(beneficiary_id)
+        assert person is not None
+        events = await self.journeys.events(beneficiary_id)
+        actor_ids = {e.actor_id for e in events if e.actor_id}
+        if record.referent_id:
+            actor_ids.add(record.referent_id)
+        users = await self.people.users(actor_ids)
+        structure = (
+            await self.people.structure(record.structure_id) if record.structure_id else None
+        )
+        referent = users.get(record.referent_id) if record.referent_id else None
+        timeline = [
+            TimelineEntry(
+                seq=e.seq,
+                kind=e.kind,
+                label=EVENT_LABELS.get(e.kind, e.kind),
+                step=Step(e.step),
+                step_label=STEP_LABELS[Step(e.step)],
+                occurred_at=e.occurred_at,
+                actor=PersonRef(id=e.actor_id, label=users[e.actor_id].full_name)
+                if e.actor_id in users
+                else None,
+                detail=e.detail,
+            )
+            for e in events
+        ]
+        return JourneyDetail(
+            journey=journey_read(record),
+            beneficiary=BeneficiaryRead.model_validate(person),
+            referent=PersonRef(id=referent.id, label=referent.full_name) if referent else None,
+            structure=PersonRef(id=structure.id, label=structure.name) if structure else None,
+            timeline=timeline,
+            time_in_steps=_time_in_steps(timeline, datetime.now(UTC)),
+        )
+
+    async def list(self, f: JourneyFilter, limit: int = 50, offset: int = 0) -> JourneyPage:
+        rows, total = await self.journeys.list_with_people(f, limit=limit, offset=offset)
+        items = [
+            JourneySummary(
+                beneficiary_id=j.beneficiary_id,
+                full_name=f"{b.first_name} {b.last_name}",
+                step=Step(j.step),
+                step_label=STEP_LABELS[Step(j.step)],
+                deadline=j.deadline,
+                stalled=j.stalled,
+                paused=j.paused,
+                territory=j.territory,
+                referent_id=j.referent_id,
+            )
+            for j, b in rows
+        ]
+        return JourneyPage(items=items, total=total, limit=limit, offset=offset)
+
+
+def _time_in_steps(timeline: list[TimelineEntry], now: datetime) -> list[StepDuration]:
+    """Days spent in each step, from the timeline's step changes (the current step up to now)."""
+    totals: dict[Step, float] = defaultdict(float)
+    current: tuple[Step, datetime] | None = None
+    for entry in timeline:
+        if current is None or entry.step is not current[0]:
+            if current is not None:
+                totals[current[0]] += (entry.occurred_at - current[1]).total_seconds() / 86400
+            current = (entry.step, entry.occurred_at)
+    if current is not None and current[0] is not Step.CLOSED:
+        totals[current[0]] += (now - current[1]).total_seconds() / 86400
+    return [
+        StepDuration(step=step, step_label=STEP_LABELS[step], days=round(days, 1))
+        for step, days in totals.items()
+    ]

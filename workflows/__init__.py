@@ -1,0 +1,1 @@
+"""Temporal workflows: deterministic code only (no I/O, no clock, no SQLAlchemy)."""

@@ -1,0 +1,286 @@
+"""The ``Journey`` workflow: one per person, from intake to the end of follow-up.
+
+It holds the journey's state and runs the pure rules of ``parcours.journey.rules``: human
+actions arrive as updates whose validators refuse what the journey does not allow now; the
+CAF's changes of rights arrive as signals; deadlines and follow-up check-ins are durable
+timers. Every change is written to the SQL read model by an activity before the update
+returns, so the pages show it at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from parcours.journey import rules
+    from parcours.journey.messages import (
+        Action,
+        BeginDiagnosisInput,
+        CloseInput,
+        CompleteDiagnosisInput,
+        DecideOrientationInput,
+        HandOffInput,
+        JourneyEvent,
+        JourneyInput,
+        JourneyResult,
+        JourneyState,
+        PauseInput,
+        ReassignReferentInput,
+        RecordCheckInInput,
+        RecordEmploymentInput,
+        RecordJourneyEventInput,
+        ReportJobLossInput,
+        ResumeInput,
+        RsaRightsChangedInput,
+        SetFollowUpConsentInput,
+        SignContractInput,
+        Sla,
+    )
+    from parcours.journey.steps import Step
+
+STEP_KEY = SearchAttributeKey.for_keyword("JourneyStep")
+DEADLINE_KEY = SearchAttributeKey.for_datetime("StepDeadline")
+REFERENT_KEY = SearchAttributeKey.for_keyword("Referent")
+TERRITORY_KEY = SearchAttributeKey.for_keyword("Territory")
+
+# The read model is our own database: retry for as long as it takes, it must catch up.
+READ_MODEL_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+)
+
+
+# Activities are named, not imported: their module touches the database.
+RECORD_JOURNEY_EVENT = "record_journey_event"
+
+
+def workflow_id(beneficiary_id: str) -> str:
+    return f"journey-{beneficiary_id}"
+
+
+@workflow.defn(name="Journey")
+class Journey:
+    @workflow.init
+    def __init__(self, input: JourneyInput) -> None:
+        # The state exists before the first update can arrive; its events are written first.
+        self._input = input
+        self._pending: list[JourneyEvent] = []
+        if input.state is not None:
+            self.state = input.state
+        else:
+            self.state, self._pending = rules.start(input, workflow.now())
+        self._lock = asyncio.Lock()
+        self._changes = 0
+
+    @workflow.run
+    async def run(self, input: JourneyInput) -> JourneyResult:
+        async with self._lock:
+            await self._write_start()
+        while self.state.step is not Step.CLOSED:
+            await self._wait_for_change_or_time()
+            if workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(input.model_copy(update={"state": self.state}))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return JourneyResult(
+            beneficiary_id=self.state.beneficiary_id,
+            exit_reason=self.state.exit_reason,
+            closed_at=self.state.step_since,
+        )
+
+    async def _wait_for_change_or_time(self) -> None:
+        seen = self._changes
+        wake = rules.next_wake(self.state, self._sla)
+        timeout = None if wake is None else max((wake - workflow.now()).total_seconds(), 0.001)
+        try:
+            await workflow.wait_condition(
+                lambda: self._changes != seen or workflow.info().is_continue_as_new_suggested(),
+                timeout=timeout,
+            )
+        except TimeoutError:
+            async with self._lock:
+                state, events = rules.on_time(self.state, workflow.now(), self._sla)
+                await self._commit(state, events)
+
+    @property
+    def _sla(self) -> Sla:
+        return self._input.sla
+
+    async def _write_start(self) -> None:
+        """Under the lock: the start's events, once, before anything else."""
+        if self._pending:
+            events, self._pending = self._pending, []
+            await self._commit(self.state, events)
+
+    async def _commit(self, state: JourneyState, events: list[JourneyEvent]) -> None:
+        """Write each event to the read model, then adopt the new state and tell visibility."""
+        seq = self.state.seq
+        for event in events:
+            seq += 1
+            state = state.model_copy(update={"seq": seq})
+            await workflow.execute_activity(
+                RECORD_JOURNEY_EVENT,
+                RecordJourneyEventInput(journey=state, seq=seq, event=event),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=READ_MODEL_RETRY,
+            )
+        self.state = state
+        self._changes += 1
+        self._upsert_search_attributes()
+
+    def _upsert_search_attributes(self) -> None:
+        s = self.state
+        updates: list[SearchAttributeUpdate] = [
+            STEP_KEY.value_set(s.step.value),
+            TERRITORY_KEY.value_set(s.territory),
+            REFERENT_KEY.value_set(s.referent_id) if s.referent_id else REFERENT_KEY.value_unset(),
+            DEADLINE_KEY.value_set(s.deadline) if s.deadline else DEADLINE_KEY.value_unset(),
+        ]
+        workflow.upsert_search_attributes(updates)
+
+    async def _act(self, action: Action) -> JourneyState:
+        async with self._lock:
+            await self._write_start()
+            try:
+                state, events = rules.apply(self.state, action, workflow.now(), self._sla)
+            except rules.TransitionRefused as refused:
+                # The state moved between validation and the lock: refuse, do not fail the run.
+                raise ApplicationError(
+                    str(refused), type="TransitionRefused", non_retryable=True
+                ) from refused
+            await self._commit(state, events)
+            return self.state
+
+    def _validate(self, action: Action) -> None:
+        try:
+            rules.check(self.state, action)
+        except rules.TransitionRefused as refused:
+            raise ApplicationError(
+                str(refused), type="TransitionRefused", non_retryable=True
+            ) from refused
+
+    # --- Queries and signals ---
+
+    @workflow.query
+    def current(self) -> JourneyState:
+        return self.state
+
+    @workflow.signal
+    async def rsa_rights_changed(self, signal: RsaRightsChangedInput) -> None:
+        async with self._lock:
+            await self._write_start()
+            state, events = rules.on_rsa_rights(self.state, signal, workflow.now(), self._sla)
+            if events:
+                await self._commit(state, events)
+
+    # --- Updates: one per human action, each with its validator ---
+
+    @workflow.update
+    async def begin_diagnosis(self, action: BeginDiagnosisInput) -> JourneyState:
+        return await self._act(action)
+
+    @begin_diagnosis.validator
+    def _v_begin_diagnosis(self, action: BeginDiagnosisInput) -> None:
+        self._validate(action)
+
+    @workflow.update
+    async def complete_diagnosis(self, action: CompleteDiagnosisInput) -> JourneyState:
+        return await self._act(action)
+
+    @complete_diagnosis.validator
+    def _v_complete_diagnosis(self, action: CompleteDiagnosisInput) -> None:
+        self._validate(action)
+
+    @workflow.update
+    async def decide_orientation(self, action: DecideOrientationInput) -> JourneyState:
+        return await self._act(action)
+
+    @decide_orientation.validator
+    def _v_decide_orientation(self, action: DecideOrientationInput) -> None:
+        self._validate(action)
+
+    @workflow.update
+    async def sign_contract(self, action: SignContractInput) -> JourneyState:
+        return await self._act(action)
+
+    @sign_contract.validator
+    def _v_sign_contract(self, action: SignContractInput) -> None:
+        self._validate(action)
+
+    @workflow.update
+    async def record_employment(self, action: RecordEmploymentInput) -> JourneyState:
+        return await self._act(action)
+
+    @record_employment.validator
+    def _v_record_employment(self, action: RecordEmploymentInput) -> None:
+        self._validate(action)
+
+    @workflow.update
+    async def set_follow_up_consent(self, action: SetFollowUpConsentInput) -> JourneyState:
+        return await self._act(action)
+
+    @set_follow_up_consent.validator
+    def _v_set_follow_up_consent(self, action: SetFollowUpConsentInput) -> None:
+        self._validate(action)
+
+    @workflow.update
+    async def record_check_in(self, action: RecordCheckInInput) -> JourneyState:
+        return await self._act(action)
+
+    @record_check_in.validator
+    def _v_record_check_in(self, action: RecordCheckInInput) -> None:
+        self._validate(action)
+
+    @workflow.update
+    async def report_job_loss(self, action: ReportJobLossInput) -> JourneyState:
+        return await self._act(action)
+
+    @report_job_loss.validator
+    def _v_report_job_loss(self, action: ReportJobLossInput) -> None:
+        self._validate(action)
+
+    @workflow.update
+    async def pause(self, action: PauseInput) -> JourneyState:
+        return await self._act(action)
+
+    @pause.validator
+    def _v_pause(self, action: PauseInput) -> None:
+        self._validate(action)
+
+    @workflow.update
+    async def resume(self, action: ResumeInput) -> JourneyState:
+        return await self._act(action)
+
+    @resume.validator
+    def _v_resume(self, action: ResumeInput) -> None:
+        self._validate(action)
+
+    @workflow.update
+    async def reassign_referent(self, action: ReassignReferentInput) -> JourneyState:
+        return await self._act(action)
+
+    @reassign_referent.validator
+    def _v_reassign_referent(self, action: ReassignReferentInput) -> None:
+        self._validate(action)
+
+    @workflow.update
+    async def hand_off(self, action: HandOffInput) -> JourneyState:
+        return await self._act(action)
+
+    @hand_off.validator
+    def _v_hand_off(self, action: HandOffInput) -> None:
+        self._validate(action)
+
+    @workflow.update
+    async def close(self, action: CloseInput) -> JourneyState:
+        return await self._act(action)
+
+    @close.validator
+    def _v_close(self, action: CloseInput) -> None:
+        self._validate(action)
