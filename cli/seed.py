@@ -175,6 +175,11 @@ def _actions_to(
     actor = referent.id
     today = date.today()
     order = ["intake", "diagnosis", "orientation", "accompaniment", "contract", "follow_up"]
+    if target == "employment":
+        employment = RecordEmploymentInput(
+            actor_id=actor, started_on=today, contract=EmploymentContract.CDI
+        )
+        return [*_actions_to("contract", referent, structures, rng), employment]
     steps: list[Action] = [
         BeginDiagnosisInput(actor_id=actor),
         CompleteDiagnosisInput(actor_id=actor),

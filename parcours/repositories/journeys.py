@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parcours.db import utcnow
 from parcours.journey.messages import RecordJourneyEventInput
 from parcours.models import Beneficiary, JourneyEventRecord, JourneyRecord
 
@@ -82,25 +80,6 @@ class JourneyRepository:
                 detail=e.detail,
             )
             .on_conflict_do_nothing(index_elements=["beneficiary_id", "seq"])
-        )
-
-    async def add_initial(
-        self, beneficiary_id: str, territory: str, deadline: datetime | None
-    ) -> None:
-        """The row a page can show before the workflow's first activity has run."""
-        now = utcnow()
-        self.session.add(
-            JourneyRecord(
-                beneficiary_id=beneficiary_id,
-                workflow_id=f"journey-{beneficiary_id}",
-                step="intake",
-                step_since=now,
-                deadline=deadline,
-                territory=territory,
-                seq=0,
-                started_at=now,
-                updated_at=now,
-            )
         )
 
     async def get(self, beneficiary_id: str) -> JourneyRecord | None:
