@@ -58,6 +58,10 @@ def run_dev(settings: Settings, seed: bool = True) -> int:
             except subprocess.TimeoutExpired:
                 process.kill()
 
+    def on_term(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # A supervisor's SIGTERM stops everything, like Ctrl-C.
+
+    signal.signal(signal.SIGTERM, on_term)
     try:
         subprocess.run(_parcours("migrate"), cwd=ROOT, env=env, check=True)
         temporal = start(dev_server_command(Path(var / "temporal.db"), int(port)), "temporal.log")
