@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -32,6 +33,8 @@ def build_worker(
         workflows=WORKFLOWS,
         activities=[read_model.record_journey_event],
         max_concurrent_activities=50,
+        # Activities in flight get this long to finish when the worker is asked to stop.
+        graceful_shutdown_timeout=timedelta(seconds=30),
     )
 
 

@@ -1,0 +1,65 @@
+# Parcours — one image for every part of the platform: `parcours api`, `parcours worker`,
+# `parcours migrate`, `parcours simulators`, `parcours seed-demo` (the command is the argument).
+#
+#   docker build -t parcours:local .
+#   docker run --rm parcours:local --help
+#
+# The code finds templates/, api/static/, migrations/ and node_modules/ relative to the
+# directory that holds the `parcours` package (parcours/settings.py: ROOT), so the source tree
+# lives at /app and is installed there in editable mode: ROOT is /app in the container.
+
+ARG PYTHON_VERSION=3.11
+ARG NODE_VERSION=22
+
+# --- Front-end assets: the État's design system (DSFR), from the lock file -------------------
+FROM node:${NODE_VERSION}-bookworm-slim AS assets
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+
+# --- Python: dependencies first (cached until pyproject.toml changes), then the project ------
+FROM python:${PYTHON_VERSION}-slim-bookworm AS python
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /app
+COPY pyproject.toml ./
+# The runtime dependencies as pyproject.toml lists them (no dev extra).
+RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; print('\n'.join(deps))" \
+        > /tmp/requirements.txt \
+    && pip install --requirement /tmp/requirements.txt
+COPY . .
+RUN pip install --no-deps --editable . \
+    && python -c "from parcours.settings import ROOT; assert str(ROOT) == '/app', ROOT"
+
+# --- Runtime ----------------------------------------------------------------------------------
+FROM python:${PYTHON_VERSION}-slim-bookworm AS runtime
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PARCOURS_ENVIRONMENT=production \
+    PARCOURS_LOG_FORMAT=json \
+    PARCOURS_API_HOST=0.0.0.0 \
+    PARCOURS_API_PORT=8000 \
+    PARCOURS_WORKER_METRICS_ADDRESS=0.0.0.0:9464
+RUN groupadd --system --gid 10001 parcours \
+    && useradd --system --uid 10001 --gid parcours --home-dir /app --no-create-home \
+        --shell /usr/sbin/nologin parcours
+# Code and virtualenv belong to root: the service user can read them, not change them.
+COPY --from=python /opt/venv /opt/venv
+COPY --from=python /app /app
+# Only what the API serves (/static/dsfr) and the licence, not the package's sources and docs.
+COPY --from=assets /build/node_modules/@gouvfr/dsfr/dist /app/node_modules/@gouvfr/dsfr/dist
+COPY --from=assets /build/node_modules/@gouvfr/dsfr/LICENSE.md \
+    /build/node_modules/@gouvfr/dsfr/package.json /app/node_modules/@gouvfr/dsfr/
+# `parcours migrate` creates var/ if it is missing; it exists and is the user's.
+RUN mkdir -p /app/var && chown parcours:parcours /app/var
+WORKDIR /app
+USER 10001:10001
+EXPOSE 8000 8100 9464
+# Health is checked per service in docker-compose.yml (the API, a worker and the simulators
+# answer on different ports).
+ENTRYPOINT ["parcours"]
+CMD ["api"]
