@@ -1,0 +1,29 @@
+"""How one run of the simulators is set up: where callbacks go, how they are signed and retried,
+and what the partners hold when they start."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEV_CALLBACK_SECRET = "dev-callback-secret-change-me"
+DEFAULT_PORT = 8100
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorConfig:
+    # Parcours's endpoint for partner callbacks; None keeps callbacks recorded but unsent.
+    callback_url: str | None = None
+    callback_secret: str = DEV_CALLBACK_SECRET
+    # Delivery of one callback: attempts while Parcours answers 5xx or cannot be reached,
+    # waiting callback_backoff_s, then twice as long, and so on.
+    callback_attempts: int = 4
+    callback_backoff_s: float = 0.5
+    callback_timeout_s: float = 5.0
+    # Funders (France Travail, Région) decide on their own this long after a training request;
+    # None: only when told to (``POST /…/_decide/{reference}``).
+    decision_delay_s: float | None = None
+    feed_page_size: int = 100
+    # Demo data loaded at start (and after ``POST /_reset``): this many CAF feed events, and
+    # France Travail registrations for most of the people they open rights for.
+    demo_events: int = 0
+    seed: int = 0

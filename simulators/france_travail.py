@@ -1,0 +1,269 @@
+"""France Travail: who is registered (found by NIR and birth date), professional orientation
+notices, training funding requests (AIF) with their decisions, and entries into work reported
+back to Parcours."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, Field
+
+from simulators.callbacks import CallbackRecord, CallbackSender
+from simulators.errors import NotFound
+from simulators.faults import Partner, partner_route
+from simulators.funding import FundingDesk, add_training_routes
+from simulators.idempotency import IdempotencyLedger, Outcome, idempotency_key
+from simulators.schemas import NIR_PATTERN, PersonRef, Referent
+
+AIF_CEILING = Decimal("3000.00")
+
+
+class RegistrationStatus(StrEnum):
+    REGISTERED = "registered"  # inscrit comme demandeur d'emploi
+    DEREGISTERED = "deregistered"  # radié, ou sorti des listes
+
+
+class Registration(BaseModel):
+    status: RegistrationStatus
+    category: str = Field(pattern=r"^[1-8]$", description="Catégorie d'inscription (1 à 8)")
+    registered_on: date
+    agency: str
+
+
+class JobseekerCreate(BaseModel):
+    nir: str = Field(pattern=NIR_PATTERN)
+    birth_date: date
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field(min_length=1, max_length=100)
+    identifier: str | None = Field(default=None, pattern=r"^[0-9A-Z]{8}$")
+    status: RegistrationStatus = RegistrationStatus.REGISTERED
+    category: str = Field(default="1", pattern=r"^[1-8]$")
+    registered_on: date | None = None
+    agency: str = "France Travail Chambéry"
+
+
+class IndividualSearch(BaseModel):
+    nir: str = Field(pattern=NIR_PATTERN)
+    birth_date: date
+
+
+class IndividualRead(BaseModel):
+    identifier: str = Field(description="Identifiant France Travail")
+    first_name: str
+    last_name: str
+    birth_date: date
+    registration: Registration
+
+
+class ProfessionalOrientationCreate(BaseModel):
+    orientation_id: str = Field(min_length=1, max_length=100, description="Identifiant Parcours")
+    person: PersonRef
+    decided_on: date
+    agency: str | None = Field(default=None, max_length=200, description="Agence d'accueil")
+    referent: Referent | None = None
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class OrientationReceipt(BaseModel):
+    reference: str
+    status: Literal["received"] = "received"
+    identifier: str | None = Field(
+        description="Identifiant France Travail, si la personne est connue"
+    )
+
+
+class OrientationRecord(BaseModel):
+    reference: str
+    idempotency_key: str
+    received_at: datetime
+    notice: ProfessionalOrientationCreate
+
+
+Contract = Literal["cdi", "cdd", "interim", "business_creation", "inclusion", "other"]
+
+
+class EmploymentReport(BaseModel):
+    """An entry into work as France Travail learns it (a DPAE, a declaration)."""
+
+    nir: str = Field(pattern=NIR_PATTERN)
+    birth_date: date | None = None
+    started_on: date
+    contract: Contract = "cdi"
+    employer: str | None = Field(default=None, max_length=200)
+    hours_per_week: Decimal | None = Field(default=None, gt=0, le=60)
+
+
+class EmploymentSent(BaseModel):
+    callback: CallbackRecord
+
+
+class FranceTravail:
+    def __init__(
+        self,
+        run_id: str,
+        rng: random.Random,
+        *,
+        callbacks: CallbackSender,
+        funding: FundingDesk,
+    ) -> None:
+        self._run_id = run_id
+        self._rng = rng
+        self._callbacks = callbacks
+        self.funding = funding
+        # By the NIR's first 13 characters: partners do not always send the key.
+        self._jobseekers: dict[str, IndividualRead] = {}
+        self._orientations: dict[str, OrientationRecord] = {}
+        self.orientation_ledger = IdempotencyLedger()
+        self.searches = 0
+
+    def register(self, body: JobseekerCreate) -> IndividualRead:
+        identifier = body.identifier or (
+            f"{self._rng.randrange(10**6, 10**7)}{self._rng.choice('ABCDEFGHJKLMNPRSTUVWXYZ')}"
+        )
+        individual = IndividualRead(
+            identifier=identifier,
+            first_name=body.first_name,
+            last_name=body.last_name,
+            birth_date=body.birth_date,
+            registration=Registration(
+                status=body.status,
+                category=body.category,
+                registered_on=body.registered_on or date.today(),
+                agency=body.agency,
+            ),
+        )
+        self._jobseekers[body.nir[:13]] = individual
+        return individual
+
+    def find(self, nir: str, birth_date: date | None) -> IndividualRead | None:
+        found = self._jobseekers.get(nir[:13])
+        if found is None or (birth_date is not None and found.birth_date != birth_date):
+            return None
+        return found
+
+    def search(self, body: IndividualSearch) -> IndividualRead:
+        self.searches += 1
+        found = self.find(body.nir, body.birth_date)
+        if found is None:
+            raise NotFound("Aucun demandeur d'emploi pour ce NIR et cette date de naissance.")
+        return found
+
+    def notify_orientation(self, key: str, body: ProfessionalOrientationCreate) -> Outcome:
+        def register() -> dict[str, Any]:
+            reference = f"FT-ORI-{self._run_id}-{len(self._orientations) + 1:06d}"
+            self._orientations[reference] = OrientationRecord(
+                reference=reference,
+                idempotency_key=key,
+                received_at=datetime.now(UTC),
+                notice=body,
+            )
+            known = self.find(body.person.nir, body.person.birth_date)
+            receipt = OrientationReceipt(
+                reference=reference, identifier=known.identifier if known else None
+            )
+            return receipt.model_dump(mode="json")
+
+        return self.orientation_ledger.once(key, body, register)
+
+    async def report_employment(self, body: EmploymentReport, *, wait: bool) -> EmploymentSent:
+        known = self.find(body.nir, body.birth_date)
+        callback = await self._callbacks.send(
+            Partner.FRANCE_TRAVAIL,
+            "employment_entry",
+            {
+                "identifier": known.identifier if known else None,
+                "nir": body.nir,
+                "birth_date": body.birth_date.isoformat() if body.birth_date else None,
+                "started_on": body.started_on.isoformat(),
+                "contract": body.contract,
+                "employer": body.employer,
+                "hours_per_week": None if body.hours_per_week is None else str(body.hours_per_week),
+            },
+            wait=wait,
+        )
+        return EmploymentSent(callback=callback)
+
+    def state(self) -> dict[str, Any]:
+        # The funding desk's part carries all of France Travail's callbacks and traffic.
+        return {
+            "jobseekers": len(self._jobseekers),
+            "searches": self.searches,
+            "orientations": [
+                record.model_dump(mode="json") for record in self._orientations.values()
+            ],
+            "orientations_by_key": self.orientation_ledger.snapshot(),
+            **self.funding.state(),
+        }
+
+
+def france_travail(request: Request) -> FranceTravail:
+    partner: FranceTravail = request.app.state.partners.france_travail
+    return partner
+
+
+def funding_desk(request: Request) -> FundingDesk:
+    return france_travail(request).funding
+
+
+Agency = Annotated[FranceTravail, Depends(france_travail)]
+Key = Annotated[str, Depends(idempotency_key)]
+
+operations = APIRouter(
+    prefix="/france-travail",
+    tags=["France Travail"],
+    route_class=partner_route(Partner.FRANCE_TRAVAIL),
+)
+controls = APIRouter(prefix="/france-travail", tags=["France Travail — pilotage"])
+
+
+@operations.post(
+    "/individus/recherche",
+    summary="Trouver une personne (NIR et date de naissance) : inscription et identifiant",
+    responses={404: {"description": "Personne inconnue de France Travail"}},
+)
+async def search_individual(body: IndividualSearch, agency: Agency) -> IndividualRead:
+    return agency.search(body)
+
+
+@operations.post(
+    "/orientations",
+    summary="Notifier une orientation professionnelle (idempotente par clé)",
+    response_model=OrientationReceipt,
+)
+async def notify_orientation(
+    body: ProfessionalOrientationCreate, agency: Agency, key: Key
+) -> Response:
+    return agency.notify_orientation(key, body).response()
+
+
+@controls.post("/_individus", status_code=201, summary="Inscrire une personne (tests, démo)")
+async def register_jobseeker(body: JobseekerCreate, agency: Agency) -> IndividualRead:
+    return agency.register(body)
+
+
+@controls.post(
+    "/_employment",
+    summary="Signaler une entrée en emploi (rappel signé vers Parcours)",
+    description="Avec wait=true, la réponse attend la fin de la livraison du rappel.",
+)
+async def report_employment(
+    body: EmploymentReport, agency: Agency, wait: bool = False
+) -> EmploymentSent:
+    return await agency.report_employment(body, wait=wait)
+
+
+@controls.get("/_state", summary="Ce que France Travail détient")
+async def read_state(agency: Agency) -> dict[str, Any]:
+    return agency.state()
+
+
+add_training_routes(operations, controls, funding_desk)
+
+router = APIRouter()
+router.include_router(operations)
+router.include_router(controls)

@@ -1,0 +1,63 @@
+"""Signatures of the callbacks partners send to Parcours (standard library only).
+
+Both sides import this module: the simulators sign, Parcours checks. The signed message is
+``timestamp + "." + body`` (the raw body bytes), the key a secret shared with the partner, the
+signature HMAC-SHA256 in lower-case hex. The timestamp (Unix seconds) travels in
+``X-Parcours-Timestamp`` and the signature in ``X-Parcours-Signature``. A checker refuses a
+timestamp outside a window around its own clock, so a captured callback cannot be replayed later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+
+TIMESTAMP_HEADER = "X-Parcours-Timestamp"
+SIGNATURE_HEADER = "X-Parcours-Signature"
+DEFAULT_WINDOW_S = 300
+
+
+def _bytes(value: str | bytes) -> bytes:
+    return value.encode("utf-8") if isinstance(value, str) else value
+
+
+def sign(secret: str | bytes, timestamp: int | str, body: str | bytes) -> str:
+    """The hex HMAC-SHA256 of ``timestamp + "." + body`` under ``secret``."""
+    message = str(timestamp).encode("ascii") + b"." + _bytes(body)
+    return hmac.new(_bytes(secret), message, hashlib.sha256).hexdigest()
+
+
+def verify(
+    secret: str | bytes,
+    timestamp: int | str | None,
+    body: str | bytes,
+    signature: str | None,
+    now: float | None = None,
+    window_s: float = DEFAULT_WINDOW_S,
+) -> bool:
+    """Whether ``signature`` is the partner's signature of ``body`` sent at ``timestamp``.
+
+    False when a header is missing, the timestamp is not whole Unix seconds or lies more than
+    ``window_s`` from ``now`` (either way: a clock ahead is as suspicious as a replay), or the
+    signature does not match. The comparison takes constant time.
+    """
+    if timestamp is None or not signature:
+        return False
+    timestamp_text = str(timestamp).strip()
+    if not (timestamp_text.isascii() and timestamp_text.isdigit()):
+        return False
+    current = time.time() if now is None else now
+    if abs(current - int(timestamp_text)) > window_s:
+        return False
+    expected = sign(secret, timestamp_text, body).encode("ascii")
+    given = signature.strip().lower().encode("utf-8", "replace")
+    return hmac.compare_digest(expected, given)
+
+
+def signed_headers(
+    secret: str | bytes, body: str | bytes, now: float | None = None
+) -> dict[str, str]:
+    """The two headers that sign ``body``, stamped with ``now`` (the current time by default)."""
+    timestamp = str(int(time.time() if now is None else now))
+    return {TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: sign(secret, timestamp, body)}

@@ -1,0 +1,185 @@
+"""The service structures of the resource base (CCAS, associations, SIAE…): they receive the
+orientation of a person to one of their services, then accept or refuse it, with a reason."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, Field, model_validator
+
+from simulators.callbacks import CallbackRecord, CallbackSender, records_state
+from simulators.errors import Conflict, NotFound
+from simulators.faults import Partner, Switchboard, partner_route
+from simulators.idempotency import IdempotencyLedger, Outcome, idempotency_key
+from simulators.schemas import Referent
+
+
+class OrientedPerson(BaseModel):
+    """What a structure needs to reach the person; no NIR, structures have no use for it."""
+
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field(min_length=1, max_length=100)
+    birth_date: date | None = None
+    phone: str | None = Field(default=None, max_length=30)
+    email: str | None = Field(default=None, max_length=254)
+
+
+class ServiceOrientationCreate(BaseModel):
+    orientation_id: str = Field(min_length=1, max_length=100, description="Identifiant Parcours")
+    structure_id: str = Field(min_length=1, max_length=100)
+    service_id: str = Field(min_length=1, max_length=100)
+    person: OrientedPerson
+    referent: Referent | None = None
+    message: str | None = Field(default=None, max_length=2000)
+
+
+class OrientationReceipt(BaseModel):
+    reference: str
+    status: Literal["received"] = "received"
+
+
+class AnswerCreate(BaseModel):
+    accepted: bool
+    reason: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _refusal_has_reason(self) -> AnswerCreate:
+        if not self.accepted and not (self.reason and self.reason.strip()):
+            raise ValueError("un refus doit être motivé (reason)")
+        return self
+
+
+class AnswerRecord(BaseModel):
+    accepted: bool
+    reason: str | None
+    answered_at: datetime
+
+
+class OrientationRecord(BaseModel):
+    reference: str
+    idempotency_key: str
+    received_at: datetime
+    orientation: ServiceOrientationCreate
+    answer: AnswerRecord | None = None
+
+
+class AnswerSent(BaseModel):
+    reference: str
+    answer: AnswerRecord
+    callback: CallbackRecord
+
+
+class Structures:
+    """Every structure's inbox of orientations, in one store. Mutations never await."""
+
+    def __init__(self, run_id: str, *, switches: Switchboard, callbacks: CallbackSender) -> None:
+        self._run_id = run_id
+        self._switches = switches
+        self._callbacks = callbacks
+        self._orientations: dict[str, OrientationRecord] = {}
+        self.ledger = IdempotencyLedger()
+
+    def receive(self, key: str, body: ServiceOrientationCreate) -> Outcome:
+        def register() -> dict[str, Any]:
+            reference = f"STR-ORI-{self._run_id}-{len(self._orientations) + 1:06d}"
+            self._orientations[reference] = OrientationRecord(
+                reference=reference,
+                idempotency_key=key,
+                received_at=datetime.now(UTC),
+                orientation=body,
+            )
+            return OrientationReceipt(reference=reference).model_dump(mode="json")
+
+        return self.ledger.once(key, body, register)
+
+    async def answer(self, reference: str, body: AnswerCreate, *, wait: bool) -> AnswerSent:
+        record = self._orientations.get(reference)
+        if record is None:
+            raise NotFound(f"Aucune orientation {reference}.")
+        if record.answer is not None:
+            verdict = "acceptée" if record.answer.accepted else "refusée"
+            raise Conflict(f"L'orientation {reference} a déjà été {verdict}.")
+        record.answer = AnswerRecord(
+            accepted=body.accepted,
+            reason=body.reason,
+            answered_at=datetime.now(UTC),
+        )
+        callback = await self._callbacks.send(
+            Partner.STRUCTURES,
+            "orientation_answer",
+            {
+                "reference": reference,
+                "orientation_id": record.orientation.orientation_id,
+                "structure_id": record.orientation.structure_id,
+                "service_id": record.orientation.service_id,
+                "accepted": record.answer.accepted,
+                "reason": record.answer.reason,
+                "answered_at": record.answer.answered_at.isoformat(),
+            },
+            wait=wait,
+        )
+        return AnswerSent(reference=reference, answer=record.answer, callback=callback)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "orientations": [
+                {
+                    **record.model_dump(mode="json"),
+                    "status": "received"
+                    if record.answer is None
+                    else "accepted"
+                    if record.answer.accepted
+                    else "refused",
+                }
+                for record in self._orientations.values()
+            ],
+            "orientations_by_key": self.ledger.snapshot(),
+            "callbacks": records_state(self._callbacks.records(Partner.STRUCTURES)),
+            "traffic": self._switches.traffic(Partner.STRUCTURES).model_dump(),
+        }
+
+
+def structures(request: Request) -> Structures:
+    store: Structures = request.app.state.partners.structures
+    return store
+
+
+Inbox = Annotated[Structures, Depends(structures)]
+Key = Annotated[str, Depends(idempotency_key)]
+
+operations = APIRouter(
+    prefix="/structures", tags=["Structures"], route_class=partner_route(Partner.STRUCTURES)
+)
+controls = APIRouter(prefix="/structures", tags=["Structures — pilotage"])
+
+
+@operations.post(
+    "/orientations",
+    summary="Orienter une personne vers un service (idempotente par clé)",
+    response_model=OrientationReceipt,
+)
+async def orient_to_service(body: ServiceOrientationCreate, inbox: Inbox, key: Key) -> Response:
+    return inbox.receive(key, body).response()
+
+
+@controls.post(
+    "/_answer/{reference}",
+    summary="Accepter ou refuser l'orientation (rappel signé vers Parcours)",
+    description="Un refus est motivé. Avec wait=true, la réponse attend la livraison du rappel.",
+)
+async def answer_orientation(
+    reference: str, body: AnswerCreate, inbox: Inbox, wait: bool = False
+) -> AnswerSent:
+    return await inbox.answer(reference, body, wait=wait)
+
+
+@controls.get("/_state", summary="Ce que les structures détiennent")
+async def read_state(inbox: Inbox) -> dict[str, Any]:
+    return inbox.state()
+
+
+router = APIRouter()
+router.include_router(operations)
+router.include_router(controls)
