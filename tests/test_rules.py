@@ -299,13 +299,24 @@ def test_a_check_in_that_finds_the_person_out_of_work_goes_back_to_accompaniment
 # --- Pause, reassignment, hand-off ---
 
 
+def test_a_pause_with_an_end_date_resumes_by_itself_that_day() -> None:
+    state = started()
+    assert state.deadline is not None
+    paused = do(state, PauseInput(until=(T0 + timedelta(days=10)).date()), T0 + timedelta(days=2))
+    end = datetime.combine(paused.paused_until.date(), datetime.min.time(), tzinfo=UTC)  # type: ignore[union-attr]
+    assert rules.next_wake(paused, SLA) == end
+    resumed, events = rules.on_time(paused, end, SLA)
+    assert not resumed.paused and [e.kind for e in events] == ["resumed"]
+    assert resumed.deadline == state.deadline + (end - (T0 + timedelta(days=2)))
+
+
 def test_pause_and_resume_shift_the_deadline_by_the_time_paused() -> None:
     state = started()
     deadline = state.deadline
     assert deadline is not None
-    paused = do(state, PauseInput(until=date(2025, 3, 1)), T0 + timedelta(days=5))
+    paused = do(state, PauseInput(), T0 + timedelta(days=5))
     assert paused.paused
-    # While paused, the deadline neither wakes the journey nor stalls it.
+    # While paused (with no end date), the deadline neither wakes the journey nor stalls it.
     assert rules.next_wake(paused, SLA) is None
     still, _ = rules.on_time(paused, deadline + timedelta(days=10), SLA)
     assert not still.stalled

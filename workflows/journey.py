@@ -56,6 +56,9 @@ READ_MODEL_RETRY = RetryPolicy(
 )
 
 
+# A pause with an end date resumes by itself at that date (added after the first release).
+PAUSE_UNTIL_PATCH = "pause-until-timer"
+
 # Activities are named, not imported: their module touches the database.
 RECORD_JOURNEY_EVENT = "record_journey_event"
 
@@ -149,6 +152,9 @@ class Journey:
             await self._write_start()
             try:
                 state, events = rules.apply(self.state, action, workflow.now(), self._sla)
+                if isinstance(action, PauseInput) and not workflow.patched(PAUSE_UNTIL_PATCH):
+                    # Journeys paused before pauses could end by themselves keep no timer.
+                    state = state.model_copy(update={"paused_until": None})
             except rules.TransitionRefused as refused:
                 # The state moved between validation and the lock: refuse, do not fail the run.
                 raise ApplicationError(

@@ -55,6 +55,7 @@ class JourneyState(BaseModel):
     rsa_opened_on: date | None = None
     rsa_status: RsaStatus = RsaStatus.OPEN
     paused_at: datetime | None = None
+    paused_until: datetime | None = None
     contract_signed_on: date | None = None
     contract_ends_on: date | None = None
     employment_started_on: date | None = None
@@ -76,6 +77,8 @@ class JourneyEvent(Message):
 
     kind: str
     occurred_at: datetime
+    # The step the journey was in when this happened (None in histories before it existed).
+    step: Step | None = None
     actor_id: str | None = None
     detail: dict[str, ScalarDetail] = Field(default_factory=dict)
 

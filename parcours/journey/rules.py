@@ -208,6 +208,8 @@ def next_wake(state: JourneyState, sla: Sla) -> datetime | None:
     moments = []
     if state.deadline is not None and not state.stalled and not state.paused:
         moments.append(state.deadline)
+    if state.paused_until is not None:
+        moments.append(state.paused_until)
     upcoming = next_check_in(state, sla)
     if state.step is Step.FOLLOW_UP and state.check_in_due is None and upcoming:
         moments.append(upcoming[1])
@@ -227,7 +229,13 @@ class _Change:
 
     def event(self, kind: str, **detail: ScalarDetail) -> None:
         self.events.append(
-            JourneyEvent(kind=kind, occurred_at=self.now, actor_id=self.actor_id, detail=detail)
+            JourneyEvent(
+                kind=kind,
+                occurred_at=self.now,
+                step=self.state.step,
+                actor_id=self.actor_id,
+                detail=detail,
+            )
         )
 
     def enter(self, step: Step, deadline: datetime | None = None) -> None:
@@ -237,7 +245,7 @@ class _Change:
 
     def close(self, reason: ExitReason) -> None:
         self.state.exit_reason = reason
-        self.state.paused_at = None
+        self.state.paused_at = self.state.paused_until = None
         self.enter(Step.CLOSED)
         self.event("closed", exit_reason=reason.value)
 
@@ -333,13 +341,10 @@ def apply(
             _back_to_accompaniment(change)
         case PauseInput(until=until):
             new.paused_at = now
+            new.paused_until = at_midnight(until) if until else None
             change.event("paused", until=until.isoformat() if until else None)
         case ResumeInput():
-            assert new.paused_at is not None
-            if new.deadline is not None:
-                new.deadline += now - new.paused_at
-            new.paused_at = None
-            change.event("resumed")
+            _resume(change)
         case ReassignReferentInput(referent_id=referent_id, structure_id=structure_id):
             change.event(
                 "referent_reassigned",
@@ -361,6 +366,16 @@ def apply(
         case CloseInput(exit_reason=reason):
             change.close(reason)
     return change.done()
+
+
+def _resume(change: _Change) -> None:
+    """A pause does not eat into the step's delay: the deadline moves by the pause's length."""
+    new = change.state
+    assert new.paused_at is not None
+    if new.deadline is not None:
+        new.deadline += change.now - new.paused_at
+    new.paused_at = new.paused_until = None
+    change.event("resumed")
 
 
 def _follow_up_choice(change: _Change, consent: bool) -> None:
@@ -404,9 +419,11 @@ def on_rsa_rights(
 def on_time(
     state: JourneyState, now: datetime, sla: Sla
 ) -> tuple[JourneyState, list[JourneyEvent]]:
-    """What falls due at ``now``: a follow-up check-in, a passed deadline."""
+    """What falls due at ``now``: the end of a pause, a follow-up check-in, a passed deadline."""
     change = _Change(state, now, sla, None)
     new = change.state
+    if new.paused_until is not None and now >= new.paused_until:
+        _resume(change)
     upcoming = next_check_in(new, sla)
     if new.step is Step.FOLLOW_UP and new.check_in_due is None and upcoming and now >= upcoming[1]:
         new.check_in_due = upcoming[0]

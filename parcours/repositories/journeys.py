@@ -74,7 +74,7 @@ class JourneyRepository:
                 beneficiary_id=j.beneficiary_id,
                 seq=data.seq,
                 kind=e.kind,
-                step=j.step.value,
+                step=(e.step or j.step).value,
                 occurred_at=e.occurred_at,
                 actor_id=e.actor_id,
                 detail=e.detail,
@@ -123,10 +123,10 @@ class JourneyRepository:
             .limit(limit)
             .offset(offset)
         )
-        return [(j, b) for j, b in rows.tuples()], total or 0
+        return [(row[0], row[1]) for row in rows.all()], total or 0
 
     async def count_by_step(self, territory: str | None = None) -> dict[str, int]:
         query = select(JourneyRecord.step, func.count()).group_by(JourneyRecord.step)
         if territory:
             query = query.where(JourneyRecord.territory == territory)
-        return {step: n for step, n in (await self.session.execute(query)).tuples()}
+        return {row[0]: row[1] for row in (await self.session.execute(query)).all()}
