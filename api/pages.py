@@ -166,6 +166,9 @@ async def enrol_submit(
             status_code=422,
         )
     except ParcoursError as error:
+        # The person may already be flushed (Temporal down): the page returns normally, so
+        # the request's transaction would commit a person without a journey.
+        await session.rollback()
         return templates.TemplateResponse(
             request,
             "enrol.html",

@@ -202,7 +202,14 @@ class JourneyService:
         if record.step == Step.CLOSED:
             return  # The CAF may tell us after the journey ended: nothing left to change.
         handle = self.temporal.get_workflow_handle(workflow_id(beneficiary_id))
-        await handle.signal("rsa_rights_changed", signal)
+        try:
+            await handle.signal("rsa_rights_changed", signal)
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return  # The journey ended before the read model said so: same as above.
+            raise Unavailable(
+                "Le moteur de parcours ne répond pas : réessayez dans un instant."
+            ) from error
 
     async def detail(self, beneficiary_id: str) -> JourneyDetail:
         record = await self._record(beneficiary_id)
