@@ -108,6 +108,30 @@ async def eventually(
             await asyncio.sleep(0.05)
 
 
+async def idle(handle: JourneyHandle) -> None:
+    """The workflow has no activity in flight and its last task is done: a later history
+    comparison sees only what the next message causes."""
+    async with asyncio.timeout(20):
+        while True:
+            described = await handle.describe()
+            events = (await handle.fetch_history()).events
+            last = events[-1].event_type if events else None
+            if not described.raw_description.pending_activities and last not in BUSY_AFTER:
+                return
+            await asyncio.sleep(0.05)
+
+
+# After these, the workflow still has work to do.
+BUSY_AFTER = {
+    None,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+}
+
+
 def projection(record: JourneyRecord) -> dict[str, object]:
     return {c.key: getattr(record, c.key) for c in JourneyRecord.__table__.columns}
 
@@ -157,8 +181,9 @@ class Journeys:
         )
         self.handles.append(handle)
         if settled:
-            # The journey's first event is in the read model.
+            # The journey's first event is in the read model and the workflow is idle.
             await eventually(handle, lambda s: s.seq >= 1)
+            await idle(handle)
         return handle
 
     def service(self, session: AsyncSession) -> JourneyService:
@@ -176,7 +201,10 @@ class Journeys:
         """The read model says what the workflow says: same step, dates, people, numbering."""
         if state is None:
             state = await handle.query(Journey.current)
-        model = await self.read(handle)
+        # The workflow adopts a change before its activity writes it: wait for the write.
+        async with asyncio.timeout(20):
+            while (model := await self.read(handle)).journey.seq < state.seq:
+                await asyncio.sleep(0.05)
         j = model.journey
         assert {
             "step": j.step,
@@ -282,6 +310,7 @@ async def assert_refused(
     journeys: Journeys, handle: JourneyHandle, action: Action, reason: str
 ) -> None:
     """The update fails with the French reason, and nothing is written anywhere."""
+    await idle(handle)
     before_events = (await history(handle)).events
     before_state = await handle.query(Journey.current)
     before_model = (await journeys.read(handle)).frozen()

@@ -59,6 +59,9 @@ READ_MODEL_RETRY = RetryPolicy(
 # A pause with an end date resumes by itself at that date (added after the first release).
 PAUSE_UNTIL_PATCH = "pause-until-timer"
 
+# The state is adopted before the read model is written (added after the first release).
+ADOPT_BEFORE_PROJECTION_PATCH = "adopt-before-projection"
+
 # Activities are named, not imported: their module touches the database.
 RECORD_JOURNEY_EVENT = "record_journey_event"
 
@@ -122,17 +125,29 @@ class Journey:
             await self._commit(self.state, events)
 
     async def _commit(self, state: JourneyState, events: list[JourneyEvent]) -> None:
-        """Write each event to the read model, then adopt the new state and tell visibility."""
-        seq = self.state.seq
-        for event in events:
-            seq += 1
-            state = state.model_copy(update={"seq": seq})
+        """Adopt the new state, tell visibility, then write each event to the read model.
+
+        Adopting first means that once a page shows the change, the next update's validator
+        already sees it too (histories recorded before this order keep the old one).
+        """
+        first = self.state.seq + 1
+        final = state.model_copy(update={"seq": self.state.seq + len(events)})
+        adopt_first = workflow.patched(ADOPT_BEFORE_PROJECTION_PATCH)
+        if adopt_first:
+            self._adopt(final)
+        for seq, event in enumerate(events, start=first):
             await workflow.execute_activity(
                 RECORD_JOURNEY_EVENT,
-                RecordJourneyEventInput(journey=state, seq=seq, event=event),
+                RecordJourneyEventInput(
+                    journey=final.model_copy(update={"seq": seq}), seq=seq, event=event
+                ),
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=READ_MODEL_RETRY,
             )
+        if not adopt_first:
+            self._adopt(final)
+
+    def _adopt(self, state: JourneyState) -> None:
         self.state = state
         self._changes += 1
         self._upsert_search_attributes()
