@@ -6,14 +6,16 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from temporalio.client import Client
 
-from api import metrics, pages
-from api.routes import health, journeys
+from api import metrics, pages, pages_auth
+from api.auth import SignInRequired
+from api.routes import carnet, health, journeys
 from parcours.db import create_engine, create_sessionmaker
 from parcours.errors import ParcoursError
 from parcours.settings import ROOT, Settings, get_settings
@@ -45,6 +47,10 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     )
     app.middleware("http")(metrics.measure)
 
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(request: Request, error: SignInRequired) -> Response:
+        return RedirectResponse(f"/connexion?{urlencode({'next': error.next_url})}", 303)
+
     @app.exception_handler(ParcoursError)
     async def _domain_error(request: Request, error: ParcoursError) -> Response:
         if request.url.path.startswith("/api/"):
@@ -55,10 +61,38 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     async def _metrics() -> Response:
         return metrics.metrics_response()
 
+    if settings.oidc_enabled:
+        _configure_proconnect(app, settings)
     app.include_router(health.router)
     app.include_router(journeys.router)
+    app.include_router(carnet.router)
+    app.include_router(pages_auth.router)
     app.include_router(pages.router)
     if DSFR_DIST.exists():
         app.mount("/static/dsfr", StaticFiles(directory=DSFR_DIST), name="dsfr")
     app.mount("/static/app", StaticFiles(directory=ROOT / "api" / "static"), name="app-static")
     return app
+
+
+def _configure_proconnect(app: FastAPI, settings: Settings) -> None:
+    """ProConnect (OpenID Connect) for agents, when configured; its state lives in a signed
+    cookie only during the sign-in round trip."""
+    from authlib.integrations.starlette_client import OAuth
+    from starlette.middleware.sessions import SessionMiddleware
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie="parcours_oidc",
+        https_only=settings.secure_cookies,
+        max_age=600,
+    )
+    oauth = OAuth()
+    oauth.register(
+        "proconnect",
+        server_metadata_url=f"{settings.oidc_issuer}/.well-known/openid-configuration",
+        client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret,
+        client_kwargs={"scope": settings.oidc_scopes},
+    )
+    app.state.oidc = oauth

@@ -1,4 +1,8 @@
-"""Dependencies, defined once as ``Annotated`` aliases."""
+"""Dependencies, defined once as ``Annotated`` aliases.
+
+All ``async def``: FastAPI runs a plain ``def`` dependency in a thread pool, a thread hop per
+dependency and per request for what is an attribute read.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +17,12 @@ from parcours.services.journeys import JourneyService
 from parcours.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_temporal(request: Request) -> Client:
+async def get_temporal(request: Request) -> Client:
     client: Client = request.app.state.temporal
     return client
 
@@ -39,7 +43,7 @@ TemporalDep = Annotated[Client, Depends(get_temporal)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-def get_journey_service(
+async def get_journey_service(
     session: SessionDep, temporal: TemporalDep, settings: SettingsDep
 ) -> JourneyService:
     return JourneyService(session, temporal, settings)

@@ -10,10 +10,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
+from api.auth import CSRF_FIELD, OptionalPrincipal, PagePrincipal
+from api.pages_auth import home_of
 from api.deps import JourneyServiceDep, SessionDep
+from api.templating import templates
+from parcours import access
+from parcours.access import Principal
 from parcours.errors import ParcoursError
 from parcours.journey.rules import ACTIONS
 from parcours.journey.steps import (
@@ -26,12 +30,7 @@ from parcours.journey.steps import (
 from parcours.repositories.journeys import JourneyFilter
 from parcours.repositories.people import PeopleRepository
 from parcours.schemas import BeneficiaryCreate
-from parcours.settings import ROOT
 
-templates = Jinja2Templates(directory=ROOT / "templates")
-templates.env.globals["options"] = lambda items, key, label: [
-    (getattr(i, key), getattr(i, label)) for i in items
-]
 router = APIRouter(include_in_schema=False)
 
 FIELD_LABELS = {
@@ -86,7 +85,11 @@ def _french(item: Any) -> str:
 
 def _clean(form: dict[str, Any]) -> dict[str, Any]:
     """Empty form fields mean 'not given'."""
-    return {k: v for k, v in form.items() if v not in ("", None) and not k.startswith("_")}
+    return {
+        k: v
+        for k, v in form.items()
+        if v not in ("", None) and not k.startswith("_") and k != CSRF_FIELD
+    }
 
 
 def error_page(request: Request, error: ParcoursError) -> Response:
@@ -108,14 +111,17 @@ async def _choices(session: Any) -> dict[str, Any]:
 
 
 @router.get("/")
-async def home() -> RedirectResponse:
-    return RedirectResponse("/parcours", status_code=303)
+async def home(principal: OptionalPrincipal) -> RedirectResponse:
+    if principal is None:
+        return RedirectResponse("/connexion", status_code=303)
+    return RedirectResponse(home_of(principal), status_code=303)
 
 
 @router.get("/parcours", response_class=HTMLResponse)
 async def journeys_page(
     request: Request,
     service: JourneyServiceDep,
+    principal: PagePrincipal,
     step: Annotated[str | None, Query()] = None,
     stalled: Annotated[str | None, Query()] = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
@@ -124,8 +130,8 @@ async def journeys_page(
     step_value = step if step in {s.value for s in Step} else None
     f = JourneyFilter(step=step_value, stalled=True if stalled == "1" else None, search=q or None)
     size = 25
-    result = await service.list(f, limit=size, offset=(page - 1) * size)
-    counts = await service.journeys.count_by_step()
+    result = await service.list(f, limit=size, offset=(page - 1) * size, principal=principal)
+    counts = await service.journeys.count_by_step(access.visible_journeys(principal))
     return templates.TemplateResponse(
         request,
         "journeys.html",
@@ -141,7 +147,7 @@ async def journeys_page(
 
 
 @router.get("/parcours/nouveau", response_class=HTMLResponse)
-async def enrol_form(request: Request, session: SessionDep) -> Response:
+async def enrol_form(request: Request, session: SessionDep, principal: PagePrincipal) -> Response:
     return templates.TemplateResponse(
         request,
         "enrol.html",
@@ -151,12 +157,12 @@ async def enrol_form(request: Request, session: SessionDep) -> Response:
 
 @router.post("/parcours/nouveau", response_class=HTMLResponse)
 async def enrol_submit(
-    request: Request, service: JourneyServiceDep, session: SessionDep
+    request: Request, service: JourneyServiceDep, session: SessionDep, principal: PagePrincipal
 ) -> Response:
     form = dict(await request.form())
     try:
         data = BeneficiaryCreate.model_validate(_clean(form))
-        enrolment = await service.enrol(data)
+        enrolment = await service.enrol(data, principal)
         await session.commit()
     except ValidationError as error:
         return templates.TemplateResponse(
@@ -183,6 +189,7 @@ async def enrol_submit(
 async def _journey_page(
     request: Request,
     service: JourneyServiceDep,
+    principal: Principal,
     beneficiary_id: str,
     *,
     errors: list[str] | None = None,
@@ -190,7 +197,7 @@ async def _journey_page(
     action: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    detail = await service.detail(beneficiary_id)
+    detail = await service.detail(beneficiary_id, principal)
     return templates.TemplateResponse(
         request,
         "journey.html",
@@ -209,27 +216,37 @@ async def _journey_page(
 
 @router.get("/parcours/{beneficiary_id}", response_class=HTMLResponse)
 async def journey_page(
-    request: Request, beneficiary_id: str, service: JourneyServiceDep
+    request: Request, beneficiary_id: str, service: JourneyServiceDep, principal: PagePrincipal
 ) -> Response:
-    return await _journey_page(request, service, beneficiary_id)
+    return await _journey_page(request, service, principal, beneficiary_id)
 
 
 @router.post("/parcours/{beneficiary_id}/actions/{name}", response_class=HTMLResponse)
 async def journey_action(
-    request: Request, beneficiary_id: str, name: str, service: JourneyServiceDep
+    request: Request,
+    beneficiary_id: str,
+    name: str,
+    service: JourneyServiceDep,
+    principal: PagePrincipal,
 ) -> Response:
     if name not in ACTIONS:
         return await _journey_page(
-            request, service, beneficiary_id, errors=["Action inconnue."], status_code=404
+            request,
+            service,
+            principal,
+            beneficiary_id,
+            errors=["Action inconnue."],
+            status_code=404,
         )
     model, _ = ACTIONS[name]
     form = dict(await request.form())
     try:
-        await service.act(beneficiary_id, model.model_validate(_clean(form)))
+        await service.act(beneficiary_id, model.model_validate(_clean(form)), principal)
     except ValidationError as error:
         return await _journey_page(
             request,
             service,
+            principal,
             beneficiary_id,
             errors=_errors(error),
             form=form,
@@ -240,6 +257,7 @@ async def journey_action(
         return await _journey_page(
             request,
             service,
+            principal,
             beneficiary_id,
             errors=[error.message],
             form=form,

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import random
+import unicodedata
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -26,17 +28,22 @@ from parcours.journey.messages import (
 from parcours.journey.steps import EmploymentContract, ExitReason, OrientationKind
 from parcours.models import Beneficiary, Structure, User
 from parcours.schemas import BeneficiaryCreate
+from parcours.security import hash_password
 from parcours.services.journeys import JourneyService
 from parcours.settings import Settings
 from parcours.temporal_client import connect
 
 log = logging.getLogger(__name__)
 
+# Every demo account signs in with this password (demo data only, never in production).
+DEMO_PASSWORD = "demo-parcours-73"
+
 STRUCTURES = [
     ("Département de la Savoie — Pôle insertion Chambéry", "departement"),
     ("France Travail Chambéry", "france_travail"),
     ("CCAS d'Aix-les-Bains", "ccas"),
     ("Association Le Pélican — Albertville", "association"),
+    ("Région Auvergne-Rhône-Alpes — Formation", "region"),
 ]
 PROFESSIONALS = [
     ("Claire Dumas", "orientation", 0),
@@ -46,6 +53,9 @@ PROFESSIONALS = [
     ("Karim Haddad", "referent", 2),
     ("Élodie Perrin", "referent", 3),
     ("Marc Vial", "manager", 0),
+    ("Anne Roche", "funder", 4),
+    ("Paul Lenoir", "funder", 1),
+    ("Inès Morel", "admin", 0),
 ]
 FIRST_NAMES = [
     "Léa",
@@ -119,6 +129,7 @@ async def seed(settings: Settings, people: int = 50) -> None:
             await engine.dispose()
             return
     rng = random.Random(73)
+    password_hash = hash_password(DEMO_PASSWORD)
     async with transaction(sessions) as session:
         structures = [Structure(name=n, kind=k, territory="73") for n, k in STRUCTURES]
         session.add_all(structures)
@@ -130,6 +141,7 @@ async def seed(settings: Settings, people: int = 50) -> None:
                 role=role,
                 structure_id=structures[index].id,
                 territory="73",
+                password_hash=password_hash,
             )
             for name, role, index in PROFESSIONALS
         ]
@@ -160,13 +172,40 @@ async def seed(settings: Settings, people: int = 50) -> None:
             service = JourneyService(session, temporal, settings)
             for action in _actions_to(target, referent, structures, rng):
                 await service.act(enrolment.beneficiary.id, action)
-    log.info("demo loaded", extra={"people": people})
+        # The first person who has just found work can sign in to their own space.
+        if target == "employment" and plan.index("employment") == index % len(plan):
+            await _beneficiary_account(sessions, enrolment.beneficiary.id, data, password_hash)
+    log.info(
+        "demo loaded",
+        extra={
+            "people": people,
+            "password": DEMO_PASSWORD,
+            "accounts": [_email(n) for n, *_ in PROFESSIONALS],
+        },
+    )
     await engine.dispose()
 
 
+async def _beneficiary_account(
+    sessions: Any, beneficiary_id: str, data: BeneficiaryCreate, password_hash: str
+) -> None:
+    """One person of the demo can sign in to their own space."""
+    async with transaction(sessions) as session:
+        session.add(
+            User(
+                email="personne@demo.parcours.fr",
+                full_name=f"{data.first_name} {data.last_name}",
+                role="beneficiary",
+                territory=data.territory,
+                beneficiary_id=beneficiary_id,
+                password_hash=password_hash,
+            )
+        )
+
+
 def _email(name: str) -> str:
-    plain = name.lower().replace(" ", ".").replace("é", "e").replace("É", "e")
-    return f"{plain}@demo.parcours.fr"
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return f"{plain.lower().replace(' ', '.')}@demo.parcours.fr"
 
 
 def _actions_to(

@@ -29,3 +29,13 @@ class InvalidReference(ParcoursError):
 
 class Unavailable(ParcoursError):
     status_code = 503
+
+
+class Forbidden(ParcoursError):
+    """Signed in, allowed to see, but not to do this."""
+
+    status_code = 403
+
+
+class Unauthenticated(ParcoursError):
+    status_code = 401

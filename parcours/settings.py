@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET = "dev-secret-change-me"
+# The partner simulators' signing secret (``simulators/config.py``).
+DEV_CALLBACK_SECRET = "dev-callback-secret-change-me"
 
 
 class Settings(BaseSettings):
@@ -34,6 +36,42 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     log_level: str = "INFO"
 
+    # Sign-in. Cookies are Secure outside development (the dev server is plain http).
+    session_hours: int = 12
+    max_failed_logins: int = 5
+    lockout_minutes: int = 15
+    invitation_days: int = 7
+    cookie_secure: bool | None = None
+    oidc_enabled: bool = False
+    oidc_issuer: str = "https://auth.proconnect.gouv.fr/api/v2"
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_scopes: str = "openid email given_name usual_name"
+
+    # Carnet
+    retention_months: int = 24
+    max_document_bytes: int = 5 * 1024 * 1024
+
+    # Partners (CAF, France Travail, Région, service structures). In development one base URL
+    # serves the simulators (``python -m simulators``); production sets each partner's own.
+    partners_base_url: str = "http://127.0.0.1:8100"
+    caf_url: str | None = None
+    france_travail_url: str | None = None
+    region_url: str | None = None
+    structures_url: str | None = None
+    partner_connect_timeout_s: float = 3.0
+    partner_timeout_s: float = 10.0
+    # Shared with the partners to sign their callbacks; callbacks older than the window are
+    # refused (replays).
+    partner_callback_secret: str = DEV_CALLBACK_SECRET
+    partner_callback_window_s: int = 300
+
+    # CAF feed imports: people whose rights open are enrolled in this territory.
+    default_territory: str = "73"
+    caf_import_batch_lines: int = 500
+    caf_import_concurrency: int = 8
+    caf_import_max_bytes: int = 50 * 1024 * 1024
+
     # Step deadlines (SLA). Orientation: 6 weeks after the RSA opens, contract: one month
     # after orientation (décret 2024-1244); the others are the département's usual targets.
     intake_days: int = 15
@@ -53,6 +91,29 @@ class Settings(BaseSettings):
                 "(la valeur par défaut est refusée)."
             )
         return self
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.environment == "production"
+
+    @model_validator(mode="after")
+    def _refuse_default_callback_secret(self) -> Settings:
+        # Production only: the test settings run with the simulators' secret.
+        default = self.partner_callback_secret == DEV_CALLBACK_SECRET
+        if self.environment == "production" and default:
+            raise ValueError(
+                "PARCOURS_PARTNER_CALLBACK_SECRET doit être défini en production "
+                "(la valeur par défaut est refusée)."
+            )
+        return self
+
+    def partner_url(self, partner: str) -> str:
+        """The base URL of ``partner`` (``caf``, ``france_travail``, ``region``, ``structures``)."""
+        own: str | None = getattr(self, f"{partner}_url")
+        path = partner.replace("_", "-")
+        return (own or f"{self.partners_base_url.rstrip('/')}/{path}").rstrip("/")
 
     @property
     def is_sqlite(self) -> bool:

@@ -5,7 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel
 
+from api.auth import ApiPrincipal
 from api.deps import JourneyServiceDep, SessionDep
+from parcours.access import Role
+from parcours.errors import Forbidden
 from parcours.journey.messages import Action, RsaRightsChangedInput
 from parcours.journey.rules import ACTIONS
 from parcours.journey.steps import Step
@@ -27,9 +30,12 @@ router = APIRouter(prefix="/api/v1", tags=["parcours"])
     summary="Inscrire une personne (démarre son parcours)",
 )
 async def enrol(
-    data: BeneficiaryCreate, service: JourneyServiceDep, session: SessionDep
+    data: BeneficiaryCreate,
+    service: JourneyServiceDep,
+    session: SessionDep,
+    principal: ApiPrincipal,
 ) -> EnrolmentRead:
-    enrolment = await service.enrol(data)
+    enrolment = await service.enrol(data, principal)
     try:
         await session.commit()
     except Exception:
@@ -41,6 +47,7 @@ async def enrol(
 @router.get("/journeys", summary="Lister les parcours")
 async def list_journeys(
     service: JourneyServiceDep,
+    principal: ApiPrincipal,
     territory: str | None = None,
     step: Step | None = None,
     referent_id: str | None = None,
@@ -56,12 +63,14 @@ async def list_journeys(
         stalled=stalled,
         search=q,
     )
-    return await service.list(f, limit=limit, offset=offset)
+    return await service.list(f, limit=limit, offset=offset, principal=principal)
 
 
 @router.get("/journeys/{beneficiary_id}", summary="Lire un parcours et son historique")
-async def read_journey(beneficiary_id: str, service: JourneyServiceDep) -> JourneyDetail:
-    return await service.detail(beneficiary_id)
+async def read_journey(
+    beneficiary_id: str, service: JourneyServiceDep, principal: ApiPrincipal
+) -> JourneyDetail:
+    return await service.detail(beneficiary_id, principal)
 
 
 @router.post(
@@ -70,18 +79,23 @@ async def read_journey(beneficiary_id: str, service: JourneyServiceDep) -> Journ
     summary="Changement des droits RSA transmis par la CAF",
 )
 async def rsa_rights(
-    beneficiary_id: str, signal: RsaRightsChangedInput, service: JourneyServiceDep
+    beneficiary_id: str,
+    signal: RsaRightsChangedInput,
+    service: JourneyServiceDep,
+    principal: ApiPrincipal,
 ) -> None:
+    if principal.role is not Role.ADMIN:
+        raise Forbidden("Seul le flux de la CAF (compte administrateur) transmet les droits RSA.")
     await service.change_rsa_rights(beneficiary_id, signal)
 
 
 def _add_action_route(name: str, model: type[Action], label: str) -> None:
     async def endpoint(
-        beneficiary_id: str, action: BaseModel, service: JourneyServiceDep
+        beneficiary_id: str, action: BaseModel, service: JourneyServiceDep, principal: ApiPrincipal
     ) -> JourneyRead:
         assert isinstance(action, Action)
         # The actor is who is signed in, never what the body claims.
-        return await service.act(beneficiary_id, action.model_copy(update={"actor_id": None}))
+        return await service.act(beneficiary_id, action, principal)
 
     endpoint.__annotations__["action"] = model
     endpoint.__name__ = name

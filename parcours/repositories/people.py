@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parcours.models import Beneficiary, Structure, User
@@ -49,3 +49,7 @@ class PeopleRepository:
         if territory:
             query = query.where(Structure.territory == territory)
         return (await self.session.scalars(query)).all()
+
+    async def delete_account_of(self, beneficiary_id: str) -> None:
+        """A person's own sign-in account, removed when their data is erased."""
+        await self.session.execute(delete(User).where(User.beneficiary_id == beneficiary_id))

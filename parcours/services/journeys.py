@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +13,9 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from parcours.errors import Conflict, InvalidReference, NotFound, Unavailable
+from parcours import access
+from parcours.access import Principal, Role
+from parcours.errors import Conflict, Forbidden, InvalidReference, NotFound, Unavailable
 from parcours.journey import rules
 from parcours.journey.messages import (
     Action,
@@ -44,6 +47,20 @@ from parcours.settings import Settings
 log = logging.getLogger(__name__)
 
 JOURNEY_WORKFLOW = "Journey"
+ENGINE_DOWN = "Le moteur de parcours ne répond pas : réessayez dans un instant."
+
+
+def _enrolled_by(principal: Principal, data: BeneficiaryCreate) -> BeneficiaryCreate:
+    if principal.role not in access.ENROLLING_ROLES:
+        raise Forbidden("Votre rôle ne permet pas d'inscrire une personne.")
+    if data.territory != principal.territory:
+        raise Forbidden("Vous ne pouvez inscrire que des personnes de votre département.")
+    defaults: dict[str, str | None] = {}
+    if data.referent_id is None and principal.role is Role.REFERENT:
+        defaults["referent_id"] = principal.id
+    if data.structure_id is None and principal.structure_id:
+        defaults["structure_id"] = principal.structure_id
+    return data.model_copy(update=defaults)
 
 
 def workflow_id(beneficiary_id: str) -> str:
@@ -102,8 +119,21 @@ class JourneyService:
         if structure_id and await self.people.structure(structure_id) is None:
             raise InvalidReference("Structure inconnue.")
 
-    async def enrol(self, data: BeneficiaryCreate, actor_id: str | None = None) -> EnrolmentRead:
-        """Write the person and start their journey. The caller commits, or calls ``abandon``."""
+    async def enrol(
+        self,
+        data: BeneficiaryCreate,
+        principal: Principal | None = None,
+        *,
+        actor_id: str | None = None,
+    ) -> EnrolmentRead:
+        """Write the person and start their journey. The caller commits, or calls ``abandon``.
+
+        A référent who enrols someone without naming a référent follows them; ``principal``
+        None is the platform itself (CAF feed, demo).
+        """
+        if principal is not None:
+            data = _enrolled_by(principal, data)
+            actor_id = principal.id
         await self._check_references(data.referent_id, data.structure_id)
         person = Beneficiary(**data.model_dump(exclude={"referent_id", "structure_id"}))
         self.people.add(person)
@@ -149,9 +179,7 @@ class JourneyService:
             log.error(
                 "journey start failed", extra={"beneficiary_id": person.id, "error": str(error)}
             )
-            raise Unavailable(
-                "Le moteur de parcours ne répond pas : réessayez dans un instant."
-            ) from error
+            raise Unavailable(ENGINE_DOWN) from error
         return EnrolmentRead(
             beneficiary=BeneficiaryRead.model_validate(person), journey=journey_read(record)
         )
@@ -172,15 +200,24 @@ class JourneyService:
             raise NotFound("Parcours introuvable.")
         return record
 
-    async def act(self, beneficiary_id: str, action: Action) -> JourneyRead:
-        """Run a human action as the workflow's update; a refusal becomes a 409 with its reason."""
-        record = await self._record(beneficiary_id)
+    async def act(
+        self, beneficiary_id: str, action: Action, principal: Principal | None = None
+    ) -> JourneyRead:
+        """Run a human action as the workflow's update; a refusal becomes a 409 with its reason.
+
+        The action is signed by ``principal`` (None: the platform itself) and logged.
+        """
+        name = rules.ACTION_NAMES[type(action)]
+        if principal is None:
+            record = await self._record(beneficiary_id)
+        else:
+            record = access.ensure_action(principal, await self.journeys.get(beneficiary_id), name)
+            action = action.model_copy(update={"actor_id": principal.id})
         if record.step == Step.CLOSED:
             raise Conflict("Le parcours est clôturé : aucune action n'est plus possible.")
         referent_id = getattr(action, "referent_id", None)
         structure_id = getattr(action, "structure_id", None)
         await self._check_references(referent_id, structure_id)
-        name = rules.ACTION_NAMES[type(action)]
         handle = self.temporal.get_workflow_handle(workflow_id(beneficiary_id))
         try:
             state = await handle.execute_update(name, action, result_type=JourneyState)
@@ -192,9 +229,9 @@ class JourneyService:
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
                 raise Conflict("Ce parcours n'accepte plus d'action (il est terminé).") from error
-            raise Unavailable(
-                "Le moteur de parcours ne répond pas : réessayez dans un instant."
-            ) from error
+            raise Unavailable(ENGINE_DOWN) from error
+        # Logged once the journey accepted: the log and the journey agree.
+        access.log_access(self.session, principal, beneficiary_id, "update", f"journey.{name}")
         return JourneyRead.build(state, rules.available_actions(state))
 
     async def change_rsa_rights(self, beneficiary_id: str, signal: RsaRightsChangedInput) -> None:
@@ -207,12 +244,16 @@ class JourneyService:
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
                 return  # The journey ended before the read model said so: same as above.
-            raise Unavailable(
-                "Le moteur de parcours ne répond pas : réessayez dans un instant."
-            ) from error
+            raise Unavailable(ENGINE_DOWN) from error
 
-    async def detail(self, beneficiary_id: str) -> JourneyDetail:
-        record = await self._record(beneficiary_id)
+    async def detail(
+        self, beneficiary_id: str, principal: Principal | None = None
+    ) -> JourneyDetail:
+        if principal is None:
+            record = await self._record(beneficiary_id)
+        else:
+            record = access.ensure_read(principal, await self.journeys.get(beneficiary_id))
+            access.log_access(self.session, principal, beneficiary_id, "read", "journey")
         person = await self.people.beneficiary(beneficiary_id)
         assert person is not None
         events = await self.journeys.events(beneficiary_id)
@@ -239,8 +280,15 @@ class JourneyService:
             )
             for e in events
         ]
+        journey = journey_read(record)
+        if principal is not None:
+            journey.available_actions = [
+                a
+                for a in journey.available_actions
+                if principal.role in access.ACTION_ROLES[a.name]
+            ]
         return JourneyDetail(
-            journey=journey_read(record),
+            journey=journey,
             beneficiary=BeneficiaryRead.model_validate(person),
             referent=PersonRef(id=referent.id, label=referent.full_name) if referent else None,
             structure=PersonRef(id=structure.id, label=structure.name) if structure else None,
@@ -248,7 +296,15 @@ class JourneyService:
             time_in_steps=_time_in_steps(timeline, datetime.now(UTC)),
         )
 
-    async def list(self, f: JourneyFilter, limit: int = 50, offset: int = 0) -> JourneyPage:
+    async def list(
+        self,
+        f: JourneyFilter,
+        limit: int = 50,
+        offset: int = 0,
+        principal: Principal | None = None,
+    ) -> JourneyPage:
+        if principal is not None:
+            f = replace(f, visible=access.visible_journeys(principal))
         rows, total = await self.journeys.list_with_people(f, limit=limit, offset=offset)
         items = [
             JourneySummary(

@@ -1,0 +1,189 @@
+"""Sign-in and sign-out pages, invitation links, and ProConnect (OpenID Connect, off by
+default) for agents."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlparse
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api.auth import (
+    CSRF_FIELD,
+    SESSION_COOKIE,
+    SIGN_IN_CSRF_COOKIE,
+    AccountsDep,
+    OptionalPrincipal,
+    set_session_cookie,
+    set_sign_in_csrf,
+    sign_in_csrf,
+)
+from api.deps import SessionDep, SettingsDep
+from api.templating import templates
+from parcours.access import Principal, Role
+from parcours.errors import ParcoursError
+from parcours.repositories.accounts import AccountRepository
+from parcours.security import same
+
+router = APIRouter(include_in_schema=False)
+
+
+def home_of(principal: Principal) -> str:
+    return "/mon-espace" if principal.role is Role.BENEFICIARY else "/parcours"
+
+
+def _safe_next(next_url: str | None) -> str | None:
+    """Only local paths: never redirect to another site after sign-in."""
+    if not next_url:
+        return None
+    parsed = urlparse(next_url)
+    if parsed.scheme or parsed.netloc or not next_url.startswith("/") or next_url.startswith("//"):
+        return None
+    return next_url
+
+
+def _sign_in_page(
+    request: Request,
+    settings: Any,
+    *,
+    error: str | None = None,
+    email: str = "",
+    next_url: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    token = sign_in_csrf(request)
+    response = templates.TemplateResponse(
+        request,
+        "connexion.html",
+        {
+            "error": error,
+            "email": email,
+            "next": _safe_next(next_url) or "",
+            "csrf_token": token,
+            "oidc_enabled": settings.oidc_enabled,
+        },
+        status_code=status_code,
+    )
+    set_sign_in_csrf(response, token, settings)
+    return response
+
+
+@router.get("/connexion")
+async def sign_in_form(
+    request: Request, settings: SettingsDep, principal: OptionalPrincipal, next: str | None = None
+) -> Response:
+    if principal is not None:
+        return RedirectResponse(_safe_next(next) or home_of(principal), status_code=303)
+    return _sign_in_page(request, settings, next_url=next)
+
+
+@router.post("/connexion")
+async def sign_in(
+    request: Request, accounts: AccountsDep, session: SessionDep, settings: SettingsDep
+) -> Response:
+    form = await request.form()
+    email, password = str(form.get("email", "")), str(form.get("password", ""))
+    next_url = str(form.get("next", ""))
+    if not same(str(form.get(CSRF_FIELD, "")), request.cookies.get(SIGN_IN_CSRF_COOKIE)):
+        return _sign_in_page(
+            request,
+            settings,
+            error="Le formulaire a expiré : recommencez.",
+            email=email,
+            next_url=next_url,
+            status_code=403,
+        )
+    try:
+        signed_in = await accounts.sign_in(email, password)
+    except ParcoursError as error:
+        # Count the failure even though the page shows an error.
+        await session.commit()
+        return _sign_in_page(
+            request,
+            settings,
+            error=error.message,
+            email=email,
+            next_url=next_url,
+            status_code=error.status_code,
+        )
+    response = RedirectResponse(
+        _safe_next(next_url) or home_of(signed_in.principal), status_code=303
+    )
+    set_session_cookie(response, signed_in, settings)
+    return response
+
+
+@router.post("/deconnexion")
+async def sign_out(request: Request, accounts: AccountsDep) -> Response:
+    if token := request.cookies.get(SESSION_COOKIE):
+        await accounts.sign_out(token)
+    response = RedirectResponse("/connexion", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/activation/{token}")
+async def invitation_form(request: Request, token: str) -> Response:
+    return templates.TemplateResponse(request, "activation.html", {"token": token, "error": None})
+
+
+@router.post("/activation/{token}")
+async def accept_invitation(
+    request: Request, token: str, accounts: AccountsDep, settings: SettingsDep
+) -> Response:
+    form = await request.form()
+    password, confirm = str(form.get("password", "")), str(form.get("confirm", ""))
+    if password != confirm:
+        return templates.TemplateResponse(
+            request,
+            "activation.html",
+            {"token": token, "error": "Les deux mots de passe ne sont pas identiques."},
+            status_code=422,
+        )
+    try:
+        signed_in = await accounts.accept_invitation(token, password)
+    except ParcoursError as error:
+        return templates.TemplateResponse(
+            request,
+            "activation.html",
+            {"token": token, "error": error.message},
+            status_code=error.status_code,
+        )
+    response = RedirectResponse(home_of(signed_in.principal), status_code=303)
+    set_session_cookie(response, signed_in, settings)
+    return response
+
+
+@router.get("/connexion/proconnect")
+async def proconnect_start(request: Request, settings: SettingsDep) -> Response:
+    if not settings.oidc_enabled:
+        return RedirectResponse("/connexion", status_code=303)
+    client = request.app.state.oidc.proconnect
+    redirect_uri = str(request.url_for("proconnect_callback"))
+    response: Response = await client.authorize_redirect(request, redirect_uri)
+    return response
+
+
+@router.get("/connexion/proconnect/retour", name="proconnect_callback")
+async def proconnect_callback(
+    request: Request, accounts: AccountsDep, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """Agents only: the ProConnect e-mail must match an active professional account."""
+    if not settings.oidc_enabled:
+        return RedirectResponse("/connexion", status_code=303)
+    client = request.app.state.oidc.proconnect
+    token = await client.authorize_access_token(request)
+    email = str((token.get("userinfo") or {}).get("email", ""))
+    user = await AccountRepository(session).user_by_email(email) if email else None
+    if user is None or not user.active or user.role == Role.BENEFICIARY:
+        return _sign_in_page(
+            request,
+            settings,
+            error="Aucun compte Parcours ne correspond à cette identité ProConnect.",
+            status_code=403,
+        )
+    signed_in = await accounts.open_session(user)
+    response = RedirectResponse(home_of(signed_in.principal), status_code=303)
+    set_session_cookie(response, signed_in, settings)
+    return response

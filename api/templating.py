@@ -1,0 +1,26 @@
+"""The Jinja2 environment shared by every page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.templating import Jinja2Templates
+
+from parcours.settings import ROOT
+
+templates = Jinja2Templates(directory=ROOT / "templates")
+
+
+def _options(items: Any, key: str, label: str) -> list[tuple[Any, Any]]:
+    return [(getattr(i, key), getattr(i, label)) for i in items]
+
+
+def _principal(request: Any) -> Any:
+    return getattr(request.state, "principal", None)
+
+
+def _csrf(request: Any) -> str:
+    return getattr(request.state, "csrf", None) or ""
+
+
+templates.env.globals.update(options=_options, principal_of=_principal, csrf_of=_csrf)

@@ -1,0 +1,315 @@
+"""The carnet de bord's vocabulary and the shapes it is read and written in.
+
+One file per person, shared by everyone who follows them, so the person never gives the
+same information twice: each fact says where it comes from and when.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from parcours.schemas import BeneficiaryRead, JourneyRead, PersonRef
+
+
+class Theme(StrEnum):
+    HOUSING = "housing"
+    MOBILITY = "mobility"
+    HEALTH = "health"
+    CHILDCARE = "childcare"
+    TRAINING = "training"
+    FRENCH_LANGUAGE = "french_language"
+    DIGITAL = "digital"
+    ADMIN_FINANCE = "admin_finance"
+    EMPLOYMENT = "employment"
+
+
+THEME_LABELS = {
+    Theme.HOUSING: "Logement",
+    Theme.MOBILITY: "Mobilité",
+    Theme.HEALTH: "Santé",
+    Theme.CHILDCARE: "Garde d'enfants et contraintes familiales",
+    Theme.TRAINING: "Formation et qualification",
+    Theme.FRENCH_LANGUAGE: "Maîtrise du français",
+    Theme.DIGITAL: "Numérique",
+    Theme.ADMIN_FINANCE: "Difficultés administratives et financières",
+    Theme.EMPLOYMENT: "Emploi",
+}
+
+
+class Source(StrEnum):
+    PROFESSIONAL = "professional"
+    BENEFICIARY = "beneficiary"
+    CAF = "caf"
+    FRANCE_TRAVAIL = "france_travail"
+
+
+SOURCE_LABELS = {
+    Source.PROFESSIONAL: "Saisi par un professionnel",
+    Source.BENEFICIARY: "Déclaré par la personne",
+    Source.CAF: "Transmis par la CAF",
+    Source.FRANCE_TRAVAIL: "Transmis par France Travail",
+}
+
+
+class PlanStatus(StrEnum):
+    PLANNED = "planned"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    ABANDONED = "abandoned"
+
+
+PLAN_STATUS_LABELS = {
+    PlanStatus.PLANNED: "Prévue",
+    PlanStatus.IN_PROGRESS: "En cours",
+    PlanStatus.DONE: "Réalisée",
+    PlanStatus.ABANDONED: "Abandonnée",
+}
+
+
+class AppointmentStatus(StrEnum):
+    PLANNED = "planned"
+    DONE = "done"
+    MISSED = "missed"
+    CANCELLED = "cancelled"
+
+
+APPOINTMENT_STATUS_LABELS = {
+    AppointmentStatus.PLANNED: "Prévu",
+    AppointmentStatus.DONE: "Honoré",
+    AppointmentStatus.MISSED: "Non honoré",
+    AppointmentStatus.CANCELLED: "Annulé",
+}
+
+
+class ContractKind(StrEnum):
+    CER = "cer"
+    PPAE = "ppae"
+
+
+CONTRACT_KIND_LABELS = {
+    ContractKind.CER: "Contrat d'engagement réciproque (CER)",
+    ContractKind.PPAE: "Projet personnalisé d'accès à l'emploi (PPAE)",
+}
+
+
+class Partner(StrEnum):
+    CAF = "caf"
+    FRANCE_TRAVAIL = "france_travail"
+    REGION = "region"
+    STRUCTURES = "structures"
+
+
+PARTNER_LABELS = {
+    Partner.CAF: "la CAF",
+    Partner.FRANCE_TRAVAIL: "France Travail",
+    Partner.REGION: "la Région (financement des formations)",
+    Partner.STRUCTURES: "les structures vers lesquelles je suis orienté·e",
+}
+
+DOCUMENT_TYPES = {
+    "application/pdf": b"%PDF-",
+    "image/png": b"\x89PNG\r\n\x1a\n",
+    "image/jpeg": b"\xff\xd8\xff",
+}
+
+# What each change of the carnet is called in its timeline and in the access log.
+CHANGE_LABELS = {
+    "carnet.fact": "Situation complétée",
+    "carnet.diagnosis": "Diagnostic enregistré",
+    "carnet.project": "Projet professionnel mis à jour",
+    "carnet.contract": "Contrat d'engagement enregistré",
+    "carnet.plan_action": "Plan d'action complété",
+    "carnet.plan_status": "Action du plan mise à jour",
+    "carnet.note": "Note ajoutée",
+    "carnet.appointment": "Rendez-vous ajouté",
+    "carnet.appointment_status": "Rendez-vous mis à jour",
+    "carnet.document": "Document ajouté",
+    "carnet.contact": "Coordonnées corrigées",
+    "carnet.consent": "Consentement au partage modifié",
+    "carnet.follow_up_wish": "Choix du suivi dans l'emploi",
+    "carnet.export": "Données téléchargées par la personne",
+    "carnet.erasure_request": "Demande d'effacement",
+    "carnet.erasure": "Données effacées",
+}
+
+
+class Form(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+
+class FactCreate(Form):
+    theme: Theme
+    label: str = Field(min_length=1, max_length=200)
+    value: str = Field(min_length=1, max_length=2000)
+
+
+class DiagnosisCreate(Form):
+    summary: str = Field(min_length=1, max_length=5000)
+    strengths: str | None = Field(default=None, max_length=2000)
+    obstacles: list[Theme] = Field(default_factory=list)
+
+
+class ProjectUpdate(Form):
+    rome_code: str = Field(pattern=r"^[A-N]\d{4}$", description="Code ROME, par exemple K2204")
+    label: str = Field(min_length=1, max_length=200)
+
+
+class ContractCreate(Form):
+    kind: ContractKind
+    signed_on: date
+    ends_on: date | None = None
+    weekly_hours: int | None = Field(default=None, ge=0, le=60)
+
+
+class PlanActionCreate(Form):
+    theme: Theme
+    objective: str = Field(min_length=1, max_length=300)
+    action: str = Field(min_length=1, max_length=300)
+    weekly_hours: int | None = Field(default=None, ge=0, le=60)
+
+
+class PlanActionUpdate(Form):
+    status: PlanStatus
+
+
+class NoteCreate(Form):
+    body: str = Field(min_length=1, max_length=5000)
+
+
+class AppointmentCreate(Form):
+    starts_at: datetime
+    place: str = Field(min_length=1, max_length=200)
+    purpose: str = Field(min_length=1, max_length=200)
+
+
+class AppointmentUpdate(Form):
+    status: AppointmentStatus
+
+
+class ContactUpdate(Form):
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: str | None = Field(default=None, max_length=20, pattern=r"^[0-9 +().-]{6,20}$")
+    address: str | None = Field(default=None, max_length=300)
+    postal_code: str | None = Field(default=None, pattern=r"^\d{5}$")
+    city: str | None = Field(default=None, max_length=100)
+
+
+class ConsentUpdate(Form):
+    partner: Partner
+    granted: bool
+
+
+class FollowUpWish(Form):
+    wish: bool
+
+
+class FactRead(BaseModel):
+    id: str
+    theme: Theme
+    theme_label: str
+    label: str
+    value: str
+    source: Source
+    source_label: str
+    recorded_at: datetime
+    recorded_by: PersonRef | None
+
+
+class DiagnosisRead(BaseModel):
+    summary: str
+    strengths: str | None
+    obstacles: list[Theme]
+    obstacle_labels: list[str]
+    recorded_at: datetime
+    recorded_by: PersonRef | None
+
+
+class ProjectRead(BaseModel):
+    rome_code: str
+    label: str
+    updated_at: datetime
+
+
+class ContractRead(BaseModel):
+    id: str
+    kind: ContractKind
+    kind_label: str
+    signed_on: date
+    ends_on: date | None
+    weekly_hours: int | None
+
+
+class PlanActionRead(BaseModel):
+    id: str
+    theme: Theme
+    theme_label: str
+    objective: str
+    action: str
+    status: PlanStatus
+    status_label: str
+    weekly_hours: int | None
+    updated_at: datetime
+
+
+class NoteRead(BaseModel):
+    id: str
+    body: str
+    author: PersonRef | None
+    created_at: datetime
+
+
+class AppointmentRead(BaseModel):
+    id: str
+    starts_at: datetime
+    place: str
+    purpose: str
+    status: AppointmentStatus
+    status_label: str
+
+
+class DocumentRead(BaseModel):
+    id: str
+    filename: str
+    content_type: str
+    size: int
+    uploaded_at: datetime
+    uploaded_by: PersonRef | None
+
+
+class ConsentRead(BaseModel):
+    partner: Partner
+    partner_label: str
+    granted: bool
+    changed_at: datetime | None
+
+
+class CarnetTimelineEntry(BaseModel):
+    at: datetime
+    label: str
+    origin: str  # "journey" or "carnet"
+    by: PersonRef | None
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class CarnetRead(BaseModel):
+    beneficiary: BeneficiaryRead
+    journey: JourneyRead
+    referent: PersonRef | None
+    structure: PersonRef | None
+    can_write: bool
+    facts: list[FactRead]
+    diagnosis: DiagnosisRead | None
+    project: ProjectRead | None
+    contract: ContractRead | None
+    plan: list[PlanActionRead]
+    plan_weekly_hours: int
+    notes: list[NoteRead]
+    appointments: list[AppointmentRead]
+    documents: list[DocumentRead]
+    consents: list[ConsentRead]
+    follow_up_wish: bool | None
+    timeline: list[CarnetTimelineEntry]

@@ -1,0 +1,142 @@
+"""Signing in and out: passwords with lock-out, browser sessions, API tokens, invitations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parcours.access import Principal, Role
+from parcours.db import utcnow
+from parcours.errors import InvalidReference, Unauthenticated
+from parcours.models import ApiToken, Invitation, User, WebSession
+from parcours.repositories.accounts import AccountRepository
+from parcours.security import (
+    hash_password,
+    new_token,
+    password_problem,
+    token_hash,
+    verify_password,
+)
+from parcours.settings import Settings
+
+WRONG_CREDENTIALS = "Adresse électronique ou mot de passe incorrect."
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    principal: Principal
+    session_token: str
+    csrf_token: str
+
+
+class AccountService:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.session = session
+        self.settings = settings
+        self.accounts = AccountRepository(session)
+
+    async def sign_in(self, email: str, password: str) -> SignedIn:
+        """Check the password; after too many failures the account is locked for a while."""
+        now = utcnow()
+        user = await self.accounts.user_by_email(email.strip())
+        if user is not None and user.locked_until is not None and user.locked_until > now:
+            minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+            raise Unauthenticated(
+                "Compte verrouillé après plusieurs échecs de connexion : "
+                f"réessayez dans {minutes} minute(s)."
+            )
+        if user is None or not user.active or not verify_password(user.password_hash, password):
+            if user is not None:
+                user.failed_logins += 1
+                if user.failed_logins >= self.settings.max_failed_logins:
+                    user.locked_until = now + timedelta(minutes=self.settings.lockout_minutes)
+                    user.failed_logins = 0
+            raise Unauthenticated(WRONG_CREDENTIALS)
+        user.failed_logins, user.locked_until = 0, None
+        return await self.open_session(user)
+
+    async def open_session(self, user: User) -> SignedIn:
+        token, csrf = new_token(), new_token()
+        self.accounts.add(
+            WebSession(
+                id=token_hash(token),
+                user_id=user.id,
+                csrf_token=csrf,
+                expires_at=utcnow() + timedelta(hours=self.settings.session_hours),
+            )
+        )
+        return SignedIn(Principal.of(user), token, csrf)
+
+    async def session_principal(self, token: str) -> tuple[Principal, str] | None:
+        """The signed-in user of a session cookie and the session's CSRF token."""
+        found = await self.accounts.web_session(token_hash(token), utcnow())
+        if found is None:
+            return None
+        web_session, user = found
+        return Principal.of(user), web_session.csrf_token
+
+    async def sign_out(self, token: str) -> None:
+        await self.accounts.end_web_session(token_hash(token))
+
+    async def token_principal(self, token: str) -> Principal | None:
+        user = await self.accounts.api_token_user(token_hash(token))
+        return Principal.of(user) if user else None
+
+    async def create_api_token(self, user: User, label: str) -> str:
+        token = new_token()
+        self.accounts.add(ApiToken(token_hash=token_hash(token), user_id=user.id, label=label))
+        return token
+
+    async def invite(self, user: User) -> str:
+        """A one-time link token for the user to choose their password."""
+        token = new_token()
+        self.accounts.add(
+            Invitation(
+                token_hash=token_hash(token),
+                user_id=user.id,
+                expires_at=utcnow() + timedelta(days=self.settings.invitation_days),
+            )
+        )
+        return token
+
+    async def accept_invitation(self, token: str, password: str) -> SignedIn:
+        found = await self.accounts.invitation(token_hash(token), utcnow())
+        if found is None:
+            raise InvalidReference("Ce lien n'est plus valable : demandez-en un nouveau.")
+        problem = password_problem(password)
+        if problem:
+            raise InvalidReference(problem)
+        invitation, user = found
+        invitation.used_at = utcnow()
+        user.password_hash = hash_password(password)
+        user.failed_logins, user.locked_until = 0, None
+        await self.accounts.end_user_sessions(user.id)
+        return await self.open_session(user)
+
+    async def create_user(
+        self,
+        *,
+        email: str,
+        full_name: str,
+        role: Role,
+        territory: str,
+        structure_id: str | None = None,
+        beneficiary_id: str | None = None,
+        password: str | None = None,
+    ) -> User:
+        if await self.accounts.user_by_email(email):
+            raise InvalidReference("Un compte existe déjà avec cette adresse électronique.")
+        user = User(
+            email=email,
+            full_name=full_name,
+            role=role.value,
+            territory=territory,
+            structure_id=structure_id,
+            beneficiary_id=beneficiary_id,
+            password_hash=hash_password(password) if password else None,
+        )
+        self.accounts.add(user)
+        await self.session.flush()
+        return user

@@ -1,0 +1,554 @@
+"""The carnet de bord: read it (logged), complete it, and the person's own rights.
+
+Every read and change goes to the access log in the same transaction. Changes that move the
+journey (a diagnosis, a contract, the follow-up choice) run the journey's update too; if the
+journey refuses, the whole change is refused and nothing is written.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+
+from parcours import access
+from parcours.access import Principal, Role
+from parcours.carnet import (
+    APPOINTMENT_STATUS_LABELS,
+    CHANGE_LABELS,
+    CONTRACT_KIND_LABELS,
+    DOCUMENT_TYPES,
+    PARTNER_LABELS,
+    PLAN_STATUS_LABELS,
+    SOURCE_LABELS,
+    THEME_LABELS,
+    AppointmentCreate,
+    AppointmentRead,
+    AppointmentStatus,
+    AppointmentUpdate,
+    CarnetRead,
+    CarnetTimelineEntry,
+    ConsentRead,
+    ConsentUpdate,
+    ContactUpdate,
+    ContractCreate,
+    ContractKind,
+    ContractRead,
+    DiagnosisCreate,
+    DiagnosisRead,
+    DocumentRead,
+    FactCreate,
+    FactRead,
+    NoteCreate,
+    NoteRead,
+    Partner,
+    PlanActionCreate,
+    PlanActionRead,
+    PlanActionUpdate,
+    PlanStatus,
+    ProjectRead,
+    ProjectUpdate,
+    Source,
+    Theme,
+)
+from parcours.db import utcnow
+from parcours.errors import InvalidReference, NotFound
+from parcours.journey.messages import (
+    BeginDiagnosisInput,
+    CloseInput,
+    CompleteDiagnosisInput,
+    SetFollowUpConsentInput,
+    SignContractInput,
+)
+from parcours.journey.steps import ExitReason, Step
+from parcours.models import (
+    Appointment,
+    Beneficiary,
+    Consent,
+    Diagnosis,
+    Document,
+    EngagementContract,
+    ErasureRequest,
+    JourneyRecord,
+    Note,
+    PlanAction,
+    ProfessionalProject,
+    SituationFact,
+)
+from parcours.repositories.carnet import CarnetRepository
+from parcours.schemas import EVENT_LABELS, BeneficiaryRead, PersonRef
+from parcours.services.journeys import JourneyService, journey_read
+from parcours.settings import Settings
+
+ERASED_NAME = "Personne effacée"
+
+
+class CarnetService:
+    def __init__(
+        self, session: AsyncSession, temporal: Client, settings: Settings, principal: Principal
+    ) -> None:
+        self.session = session
+        self.settings = settings
+        self.principal = principal
+        self.repo = CarnetRepository(session)
+        self.journeys = JourneyService(session, temporal, settings)
+
+    # --- Access ---
+
+    async def _readable(self, beneficiary_id: str, what: str) -> JourneyRecord:
+        journey = access.ensure_read(
+            self.principal, await self.journeys.journeys.get(beneficiary_id)
+        )
+        access.log_access(self.session, self.principal, beneficiary_id, "read", what)
+        return journey
+
+    async def _writable(self, beneficiary_id: str, what: str) -> JourneyRecord:
+        """Check the right to write, and log the change (written with it, at flush)."""
+        journey = access.ensure_write(
+            self.principal, await self.journeys.journeys.get(beneficiary_id)
+        )
+        self._changed(beneficiary_id, what)
+        return journey
+
+    def _changed(self, beneficiary_id: str, what: str) -> None:
+        access.log_access(self.session, self.principal, beneficiary_id, "update", what)
+
+    async def _writable_then_journey(self, beneficiary_id: str) -> JourneyRecord:
+        """For changes that also move the journey: check only, write nothing yet.
+
+        The journey's update runs first and its activity writes the read model; on SQLite a
+        write lock held by this request would block that activity, so this request writes
+        its own rows only once the journey has accepted.
+        """
+        return access.ensure_write(self.principal, await self.journeys.journeys.get(beneficiary_id))
+
+    async def _person(self, beneficiary_id: str) -> Beneficiary:
+        person = await self.journeys.people.beneficiary(beneficiary_id)
+        if person is None:
+            raise NotFound("Personne introuvable.")
+        return person
+
+    def _own(self, beneficiary_id: str) -> None:
+        """The person's own rights are theirs alone (their référent can act on request)."""
+        if (
+            self.principal.role is Role.BENEFICIARY
+            and self.principal.beneficiary_id != beneficiary_id
+        ):
+            raise NotFound("Personne introuvable.")
+
+    # --- Reading ---
+
+    async def read(self, beneficiary_id: str, what: str = "carnet") -> CarnetRead:
+        journey = await self._readable(beneficiary_id, what)
+        person = await self._person(beneficiary_id)
+        repo = self.repo
+        facts = await repo.current_facts(beneficiary_id)
+        diagnosis = await repo.latest_diagnosis(beneficiary_id)
+        project = await repo.project(beneficiary_id)
+        contract = await repo.latest_contract(beneficiary_id)
+        plan = await repo.plan(beneficiary_id)
+        notes = await repo.notes(beneficiary_id) if self.principal.is_professional else []
+        appointments = await repo.appointments(beneficiary_id)
+        documents = await repo.documents(beneficiary_id)
+        consents = await repo.consents(beneficiary_id)
+        changes = await repo.changes(beneficiary_id)
+        events = await self.journeys.journeys.events(beneficiary_id)
+        people_ids = {
+            i
+            for i in (
+                *(f.recorded_by for f in facts),
+                *(n.author_id for n in notes),
+                *(d.uploaded_by for d in documents),
+                *(c.user_id for c in changes),
+                *(e.actor_id for e in events),
+                diagnosis.recorded_by if diagnosis else None,
+                journey.referent_id,
+            )
+            if i
+        }
+        users = await self.journeys.people.users(people_ids)
+        structure = (
+            await self.journeys.people.structure(journey.structure_id)
+            if journey.structure_id
+            else None
+        )
+
+        def ref(user_id: str | None) -> PersonRef | None:
+            user = users.get(user_id) if user_id else None
+            return PersonRef(id=user.id, label=user.full_name) if user else None
+
+        timeline = [
+            CarnetTimelineEntry(
+                at=e.occurred_at,
+                label=EVENT_LABELS.get(e.kind, e.kind),
+                origin="journey",
+                by=ref(e.actor_id),
+                detail=e.detail,
+            )
+            for e in events
+        ] + [
+            CarnetTimelineEntry(
+                at=c.at, label=CHANGE_LABELS.get(c.what, c.what), origin="carnet", by=ref(c.user_id)
+            )
+            for c in changes
+        ]
+        timeline.sort(key=lambda entry: entry.at, reverse=True)
+        active_plan = [a for a in plan if a.status in (PlanStatus.PLANNED, PlanStatus.IN_PROGRESS)]
+        return CarnetRead(
+            beneficiary=BeneficiaryRead.model_validate(person),
+            journey=journey_read(journey),
+            referent=ref(journey.referent_id),
+            structure=PersonRef(id=structure.id, label=structure.name) if structure else None,
+            can_write=access.can_write_carnet(self.principal, journey),
+            facts=[
+                FactRead(
+                    id=f.id,
+                    theme=f.theme,
+                    theme_label=THEME_LABELS[Theme(f.theme)],
+                    label=f.label,
+                    value=f.value,
+                    source=f.source,
+                    source_label=SOURCE_LABELS[Source(f.source)],
+                    recorded_at=f.recorded_at,
+                    recorded_by=ref(f.recorded_by),
+                )
+                for f in facts
+            ],
+            diagnosis=DiagnosisRead(
+                summary=diagnosis.summary,
+                strengths=diagnosis.strengths,
+                obstacles=diagnosis.obstacles,
+                obstacle_labels=[THEME_LABELS[Theme(t)] for t in diagnosis.obstacles],
+                recorded_at=diagnosis.recorded_at,
+                recorded_by=ref(diagnosis.recorded_by),
+            )
+            if diagnosis
+            else None,
+            project=ProjectRead(
+                rome_code=project.rome_code, label=project.label, updated_at=project.updated_at
+            )
+            if project
+            else None,
+            contract=ContractRead(
+                id=contract.id,
+                kind=contract.kind,
+                kind_label=CONTRACT_KIND_LABELS[ContractKind(contract.kind)],
+                signed_on=contract.signed_on,
+                ends_on=contract.ends_on,
+                weekly_hours=contract.weekly_hours,
+            )
+            if contract
+            else None,
+            plan=[
+                PlanActionRead(
+                    id=a.id,
+                    theme=a.theme,
+                    theme_label=THEME_LABELS[Theme(a.theme)],
+                    objective=a.objective,
+                    action=a.action,
+                    status=a.status,
+                    status_label=PLAN_STATUS_LABELS[PlanStatus(a.status)],
+                    weekly_hours=a.weekly_hours,
+                    updated_at=a.updated_at,
+                )
+                for a in plan
+            ],
+            plan_weekly_hours=sum(a.weekly_hours or 0 for a in active_plan),
+            notes=[
+                NoteRead(id=n.id, body=n.body, author=ref(n.author_id), created_at=n.created_at)
+                for n in notes
+            ],
+            appointments=[
+                AppointmentRead(
+                    id=a.id,
+                    starts_at=a.starts_at,
+                    place=a.place,
+                    purpose=a.purpose,
+                    status=a.status,
+                    status_label=APPOINTMENT_STATUS_LABELS[AppointmentStatus(a.status)],
+                )
+                for a in appointments
+            ],
+            documents=[
+                DocumentRead(
+                    id=d.id,
+                    filename=d.filename,
+                    content_type=d.content_type,
+                    size=d.size,
+                    uploaded_at=d.uploaded_at,
+                    uploaded_by=ref(d.uploaded_by),
+                )
+                for d in documents
+            ],
+            consents=[
+                ConsentRead(
+                    partner=p,
+                    partner_label=PARTNER_LABELS[p],
+                    granted=consents[p].granted if p in consents else False,
+                    changed_at=consents[p].changed_at if p in consents else None,
+                )
+                for p in Partner
+            ],
+            follow_up_wish=person.follow_up_wish,
+            timeline=timeline,
+        )
+
+    async def document(self, beneficiary_id: str, document_id: str) -> Document:
+        await self._readable(beneficiary_id, "carnet.document")
+        document = await self.repo.document(beneficiary_id, document_id)
+        if document is None:
+            raise NotFound("Document introuvable.")
+        return document
+
+    # --- Professionals complete the carnet ---
+
+    async def add_fact(self, beneficiary_id: str, data: FactCreate) -> None:
+        await self._writable(beneficiary_id, "carnet.fact")
+        await self.repo.supersede_fact(beneficiary_id, data.theme, data.label)
+        self.repo.add(
+            SituationFact(
+                beneficiary_id=beneficiary_id,
+                theme=data.theme.value,
+                label=data.label,
+                value=data.value,
+                source=Source.PROFESSIONAL.value,
+                recorded_by=self.principal.id,
+            )
+        )
+
+    async def record_diagnosis(self, beneficiary_id: str, data: DiagnosisCreate) -> None:
+        """Save the diagnosis; a journey waiting for it moves on to orientation."""
+        journey = await self._writable_then_journey(beneficiary_id)
+        if journey.step == Step.INTAKE:
+            await self.journeys.act(beneficiary_id, BeginDiagnosisInput(), self.principal)
+        if journey.step in (Step.INTAKE, Step.DIAGNOSIS):
+            await self.journeys.act(beneficiary_id, CompleteDiagnosisInput(), self.principal)
+        self.repo.add(
+            Diagnosis(
+                beneficiary_id=beneficiary_id,
+                summary=data.summary,
+                strengths=data.strengths,
+                obstacles=[t.value for t in data.obstacles],
+                recorded_by=self.principal.id,
+            )
+        )
+        self._changed(beneficiary_id, "carnet.diagnosis")
+
+    async def set_project(self, beneficiary_id: str, data: ProjectUpdate) -> None:
+        await self._writable(beneficiary_id, "carnet.project")
+        project = await self.repo.project(beneficiary_id)
+        if project is None:
+            self.repo.add(
+                ProfessionalProject(
+                    beneficiary_id=beneficiary_id,
+                    rome_code=data.rome_code,
+                    label=data.label,
+                    updated_by=self.principal.id,
+                )
+            )
+        else:
+            project.rome_code, project.label = data.rome_code, data.label
+            project.updated_by, project.updated_at = self.principal.id, utcnow()
+
+    async def sign_contract(self, beneficiary_id: str, data: ContractCreate) -> None:
+        """The contract lands in the carnet and in the journey, or in neither."""
+        await self._writable_then_journey(beneficiary_id)
+        await self.journeys.act(
+            beneficiary_id,
+            SignContractInput(
+                signed_on=data.signed_on, ends_on=data.ends_on, weekly_hours=data.weekly_hours
+            ),
+            self.principal,
+        )
+        self.repo.add(
+            EngagementContract(
+                beneficiary_id=beneficiary_id,
+                kind=data.kind.value,
+                signed_on=data.signed_on,
+                ends_on=data.ends_on,
+                weekly_hours=data.weekly_hours,
+                recorded_by=self.principal.id,
+            )
+        )
+        self._changed(beneficiary_id, "carnet.contract")
+
+    async def add_plan_action(self, beneficiary_id: str, data: PlanActionCreate) -> str:
+        await self._writable(beneficiary_id, "carnet.plan_action")
+        action = PlanAction(
+            beneficiary_id=beneficiary_id,
+            theme=data.theme.value,
+            objective=data.objective,
+            action=data.action,
+            weekly_hours=data.weekly_hours,
+            updated_by=self.principal.id,
+        )
+        self.repo.add(action)
+        await self.session.flush()
+        return action.id
+
+    async def set_plan_status(
+        self, beneficiary_id: str, action_id: str, data: PlanActionUpdate
+    ) -> None:
+        await self._writable(beneficiary_id, "carnet.plan_status")
+        action = await self.repo.plan_action(beneficiary_id, action_id)
+        if action is None:
+            raise NotFound("Action du plan introuvable.")
+        action.status, action.updated_by, action.updated_at = (
+            data.status.value,
+            self.principal.id,
+            utcnow(),
+        )
+
+    async def add_note(self, beneficiary_id: str, data: NoteCreate) -> None:
+        await self._writable(beneficiary_id, "carnet.note")
+        self.repo.add(
+            Note(beneficiary_id=beneficiary_id, author_id=self.principal.id, body=data.body)
+        )
+
+    async def add_appointment(self, beneficiary_id: str, data: AppointmentCreate) -> None:
+        await self._writable(beneficiary_id, "carnet.appointment")
+        self.repo.add(
+            Appointment(
+                beneficiary_id=beneficiary_id,
+                starts_at=data.starts_at,
+                place=data.place,
+                purpose=data.purpose,
+                with_user_id=self.principal.id,
+                created_by=self.principal.id,
+            )
+        )
+
+    async def set_appointment_status(
+        self, beneficiary_id: str, appointment_id: str, data: AppointmentUpdate
+    ) -> None:
+        await self._writable(beneficiary_id, "carnet.appointment_status")
+        appointment = await self.repo.appointment(beneficiary_id, appointment_id)
+        if appointment is None:
+            raise NotFound("Rendez-vous introuvable.")
+        appointment.status = data.status.value
+
+    async def add_document(
+        self, beneficiary_id: str, filename: str, content_type: str, data: bytes
+    ) -> None:
+        await self._writable(beneficiary_id, "carnet.document")
+        if len(data) == 0:
+            raise InvalidReference("Le fichier est vide.")
+        if len(data) > self.settings.max_document_bytes:
+            limit = self.settings.max_document_bytes // (1024 * 1024)
+            raise InvalidReference(f"Le fichier dépasse la taille maximale ({limit} Mo).")
+        detected = next((t for t, magic in DOCUMENT_TYPES.items() if data.startswith(magic)), None)
+        if detected is None:
+            raise InvalidReference("Seuls les fichiers PDF, PNG et JPEG sont acceptés.")
+        self.repo.add(
+            Document(
+                beneficiary_id=beneficiary_id,
+                filename=filename[-200:] or "document",
+                content_type=detected,
+                size=len(data),
+                data=data,
+                uploaded_by=self.principal.id,
+            )
+        )
+
+    # --- The person's own rights (also open to their référent) ---
+
+    async def _self_or_writer(self, beneficiary_id: str) -> JourneyRecord:
+        self._own(beneficiary_id)
+        journey = await self.journeys.journeys.get(beneficiary_id)
+        if self.principal.role is Role.BENEFICIARY:
+            return access.ensure_read(self.principal, journey)
+        return access.ensure_write(self.principal, journey)
+
+    async def update_contact(self, beneficiary_id: str, data: ContactUpdate) -> None:
+        await self._self_or_writer(beneficiary_id)
+        self._changed(beneficiary_id, "carnet.contact")
+        person = await self._person(beneficiary_id)
+        for field, value in data.model_dump(exclude_unset=True).items():
+            setattr(person, field, value or None)
+
+    async def set_consent(self, beneficiary_id: str, data: ConsentUpdate) -> None:
+        await self._self_or_writer(beneficiary_id)
+        self._changed(beneficiary_id, "carnet.consent")
+        consents = await self.repo.consents(beneficiary_id)
+        current = consents.get(data.partner.value)
+        if current is None:
+            self.repo.add(
+                Consent(
+                    beneficiary_id=beneficiary_id,
+                    partner=data.partner.value,
+                    granted=data.granted,
+                    changed_by=self.principal.id,
+                )
+            )
+        else:
+            current.granted, current.changed_at = data.granted, utcnow()
+            current.changed_by = self.principal.id
+
+    async def consented(self, beneficiary_id: str, partner: Partner) -> bool:
+        consents = await self.repo.consents(beneficiary_id)
+        return bool(consents.get(partner.value) and consents[partner.value].granted)
+
+    async def set_follow_up_wish(self, beneficiary_id: str, wish: bool) -> None:
+        """Remembered for when the person finds work; told to the journey if they already have."""
+        journey = await self._self_or_writer(beneficiary_id)
+        in_follow_up = journey.step == Step.FOLLOW_UP
+        if journey.step == Step.EMPLOYMENT or (in_follow_up and not wish):
+            await self.journeys.act(
+                beneficiary_id, SetFollowUpConsentInput(consent=wish), self.principal
+            )
+        person = await self._person(beneficiary_id)
+        person.follow_up_wish = wish
+        self._changed(beneficiary_id, "carnet.follow_up_wish")
+
+    async def export(self, beneficiary_id: str) -> dict[str, Any]:
+        """Everything Parcours holds about the person, as JSON (droit d'accès et portabilité)."""
+        self._own(beneficiary_id)
+        carnet = await self.read(beneficiary_id, "carnet.export")
+        self._changed(beneficiary_id, "carnet.export")
+        data = carnet.model_dump(mode="json", exclude={"can_write"})
+        data["exported_at"] = utcnow().isoformat()
+        return data
+
+    async def request_erasure(self, beneficiary_id: str) -> None:
+        await self._self_or_writer(beneficiary_id)
+        self._changed(beneficiary_id, "carnet.erasure_request")
+        if await self.repo.pending_erasure(beneficiary_id) is None:
+            self.repo.add(ErasureRequest(beneficiary_id=beneficiary_id))
+
+
+async def erase_person(
+    session: AsyncSession, journeys: JourneyService, beneficiary_id: str, by: Principal | None
+) -> None:
+    """Anonymise a person: their identity is replaced, their carnet deleted, their account
+    removed; the journey's read model keeps only ids and dates (no personal data there)."""
+    person = await journeys.people.beneficiary(beneficiary_id)
+    if person is None or person.anonymised_at is not None:
+        return
+    journey = await journeys.journeys.get(beneficiary_id)
+    if journey is not None and journey.step != Step.CLOSED:
+        await journeys.act(beneficiary_id, CloseInput(exit_reason=ExitReason.OTHER), None)
+    await CarnetRepository(session).erase_personal_rows(beneficiary_id)
+    person.first_name, person.last_name = ERASED_NAME.split(" ", 1)
+    person.birth_date = date(1900, 1, 1)
+    for field in (
+        "nir",
+        "caf_number",
+        "email",
+        "phone",
+        "address",
+        "postal_code",
+        "city",
+        "france_travail_id",
+        "household",
+        "follow_up_wish",
+    ):
+        setattr(person, field, None)
+    person.anonymised_at = utcnow()
+    await journeys.people.delete_account_of(beneficiary_id)
+    for request in await CarnetRepository(session).erasure_requests():
+        if request.beneficiary_id == beneficiary_id:
+            request.status, request.handled_at = "done", utcnow()
+            request.handled_by = by.id if by else None
+    access.log_access(session, by, beneficiary_id, "update", "carnet.erasure")

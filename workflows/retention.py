@@ -1,0 +1,54 @@
+"""``RetentionSweep``: anonymises people whose journey closed longer ago than the retention
+period. Started every day by a Temporal schedule; the work is in an activity."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from parcours.journey.messages import Message
+
+ANONYMISE_EXPIRED = "anonymise_expired_journeys"
+SCHEDULE_ID = "retention-sweep-daily"
+
+
+class RetentionSweepInput(Message):
+    retention_months: int = 24
+    batch_size: int = 200
+
+
+class RetentionSweepResult(Message):
+    anonymised: int
+
+
+class AnonymiseBatchInput(Message):
+    retention_months: int
+    batch_size: int
+
+
+class AnonymiseBatchResult(Message):
+    anonymised: int
+    more: bool
+
+
+@workflow.defn(name="RetentionSweep")
+class RetentionSweep:
+    @workflow.run
+    async def run(self, input: RetentionSweepInput) -> RetentionSweepResult:
+        total = 0
+        while True:
+            batch = await workflow.execute_activity(
+                ANONYMISE_EXPIRED,
+                AnonymiseBatchInput(
+                    retention_months=input.retention_months, batch_size=input.batch_size
+                ),
+                result_type=AnonymiseBatchResult,
+                start_to_close_timeout=timedelta(minutes=10),
+                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)),
+            )
+            total += batch.anonymised
+            if not batch.more:
+                return RetentionSweepResult(anonymised=total)
