@@ -67,6 +67,8 @@ def run_dev(settings: Settings, seed: bool = True) -> int:
         temporal = start(dev_server_command(Path(var / "temporal.db"), int(port)), "temporal.log")
         print(f"Temporal (dev server) démarre sur {settings.temporal_address}…", flush=True)
         _wait_for_port(host, int(port), 60, temporal)
+        simulators = start(_parcours("simulators"))
+        _wait_for_port(settings.simulators_host, settings.simulators_port, 60, simulators)
         start(_parcours("worker"))
         if seed:
             subprocess.run(_parcours("seed-demo"), cwd=ROOT, env=env, check=True)
@@ -77,6 +79,11 @@ def run_dev(settings: Settings, seed: bool = True) -> int:
             f"  pages et API   http://{settings.api_host}:{settings.api_port}  "
             f"(OpenAPI : /docs)\n"
             f"  Temporal UI    {settings.temporal_ui_url}\n"
+            f"  partenaires    http://{settings.simulators_host}:{settings.simulators_port}"
+            "  (simulateurs CAF, France Travail, Région, structures)\n"
+            "  comptes de démonstration : nadia.benali@demo.parcours.fr (référente), "
+            "claire.dumas@… (orientation), marc.vial@… (manager), personne@demo.parcours.fr "
+            "— mot de passe demo-parcours-73\n"
             "Ctrl-C pour tout arrêter (les données restent dans var/).\n",
             flush=True,
         )
