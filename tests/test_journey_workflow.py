@@ -529,6 +529,20 @@ async def test_a_paused_journey_refuses_every_step_forward_until_resumed(
     assert model.kinds[-3:] == ["paused", "resumed", "diagnosis_completed"]
 
 
+async def test_a_pause_with_an_end_date_resumes_by_itself(journeys: Journeys) -> None:
+    handle = await reach(journeys, "diagnosis")
+    today = (await journeys.now()).date()
+    paused = await act(handle, PauseInput(until=today + timedelta(days=10)))
+    assert paused.paused and paused.deadline is not None
+    await journeys.advance(rules.at_midnight(today + timedelta(days=11)))
+    state = await eventually(handle, lambda s: not s.paused)
+    # The ten days paused do not count against the diagnosis delay.
+    assert state.deadline is not None and state.deadline > paused.deadline
+    model = await journeys.matches(handle, state)
+    assert model.kinds[-2:] == ["paused", "resumed"]
+    assert not model.journey.paused
+
+
 async def test_a_closed_journey_takes_no_action_at_all(journeys: Journeys) -> None:
     handle = await reach(journeys, "accompaniment")
     bid = handle.id.removeprefix("journey-")
