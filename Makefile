@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 JS_STAMP := node_modules/.installed
+CHROMIUM_STAMP := $(VENV)/.chromium
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: install run test test-postgres bench lint format clean
 
@@ -19,15 +21,20 @@ $(JS_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --ignore-scripts
 	touch $@
 
+# Debian's chromium, driven by the browser tests through Playwright (never `playwright install`).
+$(CHROMIUM_STAMP): | $(PY_STAMP)
+	command -v chromium >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium)
+	touch $@
+
 ## Run the whole platform: Temporal dev server, worker, API and pages on http://127.0.0.1:8000
 run: install
 	$(BIN)/parcours dev
 
 ## Run every test (SQLite by default; DATABASE_URL=postgresql+asyncpg://… for PostgreSQL)
-test: install
+test: install $(CHROMIUM_STAMP)
 	$(BIN)/pytest -q
 
-test-postgres: install
+test-postgres: install $(CHROMIUM_STAMP)
 	DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test $(BIN)/pytest -q
 
 ## Benchmarks: print figures (never asserted in tests)

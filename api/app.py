@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from temporalio.client import Client
 
-from api import metrics, pages, pages_auth
+from api import metrics, pages, pages_admin, pages_auth, pages_carnet, pages_me
 from api.auth import SignInRequired
 from api.routes import carnet, health, journeys
 from parcours.db import create_engine, create_sessionmaker
@@ -68,6 +68,9 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(carnet.router)
     app.include_router(pages_auth.router)
     app.include_router(pages.router)
+    # After ``pages``: its /parcours/nouveau must win over the carnet's /parcours/{id}.
+    for router in (pages_carnet.router, pages_me.router, pages_admin.router):
+        app.include_router(router)
     if DSFR_DIST.exists():
         app.mount("/static/dsfr", StaticFiles(directory=DSFR_DIST), name="dsfr")
     app.mount("/static/app", StaticFiles(directory=ROOT / "api" / "static"), name="app-static")

@@ -1,4 +1,5 @@
-"""French pages (Jinja2 + DSFR): the journeys list, enrolment and a journey with its actions.
+"""French pages (Jinja2 + DSFR): "mes bénéficiaires" and enrolment, and the form helpers
+every page shares. A person's carnet and journey actions are in ``api.pages_carnet``.
 
 They call the same services as the JSON API; a refused action is shown as a message and the
 form keeps what was typed.
@@ -6,6 +7,7 @@ form keeps what was typed.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -13,13 +15,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from api.auth import CSRF_FIELD, OptionalPrincipal, PagePrincipal
-from api.pages_auth import home_of
 from api.deps import JourneyServiceDep, SessionDep
+from api.pages_auth import home_of
 from api.templating import templates
 from parcours import access
-from parcours.access import Principal
 from parcours.errors import ParcoursError
-from parcours.journey.rules import ACTIONS
 from parcours.journey.steps import (
     CONTRACT_LABELS,
     EXIT_LABELS,
@@ -32,6 +32,9 @@ from parcours.repositories.people import PeopleRepository
 from parcours.schemas import BeneficiaryCreate
 
 router = APIRouter(include_in_schema=False)
+
+# The list's deadline filter: late journeys (the most overdue first), or due within a week.
+DEADLINE_FILTERS = {"retard": "En retard", "7j": "Échéance sous 7 jours"}
 
 FIELD_LABELS = {
     "first_name": "Prénom",
@@ -59,16 +62,21 @@ FIELD_LABELS = {
 }
 
 
-def _errors(error: ValidationError) -> list[str]:
-    messages = []
+def form_errors(error: ValidationError) -> list[str]:
+    return [f"{FIELD_LABELS.get(field, field)} : {message}" for field, message in problems(error)]
+
+
+def problems(error: ValidationError) -> list[tuple[str, str]]:
+    """Each invalid field (the form's name for it) with what is wrong, in French."""
+    found = []
     for item in error.errors():
-        field = str(item["loc"][-1]) if item["loc"] else ""
-        label = FIELD_LABELS.get(field, field)
-        messages.append(f"{label} : {_french(item)}")
-    return messages
+        # A list's item is located by its index: the field is the name before it.
+        names = [str(part) for part in item["loc"] if not isinstance(part, int)]
+        found.append((names[-1] if names else "", french_problem(item)))
+    return found
 
 
-def _french(item: Any) -> str:
+def french_problem(item: Any) -> str:
     kind = item["type"]
     if kind == "missing":
         return "ce champ est obligatoire."
@@ -80,10 +88,25 @@ def _french(item: Any) -> str:
         return "nombre entier attendu."
     if kind == "value_error":
         return str(item["msg"]).removeprefix("Value error, ") + "."
+    ctx = item.get("ctx") or {}
+    if kind == "string_too_short":
+        return "ce champ est obligatoire."
+    if kind == "string_too_long":
+        return f"{ctx['max_length']} caractères au plus."
+    if kind == "less_than_equal":
+        return f"{ctx['le']} au plus."
+    if kind == "greater_than_equal":
+        return f"{ctx['ge']} au moins."
+    if kind in ("enum", "literal_error"):
+        return "choix non reconnu."
+    if kind in ("bool_parsing", "bool_type"):
+        return "répondez par oui ou par non."
+    if kind == "extra_forbidden":
+        return "champ inattendu."
     return str(item["msg"])
 
 
-def _clean(form: dict[str, Any]) -> dict[str, Any]:
+def clean_form(form: dict[str, Any]) -> dict[str, Any]:
     """Empty form fields mean 'not given'."""
     return {
         k: v
@@ -98,7 +121,7 @@ def error_page(request: Request, error: ParcoursError) -> Response:
     )
 
 
-async def _choices(session: Any) -> dict[str, Any]:
+async def journey_choices(session: Any) -> dict[str, Any]:
     people = PeopleRepository(session)
     return {
         "referents": await people.referents(),
@@ -124,11 +147,19 @@ async def journeys_page(
     principal: PagePrincipal,
     step: Annotated[str | None, Query()] = None,
     stalled: Annotated[str | None, Query()] = None,
+    echeance: Annotated[str | None, Query()] = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> Response:
     step_value = step if step in {s.value for s in Step} else None
-    f = JourneyFilter(step=step_value, stalled=True if stalled == "1" else None, search=q or None)
+    # "stalled=1" is the older spelling of "en retard".
+    due = "retard" if stalled == "1" else echeance if echeance in DEADLINE_FILTERS else None
+    f = JourneyFilter(
+        step=step_value,
+        stalled={"retard": True, "7j": False}.get(due or ""),
+        due_before=datetime.now(UTC) + timedelta(days=7) if due == "7j" else None,
+        search=q or None,
+    )
     size = 25
     result = await service.list(f, limit=size, offset=(page - 1) * size, principal=principal)
     counts = await service.journeys.count_by_step(access.visible_journeys(principal))
@@ -139,7 +170,8 @@ async def journeys_page(
             "page_result": result,
             "counts": counts,
             "steps": STEP_LABELS,
-            "filters": {"step": step_value, "stalled": stalled == "1", "q": q or ""},
+            "deadline_filters": DEADLINE_FILTERS,
+            "filters": {"step": step_value, "echeance": due or "", "q": q or ""},
             "page": page,
             "pages": max(1, -(-result.total // size)),
         },
@@ -151,7 +183,7 @@ async def enrol_form(request: Request, session: SessionDep, principal: PagePrinc
     return templates.TemplateResponse(
         request,
         "enrol.html",
-        {"form": {"territory": "73"}, "errors": [], **await _choices(session)},
+        {"form": {"territory": "73"}, "errors": [], **await journey_choices(session)},
     )
 
 
@@ -161,14 +193,14 @@ async def enrol_submit(
 ) -> Response:
     form = dict(await request.form())
     try:
-        data = BeneficiaryCreate.model_validate(_clean(form))
+        data = BeneficiaryCreate.model_validate(clean_form(form))
         enrolment = await service.enrol(data, principal)
         await session.commit()
     except ValidationError as error:
         return templates.TemplateResponse(
             request,
             "enrol.html",
-            {"form": form, "errors": _errors(error), **await _choices(session)},
+            {"form": form, "errors": form_errors(error), **await journey_choices(session)},
             status_code=422,
         )
     except ParcoursError as error:
@@ -178,90 +210,9 @@ async def enrol_submit(
         return templates.TemplateResponse(
             request,
             "enrol.html",
-            {"form": form, "errors": [error.message], **await _choices(session)},
+            {"form": form, "errors": [error.message], **await journey_choices(session)},
             status_code=error.status_code,
         )
     return RedirectResponse(
         f"/parcours/{enrolment.beneficiary.id}?fait=inscription", status_code=303
     )
-
-
-async def _journey_page(
-    request: Request,
-    service: JourneyServiceDep,
-    principal: Principal,
-    beneficiary_id: str,
-    *,
-    errors: list[str] | None = None,
-    form: dict[str, Any] | None = None,
-    action: str | None = None,
-    status_code: int = 200,
-) -> Response:
-    detail = await service.detail(beneficiary_id, principal)
-    return templates.TemplateResponse(
-        request,
-        "journey.html",
-        {
-            "d": detail,
-            "errors": errors or [],
-            "form": form or {},
-            "failed_action": action,
-            "done": request.query_params.get("fait"),
-            "temporal_ui": request.app.state.settings.temporal_ui_url,
-            **await _choices(service.session),
-        },
-        status_code=status_code,
-    )
-
-
-@router.get("/parcours/{beneficiary_id}", response_class=HTMLResponse)
-async def journey_page(
-    request: Request, beneficiary_id: str, service: JourneyServiceDep, principal: PagePrincipal
-) -> Response:
-    return await _journey_page(request, service, principal, beneficiary_id)
-
-
-@router.post("/parcours/{beneficiary_id}/actions/{name}", response_class=HTMLResponse)
-async def journey_action(
-    request: Request,
-    beneficiary_id: str,
-    name: str,
-    service: JourneyServiceDep,
-    principal: PagePrincipal,
-) -> Response:
-    if name not in ACTIONS:
-        return await _journey_page(
-            request,
-            service,
-            principal,
-            beneficiary_id,
-            errors=["Action inconnue."],
-            status_code=404,
-        )
-    model, _ = ACTIONS[name]
-    form = dict(await request.form())
-    try:
-        await service.act(beneficiary_id, model.model_validate(_clean(form)), principal)
-    except ValidationError as error:
-        return await _journey_page(
-            request,
-            service,
-            principal,
-            beneficiary_id,
-            errors=_errors(error),
-            form=form,
-            action=name,
-            status_code=422,
-        )
-    except ParcoursError as error:
-        return await _journey_page(
-            request,
-            service,
-            principal,
-            beneficiary_id,
-            errors=[error.message],
-            form=form,
-            action=name,
-            status_code=error.status_code,
-        )
-    return RedirectResponse(f"/parcours/{beneficiary_id}?fait={name}", status_code=303)

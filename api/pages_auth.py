@@ -30,7 +30,9 @@ router = APIRouter(include_in_schema=False)
 
 
 def home_of(principal: Principal) -> str:
-    return "/mon-espace" if principal.role is Role.BENEFICIARY else "/parcours"
+    if principal.role is Role.BENEFICIARY:
+        return "/mon-espace"
+    return "/admin/effacements" if principal.role is Role.ADMIN else "/parcours"
 
 
 def _safe_next(next_url: str | None) -> str | None:
@@ -39,6 +41,9 @@ def _safe_next(next_url: str | None) -> str | None:
         return None
     parsed = urlparse(next_url)
     if parsed.scheme or parsed.netloc or not next_url.startswith("/") or next_url.startswith("//"):
+        return None
+    # Browsers read a backslash as a slash ("/\evil" is "//evil") and drop tabs and newlines.
+    if "\\" in next_url or any(ord(c) < 0x20 or ord(c) == 0x7F for c in next_url):
         return None
     return next_url
 

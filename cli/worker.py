@@ -8,30 +8,50 @@ import signal
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleRange,
+    ScheduleSpec,
+)
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.read_model import ReadModelActivities
+from activities.retention import RetentionActivities
 from parcours.db import create_engine, create_sessionmaker
-from parcours.settings import Settings
+from parcours.settings import Settings, get_settings
 from parcours.temporal_client import connect
 from workflows.journey import Journey
+from workflows.retention import (
+    SCHEDULE_ID,
+    RetentionSweep,
+    RetentionSweepInput,
+)
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [Journey]
+WORKFLOWS = [Journey, RetentionSweep]
 
 
 def build_worker(
-    client: Client, sessions: async_sessionmaker[AsyncSession], task_queue: str
+    client: Client,
+    sessions: async_sessionmaker[AsyncSession],
+    task_queue: str,
+    settings: Settings | None = None,
 ) -> Worker:
     read_model = ReadModelActivities(sessions)
+    retention = RetentionActivities(sessions, client, settings or get_settings())
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[read_model.record_journey_event],
+        activities=[read_model.record_journey_event, retention.anonymise_expired],
         max_concurrent_activities=50,
         # Activities in flight get this long to finish when the worker is asked to stop.
         graceful_shutdown_timeout=timedelta(seconds=30),
@@ -45,8 +65,11 @@ async def run_worker(settings: Settings) -> None:
         )
     )
     client = await connect(settings, runtime)
-    engine = create_engine(settings.database_url)
-    worker = build_worker(client, create_sessionmaker(engine), settings.task_queue)
+    # SQLite takes one writer at a time: the activities queue for one connection here, in
+    # order, rather than in SQLite's busy handler, which sleeps between retries.
+    engine = create_engine(settings.database_url, pool_size=1 if settings.is_sqlite else None)
+    worker = build_worker(client, create_sessionmaker(engine), settings.task_queue, settings)
+    await ensure_schedules(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -59,3 +82,22 @@ async def run_worker(settings: Settings) -> None:
         await stop.wait()
         log.info("worker stopping: finishing tasks in flight")
     await engine.dispose()
+
+
+async def ensure_schedules(client: Client, settings: Settings) -> None:
+    """The daily retention sweep (RGPD): created once, kept if it already exists."""
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            RetentionSweep.run,
+            RetentionSweepInput(retention_months=settings.retention_months),
+            id="retention-sweep",
+            task_queue=settings.task_queue,
+        ),
+        spec=ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(3)])]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    try:
+        await client.create_schedule(SCHEDULE_ID, schedule)
+        log.info("schedule created", extra={"schedule": SCHEDULE_ID})
+    except ScheduleAlreadyRunningError:
+        pass

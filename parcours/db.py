@@ -41,9 +41,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int | None = None) -> AsyncEngine:
+    """``pool_size`` fixes the number of connections (no overflow); by default the pool grows
+    with the load."""
+    fixed = {"pool_size": pool_size, "max_overflow": 0} if pool_size else None
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # Enough connections for a busy API that they are not reopened under load: each
+        # aiosqlite connection is a thread, a file opened and the pragmas below.
+        sizing = fixed or {"pool_size": 20, "max_overflow": 10}
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **sizing)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -57,7 +63,8 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    sizing = fixed or {"pool_size": 10, "max_overflow": 20}
+    return create_async_engine(url, pool_pre_ping=True, **sizing)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

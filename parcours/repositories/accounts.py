@@ -19,6 +19,10 @@ class AccountRepository:
             select(User).where(func.lower(User.email) == email.lower())
         )
 
+    async def user_of_beneficiary(self, beneficiary_id: str) -> User | None:
+        """A person's own sign-in account, if they have one."""
+        return await self.session.scalar(select(User).where(User.beneficiary_id == beneficiary_id))
+
     async def web_session(self, session_id: str, now: datetime) -> tuple[WebSession, User] | None:
         row = (
             await self.session.execute(

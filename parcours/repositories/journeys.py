@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from datetime import datetime
+from functools import cache
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,13 +23,56 @@ def _insert(session: AsyncSession, table: Any) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
+# The journey row's columns an event moves forward (all but the key and ``started_at``).
+_PROJECTED = (
+    "workflow_id",
+    "step",
+    "step_since",
+    "deadline",
+    "stalled",
+    "paused",
+    "referent_id",
+    "structure_id",
+    "territory",
+    "orientation",
+    "rsa_status",
+    "follow_up_consent",
+    "check_in_due",
+    "exit_reason",
+    "seq",
+    "updated_at",
+)
+
+
+@cache
+def _projection(dialect: str) -> tuple[Any, Any]:
+    """The projection's two statements, built once per dialect and run with each event's
+    values: building an upsert (its ``excluded`` columns) costs more than running it."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    journeys = cast(Table, JourneyRecord.__table__)
+    upsert = insert(journeys)
+    journey_upsert = upsert.on_conflict_do_update(
+        index_elements=[journeys.c.beneficiary_id],
+        set_={column: upsert.excluded[column] for column in _PROJECTED},
+        where=journeys.c.seq < upsert.excluded.seq,
+    )
+    event_insert = insert(cast(Table, JourneyEventRecord.__table__)).on_conflict_do_nothing(
+        index_elements=["beneficiary_id", "seq"]
+    )
+    return journey_upsert, event_insert
+
+
 @dataclass(frozen=True)
 class JourneyFilter:
     territory: str | None = None
     step: str | None = None
     referent_id: str | None = None
     stalled: bool | None = None
+    # Deadline on or before this moment (with ``stalled=False``: due soon, not yet late).
+    due_before: datetime | None = None
     search: str | None = None
+    # Who is asking: only the journeys they may see (``parcours.access.visible_journeys``).
+    visible: ColumnElement[bool] | None = None
 
 
 class JourneyRepository:
@@ -36,50 +81,43 @@ class JourneyRepository:
 
     async def project(self, data: RecordJourneyEventInput) -> None:
         """Apply one numbered event: insert it once, move the journey row forward only."""
-        j = data.journey
-        row = {
-            "beneficiary_id": j.beneficiary_id,
-            "workflow_id": f"journey-{j.beneficiary_id}",
-            "step": j.step.value,
-            "step_since": j.step_since,
-            "deadline": j.deadline,
-            "stalled": j.stalled,
-            "paused": j.paused,
-            "referent_id": j.referent_id,
-            "structure_id": j.structure_id,
-            "territory": j.territory,
-            "orientation": j.orientation.value if j.orientation else None,
-            "rsa_status": j.rsa_status.value,
-            "follow_up_consent": j.follow_up_consent,
-            "check_in_due": j.check_in_due,
-            "exit_reason": j.exit_reason.value if j.exit_reason else None,
-            "seq": data.seq,
-            "updated_at": data.event.occurred_at,
-        }
+        j, e = data.journey, data.event
+        journey_upsert, event_insert = _projection(self.session.get_bind().dialect.name)
         # Bind values go through the column types (aware datetimes → UTCDateTime).
-        table = JourneyRecord.__table__
-        upsert = _insert(self.session, table).values(**row, started_at=data.event.occurred_at)
-        changed = {k: upsert.excluded[k] for k in row if k != "beneficiary_id"}
         await self.session.execute(
-            upsert.on_conflict_do_update(
-                index_elements=[table.c.beneficiary_id],
-                set_=changed,
-                where=table.c.seq < upsert.excluded.seq,
-            )
+            journey_upsert,
+            {
+                "beneficiary_id": j.beneficiary_id,
+                "workflow_id": f"journey-{j.beneficiary_id}",
+                "step": j.step.value,
+                "step_since": j.step_since,
+                "deadline": j.deadline,
+                "stalled": j.stalled,
+                "paused": j.paused,
+                "referent_id": j.referent_id,
+                "structure_id": j.structure_id,
+                "territory": j.territory,
+                "orientation": j.orientation.value if j.orientation else None,
+                "rsa_status": j.rsa_status.value,
+                "follow_up_consent": j.follow_up_consent,
+                "check_in_due": j.check_in_due,
+                "exit_reason": j.exit_reason.value if j.exit_reason else None,
+                "seq": data.seq,
+                "started_at": e.occurred_at,
+                "updated_at": e.occurred_at,
+            },
         )
-        e = data.event
         await self.session.execute(
-            _insert(self.session, JourneyEventRecord.__table__)
-            .values(
-                beneficiary_id=j.beneficiary_id,
-                seq=data.seq,
-                kind=e.kind,
-                step=(e.step or j.step).value,
-                occurred_at=e.occurred_at,
-                actor_id=e.actor_id,
-                detail=e.detail,
-            )
-            .on_conflict_do_nothing(index_elements=["beneficiary_id", "seq"])
+            event_insert,
+            {
+                "beneficiary_id": j.beneficiary_id,
+                "seq": data.seq,
+                "kind": e.kind,
+                "step": (e.step or j.step).value,
+                "occurred_at": e.occurred_at,
+                "actor_id": e.actor_id,
+                "detail": e.detail,
+            },
         )
 
     async def get(self, beneficiary_id: str) -> JourneyRecord | None:
@@ -94,6 +132,8 @@ class JourneyRepository:
         return result.all()
 
     def _filtered(self, query: _Query, f: JourneyFilter) -> _Query:
+        if f.visible is not None:
+            query = query.where(f.visible)
         if f.territory:
             query = query.where(JourneyRecord.territory == f.territory)
         if f.step:
@@ -102,6 +142,8 @@ class JourneyRepository:
             query = query.where(JourneyRecord.referent_id == f.referent_id)
         if f.stalled is not None:
             query = query.where(JourneyRecord.stalled.is_(f.stalled))
+        if f.due_before is not None:
+            query = query.where(JourneyRecord.deadline <= f.due_before)
         if f.search:
             pattern = f"%{f.search.lower()}%"
             query = query.where(
@@ -125,8 +167,8 @@ class JourneyRepository:
         )
         return [(row[0], row[1]) for row in rows.all()], total or 0
 
-    async def count_by_step(self, territory: str | None = None) -> dict[str, int]:
+    async def count_by_step(self, visible: ColumnElement[bool] | None = None) -> dict[str, int]:
         query = select(JourneyRecord.step, func.count()).group_by(JourneyRecord.step)
-        if territory:
-            query = query.where(JourneyRecord.territory == territory)
+        if visible is not None:
+            query = query.where(visible)
         return {row[0]: row[1] for row in (await self.session.execute(query)).all()}

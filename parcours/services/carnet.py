@@ -508,6 +508,11 @@ class CarnetService:
         carnet = await self.read(beneficiary_id, "carnet.export")
         self._changed(beneficiary_id, "carnet.export")
         data = carnet.model_dump(mode="json", exclude={"can_write"})
+        # The right of access covers what professionals wrote about the person too.
+        data["notes"] = [
+            {"body": n.body, "created_at": n.created_at.isoformat()}
+            for n in await self.repo.notes(beneficiary_id)
+        ]
         data["exported_at"] = utcnow().isoformat()
         return data
 
