@@ -6,9 +6,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from parcours.db import transaction
-from parcours.journey.messages import RecordJourneyEventInput
+from parcours.journey.messages import RecordJourneyEventInput, RecordJourneyEventsInput
 from parcours.repositories.journeys import JourneyRepository
-from workflows.journey import RECORD_JOURNEY_EVENT
+from workflows.journey import RECORD_JOURNEY_EVENT, RECORD_JOURNEY_EVENTS
 
 
 class ReadModelActivities:
@@ -20,3 +20,11 @@ class ReadModelActivities:
         """Idempotent: the event is keyed by (journey, seq) and the row only moves forward."""
         async with transaction(self.sessions) as session:
             await JourneyRepository(session).project(data)
+
+    @activity.defn(name=RECORD_JOURNEY_EVENTS)
+    async def record_journey_events(self, data: RecordJourneyEventsInput) -> None:
+        """A transition's events in one transaction; idempotent like the single-event one."""
+        async with transaction(self.sessions) as session:
+            journeys = JourneyRepository(session)
+            for one in data.each():
+                await journeys.project(one)

@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         description="Orientation et accompagnement — service public de l'insertion et de l'emploi.",
         lifespan=lifespan,
     )
-    app.middleware("http")(metrics.measure)
+    app.add_middleware(metrics.MetricsMiddleware)
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, error: SignInRequired) -> Response:

@@ -49,7 +49,7 @@ async def _from_request(request: Request, accounts: AccountService) -> Principal
     return principal
 
 
-def get_accounts(session: SessionDep, settings: SettingsDep) -> AccountService:
+async def get_accounts(session: SessionDep, settings: SettingsDep) -> AccountService:
     return AccountService(session, settings)
 
 

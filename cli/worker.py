@@ -51,7 +51,11 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[read_model.record_journey_event, retention.anonymise_expired],
+        activities=[
+            read_model.record_journey_event,
+            read_model.record_journey_events,
+            retention.anonymise_expired,
+        ],
         max_concurrent_activities=50,
         # Activities in flight get this long to finish when the worker is asked to stop.
         graceful_shutdown_timeout=timedelta(seconds=30),

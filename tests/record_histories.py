@@ -83,6 +83,8 @@ class Recorder:
                 structure_id=STRUCTURE,
                 rsa_opened_on=await self.today(),
                 actor_id=ORIENTATION_OFFICER,
+                # As the platform starts journeys today: it writes their first events itself.
+                started_at=await self.env.get_current_time(),
             ),
             id=workflow_id(beneficiary_id),
             task_queue=TASK_QUEUE,
@@ -145,11 +147,13 @@ async def complete_journey(r: Recorder, handle: JourneyHandle) -> None:
 
 
 async def paused_and_reassigned(r: Recorder, handle: JourneyHandle) -> None:
-    """A pause of ten days, a new référent, a move to another département, then a refusal."""
+    """A pause that ends by itself, one resumed by hand, a new référent, a move to another
+    département, then a refusal."""
     await r.act(handle, BeginDiagnosisInput(actor_id=REFERENT))
     await r.act(handle, PauseInput(until=await r.today() + timedelta(days=10)))
     await r.refused(handle, CompleteDiagnosisInput())
-    await r.advance_to(await r.env.get_current_time() + timedelta(days=10))
+    await r.advance_to(await r.env.get_current_time() + timedelta(days=11))
+    await r.act(handle, PauseInput())
     await r.act(handle, ResumeInput())
     await r.act(handle, ReassignReferentInput(referent_id=OTHER_REFERENT))
     await r.act(handle, CompleteDiagnosisInput(actor_id=OTHER_REFERENT))

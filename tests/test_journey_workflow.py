@@ -175,7 +175,9 @@ class Journeys:
         payload.update(person or {})
         data = BeneficiaryCreate.model_validate(payload)
         async with transaction(self.sessions) as session:
-            enrolment = await self.service(session).enrol(data, actor_id=self.staff.orientation_id)
+            enrolment = await self.service(session).enrol(
+                data, actor_id=self.staff.orientation_id, now=await self.now()
+            )
         handle = self.env.client.get_workflow_handle_for(
             Journey.run, workflow_id(enrolment.beneficiary.id)
         )
@@ -195,7 +197,7 @@ class Journeys:
             repo = JourneyRepository(session)
             record = await repo.get(beneficiary_id)
             assert record is not None
-            return ReadModel(record, list(await repo.events(beneficiary_id)))
+            return ReadModel(record, list(await repo.events(record)))
 
     async def matches(self, handle: JourneyHandle, state: JourneyState | None = None) -> ReadModel:
         """The read model says what the workflow says: same step, dates, people, numbering."""

@@ -65,7 +65,8 @@ async def read(
 ) -> tuple[JourneyRecord | None, list[JourneyEventRecord]]:
     async with sessions() as session:
         repo = JourneyRepository(session)
-        return await repo.get(beneficiary_id), list(await repo.events(beneficiary_id))
+        record = await repo.get(beneficiary_id)
+        return record, list(await repo.events(record)) if record else []
 
 
 async def snapshot(

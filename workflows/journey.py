@@ -13,7 +13,7 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
         ReassignReferentInput,
         RecordCheckInInput,
         RecordEmploymentInput,
-        RecordJourneyEventInput,
+        RecordJourneyEventsInput,
         ReportJobLossInput,
         ResumeInput,
         RsaRightsChangedInput,
@@ -41,12 +41,16 @@ with workflow.unsafe.imports_passed_through():
         SignContractInput,
         Sla,
     )
+    from parcours.journey.search import (
+        DEADLINE_KEY,
+        REFERENT_KEY,
+        STEP_KEY,
+        TERRITORY_KEY,
+        SearchValues,
+        search_values,
+    )
     from parcours.journey.steps import Step
 
-STEP_KEY = SearchAttributeKey.for_keyword("JourneyStep")
-DEADLINE_KEY = SearchAttributeKey.for_datetime("StepDeadline")
-REFERENT_KEY = SearchAttributeKey.for_keyword("Referent")
-TERRITORY_KEY = SearchAttributeKey.for_keyword("Territory")
 
 # The read model is our own database: retry for as long as it takes, it must catch up.
 READ_MODEL_RETRY = RetryPolicy(
@@ -64,6 +68,7 @@ ADOPT_BEFORE_PROJECTION_PATCH = "adopt-before-projection"
 
 # Activities are named, not imported: their module touches the database.
 RECORD_JOURNEY_EVENT = "record_journey_event"
+RECORD_JOURNEY_EVENTS = "record_journey_events"
 
 
 def workflow_id(beneficiary_id: str) -> str:
@@ -74,15 +79,29 @@ def workflow_id(beneficiary_id: str) -> str:
 class Journey:
     @workflow.init
     def __init__(self, input: JourneyInput) -> None:
-        # The state exists before the first update can arrive; its events are written first.
+        # The state exists before the first update can arrive.
         self._input = input
         self._pending: list[JourneyEvent] = []
+        # What visibility holds, to upsert only what changes.
+        self._visible: SearchValues | None = None
         if input.state is not None:
             self.state = input.state
+        elif input.started_at is not None:
+            # The platform wrote the start's events and search attributes with the start.
+            self.state, events = rules.start(input, input.started_at)
+            self.state = self.state.model_copy(update={"seq": len(events)})
+            self._visible = search_values(self.state)
         else:
+            # Journeys started before: the workflow writes its first events, first of all.
             self.state, self._pending = rules.start(input, workflow.now())
         self._lock = asyncio.Lock()
         self._changes = 0
+
+    @property
+    def _current(self) -> bool:
+        """Started by this version of the platform (one activity per transition, search
+        attributes upserted only when they change); older runs replay as they were."""
+        return self._input.started_at is not None
 
     @workflow.run
     async def run(self, input: JourneyInput) -> JourneyResult:
@@ -130,22 +149,32 @@ class Journey:
         Adopting first means that once a page shows the change, the next update's validator
         already sees it too (histories recorded before this order keep the old one).
         """
-        first = self.state.seq + 1
-        final = state.model_copy(update={"seq": self.state.seq + len(events)})
-        adopt_first = workflow.patched(ADOPT_BEFORE_PROJECTION_PATCH)
+        batch = RecordJourneyEventsInput(
+            journey=state.model_copy(update={"seq": self.state.seq + len(events)}),
+            first_seq=self.state.seq + 1,
+            events=events,
+        )
+        adopt_first = self._current or workflow.patched(ADOPT_BEFORE_PROJECTION_PATCH)
         if adopt_first:
-            self._adopt(final)
-        for seq, event in enumerate(events, start=first):
-            await workflow.execute_activity(
-                RECORD_JOURNEY_EVENT,
-                RecordJourneyEventInput(
-                    journey=final.model_copy(update={"seq": seq}), seq=seq, event=event
-                ),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=READ_MODEL_RETRY,
-            )
+            self._adopt(batch.journey)
+        if self._current:
+            if events:
+                await workflow.execute_activity(
+                    RECORD_JOURNEY_EVENTS,
+                    batch,
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=READ_MODEL_RETRY,
+                )
+        else:
+            for one in batch.each():
+                await workflow.execute_activity(
+                    RECORD_JOURNEY_EVENT,
+                    one,
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=READ_MODEL_RETRY,
+                )
         if not adopt_first:
-            self._adopt(final)
+            self._adopt(batch.journey)
 
     def _adopt(self, state: JourneyState) -> None:
         self.state = state
@@ -160,6 +189,18 @@ class Journey:
             REFERENT_KEY.value_set(s.referent_id) if s.referent_id else REFERENT_KEY.value_unset(),
             DEADLINE_KEY.value_set(s.deadline) if s.deadline else DEADLINE_KEY.value_unset(),
         ]
+        if self._current:
+            # Each upsert is a visibility write: send only what changed, or nothing.
+            values, before = search_values(s), self._visible or {}
+            names = [STEP_KEY.name, TERRITORY_KEY.name, REFERENT_KEY.name, DEADLINE_KEY.name]
+            updates = [
+                u
+                for u, name in zip(updates, names, strict=True)
+                if values[name] != before.get(name)
+            ]
+            self._visible = values
+            if not updates:
+                return
         workflow.upsert_search_attributes(updates)
 
     async def _act(self, action: Action) -> JourneyState:
@@ -167,7 +208,9 @@ class Journey:
             await self._write_start()
             try:
                 state, events = rules.apply(self.state, action, workflow.now(), self._sla)
-                if isinstance(action, PauseInput) and not workflow.patched(PAUSE_UNTIL_PATCH):
+                if isinstance(action, PauseInput) and not (
+                    self._current or workflow.patched(PAUSE_UNTIL_PATCH)
+                ):
                     # Journeys paused before pauses could end by themselves keep no timer.
                     state = state.model_copy(update={"paused_until": None})
             except rules.TransitionRefused as refused:

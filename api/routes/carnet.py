@@ -30,7 +30,7 @@ from parcours.services.carnet import CarnetService
 router = APIRouter(prefix="/api/v1", tags=["carnet"])
 
 
-def get_carnet(
+async def get_carnet(
     session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: ApiPrincipal
 ) -> CarnetService:
     return CarnetService(session, temporal, settings, principal)

@@ -91,6 +91,9 @@ class JourneyInput(Message):
     rsa_opened_on: date | None = None
     actor_id: str | None = None
     sla: Sla = Sla()
+    # When the platform started the journey and wrote its first events itself (absent from
+    # journeys started before: their workflow writes those events).
+    started_at: datetime | None = None
     # Set only when the journey continues as new.
     state: JourneyState | None = None
 
@@ -107,6 +110,23 @@ class RecordJourneyEventInput(Message):
     journey: JourneyState
     seq: int
     event: JourneyEvent
+
+
+class RecordJourneyEventsInput(Message):
+    """Activity input: the journey after a transition, and its events numbered from
+    ``first_seq`` (one activity per transition)."""
+
+    journey: JourneyState
+    first_seq: int
+    events: list[JourneyEvent]
+
+    def each(self) -> list[RecordJourneyEventInput]:
+        return [
+            RecordJourneyEventInput(
+                journey=self.journey.model_copy(update={"seq": seq}), seq=seq, event=event
+            )
+            for seq, event in enumerate(self.events, start=self.first_seq)
+        ]
 
 
 # --- Human actions: one update each, refused by its validator when not allowed. ---

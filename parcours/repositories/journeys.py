@@ -123,10 +123,15 @@ class JourneyRepository:
     async def get(self, beneficiary_id: str) -> JourneyRecord | None:
         return await self.session.get(JourneyRecord, beneficiary_id)
 
-    async def events(self, beneficiary_id: str) -> Sequence[JourneyEventRecord]:
+    async def events(self, journey: JourneyRecord) -> Sequence[JourneyEventRecord]:
+        """The timeline up to the journey row as read: the two agree even when a transition
+        is written between the two reads."""
         result = await self.session.scalars(
             select(JourneyEventRecord)
-            .where(JourneyEventRecord.beneficiary_id == beneficiary_id)
+            .where(
+                JourneyEventRecord.beneficiary_id == journey.beneficiary_id,
+                JourneyEventRecord.seq <= journey.seq,
+            )
             .order_by(JourneyEventRecord.seq)
         )
         return result.all()

@@ -154,7 +154,7 @@ class CarnetService:
         documents = await repo.documents(beneficiary_id)
         consents = await repo.consents(beneficiary_id)
         changes = await repo.changes(beneficiary_id)
-        events = await self.journeys.journeys.events(beneficiary_id)
+        events = await self.journeys.journeys.events(journey)
         people_ids = {
             i
             for i in (

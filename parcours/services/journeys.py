@@ -6,10 +6,11 @@ import logging
 from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDReusePolicy
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -21,11 +22,13 @@ from parcours.journey.messages import (
     Action,
     JourneyInput,
     JourneyState,
+    RecordJourneyEventsInput,
     RsaRightsChangedInput,
     Sla,
 )
+from parcours.journey.search import DEADLINE_KEY, REFERENT_KEY, STEP_KEY, TERRITORY_KEY
 from parcours.journey.steps import ExitReason, OrientationKind, RsaStatus, Step
-from parcours.models import Beneficiary, JourneyRecord
+from parcours.models import Beneficiary, JourneyRecord, new_id
 from parcours.repositories.journeys import JourneyFilter, JourneyRepository
 from parcours.repositories.people import PeopleRepository
 from parcours.schemas import (
@@ -48,6 +51,18 @@ log = logging.getLogger(__name__)
 
 JOURNEY_WORKFLOW = "Journey"
 ENGINE_DOWN = "Le moteur de parcours ne répond pas : réessayez dans un instant."
+
+
+def _initial_search_attributes(state: JourneyState) -> TypedSearchAttributes:
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(STEP_KEY, state.step.value),
+        SearchAttributePair(TERRITORY_KEY, state.territory),
+    ]
+    if state.referent_id:
+        pairs.append(SearchAttributePair(REFERENT_KEY, state.referent_id))
+    if state.deadline:
+        pairs.append(SearchAttributePair(DEADLINE_KEY, state.deadline))
+    return TypedSearchAttributes(pairs)
 
 
 def _enrolled_by(principal: Principal, data: BeneficiaryCreate) -> BeneficiaryCreate:
@@ -125,6 +140,7 @@ class JourneyService:
         principal: Principal | None = None,
         *,
         actor_id: str | None = None,
+        now: datetime | None = None,
     ) -> EnrolmentRead:
         """Write the person and start their journey. The caller commits, or calls ``abandon``.
 
@@ -135,9 +151,11 @@ class JourneyService:
             data = _enrolled_by(principal, data)
             actor_id = principal.id
         await self._check_references(data.referent_id, data.structure_id)
-        person = Beneficiary(**data.model_dump(exclude={"referent_id", "structure_id"}))
-        self.people.add(person)
-        await self.session.flush()
+        person = Beneficiary(
+            id=new_id(), **data.model_dump(exclude={"referent_id", "structure_id"})
+        )
+        # ``now``: when the journey starts (the engine's clock in time-skipping tests).
+        now = now or datetime.now(UTC)
         journey_input = JourneyInput(
             beneficiary_id=person.id,
             territory=data.territory,
@@ -146,27 +164,13 @@ class JourneyService:
             rsa_opened_on=data.rsa_opened_on,
             actor_id=actor_id,
             sla=sla_from(self.settings),
+            started_at=now,
         )
-        # The row pages show until the workflow's first activity replaces it (seq 1).
-        state, _ = rules.start(journey_input, datetime.now(UTC))
-        record = JourneyRecord(
-            beneficiary_id=person.id,
-            workflow_id=workflow_id(person.id),
-            step=state.step.value,
-            step_since=state.step_since,
-            deadline=state.deadline,
-            stalled=False,
-            paused=False,
-            referent_id=state.referent_id,
-            structure_id=state.structure_id,
-            territory=state.territory,
-            rsa_status=state.rsa_status.value,
-            seq=0,
-            started_at=state.step_since,
-            updated_at=state.step_since,
-        )
-        self.session.add(record)
-        await self.session.flush()
+        # The workflow starts from the same state; this request writes its first events.
+        state, events = rules.start(journey_input, now)
+        state = state.model_copy(update={"seq": len(events)})
+        # Start first: no database lock is held during the call (SQLite has one writer). If the
+        # commit then fails, the caller calls ``abandon``.
         try:
             await self.temporal.start_workflow(
                 JOURNEY_WORKFLOW,
@@ -174,12 +178,20 @@ class JourneyService:
                 id=workflow_id(person.id),
                 task_queue=self.settings.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=_initial_search_attributes(state),
             )
         except RPCError as error:
             log.error(
                 "journey start failed", extra={"beneficiary_id": person.id, "error": str(error)}
             )
             raise Unavailable(ENGINE_DOWN) from error
+        self.people.add(person)
+        await self.session.flush()
+        for one in RecordJourneyEventsInput(journey=state, first_seq=1, events=events).each():
+            await self.journeys.project(one)
+        access.log_access(self.session, principal, person.id, "update", "journey.enrol")
+        record = await self.journeys.get(person.id)
+        assert record is not None
         return EnrolmentRead(
             beneficiary=BeneficiaryRead.model_validate(person), journey=journey_read(record)
         )
@@ -256,7 +268,7 @@ class JourneyService:
             access.log_access(self.session, principal, beneficiary_id, "read", "journey")
         person = await self.people.beneficiary(beneficiary_id)
         assert person is not None
-        events = await self.journeys.events(beneficiary_id)
+        events = await self.journeys.events(record)
         actor_ids = {e.actor_id for e in events if e.actor_id}
         if record.referent_id:
             actor_ids.add(record.referent_id)
