@@ -1,0 +1,166 @@
+"""The bare journey: the ``Journey`` workflow's shape with nothing of Parcours in it.
+
+One no-op activity at start, then six updates, each with a validator and one no-op activity:
+as many round trips to the server as a journey enrolled and moved to its end through the API.
+``python -m bench.raw --address … --task-queue … --metrics-address …`` runs its worker in its
+own process, as ``parcours worker`` runs the platform's.
+
+``BareCosts`` adds, one by one, what the ``Journey`` workflow does besides (search attributes
+upserted at each change, a deadline timer per wait, state-sized payloads), to price each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from temporalio import activity, workflow
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.worker import Worker
+
+STEPS = 6
+
+# The Journey's search attributes, registered by the dev server's command.
+STEP_KEY = SearchAttributeKey.for_keyword("JourneyStep")
+DEADLINE_KEY = SearchAttributeKey.for_datetime("StepDeadline")
+REFERENT_KEY = SearchAttributeKey.for_keyword("Referent")
+TERRITORY_KEY = SearchAttributeKey.for_keyword("Territory")
+
+
+@dataclass(frozen=True)
+class BareCosts:
+    """What the Journey does besides the bare shape; all off: the bare journey."""
+
+    search_attributes: bool = False  # upsert the 4 search attributes after each activity
+    deadline_timers: bool = False  # wait for the next step with a (cancelled) deadline timer
+    payload_bytes: int = 0  # padding in each activity input and update result
+
+
+@dataclass(frozen=True)
+class BareInput:
+    journey_id: str
+    costs: BareCosts = field(default_factory=BareCosts)
+
+
+@dataclass(frozen=True)
+class BareAdvance:
+    step: int
+
+
+@dataclass(frozen=True)
+class BareEvent:
+    journey_id: str
+    step: int
+    padding: str = ""
+
+
+@dataclass(frozen=True)
+class BareState:
+    step: int
+    padding: str = ""
+
+
+@dataclass(frozen=True)
+class BareResult:
+    journey_id: str
+    steps: int
+
+
+@activity.defn(name="bare_record")
+async def bare_record(event: BareEvent) -> None:
+    """Stands for the read-model write: does nothing."""
+
+
+@workflow.defn(name="BareJourney")
+class BareJourney:
+    @workflow.init
+    def __init__(self, input: BareInput) -> None:
+        self._input = input
+        self._costs = input.costs
+        self._padding = "x" * input.costs.payload_bytes
+        self._step = 0
+
+    @workflow.run
+    async def run(self, input: BareInput) -> BareResult:
+        await self._record(0)
+        while self._costs.deadline_timers and self._step < STEPS:
+            await self._wait_for_step_after(self._step)
+        await workflow.wait_condition(
+            lambda: self._step >= STEPS and workflow.all_handlers_finished()
+        )
+        return BareResult(journey_id=input.journey_id, steps=self._step)
+
+    async def _wait_for_step_after(self, seen: int) -> None:
+        # As the Journey waits for a change or its step's deadline (a timer, cancelled here).
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(lambda: self._step != seen, timeout=timedelta(days=15))
+
+    async def _record(self, step: int) -> None:
+        await workflow.execute_activity(
+            bare_record,
+            BareEvent(journey_id=self._input.journey_id, step=step, padding=self._padding),
+            start_to_close_timeout=timedelta(seconds=30),
+        )
+        if self._costs.search_attributes:
+            updates: list[SearchAttributeUpdate[Any]] = [
+                STEP_KEY.value_set(f"step-{step}"),
+                TERRITORY_KEY.value_set("73"),
+                REFERENT_KEY.value_unset(),
+                DEADLINE_KEY.value_set(workflow.now() + timedelta(days=15)),
+            ]
+            workflow.upsert_search_attributes(updates)
+
+    @workflow.update
+    async def advance(self, advance: BareAdvance) -> BareState:
+        await self._record(advance.step)
+        self._step = advance.step
+        return BareState(step=self._step, padding=self._padding)
+
+    @advance.validator
+    def _check_advance(self, advance: BareAdvance) -> None:
+        # The clients wait for each update before sending the next: anything else is refused.
+        if advance.step != self._step + 1:
+            raise ValueError(f"step {advance.step} after {self._step}")
+
+
+def build_bare_worker(client: Client, task_queue: str) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[BareJourney],
+        activities=[bare_record],
+        max_concurrent_activities=50,
+    )
+
+
+async def _serve(address: str, task_queue: str, metrics_address: str) -> None:
+    # Metrics on, as ``parcours worker`` has them: same SDK work, and the same diagnostics.
+    runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(metrics_address)))
+    client = await Client.connect(address, data_converter=pydantic_data_converter, runtime=runtime)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with build_bare_worker(client, task_queue):
+        await stop.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Worker of the bare journey (benchmark only).")
+    parser.add_argument("--address", required=True)
+    parser.add_argument("--task-queue", required=True)
+    parser.add_argument("--metrics-address", required=True)
+    args = parser.parse_args()
+    asyncio.run(_serve(args.address, args.task_queue, args.metrics_address))
+
+
+if __name__ == "__main__":
+    main()
