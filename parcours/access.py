@@ -13,6 +13,7 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, false, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parcours.db import utcnow
 from parcours.errors import Forbidden, NotFound
 from parcours.models import AccessLogEntry, JourneyRecord, User
 
@@ -112,8 +113,9 @@ def can_read(p: Principal, journey: JourneyRecord) -> bool:
 
 
 def can_write_carnet(p: Principal, journey: JourneyRecord) -> bool:
-    """Référents of the follow-up group write the carnet; the others read it."""
-    return p.role in (Role.REFERENT, Role.ORIENTATION) and can_read(p, journey)
+    """Référents of the follow-up group write the carnet; the others (chargé·e d'orientation,
+    manager, the person) read it."""
+    return p.role is Role.REFERENT and can_read(p, journey)
 
 
 def ensure_read(p: Principal, journey: JourneyRecord | None) -> JourneyRecord:
@@ -143,9 +145,13 @@ def allowed_actions(p: Principal, names: list[str]) -> list[str]:
 def log_access(
     session: AsyncSession, p: Principal | None, beneficiary_id: str, action: str, what: str
 ) -> None:
-    """Write who read or changed what, in the caller's transaction."""
+    """Write who read or changed what, in the caller's transaction (at its next flush)."""
     session.add(
         AccessLogEntry(
-            user_id=p.id if p else None, beneficiary_id=beneficiary_id, action=action, what=what
+            at=utcnow(),
+            user_id=p.id if p else None,
+            beneficiary_id=beneficiary_id,
+            action=action,
+            what=what,
         )
     )

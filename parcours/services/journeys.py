@@ -190,10 +190,9 @@ class JourneyService:
         for one in RecordJourneyEventsInput(journey=state, first_seq=1, events=events).each():
             await self.journeys.project(one)
         access.log_access(self.session, principal, person.id, "update", "journey.enrol")
-        record = await self.journeys.get(person.id)
-        assert record is not None
         return EnrolmentRead(
-            beneficiary=BeneficiaryRead.model_validate(person), journey=journey_read(record)
+            beneficiary=BeneficiaryRead.model_validate(person),
+            journey=JourneyRead.build(state, rules.available_actions(state)),
         )
 
     async def abandon(self, beneficiary_id: str) -> None:
