@@ -40,6 +40,7 @@ test-postgres: install $(CHROMIUM_STAMP)
 ## Benchmarks: print figures (never asserted in tests)
 bench: install
 	$(BIN)/python -m bench.journeys
+	$(BIN)/python -m bench.resources
 
 lint: install
 	$(BIN)/ruff format --check .

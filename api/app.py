@@ -13,9 +13,17 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from temporalio.client import Client
 
-from api import metrics, pages, pages_admin, pages_auth, pages_carnet, pages_me
+from api import (
+    metrics,
+    pages,
+    pages_admin,
+    pages_auth,
+    pages_carnet,
+    pages_me,
+    pages_resources,
+)
 from api.auth import SignInRequired
-from api.routes import carnet, health, journeys
+from api.routes import carnet, health, journeys, resources
 from parcours.db import create_engine, create_sessionmaker
 from parcours.errors import ParcoursError
 from parcours.settings import ROOT, Settings, get_settings
@@ -66,10 +74,16 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(health.router)
     app.include_router(journeys.router)
     app.include_router(carnet.router)
+    app.include_router(resources.router)
     app.include_router(pages_auth.router)
     app.include_router(pages.router)
     # After ``pages``: its /parcours/nouveau must win over the carnet's /parcours/{id}.
-    for router in (pages_carnet.router, pages_me.router, pages_admin.router):
+    for router in (
+        pages_carnet.router,
+        pages_me.router,
+        pages_admin.router,
+        pages_resources.router,
+    ):
         app.include_router(router)
     if DSFR_DIST.exists():
         app.mount("/static/dsfr", StaticFiles(directory=DSFR_DIST), name="dsfr")

@@ -27,6 +27,7 @@ from parcours.journey.messages import (
 )
 from parcours.journey.steps import EmploymentContract, ExitReason, OrientationKind
 from parcours.models import Beneficiary, Structure, User
+from parcours.resources.demo import load_demo_resources
 from parcours.schemas import BeneficiaryCreate
 from parcours.security import hash_password
 from parcours.services.journeys import JourneyService
@@ -123,6 +124,9 @@ async def seed(settings: Settings, people: int = 50) -> None:
     engine = create_engine(settings.database_url)
     sessions = create_sessionmaker(engine)
     temporal = await connect(settings)
+    # The resource base first: it loads once, whether or not the people are there.
+    async with transaction(sessions) as session:
+        await load_demo_resources(session)
     async with sessions() as session:
         if await session.scalar(select(func.count()).select_from(Beneficiary)):
             log.info("demo already loaded: nothing to do")
