@@ -41,6 +41,7 @@ test-postgres: install $(CHROMIUM_STAMP)
 bench: install
 	$(BIN)/python -m bench.journeys
 	$(BIN)/python -m bench.resources
+	$(BIN)/python -m bench.caf_import
 
 lint: install
 	$(BIN)/ruff format --check .

@@ -23,7 +23,7 @@ from api import (
     pages_resources,
 )
 from api.auth import SignInRequired
-from api.routes import carnet, health, journeys, resources
+from api.routes import carnet, health, journeys, partners, resources
 from parcours.db import create_engine, create_sessionmaker
 from parcours.errors import ParcoursError
 from parcours.settings import ROOT, Settings, get_settings
@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(journeys.router)
     app.include_router(carnet.router)
     app.include_router(resources.router)
+    app.include_router(partners.router)
     app.include_router(pages_auth.router)
     app.include_router(pages.router)
     # After ``pages``: its /parcours/nouveau must win over the carnet's /parcours/{id}.

@@ -52,6 +52,31 @@ def api() -> None:
     )
 
 
+@app.command("import-caf")
+def import_caf(
+    file: Path = typer.Argument(..., help="Fichier du flux RSA de la CAF (CSV « ; »)"),
+) -> None:
+    """Import a CAF feed file: enrol new rights, signal changes, report rejected lines."""
+    from cli.caf_import import run_import
+
+    _setup("import-caf")
+    raise typer.Exit(asyncio.run(run_import(get_settings(), file)))
+
+
+@app.command("import-resources")
+def import_resources(
+    paths: list[Path] = typer.Argument(
+        ..., help="Fichiers (ou dossiers) data·inclusion JSON/CSV et formations CSV"
+    ),
+) -> None:
+    """Import resource files: data·inclusion structures and services, trainings (report in
+    French; rejected rows are listed, the others imported or updated in place)."""
+    from cli.resources import run_import
+
+    _setup("import-resources")
+    raise typer.Exit(asyncio.run(run_import(get_settings(), paths)))
+
+
 @app.command("seed-demo")
 def seed_demo(people: int = typer.Option(50, help="Nombre de personnes à créer")) -> None:
     """Load the Savoie demo (structures, référents, people at every step); once only."""
@@ -59,6 +84,23 @@ def seed_demo(people: int = typer.Option(50, help="Nombre de personnes à créer
 
     _setup("seed")
     asyncio.run(seed(get_settings(), people))
+
+
+@app.command()
+def simulators() -> None:
+    """Serve the partner simulators (CAF, France Travail, Région, structures)."""
+    from simulators.server import run
+
+    _setup("simulators")
+    settings = get_settings()
+    run(
+        settings.simulators_host,
+        settings.simulators_port,
+        callback_url=f"{settings.public_api_url}/api/v1/partners/callbacks",
+        callback_secret=settings.partner_callback_secret,
+        decision_delay_s=settings.simulators_decision_delay_s,
+        demo_events=settings.simulators_demo_events,
+    )
 
 
 @app.command()

@@ -24,6 +24,7 @@ from temporalio.worker import Worker
 
 from activities.read_model import ReadModelActivities
 from activities.retention import RetentionActivities
+from cli.partner_worker import PARTNER_WORKFLOWS, PartnerWorkerParts
 from parcours.db import create_engine, create_sessionmaker
 from parcours.settings import Settings, get_settings
 from parcours.temporal_client import connect
@@ -36,7 +37,7 @@ from workflows.retention import (
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [Journey, RetentionSweep]
+WORKFLOWS = [Journey, RetentionSweep, *PARTNER_WORKFLOWS]
 
 
 def build_worker(
@@ -44,6 +45,7 @@ def build_worker(
     sessions: async_sessionmaker[AsyncSession],
     task_queue: str,
     settings: Settings | None = None,
+    partners: PartnerWorkerParts | None = None,
 ) -> Worker:
     read_model = ReadModelActivities(sessions)
     retention = RetentionActivities(sessions, client, settings or get_settings())
@@ -55,6 +57,7 @@ def build_worker(
             read_model.record_journey_event,
             read_model.record_journey_events,
             retention.anonymise_expired,
+            *(partners.activities if partners else []),
         ],
         max_concurrent_activities=50,
         # Activities in flight get this long to finish when the worker is asked to stop.
@@ -72,7 +75,9 @@ async def run_worker(settings: Settings) -> None:
     # SQLite takes one writer at a time: the activities queue for one connection here, in
     # order, rather than in SQLite's busy handler, which sleeps between retries.
     engine = create_engine(settings.database_url, pool_size=1 if settings.is_sqlite else None)
-    worker = build_worker(client, create_sessionmaker(engine), settings.task_queue, settings)
+    sessions = create_sessionmaker(engine)
+    partners = PartnerWorkerParts.build(client, sessions, settings)
+    worker = build_worker(client, sessions, settings.task_queue, settings, partners=partners)
     await ensure_schedules(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -85,6 +90,7 @@ async def run_worker(settings: Settings) -> None:
     async with worker:
         await stop.wait()
         log.info("worker stopping: finishing tasks in flight")
+    await partners.aclose()
     await engine.dispose()
 
 

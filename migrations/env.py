@@ -8,6 +8,7 @@ from typing import Any
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import parcours.partners.models  # noqa: F401  (their tables share the metadata)
 from parcours.db import create_engine
 from parcours.models import Base
 from parcours.settings import get_settings

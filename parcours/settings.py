@@ -32,6 +32,12 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # Where partners reach the API (their callbacks); in compose, http://api:8000.
+    public_api_url: str = "http://127.0.0.1:8000"
+    simulators_host: str = "127.0.0.1"
+    simulators_port: int = 8100
+    simulators_decision_delay_s: float | None = 20.0
+    simulators_demo_events: int = 0
     worker_metrics_address: str = "127.0.0.1:9464"
     log_format: Literal["json", "console"] = "json"
     log_level: str = "INFO"

@@ -154,11 +154,13 @@ class CarnetRepository:
         return {c.partner: c for c in rows}
 
     async def changes(self, beneficiary_id: str) -> Sequence[AccessLogEntry]:
+        """The carnet's own changes; the journey's (``journey.*``) are its events already."""
         rows = await self.session.scalars(
             select(AccessLogEntry)
             .where(
                 AccessLogEntry.beneficiary_id == beneficiary_id,
                 AccessLogEntry.action == "update",
+                AccessLogEntry.what.like("carnet.%"),
             )
             .order_by(AccessLogEntry.at)
         )

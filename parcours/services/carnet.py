@@ -78,6 +78,7 @@ from parcours.models import (
     SituationFact,
 )
 from parcours.repositories.carnet import CarnetRepository
+from parcours.repositories.partners import PartnerRepository
 from parcours.schemas import EVENT_LABELS, BeneficiaryRead, PersonRef
 from parcours.services.journeys import JourneyService, journey_read
 from parcours.settings import Settings
@@ -535,6 +536,7 @@ async def erase_person(
     if journey is not None and journey.step != Step.CLOSED:
         await journeys.act(beneficiary_id, CloseInput(exit_reason=ExitReason.OTHER), None)
     await CarnetRepository(session).erase_personal_rows(beneficiary_id)
+    await PartnerRepository(session).erase_personal_rows(beneficiary_id)
     person.first_name, person.last_name = ERASED_NAME.split(" ", 1)
     person.birth_date = date(1900, 1, 1)
     for field in (

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from parcours import access
@@ -141,6 +141,7 @@ class JourneyService:
         *,
         actor_id: str | None = None,
         now: datetime | None = None,
+        beneficiary_id: str | None = None,
     ) -> EnrolmentRead:
         """Write the person and start their journey. The caller commits, or calls ``abandon``.
 
@@ -151,8 +152,11 @@ class JourneyService:
             data = _enrolled_by(principal, data)
             actor_id = principal.id
         await self._check_references(data.referent_id, data.structure_id)
+        # ``beneficiary_id`` chosen by the caller (a CAF import derives it from the CAF event)
+        # makes a retry adopt the journey an interrupted attempt already started.
         person = Beneficiary(
-            id=new_id(), **data.model_dump(exclude={"referent_id", "structure_id"})
+            id=beneficiary_id or new_id(),
+            **data.model_dump(exclude={"referent_id", "structure_id"}),
         )
         # ``now``: when the journey starts (the engine's clock in time-skipping tests).
         now = now or datetime.now(UTC)
@@ -180,6 +184,15 @@ class JourneyService:
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=_initial_search_attributes(state),
             )
+        except WorkflowAlreadyStartedError:
+            if beneficiary_id is None:
+                raise
+            # Started by an attempt that never committed: write what that journey holds.
+            handle = self.temporal.get_workflow_handle(workflow_id(person.id))
+            begun = await handle.query("current", result_type=JourneyState)
+            journey_input = journey_input.model_copy(update={"started_at": begun.step_since})
+            state, events = rules.start(journey_input, begun.step_since)
+            state = state.model_copy(update={"seq": len(events)})
         except RPCError as error:
             log.error(
                 "journey start failed", extra={"beneficiary_id": person.id, "error": str(error)}
@@ -244,6 +257,28 @@ class JourneyService:
         # Logged once the journey accepted: the log and the journey agree.
         access.log_access(self.session, principal, beneficiary_id, "update", f"journey.{name}")
         return JourneyRead.build(state, rules.available_actions(state))
+
+    async def act_soon(self, beneficiary_id: str, action: Action) -> None:
+        """A partner's action on the journey, as the platform: refused or accepted now, carried
+        out by the workflow right after (the caller need not wait for the read model)."""
+        name = rules.ACTION_NAMES[type(action)]
+        record = await self._record(beneficiary_id)
+        if record.step == Step.CLOSED:
+            raise Conflict("Le parcours est clôturé : aucune action n'est plus possible.")
+        handle = self.temporal.get_workflow_handle(workflow_id(beneficiary_id))
+        try:
+            await handle.start_update(
+                name, action, wait_for_stage=WorkflowUpdateStage.ACCEPTED, result_type=JourneyState
+            )
+        except WorkflowUpdateFailedError as failed:
+            cause = failed.cause
+            if isinstance(cause, ApplicationError) and cause.type == "TransitionRefused":
+                raise Conflict(cause.message) from failed
+            raise
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                raise Conflict("Ce parcours n'accepte plus d'action (il est terminé).") from error
+            raise Unavailable(ENGINE_DOWN) from error
 
     async def change_rsa_rights(self, beneficiary_id: str, signal: RsaRightsChangedInput) -> None:
         record = await self._record(beneficiary_id)

@@ -1,0 +1,220 @@
+"""The partner calls as activities, with the adapters injected by the worker.
+
+Each one reads what the partner needs from SQL (never from its input: inputs carry ids), checks
+the person's consent when it sends their data, makes one HTTP call with the idempotency key
+its workflow gave it, and writes what came back to SQL. Errors say whether a retry can help:
+a partner that is down, slow or overloaded is retried under the partner's policy
+(``workflows.partner_calls``); a refusal, a missing consent or an unknown person is not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.heartbeat import heartbeating
+from parcours.db import transaction
+from parcours.partners.clients import PartnerAdapters
+from parcours.partners.france_travail import ProfessionalOrientation
+from parcours.partners.funding import TrainingFundingRequest, TrainingRef
+from parcours.partners.http import PartnerRefused, PartnerUnavailable
+from parcours.partners.structures import ServiceOrientation
+from parcours.services.partner_data import (
+    ConsentMissing,
+    PartnerDataService,
+    PersonIncomplete,
+    PersonUnknown,
+)
+from workflows.partner_calls import (
+    CONSENT_MISSING,
+    FIND_FRANCE_TRAVAIL_PERSON,
+    LOOKUP_CAF_HOUSEHOLD,
+    NOTIFY_FRANCE_TRAVAIL_ORIENTATION,
+    PARTNER_REFUSED,
+    PERSON_INCOMPLETE,
+    PERSON_UNKNOWN,
+    SEND_STRUCTURE_ORIENTATION,
+    SUBMIT_TRAINING_REQUEST_REGION,
+    CafLookupResult,
+    FranceTravailLookupResult,
+    PartnerLookupInput,
+    PartnerReceipt,
+    ProfessionalOrientationInput,
+    StructureOrientationInput,
+    TrainingRequestInput,
+)
+
+T = TypeVar("T")
+HEARTBEAT_EVERY_S = 2.0
+
+
+async def _partner(call: Callable[[], Awaitable[T]]) -> T:
+    """One HTTP call to a partner, with the outcome sorted for Temporal's retries."""
+    try:
+        async with heartbeating(HEARTBEAT_EVERY_S):
+            return await call()
+    except PartnerRefused as refused:
+        raise ApplicationError(refused.message, type=PARTNER_REFUSED, non_retryable=True) from None
+    except PartnerUnavailable as unavailable:
+        # Retryable: the policy decides when; the same key makes the next attempt safe.
+        activity.logger.warning(
+            "partner unavailable", extra={"partner": unavailable.partner, "error": str(unavailable)}
+        )
+        raise
+
+
+def _refusal(error: ConsentMissing | PersonUnknown | PersonIncomplete) -> ApplicationError:
+    kind = {
+        ConsentMissing: CONSENT_MISSING,
+        PersonUnknown: PERSON_UNKNOWN,
+        PersonIncomplete: PERSON_INCOMPLETE,
+    }[type(error)]
+    return ApplicationError(str(error), type=kind, non_retryable=True)
+
+
+class PartnerActivities:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], adapters: PartnerAdapters
+    ) -> None:
+        self.sessions = sessions
+        self.adapters = adapters
+
+    @activity.defn(name=LOOKUP_CAF_HOUSEHOLD.activity)
+    async def lookup_caf_household(self, data: PartnerLookupInput) -> CafLookupResult:
+        """Fill the carnet with the household and RSA status the CAF knows (source CAF).
+
+        No consent needed: the CAF only receives its own allocataire number back."""
+        async with transaction(self.sessions) as session:
+            person = await PartnerDataService(session).partners.person(data.beneficiary_id)
+            if person is None:
+                raise _refusal(PersonUnknown("Personne introuvable."))
+            caf_number = person.caf_number
+        if not caf_number:
+            return CafLookupResult(found=False)
+        found = await _partner(
+            lambda: self.adapters.caf.beneficiary(caf_number, key=data.idempotency_key)
+        )
+        if found is None:
+            return CafLookupResult(found=False)
+        async with transaction(self.sessions) as session:
+            service = PartnerDataService(session)
+            person = await service.partners.person(data.beneficiary_id)
+            if person is not None:  # erased while we were asking
+                await service.record_caf_rights(person, found)
+        return CafLookupResult(found=True, rsa_status=found.rsa_status)
+
+    @activity.defn(name=FIND_FRANCE_TRAVAIL_PERSON.activity)
+    async def find_france_travail_person(
+        self, data: PartnerLookupInput
+    ) -> FranceTravailLookupResult:
+        """Registration status and identifier at France Travail (source France Travail)."""
+        try:
+            async with transaction(self.sessions) as session:
+                service = PartnerDataService(session)
+                identity = service.identity(
+                    await service.person_for(data.beneficiary_id, "france_travail")
+                )
+        except (ConsentMissing, PersonUnknown, PersonIncomplete) as error:
+            raise _refusal(error) from None
+        found = await _partner(
+            lambda: self.adapters.france_travail.find(
+                identity.nir, identity.birth_date, key=data.idempotency_key
+            )
+        )
+        async with transaction(self.sessions) as session:
+            service = PartnerDataService(session)
+            person = await service.partners.person(data.beneficiary_id)
+            if person is not None:
+                await service.record_france_travail(person, found)
+        if found is None:
+            return FranceTravailLookupResult(found=False)
+        return FranceTravailLookupResult(
+            found=True, registered=found.registration.status == "registered"
+        )
+
+    @activity.defn(name=NOTIFY_FRANCE_TRAVAIL_ORIENTATION.activity)
+    async def notify_france_travail_orientation(
+        self, data: ProfessionalOrientationInput
+    ) -> PartnerReceipt:
+        """Tell France Travail a person is oriented to it (once per key)."""
+        try:
+            async with transaction(self.sessions) as session:
+                service = PartnerDataService(session)
+                person = await service.person_for(data.beneficiary_id, "france_travail")
+                agency = (
+                    await service.partners.structure(data.structure_id)
+                    if data.structure_id
+                    else None
+                )
+                notice = ProfessionalOrientation(
+                    orientation_id=data.orientation_id,
+                    person=service.identity(person),
+                    decided_on=data.decided_on,
+                    agency=agency.name if agency else None,
+                    referent=await service.referent(data.referent_id),
+                )
+        except (ConsentMissing, PersonUnknown, PersonIncomplete) as error:
+            raise _refusal(error) from None
+        receipt, replayed = await _partner(
+            lambda: self.adapters.france_travail.notify_orientation(
+                notice, key=data.idempotency_key
+            )
+        )
+        if receipt.identifier:
+            async with transaction(self.sessions) as session:
+                known = await PartnerDataService(session).partners.person(data.beneficiary_id)
+                if known is not None and known.france_travail_id != receipt.identifier:
+                    known.france_travail_id = receipt.identifier
+        return PartnerReceipt(reference=receipt.reference, replayed=replayed)
+
+    @activity.defn(name=SUBMIT_TRAINING_REQUEST_REGION.activity)
+    async def submit_training_request(self, data: TrainingRequestInput) -> PartnerReceipt:
+        """Ask the training's funder (the Région, or France Travail for an AIF) to fund it."""
+        try:
+            async with transaction(self.sessions) as session:
+                service = PartnerDataService(session)
+                person = await service.person_for(data.beneficiary_id, data.funder)
+                request = TrainingFundingRequest(
+                    request_id=data.request_id,
+                    person=service.identity(person),
+                    training=TrainingRef.model_validate(data.training.model_dump()),
+                    requested_amount=data.requested_amount,
+                    referent=await service.referent(data.referent_id),
+                )
+        except (ConsentMissing, PersonUnknown, PersonIncomplete) as error:
+            raise _refusal(error) from None
+        desk = (
+            self.adapters.region_funding
+            if data.funder == "region"
+            else self.adapters.france_travail_funding
+        )
+        receipt, replayed = await _partner(
+            lambda: desk.request_training(request, key=data.idempotency_key)
+        )
+        return PartnerReceipt(reference=receipt.reference, replayed=replayed)
+
+    @activity.defn(name=SEND_STRUCTURE_ORIENTATION.activity)
+    async def send_structure_orientation(self, data: StructureOrientationInput) -> PartnerReceipt:
+        """Orient the person to a structure's service: their name and how to reach them, never
+        their NIR."""
+        try:
+            async with transaction(self.sessions) as session:
+                service = PartnerDataService(session)
+                oriented = await service.person_for(data.beneficiary_id, "structures")
+                orientation = ServiceOrientation(
+                    orientation_id=data.orientation_id,
+                    structure_id=data.structure_id,
+                    service_id=data.service_id,
+                    person=service.contact(oriented),
+                    referent=await service.referent(data.referent_id),
+                )
+        except (ConsentMissing, PersonUnknown) as error:
+            raise _refusal(error) from None
+        receipt, replayed = await _partner(
+            lambda: self.adapters.structures.orient(orientation, key=data.idempotency_key)
+        )
+        return PartnerReceipt(reference=receipt.reference, replayed=replayed)

@@ -1,0 +1,254 @@
+"""``make bench`` (CAF part): a 10,000-line CAF feed imported through the real platform.
+
+Self-contained: a Temporal dev server on a fresh SQLite file, a migrated app database (a fresh
+SQLite file, or ``DATABASE_URL`` — point it at a scratch database), the platform's worker as
+production runs it (``python -m cli.main worker``), then ``python -m cli.main import-caf FILE``
+on a generated feed (``simulators.caf_feed.write_feed_file``, some lines deliberately broken).
+Everything it started is stopped on the way out.
+
+Figures go to stdout as ``key=value`` lines (``caf_import_lines_per_s``: data lines over the
+command's wall time, storing the file included; ``caf_import_peak_rss_mib``: the worker's peak
+resident memory, where the import runs); progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import NoReturn
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import func, select
+from temporalio.client import Client
+
+from cli.temporal_server import dev_server_command
+from parcours.db import create_engine, create_sessionmaker
+from parcours.models import JourneyRecord
+from parcours.partners.models import CafFeedFile, CafFeedLine
+from parcours.settings import ROOT
+from simulators.caf_feed import write_feed_file
+
+TASK_QUEUE = "bench-caf-import"
+
+
+def progress(message: str) -> None:
+    print(f"[bench caf] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def peak_rss_mib(pid: int) -> float | None:
+    """The process's peak resident set size so far (Linux ``VmHWM``)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+@dataclass
+class Platform:
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="parcours-caf-")))
+    processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    database_url: str = ""
+    temporal_address: str = ""
+
+    def spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        with (self.workdir / f"{name}.log").open("wb") as log:
+            process = subprocess.Popen(
+                args,
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches the bench, which stops them in order
+            )
+        self.processes.append((name, process))
+        return process
+
+    def tail(self, name: str) -> str:
+        return (self.workdir / f"{name}.log").read_text(errors="replace")[-3000:]
+
+    def check_alive(self) -> None:
+        for name, process in self.processes:
+            if process.poll() is not None and name != "import":
+                raise RuntimeError(
+                    f"{name} stopped (code {process.returncode}):\n{self.tail(name)}"
+                )
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "PARCOURS_TEMPORAL_ADDRESS": self.temporal_address,
+            "PARCOURS_TASK_QUEUE": TASK_QUEUE,
+            "PARCOURS_LOG_FORMAT": "console",
+            "PARCOURS_LOG_LEVEL": "WARNING",
+            "PARCOURS_WORKER_METRICS_ADDRESS": f"127.0.0.1:{free_port()}",
+        }
+
+    async def start(self) -> None:
+        self.database_url = os.environ.get("DATABASE_URL") or (
+            f"sqlite+aiosqlite:///{self.workdir / 'parcours.db'}"
+        )
+        port = free_port()
+        self.temporal_address = f"127.0.0.1:{port}"
+        server = dev_server_command(self.workdir / "temporal.db", port, free_port())
+        self.spawn("temporal", [*server, "--headless"], dict(os.environ))
+        config = Config(str(ROOT / "alembic.ini"))
+        config.attributes["database_url"] = self.database_url
+        await asyncio.to_thread(command.upgrade, config, "head")  # env.py runs its own loop
+        async with asyncio.timeout(60):
+            while True:
+                self.check_alive()
+                try:
+                    client = await Client.connect(self.temporal_address)
+                    await client.service_client.check_health()
+                    break
+                except RuntimeError:
+                    await asyncio.sleep(0.2)
+        self.spawn("worker", [sys.executable, "-m", "cli.main", "worker"], self.env())
+
+    def stop(self, keep: bool = False) -> None:
+        """Clients first, then the server they drain their work to."""
+        for group in (
+            [p for name, p in self.processes if name != "temporal"],
+            [p for name, p in self.processes if name == "temporal"],
+        ):
+            for process in group:
+                if process.poll() is None:
+                    process.send_signal(signal.SIGINT)
+            for process in group:
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        self.processes.clear()
+        if not keep:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+async def bench(platform: Platform, options: argparse.Namespace) -> dict[str, float]:
+    progress("starting Temporal, the database and the worker …")
+    await platform.start()
+    feed = platform.workdir / "flux-rsa.csv"
+    written = write_feed_file(
+        feed, options.lines, seed=options.seed, malformed=options.malformed, today=date.today()
+    )
+    progress(f"{written.lines} lines written ({len(written.malformed)} malformed); importing …")
+    worker = next(p for name, p in platform.processes if name == "worker")
+    started = time.perf_counter()
+    importer = platform.spawn(
+        "import", [sys.executable, "-m", "cli.main", "import-caf", str(feed)], platform.env()
+    )
+    importer_peak = worker_peak = 0.0
+    while importer.poll() is None:
+        platform.check_alive()
+        importer_peak = max(importer_peak, peak_rss_mib(importer.pid) or 0.0)
+        worker_peak = max(worker_peak, peak_rss_mib(worker.pid) or 0.0)
+        await asyncio.sleep(0.25)
+    elapsed = time.perf_counter() - started
+    if importer.returncode != 0:
+        raise RuntimeError(f"import-caf failed:\n{platform.tail('import')}")
+    progress(platform.tail("import").strip().splitlines()[-1])
+
+    engine = create_engine(platform.database_url)
+    sessions = create_sessionmaker(engine)
+    try:
+        async with sessions() as session:
+            outcomes = dict(
+                (
+                    await session.execute(
+                        select(CafFeedLine.outcome, func.count()).group_by(CafFeedLine.outcome)
+                    )
+                ).all()
+            )
+            stored = await session.scalar(select(func.count()).select_from(CafFeedFile))
+        assert stored == 1 and sum(outcomes.values()) == options.lines, outcomes
+        # The journeys the import started go on writing their read model: until every one has.
+        progress(f"imported in {elapsed:.1f} s; waiting for the journeys to settle …")
+        async with asyncio.timeout(600):
+            while True:
+                async with sessions() as session:
+                    pending = await session.scalar(
+                        select(func.count())
+                        .select_from(JourneyRecord)
+                        .where(JourneyRecord.seq == 0)
+                    )
+                if not pending:
+                    break
+                worker_peak = max(worker_peak, peak_rss_mib(worker.pid) or 0.0)
+                await asyncio.sleep(0.5)
+        settled = time.perf_counter() - started
+    finally:
+        await engine.dispose()
+    return {
+        "caf_import_lines": options.lines,
+        "caf_import_seconds": elapsed,
+        "caf_import_lines_per_s": options.lines / elapsed,
+        "caf_import_created": outcomes.get("created", 0),
+        "caf_import_signalled": outcomes.get("signalled", 0),
+        "caf_import_unchanged": outcomes.get("unchanged", 0),
+        "caf_import_rejected": outcomes.get("rejected", 0),
+        "caf_import_journeys_settled_s": settled,
+        "caf_import_peak_rss_mib": worker_peak,
+        "caf_import_cli_peak_rss_mib": importer_peak,
+    }
+
+
+def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.caf_import", description=__doc__)
+    parser.add_argument("--lines", type=int, default=int(os.environ.get("BENCH_CAF_LINES", 10_000)))
+    parser.add_argument(
+        "--malformed", type=int, default=int(os.environ.get("BENCH_CAF_MALFORMED", 20))
+    )
+    parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--keep", action="store_true", help="keep the databases and logs")
+    return parser.parse_args(argv)
+
+
+def _interrupt(signum: int, frame: object) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_options(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
+    platform = Platform()
+    try:
+        figures = asyncio.run(bench(platform, options))
+    except KeyboardInterrupt:
+        progress("interrupted")
+        return 130
+    finally:
+        progress("stopping the platform …")
+        platform.stop(keep=options.keep)
+        if options.keep:
+            progress(f"databases and logs kept in {platform.workdir}")
+    for key, value in figures.items():
+        print(f"{key}={value:.2f}" if isinstance(value, float) else f"{key}={value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
