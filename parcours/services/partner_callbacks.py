@@ -145,7 +145,7 @@ class PartnerCallbackService:
         started = event.body.get("start_date") or event.body.get("started_on")
         action = RecordEmploymentInput(
             started_on=date.fromisoformat(started) if started else date.today(),
-            contract=EmploymentContract.OTHER,
+            contract=_contract(event.body.get("contract")),
             follow_up_consent=person.follow_up_wish if person else None,
         )
         try:
@@ -167,3 +167,11 @@ class PartnerCallbackService:
     async def _on_orientation_answer(self, event: PartnerEvent) -> None:
         """A structure's answer to an orientation (``subject_id`` is the orientation id):
         recorded for the orientations to services (issue 5)."""
+
+
+def _contract(value: Any) -> EmploymentContract:
+    """France Travail's contract type when it is one Parcours knows, else "autre"."""
+    try:
+        return EmploymentContract(str(value).lower())
+    except ValueError:
+        return EmploymentContract.OTHER
