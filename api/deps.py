@@ -40,7 +40,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# Ended with the endpoint, before the response is sent: a client told "done" finds its
+# change committed (by default FastAPI ends a ``yield`` dependency after sending).
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 async def get_journey_service(

@@ -1,6 +1,11 @@
 """The JSON API through HTTP: the real app served by uvicorn, the real Temporal dev server and
 worker, the migrated database. What a client of the API would notice, and nothing less:
-status codes, French reasons, and that a refused request leaves nothing behind."""
+status codes, French reasons, and that a refused request leaves nothing behind.
+
+Each call is signed with the API token of the role that does it in real life: the référent
+enrols and accompanies, the chargée d'orientation decides the orientation, a manager hands a
+journey off, the CAF feed (an admin account) signals RSA rights. Who may do what is tested in
+``test_access.py``."""
 
 from __future__ import annotations
 
@@ -29,7 +34,7 @@ from parcours.journey.messages import JourneyState
 from parcours.journey.rules import ACTIONS
 from parcours.models import Beneficiary, JourneyRecord
 from parcours.settings import Settings
-from tests.conftest import Staff, free_port, person_payload
+from tests.conftest import ApiClients, NewAccount, Staff, api_clients, free_port, person_payload
 
 Json = dict[str, Any]
 
@@ -140,12 +145,12 @@ async def temporal_down(
 
 
 @pytest.fixture(scope="module")
-async def quick_follow_up(
+async def quick_follow_up_app(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
     dev_env: WorkflowEnvironment,
     dev_worker: Worker,
-) -> AsyncIterator[httpx.AsyncClient]:
+) -> AsyncIterator[str]:
     """The app configured with a follow-up check-in due at month 0, that is at once.
 
     Journeys capture their SLA settings when they start, so the check-in endpoint can be driven
@@ -153,18 +158,24 @@ async def quick_follow_up(
     server)."""
     at_once = settings.model_copy(update={"follow_up_check_in_months": [0]})
     async with served(create_app(at_once, temporal=dev_env.client)) as http:
-        yield http
+        yield str(http.base_url)
+
+
+@pytest.fixture
+async def quick_follow_up(quick_follow_up_app: str, staff: Staff) -> AsyncIterator[ApiClients]:
+    async with api_clients(quick_follow_up_app, staff) as clients:
+        yield clients
 
 
 # --- Enrolment ---
 
 
 async def test_enrolment_opens_the_journey_at_intake_with_its_deadline(
-    http: httpx.AsyncClient, staff: Staff, settings: Settings, dev_env: WorkflowEnvironment
+    api: ApiClients, staff: Staff, settings: Settings, dev_env: WorkflowEnvironment
 ) -> None:
     payload = person_payload(referent_id=staff.referent_id, structure_id=staff.structure_id)
 
-    response = await http.post("/api/v1/beneficiaries", json=payload)
+    response = await api.referent.post("/api/v1/beneficiaries", json=payload)
 
     assert response.status_code == 201, response.text
     person, journey = response.json()["beneficiary"], response.json()["journey"]
@@ -181,7 +192,7 @@ async def test_enrolment_opens_the_journey_at_intake_with_its_deadline(
     offered = [action["name"] for action in journey["available_actions"]]
     assert "begin_diagnosis" in offered and "complete_diagnosis" not in offered
 
-    detail = await read_until(http, person["id"], lambda d: bool(d["timeline"]))
+    detail = await read_until(api.referent, person["id"], lambda d: bool(d["timeline"]))
     assert kinds(detail) == ["journey_started"]
     assert detail["referent"]["label"] == "Referent 1"
     assert detail["structure"]["id"] == staff.structure_id
@@ -215,7 +226,7 @@ MISSING = object()
     ],
 )
 async def test_bad_enrolment_is_refused_naming_the_field(
-    http: httpx.AsyncClient,
+    api: ApiClients,
     sessions: async_sessionmaker[AsyncSession],
     field: str,
     value: object,
@@ -224,49 +235,52 @@ async def test_bad_enrolment_is_refused_naming_the_field(
     if value is MISSING:
         del payload[field]
 
-    response = await http.post("/api/v1/beneficiaries", json=payload)
+    response = await api.referent.post("/api/v1/beneficiaries", json=payload)
 
     assert response.status_code == 422, response.text
     assert field in error_fields(response)
     assert await count_people(sessions, str(payload["first_name"])) == 0
 
 
-async def test_unknown_enum_values_are_refused_naming_the_field(http: httpx.AsyncClient) -> None:
-    beneficiary_id = await enrol(http)
+async def test_unknown_enum_values_are_refused_naming_the_field(api: ApiClients) -> None:
+    beneficiary_id = await enrol(api.referent)
     journey = f"/api/v1/journeys/{beneficiary_id}"
 
-    closing = await http.post(f"{journey}/actions/close", json={"exit_reason": "loterie"})
+    closing = await api.referent.post(f"{journey}/actions/close", json={"exit_reason": "loterie"})
     assert closing.status_code == 422
     assert error_fields(closing) == ["exit_reason"]
 
-    caf = await http.post(
+    caf = await api.admin.post(
         f"{journey}/rsa-rights", json={"status": "revoque", "effective_on": "2025-01-01"}
     )
     assert caf.status_code == 422
     assert error_fields(caf) == ["status"]
 
-    handing_off = await http.post(f"{journey}/actions/hand-off", json={"territory": "9A"})
+    handing_off = await api.manager.post(f"{journey}/actions/hand-off", json={"territory": "9A"})
     assert handing_off.status_code == 422
     assert error_fields(handing_off) == ["territory"]
 
-    listing = await http.get("/api/v1/journeys", params={"step": "nulle-part", "limit": 0})
+    listing = await api.referent.get("/api/v1/journeys", params={"step": "nulle-part", "limit": 0})
     assert listing.status_code == 422
     assert sorted(error_fields(listing)) == ["limit", "step"]
 
-    assert (await read(http, beneficiary_id))["journey"]["step"] == "intake"
+    assert (await read(api.referent, beneficiary_id))["journey"]["step"] == "intake"
 
 
 # --- Every action, across journeys ---
 
 
 async def test_every_action_endpoint_moves_a_journey(
-    http: httpx.AsyncClient,
-    quick_follow_up: httpx.AsyncClient,
+    api: ApiClients,
+    quick_follow_up: ApiClients,
     staff: Staff,
+    new_account: NewAccount,
     dev_env: WorkflowEnvironment,
 ) -> None:
     reached: set[str] = set()
     today = date.today()
+    # The département the journey is handed off to has its own manager.
+    receiving = await new_account("manager", territory="74")
 
     async def step(
         client: httpx.AsyncClient, beneficiary_id: str, action: str, expected: str, **body: object
@@ -277,19 +291,19 @@ async def test_every_action_endpoint_moves_a_journey(
         return journey
 
     # From intake to a hand-off and a closure, by way of a job lost during follow-up.
-    a = await enrol(http, referent_id=staff.referent_id)
-    assert (await step(http, a, "pause", "intake"))["paused"]
-    resumed = await step(http, a, "resume", "intake")
+    a = await enrol(api.referent, referent_id=staff.referent_id)
+    assert (await step(api.referent, a, "pause", "intake"))["paused"]
+    resumed = await step(api.manager, a, "resume", "intake")
     assert not resumed["paused"]
     assert "begin_diagnosis" in [x["name"] for x in resumed["available_actions"]]
     reassigned = await step(
-        http, a, "reassign-referent", "intake", referent_id=staff.other_referent_id
+        api.orientation, a, "reassign-referent", "intake", referent_id=staff.other_referent_id
     )
     assert reassigned["referent_id"] == staff.other_referent_id
-    await step(http, a, "begin-diagnosis", "diagnosis", referent_id=staff.referent_id)
-    await step(http, a, "complete-diagnosis", "orientation")
+    await step(api.referent, a, "begin-diagnosis", "diagnosis", referent_id=staff.referent_id)
+    await step(api.referent, a, "complete-diagnosis", "orientation")
     oriented = await step(
-        http,
+        api.orientation,
         a,
         "decide-orientation",
         "accompaniment",
@@ -300,7 +314,7 @@ async def test_every_action_endpoint_moves_a_journey(
     assert oriented["orientation_label"] == "Socio-professionnelle"
     contract_end = today + timedelta(days=180)
     signed = await step(
-        http,
+        api.referent,
         a,
         "sign-contract",
         "accompaniment",
@@ -310,17 +324,22 @@ async def test_every_action_endpoint_moves_a_journey(
     )
     assert datetime.fromisoformat(signed["deadline"]).date() == contract_end
     await step(
-        http, a, "record-employment", "employment", started_on=today.isoformat(), contract="cdd"
+        api.referent,
+        a,
+        "record-employment",
+        "employment",
+        started_on=today.isoformat(),
+        contract="cdd",
     )
-    await step(http, a, "set-follow-up-consent", "follow_up", consent=True)
-    await step(http, a, "report-job-loss", "accompaniment")
-    handed_off = await step(http, a, "hand-off", "orientation", territory="74")
+    await step(api.referent, a, "set-follow-up-consent", "follow_up", consent=True)
+    await step(api.referent, a, "report-job-loss", "accompaniment")
+    handed_off = await step(api.manager, a, "hand-off", "orientation", territory="74")
     assert (handed_off["territory"], handed_off["referent_id"]) == ("74", None)
-    closed = await step(http, a, "close", "closed", exit_reason="moved_away")
+    closed = await step(api(receiving), a, "close", "closed", exit_reason="moved_away")
     assert closed["exit_reason_label"] == "Départ hors du territoire"
     assert closed["available_actions"] == []
 
-    detail = await read(http, a)
+    detail = await read(api(receiving), a)
     assert kinds(detail) == [
         "journey_started",
         "paused",
@@ -337,13 +356,19 @@ async def test_every_action_endpoint_moves_a_journey(
         "closed",
     ]
     assert detail["journey"]["step"] == "closed"
+    # Each action is signed by who did it.
+    actors = {event["kind"]: (event["actor"] or {}).get("id") for event in detail["timeline"]}
+    assert actors["resumed"] == staff.manager_id
+    assert actors["orientation_decided"] == staff.orientation_id
+    assert actors["closed"] == receiving.id
 
     # To a follow-up check-in and a closure on sustained employment.
-    b = await enrol(quick_follow_up, referent_id=staff.referent_id)
-    await step(quick_follow_up, b, "begin-diagnosis", "diagnosis")
-    await step(quick_follow_up, b, "complete-diagnosis", "orientation")
+    quick = quick_follow_up
+    b = await enrol(quick.referent, referent_id=staff.referent_id)
+    await step(quick.referent, b, "begin-diagnosis", "diagnosis")
+    await step(quick.referent, b, "complete-diagnosis", "orientation")
     await step(
-        quick_follow_up,
+        quick.orientation,
         b,
         "decide-orientation",
         "accompaniment",
@@ -351,7 +376,7 @@ async def test_every_action_endpoint_moves_a_journey(
         structure_id=staff.structure_id,
     )
     await step(
-        quick_follow_up,
+        quick.referent,
         b,
         "record-employment",
         "follow_up",
@@ -359,7 +384,7 @@ async def test_every_action_endpoint_moves_a_journey(
         contract="cdi",
         follow_up_consent=True,
     )
-    due = await read_until(quick_follow_up, b, lambda d: d["journey"]["check_in_due"] == 0)
+    due = await read_until(quick.referent, b, lambda d: d["journey"]["check_in_due"] == 0)
     assert "record_check_in" in [x["name"] for x in due["journey"]["available_actions"]]
     # The read model is written before the workflow adopts the change its timer made, and the
     # update's validator reads the workflow: a check-in sent in between is refused. Wait.
@@ -368,7 +393,7 @@ async def test_every_action_endpoint_moves_a_journey(
         if (await handle.query("current", result_type=JourneyState)).check_in_due == 0:
             break
         await asyncio.sleep(0.05)
-    done = await step(quick_follow_up, b, "record-check-in", "closed", month=0, still_employed=True)
+    done = await step(quick.referent, b, "record-check-in", "closed", month=0, still_employed=True)
     assert done["exit_reason"] == "sustained_employment"
 
     assert reached == {name.replace("_", "-") for name in ACTIONS}
@@ -377,12 +402,12 @@ async def test_every_action_endpoint_moves_a_journey(
 # --- Refusals ---
 
 
-async def test_impossible_transition_is_refused_with_its_reason(http: httpx.AsyncClient) -> None:
-    beneficiary_id = await enrol(http)
+async def test_impossible_transition_is_refused_with_its_reason(api: ApiClients) -> None:
+    beneficiary_id = await enrol(api.referent)
     actions = f"/api/v1/journeys/{beneficiary_id}/actions"
 
-    async def refused(action: str, body: Json) -> str:
-        response = await http.post(f"{actions}/{action}", json=body)
+    async def refused(action: str, body: Json, by: httpx.AsyncClient = api.referent) -> str:
+        response = await by.post(f"{actions}/{action}", json=body)
         assert response.status_code == 409, response.text
         reason: str = response.json()["detail"]
         return reason
@@ -391,35 +416,39 @@ async def test_impossible_transition_is_refused_with_its_reason(http: httpx.Asyn
         "Action possible seulement à l'étape « Diagnostic » (étape actuelle : « Accueil »)."
     )
     assert await refused("resume", {}) == "Le parcours n'est pas en pause."
-    assert await refused("hand-off", {"territory": "73"}) == (
+    assert await refused("hand-off", {"territory": "73"}, by=api.manager) == (
         "Le parcours est déjà rattaché à ce département."
     )
-    await act(http, beneficiary_id, "pause")
+    await act(api.referent, beneficiary_id, "pause")
     assert await refused("begin-diagnosis", {}) == (
         "Le parcours est en pause : reprenez-le avant de continuer."
     )
 
-    detail = await read(http, beneficiary_id)
+    detail = await read(api.referent, beneficiary_id)
     assert detail["journey"]["step"] == "intake"
     assert kinds(detail) == ["journey_started", "paused"]
 
-    await act(http, beneficiary_id, "close", exit_reason="declined")
+    await act(api.referent, beneficiary_id, "close", exit_reason="declined")
     assert await refused("resume", {}) == (
         "Le parcours est clôturé : aucune action n'est plus possible."
     )
 
 
 async def test_a_contract_ending_before_it_is_signed_is_refused(
-    http: httpx.AsyncClient, staff: Staff
+    api: ApiClients, staff: Staff
 ) -> None:
-    beneficiary_id = await enrol(http)
-    await act(http, beneficiary_id, "begin-diagnosis")
-    await act(http, beneficiary_id, "complete-diagnosis")
+    beneficiary_id = await enrol(api.referent)
+    await act(api.referent, beneficiary_id, "begin-diagnosis")
+    await act(api.referent, beneficiary_id, "complete-diagnosis")
     await act(
-        http, beneficiary_id, "decide-orientation", kind="social", structure_id=staff.structure_id
+        api.orientation,
+        beneficiary_id,
+        "decide-orientation",
+        kind="social",
+        structure_id=staff.structure_id,
     )
 
-    response = await http.post(
+    response = await api.referent.post(
         f"/api/v1/journeys/{beneficiary_id}/actions/sign-contract",
         json={"signed_on": "2025-03-10", "ends_on": "2025-03-01"},
     )
@@ -428,22 +457,23 @@ async def test_a_contract_ending_before_it_is_signed_is_refused(
     assert response.json() == {
         "detail": "La date de fin du contrat doit suivre sa date de signature."
     }
-    assert "contract_signed" not in kinds(await read(http, beneficiary_id))
+    assert "contract_signed" not in kinds(await read(api.referent, beneficiary_id))
 
 
-async def test_unknown_journey_is_not_found(http: httpx.AsyncClient) -> None:
+async def test_unknown_journey_is_not_found(api: ApiClients) -> None:
     unknown = str(uuid.uuid4())
-    not_found = {"detail": "Parcours introuvable."}
 
-    reading = await http.get(f"/api/v1/journeys/{unknown}")
-    acting = await http.post(f"/api/v1/journeys/{unknown}/actions/begin-diagnosis", json={})
-    signalling = await http.post(
+    reading = await api.referent.get(f"/api/v1/journeys/{unknown}")
+    acting = await api.referent.post(f"/api/v1/journeys/{unknown}/actions/begin-diagnosis", json={})
+    signalling = await api.admin.post(
         f"/api/v1/journeys/{unknown}/rsa-rights",
         json={"status": "closed", "effective_on": date.today().isoformat()},
     )
 
-    for response in (reading, acting, signalling):
-        assert (response.status_code, response.json()) == (404, not_found)
+    # A professional is told the same whether the person does not exist or is not theirs.
+    for response in (reading, acting):
+        assert (response.status_code, response.json()) == (404, {"detail": "Personne introuvable."})
+    assert (signalling.status_code, signalling.json()) == (404, {"detail": "Parcours introuvable."})
 
 
 async def journeys_started_since(client: Client, since: datetime, *, including: str) -> set[str]:
@@ -462,7 +492,7 @@ async def journeys_started_since(client: Client, since: datetime, *, including: 
     [("referent_id", "Référent inconnu."), ("structure_id", "Structure inconnue.")],
 )
 async def test_enrolment_with_an_unknown_reference_writes_nothing(
-    http: httpx.AsyncClient,
+    api: ApiClients,
     staff: Staff,
     sessions: async_sessionmaker[AsyncSession],
     dev_env: WorkflowEnvironment,
@@ -473,32 +503,34 @@ async def test_enrolment_with_an_unknown_reference_writes_nothing(
     references = {"referent_id": staff.referent_id, "structure_id": staff.structure_id}
     payload = person_payload(**{**references, field: str(uuid.uuid4())})
 
-    response = await http.post("/api/v1/beneficiaries", json=payload)
+    response = await api.referent.post("/api/v1/beneficiaries", json=payload)
 
     assert (response.status_code, response.json()) == (422, {"detail": message})
     assert await count_people(sessions, str(payload["first_name"])) == 0
     # Temporal: a good enrolment made afterwards is the only journey started since.
-    sentinel = await enrol(http, referent_id=staff.referent_id)
+    sentinel = await enrol(api.referent, referent_id=staff.referent_id)
     started = await journeys_started_since(dev_env.client, since, including=f"journey-{sentinel}")
     assert started == {f"journey-{sentinel}"}
 
 
 async def test_action_with_an_unknown_reference_changes_nothing(
-    http: httpx.AsyncClient, staff: Staff
+    api: ApiClients, staff: Staff
 ) -> None:
-    beneficiary_id = await enrol(http, referent_id=staff.referent_id)
-    await act(http, beneficiary_id, "begin-diagnosis")
-    await act(http, beneficiary_id, "complete-diagnosis")
+    beneficiary_id = await enrol(api.referent, referent_id=staff.referent_id)
+    await act(api.referent, beneficiary_id, "begin-diagnosis")
+    await act(api.referent, beneficiary_id, "complete-diagnosis")
     actions = f"/api/v1/journeys/{beneficiary_id}/actions"
 
-    orienting = await http.post(
+    orienting = await api.orientation.post(
         f"{actions}/decide-orientation", json={"kind": "social", "structure_id": "nulle"}
     )
-    reassigning = await http.post(f"{actions}/reassign-referent", json={"referent_id": "nul"})
+    reassigning = await api.orientation.post(
+        f"{actions}/reassign-referent", json={"referent_id": "nul"}
+    )
 
     assert (orienting.status_code, orienting.json()) == (422, {"detail": "Structure inconnue."})
     assert (reassigning.status_code, reassigning.json()) == (422, {"detail": "Référent inconnu."})
-    detail = await read(http, beneficiary_id)
+    detail = await read(api.referent, beneficiary_id)
     assert (detail["journey"]["step"], detail["journey"]["referent_id"]) == (
         "orientation",
         staff.referent_id,
@@ -510,35 +542,40 @@ async def test_action_with_an_unknown_reference_changes_nothing(
 
 
 async def test_enrolment_when_temporal_does_not_answer_keeps_nothing(
-    temporal_down: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+    temporal_down: httpx.AsyncClient, staff: Staff, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     payload = person_payload()
 
-    response = await temporal_down.post("/api/v1/beneficiaries", json=payload)
+    response = await temporal_down.post(
+        "/api/v1/beneficiaries", json=payload, headers=staff.headers("referent")
+    )
 
     assert (response.status_code, response.json()) == (503, {"detail": ENGINE_DOWN})
     assert await count_people(sessions, str(payload["first_name"])) == 0
 
 
 async def test_acting_when_temporal_does_not_answer_is_unavailable(
-    http: httpx.AsyncClient, temporal_down: httpx.AsyncClient
+    api: ApiClients, staff: Staff, temporal_down: httpx.AsyncClient
 ) -> None:
-    beneficiary_id = await enrol(http)
-    await act(http, beneficiary_id, "begin-diagnosis")
+    beneficiary_id = await enrol(api.referent)
+    await act(api.referent, beneficiary_id, "begin-diagnosis")
     journey = f"/api/v1/journeys/{beneficiary_id}"
 
     # Both wait for the Temporal client to give up: wait once.
     acting, signalling = await asyncio.gather(
-        temporal_down.post(f"{journey}/actions/complete-diagnosis", json={}),
+        temporal_down.post(
+            f"{journey}/actions/complete-diagnosis", json={}, headers=staff.headers("referent")
+        ),
         temporal_down.post(
             f"{journey}/rsa-rights",
             json={"status": "closed", "effective_on": date.today().isoformat()},
+            headers=staff.headers("admin"),
         ),
     )
 
     assert (acting.status_code, acting.json()) == (503, {"detail": ENGINE_DOWN})
     assert (signalling.status_code, signalling.json()) == (503, {"detail": ENGINE_DOWN})
-    assert (await read(http, beneficiary_id))["journey"]["step"] == "diagnosis"
+    assert (await read(api.referent, beneficiary_id))["journey"]["step"] == "diagnosis"
 
 
 async def test_health_is_degraded_when_temporal_does_not_answer(
@@ -555,7 +592,8 @@ async def test_health_is_degraded_when_temporal_does_not_answer(
 # --- Listing ---
 
 
-async def test_list_filters_by_step_lateness_and_name_and_pages(http: httpx.AsyncClient) -> None:
+async def test_list_filters_by_step_lateness_and_name_and_pages(api: ApiClients) -> None:
+    http = api.referent
     tag = uuid.uuid4().hex[:8]
     family = f"Liste{tag}"
     alice = await enrol(http, first_name=f"Alice{tag}", last_name=family)
@@ -596,20 +634,24 @@ async def test_list_filters_by_step_lateness_and_name_and_pages(http: httpx.Asyn
 # --- CAF ---
 
 
-async def test_caf_closing_rights_closes_a_journey_in_diagnosis(http: httpx.AsyncClient) -> None:
+async def test_caf_closing_rights_closes_a_journey_in_diagnosis(api: ApiClients) -> None:
+    http, caf = api.referent, api.admin
     beneficiary_id = await enrol(http)
     await act(http, beneficiary_id, "begin-diagnosis")
     rights = f"/api/v1/journeys/{beneficiary_id}/rsa-rights"
     today = date.today().isoformat()
 
-    suspended = await http.post(rights, json={"status": "suspended", "effective_on": today})
+    # Only the CAF feed's account (an admin) passes RSA rights on.
+    by_referent = await http.post(rights, json={"status": "suspended", "effective_on": today})
+    assert by_referent.status_code == 403
+    suspended = await caf.post(rights, json={"status": "suspended", "effective_on": today})
     assert suspended.status_code == 202
     detail = await read_until(
         http, beneficiary_id, lambda d: d["journey"]["rsa_status"] == "suspended"
     )
     assert detail["journey"]["step"] == "diagnosis"  # a suspension alone closes nothing
 
-    closed = await http.post(rights, json={"status": "closed", "effective_on": today})
+    closed = await caf.post(rights, json={"status": "closed", "effective_on": today})
     assert closed.status_code == 202
     # Each event of the change is written by its own activity: wait for the last one.
     detail = await read_until(http, beneficiary_id, lambda d: kinds(d)[-1] == "closed")
@@ -617,7 +659,7 @@ async def test_caf_closing_rights_closes_a_journey_in_diagnosis(http: httpx.Asyn
     assert detail["journey"]["exit_reason_label"] == "Fin des droits RSA"
     assert kinds(detail)[-3:] == ["rsa_rights_changed", "rsa_rights_changed", "closed"]
 
-    again = await http.post(rights, json={"status": "closed", "effective_on": today})
+    again = await caf.post(rights, json={"status": "closed", "effective_on": today})
     assert again.status_code == 202  # the CAF may repeat itself after the end
     refused = await http.post(
         f"/api/v1/journeys/{beneficiary_id}/actions/complete-diagnosis", json={}
@@ -659,11 +701,13 @@ def requests_counted(metrics: str, method: str, route: str, status: int) -> floa
     return float(line.group(1)) if line else 0.0
 
 
-async def test_metrics_count_requests_by_route_and_status(http: httpx.AsyncClient) -> None:
+async def test_metrics_count_requests_by_route_and_status(
+    http: httpx.AsyncClient, api: ApiClients
+) -> None:
     route = "/api/v1/journeys/{beneficiary_id}"
     before = requests_counted((await http.get("/metrics")).text, "GET", route, 404)
 
-    await http.get(f"/api/v1/journeys/{uuid.uuid4()}")
+    await api.referent.get(f"/api/v1/journeys/{uuid.uuid4()}")
 
     metrics = (await http.get("/metrics")).text
     assert "# TYPE parcours_http_requests_total counter" in metrics

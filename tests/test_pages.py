@@ -1,4 +1,8 @@
-"""The French pages through HTTP (HTML, no browser): what a référent reads and submits."""
+"""The French pages through HTTP (HTML, no browser): what a référent reads and submits.
+
+Each page is opened by someone signed in through the sign-in page, whose browser keeps its
+session cookie and posts every form with the page's CSRF token (``tests.conftest.Browser``);
+sign-in itself is tested in ``test_sign_in.py``."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parcours.settings import Settings
-from tests.conftest import Staff, person_payload
+from tests.conftest import ApiClients, Browsers, Staff, person_payload, signed_in
 from tests.test_api import ENGINE_DOWN, act, app_without_temporal, count_people, enrol
 
 STEP_LABELS = ["Accueil", "Diagnostic", "Orientation", "Accompagnement", "Emploi"]
@@ -63,12 +67,13 @@ async def temporal_down(
         yield http
 
 
-async def test_list_shows_people_and_counts_per_step(http: httpx.AsyncClient) -> None:
+async def test_list_shows_people_and_counts_per_step(api: ApiClients, browsers: Browsers) -> None:
+    http = await browsers("referent")
     before = step_counts(text(await http.get("/parcours")))
     tag = uuid.uuid4().hex[:8]
-    anne = await enrol(http, first_name=f"Anne{tag}", last_name=f"Page{tag}")
-    bruno = await enrol(http, first_name=f"Bruno{tag}", last_name=f"Page{tag}")
-    await act(http, bruno, "begin-diagnosis")
+    anne = await enrol(api.referent, first_name=f"Anne{tag}", last_name=f"Page{tag}")
+    bruno = await enrol(api.referent, first_name=f"Bruno{tag}", last_name=f"Page{tag}")
+    await act(api.referent, bruno, "begin-diagnosis")
 
     everyone = text(await http.get("/parcours"))
     after = step_counts(everyone)
@@ -78,8 +83,8 @@ async def test_list_shows_people_and_counts_per_step(http: httpx.AsyncClient) ->
 
     found = text(await http.get("/parcours", params={"q": f"page{tag}"}))
     assert "2 parcours" in found
-    assert f'<a href="/parcours/{anne}">Anne{tag} Page{tag}</a>' in found
-    assert f'<a href="/parcours/{bruno}">Bruno{tag} Page{tag}</a>' in found
+    assert f'<a href="/beneficiaires/{anne}">Anne{tag} Page{tag}</a>' in found
+    assert f'<a href="/beneficiaires/{bruno}">Bruno{tag} Page{tag}</a>' in found
     assert 'value="page' + tag + '"' in found  # the search stays in its field
 
     in_diagnosis = text(
@@ -92,8 +97,9 @@ async def test_list_shows_people_and_counts_per_step(http: httpx.AsyncClient) ->
 
 
 async def test_enrolment_form_creates_the_person_and_opens_their_page(
-    http: httpx.AsyncClient, staff: Staff
+    api: ApiClients, browsers: Browsers, staff: Staff
 ) -> None:
+    http = await browsers("referent")
     blank = await http.get("/parcours/nouveau")
     assert blank.status_code == 200
     assert "Inscrire une personne" in text(blank)
@@ -106,19 +112,20 @@ async def test_enrolment_form_creates_the_person_and_opens_their_page(
     opened = re.fullmatch(r"/parcours/([0-9a-f-]{36})\?fait=inscription", location)
     assert opened, location
     page = text(await http.get(location))
-    assert f"<h1>{form['first_name']} {form['last_name']}</h1>" in page
+    assert re.search(rf"<h1[^>]*>{form['first_name']} {form['last_name']}</h1>", page)
     assert "Enregistré." in page
     assert current_step(page) == "Accueil"
     assert "Référent : Referent 1" in page
     assert "begin_diagnosis" in offered(page, opened.group(1))
     # What was typed is what the JSON API now holds; the blank field is simply absent.
-    person = (await http.get(f"/api/v1/journeys/{opened.group(1)}")).json()["beneficiary"]
+    person = (await api.referent.get(f"/api/v1/journeys/{opened.group(1)}")).json()["beneficiary"]
     assert (person["nir"], person["city"], person["email"]) == (form["nir"], "Chambéry", None)
 
 
 async def test_enrolment_form_error_is_explained_and_keeps_what_was_typed(
-    http: httpx.AsyncClient, staff: Staff, sessions: async_sessionmaker[AsyncSession]
+    browsers: Browsers, staff: Staff, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
+    http = await browsers("referent")
     form = form_of(
         last_name="", nir="12345", birth_date="1988-02-30", referent_id=staff.referent_id
     )
@@ -138,8 +145,9 @@ async def test_enrolment_form_error_is_explained_and_keeps_what_was_typed(
 
 
 async def test_enrolment_form_with_an_unknown_referent_writes_nothing(
-    http: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+    browsers: Browsers, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
+    http = await browsers("referent")
     form = form_of(referent_id=str(uuid.uuid4()))
 
     response = await http.post("/parcours/nouveau", data=form)
@@ -152,11 +160,13 @@ async def test_enrolment_form_with_an_unknown_referent_writes_nothing(
 
 
 async def test_enrolment_form_when_temporal_does_not_answer_keeps_nothing(
-    temporal_down: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+    temporal_down: httpx.AsyncClient, staff: Staff, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     form = form_of()
 
-    response = await temporal_down.post("/parcours/nouveau", data=form)
+    # Signing in needs only the database.
+    async with signed_in(str(temporal_down.base_url), staff["referent"].email) as browser:
+        response = await browser.post("/parcours/nouveau", data=form)
 
     assert response.status_code == 503
     page = text(response)
@@ -166,9 +176,10 @@ async def test_enrolment_form_when_temporal_does_not_answer_keeps_nothing(
 
 
 async def test_action_form_moves_the_journey_and_shows_it(
-    http: httpx.AsyncClient, staff: Staff
+    api: ApiClients, browsers: Browsers, staff: Staff
 ) -> None:
-    beneficiary_id = await enrol(http, referent_id=staff.referent_id)
+    http = await browsers("referent")
+    beneficiary_id = await enrol(api.referent, referent_id=staff.referent_id)
     actions = f"/parcours/{beneficiary_id}/actions"
 
     response = await http.post(
@@ -186,7 +197,15 @@ async def test_action_form_moves_the_journey_and_shows_it(
     assert "begin_diagnosis" not in offered(page, beneficiary_id)
 
     await http.post(f"{actions}/complete_diagnosis", data={})
-    oriented = await http.post(
+    # The chargée d'orientation decides, from her own browser.
+    orientation = await browsers("orientation")
+    assert "decide_orientation" in offered(
+        text(await orientation.get(f"/parcours/{beneficiary_id}")), beneficiary_id
+    )
+    assert "decide_orientation" not in offered(
+        text(await http.get(f"/parcours/{beneficiary_id}")), beneficiary_id
+    )
+    oriented = await orientation.post(
         f"{actions}/decide_orientation",
         data={"kind": "socio_professional", "structure_id": staff.structure_id, "referent_id": ""},
     )
@@ -198,12 +217,13 @@ async def test_action_form_moves_the_journey_and_shows_it(
 
 
 async def test_refused_action_shows_the_reason_and_keeps_the_form(
-    http: httpx.AsyncClient, staff: Staff
+    api: ApiClients, browsers: Browsers, staff: Staff
 ) -> None:
-    beneficiary_id = await enrol(http, referent_id=staff.referent_id)
+    http, orientation = await browsers("referent"), await browsers("orientation")
+    beneficiary_id = await enrol(api.referent, referent_id=staff.referent_id)
     actions = f"/parcours/{beneficiary_id}/actions"
 
-    same_territory = await http.post(f"{actions}/hand_off", data={"territory": "73"})
+    same_territory = await orientation.post(f"{actions}/hand_off", data={"territory": "73"})
 
     assert same_territory.status_code == 409
     page = text(same_territory)
@@ -212,7 +232,7 @@ async def test_refused_action_shows_the_reason_and_keeps_the_form(
     assert 'name="territory" value="73"' in page
     assert current_step(page) == "Accueil"
 
-    same_referent = await http.post(
+    same_referent = await orientation.post(
         f"{actions}/reassign_referent", data={"referent_id": staff.referent_id}
     )
     assert same_referent.status_code == 409
@@ -220,7 +240,7 @@ async def test_refused_action_shows_the_reason_and_keeps_the_form(
     assert "Cette personne suit déjà ce parcours." in page
     assert page.count(f'<option value="{staff.referent_id}" selected>') == 1
 
-    badly_typed = await http.post(f"{actions}/hand_off", data={"territory": "7"})
+    badly_typed = await orientation.post(f"{actions}/hand_off", data={"territory": "7"})
     assert badly_typed.status_code == 422
     page = text(badly_typed)
     assert "Département : format invalide." in page
@@ -234,7 +254,8 @@ async def test_refused_action_shows_the_reason_and_keeps_the_form(
     assert timeline(page) == ["Entrée dans le parcours"]
 
 
-async def test_unknown_journey_gives_a_french_not_found_page(http: httpx.AsyncClient) -> None:
+async def test_unknown_journey_gives_a_french_not_found_page(browsers: Browsers) -> None:
+    http = await browsers("referent")
     unknown = uuid.uuid4()
 
     for response in (
@@ -244,5 +265,5 @@ async def test_unknown_journey_gives_a_french_not_found_page(http: httpx.AsyncCl
         assert response.status_code == 404
         page = text(response)
         assert '<html lang="fr"' in page
-        assert "Parcours introuvable." in page
+        assert "Personne introuvable." in page
         assert 'href="/parcours"' in page
