@@ -139,7 +139,7 @@ async def time_worker(
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
 ) -> AsyncIterator[Worker]:
-    worker = build_worker(time_env.client, sessions, settings.task_queue)
+    worker = build_worker(time_env.client, sessions, settings.task_queue, settings)
     async with worker:
         yield worker
 
@@ -150,7 +150,7 @@ async def dev_worker(
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
 ) -> AsyncIterator[Worker]:
-    worker = build_worker(dev_env.client, sessions, settings.task_queue)
+    worker = build_worker(dev_env.client, sessions, settings.task_queue, settings)
     async with worker:
         yield worker
 

@@ -13,10 +13,8 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from activities.read_model import ReadModelActivities
-from activities.retention import RetentionActivities
+from cli.worker import build_worker
 from parcours.db import transaction
 from parcours.journey.messages import CloseInput
 from parcours.journey.rules import add_months
@@ -26,7 +24,6 @@ from parcours.settings import Settings
 from tests.conftest import Staff
 from tests.test_journey_workflow import JourneyHandle, Journeys, act
 from tests.test_no_personal_data import searchable
-from workflows.journey import Journey
 from workflows.retention import RetentionSweep, RetentionSweepInput, RetentionSweepResult
 
 
@@ -37,21 +34,10 @@ async def retention(
     settings: Settings,
     staff: Staff,
 ) -> AsyncIterator[Journeys]:
-    """Journeys and the sweep on a task queue of their own, served by a worker that has the
-    retention activity (registered here as ``cli.worker`` will)."""
+    """Journeys and the sweep on a task queue of their own, served by the worker as
+    ``parcours worker`` builds it (the retention activity included)."""
     own = settings.model_copy(update={"task_queue": f"retention-{uuid.uuid4().hex[:8]}"})
-    read_model = ReadModelActivities(sessions)
-    sweep = RetentionActivities(sessions, time_env.client, own)
-    async with Worker(
-        time_env.client,
-        task_queue=own.task_queue,
-        workflows=[Journey, RetentionSweep],
-        activities=[
-            read_model.record_journey_event,
-            read_model.record_journey_events,
-            sweep.anonymise_expired,
-        ],
-    ):
+    async with build_worker(time_env.client, sessions, own.task_queue, own):
         journeys = Journeys(time_env, sessions, own, staff)
         try:
             yield journeys
