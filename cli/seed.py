@@ -112,9 +112,10 @@ TARGETS = [
     ("intake", 8),
     ("diagnosis", 8),
     ("orientation", 8),
-    ("accompaniment", 10),
+    ("accompaniment", 8),
     ("contract", 6),
-    ("follow_up", 5),
+    ("employment", 3),
+    ("follow_up", 4),
     ("paused", 2),
     ("closed", 3),
 ]
@@ -172,10 +173,11 @@ async def seed(settings: Settings, people: int = 50) -> None:
         async with transaction(sessions) as session:
             service = JourneyService(session, temporal, settings)
             enrolment = await service.enrol(data)
-        async with sessions() as session:
-            service = JourneyService(session, temporal, settings)
-            for action in _actions_to(target, referent, structures, rng):
-                await service.act(enrolment.beneficiary.id, action)
+        for action in _actions_to(target, referent, structures, rng):
+            async with transaction(sessions) as session:
+                await JourneyService(session, temporal, settings).act(
+                    enrolment.beneficiary.id, action
+                )
         # The first person who has just found work can sign in to their own space.
         if target == "employment" and plan.index("employment") == index % len(plan):
             await _beneficiary_account(sessions, enrolment.beneficiary.id, data, password_hash)

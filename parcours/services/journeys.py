@@ -231,29 +231,36 @@ class JourneyService:
 
         The action is signed by ``principal`` (None: the platform itself) and logged.
         """
-        name = rules.ACTION_NAMES[type(action)]
-        if principal is None:
-            record = await self._record(beneficiary_id)
-        else:
-            record = access.ensure_action(principal, await self.journeys.get(beneficiary_id), name)
-            action = action.model_copy(update={"actor_id": principal.id})
-        if record.step == Step.CLOSED:
-            raise Conflict("Le parcours est clôturé : aucune action n'est plus possible.")
-        referent_id = getattr(action, "referent_id", None)
-        structure_id = getattr(action, "structure_id", None)
-        await self._check_references(referent_id, structure_id)
-        handle = self.temporal.get_workflow_handle(workflow_id(beneficiary_id))
-        try:
-            state = await handle.execute_update(name, action, result_type=JourneyState)
-        except WorkflowUpdateFailedError as failed:
-            cause = failed.cause
-            if isinstance(cause, ApplicationError) and cause.type == "TransitionRefused":
-                raise Conflict(cause.message) from failed
-            raise
-        except RPCError as error:
-            if error.status == RPCStatusCode.NOT_FOUND:
-                raise Conflict("Ce parcours n'accepte plus d'action (il est terminé).") from error
-            raise Unavailable(ENGINE_DOWN) from error
+        # Reads only until the journey has accepted: a write (even a pending access-log row
+        # flushed by a query) would hold SQLite's lock that the journey's activity needs.
+        with self.session.no_autoflush:
+            name = rules.ACTION_NAMES[type(action)]
+            if principal is None:
+                record = await self._record(beneficiary_id)
+            else:
+                record = access.ensure_action(
+                    principal, await self.journeys.get(beneficiary_id), name
+                )
+                action = action.model_copy(update={"actor_id": principal.id})
+            if record.step == Step.CLOSED:
+                raise Conflict("Le parcours est clôturé : aucune action n'est plus possible.")
+            referent_id = getattr(action, "referent_id", None)
+            structure_id = getattr(action, "structure_id", None)
+            await self._check_references(referent_id, structure_id)
+            handle = self.temporal.get_workflow_handle(workflow_id(beneficiary_id))
+            try:
+                state = await handle.execute_update(name, action, result_type=JourneyState)
+            except WorkflowUpdateFailedError as failed:
+                cause = failed.cause
+                if isinstance(cause, ApplicationError) and cause.type == "TransitionRefused":
+                    raise Conflict(cause.message) from failed
+                raise
+            except RPCError as error:
+                if error.status == RPCStatusCode.NOT_FOUND:
+                    raise Conflict(
+                        "Ce parcours n'accepte plus d'action (il est terminé)."
+                    ) from error
+                raise Unavailable(ENGINE_DOWN) from error
         # Logged once the journey accepted: the log and the journey agree.
         access.log_access(self.session, principal, beneficiary_id, "update", f"journey.{name}")
         return JourneyRead.build(state, rules.available_actions(state))
@@ -262,7 +269,8 @@ class JourneyService:
         """A partner's action on the journey, as the platform: refused or accepted now, carried
         out by the workflow right after (the caller need not wait for the read model)."""
         name = rules.ACTION_NAMES[type(action)]
-        record = await self._record(beneficiary_id)
+        with self.session.no_autoflush:
+            record = await self._record(beneficiary_id)
         if record.step == Step.CLOSED:
             raise Conflict("Le parcours est clôturé : aucune action n'est plus possible.")
         handle = self.temporal.get_workflow_handle(workflow_id(beneficiary_id))

@@ -1,0 +1,66 @@
+"""`make run`'s demo: it loads on a fresh database, with journeys at every step, and its
+accounts sign in."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import func, select
+from temporalio.testing import WorkflowEnvironment
+
+from cli.seed import DEMO_PASSWORD, seed
+from cli.worker import build_worker
+from parcours.db import create_engine, create_sessionmaker
+from parcours.models import JourneyRecord
+from parcours.services.accounts import AccountService
+from parcours.settings import ROOT, Settings
+
+
+async def test_the_demo_loads_journeys_at_every_step_and_its_accounts_sign_in(
+    dev_env: WorkflowEnvironment, settings: Settings, tmp_path: Path
+) -> None:
+    demo = settings.model_copy(
+        update={
+            # A database of its own: the demo loads only into an empty one.
+            "database_url": f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}",
+            "temporal_address": dev_env.client.service_client.config.target_host,
+            "task_queue": f"demo-{uuid.uuid4().hex[:8]}",
+        }
+    )
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["database_url"] = demo.database_url
+    await asyncio.to_thread(command.upgrade, config, "head")
+    engine = create_engine(demo.database_url)
+    sessions = create_sessionmaker(engine)
+    try:
+        async with build_worker(dev_env.client, sessions, demo.task_queue, demo):
+            await seed(demo, people=50)
+            await seed(demo, people=50)  # a second run changes nothing
+        async with sessions() as session:
+            steps = dict(
+                (
+                    await session.execute(
+                        select(JourneyRecord.step, func.count()).group_by(JourneyRecord.step)
+                    )
+                ).all()
+            )
+            signed_in = await AccountService(session, demo).sign_in(
+                "nadia.benali@demo.parcours.fr", DEMO_PASSWORD
+            )
+        assert sum(steps.values()) == 50, steps
+        assert set(steps) >= {
+            "intake",
+            "diagnosis",
+            "orientation",
+            "accompaniment",
+            "employment",
+            "follow_up",
+            "closed",
+        }, sorted(steps.items())
+        assert signed_in.principal.role == "referent"
+    finally:
+        await engine.dispose()
