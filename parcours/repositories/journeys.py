@@ -18,11 +18,6 @@ from parcours.models import Beneficiary, JourneyEventRecord, JourneyRecord
 _Query = TypeVar("_Query", bound=Select)
 
 
-def _insert(session: AsyncSession, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
 # The journey row's columns an event moves forward (all but the key and ``started_at``).
 _PROJECTED = (
     "workflow_id",

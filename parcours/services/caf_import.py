@@ -127,7 +127,6 @@ class CafImportService:
         self.feeds = CafFeedRepository(session)
         # Journeys started by ``enrol`` in this transaction: the caller abandons them if it
         # does not commit.
-        self.started_journeys: list[str] = []
 
     # --- Files and imports ---
 
@@ -240,8 +239,8 @@ class CafImportService:
 
     async def enrol(self, file_id: str, number: int, event: CafFeedEvent) -> LineOutcome:
         """New rights for someone unknown: enrol them (their journey starts), fill their carnet,
-        claim the event, record the line. The caller commits, or abandons
-        ``started_journeys``."""
+        claim the event, record the line. The caller commits; if it cannot, the line's retry
+        adopts the journey this attempt started."""
         outcome = await self._enrol(event)
         if outcome.outcome == "created":
             await self._claim(file_id, number, event, outcome)
@@ -276,7 +275,6 @@ class CafImportService:
         person_id = uuid.uuid5(uuid.NAMESPACE_URL, f"parcours:caf-event:{event.event_id}")
         enrolment = await journeys.enrol(data, beneficiary_id=str(person_id))
         beneficiary_id = enrolment.beneficiary.id
-        self.started_journeys.append(beneficiary_id)
         person = await self.session.get(Beneficiary, beneficiary_id)
         assert person is not None
         await PartnerDataService(self.session).record_caf_rights(person, event, new_person=True)
