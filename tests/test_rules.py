@@ -17,6 +17,7 @@ from parcours.journey.messages import (
     DecideOrientationInput,
     HandOffInput,
     JourneyInput,
+    JourneyOutcomeInput,
     JourneyState,
     PauseInput,
     ReassignReferentInput,
@@ -514,3 +515,17 @@ def test_nothing_is_possible_on_a_closed_journey() -> None:
     assert refused(closed, CloseInput(exit_reason=ExitReason.OTHER)) == (
         "Le parcours est clôturé : aucune action n'est plus possible."
     )
+
+
+def test_an_outcome_from_outside_is_one_timeline_event_and_keeps_the_step() -> None:
+    state = in_accompaniment()
+    outcome = JourneyOutcomeInput(
+        kind="training_approved", actor_id="f-1", detail={"request_id": "tr-1"}
+    )
+    after, events = rules.on_outcome(state, outcome, T0 + timedelta(days=40), SLA)
+    assert after.step is Step.ACCOMPANIMENT and after.step_since == state.step_since
+    assert [(e.kind, e.actor_id, e.detail) for e in events] == [
+        ("training_approved", "f-1", {"request_id": "tr-1"})
+    ]
+    closed = do(started(), CloseInput(exit_reason=ExitReason.DECLINED), T0)
+    assert rules.on_outcome(closed, outcome, T0, SLA) == (closed, [])

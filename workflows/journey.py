@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         HandOffInput,
         JourneyEvent,
         JourneyInput,
+        JourneyOutcomeInput,
         JourneyResult,
         JourneyState,
         PauseInput,
@@ -240,6 +241,16 @@ class Journey:
         async with self._lock:
             await self._write_start()
             state, events = rules.on_rsa_rights(self.state, signal, workflow.now(), self._sla)
+            if events:
+                await self._commit(state, events)
+
+    @workflow.signal
+    async def record_outcome(self, signal: JourneyOutcomeInput) -> None:
+        """An outcome from a partner or a child workflow, for the timeline (added after the
+        first release; a new handler, so older histories replay unchanged)."""
+        async with self._lock:
+            await self._write_start()
+            state, events = rules.on_outcome(self.state, signal, workflow.now(), self._sla)
             if events:
                 await self._commit(state, events)
 

@@ -199,6 +199,17 @@ class CloseInput(Action):
 # --- Signals from partners (not human actions: applied when they make sense, else logged). ---
 
 
+class JourneyOutcomeInput(Message):
+    """Something settled outside the journey's own steps that belongs in its timeline, sent as
+    a signal by a partner callback or a child workflow: an orientation to a service answered,
+    a training request decided, a training begun or ended. ``detail`` carries ids and
+    decisions only."""
+
+    kind: str = Field(pattern=r"^[a-z][a-z_]{2,39}$")
+    actor_id: str | None = None
+    detail: dict[str, ScalarDetail] = Field(default_factory=dict)
+
+
 class RsaRightsChangedInput(Message):
     status: RsaStatus
     effective_on: date

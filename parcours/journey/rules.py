@@ -20,6 +20,7 @@ from parcours.journey.messages import (
     HandOffInput,
     JourneyEvent,
     JourneyInput,
+    JourneyOutcomeInput,
     JourneyState,
     PauseInput,
     ReassignReferentInput,
@@ -413,6 +414,18 @@ def on_rsa_rights(
     before_work = state.step in (Step.INTAKE, Step.DIAGNOSIS, Step.ORIENTATION, Step.ACCOMPANIMENT)
     if signal.status is RsaStatus.CLOSED and before_work:
         change.close(ExitReason.RIGHTS_CLOSED)
+    return change.done()
+
+
+def on_outcome(
+    state: JourneyState, signal: JourneyOutcomeInput, now: datetime, sla: Sla
+) -> tuple[JourneyState, list[JourneyEvent]]:
+    """An outcome from outside the steps (see ``JourneyOutcomeInput``): one timeline event,
+    the step unchanged. A closed journey records nothing more."""
+    change = _Change(state, now, sla, signal.actor_id)
+    if state.step is Step.CLOSED:
+        return state, []
+    change.event(signal.kind, **signal.detail)
     return change.done()
 
 
