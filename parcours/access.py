@@ -51,6 +51,8 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "reassign_referent": frozenset({Role.ORIENTATION, Role.MANAGER}),
     "hand_off": frozenset({Role.ORIENTATION, Role.MANAGER}),
     "close": frozenset({Role.REFERENT, Role.MANAGER}),
+    "request_training": frozenset({Role.REFERENT}),
+    "orient_to_service": frozenset({Role.REFERENT, Role.ORIENTATION}),
 }
 ENROLLING_ROLES = frozenset({Role.REFERENT, Role.ORIENTATION})
 

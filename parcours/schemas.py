@@ -42,6 +42,8 @@ EVENT_LABELS = {
     "rsa_rights_changed": "Droits RSA modifiés (CAF)",
     "deadline_passed": "Délai dépassé",
     "closed": "Parcours clôturé",
+    "training_requested": "Demande de formation envoyée au financeur",
+    "oriented_to_service": "Orientation vers un service",
 }
 
 

@@ -91,9 +91,7 @@ class Recorder:
         )
 
     async def act(self, handle: JourneyHandle, action: Action) -> JourneyState:
-        return await handle.execute_update(
-            rules.ACTION_NAMES[type(action)], action, result_type=JourneyState
-        )
+        return await handle.execute_update(rules.name_of(action), action, result_type=JourneyState)
 
     async def refused(self, handle: JourneyHandle, action: Action) -> None:
         try:

@@ -51,6 +51,7 @@ from parcours.journey.messages import (
     RecordCheckInInput,
     RecordEmploymentInput,
     ReportJobLossInput,
+    RequestTrainingInput,
     ResumeInput,
     RsaRightsChangedInput,
     SetFollowUpConsentInput,
@@ -91,9 +92,7 @@ WORKFLOW_TASK_EVENTS = {
 
 async def act(handle: JourneyHandle, action: Action) -> JourneyState:
     """A human action, as the API sends it: the update named after the action."""
-    return await handle.execute_update(
-        rules.ACTION_NAMES[type(action)], action, result_type=JourneyState
-    )
+    return await handle.execute_update(rules.name_of(action), action, result_type=JourneyState)
 
 
 async def eventually(
@@ -1061,3 +1060,44 @@ async def test_a_long_journey_continues_as_new_without_losing_anything(
     result = await handle.result()
     assert result.exit_reason is ExitReason.EMPLOYMENT
     assert (await journeys.matches(handle)).kinds[-2:] == ["follow_up_consent", "closed"]
+
+
+async def test_a_training_request_starts_its_own_workflow_and_keeps_the_step(
+    journeys: Journeys,
+) -> None:
+    early = await reach(journeys, "intake")
+    request = RequestTrainingInput(
+        request_id="tr-1", training_id="t-1", funder="region", actor_id=journeys.staff.referent_id
+    )
+    await assert_refused(
+        journeys,
+        early,
+        request,
+        "Action possible seulement à l'étape « Orientation » ou « Accompagnement » "
+        "(étape actuelle : « Accueil »).",
+    )
+
+    handle = await reach(journeys, "accompaniment")
+    before = await handle.query(Journey.current)
+    request_id = f"tr-{handle.id[-8:]}"
+    state = await act(handle, request.model_copy(update={"request_id": request_id}))
+    assert (state.step, state.step_since, state.deadline) == (
+        before.step,
+        before.step_since,
+        before.deadline,
+    )
+    model = await journeys.matches(handle, state)
+    assert model.kinds[-1] == "training_requested"
+    assert model.events[-1].detail == {
+        "request_id": request_id,
+        "training_id": "t-1",
+        "funder": "region",
+    }
+    child = journeys.env.client.get_workflow_handle(f"training-request-{request_id}")
+    described = await child.describe()
+    try:
+        assert described.workflow_type == "TrainingRequest"
+        assert described.parent_id == handle.id
+    finally:
+        with contextlib.suppress(RPCError):
+            await child.terminate(reason="end of test")

@@ -15,6 +15,7 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from parcours.journey import rules
@@ -30,12 +31,14 @@ with workflow.unsafe.imports_passed_through():
         JourneyOutcomeInput,
         JourneyResult,
         JourneyState,
+        OrientToServiceInput,
         PauseInput,
         ReassignReferentInput,
         RecordCheckInInput,
         RecordEmploymentInput,
         RecordJourneyEventsInput,
         ReportJobLossInput,
+        RequestTrainingInput,
         ResumeInput,
         RsaRightsChangedInput,
         SetFollowUpConsentInput,
@@ -51,6 +54,14 @@ with workflow.unsafe.imports_passed_through():
         search_values,
     )
     from parcours.journey.steps import Step
+    from parcours.orientations.messages import (
+        SERVICE_ORIENTATION_WORKFLOW,
+        TRAINING_REQUEST_WORKFLOW,
+        ServiceOrientationStart,
+        TrainingRequestStart,
+        service_orientation_workflow_id,
+        training_request_workflow_id,
+    )
 
 
 # The read model is our own database: retry for as long as it takes, it must catch up.
@@ -206,21 +217,25 @@ class Journey:
 
     async def _act(self, action: Action) -> JourneyState:
         async with self._lock:
-            await self._write_start()
-            try:
-                state, events = rules.apply(self.state, action, workflow.now(), self._sla)
-                if isinstance(action, PauseInput) and not (
-                    self._current or workflow.patched(PAUSE_UNTIL_PATCH)
-                ):
-                    # Journeys paused before pauses could end by themselves keep no timer.
-                    state = state.model_copy(update={"paused_until": None})
-            except rules.TransitionRefused as refused:
-                # The state moved between validation and the lock: refuse, do not fail the run.
-                raise ApplicationError(
-                    str(refused), type="TransitionRefused", non_retryable=True
-                ) from refused
-            await self._commit(state, events)
-            return self.state
+            return await self._act_locked(action)
+
+    async def _act_locked(self, action: Action) -> JourneyState:
+        """Under the lock: apply ``action`` and commit its events."""
+        await self._write_start()
+        try:
+            state, events = rules.apply(self.state, action, workflow.now(), self._sla)
+            if isinstance(action, PauseInput) and not (
+                self._current or workflow.patched(PAUSE_UNTIL_PATCH)
+            ):
+                # Journeys paused before pauses could end by themselves keep no timer.
+                state = state.model_copy(update={"paused_until": None})
+        except rules.TransitionRefused as refused:
+            # The state moved between validation and the lock: refuse, do not fail the run.
+            raise ApplicationError(
+                str(refused), type="TransitionRefused", non_retryable=True
+            ) from refused
+        await self._commit(state, events)
+        return self.state
 
     def _validate(self, action: Action) -> None:
         try:
@@ -358,4 +373,63 @@ class Journey:
 
     @close.validator
     def _v_close(self, action: CloseInput) -> None:
+        self._validate(action)
+
+    # --- Requests carried on by child workflows (added after the first release: new
+    # handlers, so older histories replay unchanged). The child outlives a continue-as-new
+    # (ABANDON) and tells the journey of its outcomes with ``record_outcome``. ---
+
+    @workflow.update
+    async def request_training(self, action: RequestTrainingInput) -> JourneyState:
+        async with self._lock:
+            state = await self._act_locked(action)
+            await workflow.start_child_workflow(
+                TRAINING_REQUEST_WORKFLOW,
+                TrainingRequestStart(
+                    request_id=action.request_id,
+                    beneficiary_id=state.beneficiary_id,
+                    journey_workflow_id=workflow.info().workflow_id,
+                    training_id=action.training_id,
+                    funder=action.funder,
+                    territory=state.territory,
+                    referent_id=state.referent_id,
+                    structure_id=state.structure_id,
+                    requested_by=action.actor_id,
+                    requested_at=workflow.now(),
+                ),
+                id=training_request_workflow_id(action.request_id),
+                parent_close_policy=ParentClosePolicy.ABANDON,
+            )
+            return state
+
+    @request_training.validator
+    def _v_request_training(self, action: RequestTrainingInput) -> None:
+        self._validate(action)
+
+    @workflow.update
+    async def orient_to_service(self, action: OrientToServiceInput) -> JourneyState:
+        async with self._lock:
+            state = await self._act_locked(action)
+            await workflow.start_child_workflow(
+                SERVICE_ORIENTATION_WORKFLOW,
+                ServiceOrientationStart(
+                    orientation_id=action.orientation_id,
+                    beneficiary_id=state.beneficiary_id,
+                    journey_workflow_id=workflow.info().workflow_id,
+                    service_id=action.service_id,
+                    resource_structure_id=action.resource_structure_id,
+                    plan_action_id=action.plan_action_id,
+                    territory=state.territory,
+                    referent_id=state.referent_id,
+                    structure_id=state.structure_id,
+                    requested_by=action.actor_id,
+                    requested_at=workflow.now(),
+                ),
+                id=service_orientation_workflow_id(action.orientation_id),
+                parent_close_policy=ParentClosePolicy.ABANDON,
+            )
+            return state
+
+    @orient_to_service.validator
+    def _v_orient_to_service(self, action: OrientToServiceInput) -> None:
         self._validate(action)

@@ -196,6 +196,27 @@ class CloseInput(Action):
     exit_reason: ExitReason
 
 
+# --- Requests a journey sends on through a child workflow (not steps: the step stays). ---
+
+
+class RequestTrainingInput(Action):
+    """Ask a training's funder to fund it (a ``TrainingRequest`` child workflow)."""
+
+    request_id: str = Field(min_length=1, max_length=36)
+    training_id: str = Field(min_length=1, max_length=36)
+    funder: Literal["region", "france_travail"]
+
+
+class OrientToServiceInput(Action):
+    """Orient the person to a service of the resource base (a ``ServiceOrientation`` child
+    workflow); ``plan_action_id`` is the line of their plan it becomes."""
+
+    orientation_id: str = Field(min_length=1, max_length=36)
+    service_id: str = Field(min_length=1, max_length=36)
+    resource_structure_id: str = Field(min_length=1, max_length=36)
+    plan_action_id: str | None = Field(default=None, max_length=36)
+
+
 # --- Signals from partners (not human actions: applied when they make sense, else logged). ---
 
 

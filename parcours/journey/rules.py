@@ -22,11 +22,13 @@ from parcours.journey.messages import (
     JourneyInput,
     JourneyOutcomeInput,
     JourneyState,
+    OrientToServiceInput,
     PauseInput,
     ReassignReferentInput,
     RecordCheckInInput,
     RecordEmploymentInput,
     ReportJobLossInput,
+    RequestTrainingInput,
     ResumeInput,
     RsaRightsChangedInput,
     ScalarDetail,
@@ -62,6 +64,20 @@ ACTIONS: dict[str, tuple[type[Action], str]] = {
 }
 ACTION_NAMES: dict[type[Action], str] = {cls: name for name, (cls, _) in ACTIONS.items()}
 
+# Requests the journey carries on through a child workflow: updates too, refused when the
+# journey cannot take them, but made from the resource base's pages, not the journey's actions.
+REQUESTS: dict[str, tuple[type[Action], str]] = {
+    "request_training": (RequestTrainingInput, "Demander le financement d'une formation"),
+    "orient_to_service": (OrientToServiceInput, "Orienter vers un service"),
+}
+REQUEST_NAMES: dict[type[Action], str] = {cls: name for name, (cls, _) in REQUESTS.items()}
+
+
+def name_of(action: Action) -> str:
+    """The update that carries ``action``."""
+    return ACTION_NAMES.get(type(action)) or REQUEST_NAMES[type(action)]
+
+
 # Actions that move the journey forward: refused while it is paused.
 _FORWARD = frozenset(
     {
@@ -73,6 +89,8 @@ _FORWARD = frozenset(
         "set_follow_up_consent",
         "record_check_in",
         "report_job_loss",
+        "request_training",
+        "orient_to_service",
     }
 )
 
@@ -110,6 +128,10 @@ _GATES: dict[str, Callable[[JourneyState], str | None]] = {
     "reassign_referent": lambda s: None,
     "hand_off": lambda s: None,
     "close": lambda s: None,
+    "request_training": _needs_step(Step.ORIENTATION, Step.ACCOMPANIMENT),
+    "orient_to_service": _needs_step(
+        Step.DIAGNOSIS, Step.ORIENTATION, Step.ACCOMPANIMENT, Step.EMPLOYMENT, Step.FOLLOW_UP
+    ),
 }
 
 
@@ -128,7 +150,7 @@ def available_actions(state: JourneyState) -> list[str]:
 
 def check(state: JourneyState, action: Action) -> None:
     """Raise ``TransitionRefused`` with the reason when ``action`` is not allowed now."""
-    name = ACTION_NAMES[type(action)]
+    name = name_of(action)
     reason = refusal(state, name) or _payload_refusal(state, action)
     if reason:
         raise TransitionRefused(reason)
@@ -366,6 +388,24 @@ def apply(
                 )
         case CloseInput(exit_reason=reason):
             change.close(reason)
+        case RequestTrainingInput(request_id=request_id, training_id=training_id, funder=funder):
+            change.event(
+                "training_requested",
+                request_id=request_id,
+                training_id=training_id,
+                funder=funder,
+            )
+        case OrientToServiceInput(
+            orientation_id=orientation_id,
+            service_id=service_id,
+            resource_structure_id=resource_structure_id,
+        ):
+            change.event(
+                "oriented_to_service",
+                orientation_id=orientation_id,
+                service_id=service_id,
+                resource_structure_id=resource_structure_id,
+            )
     return change.done()
 
 

@@ -234,7 +234,7 @@ class JourneyService:
         # Reads only until the journey has accepted: a write (even a pending access-log row
         # flushed by a query) would hold SQLite's lock that the journey's activity needs.
         with self.session.no_autoflush:
-            name = rules.ACTION_NAMES[type(action)]
+            name = rules.name_of(action)
             if principal is None:
                 record = await self._record(beneficiary_id)
             else:
@@ -268,7 +268,7 @@ class JourneyService:
     async def act_soon(self, beneficiary_id: str, action: Action) -> None:
         """A partner's action on the journey, as the platform: refused or accepted now, carried
         out by the workflow right after (the caller need not wait for the read model)."""
-        name = rules.ACTION_NAMES[type(action)]
+        name = rules.name_of(action)
         with self.session.no_autoflush:
             record = await self._record(beneficiary_id)
         if record.step == Step.CLOSED:
