@@ -20,7 +20,8 @@ from temporalio.client import (
     ScheduleSpec,
 )
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.read_model import ReadModelActivities
 from activities.retention import RetentionActivities
@@ -47,8 +48,9 @@ def build_worker(
     settings: Settings | None = None,
     partners: PartnerWorkerParts | None = None,
 ) -> Worker:
+    settings = settings or get_settings()
     read_model = ReadModelActivities(sessions)
-    retention = RetentionActivities(sessions, client, settings or get_settings())
+    retention = RetentionActivities(sessions, client, settings)
     return Worker(
         client,
         task_queue=task_queue,
@@ -60,9 +62,18 @@ def build_worker(
             *(partners.activities if partners else []),
         ],
         max_concurrent_activities=50,
+        unsandboxed_workflow_runner=journey_runner(settings),
         # Activities in flight get this long to finish when the worker is asked to stop.
         graceful_shutdown_timeout=timedelta(seconds=30),
     )
+
+
+def journey_runner(settings: Settings) -> WorkflowRunner:
+    """How workflows declared ``sandboxed=False`` (the Journey) run: as they are, or in the
+    sandbox when the settings ask (the tests)."""
+    if settings.workflow_sandbox_everywhere:
+        return SandboxedWorkflowRunner()
+    return UnsandboxedWorkflowRunner()
 
 
 async def run_worker(settings: Settings) -> None:

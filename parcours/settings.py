@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     task_queue: str = "journeys"
+    # The Journey workflow runs outside Temporal's sandbox (re-importing its module for each of
+    # thousands of journeys cost a third of the worker's CPU). The tests run it inside, where
+    # a non-deterministic call (clock, I/O, randomness) fails at once.
+    workflow_sandbox_everywhere: bool = False
     temporal_ui_url: str = "http://127.0.0.1:8233"
 
     api_host: str = "127.0.0.1"

@@ -77,6 +77,7 @@ def settings(database_url: str) -> Settings:
         database_url=database_url,
         task_queue=f"journeys-test-{uuid.uuid4().hex[:8]}",
         log_format="console",
+        workflow_sandbox_everywhere=True,
     )
 
 

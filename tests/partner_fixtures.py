@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 from activities.read_model import ReadModelActivities
 from api.app import create_app
 from cli.partner_worker import PARTNER_WORKFLOWS, PartnerWorkerParts
+from cli.worker import journey_runner
 from parcours.settings import Settings
 from simulators.app import create_app as create_simulators
 from simulators.config import SimulatorConfig
@@ -77,6 +78,7 @@ async def partner_stack(
             read_model.record_journey_events,
             *parts.activities,
         ],
+        unsandboxed_workflow_runner=journey_runner(stack_settings),
     )
     sim_server, sim_task = await serve(simulators, partners_port)
     api_server, api_task = await serve(app, api_port)

@@ -78,6 +78,10 @@ PAUSE_UNTIL_PATCH = "pause-until-timer"
 # The state is adopted before the read model is written (added after the first release).
 ADOPT_BEFORE_PROJECTION_PATCH = "adopt-before-projection"
 
+# The read model is written by a local activity: one short SQL transaction in the worker that
+# runs the workflow, with no activity task through the server (added after the first release).
+LOCAL_READ_MODEL_PATCH = "read-model-local-activity"
+
 # Activities are named, not imported: their module touches the database.
 RECORD_JOURNEY_EVENT = "record_journey_event"
 RECORD_JOURNEY_EVENTS = "record_journey_events"
@@ -87,7 +91,10 @@ def workflow_id(beneficiary_id: str) -> str:
     return f"journey-{beneficiary_id}"
 
 
-@workflow.defn(name="Journey")
+# Outside the sandbox in production (see ``Settings.workflow_sandbox_everywhere``): this module
+# is deterministic by construction — rules are pure, time is ``workflow.now()`` — and the tests
+# run it sandboxed.
+@workflow.defn(name="Journey", sandboxed=False)
 class Journey:
     @workflow.init
     def __init__(self, input: JourneyInput) -> None:
@@ -170,7 +177,14 @@ class Journey:
         if adopt_first:
             self._adopt(batch.journey)
         if self._current:
-            if events:
+            if events and workflow.patched(LOCAL_READ_MODEL_PATCH):
+                await workflow.execute_local_activity(
+                    RECORD_JOURNEY_EVENTS,
+                    batch,
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=READ_MODEL_RETRY,
+                )
+            elif events:
                 await workflow.execute_activity(
                     RECORD_JOURNEY_EVENTS,
                     batch,
