@@ -1,0 +1,195 @@
+"""JSON API of training requests: the référents' side (request a training for a person, read
+their requests, answer a funder's question, record the end of the training) and the funders'
+console (their body's requests, the person's data as shared, their decisions)."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, status
+
+from api.auth import ApiPrincipal
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from parcours.services.training_requests import (
+    AGE_FILTERS,
+    STALLED,
+    AnswerCreate,
+    ApprovalCreate,
+    FunderConsoleService,
+    FunderQuery,
+    FunderRequestPage,
+    FunderRequestRead,
+    MoreInfoCreate,
+    RefusalCreate,
+    TrainingEndCreate,
+    TrainingRequestCreate,
+    TrainingRequestPage,
+    TrainingRequestRead,
+    TrainingRequestService,
+)
+from workflows.training_request import TrainingStatus
+
+router = APIRouter(prefix="/api/v1", tags=["demandes de formation"])
+
+
+async def get_requests(
+    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: ApiPrincipal
+) -> TrainingRequestService:
+    return TrainingRequestService(session, temporal, settings, principal)
+
+
+async def get_console(
+    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: ApiPrincipal
+) -> FunderConsoleService:
+    return FunderConsoleService(session, temporal, settings, principal)
+
+
+RequestsDep = Annotated[TrainingRequestService, Depends(get_requests)]
+ConsoleDep = Annotated[FunderConsoleService, Depends(get_console)]
+StatusFilter = Annotated[
+    str | None,
+    Query(
+        description=(
+            f"Un statut ({', '.join(s.value for s in TrainingStatus)}) ou `{STALLED}` (délai "
+            "de réponse dépassé)"
+        ),
+        pattern=rf"^({'|'.join([*(s.value for s in TrainingStatus), STALLED])})$",
+    ),
+]
+Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0)]
+
+REFUSED: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Impossible dans l'état actuel de la demande (motif en français)"}
+}
+
+
+# --- Référents ---
+
+
+@router.post(
+    "/training-requests",
+    status_code=status.HTTP_201_CREATED,
+    summary="Demander une formation pour une personne (envoyée à son financeur)",
+    description=(
+        "La formation doit être ouverte, avoir des places, et la personne avoir donné son "
+        "accord au partage avec le financeur (la Région ou France Travail). Le parcours doit "
+        "être à l'étape Orientation ou Accompagnement."
+    ),
+    responses=REFUSED,
+)
+async def request_training(
+    data: TrainingRequestCreate, service: RequestsDep
+) -> TrainingRequestRead:
+    return await service.request(data)
+
+
+@router.get("/training-requests", summary="Les demandes de formation des personnes suivies")
+async def list_training_requests(
+    service: RequestsDep,
+    status: StatusFilter = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> TrainingRequestPage:
+    return await service.list(status, limit, offset)
+
+
+@router.get(
+    "/beneficiaries/{beneficiary_id}/training-requests",
+    summary="Les demandes de formation d'une personne",
+)
+async def person_training_requests(
+    beneficiary_id: str, service: RequestsDep
+) -> list[TrainingRequestRead]:
+    return await service.for_person(beneficiary_id)
+
+
+@router.get("/training-requests/{request_id}", summary="Lire une demande de formation")
+async def read_training_request(request_id: str, service: RequestsDep) -> TrainingRequestRead:
+    return await service.read(request_id)
+
+
+@router.post(
+    "/training-requests/{request_id}/answer",
+    summary="Répondre à la question du financeur",
+    responses=REFUSED,
+)
+async def answer_funder(
+    request_id: str, data: AnswerCreate, service: RequestsDep
+) -> TrainingRequestRead:
+    return await service.answer(request_id, data)
+
+
+@router.post(
+    "/training-requests/{request_id}/end",
+    summary="Enregistrer la fin de la formation (terminée ou interrompue)",
+    responses=REFUSED,
+)
+async def end_training(
+    request_id: str, data: TrainingEndCreate, service: RequestsDep
+) -> TrainingRequestRead:
+    return await service.end(request_id, data)
+
+
+# --- Funders ---
+
+
+@router.get(
+    "/funder/training-requests",
+    tags=["financeurs"],
+    summary="Les demandes adressées à mon organisme (Région ou France Travail)",
+)
+async def funder_requests(
+    console: ConsoleDep,
+    status: StatusFilter = None,
+    age: Annotated[
+        str | None,
+        Query(
+            description="Ancienneté de la demande",
+            pattern=rf"^({'|'.join(AGE_FILTERS)})$",
+        ),
+    ] = None,
+    territory: Annotated[str | None, Query(pattern=r"^(\d{2,3}|2[AB])$")] = None,
+    limit: Limit = 25,
+    offset: Offset = 0,
+) -> FunderRequestPage:
+    return await console.list(FunderQuery(status, age, territory), limit, offset)
+
+
+@router.get(
+    "/funder/training-requests/{request_id}",
+    tags=["financeurs"],
+    summary="Lire une demande (les informations de la personne si elle les partage)",
+)
+async def funder_request(request_id: str, console: ConsoleDep) -> FunderRequestRead:
+    return await console.read(request_id)
+
+
+@router.post(
+    "/funder/training-requests/{request_id}/more-info",
+    tags=["financeurs"],
+    summary="Demander des informations au référent",
+    responses=REFUSED,
+)
+async def ask_more_info(
+    request_id: str, data: MoreInfoCreate, console: ConsoleDep
+) -> FunderRequestRead:
+    return await console.ask_more_info(request_id, data)
+
+
+@router.post(
+    "/funder/training-requests/{request_id}/approval",
+    tags=["financeurs"],
+    summary="Accorder la formation (date de début, montant, référence)",
+    responses=REFUSED,
+)
+async def approve(request_id: str, data: ApprovalCreate, console: ConsoleDep) -> FunderRequestRead:
+    return await console.approve(request_id, data)
+
+
+@router.post(
+    "/funder/training-requests/{request_id}/refusal",
+    tags=["financeurs"],
+    summary="Refuser la formation (motif obligatoire)",
+    responses=REFUSED,
+)
+async def refuse(request_id: str, data: RefusalCreate, console: ConsoleDep) -> FunderRequestRead:
+    return await console.refuse(request_id, data)
