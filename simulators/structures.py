@@ -28,8 +28,9 @@ class OrientedPerson(BaseModel):
 
 class ServiceOrientationCreate(BaseModel):
     orientation_id: str = Field(min_length=1, max_length=100, description="Identifiant Parcours")
-    structure_id: str = Field(min_length=1, max_length=100)
-    service_id: str = Field(min_length=1, max_length=100)
+    # The structure and service as data·inclusion names them (its ids are up to 200 long).
+    structure_id: str = Field(min_length=1, max_length=200)
+    service_id: str = Field(min_length=1, max_length=200)
     person: OrientedPerson
     referent: Referent | None = None
     message: str | None = Field(default=None, max_length=2000)
@@ -51,6 +52,15 @@ class AnswerCreate(BaseModel):
         return self
 
 
+class ReminderCreate(BaseModel):
+    orientation_id: str = Field(min_length=1, max_length=100, description="Identifiant Parcours")
+
+
+class ReminderReceipt(BaseModel):
+    reference: str
+    reminders: int
+
+
 class AnswerRecord(BaseModel):
     accepted: bool
     reason: str | None
@@ -63,6 +73,7 @@ class OrientationRecord(BaseModel):
     received_at: datetime
     orientation: ServiceOrientationCreate
     answer: AnswerRecord | None = None
+    reminded_at: list[datetime] = Field(default_factory=list)
 
 
 class AnswerSent(BaseModel):
@@ -80,6 +91,7 @@ class Structures:
         self._callbacks = callbacks
         self._orientations: dict[str, OrientationRecord] = {}
         self.ledger = IdempotencyLedger()
+        self.reminder_ledger = IdempotencyLedger()
 
     def receive(self, key: str, body: ServiceOrientationCreate) -> Outcome:
         def register() -> dict[str, Any]:
@@ -93,6 +105,20 @@ class Structures:
             return OrientationReceipt(reference=reference).model_dump(mode="json")
 
         return self.ledger.once(key, body, register)
+
+    def remind(self, reference: str, key: str, body: ReminderCreate) -> Outcome:
+        """Parcours reminds the structure of an orientation still unanswered (Dora's circuit:
+        after 10 days); once per key."""
+        record = self._orientations.get(reference)
+        if record is None or record.orientation.orientation_id != body.orientation_id:
+            raise NotFound(f"Aucune orientation {reference} pour {body.orientation_id}.")
+
+        def register() -> dict[str, Any]:
+            record.reminded_at.append(datetime.now(UTC))
+            receipt = ReminderReceipt(reference=reference, reminders=len(record.reminded_at))
+            return receipt.model_dump(mode="json")
+
+        return self.reminder_ledger.once(key, body, register)
 
     async def answer(self, reference: str, body: AnswerCreate, *, wait: bool) -> AnswerSent:
         record = self._orientations.get(reference)
@@ -136,6 +162,7 @@ class Structures:
                 for record in self._orientations.values()
             ],
             "orientations_by_key": self.ledger.snapshot(),
+            "reminders_by_key": self.reminder_ledger.snapshot(),
             "callbacks": records_state(self._callbacks.records(Partner.STRUCTURES)),
             "traffic": self._switches.traffic(Partner.STRUCTURES).model_dump(),
         }
@@ -162,6 +189,15 @@ controls = APIRouter(prefix="/structures", tags=["Structures — pilotage"])
 )
 async def orient_to_service(body: ServiceOrientationCreate, inbox: Inbox, key: Key) -> Response:
     return inbox.receive(key, body).response()
+
+
+@operations.post(
+    "/orientations/{reference}/reminders",
+    summary="Relancer la structure sur une orientation sans réponse (idempotente par clé)",
+    response_model=ReminderReceipt,
+)
+async def remind(reference: str, body: ReminderCreate, inbox: Inbox, key: Key) -> Response:
+    return inbox.remind(reference, key, body).response()
 
 
 @controls.post(
