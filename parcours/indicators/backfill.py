@@ -1,0 +1,203 @@
+"""Fill the milestones and step spans of journeys recorded before the indicators existed,
+from their timeline (``journey_events``), with the projection's own rules.
+
+Run once by the migration that creates the tables (synchronous, on its connection). The
+tables are described here as they were created, so that later models do not change what
+this migration does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from itertools import pairwise
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from parcours.db import UTCDateTime
+from parcours.indicators.milestones import entered_step, merge, milestone_row
+
+BATCH = 2000
+
+_journeys = sa.table(
+    "journeys",
+    sa.column("beneficiary_id", sa.String),
+    sa.column("step", sa.String),
+    sa.column("step_since", UTCDateTime()),
+    sa.column("territory", sa.String),
+    sa.column("structure_id", sa.String),
+)
+_people = sa.table("beneficiaries", sa.column("id", sa.String), sa.column("rsa_opened_on", sa.Date))
+_events = sa.table(
+    "journey_events",
+    sa.column("beneficiary_id", sa.String),
+    sa.column("seq", sa.Integer),
+    sa.column("kind", sa.String),
+    sa.column("step", sa.String),
+    sa.column("occurred_at", UTCDateTime()),
+    sa.column("detail", sa.JSON),
+)
+MILESTONES = sa.table(
+    "journey_milestones",
+    *(
+        sa.column(name, kind)
+        for name, kind in (
+            ("beneficiary_id", sa.String),
+            ("territory", sa.String),
+            ("structure_id", sa.String),
+            ("rsa_opened_on", sa.Date),
+            ("reference_on", sa.Date),
+            ("diagnosis_on", sa.Date),
+            ("oriented_on", sa.Date),
+            ("contract_signed_on", sa.Date),
+            ("employment_on", sa.Date),
+            ("follow_up_on", sa.Date),
+            ("follow_up_outcome", sa.String),
+            ("follow_up_seq", sa.Integer),
+            ("closed_on", sa.Date),
+            ("exit_reason", sa.String),
+            ("seq", sa.Integer),
+        )
+    ),
+)
+SPANS = sa.table(
+    "journey_step_spans",
+    sa.column("beneficiary_id", sa.String),
+    sa.column("entered_at", UTCDateTime()),
+    sa.column("step", sa.String),
+    sa.column("entered_seq", sa.Integer),
+    sa.column("left_at", UTCDateTime()),
+    sa.column("territory", sa.String),
+    sa.column("structure_id", sa.String),
+)
+
+
+def journey_rows(
+    journey: dict[str, Any], rsa_opened_on: date | None, events: list[dict[str, Any]]
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """One journey's milestones and spans, from its events in order."""
+    territory, structure_id = journey["territory"], journey["structure_id"]
+    # Where the journey stood after each event, as far as its events tell.
+    here: tuple[str, str | None] | None = None
+    milestones: dict[str, Any] | None = None
+    entries: list[dict[str, Any]] = []
+    for event in events:
+        detail = event["detail"] or {}
+        kind = event["kind"]
+        if kind == "journey_started":
+            here = (detail.get("territory") or territory, structure_id)
+        elif kind in ("orientation_decided", "referent_reassigned") and here:
+            here = (here[0], detail.get("structure_id") or here[1])
+        elif kind == "handed_off" and here:
+            here = (detail.get("to_territory") or here[0], None)
+        where = here or (territory, structure_id)
+        row = milestone_row(
+            beneficiary_id=journey["beneficiary_id"],
+            seq=event["seq"],
+            kind=kind,
+            occurred_at=event["occurred_at"],
+            step=event["step"],
+            detail=detail,
+            territory=where[0],
+            structure_id=where[1],
+            rsa_opened_on=rsa_opened_on,
+        )
+        if row is not None:
+            milestones = merge(milestones, row)
+        step = entered_step(kind, event["step"], detail)
+        if step is not None:
+            entries.append(
+                {
+                    "beneficiary_id": journey["beneficiary_id"],
+                    "entered_at": event["occurred_at"],
+                    "step": step,
+                    "entered_seq": event["seq"],
+                    "territory": where[0],
+                    "structure_id": where[1],
+                }
+            )
+    if milestones is not None:
+        # Where the journey stands now is the read model's.
+        milestones.update(territory=territory, structure_id=structure_id)
+    # The journey's current step is what the read model says, whatever the events suggest.
+    current: datetime = journey["step_since"]
+    if not entries or entries[-1]["entered_at"] < current:
+        entries.append(
+            {
+                "beneficiary_id": journey["beneficiary_id"],
+                "entered_at": current,
+                "step": journey["step"],
+                "entered_seq": events[-1]["seq"] if events else 0,
+                "territory": territory,
+                "structure_id": structure_id,
+            }
+        )
+    spans: list[dict[str, Any]] = []
+    for entry in entries:
+        if spans and spans[-1]["entered_at"] == entry["entered_at"]:
+            spans[-1].update(entry)  # two entries at one instant: the later wins
+        else:
+            spans.append(dict(entry))
+    for before, after in pairwise(spans):
+        before["left_at"] = after["entered_at"]
+    if spans:
+        spans[-1]["left_at"] = None
+    return milestones, spans
+
+
+def _timelines(connection: Connection) -> Iterator[tuple[dict[str, Any], date | None, list]]:
+    journeys = connection.execute(
+        sa.select(
+            _journeys.c.beneficiary_id,
+            _journeys.c.step,
+            _journeys.c.step_since,
+            _journeys.c.territory,
+            _journeys.c.structure_id,
+            _people.c.rsa_opened_on,
+        )
+        .join(_people, _people.c.id == _journeys.c.beneficiary_id)
+        .order_by(_journeys.c.beneficiary_id)
+    ).all()
+    for start in range(0, len(journeys), BATCH):
+        batch = journeys[start : start + BATCH]
+        ids = [j.beneficiary_id for j in batch]
+        timelines: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
+        rows = connection.execute(
+            sa.select(_events)
+            .where(_events.c.beneficiary_id.in_(ids))
+            .order_by(_events.c.beneficiary_id, _events.c.seq)
+        )
+        for event in rows.mappings():
+            timelines[event["beneficiary_id"]].append(dict(event))
+        for j in batch:
+            journey = dict(j._mapping)
+            yield journey, journey.pop("rsa_opened_on"), timelines[j.beneficiary_id]
+
+
+def backfill(connection: Connection) -> int:
+    """Write the milestones and spans of every journey (the tables are expected empty);
+    returns how many journeys were filled."""
+    count = 0
+    milestone_rows: list[dict[str, Any]] = []
+    span_rows: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        if milestone_rows:
+            connection.execute(sa.insert(MILESTONES), milestone_rows)
+        if span_rows:
+            connection.execute(sa.insert(SPANS), span_rows)
+        milestone_rows.clear()
+        span_rows.clear()
+
+    for journey, rsa_opened_on, events in _timelines(connection):
+        milestones, spans = journey_rows(journey, rsa_opened_on, events)
+        if milestones is not None:
+            milestone_rows.append(milestones)
+        span_rows.extend(spans)
+        count += 1
+        if len(span_rows) >= BATCH:
+            flush()
+    flush()
+    return count

@@ -1,0 +1,180 @@
+"""Which milestone a journey event marks, and how milestones merge (pure Python).
+
+The projection (one event at a time, in SQL) and the backfill (a journey's whole timeline, in
+Python) share these rules, so both give the same row:
+
+- the first time a milestone is reached counts (``FIRST``: a late, older event still fills it);
+- the follow-up is the newest follow-up event's (``FOLLOW_UP``, numbered by
+  ``follow_up_seq``: an older event delivered again does not undo a later outcome);
+- closing keeps its value once set (``LATEST``: a journey closes once);
+- where the journey stands (territory, structure) is the newest event's (``CURRENT``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from parcours.journey.steps import Step
+
+PARIS = ZoneInfo("Europe/Paris")
+
+# The follow-up check-in whose "still employed" makes the follow-up count as kept.
+KEPT_MONTH = 6
+
+FIRST = ("reference_on", "diagnosis_on", "oriented_on", "contract_signed_on", "employment_on")
+FOLLOW_UP = ("follow_up_on", "follow_up_outcome", "follow_up_seq")
+LATEST = ("closed_on", "exit_reason")
+CURRENT = ("territory", "structure_id", "rsa_opened_on")
+COLUMNS = ("beneficiary_id", *CURRENT, *FIRST, *FOLLOW_UP, *LATEST, "seq")
+
+PENDING, KEPT, LOST = "pending", "kept", "lost"
+
+# The events that move a milestone or where the journey stands; the others write nothing.
+MILESTONE_KINDS = frozenset(
+    {
+        "journey_started",
+        "diagnosis_started",
+        "orientation_decided",
+        "contract_signed",
+        "employment_recorded",
+        "follow_up_consent",
+        "check_in_recorded",
+        "job_lost",
+        "closed",
+        "referent_reassigned",
+        "handed_off",
+    }
+)
+
+
+def local_day(moment: datetime) -> date:
+    """The day in France of an instant: indicators count in the days people live in."""
+    return moment.astimezone(PARIS).date()
+
+
+def _iso_day(value: Any) -> date | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def milestone_row(
+    *,
+    beneficiary_id: str,
+    seq: int,
+    kind: str,
+    occurred_at: datetime,
+    step: str | None,
+    detail: Mapping[str, Any],
+    territory: str,
+    structure_id: str | None,
+    rsa_opened_on: date | None,
+) -> dict[str, Any] | None:
+    """The milestones one event sets (None where it sets nothing), or None for an event that
+    marks no milestone. ``step`` is the step the event happened in; territory, structure and
+    RSA opening are the journey's after the event."""
+    if kind not in MILESTONE_KINDS:
+        return None
+    day = local_day(occurred_at)
+    row: dict[str, Any] = dict.fromkeys(COLUMNS)
+    row.update(
+        beneficiary_id=beneficiary_id,
+        seq=seq,
+        territory=territory,
+        structure_id=structure_id,
+        rsa_opened_on=rsa_opened_on,
+        reference_on=rsa_opened_on or day,
+    )
+    match kind:
+        case "diagnosis_started":
+            row["diagnosis_on"] = day
+        case "orientation_decided":
+            row["oriented_on"] = day
+        case "contract_signed":
+            # The date the contract was signed, as the référent recorded it.
+            row["contract_signed_on"] = _iso_day(detail.get("signed_on")) or day
+        case "employment_recorded":
+            row["employment_on"] = day
+        case "follow_up_consent":
+            if detail.get("consent") is True:
+                row["follow_up_on"], row["follow_up_outcome"] = day, PENDING
+            elif step == Step.FOLLOW_UP:
+                row["follow_up_outcome"] = LOST  # the person left the follow-up
+        case "check_in_recorded":
+            still_employed = detail.get("still_employed") is True
+            if not still_employed:
+                row["follow_up_outcome"] = LOST
+            elif detail.get("month") == KEPT_MONTH:
+                row["follow_up_outcome"] = KEPT
+        case "job_lost":
+            if detail.get("step") == Step.FOLLOW_UP:
+                row["follow_up_outcome"] = LOST
+        case "closed":
+            row["closed_on"] = day
+            row["exit_reason"] = detail.get("exit_reason")
+    if row["follow_up_outcome"] is not None:
+        row["follow_up_seq"] = seq
+    return row
+
+
+def follow_up_applies(current: dict[str, Any], row: dict[str, Any]) -> bool:
+    """Whether ``row`` says something of the follow-up newer than what ``current`` holds."""
+    known = current["follow_up_seq"]
+    return row["follow_up_outcome"] is not None and (known is None or row["seq"] >= known)
+
+
+def merge(current: dict[str, Any] | None, row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` applied to ``current``, as the projection's upsert applies it."""
+    if current is None:
+        return dict(row)
+    merged = dict(current)
+    for column in FIRST:
+        new, old = row[column], current[column]
+        if old is None or (new is not None and new < old):
+            merged[column] = new
+    if follow_up_applies(current, row):
+        for column in FOLLOW_UP:
+            if row[column] is not None:
+                merged[column] = row[column]
+    for column in LATEST:
+        if row[column] is not None:
+            merged[column] = row[column]
+    if row["seq"] > current["seq"]:
+        for column in CURRENT:
+            merged[column] = row[column]
+        merged["seq"] = row["seq"]
+    return merged
+
+
+# The step a journey enters with each event (the journey's rules, ``parcours.journey.rules``),
+# for the backfill, which has the events but not the journey after each of them.
+def entered_step(kind: str, step: str | None, detail: Mapping[str, Any]) -> str | None:
+    match kind:
+        case "journey_started":
+            return Step.INTAKE
+        case "diagnosis_started":
+            return Step.DIAGNOSIS
+        case "diagnosis_completed":
+            return Step.ORIENTATION
+        case "orientation_decided":
+            return Step.ACCOMPANIMENT
+        case "employment_recorded":
+            return Step.EMPLOYMENT
+        case "follow_up_consent":
+            return Step.FOLLOW_UP if detail.get("consent") is True else None
+        case "check_in_recorded":
+            return None if detail.get("still_employed") is True else Step.ACCOMPANIMENT
+        case "job_lost":
+            return Step.ACCOMPANIMENT
+        case "handed_off":
+            before = (Step.DIAGNOSIS, Step.ORIENTATION, Step.ACCOMPANIMENT)
+            return Step.ORIENTATION if step in before else None
+        case "closed":
+            return Step.CLOSED
+    return None

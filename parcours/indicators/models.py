@@ -1,0 +1,80 @@
+"""The indicators' tables, written by the journeys' projection (idempotent) and read by the
+indicators: one row of milestones per journey, one row per step a journey entered.
+
+They share ``parcours.models.Base``: importing this module adds them to its metadata.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Date, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from parcours.models import Base
+
+
+class JourneyMilestones(Base):
+    """When a journey reached each milestone (dates in French time), with where it stands now.
+
+    ``reference_on`` is the journey's cohort date: the RSA opening, else the journey's start.
+    ``follow_up_outcome`` is ``pending`` from the entry into follow-up, then ``kept`` (month-6
+    check-in, still employed) or ``lost`` (job lost, or follow-up left, before).
+    """
+
+    __tablename__ = "journey_milestones"
+    __table_args__ = (
+        Index("ix_journey_milestones_territory_reference", "territory", "reference_on"),
+        Index("ix_journey_milestones_territory_oriented", "territory", "oriented_on"),
+        Index("ix_journey_milestones_territory_follow_up", "territory", "follow_up_on"),
+        Index("ix_journey_milestones_territory_closed", "territory", "closed_on"),
+    )
+
+    beneficiary_id: Mapped[str] = mapped_column(
+        ForeignKey("beneficiaries.id", ondelete="CASCADE"), primary_key=True
+    )
+    territory: Mapped[str] = mapped_column(String(3))
+    structure_id: Mapped[str | None] = mapped_column(String(36))
+    rsa_opened_on: Mapped[date | None] = mapped_column(Date)
+    reference_on: Mapped[date] = mapped_column(Date)
+    diagnosis_on: Mapped[date | None] = mapped_column(Date)
+    oriented_on: Mapped[date | None] = mapped_column(Date)
+    contract_signed_on: Mapped[date | None] = mapped_column(Date)
+    employment_on: Mapped[date | None] = mapped_column(Date)
+    follow_up_on: Mapped[date | None] = mapped_column(Date)
+    follow_up_outcome: Mapped[str | None] = mapped_column(String(10))
+    # The event the follow-up columns come from.
+    follow_up_seq: Mapped[int | None] = mapped_column(Integer)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    exit_reason: Mapped[str | None] = mapped_column(String(30))
+    # The newest event applied: where the journey stands now comes from it.
+    seq: Mapped[int] = mapped_column(Integer)
+
+
+class JourneyStepSpan(Base):
+    """A stay of a journey in one step: from ``entered_at`` until ``left_at`` (None while the
+    journey is still there). Territory and structure are the journey's when it entered."""
+
+    __tablename__ = "journey_step_spans"
+    __table_args__ = (
+        # Time per step reads this index alone (on PostgreSQL it holds every column needed),
+        # step by step over the period's stays.
+        Index(
+            "ix_journey_step_spans_territory_step_left",
+            "territory",
+            "step",
+            "left_at",
+            postgresql_include=["entered_at", "structure_id"],
+        ),
+    )
+
+    beneficiary_id: Mapped[str] = mapped_column(
+        ForeignKey("beneficiaries.id", ondelete="CASCADE"), primary_key=True
+    )
+    entered_at: Mapped[datetime] = mapped_column(primary_key=True)
+    step: Mapped[str] = mapped_column(String(20))
+    # The event that entered the step: of two entries at the same instant, the later wins.
+    entered_seq: Mapped[int] = mapped_column(Integer)
+    left_at: Mapped[datetime | None]
+    territory: Mapped[str] = mapped_column(String(3))
+    structure_id: Mapped[str | None] = mapped_column(String(36))

@@ -1,0 +1,136 @@
+"""What the indicators and a journey's full story are read as (API, pages and CSV alike)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from parcours.carnet import CarnetTimelineEntry
+from parcours.journey.steps import Step
+from parcours.schemas import TERRITORY_PATTERN, JourneyRead, PersonRef
+
+MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+class IndicatorFilter(BaseModel):
+    """Which journeys: a territory (a manager's own), a structure, a range of months."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    territory: str | None = Field(default=None, pattern=TERRITORY_PATTERN)
+    structure_id: str | None = Field(default=None, max_length=36)
+    from_month: str | None = Field(default=None, pattern=MONTH_PATTERN, description="AAAA-MM")
+    to_month: str | None = Field(default=None, pattern=MONTH_PATTERN, description="AAAA-MM")
+
+
+class Rate(BaseModel):
+    """``numerator`` out of ``denominator``; ``percent`` is None when nobody is counted."""
+
+    label: str
+    numerator: int
+    denominator: int
+    percent: float | None
+
+
+class Figures(BaseModel):
+    """The main figures of a period, a month or a structure. Each has its population:
+
+    - ``entered``, ``rsa_openings``, ``oriented_within``: people whose RSA opened (else whose
+      journey started) in the period; a delay counts once it is over, or once met (15 days,
+      30 days, then the legal delay, last);
+    - ``orientations``, ``contract_within``: people oriented in the period;
+    - ``follow_up_kept``: people who entered follow-up in the period (once month 6 is past);
+    - ``exits``, ``positive_exits``: journeys closed in the period.
+    """
+
+    entered: int
+    rsa_openings: int
+    oriented_within: list[Rate]
+    orientations: int
+    contract_within: Rate
+    follow_up_kept: Rate
+    exits: int
+    positive_exits: int
+
+
+class MonthFigures(BaseModel):
+    month: str
+    label: str
+    figures: Figures
+
+
+class StructureFigures(BaseModel):
+    structure: PersonRef | None
+    label: str
+    figures: Figures
+
+
+class FunnelStage(BaseModel):
+    key: str
+    label: str
+    count: int
+    percent: float | None
+
+
+class StepDelay(BaseModel):
+    step: Step
+    step_label: str
+    count: int
+    median_days: float | None
+    p90_days: float | None
+
+
+class ExitCount(BaseModel):
+    reason: str
+    label: str
+    positive: bool
+    count: int
+
+
+class IndicatorsRead(BaseModel):
+    territory: str
+    structure: PersonRef | None
+    from_month: str
+    to_month: str
+    period_label: str
+    computed_on: date
+    total: Figures
+    funnel: list[FunnelStage]
+    delays: list[StepDelay]
+    exits: list[ExitCount]
+    positive_exit_rate: Rate
+    months: list[MonthFigures]
+    structures: list[StructureFigures]
+
+
+class StepStay(BaseModel):
+    """A stay of the journey in one step; ``left_at`` None: it is still there."""
+
+    step: Step
+    step_label: str
+    entered_at: datetime
+    left_at: datetime | None
+    days: float
+    structure: PersonRef | None
+
+
+class StepTotal(BaseModel):
+    step: Step
+    step_label: str
+    days: float
+
+
+class JourneyStory(BaseModel):
+    """A journey's full story: who did what and when (the workflow's events and the carnet's
+    changes, with names), and the time spent in each step."""
+
+    beneficiary_id: str
+    full_name: str
+    journey: JourneyRead
+    referent: PersonRef | None
+    structure: PersonRef | None
+    stays: list[StepStay]
+    time_in_steps: list[StepTotal]
+    timeline: list[CarnetTimelineEntry]
+    workflow_url: str
