@@ -42,6 +42,7 @@ bench: install
 	$(BIN)/python -m bench.journeys
 	$(BIN)/python -m bench.resources
 	$(BIN)/python -m bench.caf_import
+	$(BIN)/python -m bench.management
 
 lint: install
 	$(BIN)/ruff format --check .

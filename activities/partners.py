@@ -18,6 +18,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import heartbeating
 from parcours.db import transaction
+from parcours.management.incidents import PartnerIncidentLog
+from parcours.management.repository import FailedCall
 from parcours.partners.clients import PartnerAdapters
 from parcours.partners.france_travail import ProfessionalOrientation
 from parcours.partners.funding import TrainingFundingRequest, TrainingRef
@@ -52,19 +54,68 @@ T = TypeVar("T")
 HEARTBEAT_EVERY_S = 2.0
 
 
-async def _partner(call: Callable[[], Awaitable[T]]) -> T:
-    """One HTTP call to a partner, with the outcome sorted for Temporal's retries."""
+async def _partner(
+    call: Callable[[], Awaitable[T]],
+    *,
+    incidents: PartnerIncidentLog | None = None,
+    beneficiary_id: str | None = None,
+) -> T:
+    """One HTTP call to a partner, with the outcome sorted for Temporal's retries.
+
+    With ``incidents``, a call that keeps failing opens an incident managers see (the
+    person's journey shows as stalled), closed when the call goes through or is refused.
+    Reporting never changes the call's outcome."""
     try:
         async with heartbeating(HEARTBEAT_EVERY_S):
-            return await call()
+            result = await call()
     except PartnerRefused as refused:
+        await _incident_settled(incidents)
         raise ApplicationError(refused.message, type=PARTNER_REFUSED, non_retryable=True) from None
     except PartnerUnavailable as unavailable:
         # Retryable: the policy decides when; the same key makes the next attempt safe.
         activity.logger.warning(
             "partner unavailable", extra={"partner": unavailable.partner, "error": str(unavailable)}
         )
+        await _incident_failed(incidents, unavailable, beneficiary_id)
         raise
+    await _incident_settled(incidents)
+    return result
+
+
+async def _incident_failed(
+    incidents: PartnerIncidentLog | None, error: PartnerUnavailable, beneficiary_id: str | None
+) -> None:
+    if incidents is None:
+        return
+    info = activity.info()
+    try:
+        await incidents.failed(
+            FailedCall(
+                workflow_id=info.workflow_id or "",
+                run_id=info.workflow_run_id or "",
+                activity_id=info.activity_id,
+                activity_type=info.activity_type,
+                partner=error.partner,
+                beneficiary_id=beneficiary_id,
+                attempt=info.attempt,
+                since=info.scheduled_time,
+                failure=str(error),
+            )
+        )
+    except Exception:  # the database may be what fails: the retry goes on regardless
+        activity.logger.exception("could not record the partner incident")
+
+
+async def _incident_settled(incidents: PartnerIncidentLog | None) -> None:
+    if incidents is None:
+        return
+    info = activity.info()
+    try:
+        await incidents.settled(
+            info.workflow_id or "", info.workflow_run_id or "", info.activity_id
+        )
+    except Exception:
+        activity.logger.exception("could not close the partner incident")
 
 
 def _refusal(error: ConsentMissing | PersonUnknown | PersonIncomplete) -> ApplicationError:
@@ -78,10 +129,14 @@ def _refusal(error: ConsentMissing | PersonUnknown | PersonIncomplete) -> Applic
 
 class PartnerActivities:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], adapters: PartnerAdapters
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        adapters: PartnerAdapters,
+        incidents: PartnerIncidentLog | None = None,
     ) -> None:
         self.sessions = sessions
         self.adapters = adapters
+        self.incidents = incidents or PartnerIncidentLog(sessions)
 
     @activity.defn(name=LOOKUP_CAF_HOUSEHOLD.activity)
     async def lookup_caf_household(self, data: PartnerLookupInput) -> CafLookupResult:
@@ -96,7 +151,9 @@ class PartnerActivities:
         if not caf_number:
             return CafLookupResult(found=False)
         found = await _partner(
-            lambda: self.adapters.caf.beneficiary(caf_number, key=data.idempotency_key)
+            lambda: self.adapters.caf.beneficiary(caf_number, key=data.idempotency_key),
+            incidents=self.incidents,
+            beneficiary_id=data.beneficiary_id,
         )
         if found is None:
             return CafLookupResult(found=False)
@@ -123,7 +180,9 @@ class PartnerActivities:
         found = await _partner(
             lambda: self.adapters.france_travail.find(
                 identity.nir, identity.birth_date, key=data.idempotency_key
-            )
+            ),
+            incidents=self.incidents,
+            beneficiary_id=data.beneficiary_id,
         )
         async with transaction(self.sessions) as session:
             service = PartnerDataService(session)
@@ -162,7 +221,9 @@ class PartnerActivities:
         receipt, replayed = await _partner(
             lambda: self.adapters.france_travail.notify_orientation(
                 notice, key=data.idempotency_key
-            )
+            ),
+            incidents=self.incidents,
+            beneficiary_id=data.beneficiary_id,
         )
         if receipt.identifier:
             async with transaction(self.sessions) as session:
@@ -193,7 +254,9 @@ class PartnerActivities:
             else self.adapters.france_travail_funding
         )
         receipt, replayed = await _partner(
-            lambda: desk.request_training(request, key=data.idempotency_key)
+            lambda: desk.request_training(request, key=data.idempotency_key),
+            incidents=self.incidents,
+            beneficiary_id=data.beneficiary_id,
         )
         return PartnerReceipt(reference=receipt.reference, replayed=replayed)
 
@@ -215,6 +278,8 @@ class PartnerActivities:
         except (ConsentMissing, PersonUnknown) as error:
             raise _refusal(error) from None
         receipt, replayed = await _partner(
-            lambda: self.adapters.structures.orient(orientation, key=data.idempotency_key)
+            lambda: self.adapters.structures.orient(orientation, key=data.idempotency_key),
+            incidents=self.incidents,
+            beneficiary_id=data.beneficiary_id,
         )
         return PartnerReceipt(reference=receipt.reference, replayed=replayed)

@@ -19,11 +19,20 @@ from api import (
     pages_admin,
     pages_auth,
     pages_carnet,
+    pages_funders,
+    pages_indicators,
+    pages_management,
     pages_me,
+    pages_partners,
     pages_resources,
 )
 from api.auth import SignInRequired
 from api.routes import carnet, health, journeys, partners, resources
+from api.routes import indicators as indicator_routes
+from api.routes import lookups as partner_lookups
+from api.routes import management as management_routes
+from api.routes import service_orientations as service_orientation_routes
+from api.routes import training_requests as training_request_routes
 from parcours.db import create_engine, create_sessionmaker
 from parcours.errors import ParcoursError
 from parcours.settings import ROOT, Settings, get_settings
@@ -76,6 +85,11 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(carnet.router)
     app.include_router(resources.router)
     app.include_router(partners.router)
+    app.include_router(management_routes.router)
+    app.include_router(training_request_routes.router)
+    app.include_router(partner_lookups.router)
+    app.include_router(service_orientation_routes.router)
+    app.include_router(indicator_routes.router)
     app.include_router(pages_auth.router)
     app.include_router(pages.router)
     # After ``pages``: its /parcours/nouveau must win over the carnet's /parcours/{id}.
@@ -84,6 +98,10 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         pages_me.router,
         pages_admin.router,
         pages_resources.router,
+        pages_management.router,
+        pages_funders.router,
+        pages_indicators.router,
+        pages_partners.router,
     ):
         app.include_router(router)
     if DSFR_DIST.exists():

@@ -30,9 +30,13 @@ router = APIRouter(include_in_schema=False)
 
 
 def home_of(principal: Principal) -> str:
-    if principal.role is Role.BENEFICIARY:
-        return "/mon-espace"
-    return "/admin/effacements" if principal.role is Role.ADMIN else "/parcours"
+    homes = {
+        Role.BENEFICIARY: "/mon-espace",
+        Role.ADMIN: "/admin/effacements",
+        Role.FUNDER: "/financeurs/demandes",
+        Role.MANAGER: "/gestion/bloques",
+    }
+    return homes.get(principal.role, "/parcours")
 
 
 def _safe_next(next_url: str | None) -> str | None:

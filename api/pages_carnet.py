@@ -51,6 +51,9 @@ from parcours.schemas import ActionRead, BeneficiaryRead, JourneyRead, PersonRef
 from parcours.services.accounts import AccountService
 from parcours.services.carnet import CarnetService
 from parcours.services.journeys import JourneyService
+from parcours.services.lookups import lookup_panel
+from parcours.services.service_orientations import ServiceOrientationService
+from parcours.services.training_requests import TrainingRequestService
 from parcours.settings import Settings
 
 router = APIRouter(include_in_schema=False)
@@ -122,6 +125,7 @@ DONE_MESSAGES = {
     "rendez-vous": "Le rendez-vous est ajouté.",
     "rendez-vous-statut": "Le rendez-vous est mis à jour.",
     "document": "Le document est déposé.",
+    "orientation": "L'orientation est ajoutée au plan et envoyée à la structure.",
     "inscription": "Enregistré.",
     **{name: "Enregistré." for name in ACTIONS},
 }
@@ -263,6 +267,18 @@ class CarnetPages:
                 context["account"] = await AccountRepository(self.session).user_of_beneficiary(
                     beneficiary_id
                 )
+                if carnet.can_write:
+                    context["lookups"] = await lookup_panel(self.session, beneficiary_id)
+            if tab == "contrat":
+                # Orientations to services and the 15-hours rule, alongside the plan.
+                context["plan_extra"] = await ServiceOrientationService(
+                    self.session, self.journeys.temporal, self.settings, self.principal
+                ).plan(beneficiary_id, logged=False)
+            if tab == "contrat":
+                # The person's training requests and their status (``carnet_formations.html``).
+                context["training_requests"] = await TrainingRequestService(
+                    self.session, self.journeys.temporal, self.settings, self.principal
+                ).for_person(beneficiary_id, log=False)
             template = f"carnet_{tab.replace('-', '_')}.html"
         context |= {
             "h": header,

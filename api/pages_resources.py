@@ -16,11 +16,13 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from api.auth import CSRF_FIELD, PagePrincipal
-from api.deps import SessionDep
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.pages_funders import training_request_context
 from api.routes.resources import MAX_IMPORT_BYTES, distance_from
 from api.templating import templates
 from parcours.access import Principal, Role
 from parcours.errors import Forbidden, InvalidReference, ParcoursError
+from parcours.orientations.service_schemas import ServiceOrientationCreate
 from parcours.resources.importer import french_reason
 from parcours.resources.schemas import (
     SORT_LABELS,
@@ -43,6 +45,7 @@ from parcours.resources.vocabulary import (
     thematique_choices,
 )
 from parcours.services.resources import ResourceBaseService
+from parcours.services.service_orientations import ServiceOrientationService
 
 router = APIRouter(include_in_schema=False)
 
@@ -179,6 +182,8 @@ async def service_page(
     request: Request,
     service_id: int,
     session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
     principal: PagePrincipal,
     commune: Annotated[str | None, Query(max_length=100)] = None,
     pour: Annotated[str | None, Query(max_length=36)] = None,
@@ -187,8 +192,64 @@ async def service_page(
     origin, _ = await _origin(resources, commune, pour)
     service = await resources.service(service_id, origin)
     back = _link({"pour": pour} if pour else {"commune": commune})
+    orienting = ServiceOrientationService(session, temporal, settings, principal)
     return templates.TemplateResponse(
-        request, "resources_service.html", {"service": service, "origin": origin, "back": back}
+        request,
+        "resources_service.html",
+        {
+            "service": service,
+            "origin": origin,
+            "back": back,
+            "can_orient": orienting.can_orient,
+            "people": await orienting.orientable_people(),
+            "orient": {"beneficiary_id": pour or ""},
+        },
+    )
+
+
+@router.post("/ressources/services/{service_id}/orienter", response_class=HTMLResponse)
+async def orient_to_service(
+    request: Request,
+    service_id: int,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    principal: PagePrincipal,
+) -> Response:
+    """« Orienter vers ce service »: to the person's plan, where the answer will show."""
+    form = await request.form()
+    beneficiary_id = str(form.get("beneficiary_id") or "")
+    orienting = ServiceOrientationService(session, temporal, settings, principal)
+    error: str | None = None
+    status_code = 422
+    if not beneficiary_id:
+        error = "Choisissez la personne à orienter."
+    else:
+        try:
+            await orienting.orient(
+                ServiceOrientationCreate(beneficiary_id=beneficiary_id, service_id=service_id)
+            )
+        except ParcoursError as refused:
+            await session.rollback()
+            error, status_code = refused.message, refused.status_code
+    if error is None:
+        return RedirectResponse(
+            f"/beneficiaires/{beneficiary_id}/contrat?fait=orientation", status_code=303
+        )
+    service = await ResourceBaseService(session, principal).service(service_id)
+    return templates.TemplateResponse(
+        request,
+        "resources_service.html",
+        {
+            "service": service,
+            "origin": None,
+            "back": "",
+            "can_orient": orienting.can_orient,
+            "people": await orienting.orientable_people(),
+            "orient": {"beneficiary_id": beneficiary_id},
+            "orient_error": error,
+        },
+        status_code=status_code,
     )
 
 
@@ -266,6 +327,8 @@ async def training_page(
     request: Request,
     training_id: str,
     session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
     principal: PagePrincipal,
     commune: Annotated[str | None, Query(max_length=100)] = None,
     pour: Annotated[str | None, Query(max_length=36)] = None,
@@ -273,10 +336,17 @@ async def training_page(
     resources = ResourceBaseService(session, principal)
     origin, _ = await _origin(resources, commune, pour)
     training = await resources.training(training_id, origin)
+    # « Demander cette formation » (``api.pages_funders``): whom the référent may request it for.
+    requesting = await training_request_context(session, temporal, settings, principal, pour)
     return templates.TemplateResponse(
         request,
         "resources_training.html",
-        {"training": training, "origin": origin, "is_admin": principal.role is Role.ADMIN},
+        {
+            "training": training,
+            "origin": origin,
+            "is_admin": principal.role is Role.ADMIN,
+            **requesting,
+        },
     )
 
 

@@ -4,6 +4,7 @@ Ctrl-C stops them all; data stays under var/ for the next run."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -12,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from cli.demo_requests import demo_requests_summary, seed_demo_requests
+from cli.seed import demo_feed_summary, seed_caf_feed
 from cli.temporal_server import dev_server_command
 from parcours.settings import ROOT, Settings
 
@@ -33,6 +36,24 @@ def _wait_for_port(host: str, port: int, timeout: float, process: subprocess.Pop
 
 def _parcours(*args: str) -> list[str]:
     return [sys.executable, "-m", "cli.main", *args]
+
+
+def _import_demo_caf_feed(settings: Settings) -> None:
+    """The demo's CAF feed, through the real import workflow (once; a later run imports
+    nothing new). The demo goes on without it if it fails."""
+    try:
+        print(demo_feed_summary(asyncio.run(seed_caf_feed(settings))), flush=True)
+    except Exception as error:  # the platform is usable without the demo feed
+        print(f"Le flux CAF de démonstration n'a pas été importé : {error}", file=sys.stderr)
+
+
+def _make_demo_requests(settings: Settings) -> None:
+    """The demo's requests to funders and structures, once the API takes the partners'
+    callbacks. The demo goes on without them if they fail."""
+    try:
+        print(demo_requests_summary(asyncio.run(seed_demo_requests(settings))), flush=True)
+    except Exception as error:  # the platform is usable without them
+        print(f"Les demandes de démonstration n'ont pas été faites : {error}", file=sys.stderr)
 
 
 def run_dev(settings: Settings, seed: bool = True) -> int:
@@ -72,8 +93,11 @@ def run_dev(settings: Settings, seed: bool = True) -> int:
         start(_parcours("worker"))
         if seed:
             subprocess.run(_parcours("seed-demo"), cwd=ROOT, env=env, check=True)
+            _import_demo_caf_feed(settings)
         api = start(_parcours("api"))
         _wait_for_port(settings.api_host, settings.api_port, 60, api)
+        if seed:
+            _make_demo_requests(settings)
         print(
             "\nParcours est prêt :\n"
             f"  pages et API   http://{settings.api_host}:{settings.api_port}  "

@@ -100,6 +100,7 @@ def simulators() -> None:
         callback_secret=settings.partner_callback_secret,
         decision_delay_s=settings.simulators_decision_delay_s,
         demo_events=settings.simulators_demo_events,
+        region_decides_alone=settings.simulators_region_decides_alone,
     )
 
 

@@ -22,11 +22,22 @@ from temporalio.client import Client
 
 from activities.caf_import import CafImportActivities
 from activities.partners import PartnerActivities
+from activities.service_orientations import ServiceOrientationActivities
+from activities.training_requests import TrainingRequestActivities
+from parcours.management.incidents import PartnerIncidentLog
 from parcours.partners.clients import PartnerAdapters
 from parcours.settings import Settings
 from workflows.caf_import import CafImport
+from workflows.france_travail_notice import FranceTravailOrientationNotice
+from workflows.partner_lookup import PartnerLookup
+from workflows.service_orientation import ServiceOrientation
+from workflows.training_request import TrainingRequest
 
-PARTNER_WORKFLOWS: list[type] = [CafImport]
+PARTNER_WORKFLOWS: list[type] = [CafImport, PartnerLookup]
+# Orientations to services and France Travail's notices of orientations call partners too.
+PARTNER_WORKFLOWS += [ServiceOrientation, FranceTravailOrientationNotice]
+# Training requests to their funder (the Région, France Travail).
+PARTNER_WORKFLOWS += [TrainingRequest]
 
 
 @dataclass(frozen=True)
@@ -43,8 +54,11 @@ class PartnerWorkerParts:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> PartnerWorkerParts:
         adapters = PartnerAdapters.from_settings(settings, transport)
-        calls = PartnerActivities(sessions, adapters)
+        incidents = PartnerIncidentLog(sessions, settings.partner_incident_attempts)
+        calls = PartnerActivities(sessions, adapters, incidents)
         imports = CafImportActivities(sessions, client, settings)
+        orientations = ServiceOrientationActivities(sessions, settings, adapters)
+        training_requests = TrainingRequestActivities(sessions, settings)
         return cls(
             adapters=adapters,
             activities=[
@@ -56,6 +70,11 @@ class PartnerWorkerParts:
                 imports.begin_caf_import,
                 imports.apply_caf_feed_batch,
                 imports.finish_caf_import,
+                orientations.begin_service_orientation,
+                orientations.record_service_orientation,
+                orientations.remind_structure,
+                training_requests.begin_training_request,
+                training_requests.record_training_request,
             ],
         )
 

@@ -6,15 +6,23 @@ changes nothing.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
 import random
 import unicodedata
+from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
 
 from parcours.db import create_engine, create_sessionmaker, transaction
+from parcours.errors import Conflict
 from parcours.journey.messages import (
     Action,
     BeginDiagnosisInput,
@@ -22,17 +30,23 @@ from parcours.journey.messages import (
     CompleteDiagnosisInput,
     DecideOrientationInput,
     PauseInput,
+    ReassignReferentInput,
     RecordEmploymentInput,
     SignContractInput,
 )
-from parcours.journey.steps import EmploymentContract, ExitReason, OrientationKind
-from parcours.models import Beneficiary, Structure, User
+from parcours.journey.steps import EmploymentContract, ExitReason, OrientationKind, Step
+from parcours.models import Beneficiary, Consent, Structure, User
+from parcours.partners.models import CafFeedLine
+from parcours.partners.schemas import CafImportRead
 from parcours.resources.demo import load_demo_resources
 from parcours.schemas import BeneficiaryCreate
 from parcours.security import hash_password
+from parcours.services.caf_import import CafImportService
 from parcours.services.journeys import JourneyService
-from parcours.settings import Settings
+from parcours.settings import ROOT, Settings
 from parcours.temporal_client import connect
+from simulators.caf_feed import EventKind, RsaEvent, generate_events, write_feed_file
+from workflows.caf_import import CafImportProgress, caf_import_workflow_id
 
 log = logging.getLogger(__name__)
 
@@ -249,3 +263,200 @@ def _actions_to(
     if target == "closed":
         return [*steps[:1], CloseInput(actor_id=actor, exit_reason=ExitReason.DECLINED)]
     return steps[: order.index(target)]
+
+
+# --- The CAF feed of the demo ---------------------------------------------------------------
+#
+# ``make run`` imports a generated CAF feed file (a few lines malformed on purpose) through the
+# real ``CafImport`` workflow: its people arrive as the CAF sends them. The file is written
+# once under var/ and kept: running the demo again imports the same file, which changes
+# nothing. The partner simulators forget everything when they stop, so each run tells them
+# again who the CAF and France Travail know, for the look-ups from the carnet.
+
+DEMO_FEED_LINES = 40
+DEMO_FEED_MALFORMED = 3
+DEMO_FEED_SEED = 73
+# The file's name carries the day its events were generated for (their dates follow it).
+DEMO_FEED_PREFIX = "flux-caf-demo-"
+DEMO_REFERENT_EMAIL = "nadia.benali@demo.parcours.fr"
+# People of the feed handed to the demo référente, so that she can try the look-ups; the
+# first ones consented to sharing with France Travail.
+DEMO_LOOKUP_PEOPLE = 4
+DEMO_LOOKUP_CONSENTS = 2
+
+
+@dataclass(frozen=True)
+class DemoFeedImport:
+    path: Path
+    imported: CafImportRead
+    # False when this file had been imported by an earlier run: nothing was redone.
+    ran_now: bool
+    handed_to_referent: int = 0
+
+
+def demo_feed_path(var_dir: Path) -> tuple[Path, date]:
+    """The demo's feed file, as an earlier run wrote it, else a new one for today; and the day
+    its events are generated for."""
+    for existing in sorted(var_dir.glob(f"{DEMO_FEED_PREFIX}*.csv")):
+        try:
+            return existing, date.fromisoformat(existing.stem.removeprefix(DEMO_FEED_PREFIX))
+        except ValueError:
+            continue
+    today = date.today()
+    return var_dir / f"{DEMO_FEED_PREFIX}{today.isoformat()}.csv", today
+
+
+def _demo_feed_file(var_dir: Path, *, seed: int, lines: int, malformed: int) -> tuple[Path, date]:
+    var_dir.mkdir(parents=True, exist_ok=True)
+    path, generated_on = demo_feed_path(var_dir)
+    if not path.exists():
+        write_feed_file(path, lines, seed=seed, malformed=malformed, today=generated_on)
+    return path, generated_on
+
+
+async def seed_caf_feed(
+    settings: Settings,
+    var_dir: Path = ROOT / "var",
+    *,
+    seed: int = DEMO_FEED_SEED,
+    lines: int = DEMO_FEED_LINES,
+    malformed: int = DEMO_FEED_MALFORMED,
+    referent_email: str | None = DEMO_REFERENT_EMAIL,
+) -> DemoFeedImport:
+    """Import the demo's CAF feed file (once), and tell the simulators who the CAF and France
+    Travail know (every run)."""
+    path, generated_on = await asyncio.to_thread(
+        _demo_feed_file, var_dir, seed=seed, lines=lines, malformed=malformed
+    )
+    await _tell_partner_simulators(settings, generate_events(lines, seed=seed, today=generated_on))
+    content = await asyncio.to_thread(path.read_bytes)
+    engine = create_engine(settings.database_url)
+    sessions = create_sessionmaker(engine)
+    try:
+        temporal = await connect(settings)
+        async with transaction(sessions) as session:
+            file_id, _ = await CafImportService(session, temporal, settings).store(
+                path.name, content
+            )
+        async with sessions() as session:
+            current = await CafImportService(session, temporal, settings).read(file_id, 0)
+        ran_now = current.status != "completed"
+        if ran_now:
+            async with sessions() as session:
+                await CafImportService(session, temporal, settings).start(file_id)
+            await temporal.get_workflow_handle(
+                caf_import_workflow_id(file_id), result_type=CafImportProgress
+            ).result()
+        handed = (
+            await _hand_to_referent(sessions, temporal, settings, file_id, referent_email)
+            if referent_email
+            else 0
+        )
+        async with sessions() as session:
+            imported = await CafImportService(session, temporal, settings).read(file_id)
+        return DemoFeedImport(path, imported, ran_now, handed)
+    finally:
+        await engine.dispose()
+
+
+def demo_feed_summary(result: DemoFeedImport) -> str:
+    read = result.imported
+    where = f"var/{result.path.name}"
+    if not result.ran_now:
+        return f"Flux CAF de démonstration ({where}) déjà importé : rien de nouveau."
+    return (
+        f"Flux CAF de démonstration importé ({where}, {read.lines} lignes) : "
+        f"{read.created} personnes inscrites, {read.signalled} changements de droits, "
+        f"{read.rejected} lignes rejetées (page « Imports CAF »)."
+    )
+
+
+def _france_travail_identifier(event: RsaEvent) -> str | None:
+    """Two people in three of the feed are registered at France Travail, always the same ones
+    with the same identifier (the simulators start empty at every run)."""
+    digest = hashlib.sha256(event.nir[:13].encode()).hexdigest()
+    return digest[:8].upper() if int(digest, 16) % 3 else None
+
+
+async def _tell_partner_simulators(settings: Settings, events: list[RsaEvent]) -> None:
+    base = settings.partners_base_url.rstrip("/")
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            response = await client.post(
+                "/caf/_feed", json={"events": [e.model_dump(mode="json") for e in events]}
+            )
+            response.raise_for_status()
+            for event in events:
+                identifier = _france_travail_identifier(event)
+                if event.kind != EventKind.NEW_RIGHTS or identifier is None:
+                    continue
+                response = await client.post(
+                    "/france-travail/_individus",
+                    json={
+                        "nir": event.nir,
+                        "birth_date": event.birth_date.isoformat(),
+                        "first_name": event.first_name,
+                        "last_name": event.last_name,
+                        "identifier": identifier,
+                        "registered_on": (event.rights_opened_on or event.occurred_on).isoformat(),
+                    },
+                )
+                response.raise_for_status()
+    except httpx.HTTPError as error:
+        # The import does not need them: only the look-ups will not find these people.
+        log.warning("partner simulators not told", extra={"url": base, "error": str(error)})
+
+
+async def _hand_to_referent(
+    sessions: async_sessionmaker[AsyncSession],
+    temporal: Client,
+    settings: Settings,
+    file_id: str,
+    referent_email: str,
+) -> int:
+    """Give the demo référente the first people the feed enrolled whose journey is open (once:
+    a journey that has a référent is left alone), the first ones with their consent to share
+    with France Travail. Returns how many were handed to her now."""
+    async with sessions() as session:
+        referent = await session.scalar(select(User).where(User.email == referent_email))
+        enrolled = list(
+            await session.scalars(
+                select(CafFeedLine.beneficiary_id)
+                .where(CafFeedLine.file_id == file_id, CafFeedLine.outcome == "created")
+                .order_by(CafFeedLine.number)
+            )
+        )
+    if referent is None:
+        return 0
+    followed = handed = 0
+    for beneficiary_id in enrolled:
+        if beneficiary_id is None or followed == DEMO_LOOKUP_PEOPLE:
+            continue
+        async with transaction(sessions) as session:
+            journeys = JourneyService(session, temporal, settings)
+            record = await journeys.journeys.get(beneficiary_id)
+            if record is None or record.step == Step.CLOSED:
+                continue
+            if record.referent_id is None:
+                try:
+                    await journeys.act(
+                        beneficiary_id,
+                        ReassignReferentInput(
+                            referent_id=referent.id, structure_id=referent.structure_id
+                        ),
+                    )
+                except Conflict:  # closed by the CAF meanwhile
+                    continue
+                handed += 1
+            elif record.referent_id != referent.id:
+                continue
+        followed += 1
+        if followed <= DEMO_LOOKUP_CONSENTS:
+            async with transaction(sessions) as session:
+                if await session.get(Consent, (beneficiary_id, "france_travail")) is None:
+                    session.add(
+                        Consent(
+                            beneficiary_id=beneficiary_id, partner="france_travail", granted=True
+                        )
+                    )
+    return handed

@@ -23,12 +23,16 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
+from activities.digest import DigestActivities
 from activities.read_model import ReadModelActivities
 from activities.retention import RetentionActivities
 from cli.partner_worker import PARTNER_WORKFLOWS, PartnerWorkerParts
 from parcours.db import create_engine, create_sessionmaker
 from parcours.settings import Settings, get_settings
 from parcours.temporal_client import connect
+from workflows.digest import SCHEDULE_ID as DIGEST_SCHEDULE_ID
+from workflows.digest import WORKFLOW_ID as DIGEST_WORKFLOW_ID
+from workflows.digest import DailyDigest, DailyDigestInput
 from workflows.journey import Journey
 from workflows.retention import (
     SCHEDULE_ID,
@@ -38,7 +42,7 @@ from workflows.retention import (
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [Journey, RetentionSweep, *PARTNER_WORKFLOWS]
+WORKFLOWS = [Journey, RetentionSweep, DailyDigest, *PARTNER_WORKFLOWS]
 
 
 def build_worker(
@@ -51,6 +55,7 @@ def build_worker(
     settings = settings or get_settings()
     read_model = ReadModelActivities(sessions)
     retention = RetentionActivities(sessions, client, settings)
+    digest = DigestActivities(sessions, settings)
     return Worker(
         client,
         task_queue=task_queue,
@@ -59,6 +64,8 @@ def build_worker(
             read_model.record_journey_event,
             read_model.record_journey_events,
             retention.anonymise_expired,
+            digest.compose_digests,
+            digest.send_digests,
             *(partners.activities if partners else []),
         ],
         max_concurrent_activities=50,
@@ -120,5 +127,23 @@ async def ensure_schedules(client: Client, settings: Settings) -> None:
     try:
         await client.create_schedule(SCHEDULE_ID, schedule)
         log.info("schedule created", extra={"schedule": SCHEDULE_ID})
+    except ScheduleAlreadyRunningError:
+        pass
+    # The managers' daily digest, every morning.
+    digest = Schedule(
+        action=ScheduleActionStartWorkflow(
+            DailyDigest.run,
+            DailyDigestInput(),
+            id=DIGEST_WORKFLOW_ID,
+            task_queue=settings.task_queue,
+        ),
+        spec=ScheduleSpec(
+            calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(settings.digest_hour)])]
+        ),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    try:
+        await client.create_schedule(DIGEST_SCHEDULE_ID, digest)
+        log.info("schedule created", extra={"schedule": DIGEST_SCHEDULE_ID})
     except ScheduleAlreadyRunningError:
         pass

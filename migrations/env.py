@@ -8,6 +8,9 @@ from typing import Any
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import parcours.indicators.models
+import parcours.management.models  # the managers' console's tables
+import parcours.orientations.models  # their tables share the metadata too
 import parcours.partners.models  # noqa: F401  (their tables share the metadata)
 from parcours.db import create_engine
 from parcours.models import Base

@@ -222,6 +222,13 @@ class PlanAction(Base):
     weekly_hours: Mapped[int | None] = mapped_column(Integer)
     updated_by: Mapped[str | None] = mapped_column(String(36))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The training this action is, once its funder approved it (``trainings.id``).
+    training_id: Mapped[str | None] = mapped_column(String(36))
+    # The service of the resource base this action is an orientation to.
+    service_id: Mapped[int | None] = mapped_column(
+        ForeignKey("resource_services.id", ondelete="SET NULL", name="fk_plan_actions_service"),
+        index=True,
+    )
 
 
 class Note(Base):

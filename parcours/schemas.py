@@ -43,7 +43,23 @@ EVENT_LABELS = {
     "deadline_passed": "Délai dépassé",
     "closed": "Parcours clôturé",
     "training_requested": "Demande de formation envoyée au financeur",
+    "training_more_info_requested": "Le financeur demande des informations sur la formation",
+    "training_more_info_answered": "Informations envoyées au financeur de la formation",
+    "training_approved": "Formation accordée par le financeur",
+    "training_refused": "Formation refusée par le financeur",
+    "training_request_stalled": "Demande de formation sans réponse dans le délai : relance",
+    "training_request_failed": "Demande de formation non transmise au financeur",
+    "training_started": "Entrée en formation",
+    "training_ended": "Fin de la formation",
     "oriented_to_service": "Orientation vers un service",
+    "service_orientation_sent": "Orientation reçue par la structure",
+    "service_orientation_reminded": "Structure relancée (orientation sans réponse)",
+    "service_orientation_accepted": "Orientation acceptée par la structure",
+    "service_orientation_refused": "Orientation refusée par la structure",
+    "service_orientation_expired": "Orientation expirée sans réponse de la structure",
+    "service_orientation_failed": "Orientation non transmise à la structure",
+    "france_travail_notified": "Orientation transmise à France Travail",
+    "france_travail_not_notified": "Orientation non transmise à France Travail",
 }
 
 

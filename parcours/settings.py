@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     simulators_host: str = "127.0.0.1"
     simulators_port: int = 8100
     simulators_decision_delay_s: float | None = 20.0
+    # The demo's Région decides in the funders' console; France Travail's system on its own.
+    simulators_region_decides_alone: bool = False
     simulators_demo_events: int = 0
     worker_metrics_address: str = "127.0.0.1:9464"
     log_format: Literal["json", "console"] = "json"
@@ -75,6 +77,9 @@ class Settings(BaseSettings):
     # refused (replays).
     partner_callback_secret: str = DEV_CALLBACK_SECRET
     partner_callback_window_s: int = 300
+    # A référent's look-up at the CAF or France Travail waits this long for the answer, then
+    # says it will come later (the look-up goes on under the partner's retry policy).
+    partner_lookup_wait_s: float = 5.0
 
     # CAF feed imports: people whose rights open are enrolled in this territory.
     default_territory: str = "73"
@@ -92,6 +97,30 @@ class Settings(BaseSettings):
     follow_up_consent_days: int = 15
     check_in_grace_days: int = 15
     follow_up_check_in_months: list[int] = [1, 3, 6]
+    # A training's funder (Région, France Travail) answers a request within this many days;
+    # then it is reminded and the request shows as stalled. Read when a request starts.
+    funder_answer_days: int = 15
+    # Orientations to a service (Dora's circuit): a structure that has not answered is
+    # reminded after this many days, and the orientation expires after that many. Read when
+    # an orientation starts.
+    service_orientation_reminder_days: int = Field(default=10, ge=1)
+    service_orientation_expiry_days: int = Field(default=30, ge=2)
+
+    # Managers' console. A journey with no event and no carnet change for this many days is
+    # stalled; a partner call failing this many attempts in a row is an incident.
+    stalled_inactive_days: int = Field(default=60, ge=1)
+    partner_incident_attempts: int = Field(default=3, ge=1)
+    # The daily digest (at this hour, UTC) lists people waiting for a référent this long.
+    digest_hour: int = Field(default=6, ge=0, le=23)
+    digest_waiting_days: int = Field(default=7, ge=1)
+    # Digests are also e-mailed when an SMTP host is set (off by default).
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "parcours@localhost"
+    public_app_url: str = "http://127.0.0.1:8000"
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

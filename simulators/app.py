@@ -50,6 +50,7 @@ class Partners:
         callbacks = CallbackSender(config, switches, background)
 
         def funding_desk(partner: Partner, prefix: str, ceiling: Decimal) -> FundingDesk:
+            alone = partner is not Partner.REGION or config.region_decides_alone
             return FundingDesk(
                 partner,
                 f"{prefix}-{run_id}",
@@ -57,7 +58,7 @@ class Partners:
                 switches=switches,
                 callbacks=callbacks,
                 background=background,
-                decision_delay_s=config.decision_delay_s,
+                decision_delay_s=config.decision_delay_s if alone else None,
             )
 
         partners = cls(

@@ -22,6 +22,9 @@ class SimulatorConfig:
     # Funders (France Travail, Région) decide on their own this long after a training request;
     # None: only when told to (``POST /…/_decide/{reference}``).
     decision_delay_s: float | None = None
+    # False: the Région decides only when told to (in the demo, its staff decide in Parcours'
+    # funders' console), France Travail still on its own.
+    region_decides_alone: bool = True
     feed_page_size: int = 100
     # Demo data loaded at start (and after ``POST /_reset``): this many CAF feed events, and
     # France Travail registrations for most of the people they open rights for.

@@ -17,6 +17,7 @@ def run(
     decision_delay_s: float | None = None,
     demo_events: int = 0,
     seed: int = 0,
+    region_decides_alone: bool = True,
     log_level: str = "info",
 ) -> None:
     """Serve every partner on ``host:port`` until interrupted."""
@@ -26,5 +27,6 @@ def run(
         decision_delay_s=decision_delay_s,
         demo_events=demo_events,
         seed=seed,
+        region_decides_alone=region_decides_alone,
     )
     uvicorn.run(create_app(config), host=host, port=port, log_level=log_level)

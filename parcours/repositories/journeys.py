@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parcours.journey.messages import RecordJourneyEventInput
 from parcours.models import Beneficiary, JourneyEventRecord, JourneyRecord
+from parcours.repositories.indicators import project_indicators
 
 _Query = TypeVar("_Query", bound=Select)
 
@@ -114,6 +115,8 @@ class JourneyRepository:
                 "detail": e.detail,
             },
         )
+        # The indicators' milestones and step spans move with the same event.
+        await project_indicators(self.session, data)
 
     async def get(self, beneficiary_id: str) -> JourneyRecord | None:
         return await self.session.get(JourneyRecord, beneficiary_id)

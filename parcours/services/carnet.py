@@ -63,6 +63,8 @@ from parcours.journey.messages import (
     SignContractInput,
 )
 from parcours.journey.steps import ExitReason, Step
+from parcours.management.repository import InterventionRepository
+from parcours.management.schemas import INTERVENTION_LABELS, InterventionKind
 from parcours.models import (
     Appointment,
     Beneficiary,
@@ -79,6 +81,8 @@ from parcours.models import (
 )
 from parcours.repositories.carnet import CarnetRepository
 from parcours.repositories.partners import PartnerRepository
+from parcours.repositories.service_orientations import ServiceOrientationRepository
+from parcours.repositories.training_requests import TrainingRequestRepository
 from parcours.schemas import EVENT_LABELS, BeneficiaryRead, PersonRef
 from parcours.services.journeys import JourneyService, journey_read
 from parcours.settings import Settings
@@ -155,6 +159,12 @@ class CarnetService:
         documents = await repo.documents(beneficiary_id)
         consents = await repo.consents(beneficiary_id)
         changes = await repo.changes(beneficiary_id)
+        # What managers did (reminders, escalations, notes, retries): for professionals.
+        interventions = (
+            await InterventionRepository(self.session).of_journey(beneficiary_id)
+            if self.principal.is_professional
+            else []
+        )
         events = await self.journeys.journeys.events(journey)
         people_ids = {
             i
@@ -163,6 +173,7 @@ class CarnetService:
                 *(n.author_id for n in notes),
                 *(d.uploaded_by for d in documents),
                 *(c.user_id for c in changes),
+                *(i.actor_id for i in interventions),
                 *(e.actor_id for e in events),
                 diagnosis.recorded_by if diagnosis else None,
                 journey.referent_id,
@@ -194,6 +205,15 @@ class CarnetService:
                 at=c.at, label=CHANGE_LABELS.get(c.what, c.what), origin="carnet", by=ref(c.user_id)
             )
             for c in changes
+        ]
+        timeline += [
+            CarnetTimelineEntry(
+                at=i.created_at,
+                label=INTERVENTION_LABELS[InterventionKind(i.kind)],
+                origin="management",
+                by=ref(i.actor_id),
+            )
+            for i in interventions
         ]
         timeline.sort(key=lambda entry: entry.at, reverse=True)
         active_plan = [a for a in plan if a.status in (PlanStatus.PLANNED, PlanStatus.IN_PROGRESS)]
@@ -537,6 +557,9 @@ async def erase_person(
         await journeys.act(beneficiary_id, CloseInput(exit_reason=ExitReason.OTHER), None)
     await CarnetRepository(session).erase_personal_rows(beneficiary_id)
     await PartnerRepository(session).erase_personal_rows(beneficiary_id)
+    await TrainingRequestRepository(session).erase_personal_rows(beneficiary_id)
+    await ServiceOrientationRepository(session).erase_personal_rows(beneficiary_id)
+    await InterventionRepository(session).erase_bodies(beneficiary_id)
     person.first_name, person.last_name = ERASED_NAME.split(" ", 1)
     person.birth_date = date(1900, 1, 1)
     for field in (

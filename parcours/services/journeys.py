@@ -20,6 +20,7 @@ from parcours.errors import Conflict, Forbidden, InvalidReference, NotFound, Una
 from parcours.journey import rules
 from parcours.journey.messages import (
     Action,
+    DecideOrientationInput,
     JourneyInput,
     JourneyState,
     RecordJourneyEventsInput,
@@ -29,6 +30,11 @@ from parcours.journey.messages import (
 from parcours.journey.search import DEADLINE_KEY, REFERENT_KEY, STEP_KEY, TERRITORY_KEY
 from parcours.journey.steps import ExitReason, OrientationKind, RsaStatus, Step
 from parcours.models import Beneficiary, JourneyRecord, new_id
+from parcours.orientations.france_travail_notice import (
+    FRANCE_TRAVAIL_NOTICE_WORKFLOW,
+    FranceTravailNoticeStart,
+    france_travail_notice_workflow_id,
+)
 from parcours.repositories.journeys import JourneyFilter, JourneyRepository
 from parcours.repositories.people import PeopleRepository
 from parcours.schemas import (
@@ -261,9 +267,44 @@ class JourneyService:
                         "Ce parcours n'accepte plus d'action (il est terminé)."
                     ) from error
                 raise Unavailable(ENGINE_DOWN) from error
+        if (
+            isinstance(action, DecideOrientationInput)
+            and action.kind is OrientationKind.PROFESSIONAL
+        ):
+            await self.notify_france_travail(beneficiary_id, action, state)
         # Logged once the journey accepted: the log and the journey agree.
         access.log_access(self.session, principal, beneficiary_id, "update", f"journey.{name}")
         return JourneyRead.build(state, rules.available_actions(state))
+
+    async def notify_france_travail(
+        self, beneficiary_id: str, decision: DecideOrientationInput, state: JourneyState
+    ) -> None:
+        """A professional orientation is told to France Travail by its own workflow, once per
+        decision (its id is the person and the decision's event number: a retried start is
+        refused). The decision stands if the engine does not answer now: logged for operators."""
+        notice = FranceTravailNoticeStart(
+            beneficiary_id=beneficiary_id,
+            journey_workflow_id=workflow_id(beneficiary_id),
+            orientation_seq=state.seq,
+            decided_on=state.step_since.date(),
+            structure_id=decision.structure_id,
+            referent_id=decision.referent_id,
+        )
+        try:
+            await self.temporal.start_workflow(
+                FRANCE_TRAVAIL_NOTICE_WORKFLOW,
+                notice,
+                id=france_travail_notice_workflow_id(beneficiary_id, state.seq),
+                task_queue=self.settings.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except WorkflowAlreadyStartedError:
+            pass
+        except RPCError as error:
+            log.error(
+                "France Travail notice not started",
+                extra={"beneficiary_id": beneficiary_id, "error": str(error)},
+            )
 
     async def act_soon(self, beneficiary_id: str, action: Action) -> None:
         """A partner's action on the journey, as the platform: refused or accepted now, carried

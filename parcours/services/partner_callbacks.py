@@ -21,15 +21,20 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from parcours.db import utcnow
-from parcours.errors import Conflict, NotFound, ParcoursError, Unauthenticated
+from parcours.errors import Conflict, NotFound, ParcoursError, Unauthenticated, Unavailable
 from parcours.journey.messages import RecordEmploymentInput
 from parcours.journey.steps import EmploymentContract
+from parcours.orientations.messages import service_orientation_workflow_id
+from parcours.orientations.service_messages import ANSWER_SIGNAL, OrientationAnswerInput
 from parcours.partners.models import PartnerEvent
 from parcours.partners.schemas import CallbackReceipt
 from parcours.repositories.partners import PartnerRepository
-from parcours.services.journeys import JourneyService
+from parcours.repositories.service_orientations import ServiceOrientationRepository
+from parcours.services.journeys import ENGINE_DOWN, JourneyService
+from parcours.services.training_requests import apply_funder_decision
 from parcours.settings import Settings
 from simulators.signing import verify
 
@@ -161,12 +166,46 @@ class PartnerCallbackService:
         event.handled_at = utcnow()
 
     async def _on_training_decision(self, event: PartnerEvent) -> None:
-        """A funder's decision on a training request (``subject_id`` is its request id):
-        recorded for the training requests (issue 5)."""
+        """A funder's decision on a training request (``subject_id`` is its request id): the
+        request's workflow takes it as it takes a decision from the funders' console. One it
+        cannot take (already decided, unknown, another funder's) stays recorded, unhandled."""
+        if await apply_funder_decision(self.session, self.temporal, self.settings, event):
+            event.handled_at = utcnow()
 
     async def _on_orientation_answer(self, event: PartnerEvent) -> None:
-        """A structure's answer to an orientation (``subject_id`` is the orientation id):
-        recorded for the orientations to services (issue 5)."""
+        """A structure's answer to an orientation (``subject_id`` is the orientation id): the
+        orientation's workflow gets the decision as the signal ``answer`` (it reads the
+        reason from this callback once committed, and counts only the first answer). An
+        answer to an unknown orientation, or one that has ended (expired), is only kept."""
+        orientation = (
+            await ServiceOrientationRepository(self.session).get(event.subject_id)
+            if event.subject_id
+            else None
+        )
+        accepted = event.body.get("accepted")
+        if orientation is None or not isinstance(accepted, bool):
+            log.info(
+                "orientation answer not applied",
+                extra={"callback_id": event.callback_id, "orientation_id": event.subject_id},
+            )
+            return
+        # About this person from now on: erased with them.
+        event.beneficiary_id = orientation.beneficiary_id
+        handle = self.temporal.get_workflow_handle(service_orientation_workflow_id(orientation.id))
+        try:
+            await handle.signal(
+                ANSWER_SIGNAL,
+                OrientationAnswerInput(callback_id=event.callback_id, accepted=accepted),
+            )
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise Unavailable(ENGINE_DOWN) from error
+            log.info(
+                "orientation answer after the orientation ended",
+                extra={"callback_id": event.callback_id, "orientation_id": orientation.id},
+            )
+            return
+        event.handled_at = utcnow()
 
 
 def _contract(value: Any) -> EmploymentContract:
