@@ -13,7 +13,9 @@ A journey still open is stalled when at least one cause holds; each cause has a 
 
 The journey is stalled since its earliest cause; lists sort by that, the most overdue first.
 Requests and incidents are few: they are grouped by person once and joined, never looked up
-row by row.
+row by row. A page is one statement: the candidates (open journeys late, untouched, or with a
+request or an incident) are narrowed by index, their causes worked out once, and both the
+counts per cause and the page read from that (100,000 journeys: ``bench.management``).
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    CTE,
     ColumnElement,
-    Subquery,
     and_,
     case,
     func,
@@ -34,6 +36,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    true,
     type_coerce,
     union_all,
 )
@@ -107,11 +110,23 @@ class StalledRepository:
         first = func.min(*(func.coalesce(m, never) for m in moments))
         return _moment(func.nullif(first, never))
 
-    def _causes(
-        self, f: StalledFilter, now: datetime, inactive_days: int, *, moments: bool = True
-    ) -> Subquery:
-        """One row per open journey the filter keeps, with each cause's since (or NULL), and
-        the earliest as ``since``; without ``moments``, 1 instead of each date (cheaper)."""
+    def _stalled(
+        self,
+        f: StalledFilter,
+        now: datetime,
+        inactive_days: int,
+        *,
+        beneficiary_id: str | None = None,
+    ) -> CTE:
+        """The stalled journeys the filter keeps (the cause filter aside), each with each
+        cause's since (or NULL) and the earliest as ``since``: worked out once per query (a
+        CTE that PostgreSQL materialises), however many times the query reads it.
+
+        Only the candidates are looked at: open journeys whose step is late, or untouched
+        since the inactivity cutoff, or with a request or an incident. On PostgreSQL the
+        journeys come from ``ix_journeys_open`` alone (open journeys by territory, with every
+        column read here) and the carnet's recent changes from ``ix_access_log_updates_at``
+        alone (it holds ``what``): index-only scans, no table page read."""
         j = JourneyRecord
         cutoff = now - timedelta(days=inactive_days)
         incidents = (
@@ -143,12 +158,13 @@ class StalledRepository:
             .group_by(waiting.c.beneficiary_id)
             .subquery("requests")
         )
-        # The carnet's recent changes, gathered once (an index of the access log's updates
-        # by time, ``ACCESS_LOG_UPDATES_INDEX``), not probed journey by journey.
+        # The carnet's recent changes, gathered once (``ACCESS_LOG_UPDATES_INDEX``: the access
+        # log's updates by time), not probed journey by journey.
         changed = (
             select(AccessLogEntry.beneficiary_id.label("beneficiary_id"))
             .where(
-                # Inline, so that the planners see the partial index applies.
+                # Inline, so that the planners see the partial index applies (prepared
+                # statements included).
                 AccessLogEntry.action == literal_column("'update'"),
                 AccessLogEntry.at >= cutoff,
                 AccessLogEntry.what.like("carnet.%"),
@@ -161,62 +177,62 @@ class StalledRepository:
             j.deadline.is_not(None),
             or_(j.stalled.is_(True), j.deadline < now),
         )
-        inactive_hit = and_(
-            j.paused.is_(False), j.updated_at < cutoff, changed.c.beneficiary_id.is_(None)
-        )
-        if moments:
-            deadline_since = _moment(case((deadline_hit, j.deadline), else_=null()))
-            inactive_since = _moment(
-                case((inactive_hit, self._plus_days(j.updated_at, inactive_days)), else_=null())
-            )
-            request_since = _moment(requests.c.since)
-            incident_since = _moment(incidents.c.since)
-            since = self._earliest(deadline_since, inactive_since, request_since, incident_since)
-        else:
-            # Counting needs no dates: 1 where a cause holds (COUNT skips the NULLs).
-            hits = (deadline_hit, inactive_hit, requests.c.since.is_not(None))
-            deadline_since, inactive_since, request_since = (
-                case((hit, 1), else_=null()) for hit in hits
-            )
-            incident_since = case((incidents.c.since.is_not(None), 1), else_=null())
-            since = case((or_(*hits, incidents.c.since.is_not(None)), 1), else_=null())
-        query = (
+        untouched = and_(j.paused.is_(False), j.updated_at < cutoff)
+        inactive_hit = and_(untouched, changed.c.beneficiary_id.is_(None))
+        causes = (
             select(
                 j.beneficiary_id.label("beneficiary_id"),
-                deadline_since.label("deadline_since"),
-                inactive_since.label("inactive_since"),
-                request_since.label("request_since"),
-                incident_since.label("incident_since"),
-                since.label("since"),
+                _moment(case((deadline_hit, j.deadline), else_=null())).label("deadline_since"),
+                _moment(
+                    case(
+                        (inactive_hit, self._plus_days(j.updated_at, inactive_days)),
+                        else_=null(),
+                    )
+                ).label("inactive_since"),
+                _moment(requests.c.since).label("request_since"),
+                _moment(incidents.c.since).label("incident_since"),
             )
             .outerjoin(requests, requests.c.beneficiary_id == j.beneficiary_id)
             .outerjoin(incidents, incidents.c.beneficiary_id == j.beneficiary_id)
             .outerjoin(changed, changed.c.beneficiary_id == j.beneficiary_id)
-            .where(j.step != Step.CLOSED.value)
+            .where(
+                # Inline: the condition of the partial index ``ix_journeys_open``.
+                j.step != literal_column(f"'{Step.CLOSED.value}'"),
+                # The candidates: a journey with none of these has no cause.
+                or_(
+                    deadline_hit,
+                    untouched,
+                    requests.c.since.is_not(None),
+                    incidents.c.since.is_not(None),
+                ),
+            )
         )
+        if beneficiary_id is not None:
+            causes = causes.where(j.beneficiary_id == beneficiary_id)
         if f.visible is not None:
-            query = query.where(f.visible)
+            causes = causes.where(f.visible)
         if f.territory:
-            query = query.where(j.territory == f.territory)
+            causes = causes.where(j.territory == f.territory)
         if f.structure_id:
-            query = query.where(j.structure_id == f.structure_id)
+            causes = causes.where(j.structure_id == f.structure_id)
         if f.referent_id:
-            query = query.where(j.referent_id == f.referent_id)
+            causes = causes.where(j.referent_id == f.referent_id)
         if f.step:
-            query = query.where(j.step == f.step)
-        # OFFSET 0: the planners compute each row's causes once, not once per use of them.
-        return query.offset(0).subquery("causes")
-
-    @staticmethod
-    def _stalled(causes: Subquery, f: StalledFilter, now: datetime) -> list[ColumnElement[bool]]:
-        """The conditions on a ``_causes`` row, the cause filter aside."""
-        since = causes.c.since
+            causes = causes.where(j.step == f.step)
+        # OFFSET 0: each row's causes are computed once, not once more inside ``since``.
+        found = causes.offset(0).subquery("causes")
+        since = self._earliest(*(found.c[column] for column in CAUSE_COLUMNS.values()))
         conditions: list[ColumnElement[bool]] = [since.is_not(None)]
         if f.min_overdue_days:
             conditions.append(since <= now - timedelta(days=f.min_overdue_days))
         if f.stalled_after is not None:
             conditions.append(since > f.stalled_after)
-        return conditions
+        return (
+            select(found, since.label("since"))
+            .where(*conditions)
+            .cte("stalled")
+            .prefix_with("MATERIALIZED", dialect="postgresql")
+        )
 
     async def page(
         self,
@@ -228,48 +244,47 @@ class StalledRepository:
         offset: int = 0,
     ) -> tuple[list[StalledRow], int, dict[StallCause, int]]:
         """A page of stalled journeys (the most overdue first), how many the filter keeps, and
-        how many have each cause (whatever the cause filter)."""
-        # Counting reads no date unless a filter is on one.
-        dated = f.min_overdue_days is not None or f.stalled_after is not None
-        tally = self._causes(f, now, inactive_days, moments=dated)
-        wanted = tally.c[CAUSE_COLUMNS[f.cause]].is_not(None) if f.cause else None
-        counting = select(
-            func.count().filter(wanted) if wanted is not None else func.count(),
-            *(func.count(tally.c[column]) for column in CAUSE_COLUMNS.values()),
-        ).where(*self._stalled(tally, f, now))
-        counted = (await self.session.execute(counting)).one()
-        total = int(counted[0])
-        counts = {cause: int(n) for cause, n in zip(CAUSE_COLUMNS, counted[1:], strict=True)}
-        if offset >= total:
-            return [], total, counts
-        causes = self._causes(f, now, inactive_days)
-        wanted = causes.c[CAUSE_COLUMNS[f.cause]].is_not(None) if f.cause else None
-        listing = (
-            select(causes)
-            .where(*self._stalled(causes, f, now), *([wanted] if wanted is not None else []))
-            .order_by(causes.c.since, causes.c.beneficiary_id)
+        how many have each cause (whatever the cause filter).
+
+        One statement: the stalled journeys are worked out once; the counts (one row) are
+        joined to the page, so that an empty page still brings them."""
+        stalled = self._stalled(f, now, inactive_days)
+        # COUNT(column) counts the rows where it is set: with a cause filter, those that
+        # have the cause (portable: no FILTER clause needed).
+        kept = stalled.c[CAUSE_COLUMNS[f.cause]] if f.cause else None
+        counts = select(
+            (func.count(kept) if kept is not None else func.count()).label("total"),
+            *(
+                func.count(stalled.c[column]).label(f"{cause.value}_count")
+                for cause, column in CAUSE_COLUMNS.items()
+            ),
+        ).subquery("counts")
+        listing = select(stalled)
+        if kept is not None:
+            listing = listing.where(kept.is_not(None))
+        listed = (
+            listing.order_by(stalled.c.since, stalled.c.beneficiary_id)
             .limit(limit)
             .offset(offset)
+            .subquery("listed")
         )
-        rows = (await self.session.execute(listing)).mappings().all()
-        return [_row(r) for r in rows], total, counts
+        query = (
+            select(counts, listed)
+            .select_from(counts.outerjoin(listed, true()))
+            .order_by(listed.c.since, listed.c.beneficiary_id)
+        )
+        rows = (await self.session.execute(query)).mappings().all()
+        first = rows[0]
+        counted = {cause: int(first[f"{cause.value}_count"]) for cause in CAUSE_COLUMNS}
+        items = [_row(r) for r in rows if r["beneficiary_id"] is not None]
+        return items, int(first["total"]), counted
 
     async def one(
         self, beneficiary_id: str, *, now: datetime, inactive_days: int
     ) -> StalledRow | None:
         """One journey's causes (None when it is not stalled)."""
-        causes = self._causes(StalledFilter(), now, inactive_days)
-        found = (
-            (
-                await self.session.execute(
-                    select(causes).where(
-                        causes.c.beneficiary_id == beneficiary_id, causes.c.since.is_not(None)
-                    )
-                )
-            )
-            .mappings()
-            .first()
-        )
+        stalled = self._stalled(StalledFilter(), now, inactive_days, beneficiary_id=beneficiary_id)
+        found = (await self.session.execute(select(stalled))).mappings().first()
         return _row(found) if found else None
 
     async def journeys_with_people(

@@ -174,7 +174,10 @@ class StalledService:
             return []
         found = await self.stalled.journeys_with_people(ids)
         journeys = {i: j for i, (j, _) in found.items()}
-        incidents = await IncidentRepository(self.session).of_people(ids)
+        # Only a journey with the incident cause has incidents (none: no query).
+        incidents = await IncidentRepository(self.session).of_people(
+            [r.beneficiary_id for r in rows if StallCause.INCIDENT in r.causes]
+        )
         latest = await InterventionRepository(self.session).latest_of(ids)
         users = await self.people.users(
             {
