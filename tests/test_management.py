@@ -637,6 +637,7 @@ async def test_a_failing_partner_call_becomes_an_incident_the_manager_retries_no
         page = await manager.get(f"/gestion/parcours/{person}")
         assert "3 essais en échec" in page.text
         assert f'href="{found["temporal_url"]}"' in page.text
+        assert f'href="/gestion/parcours/{person}/histoire"' in page.text
         asked = time.monotonic()
         retried = await manager.post(f"/gestion/incidents/{found['id']}/relancer")
         assert retried.status_code == 303, retried.text
