@@ -106,7 +106,8 @@ def run_dev(settings: Settings, seed: bool = True) -> int:
             f"  partenaires    http://{settings.simulators_host}:{settings.simulators_port}"
             "  (simulateurs CAF, France Travail, Région, structures)\n"
             "  comptes de démonstration : nadia.benali@demo.parcours.fr (référente), "
-            "claire.dumas@… (orientation), marc.vial@… (manager), personne@demo.parcours.fr "
+            "claire.dumas@… (orientation), marc.vial@… (responsable), anne.roche@… "
+            "(financeur Région), personne@demo.parcours.fr "
             "— mot de passe demo-parcours-73\n"
             "Ctrl-C pour tout arrêter (les données restent dans var/).\n",
             flush=True,

