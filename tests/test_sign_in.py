@@ -359,3 +359,27 @@ async def test_a_revoked_or_unknown_token_is_refused(
             headers={"Authorization": f"Bearer {token}"},
         )
         assert (refused.status_code, refused.json()) == UNAUTHENTICATED
+
+
+@pytest.mark.parametrize(
+    ("role", "home"),
+    [
+        ("orientation", "/parcours"),
+        ("manager", "/gestion/bloques"),
+        ("funder", "/financeurs/demandes"),
+        ("admin", "/admin/effacements"),
+    ],
+)
+async def test_each_role_lands_on_its_own_page(
+    browser: Browser, staff: Staff, role: str, home: str
+) -> None:
+    response = await browser.sign_in(staff[role].email)
+
+    assert (response.status_code, response.headers["location"]) == (303, home)
+    page = await browser.get(home)
+    if role == "funder":
+        # The tests' funder belongs to no funding body: the page says what to do.
+        assert page.status_code == 403
+        assert "demandez à un administrateur de le rattacher" in text(page)
+    else:
+        assert page.status_code == 200
