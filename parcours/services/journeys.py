@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import uuid
 from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
+)
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -56,6 +64,18 @@ from parcours.settings import Settings
 log = logging.getLogger(__name__)
 
 JOURNEY_WORKFLOW = "Journey"
+# What the engine may answer under load and not the next time: the update is sent again under
+# the same id, which the server applies once.
+TRANSIENT = frozenset(
+    {
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+        RPCStatusCode.ABORTED,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.INTERNAL,
+    }
+)
+UPDATE_ATTEMPTS = 3
 ENGINE_DOWN = "Le moteur de parcours ne répond pas : réessayez dans un instant."
 
 
@@ -255,17 +275,30 @@ class JourneyService:
             await self._check_references(referent_id, structure_id)
             handle = self.temporal.get_workflow_handle(workflow_id(beneficiary_id))
             try:
-                state = await handle.execute_update(name, action, result_type=JourneyState)
+                state = await _update(handle, name, action, WorkflowUpdateStage.COMPLETED)
+                assert state is not None
             except WorkflowUpdateFailedError as failed:
                 cause = failed.cause
                 if isinstance(cause, ApplicationError) and cause.type == "TransitionRefused":
                     raise Conflict(cause.message) from failed
                 raise
+            except WorkflowUpdateRPCTimeoutOrCancelledError as error:
+                log.error("journey update unanswered", extra={"update": name, "error": str(error)})
+                raise Unavailable(ENGINE_DOWN) from error
             except RPCError as error:
                 if error.status == RPCStatusCode.NOT_FOUND:
                     raise Conflict(
                         "Ce parcours n'accepte plus d'action (il est terminé)."
                     ) from error
+                log.error(
+                    "journey update failed",
+                    extra={
+                        "beneficiary_id": beneficiary_id,
+                        "update": name,
+                        "status": error.status.name if error.status else None,
+                        "error": str(error),
+                    },
+                )
                 raise Unavailable(ENGINE_DOWN) from error
         if (
             isinstance(action, DecideOrientationInput)
@@ -316,14 +349,14 @@ class JourneyService:
             raise Conflict("Le parcours est clôturé : aucune action n'est plus possible.")
         handle = self.temporal.get_workflow_handle(workflow_id(beneficiary_id))
         try:
-            await handle.start_update(
-                name, action, wait_for_stage=WorkflowUpdateStage.ACCEPTED, result_type=JourneyState
-            )
+            await _update(handle, name, action, WorkflowUpdateStage.ACCEPTED)
         except WorkflowUpdateFailedError as failed:
             cause = failed.cause
             if isinstance(cause, ApplicationError) and cause.type == "TransitionRefused":
                 raise Conflict(cause.message) from failed
             raise
+        except WorkflowUpdateRPCTimeoutOrCancelledError as error:
+            raise Unavailable(ENGINE_DOWN) from error
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
                 raise Conflict("Ce parcours n'accepte plus d'action (il est terminé).") from error
@@ -433,3 +466,28 @@ def _time_in_steps(timeline: list[TimelineEntry], now: datetime) -> list[StepDur
         StepDuration(step=step, step_label=STEP_LABELS[step], days=round(days, 1))
         for step, days in totals.items()
     ]
+
+
+async def _update(
+    handle: WorkflowHandle[Any, Any], name: str, action: Action, stage: WorkflowUpdateStage
+) -> JourneyState | None:
+    """Send the update ``name`` and wait for ``stage`` (its result when COMPLETED). A transient
+    engine error is tried again, twice, with the same update id: applied once whatever
+    happens."""
+    update_id = str(uuid.uuid4())
+    for attempt in range(1, UPDATE_ATTEMPTS + 1):
+        try:
+            update = await handle.start_update(
+                name, action, id=update_id, wait_for_stage=stage, result_type=JourneyState
+            )
+            return await update.result() if stage is WorkflowUpdateStage.COMPLETED else None
+        except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
+            transient = not isinstance(error, RPCError) or error.status in TRANSIENT
+            if not transient or attempt == UPDATE_ATTEMPTS:
+                raise
+            log.warning(
+                "journey update tried again",
+                extra={"update": name, "attempt": attempt, "error": str(error)},
+            )
+            await asyncio.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")
