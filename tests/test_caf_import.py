@@ -133,7 +133,8 @@ async def test_a_feed_creates_people_signals_changes_and_reports_rejected_lines(
         0,
         expected.count("rejected"),
     )
-    assert expected.count("rejected") > 10  # the malformed ones and the people they hid
+    # The malformed ones, and the later lines of people they hid (a random feed may hide none).
+    assert expected.count("rejected") >= 10
     rejects = {r.line: r.reason for r in report.rejects}
     assert rejects.keys() == expected.reasons.keys()
     for line, reason in rejects.items():
