@@ -7,7 +7,9 @@ alternating) so that noise — other processes, the server's database growing �
   validators, each running a no-op activity — driven by a Temporal client;
 - platform: ``POST /api/v1/beneficiaries`` then the six actions that take a journey to its
   end, over real HTTP with API tokens, through the API, the ``Journey`` workflow and the SQL
-  read model.
+  read model. The load comes from a lean kept-alive HTTP client (``bench.http``): on cores
+  shared with the platform, the load generator's own CPU would otherwise count against it,
+  while the bare workflow's driver (Temporal's client, Rust inside) costs little.
 
 Then the API's latency under ``--clients`` concurrent clients: reads of closed journeys, and
 actions (pause / resume pairs, one open journey per client).
@@ -43,6 +45,7 @@ from typing import Any, NoReturn
 import httpx
 from temporalio.client import Client
 
+from bench.http import KeepAliveClient
 from bench.raw import STEPS, BareAdvance, BareCosts, BareInput, BareJourney
 from bench.stack import RAW_TASK_QUEUE, Stack, Staff
 
@@ -191,21 +194,20 @@ class RawDriver:
 class PlatformDriver:
     """Enrols and acts as the référent (the API's default token), over HTTP."""
 
-    def __init__(self, http: httpx.AsyncClient, api_url: str, staff: Staff) -> None:
+    def __init__(self, http: KeepAliveClient, staff: Staff) -> None:
         self.http = http
-        self.api_url = api_url
         self.referent_token = staff.referent_token
         self.actions = actions_to_close(staff)
         assert len(self.actions) == STEPS
         self.closed: list[str] = []
 
     async def _post(self, path: str, body: dict[str, Any], token: str) -> dict[str, Any]:
-        response = await self.http.post(
-            f"{self.api_url}{path}", json=body, headers={"Authorization": f"Bearer {token}"}
+        status, result = await self.http.request(
+            "POST", path, body, {"Authorization": f"Bearer {token}"}
         )
-        if response.status_code >= 300:
-            raise RuntimeError(f"POST {path}: {response.status_code} {response.text[:500]}")
-        result: dict[str, Any] = response.json()
+        if status >= 300:
+            raise RuntimeError(f"POST {path}: {status} {str(result)[:500]}")
+        assert isinstance(result, dict)
         return result
 
     async def enrol(self) -> str:
@@ -244,9 +246,9 @@ class PlatformDriver:
         self.closed.append(beneficiary_id)
 
     async def read(self, beneficiary_id: str) -> None:
-        response = await self.http.get(f"{self.api_url}/api/v1/journeys/{beneficiary_id}")
-        if response.status_code != 200:
-            raise RuntimeError(f"GET journey: {response.status_code} {response.text[:500]}")
+        status, result = await self.http.request("GET", f"/api/v1/journeys/{beneficiary_id}")
+        if status != 200:
+            raise RuntimeError(f"GET journey: {status} {str(result)[:500]}")
 
 
 async def latencies(
@@ -336,8 +338,13 @@ async def bench(stack: Stack, options: Options) -> dict[str, float]:
     client = await stack.client()
     limits = httpx.Limits(max_connections=max(options.concurrency, options.clients) + 5)
     headers = {"Authorization": f"Bearer {staff.referent_token}"}
+    connections = max(options.concurrency, options.clients) + 5
+    # The load: a lean client (``bench.http``), as cheap per call as the bare workflow's driver.
+    loads = {
+        name: KeepAliveClient(url, connections, headers) for name, url in stack.api_urls.items()
+    }
     async with httpx.AsyncClient(timeout=120, limits=limits, headers=headers) as http:
-        platforms = {name: PlatformDriver(http, url, staff) for name, url in stack.api_urls.items()}
+        platforms = {name: PlatformDriver(loads[name], staff) for name in stack.api_urls}
         drivers: dict[str, Callable[[int], Awaitable[None]]] = {
             "raw": RawDriver(client).journey,
             **{name: platform.journey for name, platform in platforms.items()},
@@ -403,6 +410,8 @@ async def bench(stack: Stack, options: Options) -> dict[str, float]:
         figures[f"{prefix}_journeys_per_s"] = statistics.median(rates[kind])
         figures[f"{prefix}_ratio"] = statistics.median(rates[kind]) / raw
         figures[f"{prefix}_cpu_ms_per_journey"] = statistics.median(cpu[kind])
+    for load in loads.values():
+        await load.aclose()
     return figures
 
 
