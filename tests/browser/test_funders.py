@@ -91,6 +91,8 @@ async def test_a_training_requested_asked_about_answered_and_approved(
 
         # The Région's funder, from the console's link in the menu.
         await sign_in(funder, region.email)
+        # A funder follows no one: no "Mes bénéficiaires" in their menu.
+        await expect(funder.get_by_role("link", name="Mes bénéficiaires")).to_have_count(0)
         await funder.get_by_role("link", name="Demandes de formation").click()
         await expect(funder.get_by_role("heading", level=1)).to_have_text(
             "Demandes de formation adressées à la Région"
