@@ -88,7 +88,7 @@ def run_dev(settings: Settings, seed: bool = True) -> int:
         temporal = start(dev_server_command(Path(var / "temporal.db"), int(port)), "temporal.log")
         print(f"Temporal (dev server) démarre sur {settings.temporal_address}…", flush=True)
         _wait_for_port(host, int(port), 60, temporal)
-        simulators = start(_parcours("simulators"))
+        simulators = start(_parcours("simulators"), "simulators.log")
         _wait_for_port(settings.simulators_host, settings.simulators_port, 60, simulators)
         start(_parcours("worker"))
         if seed:
