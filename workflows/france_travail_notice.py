@@ -19,14 +19,15 @@ with workflow.unsafe.imports_passed_through():
         FranceTravailNoticeResult,
         FranceTravailNoticeStart,
     )
+    from workflows.journey_outcomes import tell_journey
     from workflows.partner_calls import (
         NOTIFY_FRANCE_TRAVAIL_ORIENTATION,
         PartnerReceipt,
         ProfessionalOrientationInput,
         call_partner,
+        failure_of,
         idempotency_key,
     )
-    from workflows.service_orientation import failure_of, tell_journey
 
 
 @workflow.defn(name=FRANCE_TRAVAIL_NOTICE_WORKFLOW)
@@ -51,14 +52,12 @@ class FranceTravailOrientationNotice:
             await tell_journey(
                 input.journey_workflow_id,
                 "france_travail_not_notified",
-                orientation_seq=input.orientation_seq,
-                reason=reason,
+                {"orientation_seq": input.orientation_seq, "reason": reason},
             )
             return FranceTravailNoticeResult(notified=False, reason=reason)
         await tell_journey(
             input.journey_workflow_id,
             "france_travail_notified",
-            orientation_seq=input.orientation_seq,
-            reference=receipt.reference,
+            {"orientation_seq": input.orientation_seq, "reference": receipt.reference},
         )
         return FranceTravailNoticeResult(notified=True, reference=receipt.reference)

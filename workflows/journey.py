@@ -13,7 +13,7 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
@@ -62,14 +62,7 @@ with workflow.unsafe.imports_passed_through():
         service_orientation_workflow_id,
         training_request_workflow_id,
     )
-
-
-# The read model is our own database: retry for as long as it takes, it must catch up.
-READ_MODEL_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=200),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-)
+    from workflows.journey_outcomes import READ_MODEL_RETRY
 
 
 # A pause with an end date resumes by itself at that date (added after the first release).

@@ -23,6 +23,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from parcours.journey.messages import Message
@@ -34,6 +35,23 @@ PARTNER_REFUSED = "PartnerRefused"
 PERSON_UNKNOWN = "PersonUnknown"
 PERSON_INCOMPLETE = "PersonIncomplete"
 NON_RETRYABLE = [CONSENT_MISSING, PARTNER_REFUSED, PERSON_UNKNOWN, PERSON_INCOMPLETE]
+_FAILURES = {
+    CONSENT_MISSING: "consent_missing",
+    PERSON_UNKNOWN: "person_unknown",
+    PERSON_INCOMPLETE: "person_incomplete",
+    PARTNER_REFUSED: "partner_refused",
+}
+
+
+def failure_of(error: ActivityError) -> str:
+    """Why a partner call failed, as a ``FAILURE_LABELS`` key
+    (``parcours.orientations.service_messages``; retries exhausted or timed out:
+    the partner stayed unavailable)."""
+    cause = error.cause
+    if isinstance(cause, ApplicationError) and cause.type in _FAILURES:
+        return _FAILURES[cause.type]
+    return "partner_unavailable"
+
 
 # The retry policies, one per partner, fitted to what it is and what we ask of it.
 # The CAF look-up is a read that saves re-typing: a few minutes of tries, then the journey

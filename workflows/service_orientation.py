@@ -15,11 +15,10 @@ import contextlib
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from parcours.journey.messages import JourneyOutcomeInput, ScalarDetail
+    from parcours.journey.messages import ScalarDetail
     from parcours.orientations.messages import (
         SERVICE_ORIENTATION_WORKFLOW,
         ServiceOrientationStart,
@@ -35,17 +34,15 @@ with workflow.unsafe.imports_passed_through():
         StructureReminderInput,
         Transition,
     )
+    from workflows.journey_outcomes import READ_MODEL_RETRY, tell_journey
     from workflows.partner_calls import (
-        CONSENT_MISSING,
-        PARTNER_REFUSED,
-        PERSON_INCOMPLETE,
-        PERSON_UNKNOWN,
         SEND_STRUCTURE_ORIENTATION,
         STRUCTURES_RETRY,
         PartnerCall,
         PartnerReceipt,
         StructureOrientationInput,
         call_partner,
+        failure_of,
         idempotency_key,
     )
 
@@ -56,43 +53,6 @@ RECORD_SERVICE_ORIENTATION = "record_service_orientation"
 REMIND_STRUCTURE = PartnerCall(
     "remind_structure", "structures", STRUCTURES_RETRY, schedule_to_close=timedelta(days=1)
 )
-# The read model is our own database: retry for as long as it takes, it must catch up.
-READ_MODEL_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=200),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-)
-RECORD_OUTCOME = "record_outcome"
-
-_FAILURES = {
-    CONSENT_MISSING: "consent_missing",
-    PERSON_UNKNOWN: "person_unknown",
-    PERSON_INCOMPLETE: "person_incomplete",
-    PARTNER_REFUSED: "partner_refused",
-}
-
-
-def failure_of(error: ActivityError) -> str:
-    """Why a partner call failed, as a ``FAILURE_LABELS`` key (retries exhausted or timed out:
-    the partner stayed unavailable)."""
-    cause = error.cause
-    if isinstance(cause, ApplicationError) and cause.type in _FAILURES:
-        return _FAILURES[cause.type]
-    return "partner_unavailable"
-
-
-async def tell_journey(journey_workflow_id: str, kind: str, **detail: ScalarDetail) -> bool:
-    """Signal ``record_outcome`` to the journey; a journey that has ended cannot be told, and
-    that must not fail the caller (its outcome is in SQL all the same)."""
-    journey = workflow.get_external_workflow_handle(journey_workflow_id)
-    try:
-        await journey.signal(RECORD_OUTCOME, JourneyOutcomeInput(kind=kind, detail=detail))
-    except FailureError as error:
-        workflow.logger.info(
-            "journey not told", extra={"journey": journey_workflow_id, "error": str(error)}
-        )
-        return False
-    return True
 
 
 @workflow.defn(name=SERVICE_ORIENTATION_WORKFLOW)
@@ -225,9 +185,11 @@ class ServiceOrientation:
         await tell_journey(
             self._input.journey_workflow_id,
             kind,
-            orientation_id=self._input.orientation_id,
-            service_id=self._input.service_id,
-            **detail,
+            {
+                "orientation_id": self._input.orientation_id,
+                "service_id": self._input.service_id,
+                **detail,
+            },
         )
 
     def _result(self) -> ServiceOrientationResult:

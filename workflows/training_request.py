@@ -23,7 +23,7 @@ below them.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
@@ -32,15 +32,17 @@ from pydantic import BaseModel, Field
 from temporalio import exceptions as temporal_errors
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from parcours.journey.messages import JourneyOutcomeInput, Message, ScalarDetail
+    from parcours.journey.messages import Message, ScalarDetail
+    from parcours.journey.rules import at_midnight
     from parcours.orientations.messages import (
         TRAINING_REQUEST_WORKFLOW,
         Funder,
         TrainingRequestStart,
     )
+    from workflows.journey_outcomes import READ_MODEL_RETRY, tell_journey
     from workflows.partner_calls import (
         SUBMIT_TRAINING_REQUEST,
         PartnerReceipt,
@@ -54,17 +56,8 @@ with workflow.unsafe.imports_passed_through():
 BEGIN_TRAINING_REQUEST = "begin_training_request"
 RECORD_TRAINING_REQUEST = "record_training_request"
 
-# The journey's signal for what happens to the request.
-RECORD_OUTCOME = "record_outcome"
-
 DEFAULT_ANSWER_DAYS = 15
 
-# Our own database: retry for as long as it takes, the read model must catch up.
-READ_MODEL_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=200),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-)
 # The request's row is written by the référent's request right after the journey accepted it:
 # wait for it a little; a request that never committed leaves nothing to send.
 BEGIN_RETRY = RetryPolicy(
@@ -327,10 +320,6 @@ def _decided(action: TrainingRequestAction, now: datetime) -> dict[str, object]:
     }
 
 
-def at_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), tzinfo=UTC)
-
-
 def failure_reason(error: ActivityError) -> str:
     """Why the request could not reach the funder, in French."""
     cause = error.cause
@@ -551,25 +540,17 @@ class TrainingRequest:
     async def _tell_journey(
         self, kind: str, actor_id: str | None, detail: dict[str, ScalarDetail]
     ) -> None:
-        journey = workflow.get_external_workflow_handle(self._input.journey_workflow_id)
-        outcome = JourneyOutcomeInput(
-            kind=kind,
-            actor_id=actor_id,
-            detail={
+        await tell_journey(
+            self._input.journey_workflow_id,
+            kind,
+            {
                 "request_id": self.state.request_id,
                 "training_id": self.state.training_id,
                 "funder": self.state.funder,
                 **detail,
             },
+            actor_id,
         )
-        try:
-            await journey.signal(RECORD_OUTCOME, outcome)
-        except FailureError as error:
-            # The journey ended (closed, erased): the request is the person's all the same.
-            workflow.logger.info(
-                "journey not told of a training request's outcome",
-                extra={"request_id": self.state.request_id, "kind": kind, "error": str(error)},
-            )
 
     async def _act(self, action: Action | EndTrainingInput) -> TrainingRequestState:
         async with self._lock:
