@@ -15,9 +15,10 @@ the pages of the funders' console, which never show a request of another body.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -27,6 +28,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from cli.partner_worker import PartnerWorkerParts
@@ -227,17 +229,33 @@ class Stack:
     settings: Settings
     sim: httpx.AsyncClient
     staff: Staff
+    people: list[str] = field(default_factory=list)
 
     @property
     def client(self) -> Client:
         return self.env.client
+
+    async def close_open(self) -> None:
+        """Terminate the test's journeys and requests: left open once this module's worker
+        has stopped, their timers would hold the time-skipping server for later tests."""
+        async with self.sessions() as session:
+            requests = list(
+                await session.scalars(
+                    select(TrainingRequestRecord.workflow_id).where(
+                        TrainingRequestRecord.beneficiary_id.in_(self.people)
+                    )
+                )
+            )
+        for workflow_id in [*requests, *(f"journey-{p}" for p in self.people)]:
+            with contextlib.suppress(RPCError):  # already closed
+                await self.client.get_workflow_handle(workflow_id).terminate("end of test")
 
     async def today(self) -> date:
         return (await self.env.get_current_time()).date()
 
     async def person(self, consents: tuple[str, ...] = ("region",)) -> str:
         now = await self.env.get_current_time()
-        return await follow(
+        person = await follow(
             self.sessions,
             self.client,
             self.settings,
@@ -246,6 +264,8 @@ class Stack:
             today=now.date(),
             now=now,
         )
+        self.people.append(person)
+        return person
 
     async def as_referent(self, call: Callable[[TrainingRequestService], Awaitable[T]]) -> T:
         who = await principal(self.sessions, self.staff.referent_id)
@@ -333,7 +353,9 @@ async def stack(
 ) -> AsyncIterator[Stack]:
     async with httpx.AsyncClient(base_url=simulators_url, timeout=30) as sim:
         await sim.post("/_reset")
-        yield Stack(time_env, sessions, worker_settings, sim, staff)
+        stack = Stack(time_env, sessions, worker_settings, sim, staff)
+        yield stack
+        await stack.close_open()
 
 
 async def test_a_request_goes_to_the_funder_who_asks_then_approves_and_the_training_runs(
