@@ -54,7 +54,7 @@ T = TypeVar("T")
 HEARTBEAT_EVERY_S = 2.0
 
 
-async def _partner(
+async def partner_http_call(
     call: Callable[[], Awaitable[T]],
     *,
     incidents: PartnerIncidentLog | None = None,
@@ -150,7 +150,7 @@ class PartnerActivities:
             caf_number = person.caf_number
         if not caf_number:
             return CafLookupResult(found=False)
-        found = await _partner(
+        found = await partner_http_call(
             lambda: self.adapters.caf.beneficiary(caf_number, key=data.idempotency_key),
             incidents=self.incidents,
             beneficiary_id=data.beneficiary_id,
@@ -177,7 +177,7 @@ class PartnerActivities:
                 )
         except (ConsentMissing, PersonUnknown, PersonIncomplete) as error:
             raise _refusal(error) from None
-        found = await _partner(
+        found = await partner_http_call(
             lambda: self.adapters.france_travail.find(
                 identity.nir, identity.birth_date, key=data.idempotency_key
             ),
@@ -218,7 +218,7 @@ class PartnerActivities:
                 )
         except (ConsentMissing, PersonUnknown, PersonIncomplete) as error:
             raise _refusal(error) from None
-        receipt, replayed = await _partner(
+        receipt, replayed = await partner_http_call(
             lambda: self.adapters.france_travail.notify_orientation(
                 notice, key=data.idempotency_key
             ),
@@ -253,7 +253,7 @@ class PartnerActivities:
             if data.funder == "region"
             else self.adapters.france_travail_funding
         )
-        receipt, replayed = await _partner(
+        receipt, replayed = await partner_http_call(
             lambda: desk.request_training(request, key=data.idempotency_key),
             incidents=self.incidents,
             beneficiary_id=data.beneficiary_id,
@@ -277,7 +277,7 @@ class PartnerActivities:
                 )
         except (ConsentMissing, PersonUnknown) as error:
             raise _refusal(error) from None
-        receipt, replayed = await _partner(
+        receipt, replayed = await partner_http_call(
             lambda: self.adapters.structures.orient(orientation, key=data.idempotency_key),
             incidents=self.incidents,
             beneficiary_id=data.beneficiary_id,

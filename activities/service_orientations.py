@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from activities.partners import _partner
+from activities.partners import partner_http_call
 from parcours.db import transaction
 from parcours.orientations.service_messages import (
     BeginServiceOrientationInput,
@@ -74,7 +74,7 @@ class ServiceOrientationActivities:
         """Remind the structure of an orientation it has not answered (no personal data: the
         structure already has the orientation)."""
         client = self.adapters.structures.client
-        receipt, replayed = await _partner(
+        receipt, replayed = await partner_http_call(
             lambda: client.call(
                 "POST",
                 f"/orientations/{quote(data.reference, safe='')}/reminders",
