@@ -270,12 +270,11 @@ class CarnetPages:
                 if carnet.can_write:
                     context["lookups"] = await lookup_panel(self.session, beneficiary_id)
             if tab == "contrat":
-                # Orientations to services and the 15-hours rule, alongside the plan.
+                # Orientations to services and the 15-hours rule, alongside the plan; the
+                # person's training requests and their status (``carnet_formations.html``).
                 context["plan_extra"] = await ServiceOrientationService(
                     self.session, self.journeys.temporal, self.settings, self.principal
                 ).plan(beneficiary_id, logged=False)
-            if tab == "contrat":
-                # The person's training requests and their status (``carnet_formations.html``).
                 context["training_requests"] = await TrainingRequestService(
                     self.session, self.journeys.temporal, self.settings, self.principal
                 ).for_person(beneficiary_id, log=False)

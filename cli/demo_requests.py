@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from cli.seed import DEMO_REFERENT_EMAIL
 from parcours.access import Principal
 from parcours.db import create_engine, create_sessionmaker, transaction, utcnow
 from parcours.journey.steps import Step
@@ -37,7 +38,6 @@ from workflows.digest import SCHEDULE_ID as DIGEST_SCHEDULE_ID
 
 log = logging.getLogger(__name__)
 
-DEMO_REFERENT_EMAIL = "nadia.benali@demo.parcours.fr"
 # The people the requests are for: in accompaniment, followed by the demo référente.
 DEMO_PEOPLE = 4
 # How many calls the unreachable structure's system fails (its retries, every 5 s doubling up
