@@ -31,7 +31,7 @@ async def tell_journey(
     kind: str,
     detail: Mapping[str, ScalarDetail],
     actor_id: str | None = None,
-) -> bool:
+) -> None:
     """Signal ``record_outcome`` to the journey. A journey that has ended (closed, erased)
     cannot be told, and that must not fail the caller: its outcome is in SQL all the same."""
     journey = workflow.get_external_workflow_handle(journey_workflow_id)
@@ -43,5 +43,3 @@ async def tell_journey(
             "journey not told",
             extra={"journey": journey_workflow_id, "kind": kind, "error": str(error)},
         )
-        return False
-    return True
