@@ -23,7 +23,8 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import heartbeating
-from parcours.db import transaction
+from parcours.core.db import transaction
+from parcours.core.settings import Settings
 from parcours.partners.caf_feed import CafFeedEvent, EventKind, FeedFormat, LineRejected
 from parcours.repositories.partners import CafFeedRepository
 from parcours.services.caf_import import (
@@ -35,7 +36,6 @@ from parcours.services.caf_import import (
     counts_of,
     unknown_person,
 )
-from parcours.settings import Settings
 from workflows.caf_import import (
     APPLY_CAF_FEED_BATCH,
     BEGIN_CAF_IMPORT,

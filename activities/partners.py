@@ -17,7 +17,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import heartbeating
-from parcours.db import transaction
+from parcours.core.db import transaction
 from parcours.management.incidents import PartnerIncidentLog
 from parcours.management.repository import FailedCall
 from parcours.partners.clients import PartnerAdapters

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from parcours.db import transaction
+from parcours.core.db import transaction
 from parcours.journey.messages import RecordJourneyEventInput, RecordJourneyEventsInput
 from parcours.repositories.journeys import JourneyRepository
 from workflows.journey import RECORD_JOURNEY_EVENT, RECORD_JOURNEY_EVENTS

@@ -8,12 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client
 
-from parcours.db import transaction
+from parcours.core.db import transaction
+from parcours.core.settings import Settings
 from parcours.journey.rules import add_months
 from parcours.repositories.carnet import CarnetRepository
 from parcours.services.carnet import erase_person
 from parcours.services.journeys import JourneyService
-from parcours.settings import Settings
 from workflows.retention import ANONYMISE_EXPIRED, AnonymiseBatchInput, AnonymiseBatchResult
 
 

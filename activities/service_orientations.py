@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.partners import partner_http_call
-from parcours.db import transaction
+from parcours.core.db import transaction
+from parcours.core.settings import Settings
 from parcours.orientations.service_messages import (
     BeginServiceOrientationInput,
     OrientationTarget,
@@ -20,7 +21,6 @@ from parcours.orientations.service_messages import (
 )
 from parcours.partners.clients import PartnerAdapters
 from parcours.services.service_orientations import ServiceOrientationProjection
-from parcours.settings import Settings
 from workflows.partner_calls import PartnerReceipt
 from workflows.service_orientation import (
     BEGIN_SERVICE_ORIENTATION,

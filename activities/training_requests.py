@@ -14,10 +14,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from parcours.carnet import PlanStatus, Theme
-from parcours.db import transaction, utcnow
-from parcours.models import PlanAction, Training, new_id
+from parcours.core.db import new_id, transaction, utcnow
+from parcours.core.settings import Settings
+from parcours.models import PlanAction, Training
 from parcours.repositories.training_requests import TrainingRequestRepository
-from parcours.settings import Settings
 from workflows.partner_calls import TrainingDetails
 from workflows.training_request import (
     BEGIN_TRAINING_REQUEST,

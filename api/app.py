@@ -33,10 +33,10 @@ from api.routes import lookups as partner_lookups
 from api.routes import management as management_routes
 from api.routes import service_orientations as service_orientation_routes
 from api.routes import training_requests as training_request_routes
-from parcours.db import create_engine, create_sessionmaker
-from parcours.errors import ParcoursError
-from parcours.settings import ROOT, Settings, get_settings
-from parcours.temporal_client import connect
+from parcours.core.db import create_engine, create_sessionmaker
+from parcours.core.errors import ParcoursError
+from parcours.core.settings import ROOT, Settings, get_settings
+from parcours.core.temporal import connect
 
 log = logging.getLogger(__name__)
 

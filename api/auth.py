@@ -11,10 +11,10 @@ from fastapi.responses import Response
 
 from api.deps import SessionDep, SettingsDep
 from parcours.access import Principal
-from parcours.errors import Forbidden, Unauthenticated
-from parcours.security import new_token, same
+from parcours.core.errors import Forbidden, Unauthenticated
+from parcours.core.security import new_token, same
+from parcours.core.settings import Settings
 from parcours.services.accounts import AccountService, SignedIn
-from parcours.settings import Settings
 
 SESSION_COOKIE = "parcours_session"
 SIGN_IN_CSRF_COOKIE = "parcours_csrf"

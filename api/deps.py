@@ -13,8 +13,8 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
+from parcours.core.settings import Settings
 from parcours.services.journeys import JourneyService
-from parcours.settings import Settings
 
 
 async def get_settings(request: Request) -> Settings:

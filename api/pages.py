@@ -19,7 +19,7 @@ from api.deps import JourneyServiceDep, SessionDep
 from api.pages_auth import home_of
 from api.templating import templates
 from parcours import access
-from parcours.errors import ParcoursError
+from parcours.core.errors import ParcoursError
 from parcours.journey.steps import (
     CONTRACT_LABELS,
     EXIT_LABELS,

@@ -14,7 +14,7 @@ from api.deps import JourneyServiceDep, SessionDep
 from api.pages_carnet import local_time
 from api.templating import templates
 from parcours.access import Principal, Role
-from parcours.errors import Forbidden, NotFound, ParcoursError
+from parcours.core.errors import Forbidden, NotFound, ParcoursError
 from parcours.journey.steps import STEP_LABELS, Step
 from parcours.repositories.carnet import CarnetRepository
 from parcours.services.carnet import erase_person

@@ -22,9 +22,9 @@ from api.auth import (
 from api.deps import SessionDep, SettingsDep
 from api.templating import templates
 from parcours.access import Principal, Role
-from parcours.errors import ParcoursError
+from parcours.core.errors import ParcoursError
+from parcours.core.security import same
 from parcours.repositories.accounts import AccountRepository
-from parcours.security import same
 
 router = APIRouter(include_in_schema=False)
 

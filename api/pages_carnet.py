@@ -43,7 +43,8 @@ from parcours.carnet import (
     PlanActionUpdate,
     ProjectUpdate,
 )
-from parcours.errors import Forbidden, InvalidReference, NotFound, ParcoursError
+from parcours.core.errors import Forbidden, InvalidReference, NotFound, ParcoursError
+from parcours.core.settings import Settings
 from parcours.journey.rules import ACTIONS
 from parcours.models import User
 from parcours.repositories.accounts import AccountRepository
@@ -54,7 +55,6 @@ from parcours.services.journeys import JourneyService
 from parcours.services.lookups import lookup_panel
 from parcours.services.service_orientations import ServiceOrientationService
 from parcours.services.training_requests import TrainingRequestService
-from parcours.settings import Settings
 
 router = APIRouter(include_in_schema=False)
 

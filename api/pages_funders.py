@@ -29,7 +29,8 @@ from api.pages import clean_form, french_problem
 from api.pages_carnet import CarnetPages, PagesDep, form_values, local_time
 from api.templating import templates
 from parcours.access import Principal, Role
-from parcours.errors import ParcoursError
+from parcours.core.errors import ParcoursError
+from parcours.core.settings import Settings
 from parcours.services.resources import ResourceBaseService
 from parcours.services.training_requests import (
     AGE_FILTERS,
@@ -45,7 +46,6 @@ from parcours.services.training_requests import (
     TrainingRequestCreate,
     TrainingRequestService,
 )
-from parcours.settings import Settings
 from workflows.training_request import STATUS_LABELS, UNDECIDED, TrainingStatus
 
 router = APIRouter(include_in_schema=False)

@@ -16,7 +16,7 @@ from api.pages import problems
 from api.pages_carnet import local_time
 from api.routes.indicators import csv_response
 from api.templating import templates
-from parcours.errors import InvalidReference
+from parcours.core.errors import InvalidReference
 from parcours.indicators.schemas import IndicatorFilter, IndicatorsRead, Rate
 from parcours.services.indicators import (
     TABLES,

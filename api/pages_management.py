@@ -21,7 +21,7 @@ from api.pages import problems
 from api.pages_carnet import local_time
 from api.templating import templates
 from parcours.access import Principal, Role
-from parcours.errors import ParcoursError
+from parcours.core.errors import ParcoursError
 from parcours.journey.steps import STEP_LABELS, Step
 from parcours.management.schemas import (
     CAUSE_LABELS,

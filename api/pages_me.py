@@ -24,7 +24,7 @@ from api.pages_carnet import (
 from api.templating import templates
 from parcours.access import Principal, Role
 from parcours.carnet import ConsentUpdate, ContactUpdate, FollowUpWish
-from parcours.errors import ParcoursError
+from parcours.core.errors import ParcoursError
 from parcours.repositories.carnet import CarnetRepository
 
 router = APIRouter(include_in_schema=False)

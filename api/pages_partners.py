@@ -17,11 +17,11 @@ from api.pages_carnet import PagesDep, form_values, local_time
 from api.routes.partners import CafImportsDep
 from api.templating import templates
 from parcours.access import Principal, Role
-from parcours.errors import Forbidden, NotFound, ParcoursError
+from parcours.core.errors import Forbidden, NotFound, ParcoursError
+from parcours.core.settings import Settings
 from parcours.repositories.caf_imports import CafImportListRepository
 from parcours.services.caf_import import CafImportService, InvalidFeed
 from parcours.services.lookups import LookupService
-from parcours.settings import Settings
 from workflows.partner_lookup import REQUEST_ID_PATTERN, LookupPartner
 
 router = APIRouter(include_in_schema=False)

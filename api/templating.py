@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.templating import Jinja2Templates
 
-from parcours.settings import ROOT
+from parcours.core.settings import ROOT
 
 templates = Jinja2Templates(directory=ROOT / "templates")
 

@@ -35,10 +35,10 @@ from sqlalchemy import func, select
 from temporalio.client import Client
 
 from cli.temporal_server import dev_server_command
-from parcours.db import create_engine, create_sessionmaker
+from parcours.core.db import create_engine, create_sessionmaker
+from parcours.core.settings import ROOT
 from parcours.models import JourneyRecord
 from parcours.partners.models import CafFeedFile, CafFeedLine
-from parcours.settings import ROOT
 from simulators.caf_feed import write_feed_file
 
 TASK_QUEUE = "bench-caf-import"
@@ -108,7 +108,7 @@ class Platform:
 
     async def start(self) -> None:
         self.database_url = os.environ.get("DATABASE_URL") or (
-            f"sqlite+aiosqlite:///{self.workdir / 'parcours.db'}"
+            f"sqlite+aiosqlite:///{self.workdir / 'parcours.core.db'}"
         )
         port = free_port()
         self.temporal_address = f"127.0.0.1:{port}"

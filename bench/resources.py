@@ -31,7 +31,8 @@ from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from parcours.db import create_engine, create_sessionmaker, transaction
+from parcours.core.db import create_engine, create_sessionmaker, transaction
+from parcours.core.settings import ROOT
 from parcours.resources import geo
 from parcours.resources.demo import bench_services
 from parcours.resources.schemas import SortOrder
@@ -44,7 +45,6 @@ from parcours.resources.vocabulary import (
     TYPE_LABELS,
 )
 from parcours.services.resources import ResourceBaseService
-from parcours.settings import ROOT
 
 TEXTS = [
     "permis",

@@ -27,10 +27,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
 from cli.temporal_server import dev_server_command
-from parcours.db import create_engine, create_sessionmaker, transaction
+from parcours.core.db import create_engine, create_sessionmaker, transaction
+from parcours.core.settings import ROOT, Settings
 from parcours.models import Structure, User
 from parcours.services.accounts import AccountService
-from parcours.settings import ROOT, Settings
 
 RAW_TASK_QUEUE = "bench-raw"
 PLATFORM_TASK_QUEUE = "bench-journeys"
@@ -98,7 +98,7 @@ class Stack:
         platforms (worker + API) named ``platform@…`` whose environment differs, to compare
         a change with the code as it is in the same run."""
         self.database_url = os.environ.get("DATABASE_URL") or (
-            f"sqlite+aiosqlite:///{self.workdir / 'parcours.db'}"
+            f"sqlite+aiosqlite:///{self.workdir / 'parcours.core.db'}"
         )
         port = free_port()
         self.temporal_address = f"127.0.0.1:{port}"

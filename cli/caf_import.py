@@ -11,12 +11,12 @@ from typing import TextIO
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from parcours.db import create_engine, create_sessionmaker, transaction
-from parcours.errors import ParcoursError
+from parcours.core.db import create_engine, create_sessionmaker, transaction
+from parcours.core.errors import ParcoursError
+from parcours.core.settings import Settings
+from parcours.core.temporal import connect
 from parcours.partners.schemas import CafImportRead
 from parcours.services.caf_import import CafImportService
-from parcours.settings import Settings
-from parcours.temporal_client import connect
 from workflows.caf_import import CafImportProgress, caf_import_workflow_id
 
 SHOWN_REJECTS = 50

@@ -25,15 +25,15 @@ from temporalio.client import Client
 
 from cli.seed import DEMO_REFERENT_EMAIL
 from parcours.access import Principal
-from parcours.db import create_engine, create_sessionmaker, transaction, utcnow
+from parcours.core.db import create_engine, create_sessionmaker, transaction, utcnow
+from parcours.core.settings import Settings
+from parcours.core.temporal import connect
 from parcours.journey.steps import Step
 from parcours.models import Beneficiary, Consent, JourneyRecord, ResourceService, Training, User
 from parcours.orientations.models import ServiceOrientationRecord, TrainingRequestRecord
 from parcours.orientations.service_schemas import ServiceOrientationCreate
 from parcours.services.service_orientations import ServiceOrientationService
 from parcours.services.training_requests import TrainingRequestCreate, TrainingRequestService
-from parcours.settings import Settings
-from parcours.temporal_client import connect
 from workflows.digest import SCHEDULE_ID as DIGEST_SCHEDULE_ID
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from pathlib import Path
 from cli.demo_requests import demo_requests_summary, seed_demo_requests
 from cli.seed import demo_feed_summary, seed_caf_feed
 from cli.temporal_server import dev_server_command
-from parcours.settings import ROOT, Settings
+from parcours.core.settings import ROOT, Settings
 
 
 def _wait_for_port(host: str, port: int, timeout: float, process: subprocess.Popen[bytes]) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-from parcours.logging import configure_logging
-from parcours.settings import ROOT, get_settings
+from parcours.core.logging import configure_logging
+from parcours.core.settings import ROOT, get_settings
 
 app = typer.Typer(help="Parcours — orientation et accompagnement (SPIE).", no_args_is_help=True)
 

@@ -24,9 +24,9 @@ from activities.caf_import import CafImportActivities
 from activities.partners import PartnerActivities
 from activities.service_orientations import ServiceOrientationActivities
 from activities.training_requests import TrainingRequestActivities
+from parcours.core.settings import Settings
 from parcours.management.incidents import PartnerIncidentLog
 from parcours.partners.clients import PartnerAdapters
-from parcours.settings import Settings
 from workflows.caf_import import CafImport
 from workflows.france_travail_notice import FranceTravailOrientationNotice
 from workflows.partner_lookup import PartnerLookup

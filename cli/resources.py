@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from parcours.db import create_engine, create_sessionmaker, transaction
-from parcours.errors import ParcoursError
+from parcours.core.db import create_engine, create_sessionmaker, transaction
+from parcours.core.errors import ParcoursError
+from parcours.core.settings import Settings
 from parcours.resources.schemas import ImportReport
 from parcours.services.resources import ResourceBaseService
-from parcours.settings import Settings
 
 SHOWN_REJECTS = 50
 

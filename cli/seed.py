@@ -21,8 +21,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from parcours.db import create_engine, create_sessionmaker, transaction
-from parcours.errors import Conflict
+from parcours.core.db import create_engine, create_sessionmaker, transaction
+from parcours.core.errors import Conflict
+from parcours.core.security import hash_password
+from parcours.core.settings import ROOT, Settings
+from parcours.core.temporal import connect
 from parcours.journey.messages import (
     Action,
     BeginDiagnosisInput,
@@ -40,11 +43,8 @@ from parcours.partners.models import CafFeedLine
 from parcours.partners.schemas import CafImportRead
 from parcours.resources.demo import load_demo_resources
 from parcours.schemas import BeneficiaryCreate
-from parcours.security import hash_password
 from parcours.services.caf_import import CafImportService
 from parcours.services.journeys import JourneyService
-from parcours.settings import ROOT, Settings
-from parcours.temporal_client import connect
 from simulators.caf_feed import EventKind, RsaEvent, generate_events, write_feed_file
 from workflows.caf_import import CafImportProgress, caf_import_workflow_id
 

@@ -27,9 +27,9 @@ from activities.digest import DigestActivities
 from activities.read_model import ReadModelActivities
 from activities.retention import RetentionActivities
 from cli.partner_worker import PARTNER_WORKFLOWS, PartnerWorkerParts
-from parcours.db import create_engine, create_sessionmaker
-from parcours.settings import Settings, get_settings
-from parcours.temporal_client import connect
+from parcours.core.db import create_engine, create_sessionmaker
+from parcours.core.settings import Settings, get_settings
+from parcours.core.temporal import connect
 from workflows.digest import SCHEDULE_ID as DIGEST_SCHEDULE_ID
 from workflows.digest import WORKFLOW_ID as DIGEST_WORKFLOW_ID
 from workflows.digest import DailyDigest, DailyDigestInput

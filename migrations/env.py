@@ -12,9 +12,8 @@ import parcours.indicators.models
 import parcours.management.models  # the managers' console's tables
 import parcours.orientations.models  # their tables share the metadata too
 import parcours.partners.models  # noqa: F401  (their tables share the metadata)
-from parcours.db import create_engine
-from parcours.models import Base
-from parcours.settings import get_settings
+from parcours.core.db import Base, create_engine
+from parcours.core.settings import get_settings
 
 target_metadata = Base.metadata
 

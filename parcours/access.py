@@ -13,8 +13,8 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, false, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parcours.db import utcnow
-from parcours.errors import Forbidden, NotFound
+from parcours.core.db import utcnow
+from parcours.core.errors import Forbidden, NotFound
 from parcours.models import AccessLogEntry, JourneyRecord, User
 
 

@@ -3,9 +3,8 @@ journeys' read model written by the workflow's activities."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -19,17 +18,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-from parcours.db import UTCDateTime, utcnow
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-class Base(DeclarativeBase):
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
+from parcours.core.db import Base, new_id, utcnow
 
 
 class Structure(Base):

@@ -43,11 +43,11 @@ from api.app import create_app
 from api.auth import SESSION_COOKIE
 from cli.temporal_server import SEARCH_ATTRIBUTES, binary
 from cli.worker import build_worker
-from parcours.db import create_engine, create_sessionmaker, transaction
+from parcours.core.db import create_engine, create_sessionmaker, transaction
+from parcours.core.security import hash_password
+from parcours.core.settings import ROOT, Settings
 from parcours.models import Structure, User
-from parcours.security import hash_password
 from parcours.services.accounts import AccountService
-from parcours.settings import ROOT, Settings
 
 POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgresql")
 _SA_TYPES = {
@@ -66,7 +66,7 @@ def free_port() -> int:
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     if POSTGRES:
         return os.environ["DATABASE_URL"]
-    return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'parcours.db'}"
+    return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'parcours.core.db'}"
 
 
 @pytest.fixture(scope="session")

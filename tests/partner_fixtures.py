@@ -22,7 +22,7 @@ from activities.read_model import ReadModelActivities
 from api.app import create_app
 from cli.partner_worker import PARTNER_WORKFLOWS, PartnerWorkerParts
 from cli.worker import journey_runner
-from parcours.settings import Settings
+from parcours.core.settings import Settings
 from simulators.app import create_app as create_simulators
 from simulators.config import SimulatorConfig
 from tests.conftest import free_port

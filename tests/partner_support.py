@@ -17,10 +17,10 @@ from temporalio.client import Client, WorkflowHandle
 
 from api.routes import partners as partner_routes
 from parcours.access import Role
-from parcours.db import transaction
+from parcours.core.db import transaction
+from parcours.core.settings import Settings
 from parcours.models import Beneficiary, Consent
 from parcours.services.accounts import AccountService
-from parcours.settings import Settings
 from simulators.synthetic import nir_key
 from tests.partner_probe import PartnerCallProbe, ProbeInput
 

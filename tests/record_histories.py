@@ -29,7 +29,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli.temporal_server import SEARCH_ATTRIBUTES, binary
 from cli.worker import build_worker
-from parcours.db import create_engine, create_sessionmaker, transaction
+from parcours.core.db import create_engine, create_sessionmaker, transaction
+from parcours.core.settings import ROOT
 from parcours.journey import rules
 from parcours.journey.messages import (
     Action,
@@ -51,7 +52,6 @@ from parcours.journey.messages import (
 )
 from parcours.journey.steps import EmploymentContract, ExitReason, OrientationKind, RsaStatus
 from parcours.models import Beneficiary
-from parcours.settings import ROOT
 from workflows.journey import Journey, workflow_id
 
 HISTORIES = Path(__file__).parent / "histories"

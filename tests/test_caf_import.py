@@ -20,7 +20,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.caf_import import CafImportActivities
 from cli.caf_import import run_import
 from parcours.access import Role
-from parcours.db import transaction
+from parcours.core.db import transaction
 from parcours.journey.steps import RsaStatus
 from parcours.models import Beneficiary, JourneyEventRecord, JourneyRecord, SituationFact
 from parcours.partners.caf_feed import FeedFormat, LineRejected

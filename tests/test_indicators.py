@@ -23,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import ActivityEnvironment
 
 from activities.read_model import ReadModelActivities
-from parcours.db import transaction
+from parcours.core.db import transaction
+from parcours.core.settings import Settings
 from parcours.indicators.backfill import journey_rows
 from parcours.indicators.milestones import COLUMNS, local_day
 from parcours.indicators.models import JourneyMilestones, JourneyStepSpan
@@ -45,7 +46,6 @@ from parcours.journey.messages import (
 )
 from parcours.journey.steps import EmploymentContract, ExitReason, OrientationKind, Step
 from parcours.models import Beneficiary, JourneyEventRecord, JourneyRecord, Structure
-from parcours.settings import Settings
 from tests.conftest import Account, Staff, create_account, signed_in
 from tests.test_journey_workflow import Journeys, act
 

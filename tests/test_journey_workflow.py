@@ -34,8 +34,9 @@ from temporalio.worker import Worker
 
 from cli.temporal_server import SEARCH_ATTRIBUTES, binary
 from cli.worker import build_worker
-from parcours.db import transaction
-from parcours.errors import Conflict
+from parcours.core.db import transaction
+from parcours.core.errors import Conflict
+from parcours.core.settings import Settings
 from parcours.journey import rules
 from parcours.journey.messages import (
     Action,
@@ -68,7 +69,6 @@ from parcours.models import JourneyEventRecord, JourneyRecord
 from parcours.repositories.journeys import JourneyFilter, JourneyRepository
 from parcours.schemas import BeneficiaryCreate
 from parcours.services.journeys import JourneyService
-from parcours.settings import Settings
 from tests.conftest import Staff, person_payload
 from workflows.journey import (
     DEADLINE_KEY,

@@ -18,7 +18,7 @@ from playwright.async_api import Browser as PlaywrightBrowser
 from playwright.async_api import async_playwright, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from parcours.db import transaction
+from parcours.core.db import transaction
 from parcours.models import Consent
 from simulators.caf_feed import RsaEvent, generate_events
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS

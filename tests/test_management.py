@@ -32,7 +32,8 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.digest import DigestActivities
-from parcours.db import transaction
+from parcours.core.db import transaction
+from parcours.core.settings import Settings
 from parcours.journey.search import REFERENT_KEY
 from parcours.management.models import Digest
 from parcours.management.schemas import DigestRead, StallCause
@@ -43,7 +44,6 @@ from parcours.schemas import BeneficiaryCreate
 from parcours.services.journeys import JourneyService
 from parcours.services.management import digest_read
 from parcours.services.stalled import StalledService
-from parcours.settings import Settings
 from tests.conftest import (
     ApiClients,
     Browsers,

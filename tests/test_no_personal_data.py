@@ -21,9 +21,9 @@ from stdnum.fr import nir as nir_number
 from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
+from parcours.core.settings import Settings
 from parcours.journey.messages import CloseInput, RsaRightsChangedInput
 from parcours.journey.steps import ExitReason, RsaStatus
-from parcours.settings import Settings
 from tests.conftest import Staff
 from tests.test_journey_workflow import (
     Journeys,

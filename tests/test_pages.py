@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from parcours.settings import Settings
+from parcours.core.settings import Settings
 from tests.conftest import ApiClients, Browsers, Staff, person_payload, signed_in
 from tests.test_api import ENGINE_DOWN, act, app_without_temporal, count_people, enrol
 

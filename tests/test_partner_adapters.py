@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from parcours.core.settings import DEV_CALLBACK_SECRET, Settings
 from parcours.models import Beneficiary, Consent, SituationFact
 from parcours.partners.http import PartnerClient, PartnerRefused, PartnerUnavailable
 from parcours.partners.structures import ServiceOrientationReceipt
-from parcours.settings import DEV_CALLBACK_SECRET, Settings
 from simulators.config import DEV_CALLBACK_SECRET as SIMULATORS_DEV_SECRET
 from tests.partner_probe import PartnerCallProbe, ProbeInput
 from tests.partner_support import (

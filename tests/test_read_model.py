@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import ActivityEnvironment
 
 from activities.read_model import ReadModelActivities
-from parcours.db import transaction
+from parcours.core.db import transaction
 from parcours.journey.messages import JourneyEvent, JourneyState, RecordJourneyEventInput
 from parcours.journey.steps import Step
 from parcours.models import Beneficiary, JourneyEventRecord, JourneyRecord

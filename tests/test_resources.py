@@ -29,8 +29,9 @@ from api.app import create_app
 from api.routes import resources as resources_routes
 from cli.resources import run_import
 from parcours.access import Principal, Role
-from parcours.db import transaction, utcnow
-from parcours.errors import Forbidden
+from parcours.core.db import transaction, utcnow
+from parcours.core.errors import Forbidden
+from parcours.core.settings import Settings
 from parcours.models import (
     Beneficiary,
     JourneyRecord,
@@ -46,7 +47,6 @@ from parcours.resources.schemas import ImportReport, SortOrder
 from parcours.resources.search import Distance, ServiceQuery, TrainingQuery
 from parcours.resources.vocabulary import THEMATIQUE_LABELS
 from parcours.services.resources import ResourceBaseService
-from parcours.settings import Settings
 from tests.conftest import Staff, free_port, signed_in
 
 Sessions = async_sessionmaker[AsyncSession]

@@ -15,12 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from cli.worker import build_worker
-from parcours.db import transaction
+from parcours.core.db import transaction
+from parcours.core.settings import Settings
 from parcours.journey.messages import CloseInput
 from parcours.journey.rules import add_months
 from parcours.journey.steps import ExitReason
 from parcours.models import AccessLogEntry, Beneficiary, JourneyRecord, Note, SituationFact
-from parcours.settings import Settings
 from tests.conftest import Staff
 from tests.test_journey_workflow import JourneyHandle, Journeys, act
 from tests.test_no_personal_data import searchable

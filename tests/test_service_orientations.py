@@ -33,7 +33,8 @@ from cli.partner_worker import PARTNER_WORKFLOWS, PartnerWorkerParts
 from cli.worker import journey_runner
 from parcours.access import Principal, Role
 from parcours.carnet import ConsentUpdate, Partner
-from parcours.db import transaction
+from parcours.core.db import transaction
+from parcours.core.settings import Settings
 from parcours.journey.messages import (
     BeginDiagnosisInput,
     DecideOrientationInput,
@@ -53,7 +54,6 @@ from parcours.services.carnet import CarnetService
 from parcours.services.journeys import JourneyService
 from parcours.services.resources import ResourceBaseService
 from parcours.services.service_orientations import ServiceOrientationService
-from parcours.settings import Settings
 from tests.conftest import ApiClients, Staff, api_clients, person_payload, signed_in
 from tests.partner_support import PartnerStack
 from workflows.journey import Journey

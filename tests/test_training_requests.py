@@ -34,8 +34,9 @@ from temporalio.testing import WorkflowEnvironment
 from cli.partner_worker import PartnerWorkerParts
 from cli.worker import build_worker
 from parcours.access import Principal
-from parcours.db import transaction
-from parcours.errors import Conflict, NotFound
+from parcours.core.db import transaction
+from parcours.core.errors import Conflict, NotFound
+from parcours.core.settings import Settings
 from parcours.journey.messages import (
     BeginDiagnosisInput,
     CompleteDiagnosisInput,
@@ -70,7 +71,6 @@ from parcours.services.training_requests import (
     TrainingRequestCreate,
     TrainingRequestService,
 )
-from parcours.settings import Settings
 from simulators.app import create_app as create_simulators
 from simulators.config import SimulatorConfig
 from tests.conftest import (

@@ -23,7 +23,7 @@ from parcours.carnet import (
     PlanActionUpdate,
     ProjectUpdate,
 )
-from parcours.errors import NotFound
+from parcours.core.errors import NotFound
 from parcours.repositories.carnet import CarnetRepository
 from parcours.services.carnet import CarnetService
 

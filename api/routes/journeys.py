@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from api.auth import ApiPrincipal
 from api.deps import JourneyServiceDep, SessionDep
 from parcours.access import Role
-from parcours.errors import Forbidden
+from parcours.core.errors import Forbidden
 from parcours.journey.messages import Action, RsaRightsChangedInput
 from parcours.journey.rules import ACTIONS
 from parcours.journey.steps import Step

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, UploadFile, status
 
 from api.auth import ApiPrincipal
 from api.deps import SessionDep
-from parcours.errors import InvalidReference
+from parcours.core.errors import InvalidReference
 from parcours.resources import geo
 from parcours.resources.schemas import (
     ImportReport,

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import parcours.db
+import parcours.core.db
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -35,8 +35,8 @@ def upgrade() -> None:
         sa.Column("city", sa.String(length=100), nullable=True),
         sa.Column("territory", sa.String(length=3), nullable=False),
         sa.Column("rsa_opened_on", sa.Date(), nullable=True),
-        sa.Column("created_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("beneficiaries", schema=None) as batch_op:
@@ -48,7 +48,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("kind", sa.String(length=30), nullable=False),
         sa.Column("territory", sa.String(length=3), nullable=False),
-        sa.Column("created_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("structures", schema=None) as batch_op:
@@ -61,7 +61,7 @@ def upgrade() -> None:
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("step", sa.String(length=20), nullable=False),
-        sa.Column("occurred_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("occurred_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("actor_id", sa.String(length=36), nullable=True),
         sa.Column("detail", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(["beneficiary_id"], ["beneficiaries.id"], ondelete="CASCADE"),
@@ -78,8 +78,8 @@ def upgrade() -> None:
         sa.Column("beneficiary_id", sa.String(length=36), nullable=False),
         sa.Column("workflow_id", sa.String(length=60), nullable=False),
         sa.Column("step", sa.String(length=20), nullable=False),
-        sa.Column("step_since", parcours.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("deadline", parcours.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("step_since", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("deadline", parcours.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("stalled", sa.Boolean(), nullable=False),
         sa.Column("paused", sa.Boolean(), nullable=False),
         sa.Column("referent_id", sa.String(length=36), nullable=True),
@@ -91,8 +91,8 @@ def upgrade() -> None:
         sa.Column("check_in_due", sa.Integer(), nullable=True),
         sa.Column("exit_reason", sa.String(length=30), nullable=True),
         sa.Column("seq", sa.Integer(), nullable=False),
-        sa.Column("started_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["beneficiary_id"], ["beneficiaries.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("beneficiary_id"),
         sa.UniqueConstraint("workflow_id"),
@@ -113,7 +113,7 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=30), nullable=False),
         sa.Column("structure_id", sa.String(length=36), nullable=True),
         sa.Column("territory", sa.String(length=3), nullable=False),
-        sa.Column("created_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["structure_id"],
             ["structures.id"],

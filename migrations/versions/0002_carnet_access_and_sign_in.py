@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import parcours.db
+import parcours.core.db
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -23,7 +23,7 @@ def upgrade() -> None:
     op.create_table(
         "access_log",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("at", parcours.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("user_id", sa.String(length=36), nullable=True),
         sa.Column("beneficiary_id", sa.String(length=36), nullable=False),
         sa.Column("action", sa.String(length=20), nullable=False),
@@ -40,10 +40,10 @@ def upgrade() -> None:
         "erasure_requests",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("beneficiary_id", sa.String(length=36), nullable=False),
-        sa.Column("requested_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("requested_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("handled_by", sa.String(length=36), nullable=True),
-        sa.Column("handled_at", parcours.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("handled_at", parcours.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("erasure_requests", schema=None) as batch_op:
@@ -55,7 +55,7 @@ def upgrade() -> None:
         "appointments",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("beneficiary_id", sa.String(length=36), nullable=False),
-        sa.Column("starts_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("starts_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("place", sa.String(length=200), nullable=False),
         sa.Column("purpose", sa.String(length=200), nullable=False),
         sa.Column("with_user_id", sa.String(length=36), nullable=True),
@@ -74,7 +74,7 @@ def upgrade() -> None:
         sa.Column("beneficiary_id", sa.String(length=36), nullable=False),
         sa.Column("partner", sa.String(length=30), nullable=False),
         sa.Column("granted", sa.Boolean(), nullable=False),
-        sa.Column("changed_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("changed_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("changed_by", sa.String(length=36), nullable=True),
         sa.ForeignKeyConstraint(["beneficiary_id"], ["beneficiaries.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("beneficiary_id", "partner"),
@@ -87,7 +87,7 @@ def upgrade() -> None:
         sa.Column("strengths", sa.Text(), nullable=True),
         sa.Column("obstacles", sa.JSON(), nullable=False),
         sa.Column("recorded_by", sa.String(length=36), nullable=True),
-        sa.Column("recorded_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("recorded_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["beneficiary_id"], ["beneficiaries.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -105,7 +105,7 @@ def upgrade() -> None:
         sa.Column("size", sa.Integer(), nullable=False),
         sa.Column("data", sa.LargeBinary(), nullable=False),
         sa.Column("uploaded_by", sa.String(length=36), nullable=True),
-        sa.Column("uploaded_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("uploaded_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["beneficiary_id"], ["beneficiaries.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -123,7 +123,7 @@ def upgrade() -> None:
         sa.Column("ends_on", sa.Date(), nullable=True),
         sa.Column("weekly_hours", sa.Integer(), nullable=True),
         sa.Column("recorded_by", sa.String(length=36), nullable=True),
-        sa.Column("recorded_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("recorded_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["beneficiary_id"], ["beneficiaries.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -138,7 +138,7 @@ def upgrade() -> None:
         sa.Column("beneficiary_id", sa.String(length=36), nullable=False),
         sa.Column("author_id", sa.String(length=36), nullable=True),
         sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("created_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["beneficiary_id"], ["beneficiaries.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -157,7 +157,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("weekly_hours", sa.Integer(), nullable=True),
         sa.Column("updated_by", sa.String(length=36), nullable=True),
-        sa.Column("updated_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["beneficiary_id"], ["beneficiaries.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -172,7 +172,7 @@ def upgrade() -> None:
         sa.Column("rome_code", sa.String(length=5), nullable=False),
         sa.Column("label", sa.String(length=200), nullable=False),
         sa.Column("updated_by", sa.String(length=36), nullable=True),
-        sa.Column("updated_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["beneficiary_id"], ["beneficiaries.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("beneficiary_id"),
     )
@@ -185,8 +185,8 @@ def upgrade() -> None:
         sa.Column("value", sa.Text(), nullable=False),
         sa.Column("source", sa.String(length=20), nullable=False),
         sa.Column("recorded_by", sa.String(length=36), nullable=True),
-        sa.Column("recorded_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("superseded_at", parcours.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("recorded_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("superseded_at", parcours.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["beneficiary_id"], ["beneficiaries.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -201,8 +201,8 @@ def upgrade() -> None:
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.String(length=36), nullable=False),
         sa.Column("label", sa.String(length=100), nullable=False),
-        sa.Column("created_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", parcours.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", parcours.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("token_hash"),
@@ -214,8 +214,8 @@ def upgrade() -> None:
         "invitations",
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.String(length=36), nullable=False),
-        sa.Column("expires_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("used_at", parcours.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("expires_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("used_at", parcours.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("token_hash"),
     )
@@ -224,8 +224,8 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.String(length=36), nullable=False),
         sa.Column("csrf_token", sa.String(length=64), nullable=False),
-        sa.Column("created_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -237,7 +237,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("household", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("follow_up_wish", sa.Boolean(), nullable=True))
         batch_op.add_column(
-            sa.Column("anonymised_at", parcours.db.UTCDateTime(timezone=True), nullable=True)
+            sa.Column("anonymised_at", parcours.core.db.UTCDateTime(timezone=True), nullable=True)
         )
 
     with op.batch_alter_table("users", schema=None) as batch_op:
@@ -247,7 +247,7 @@ def upgrade() -> None:
             sa.Column("failed_logins", sa.Integer(), nullable=False, server_default="0")
         )
         batch_op.add_column(
-            sa.Column("locked_until", parcours.db.UTCDateTime(timezone=True), nullable=True)
+            sa.Column("locked_until", parcours.core.db.UTCDateTime(timezone=True), nullable=True)
         )
         batch_op.add_column(
             sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true())

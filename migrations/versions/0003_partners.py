@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import parcours.db
+import parcours.core.db
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -27,9 +27,9 @@ def upgrade() -> None:
         sa.Column("lines", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("uploaded_by", sa.String(length=36), nullable=True),
-        sa.Column("uploaded_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("started_at", parcours.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("completed_at", parcours.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("uploaded_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", parcours.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("completed_at", parcours.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_caf_feed_files"),
     )
     op.create_table(
@@ -41,7 +41,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=500), nullable=True),
         sa.Column("event_id", sa.String(length=64), nullable=True),
         sa.Column("beneficiary_id", sa.String(length=36), nullable=True),
-        sa.Column("applied_at", parcours.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("applied_at", parcours.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["file_id"],
             ["caf_feed_files.id"],
@@ -64,7 +64,7 @@ def upgrade() -> None:
         sa.Column("beneficiary_id", sa.String(length=36), nullable=True),
         sa.Column("file_id", sa.String(length=64), nullable=True),
         sa.Column("line_number", sa.Integer(), nullable=True),
-        sa.Column("applied_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("applied_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["beneficiary_id"],
             ["beneficiaries.id"],
@@ -86,8 +86,8 @@ def upgrade() -> None:
         sa.Column("subject_id", sa.String(length=100), nullable=True),
         sa.Column("beneficiary_id", sa.String(length=36), nullable=True),
         sa.Column("body", sa.JSON(), nullable=False),
-        sa.Column("received_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("handled_at", parcours.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("received_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("handled_at", parcours.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["beneficiary_id"],
             ["beneficiaries.id"],

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import parcours.db
+import parcours.core.db
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -47,8 +47,8 @@ def upgrade() -> None:
         sa.Column("horaires_accueil", sa.Text(), nullable=True),
         sa.Column("date_maj", sa.Date(), nullable=False),
         sa.Column("raw", sa.JSON(), nullable=False),
-        sa.Column("imported_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("imported_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_resource_structures"),
         sa.UniqueConstraint("source", "source_id", name="uq_resource_structures_source_id"),
     )
@@ -83,8 +83,8 @@ def upgrade() -> None:
         sa.Column("search_text", sa.Text(), nullable=False),
         sa.Column("raw", sa.JSON(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("imported_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("imported_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_resource_services"),
         sa.UniqueConstraint("source", "source_id", name="uq_resource_services_source_id"),
     )
@@ -171,8 +171,8 @@ def upgrade() -> None:
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("search_text", sa.Text(), nullable=False),
-        sa.Column("created_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_trainings"),
         sa.UniqueConstraint("reference", name="uq_trainings_reference"),
     )

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import parcours.db
+import parcours.core.db
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -19,7 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def _moment(name: str, nullable: bool = True) -> sa.Column:
-    return sa.Column(name, parcours.db.UTCDateTime(timezone=True), nullable=nullable)
+    return sa.Column(name, parcours.core.db.UTCDateTime(timezone=True), nullable=nullable)
 
 
 def upgrade() -> None:

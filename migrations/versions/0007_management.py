@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import parcours.db
+import parcours.core.db
 
 revision: str = "0007"
 down_revision: str | None = "0006"
@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("target_user_id", sa.String(length=36), nullable=True),
         sa.Column("target_structure_id", sa.String(length=36), nullable=True),
         sa.Column("body", sa.Text(), nullable=True),
-        sa.Column("created_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["beneficiary_id"],
             ["beneficiaries.id"],
@@ -63,8 +63,8 @@ def upgrade() -> None:
         sa.Column("beneficiary_id", sa.String(length=36), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_failure", sa.String(length=1000), nullable=False),
-        sa.Column("since", parcours.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("since", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_partner_incidents"),
         sa.UniqueConstraint(
             "workflow_id", "run_id", "activity_id", name="uq_partner_incidents_activity"
@@ -76,10 +76,10 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("recipient_id", sa.String(length=36), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
-        sa.Column("covers_from", parcours.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("created_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("covers_from", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("content", sa.JSON(), nullable=False),
-        sa.Column("sent_at", parcours.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("sent_at", parcours.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("send_error", sa.String(length=500), nullable=True),
         sa.ForeignKeyConstraint(
             ["recipient_id"], ["users.id"], name="fk_digests_recipient", ondelete="CASCADE"

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import parcours.db
+import parcours.core.db
 from parcours.indicators.backfill import backfill
 
 revision: str = "0008"
@@ -55,10 +55,10 @@ def upgrade() -> None:
     op.create_table(
         "journey_step_spans",
         sa.Column("beneficiary_id", sa.String(length=36), nullable=False),
-        sa.Column("entered_at", parcours.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("entered_at", parcours.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("step", sa.String(length=20), nullable=False),
         sa.Column("entered_seq", sa.Integer(), nullable=False),
-        sa.Column("left_at", parcours.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("left_at", parcours.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("territory", sa.String(length=3), nullable=False),
         sa.Column("structure_id", sa.String(length=36), nullable=True),
         sa.ForeignKeyConstraint(["beneficiary_id"], ["beneficiaries.id"], ondelete="CASCADE"),

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from parcours.db import UTCDateTime
+from parcours.core.db import UTCDateTime
 from parcours.indicators.milestones import entered_step, merge, milestone_row
 
 BATCH = 2000

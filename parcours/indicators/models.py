@@ -11,7 +11,7 @@ from datetime import date, datetime
 from sqlalchemy import Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from parcours.models import Base
+from parcours.core.db import Base
 
 
 class JourneyMilestones(Base):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from parcours.db import transaction
+from parcours.core.db import transaction
 from parcours.management.repository import FailedCall, IncidentRepository
 
 

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from parcours.db import utcnow
-from parcours.models import AccessLogEntry, Base, new_id
+from parcours.core.db import Base, new_id, utcnow
+from parcours.models import AccessLogEntry
 
 # The carnet's changes by time (the access log's updates only: reads are most of it), for the
 # journeys with no recent activity.

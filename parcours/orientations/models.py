@@ -13,8 +13,7 @@ from decimal import Decimal
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from parcours.db import utcnow
-from parcours.models import Base
+from parcours.core.db import Base, utcnow
 
 
 class ServiceOrientationRecord(Base):

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 import httpx
 
+from parcours.core.settings import Settings
 from parcours.partners.caf import CafAdapter
 from parcours.partners.france_travail import FranceTravailAdapter
 from parcours.partners.funding import FundingAdapter
 from parcours.partners.http import PartnerClient, PartnerName
 from parcours.partners.structures import StructuresAdapter
-from parcours.settings import Settings
 
 
 @dataclass(frozen=True)

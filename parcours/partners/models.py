@@ -22,8 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from parcours.db import utcnow
-from parcours.models import Base, Beneficiary
+from parcours.core.db import Base, utcnow
+from parcours.models import Beneficiary
 
 # The import looks people up by CAF number, line after line.
 BENEFICIARY_CAF_NUMBER_INDEX = Index("ix_beneficiaries_caf_number", Beneficiary.caf_number)

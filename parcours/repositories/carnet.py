@@ -11,7 +11,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
-from parcours.db import utcnow
+from parcours.core.db import utcnow
 from parcours.models import (
     AccessLogEntry,
     Appointment,

@@ -43,7 +43,7 @@ from sqlalchemy.dialects.postgresql import INTERVAL
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
-from parcours.db import UTCDateTime
+from parcours.core.db import UTCDateTime
 from parcours.indicators import milestones
 from parcours.indicators.milestones import CURRENT, FIRST, FOLLOW_UP, LATEST, milestone_row
 from parcours.indicators.models import JourneyMilestones, JourneyStepSpan

@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
-from parcours.db import utcnow
+from parcours.core.db import utcnow
 from parcours.models import (
     ResourceService,
     ResourceServiceSearchRow,

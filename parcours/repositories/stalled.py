@@ -42,7 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parcours.db import UTCDateTime
+from parcours.core.db import UTCDateTime
 from parcours.journey.steps import Step
 from parcours.management.models import PartnerIncident
 from parcours.management.schemas import StallCause

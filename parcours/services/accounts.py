@@ -8,18 +8,18 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parcours.access import Principal, Role
-from parcours.db import utcnow
-from parcours.errors import InvalidReference, Unauthenticated
-from parcours.models import ApiToken, Invitation, User, WebSession
-from parcours.repositories.accounts import AccountRepository
-from parcours.security import (
+from parcours.core.db import utcnow
+from parcours.core.errors import InvalidReference, Unauthenticated
+from parcours.core.security import (
     hash_password,
     new_token,
     password_problem,
     token_hash,
     verify_password,
 )
-from parcours.settings import Settings
+from parcours.core.settings import Settings
+from parcours.models import ApiToken, Invitation, User, WebSession
+from parcours.repositories.accounts import AccountRepository
 
 WRONG_CREDENTIALS = "Adresse électronique ou mot de passe incorrect."
 

@@ -31,8 +31,9 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from parcours.db import utcnow
-from parcours.errors import NotFound, ParcoursError, Unavailable
+from parcours.core.db import utcnow
+from parcours.core.errors import NotFound, ParcoursError, Unavailable
+from parcours.core.settings import Settings
 from parcours.journey.messages import RsaRightsChangedInput
 from parcours.journey.steps import RsaStatus
 from parcours.models import Beneficiary
@@ -48,7 +49,6 @@ from parcours.repositories.partners import CafFeedRepository
 from parcours.schemas import BeneficiaryCreate
 from parcours.services.journeys import JourneyService
 from parcours.services.partner_data import PartnerDataService, household_record
-from parcours.settings import Settings
 from workflows.caf_import import (
     CAF_IMPORT_WORKFLOW,
     CafImportCounts,

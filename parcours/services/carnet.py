@@ -53,8 +53,9 @@ from parcours.carnet import (
     Source,
     Theme,
 )
-from parcours.db import utcnow
-from parcours.errors import InvalidReference, NotFound
+from parcours.core.db import utcnow
+from parcours.core.errors import InvalidReference, NotFound
+from parcours.core.settings import Settings
 from parcours.journey.messages import (
     BeginDiagnosisInput,
     CloseInput,
@@ -85,7 +86,6 @@ from parcours.repositories.service_orientations import ServiceOrientationReposit
 from parcours.repositories.training_requests import TrainingRequestRepository
 from parcours.schemas import EVENT_LABELS, BeneficiaryRead, PersonRef
 from parcours.services.journeys import JourneyService, journey_read
-from parcours.settings import Settings
 
 ERASED_NAME = "Personne effacée"
 

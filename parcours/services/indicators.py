@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from parcours.access import Principal, Role
-from parcours.errors import Forbidden, InvalidReference
+from parcours.core.errors import Forbidden, InvalidReference
+from parcours.core.settings import Settings
 from parcours.indicators.milestones import local_day
 from parcours.indicators.schemas import (
     ExitCount,
@@ -40,7 +41,6 @@ from parcours.repositories.indicators import IndicatorRepository, IndicatorScope
 from parcours.repositories.people import PeopleRepository
 from parcours.schemas import PersonRef
 from parcours.services.carnet import CarnetService
-from parcours.settings import Settings
 
 MAX_MONTHS = 36
 MONTH_NAMES = (

@@ -24,7 +24,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from parcours import access
 from parcours.access import Principal, Role
-from parcours.errors import Conflict, Forbidden, InvalidReference, NotFound, Unavailable
+from parcours.core.db import new_id
+from parcours.core.errors import Conflict, Forbidden, InvalidReference, NotFound, Unavailable
+from parcours.core.settings import Settings
 from parcours.journey import rules
 from parcours.journey.messages import (
     Action,
@@ -37,7 +39,7 @@ from parcours.journey.messages import (
 )
 from parcours.journey.search import DEADLINE_KEY, REFERENT_KEY, STEP_KEY, TERRITORY_KEY
 from parcours.journey.steps import ExitReason, OrientationKind, RsaStatus, Step
-from parcours.models import Beneficiary, JourneyRecord, new_id
+from parcours.models import Beneficiary, JourneyRecord
 from parcours.orientations.france_travail_notice import (
     FRANCE_TRAVAIL_NOTICE_WORKFLOW,
     FranceTravailNoticeStart,
@@ -59,7 +61,6 @@ from parcours.schemas import (
     StepDuration,
     TimelineEntry,
 )
-from parcours.settings import Settings
 
 log = logging.getLogger(__name__)
 

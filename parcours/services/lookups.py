@@ -28,7 +28,8 @@ from temporalio.service import RPCError
 from parcours import access
 from parcours.access import Principal
 from parcours.carnet import SOURCE_LABELS, THEME_LABELS, Source, Theme
-from parcours.errors import NotFound, ParcoursError, Unavailable
+from parcours.core.errors import NotFound, ParcoursError, Unavailable
+from parcours.core.settings import Settings
 from parcours.repositories.journeys import JourneyRepository
 from parcours.repositories.partners import PartnerRepository
 from parcours.services.partner_data import (
@@ -38,7 +39,6 @@ from parcours.services.partner_data import (
     PersonIncomplete,
     PersonUnknown,
 )
-from parcours.settings import Settings
 from workflows.partner_calls import (
     CONSENT_MISSING,
     PARTNER_REFUSED,

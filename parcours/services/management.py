@@ -26,14 +26,15 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from parcours import access
 from parcours.access import Principal, Role
-from parcours.db import utcnow
-from parcours.errors import (
+from parcours.core.db import utcnow
+from parcours.core.errors import (
     Conflict,
     Forbidden,
     InvalidReference,
     NotFound,
     Unavailable,
 )
+from parcours.core.settings import Settings
 from parcours.journey.messages import ReassignReferentInput
 from parcours.journey.steps import Step
 from parcours.management.models import Digest, JourneyIntervention
@@ -69,7 +70,6 @@ from parcours.services.stalled import (
     interventions_read,
     overdue_days,
 )
-from parcours.settings import Settings
 
 NO_REFERENT = "Ce parcours n'a pas encore de référent : réaffectez-le d'abord."
 NO_STRUCTURE = "Ce parcours n'est suivi par aucune structure : réaffectez-le d'abord."

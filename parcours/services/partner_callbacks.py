@@ -23,8 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from parcours.db import utcnow
-from parcours.errors import Conflict, NotFound, ParcoursError, Unauthenticated, Unavailable
+from parcours.core.db import utcnow
+from parcours.core.errors import Conflict, NotFound, ParcoursError, Unauthenticated, Unavailable
+from parcours.core.settings import Settings
 from parcours.journey.messages import RecordEmploymentInput
 from parcours.journey.steps import EmploymentContract
 from parcours.orientations.messages import service_orientation_workflow_id
@@ -35,7 +36,6 @@ from parcours.repositories.partners import PartnerRepository
 from parcours.repositories.service_orientations import ServiceOrientationRepository
 from parcours.services.journeys import ENGINE_DOWN, JourneyService
 from parcours.services.training_requests import apply_funder_decision
-from parcours.settings import Settings
 from simulators.signing import verify
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parcours import access
 from parcours.access import Principal, Role
-from parcours.db import utcnow
-from parcours.errors import Forbidden, InvalidReference, NotFound
+from parcours.core.db import utcnow
+from parcours.core.errors import Forbidden, InvalidReference, NotFound
 from parcours.models import ResourceService, ResourceStructure, Training
 from parcours.repositories.journeys import JourneyRepository
 from parcours.repositories.people import PeopleRepository

@@ -23,10 +23,11 @@ from temporalio.client import Client
 from parcours import access
 from parcours.access import ACTION_ROLES, Principal
 from parcours.carnet import PlanStatus, Theme
-from parcours.db import utcnow
-from parcours.errors import Forbidden, InvalidReference
+from parcours.core.db import new_id, utcnow
+from parcours.core.errors import Forbidden, InvalidReference
+from parcours.core.settings import Settings
 from parcours.journey.messages import OrientToServiceInput
-from parcours.models import PlanAction, ResourceService, new_id
+from parcours.models import PlanAction, ResourceService
 from parcours.orientations.models import ServiceOrientationRecord
 from parcours.orientations.service_messages import (
     FAILURE_LABELS,
@@ -53,7 +54,6 @@ from parcours.resources.hours import PlannedActivity, hours_of, weekly_hours
 from parcours.resources.vocabulary import categorie_of, thematique_label
 from parcours.services.journeys import JourneyService
 from parcours.services.partner_data import ConsentMissing
-from parcours.settings import Settings
 
 # The carnet's theme a data·inclusion catégorie belongs to (the plan is by theme).
 THEME_OF_CATEGORIE = {

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parcours.access import Principal, Role
-from parcours.errors import Forbidden
+from parcours.core.errors import Forbidden
+from parcours.core.settings import Settings
 from parcours.journey.steps import STEP_LABELS, Step
 from parcours.management.models import JourneyIntervention, PartnerIncident
 from parcours.management.repository import IncidentRepository, InterventionRepository
@@ -37,7 +38,6 @@ from parcours.models import JourneyRecord, Structure, User
 from parcours.repositories.people import PeopleRepository
 from parcours.repositories.stalled import StalledFilter, StalledRepository, StalledRow
 from parcours.schemas import PersonRef
-from parcours.settings import Settings
 
 PARIS = ZoneInfo("Europe/Paris")
 MANAGERS_ONLY = "Cette page est réservée aux responsables de territoire."

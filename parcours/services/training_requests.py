@@ -32,10 +32,11 @@ from temporalio.service import RPCError, RPCStatusCode
 from parcours import access
 from parcours.access import Principal, Role
 from parcours.carnet import SOURCE_LABELS, THEME_LABELS, Source, Theme
-from parcours.db import utcnow
-from parcours.errors import Conflict, Forbidden, NotFound, Unavailable
+from parcours.core.db import new_id, utcnow
+from parcours.core.errors import Conflict, Forbidden, NotFound, Unavailable
+from parcours.core.settings import Settings
 from parcours.journey.messages import RequestTrainingInput
-from parcours.models import Beneficiary, Training, new_id
+from parcours.models import Beneficiary, Training
 from parcours.orientations.messages import training_request_workflow_id
 from parcours.orientations.models import TrainingRequestMessage, TrainingRequestRecord
 from parcours.partners.models import PartnerEvent
@@ -51,7 +52,6 @@ from parcours.resources.vocabulary import FUNDER_LABELS, Funder
 from parcours.schemas import PersonRef
 from parcours.services.journeys import ENGINE_DOWN, JourneyService
 from parcours.services.partner_data import PARTNER_NAMES, ConsentMissing, PersonIncomplete
-from parcours.settings import Settings
 from workflows.training_request import (
     FINAL,
     STATUS_LABELS,

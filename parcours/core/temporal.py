@@ -6,7 +6,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 
-from parcours.settings import Settings
+from parcours.core.settings import Settings
 
 
 async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
