@@ -32,7 +32,7 @@ RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))
     && pip install --requirement /tmp/requirements.txt
 COPY . .
 RUN pip install --no-deps --editable . \
-    && python -c "from parcours.settings import ROOT; assert str(ROOT) == '/app', ROOT"
+    && python -c "from parcours.core.settings import ROOT; assert str(ROOT) == '/app', ROOT"
 
 # --- Runtime ----------------------------------------------------------------------------------
 FROM python:${PYTHON_VERSION}-slim-bookworm AS runtime

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEV_SECRET = "dev-secret-change-me"
 # The partner simulators' signing secret (``simulators/config.py``).
 DEV_CALLBACK_SECRET = "dev-callback-secret-change-me"
