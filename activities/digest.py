@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from parcours.access.repository import PeopleRepository
 from parcours.core.db import transaction, utcnow
 from parcours.core.settings import Settings
 from parcours.management.repository import DigestRepository
-from parcours.repositories.people import PeopleRepository
 from parcours.services.management import DigestService, digest_read, digest_text
 from workflows.digest import (
     COMPOSE_DIGESTS,

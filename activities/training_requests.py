@@ -13,11 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from parcours.carnet import PlanStatus, Theme
+from parcours.carnet.models import PlanAction
+from parcours.carnet.schemas import PlanStatus, Theme
 from parcours.core.db import new_id, transaction, utcnow
 from parcours.core.settings import Settings
-from parcours.models import PlanAction, Training
 from parcours.repositories.training_requests import TrainingRequestRepository
+from parcours.resources.models import Training
 from workflows.partner_calls import TrainingDetails
 from workflows.training_request import (
     BEGIN_TRAINING_REQUEST,

@@ -10,11 +10,11 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from api.deps import SessionDep, SettingsDep
-from parcours.access import Principal
+from parcours.access.rules import Principal
+from parcours.access.service import AccountService, SignedIn
 from parcours.core.errors import Forbidden, Unauthenticated
 from parcours.core.security import new_token, same
 from parcours.core.settings import Settings
-from parcours.services.accounts import AccountService, SignedIn
 
 SESSION_COOKIE = "parcours_session"
 SIGN_IN_CSRF_COOKIE = "parcours_csrf"

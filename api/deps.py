@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from parcours.core.settings import Settings
-from parcours.services.journeys import JourneyService
+from parcours.journey.service import JourneyService
 
 
 async def get_settings(request: Request) -> Settings:

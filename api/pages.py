@@ -18,18 +18,17 @@ from api.auth import CSRF_FIELD, OptionalPrincipal, PagePrincipal
 from api.deps import JourneyServiceDep, SessionDep
 from api.pages_auth import home_of
 from api.templating import templates
-from parcours import access
+from parcours.access.repository import PeopleRepository, visible_journeys
 from parcours.core.errors import ParcoursError
-from parcours.journey.steps import (
+from parcours.journey.messages import Step
+from parcours.journey.repository import JourneyFilter
+from parcours.journey.schemas import (
     CONTRACT_LABELS,
     EXIT_LABELS,
     ORIENTATION_LABELS,
     STEP_LABELS,
-    Step,
+    BeneficiaryCreate,
 )
-from parcours.repositories.journeys import JourneyFilter
-from parcours.repositories.people import PeopleRepository
-from parcours.schemas import BeneficiaryCreate
 
 router = APIRouter(include_in_schema=False)
 
@@ -162,7 +161,7 @@ async def journeys_page(
     )
     size = 25
     result = await service.list(f, limit=size, offset=(page - 1) * size, principal=principal)
-    counts = await service.journeys.count_by_step(access.visible_journeys(principal))
+    counts = await service.journeys.count_by_step(visible_journeys(principal))
     return templates.TemplateResponse(
         request,
         "journeys.html",

@@ -13,12 +13,13 @@ from api.auth import PagePrincipal
 from api.deps import JourneyServiceDep, SessionDep
 from api.pages_carnet import local_time
 from api.templating import templates
-from parcours.access import Principal, Role
+from parcours.access.rules import Principal, Role
+from parcours.carnet.repository import CarnetRepository
+from parcours.carnet.service import erase_person
 from parcours.core.errors import Forbidden, NotFound, ParcoursError
-from parcours.journey.steps import STEP_LABELS, Step
-from parcours.repositories.carnet import CarnetRepository
-from parcours.services.carnet import erase_person
-from parcours.services.journeys import JourneyService
+from parcours.journey.messages import Step
+from parcours.journey.schemas import STEP_LABELS
+from parcours.journey.service import JourneyService
 
 router = APIRouter(include_in_schema=False)
 

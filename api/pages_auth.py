@@ -21,10 +21,10 @@ from api.auth import (
 )
 from api.deps import SessionDep, SettingsDep
 from api.templating import templates
-from parcours.access import Principal, Role
+from parcours.access.repository import AccountRepository
+from parcours.access.rules import Principal, Role
 from parcours.core.errors import ParcoursError
 from parcours.core.security import same
-from parcours.repositories.accounts import AccountRepository
 
 router = APIRouter(include_in_schema=False)
 

@@ -25,9 +25,11 @@ from api.auth import PagePrincipal
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.pages import FIELD_LABELS, clean_form, journey_choices, problems
 from api.templating import templates
-from parcours import access
-from parcours.access import Principal, Role
-from parcours.carnet import (
+from parcours.access.models import User
+from parcours.access.repository import AccountRepository, log_access
+from parcours.access.rules import Principal, Role, allowed_actions, ensure_write
+from parcours.access.service import AccountService
+from parcours.carnet.schemas import (
     APPOINTMENT_STATUS_LABELS,
     CONTRACT_KIND_LABELS,
     PLAN_STATUS_LABELS,
@@ -43,15 +45,13 @@ from parcours.carnet import (
     PlanActionUpdate,
     ProjectUpdate,
 )
+from parcours.carnet.service import CarnetService
 from parcours.core.errors import Forbidden, InvalidReference, NotFound, ParcoursError
+from parcours.core.schemas import PersonRef
 from parcours.core.settings import Settings
 from parcours.journey.rules import ACTIONS
-from parcours.models import User
-from parcours.repositories.accounts import AccountRepository
-from parcours.schemas import ActionRead, BeneficiaryRead, JourneyRead, PersonRef
-from parcours.services.accounts import AccountService
-from parcours.services.carnet import CarnetService
-from parcours.services.journeys import JourneyService
+from parcours.journey.schemas import ActionRead, BeneficiaryRead, JourneyRead
+from parcours.journey.service import JourneyService
 from parcours.services.lookups import lookup_panel
 from parcours.services.service_orientations import ServiceOrientationService
 from parcours.services.training_requests import TrainingRequestService
@@ -252,7 +252,7 @@ class CarnetPages:
             template = "journey.html"
         else:
             carnet = await self.carnet.read(beneficiary_id, f"carnet.{tab}")
-            allowed = access.allowed_actions(
+            allowed = allowed_actions(
                 self.principal, [a.name for a in carnet.journey.available_actions]
             )
             header = Header(
@@ -478,7 +478,7 @@ async def give_access(beneficiary_id: str, pages: PagesDep) -> Response:
 
 async def _invite_person(pages: CarnetPages, beneficiary_id: str) -> tuple[User, str]:
     principal = pages.principal
-    access.ensure_write(principal, await pages.journeys.journeys.get(beneficiary_id))
+    ensure_write(principal, await pages.journeys.journeys.get(beneficiary_id))
     if principal.role is not Role.REFERENT:
         raise Forbidden("Seul·e le ou la référent·e crée l'accès de la personne à son espace.")
     person = await pages.journeys.people.beneficiary(beneficiary_id)
@@ -500,7 +500,7 @@ async def _invite_person(pages: CarnetPages, beneficiary_id: str) -> tuple[User,
             beneficiary_id=beneficiary_id,
         )
     token = await accounts.invite(user)
-    access.log_access(pages.session, principal, beneficiary_id, "invite", "account.invitation")
+    log_access(pages.session, principal, beneficiary_id, "invite", "account.invitation")
     return user, token
 
 

@@ -28,7 +28,7 @@ from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.pages import clean_form, french_problem
 from api.pages_carnet import CarnetPages, PagesDep, form_values, local_time
 from api.templating import templates
-from parcours.access import Principal, Role
+from parcours.access.rules import Principal, Role
 from parcours.core.errors import ParcoursError
 from parcours.core.settings import Settings
 from parcours.services.resources import ResourceBaseService

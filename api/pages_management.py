@@ -20,9 +20,11 @@ from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.pages import problems
 from api.pages_carnet import local_time
 from api.templating import templates
-from parcours.access import Principal, Role
+from parcours.access.repository import PeopleRepository
+from parcours.access.rules import Principal, Role
 from parcours.core.errors import ParcoursError
-from parcours.journey.steps import STEP_LABELS, Step
+from parcours.journey.messages import Step
+from parcours.journey.schemas import STEP_LABELS
 from parcours.management.schemas import (
     CAUSE_LABELS,
     BulkResult,
@@ -32,7 +34,6 @@ from parcours.management.schemas import (
     ReminderCreate,
     StallCause,
 )
-from parcours.repositories.people import PeopleRepository
 from parcours.repositories.stalled import StalledFilter
 from parcours.services.management import ManagementService
 from parcours.services.stalled import StalledService, ensure_manager

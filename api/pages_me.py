@@ -22,10 +22,10 @@ from api.pages_carnet import (
     local_time,
 )
 from api.templating import templates
-from parcours.access import Principal, Role
-from parcours.carnet import ConsentUpdate, ContactUpdate, FollowUpWish
+from parcours.access.rules import Principal, Role
+from parcours.carnet.repository import CarnetRepository
+from parcours.carnet.schemas import ConsentUpdate, ContactUpdate, FollowUpWish
 from parcours.core.errors import ParcoursError
-from parcours.repositories.carnet import CarnetRepository
 
 router = APIRouter(include_in_schema=False)
 

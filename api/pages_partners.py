@@ -16,7 +16,7 @@ from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.pages_carnet import PagesDep, form_values, local_time
 from api.routes.partners import CafImportsDep
 from api.templating import templates
-from parcours.access import Principal, Role
+from parcours.access.rules import Principal, Role
 from parcours.core.errors import Forbidden, NotFound, ParcoursError
 from parcours.core.settings import Settings
 from parcours.repositories.caf_imports import CafImportListRepository

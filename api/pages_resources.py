@@ -20,7 +20,7 @@ from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.pages_funders import training_request_context
 from api.routes.resources import MAX_IMPORT_BYTES, distance_from
 from api.templating import templates
-from parcours.access import Principal, Role
+from parcours.access.rules import Principal, Role
 from parcours.core.errors import Forbidden, InvalidReference, ParcoursError
 from parcours.orientations.service_schemas import ServiceOrientationCreate
 from parcours.resources.importer import french_reason

@@ -37,7 +37,7 @@ from temporalio.client import Client
 from cli.temporal_server import dev_server_command
 from parcours.core.db import create_engine, create_sessionmaker
 from parcours.core.settings import ROOT
-from parcours.models import JourneyRecord
+from parcours.journey.models import JourneyRecord
 from parcours.partners.models import CafFeedFile, CafFeedLine
 from simulators.caf_feed import write_feed_file
 

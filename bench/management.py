@@ -44,13 +44,13 @@ from alembic.config import Config
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from parcours.access import Principal, Role
+from parcours.access.rules import Principal, Role
 from parcours.core.db import create_engine, create_sessionmaker
 from parcours.core.settings import ROOT, Settings
 from parcours.indicators.backfill import journey_rows
 from parcours.indicators.schemas import IndicatorFilter
+from parcours.journey.messages import ExitReason, OrientationKind, Step
 from parcours.journey.rules import add_months
-from parcours.journey.steps import ExitReason, OrientationKind, Step
 from parcours.services.indicators import IndicatorService, month_key
 
 TERRITORIES = ("73", "74", "38", "01", "69")

@@ -27,10 +27,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
 from cli.temporal_server import dev_server_command
+from parcours.access.models import Structure, User
+from parcours.access.service import AccountService
 from parcours.core.db import create_engine, create_sessionmaker, transaction
 from parcours.core.settings import ROOT, Settings
-from parcours.models import Structure, User
-from parcours.services.accounts import AccountService
 
 RAW_TASK_QUEUE = "bench-raw"
 PLATFORM_TASK_QUEUE = "bench-journeys"

@@ -24,14 +24,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from cli.seed import DEMO_REFERENT_EMAIL
-from parcours.access import Principal
+from parcours.access.models import User
+from parcours.access.rules import Principal
+from parcours.carnet.models import Beneficiary, Consent
 from parcours.core.db import create_engine, create_sessionmaker, transaction, utcnow
 from parcours.core.settings import Settings
 from parcours.core.temporal import connect
-from parcours.journey.steps import Step
-from parcours.models import Beneficiary, Consent, JourneyRecord, ResourceService, Training, User
+from parcours.journey.messages import Step
+from parcours.journey.models import JourneyRecord
 from parcours.orientations.models import ServiceOrientationRecord, TrainingRequestRecord
 from parcours.orientations.service_schemas import ServiceOrientationCreate
+from parcours.resources.models import ResourceService, Training
 from parcours.services.service_orientations import ServiceOrientationService
 from parcours.services.training_requests import TrainingRequestCreate, TrainingRequestService
 from workflows.digest import SCHEDULE_ID as DIGEST_SCHEDULE_ID

@@ -21,6 +21,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from parcours.access.models import Structure, User
+from parcours.carnet.models import Beneficiary, Consent
 from parcours.core.db import create_engine, create_sessionmaker, transaction
 from parcours.core.errors import Conflict
 from parcours.core.security import hash_password
@@ -32,19 +34,21 @@ from parcours.journey.messages import (
     CloseInput,
     CompleteDiagnosisInput,
     DecideOrientationInput,
+    EmploymentContract,
+    ExitReason,
+    OrientationKind,
     PauseInput,
     ReassignReferentInput,
     RecordEmploymentInput,
     SignContractInput,
+    Step,
 )
-from parcours.journey.steps import EmploymentContract, ExitReason, OrientationKind, Step
-from parcours.models import Beneficiary, Consent, Structure, User
+from parcours.journey.schemas import BeneficiaryCreate
+from parcours.journey.service import JourneyService
 from parcours.partners.models import CafFeedLine
 from parcours.partners.schemas import CafImportRead
 from parcours.resources.demo import load_demo_resources
-from parcours.schemas import BeneficiaryCreate
 from parcours.services.caf_import import CafImportService
-from parcours.services.journeys import JourneyService
 from simulators.caf_feed import EventKind, RsaEvent, generate_events, write_feed_file
 from workflows.caf_import import CafImportProgress, caf_import_workflow_id
 

@@ -23,22 +23,19 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
+from activities.carnet import RetentionActivities
 from activities.digest import DigestActivities
-from activities.read_model import ReadModelActivities
-from activities.retention import RetentionActivities
+from activities.journey import ReadModelActivities
 from cli.partner_worker import PARTNER_WORKFLOWS, PartnerWorkerParts
+from parcours.carnet.messages import SCHEDULE_ID, RetentionSweepInput
 from parcours.core.db import create_engine, create_sessionmaker
 from parcours.core.settings import Settings, get_settings
 from parcours.core.temporal import connect
+from workflows.carnet import RetentionSweep
 from workflows.digest import SCHEDULE_ID as DIGEST_SCHEDULE_ID
 from workflows.digest import WORKFLOW_ID as DIGEST_WORKFLOW_ID
 from workflows.digest import DailyDigest, DailyDigestInput
 from workflows.journey import Journey
-from workflows.retention import (
-    SCHEDULE_ID,
-    RetentionSweep,
-    RetentionSweepInput,
-)
 
 log = logging.getLogger(__name__)
 

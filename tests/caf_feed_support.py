@@ -12,8 +12,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from parcours.journey.steps import RsaStatus
-from parcours.models import Beneficiary, JourneyRecord
+from parcours.carnet.models import Beneficiary
+from parcours.journey.messages import RsaStatus
+from parcours.journey.models import JourneyRecord
 from simulators.caf_feed import (
     Defect,
     EventKind,

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.read_model import ReadModelActivities
+from activities.journey import ReadModelActivities
 from api.app import create_app
 from cli.partner_worker import PARTNER_WORKFLOWS, PartnerWorkerParts
 from cli.worker import journey_runner

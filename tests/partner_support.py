@@ -16,11 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle
 
 from api.routes import partners as partner_routes
-from parcours.access import Role
+from parcours.access.rules import Role
+from parcours.access.service import AccountService
+from parcours.carnet.models import Beneficiary, Consent
 from parcours.core.db import transaction
 from parcours.core.settings import Settings
-from parcours.models import Beneficiary, Consent
-from parcours.services.accounts import AccountService
 from simulators.synthetic import nir_key
 from tests.partner_probe import PartnerCallProbe, ProbeInput
 

@@ -29,6 +29,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli.temporal_server import SEARCH_ATTRIBUTES, binary
 from cli.worker import build_worker
+from parcours.carnet.models import Beneficiary
 from parcours.core.db import create_engine, create_sessionmaker, transaction
 from parcours.core.settings import ROOT
 from parcours.journey import rules
@@ -38,21 +39,24 @@ from parcours.journey.messages import (
     CloseInput,
     CompleteDiagnosisInput,
     DecideOrientationInput,
+    EmploymentContract,
+    ExitReason,
     HandOffInput,
     JourneyInput,
     JourneyResult,
     JourneyState,
+    OrientationKind,
     PauseInput,
     ReassignReferentInput,
     RecordCheckInInput,
     RecordEmploymentInput,
     ResumeInput,
     RsaRightsChangedInput,
+    RsaStatus,
     SignContractInput,
+    journey_workflow_id,
 )
-from parcours.journey.steps import EmploymentContract, ExitReason, OrientationKind, RsaStatus
-from parcours.models import Beneficiary
-from workflows.journey import Journey, workflow_id
+from workflows.journey import Journey
 
 HISTORIES = Path(__file__).parent / "histories"
 TASK_QUEUE = "record-histories"
@@ -86,7 +90,7 @@ class Recorder:
                 # As the platform starts journeys today: it writes their first events itself.
                 started_at=await self.env.get_current_time(),
             ),
-            id=workflow_id(beneficiary_id),
+            id=journey_workflow_id(beneficiary_id),
             task_queue=TASK_QUEUE,
         )
 

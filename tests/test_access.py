@@ -16,7 +16,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from parcours.models import AccessLogEntry
+from parcours.access.models import AccessLogEntry
 from tests.conftest import ApiClients, Browsers, NewAccount, Staff
 from tests.test_api import act, enrol, read
 from tests.test_carnet_api import PDF, carnet, carnet_of, upload, write

@@ -30,10 +30,11 @@ from temporalio.worker import Worker
 
 from api.app import create_app
 from cli.temporal_server import binary
+from parcours.carnet.models import Beneficiary
 from parcours.core.settings import Settings
 from parcours.journey.messages import JourneyState
+from parcours.journey.models import JourneyRecord
 from parcours.journey.rules import ACTIONS
-from parcours.models import Beneficiary, JourneyRecord
 from tests.conftest import ApiClients, NewAccount, Staff, api_clients, free_port, person_payload
 
 Json = dict[str, Any]

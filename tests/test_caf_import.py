@@ -19,10 +19,11 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.caf_import import CafImportActivities
 from cli.caf_import import run_import
-from parcours.access import Role
+from parcours.access.rules import Role
+from parcours.carnet.models import Beneficiary, SituationFact
 from parcours.core.db import transaction
-from parcours.journey.steps import RsaStatus
-from parcours.models import Beneficiary, JourneyEventRecord, JourneyRecord, SituationFact
+from parcours.journey.messages import RsaStatus
+from parcours.journey.models import JourneyEventRecord, JourneyRecord
 from parcours.partners.caf_feed import FeedFormat, LineRejected
 from parcours.partners.models import CafAppliedEvent, CafFeedLine
 from parcours.services.caf_import import CafImportService

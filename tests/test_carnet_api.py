@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
+from parcours.carnet.models import Document, EngagementContract, SituationFact
 from parcours.core.settings import Settings
 from parcours.journey.messages import JourneyState
-from parcours.models import Document, EngagementContract, SituationFact
 from tests.conftest import ApiClients, NewAccount, Staff
 from tests.test_api import act, enrol, kinds, read, read_until
 

@@ -14,10 +14,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli.seed import DEMO_PASSWORD, seed
 from cli.worker import build_worker
+from parcours.access.service import AccountService
 from parcours.core.db import create_engine, create_sessionmaker
 from parcours.core.settings import ROOT, Settings
-from parcours.models import JourneyRecord
-from parcours.services.accounts import AccountService
+from parcours.journey.models import JourneyRecord
 
 
 async def test_the_demo_loads_journeys_at_every_step_and_its_accounts_sign_in(

@@ -22,7 +22,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import ActivityEnvironment
 
-from activities.read_model import ReadModelActivities
+from activities.journey import ReadModelActivities
+from parcours.access.models import Structure
+from parcours.carnet.models import Beneficiary
 from parcours.core.db import transaction
 from parcours.core.settings import Settings
 from parcours.indicators.backfill import journey_rows
@@ -35,17 +37,20 @@ from parcours.journey.messages import (
     CloseInput,
     CompleteDiagnosisInput,
     DecideOrientationInput,
+    EmploymentContract,
+    ExitReason,
     JourneyEvent,
     JourneyInput,
     JourneyState,
+    OrientationKind,
     RecordCheckInInput,
     RecordEmploymentInput,
     RecordJourneyEventsInput,
     SignContractInput,
     Sla,
+    Step,
 )
-from parcours.journey.steps import EmploymentContract, ExitReason, OrientationKind, Step
-from parcours.models import Beneficiary, JourneyEventRecord, JourneyRecord, Structure
+from parcours.journey.models import JourneyEventRecord, JourneyRecord
 from tests.conftest import Account, Staff, create_account, signed_in
 from tests.test_journey_workflow import Journeys, act
 

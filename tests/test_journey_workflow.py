@@ -44,9 +44,12 @@ from parcours.journey.messages import (
     CloseInput,
     CompleteDiagnosisInput,
     DecideOrientationInput,
+    EmploymentContract,
+    ExitReason,
     HandOffInput,
     JourneyResult,
     JourneyState,
+    OrientationKind,
     PauseInput,
     ReassignReferentInput,
     RecordCheckInInput,
@@ -55,29 +58,18 @@ from parcours.journey.messages import (
     RequestTrainingInput,
     ResumeInput,
     RsaRightsChangedInput,
+    RsaStatus,
     SetFollowUpConsentInput,
     SignContractInput,
-)
-from parcours.journey.steps import (
-    EmploymentContract,
-    ExitReason,
-    OrientationKind,
-    RsaStatus,
     Step,
+    journey_workflow_id,
 )
-from parcours.models import JourneyEventRecord, JourneyRecord
-from parcours.repositories.journeys import JourneyFilter, JourneyRepository
-from parcours.schemas import BeneficiaryCreate
-from parcours.services.journeys import JourneyService
+from parcours.journey.models import JourneyEventRecord, JourneyRecord
+from parcours.journey.repository import JourneyFilter, JourneyRepository
+from parcours.journey.schemas import BeneficiaryCreate
+from parcours.journey.service import JourneyService
 from tests.conftest import Staff, person_payload
-from workflows.journey import (
-    DEADLINE_KEY,
-    REFERENT_KEY,
-    STEP_KEY,
-    TERRITORY_KEY,
-    Journey,
-    workflow_id,
-)
+from workflows.journey import DEADLINE_KEY, REFERENT_KEY, STEP_KEY, TERRITORY_KEY, Journey
 
 JourneyHandle = WorkflowHandle[Any, JourneyResult]
 
@@ -178,7 +170,7 @@ class Journeys:
                 data, actor_id=self.staff.orientation_id, now=await self.now()
             )
         handle = self.env.client.get_workflow_handle_for(
-            Journey.run, workflow_id(enrolment.beneficiary.id)
+            Journey.run, journey_workflow_id(enrolment.beneficiary.id)
         )
         self.handles.append(handle)
         if settled:

@@ -18,8 +18,8 @@ from playwright.async_api import Browser as PlaywrightBrowser
 from playwright.async_api import async_playwright, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from parcours.carnet.models import Consent
 from parcours.core.db import transaction
-from parcours.models import Consent
 from simulators.caf_feed import RsaEvent, generate_events
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 from tests.caf_feed_support import TODAY, fresh_seed

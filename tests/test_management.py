@@ -32,16 +32,18 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.digest import DigestActivities
+from parcours.access.models import AccessLogEntry, Structure
+from parcours.carnet.models import Consent
 from parcours.core.db import transaction
 from parcours.core.settings import Settings
-from parcours.journey.search import REFERENT_KEY
+from parcours.journey.messages import REFERENT_KEY
+from parcours.journey.models import JourneyRecord
+from parcours.journey.schemas import BeneficiaryCreate
+from parcours.journey.service import JourneyService
 from parcours.management.models import Digest
 from parcours.management.schemas import DigestRead, StallCause
-from parcours.models import AccessLogEntry, Consent, JourneyRecord, Structure
 from parcours.orientations.models import ServiceOrientationRecord, TrainingRequestRecord
 from parcours.repositories.stalled import StalledFilter
-from parcours.schemas import BeneficiaryCreate
-from parcours.services.journeys import JourneyService
 from parcours.services.management import digest_read
 from parcours.services.stalled import StalledService
 from tests.conftest import (

@@ -22,8 +22,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from parcours.core.settings import Settings
-from parcours.journey.messages import CloseInput, RsaRightsChangedInput
-from parcours.journey.steps import ExitReason, RsaStatus
+from parcours.journey.messages import CloseInput, ExitReason, RsaRightsChangedInput, RsaStatus
 from tests.conftest import Staff
 from tests.test_journey_workflow import (
     Journeys,

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from parcours.carnet.models import Beneficiary, Consent, SituationFact
 from parcours.core.settings import DEV_CALLBACK_SECRET, Settings
-from parcours.models import Beneficiary, Consent, SituationFact
 from parcours.partners.http import PartnerClient, PartnerRefused, PartnerUnavailable
 from parcours.partners.structures import ServiceOrientationReceipt
 from simulators.config import DEV_CALLBACK_SECRET as SIMULATORS_DEV_SECRET

@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import ActivityEnvironment
 
-from activities.read_model import ReadModelActivities
+from activities.journey import ReadModelActivities
+from parcours.carnet.models import Beneficiary
 from parcours.core.db import transaction
-from parcours.journey.messages import JourneyEvent, JourneyState, RecordJourneyEventInput
-from parcours.journey.steps import Step
-from parcours.models import Beneficiary, JourneyEventRecord, JourneyRecord
-from parcours.repositories.journeys import JourneyRepository
+from parcours.journey.messages import JourneyEvent, JourneyState, RecordJourneyEventInput, Step
+from parcours.journey.models import JourneyEventRecord, JourneyRecord
+from parcours.journey.repository import JourneyRepository
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 

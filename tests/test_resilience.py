@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from parcours.carnet.models import Beneficiary
 from parcours.core.db import transaction
 from parcours.core.settings import ROOT, Settings
-from parcours.models import Beneficiary
 from parcours.partners.models import CafFeedLine
 from parcours.services.caf_import import CafImportService
 from tests.caf_feed_support import feed_file, journeys_reach, people_with

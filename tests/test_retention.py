@@ -15,16 +15,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from cli.worker import build_worker
+from parcours.access.models import AccessLogEntry
+from parcours.carnet.messages import RetentionSweepInput, RetentionSweepResult
+from parcours.carnet.models import Beneficiary, Note, SituationFact
 from parcours.core.db import transaction
 from parcours.core.settings import Settings
-from parcours.journey.messages import CloseInput
+from parcours.journey.messages import CloseInput, ExitReason
+from parcours.journey.models import JourneyRecord
 from parcours.journey.rules import add_months
-from parcours.journey.steps import ExitReason
-from parcours.models import AccessLogEntry, Beneficiary, JourneyRecord, Note, SituationFact
 from tests.conftest import Staff
 from tests.test_journey_workflow import JourneyHandle, Journeys, act
 from tests.test_no_personal_data import searchable
-from workflows.retention import RetentionSweep, RetentionSweepInput, RetentionSweepResult
+from workflows.carnet import RetentionSweep
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
-from parcours.journey.steps import ExitReason
-from parcours.models import ErasureRequest
+from parcours.carnet.models import ErasureRequest
+from parcours.journey.messages import ExitReason
 from tests.conftest import ApiClients, Browsers, NewAccount, Staff, person_payload
 from tests.test_api import act, enrol, kinds, read
 from tests.test_carnet_api import PDF, carnet, carnet_of, to_accompaniment, upload, write

@@ -15,10 +15,13 @@ from parcours.journey.messages import (
     CloseInput,
     CompleteDiagnosisInput,
     DecideOrientationInput,
+    EmploymentContract,
+    ExitReason,
     HandOffInput,
     JourneyInput,
     JourneyOutcomeInput,
     JourneyState,
+    OrientationKind,
     PauseInput,
     ReassignReferentInput,
     RecordCheckInInput,
@@ -26,15 +29,10 @@ from parcours.journey.messages import (
     ReportJobLossInput,
     ResumeInput,
     RsaRightsChangedInput,
+    RsaStatus,
     SetFollowUpConsentInput,
     SignContractInput,
     Sla,
-)
-from parcours.journey.steps import (
-    EmploymentContract,
-    ExitReason,
-    OrientationKind,
-    RsaStatus,
     Step,
 )
 

@@ -28,30 +28,32 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.read_model import ReadModelActivities
+from activities.journey import ReadModelActivities
 from cli.partner_worker import PARTNER_WORKFLOWS, PartnerWorkerParts
 from cli.worker import journey_runner
-from parcours.access import Principal, Role
-from parcours.carnet import ConsentUpdate, Partner
+from parcours.access.rules import Principal, Role
+from parcours.carnet.models import PlanAction
+from parcours.carnet.schemas import ConsentUpdate, Partner
+from parcours.carnet.service import CarnetService
 from parcours.core.db import transaction
 from parcours.core.settings import Settings
 from parcours.journey.messages import (
     BeginDiagnosisInput,
     DecideOrientationInput,
     JourneyState,
+    OrientationKind,
 )
-from parcours.journey.steps import OrientationKind
-from parcours.models import JourneyEventRecord, PlanAction, ResourceService
+from parcours.journey.models import JourneyEventRecord
+from parcours.journey.schemas import BeneficiaryCreate
+from parcours.journey.service import JourneyService
 from parcours.orientations.france_travail_notice import france_travail_notice_workflow_id
 from parcours.orientations.messages import service_orientation_workflow_id
 from parcours.orientations.models import ServiceOrientationRecord
 from parcours.orientations.service_schemas import ServiceOrientationCreate
 from parcours.partners.models import PartnerEvent
+from parcours.resources.models import ResourceService
 from parcours.resources.schemas import TrainingCreate
 from parcours.resources.vocabulary import Funder
-from parcours.schemas import BeneficiaryCreate
-from parcours.services.carnet import CarnetService
-from parcours.services.journeys import JourneyService
 from parcours.services.resources import ResourceBaseService
 from parcours.services.service_orientations import ServiceOrientationService
 from tests.conftest import ApiClients, Staff, api_clients, person_payload, signed_in

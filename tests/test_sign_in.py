@@ -18,10 +18,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.auth import SESSION_COOKIE, SIGN_IN_CSRF_COOKIE
+from parcours.access.models import ApiToken, User
+from parcours.access.service import AccountService
 from parcours.core.db import transaction
 from parcours.core.settings import Settings
-from parcours.models import ApiToken, User
-from parcours.services.accounts import AccountService
 from tests.conftest import (
     STAFF_PASSWORD,
     ApiClients,

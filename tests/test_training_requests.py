@@ -33,7 +33,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli.partner_worker import PartnerWorkerParts
 from cli.worker import build_worker
-from parcours.access import Principal
+from parcours.access.models import AccessLogEntry, Structure, User
+from parcours.access.rules import Principal
+from parcours.carnet.models import Beneficiary, Consent, PlanAction
 from parcours.core.db import transaction
 from parcours.core.errors import Conflict, NotFound
 from parcours.core.settings import Settings
@@ -41,24 +43,16 @@ from parcours.journey.messages import (
     BeginDiagnosisInput,
     CompleteDiagnosisInput,
     DecideOrientationInput,
+    OrientationKind,
 )
-from parcours.journey.steps import OrientationKind
-from parcours.models import (
-    AccessLogEntry,
-    Beneficiary,
-    Consent,
-    JourneyEventRecord,
-    PlanAction,
-    Structure,
-    Training,
-    User,
-)
+from parcours.journey.models import JourneyEventRecord
+from parcours.journey.schemas import BeneficiaryCreate
+from parcours.journey.service import JourneyService
 from parcours.orientations.models import TrainingRequestRecord
 from parcours.partners.models import PartnerEvent
 from parcours.repositories.training_requests import TrainingRequestRepository
+from parcours.resources.models import Training
 from parcours.resources.text import normalise
-from parcours.schemas import BeneficiaryCreate
-from parcours.services.journeys import JourneyService
 from parcours.services.partner_data import ConsentMissing
 from parcours.services.training_requests import (
     AnswerCreate,

@@ -16,7 +16,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from parcours.journey.messages import Message
+    from parcours.core.messages import Message
 
 CAF_IMPORT_WORKFLOW = "CafImport"
 BEGIN_CAF_IMPORT = "begin_caf_import"

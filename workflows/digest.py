@@ -12,7 +12,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from parcours.journey.messages import Message
+    from parcours.core.messages import Message
 
 COMPOSE_DIGESTS = "compose_digests"
 SEND_DIGESTS = "send_digests"

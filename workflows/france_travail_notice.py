@@ -14,12 +14,12 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from parcours.journey.messages import tell_journey
     from parcours.orientations.france_travail_notice import (
         FRANCE_TRAVAIL_NOTICE_WORKFLOW,
         FranceTravailNoticeResult,
         FranceTravailNoticeStart,
     )
-    from workflows.journey_outcomes import tell_journey
     from workflows.partner_calls import (
         NOTIFY_FRANCE_TRAVAIL_ORIENTATION,
         PartnerReceipt,

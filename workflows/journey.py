@@ -17,9 +17,16 @@ from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
+from parcours.journey.messages import RECORD_JOURNEY_EVENT, RECORD_JOURNEY_EVENTS
+
 with workflow.unsafe.imports_passed_through():
+    from parcours.core.messages import READ_MODEL_RETRY
     from parcours.journey import rules
     from parcours.journey.messages import (
+        DEADLINE_KEY,
+        REFERENT_KEY,
+        STEP_KEY,
+        TERRITORY_KEY,
         Action,
         BeginDiagnosisInput,
         CloseInput,
@@ -41,19 +48,13 @@ with workflow.unsafe.imports_passed_through():
         RequestTrainingInput,
         ResumeInput,
         RsaRightsChangedInput,
+        SearchValues,
         SetFollowUpConsentInput,
         SignContractInput,
         Sla,
-    )
-    from parcours.journey.search import (
-        DEADLINE_KEY,
-        REFERENT_KEY,
-        STEP_KEY,
-        TERRITORY_KEY,
-        SearchValues,
+        Step,
         search_values,
     )
-    from parcours.journey.steps import Step
     from parcours.orientations.messages import (
         SERVICE_ORIENTATION_WORKFLOW,
         TRAINING_REQUEST_WORKFLOW,
@@ -62,7 +63,6 @@ with workflow.unsafe.imports_passed_through():
         service_orientation_workflow_id,
         training_request_workflow_id,
     )
-    from workflows.journey_outcomes import READ_MODEL_RETRY
 
 
 # A pause with an end date resumes by itself at that date (added after the first release).
@@ -74,14 +74,6 @@ ADOPT_BEFORE_PROJECTION_PATCH = "adopt-before-projection"
 # The read model is written by a local activity: one short SQL transaction in the worker that
 # runs the workflow, with no activity task through the server (added after the first release).
 LOCAL_READ_MODEL_PATCH = "read-model-local-activity"
-
-# Activities are named, not imported: their module touches the database.
-RECORD_JOURNEY_EVENT = "record_journey_event"
-RECORD_JOURNEY_EVENTS = "record_journey_events"
-
-
-def workflow_id(beneficiary_id: str) -> str:
-    return f"journey-{beneficiary_id}"
 
 
 # Outside the sandbox in production (see ``Settings.workflow_sandbox_everywhere``): this module

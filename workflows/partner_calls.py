@@ -26,8 +26,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from parcours.journey.messages import Message
-    from parcours.journey.steps import RsaStatus
+    from parcours.core.messages import Message
+    from parcours.journey.messages import RsaStatus
 
 # Raised by the activities when trying again cannot help.
 CONSENT_MISSING = "ConsentMissing"

@@ -17,8 +17,8 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from parcours.journey.messages import Message
-    from parcours.journey.steps import RsaStatus
+    from parcours.core.messages import Message
+    from parcours.journey.messages import RsaStatus
     from workflows.partner_calls import (
         FIND_FRANCE_TRAVAIL_PERSON,
         LOOKUP_CAF_HOUSEHOLD,

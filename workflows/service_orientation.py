@@ -18,7 +18,8 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from parcours.journey.messages import ScalarDetail
+    from parcours.core.messages import READ_MODEL_RETRY, ScalarDetail
+    from parcours.journey.messages import tell_journey
     from parcours.orientations.messages import (
         SERVICE_ORIENTATION_WORKFLOW,
         ServiceOrientationStart,
@@ -34,7 +35,6 @@ with workflow.unsafe.imports_passed_through():
         StructureReminderInput,
         Transition,
     )
-    from workflows.journey_outcomes import READ_MODEL_RETRY, tell_journey
     from workflows.partner_calls import (
         SEND_STRUCTURE_ORIENTATION,
         STRUCTURES_RETRY,

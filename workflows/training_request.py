@@ -35,14 +35,14 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from parcours.journey.messages import Message, ScalarDetail
+    from parcours.core.messages import READ_MODEL_RETRY, Message, ScalarDetail
+    from parcours.journey.messages import tell_journey
     from parcours.journey.rules import at_midnight
     from parcours.orientations.messages import (
         TRAINING_REQUEST_WORKFLOW,
         Funder,
         TrainingRequestStart,
     )
-    from workflows.journey_outcomes import READ_MODEL_RETRY, tell_journey
     from workflows.partner_calls import (
         SUBMIT_TRAINING_REQUEST,
         PartnerReceipt,

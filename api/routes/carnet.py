@@ -7,8 +7,9 @@ from fastapi.responses import Response
 
 from api.auth import ApiPrincipal
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from parcours.access import Principal, Role
-from parcours.carnet import (
+from parcours.access.rules import Principal, Role
+from parcours.carnet.repository import CarnetRepository
+from parcours.carnet.schemas import (
     AppointmentCreate,
     AppointmentUpdate,
     CarnetRead,
@@ -23,9 +24,8 @@ from parcours.carnet import (
     PlanActionUpdate,
     ProjectUpdate,
 )
+from parcours.carnet.service import CarnetService
 from parcours.core.errors import NotFound
-from parcours.repositories.carnet import CarnetRepository
-from parcours.services.carnet import CarnetService
 
 router = APIRouter(prefix="/api/v1", tags=["carnet"])
 

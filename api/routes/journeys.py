@@ -7,13 +7,12 @@ from pydantic import BaseModel
 
 from api.auth import ApiPrincipal
 from api.deps import JourneyServiceDep, SessionDep
-from parcours.access import Role
+from parcours.access.rules import Role
 from parcours.core.errors import Forbidden
-from parcours.journey.messages import Action, RsaRightsChangedInput
+from parcours.journey.messages import Action, RsaRightsChangedInput, Step
+from parcours.journey.repository import JourneyFilter
 from parcours.journey.rules import ACTIONS
-from parcours.journey.steps import Step
-from parcours.repositories.journeys import JourneyFilter
-from parcours.schemas import (
+from parcours.journey.schemas import (
     BeneficiaryCreate,
     EnrolmentRead,
     JourneyDetail,

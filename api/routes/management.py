@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, status
 
 from api.auth import ApiPrincipal
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from parcours.journey.steps import Step
+from parcours.journey.messages import Step
 from parcours.management.schemas import (
     BulkResult,
     DigestRead,

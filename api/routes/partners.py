@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, UploadFile, status
 
 from api.auth import ApiPrincipal
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from parcours.access import Principal, Role
+from parcours.access.rules import Principal, Role
 from parcours.core.errors import Forbidden
 from parcours.partners.schemas import CafImportRead, CallbackReceipt
 from parcours.services.caf_import import CafImportService, InvalidFeed

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from parcours.journey.steps import Step
+from parcours.journey.messages import Step
 
 PARIS = ZoneInfo("Europe/Paris")
 

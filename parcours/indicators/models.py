@@ -1,7 +1,7 @@
 """The indicators' tables, written by the journeys' projection (idempotent) and read by the
 indicators: one row of milestones per journey, one row per step a journey entered.
 
-They share ``parcours.models.Base``: importing this module adds them to its metadata.
+They share ``parcours.core.db.Base``: importing this module adds them to its metadata.
 """
 
 from __future__ import annotations

@@ -6,9 +6,10 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from parcours.carnet import CarnetTimelineEntry
-from parcours.journey.steps import Step
-from parcours.schemas import TERRITORY_PATTERN, JourneyRead, PersonRef
+from parcours.carnet.schemas import CarnetTimelineEntry
+from parcours.core.schemas import TERRITORY_PATTERN, PersonRef
+from parcours.journey.messages import Step
+from parcours.journey.schemas import JourneyRead
 
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 

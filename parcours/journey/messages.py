@@ -7,24 +7,74 @@ message so a field can be added without breaking running histories.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+from temporalio import workflow
+from temporalio.common import SearchAttributeKey
+from temporalio.exceptions import FailureError
 
-from parcours.journey.steps import (
-    EmploymentContract,
-    ExitReason,
-    OrientationKind,
-    RsaStatus,
-    Step,
-)
+from parcours.core.messages import Message, ScalarDetail
 
-ScalarDetail = str | int | bool | None
+JOURNEY_WORKFLOW = "Journey"
 
 
-class Message(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+def journey_workflow_id(beneficiary_id: str) -> str:
+    return f"journey-{beneficiary_id}"
+
+
+# Activities are named, not imported: their module touches the database.
+RECORD_JOURNEY_EVENT = "record_journey_event"
+
+
+RECORD_JOURNEY_EVENTS = "record_journey_events"
+
+
+# The journey's signal for what is settled outside its steps.
+RECORD_OUTCOME = "record_outcome"
+
+
+class Step(StrEnum):
+    INTAKE = "intake"
+    DIAGNOSIS = "diagnosis"
+    ORIENTATION = "orientation"
+    ACCOMPANIMENT = "accompaniment"
+    EMPLOYMENT = "employment"
+    FOLLOW_UP = "follow_up"
+    CLOSED = "closed"
+
+
+class OrientationKind(StrEnum):
+    PROFESSIONAL = "professional"
+    SOCIO_PROFESSIONAL = "socio_professional"
+    SOCIAL = "social"
+
+
+class RsaStatus(StrEnum):
+    OPEN = "open"
+    SUSPENDED = "suspended"
+    CLOSED = "closed"
+
+
+class EmploymentContract(StrEnum):
+    CDI = "cdi"
+    CDD = "cdd"
+    INTERIM = "interim"
+    BUSINESS_CREATION = "business_creation"
+    INCLUSION = "inclusion"
+    OTHER = "other"
+
+
+class ExitReason(StrEnum):
+    SUSTAINED_EMPLOYMENT = "sustained_employment"
+    EMPLOYMENT = "employment"
+    RIGHTS_CLOSED = "rights_closed"
+    DECLINED = "declined"
+    MOVED_AWAY = "moved_away"
+    OTHER = "other"
 
 
 class Sla(Message):
@@ -235,3 +285,46 @@ class RsaRightsChangedInput(Message):
     status: RsaStatus
     effective_on: date
     source: Literal["caf"] = "caf"
+
+
+STEP_KEY = SearchAttributeKey.for_keyword("JourneyStep")
+
+
+DEADLINE_KEY = SearchAttributeKey.for_datetime("StepDeadline")
+
+
+REFERENT_KEY = SearchAttributeKey.for_keyword("Referent")
+
+
+TERRITORY_KEY = SearchAttributeKey.for_keyword("Territory")
+
+
+SearchValues = dict[str, str | datetime | None]
+
+
+def search_values(state: JourneyState) -> SearchValues:
+    return {
+        STEP_KEY.name: state.step.value,
+        DEADLINE_KEY.name: state.deadline,
+        REFERENT_KEY.name: state.referent_id,
+        TERRITORY_KEY.name: state.territory,
+    }
+
+
+async def tell_journey(
+    journey_workflow_id: str,
+    kind: str,
+    detail: Mapping[str, ScalarDetail],
+    actor_id: str | None = None,
+) -> None:
+    """Signal ``record_outcome`` to the journey. A journey that has ended (closed, erased)
+    cannot be told, and that must not fail the caller: its outcome is in SQL all the same."""
+    journey = workflow.get_external_workflow_handle(journey_workflow_id)
+    outcome = JourneyOutcomeInput(kind=kind, actor_id=actor_id, detail=dict(detail))
+    try:
+        await journey.signal(RECORD_OUTCOME, outcome)
+    except FailureError as error:
+        workflow.logger.info(
+            "journey not told",
+            extra={"journey": journey_workflow_id, "kind": kind, "error": str(error)},
+        )

@@ -11,12 +11,14 @@ import calendar
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
+from parcours.core.messages import ScalarDetail
 from parcours.journey.messages import (
     Action,
     BeginDiagnosisInput,
     CloseInput,
     CompleteDiagnosisInput,
     DecideOrientationInput,
+    ExitReason,
     HandOffInput,
     JourneyEvent,
     JourneyInput,
@@ -31,12 +33,12 @@ from parcours.journey.messages import (
     RequestTrainingInput,
     ResumeInput,
     RsaRightsChangedInput,
-    ScalarDetail,
+    RsaStatus,
     SetFollowUpConsentInput,
     SignContractInput,
     Sla,
+    Step,
 )
-from parcours.journey.steps import ExitReason, RsaStatus, Step
 
 
 class TransitionRefused(Exception):
@@ -483,3 +485,7 @@ def on_time(
         new.deadline = upcoming[1] + timedelta(days=sla.check_in_grace_days)
         change.event("check_in_due", month=upcoming[0])
     return change.done()
+
+
+# Exits counted as "sorties positives" in the indicators.
+POSITIVE_EXITS = frozenset({ExitReason.SUSTAINED_EMPLOYMENT, ExitReason.EMPLOYMENT})

@@ -1,7 +1,7 @@
 """The console's tables: what managers did on a journey, the partner calls that keep failing,
 and the daily digests (an outbox, shown in the app and e-mailed when SMTP is configured).
 
-They share ``parcours.models.Base``: importing this module adds them to its metadata.
+They share ``parcours.core.db.Base``: importing this module adds them to its metadata.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from parcours.access.models import AccessLogEntry
 from parcours.core.db import Base, new_id, utcnow
-from parcours.models import AccessLogEntry
 
 # The carnet's changes by time (the access log's updates only: reads are most of it), for the
 # journeys with no recent activity.

@@ -10,9 +10,9 @@ from datetime import date, datetime
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parcours.access.models import User
 from parcours.core.db import utcnow
 from parcours.management.models import Digest, JourneyIntervention, PartnerIncident
-from parcours.models import User
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from parcours.journey.steps import Step
-from parcours.schemas import PersonRef
+from parcours.core.schemas import PersonRef
+from parcours.journey.messages import Step
 
 
 class StallCause(StrEnum):

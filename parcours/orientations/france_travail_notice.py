@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from parcours.journey.messages import Message
+from parcours.core.messages import Message
 
 FRANCE_TRAVAIL_NOTICE_WORKFLOW = "FranceTravailOrientationNotice"
 

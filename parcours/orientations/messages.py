@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from parcours.journey.messages import Message
+from parcours.core.messages import Message
 
 TRAINING_REQUEST_WORKFLOW = "TrainingRequest"
 SERVICE_ORIENTATION_WORKFLOW = "ServiceOrientation"

@@ -2,7 +2,7 @@
 person's journey, written by that workflow's activities (pages and dashboards read them; the
 workflow stays the source of truth).
 
-They share ``parcours.models.Base``: importing this module adds them to its metadata.
+They share ``parcours.core.db.Base``: importing this module adds them to its metadata.
 """
 
 from __future__ import annotations

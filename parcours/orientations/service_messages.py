@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from parcours.journey.messages import Message
+from parcours.core.messages import Message
 
 
 class OrientationStatus(StrEnum):

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
-from parcours.journey.steps import RsaStatus
+from parcours.journey.messages import RsaStatus
 from parcours.partners.http import PartnerClient
 
 # ETATDOSRSA → label, and what it means for a journey (None: no right to act on).

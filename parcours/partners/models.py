@@ -2,7 +2,7 @@
 reason of a rejection), the CAF events already applied (so that a feed imported twice changes
 nothing), and the partners' callbacks (received once, by ``callback_id``).
 
-They share ``parcours.models.Base``: importing this module adds them to its metadata.
+They share ``parcours.core.db.Base``: importing this module adds them to its metadata.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from parcours.carnet.models import Beneficiary
 from parcours.core.db import Base, utcnow
-from parcours.models import Beneficiary
 
 # The import looks people up by CAF number, line after line.
 BENEFICIARY_CAF_NUMBER_INDEX = Index("ix_beneficiaries_caf_number", Beneficiary.caf_number)

@@ -43,13 +43,12 @@ from sqlalchemy.dialects.postgresql import INTERVAL
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
+from parcours.access.models import Structure
 from parcours.core.db import UTCDateTime
 from parcours.indicators import milestones
 from parcours.indicators.milestones import CURRENT, FIRST, FOLLOW_UP, LATEST, milestone_row
 from parcours.indicators.models import JourneyMilestones, JourneyStepSpan
-from parcours.journey.messages import RecordJourneyEventInput
-from parcours.journey.steps import Step
-from parcours.models import Structure
+from parcours.journey.messages import RecordJourneyEventInput, Step
 
 M = cast(Table, JourneyMilestones.__table__)
 S = cast(Table, JourneyStepSpan.__table__)

@@ -12,7 +12,8 @@ from sqlalchemy import CursorResult, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parcours.models import Beneficiary, Consent, SituationFact, Structure, User
+from parcours.access.models import Structure, User
+from parcours.carnet.models import Beneficiary, Consent, SituationFact
 from parcours.partners.models import CafAppliedEvent, CafFeedFile, CafFeedLine, PartnerEvent
 
 _INSERT_CHUNK = 1000

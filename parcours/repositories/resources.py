@@ -24,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from parcours.core.db import utcnow
-from parcours.models import (
+from parcours.resources.importer import ServiceRecord
+from parcours.resources.models import (
     ResourceService,
     ResourceServiceSearchRow,
     ResourceServiceTag,
@@ -32,7 +33,6 @@ from parcours.models import (
     ResourceStructure,
     Training,
 )
-from parcours.resources.importer import ServiceRecord
 from parcours.resources.schemas import SortOrder
 from parcours.resources.search import Distance, ServiceQuery, TrainingQuery
 from parcours.resources.text import prefix_end

@@ -10,18 +10,13 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parcours.carnet import PlanStatus
-from parcours.journey.steps import Step
-from parcours.models import (
-    Beneficiary,
-    EngagementContract,
-    JourneyRecord,
-    PlanAction,
-    ResourceService,
-    ResourceStructure,
-)
+from parcours.carnet.models import Beneficiary, EngagementContract, PlanAction
+from parcours.carnet.schemas import PlanStatus
+from parcours.journey.messages import Step
+from parcours.journey.models import JourneyRecord
 from parcours.orientations.models import ServiceOrientationRecord
 from parcours.partners.models import PartnerEvent
+from parcours.resources.models import ResourceService, ResourceStructure
 
 ACTIVE_PLAN = (PlanStatus.PLANNED.value, PlanStatus.IN_PROGRESS.value)
 # The steps in which a journey takes an orientation to a service (``rules._GATES``).

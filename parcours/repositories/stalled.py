@@ -42,11 +42,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parcours.access.models import AccessLogEntry
+from parcours.carnet.models import Beneficiary
 from parcours.core.db import UTCDateTime
-from parcours.journey.steps import Step
+from parcours.journey.messages import Step
+from parcours.journey.models import JourneyRecord
 from parcours.management.models import PartnerIncident
 from parcours.management.schemas import StallCause
-from parcours.models import AccessLogEntry, Beneficiary, JourneyRecord
 from parcours.orientations.models import ServiceOrientationRecord, TrainingRequestRecord
 from parcours.orientations.service_messages import FINAL_STATUSES
 
@@ -64,7 +66,7 @@ CAUSE_COLUMNS = {
 
 @dataclass(frozen=True)
 class StalledFilter:
-    # Who is asking: only the journeys they may see (``parcours.access.visible_journeys``).
+    # Who is asking: only the journeys they may see (``parcours.access.rules.visible_journeys``).
     visible: ColumnElement[bool] | None = None
     territory: str | None = None
     structure_id: str | None = None

@@ -12,16 +12,16 @@ from typing import Any
 from sqlalchemy import ColumnElement, CursorResult, and_, case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parcours.models import (
+from parcours.carnet.models import (
     Beneficiary,
     Consent,
-    JourneyRecord,
     PlanAction,
     ProfessionalProject,
     SituationFact,
-    Training,
 )
+from parcours.journey.models import JourneyRecord
 from parcours.orientations.models import TrainingRequestMessage, TrainingRequestRecord
+from parcours.resources.models import Training
 
 # Statuses of a request still under way (a second one for the same training is refused).
 ACTIVE_STATUSES = ("submitted", "more_info_requested", "approved", "in_training")
@@ -172,7 +172,7 @@ class TrainingRequestRepository:
         offset: int = 0,
     ) -> tuple[Sequence[TrainingRequestRecord], int]:
         """Requests about people whose carnet the caller may read (``visible`` is
-        ``parcours.access.visible_journeys``), the stalled longest first."""
+        ``parcours.access.rules.visible_journeys``), the stalled longest first."""
         query = (
             select(TrainingRequestRecord)
             .join(

@@ -31,12 +31,13 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from parcours.carnet.models import Beneficiary
 from parcours.core.db import utcnow
 from parcours.core.errors import NotFound, ParcoursError, Unavailable
 from parcours.core.settings import Settings
-from parcours.journey.messages import RsaRightsChangedInput
-from parcours.journey.steps import RsaStatus
-from parcours.models import Beneficiary
+from parcours.journey.messages import RsaRightsChangedInput, RsaStatus
+from parcours.journey.schemas import BeneficiaryCreate
+from parcours.journey.service import JourneyService
 from parcours.partners.caf_feed import (
     EVENT_KIND_LABELS,
     CafFeedEvent,
@@ -46,8 +47,6 @@ from parcours.partners.caf_feed import (
 from parcours.partners.models import CafFeedFile
 from parcours.partners.schemas import IMPORT_STATUS_LABELS, CafImportRead, CafRejectRead
 from parcours.repositories.partners import CafFeedRepository
-from parcours.schemas import BeneficiaryCreate
-from parcours.services.journeys import JourneyService
 from parcours.services.partner_data import PartnerDataService, household_record
 from workflows.caf_import import (
     CAF_IMPORT_WORKFLOW,

@@ -18,8 +18,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
-from parcours.access import Principal, Role
+from parcours.access.repository import PeopleRepository
+from parcours.access.rules import Principal, Role
+from parcours.carnet.service import CarnetService
 from parcours.core.errors import Forbidden, InvalidReference
+from parcours.core.schemas import PersonRef
 from parcours.core.settings import Settings
 from parcours.indicators.milestones import local_day
 from parcours.indicators.schemas import (
@@ -36,11 +39,10 @@ from parcours.indicators.schemas import (
     StepTotal,
     StructureFigures,
 )
-from parcours.journey.steps import EXIT_LABELS, POSITIVE_EXITS, STEP_LABELS, ExitReason, Step
+from parcours.journey.messages import ExitReason, Step
+from parcours.journey.rules import POSITIVE_EXITS
+from parcours.journey.schemas import EXIT_LABELS, STEP_LABELS
 from parcours.repositories.indicators import IndicatorRepository, IndicatorScope
-from parcours.repositories.people import PeopleRepository
-from parcours.schemas import PersonRef
-from parcours.services.carnet import CarnetService
 
 MAX_MONTHS = 36
 MONTH_NAMES = (

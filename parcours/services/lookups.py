@@ -8,7 +8,7 @@ know the person, or that the partner is not answering yet: the workflow keeps tr
 partner's retry policy and the answer lands in the carnet when it comes. The same request id
 (a double click, a resent API call) joins the same look-up instead of asking twice.
 
-Only the follow-up group with write rights may ask (``access.ensure_write``); each look-up
+Only the follow-up group with write rights may ask (``ensure_write``); each look-up
 that reached the partner goes to the access log.
 """
 
@@ -25,12 +25,12 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from parcours import access
-from parcours.access import Principal
-from parcours.carnet import SOURCE_LABELS, THEME_LABELS, Source, Theme
+from parcours.access.repository import log_access
+from parcours.access.rules import Principal, ensure_write
+from parcours.carnet.schemas import SOURCE_LABELS, THEME_LABELS, Source, Theme
 from parcours.core.errors import NotFound, ParcoursError, Unavailable
 from parcours.core.settings import Settings
-from parcours.repositories.journeys import JourneyRepository
+from parcours.journey.repository import JourneyRepository
 from parcours.repositories.partners import PartnerRepository
 from parcours.services.partner_data import (
     CAF_FACTS,
@@ -150,9 +150,7 @@ class LookupService:
         # Reads only until the look-up is over: its activity writes the carnet, and a write
         # held by this request (even a pending row) would hold SQLite's lock it needs.
         with self.session.no_autoflush:
-            access.ensure_write(
-                self.principal, await JourneyRepository(self.session).get(beneficiary_id)
-            )
+            ensure_write(self.principal, await JourneyRepository(self.session).get(beneficiary_id))
             person = await self.partners.person(beneficiary_id)
             if person is None:
                 raise NotFound("Personne introuvable.")
@@ -173,9 +171,7 @@ class LookupService:
         if outcome is not None and outcome.outcome in ("refused", "unavailable"):
             raise self._failure(outcome)
         # The partner was asked (or is being asked): that goes to the access log.
-        access.log_access(
-            self.session, self.principal, beneficiary_id, "lookup", f"partners.{partner}"
-        )
+        log_access(self.session, self.principal, beneficiary_id, "lookup", f"partners.{partner}")
         subject = SUBJECTS[partner]
         if outcome is None:
             return LookupRead(

@@ -24,8 +24,9 @@ from temporalio.api.workflowservice.v1 import ResetActivityRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from parcours import access
-from parcours.access import Principal, Role
+from parcours.access.models import User
+from parcours.access.repository import PeopleRepository, log_access
+from parcours.access.rules import Principal, Role, can_read, ensure_read
 from parcours.core.db import utcnow
 from parcours.core.errors import (
     Conflict,
@@ -35,8 +36,9 @@ from parcours.core.errors import (
     Unavailable,
 )
 from parcours.core.settings import Settings
-from parcours.journey.messages import ReassignReferentInput
-from parcours.journey.steps import Step
+from parcours.journey.messages import ReassignReferentInput, Step
+from parcours.journey.models import JourneyRecord
+from parcours.journey.service import ENGINE_DOWN, JourneyService
 from parcours.management.models import Digest, JourneyIntervention
 from parcours.management.repository import (
     DigestRepository,
@@ -59,10 +61,7 @@ from parcours.management.schemas import (
     RetryRead,
     StallCause,
 )
-from parcours.models import JourneyRecord, User
-from parcours.repositories.people import PeopleRepository
 from parcours.repositories.stalled import StalledFilter, StalledRepository
-from parcours.services.journeys import ENGINE_DOWN, JourneyService
 from parcours.services.stalled import (
     day_fr,
     ensure_manager,
@@ -99,10 +98,10 @@ class ManagementService:
     async def journey_in_scope(self, beneficiary_id: str) -> JourneyRecord:
         """A journey the manager may act on (their territory), else "introuvable"."""
         ensure_manager(self.principal)
-        return access.ensure_read(self.principal, await self.journeys.journeys.get(beneficiary_id))
+        return ensure_read(self.principal, await self.journeys.journeys.get(beneficiary_id))
 
     def _logged(self, beneficiary_id: str, what: str) -> None:
-        access.log_access(self.session, self.principal, beneficiary_id, "update", what)
+        log_access(self.session, self.principal, beneficiary_id, "update", what)
 
     async def _names(self, ids: Sequence[str]) -> dict[str, str]:
         """Names of the people among ``ids`` the manager may see."""
@@ -110,7 +109,7 @@ class ManagementService:
         return {
             i: f"{person.first_name} {person.last_name}"
             for i, (journey, person) in found.items()
-            if access.can_read(self.principal, journey)
+            if can_read(self.principal, journey)
         }
 
     # --- Actions ---
@@ -230,7 +229,7 @@ class ManagementService:
             if incident is not None and incident.beneficiary_id
             else None
         )
-        if incident is None or journey is None or not access.can_read(self.principal, journey):
+        if incident is None or journey is None or not can_read(self.principal, journey):
             raise NotFound("Incident introuvable.")
         try:
             await self.temporal.workflow_service.reset_activity(
@@ -255,9 +254,7 @@ class ManagementService:
 
     async def interventions_of(self, beneficiary_id: str) -> list[InterventionRead]:
         await self.journey_in_scope(beneficiary_id)
-        access.log_access(
-            self.session, self.principal, beneficiary_id, "read", "management.interventions"
-        )
+        log_access(self.session, self.principal, beneficiary_id, "read", "management.interventions")
         return await interventions_read(
             self.people, await self.interventions.of_journey(beneficiary_id)
         )

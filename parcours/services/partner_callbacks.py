@@ -26,15 +26,14 @@ from temporalio.service import RPCError, RPCStatusCode
 from parcours.core.db import utcnow
 from parcours.core.errors import Conflict, NotFound, ParcoursError, Unauthenticated, Unavailable
 from parcours.core.settings import Settings
-from parcours.journey.messages import RecordEmploymentInput
-from parcours.journey.steps import EmploymentContract
+from parcours.journey.messages import EmploymentContract, RecordEmploymentInput
+from parcours.journey.service import ENGINE_DOWN, JourneyService
 from parcours.orientations.messages import service_orientation_workflow_id
 from parcours.orientations.service_messages import ANSWER_SIGNAL, OrientationAnswerInput
 from parcours.partners.models import PartnerEvent
 from parcours.partners.schemas import CallbackReceipt
 from parcours.repositories.partners import PartnerRepository
 from parcours.repositories.service_orientations import ServiceOrientationRepository
-from parcours.services.journeys import ENGINE_DOWN, JourneyService
 from parcours.services.training_requests import apply_funder_decision
 from simulators.signing import verify
 

@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parcours.carnet import Source, Theme
+from parcours.carnet.models import Beneficiary, SituationFact
+from parcours.carnet.schemas import Source, Theme
 from parcours.core.db import utcnow
 from parcours.core.errors import ParcoursError
-from parcours.models import Beneficiary, SituationFact
 from parcours.partners.caf import FAMILY_SITUATIONS, CafRights
 from parcours.partners.france_travail import JobseekerRead, PersonRef, ReferentRef
 from parcours.partners.structures import OrientedPerson

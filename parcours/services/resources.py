@@ -9,13 +9,11 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parcours import access
-from parcours.access import Principal, Role
+from parcours.access.repository import PeopleRepository, log_access
+from parcours.access.rules import Principal, Role, ensure_read
 from parcours.core.db import utcnow
 from parcours.core.errors import Forbidden, InvalidReference, NotFound
-from parcours.models import ResourceService, ResourceStructure, Training
-from parcours.repositories.journeys import JourneyRepository
-from parcours.repositories.people import PeopleRepository
+from parcours.journey.repository import JourneyRepository
 from parcours.repositories.resources import Key, ResourceRepository
 from parcours.resources import geo, importer
 from parcours.resources.hours import PlannedActivity, WeeklyHours, weekly_hours
@@ -26,6 +24,7 @@ from parcours.resources.importer import (
     ServiceRecord,
     UnreadableFile,
 )
+from parcours.resources.models import ResourceService, ResourceStructure, Training
 from parcours.resources.schemas import (
     FileReport,
     ImportReport,
@@ -189,12 +188,12 @@ class ResourceBaseService:
         self._may_search()
         journey = await JourneyRepository(self.session).get(beneficiary_id)
         if self.principal is not None:
-            access.ensure_read(self.principal, journey)
+            ensure_read(self.principal, journey)
         person = await PeopleRepository(self.session).beneficiary(beneficiary_id)
         if person is None or (self.principal is not None and journey is None):
             raise NotFound("Personne introuvable.")
         if self.principal is not None:
-            access.log_access(self.session, self.principal, beneficiary_id, "read", "commune")
+            log_access(self.session, self.principal, beneficiary_id, "read", "commune")
         found = geo.locate(person.postal_code, person.city)
         if found is None:
             raise InvalidReference(

@@ -20,14 +20,15 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
-from parcours import access
-from parcours.access import ACTION_ROLES, Principal
-from parcours.carnet import PlanStatus, Theme
+from parcours.access.repository import log_access, visible_journeys
+from parcours.access.rules import ACTION_ROLES, Principal, ensure_read
+from parcours.carnet.models import PlanAction
+from parcours.carnet.schemas import PlanStatus, Theme
 from parcours.core.db import new_id, utcnow
 from parcours.core.errors import Forbidden, InvalidReference
 from parcours.core.settings import Settings
 from parcours.journey.messages import OrientToServiceInput
-from parcours.models import PlanAction, ResourceService
+from parcours.journey.service import JourneyService
 from parcours.orientations.models import ServiceOrientationRecord
 from parcours.orientations.service_messages import (
     FAILURE_LABELS,
@@ -51,8 +52,8 @@ from parcours.repositories.service_orientations import (
     ServiceOrientationRepository,
 )
 from parcours.resources.hours import PlannedActivity, hours_of, weekly_hours
+from parcours.resources.models import ResourceService
 from parcours.resources.vocabulary import categorie_of, thematique_label
-from parcours.services.journeys import JourneyService
 from parcours.services.partner_data import ConsentMissing
 
 # The carnet's theme a data·inclusion catégorie belongs to (the plan is by theme).
@@ -136,7 +137,7 @@ class ServiceOrientationService:
         with self.session.no_autoflush:
             if not self.can_orient:
                 raise Forbidden("Votre rôle ne permet pas d'orienter une personne vers un service.")
-            access.ensure_read(self.principal, await self.journeys.journeys.get(beneficiary_id))
+            ensure_read(self.principal, await self.journeys.journeys.get(beneficiary_id))
             service = await self.repo.service(data.service_id)
             if service is None or not service.active:
                 raise InvalidReference("Ce service n'est pas (ou plus) dans la base de ressources.")
@@ -164,9 +165,7 @@ class ServiceOrientationService:
             self.principal,
         )
         self.repo.add(self._plan_action(plan_action_id, beneficiary_id, service, structure.nom))
-        access.log_access(
-            self.session, self.principal, beneficiary_id, "update", "carnet.plan_action"
-        )
+        log_access(self.session, self.principal, beneficiary_id, "update", "carnet.plan_action")
         return ServiceOrientationRead(
             id=orientation_id,
             beneficiary_id=beneficiary_id,
@@ -197,18 +196,16 @@ class ServiceOrientationService:
 
     async def of_person(self, beneficiary_id: str) -> list[ServiceOrientationRead]:
         """The person's orientations to services, the latest first (logged)."""
-        access.ensure_read(self.principal, await self.journeys.journeys.get(beneficiary_id))
-        access.log_access(
-            self.session, self.principal, beneficiary_id, "read", "service_orientations"
-        )
+        ensure_read(self.principal, await self.journeys.journeys.get(beneficiary_id))
+        log_access(self.session, self.principal, beneficiary_id, "read", "service_orientations")
         return [_row_read(row) for row in await self.repo.of_person(beneficiary_id)]
 
     async def plan(self, beneficiary_id: str, *, logged: bool = True) -> PlanOrientations:
         """What the plan shows of orientations: each line's orientation and the weekly hours
         (``logged`` off: the caller read the carnet, and logged that)."""
-        access.ensure_read(self.principal, await self.journeys.journeys.get(beneficiary_id))
+        ensure_read(self.principal, await self.journeys.journeys.get(beneficiary_id))
         if logged:
-            access.log_access(self.session, self.principal, beneficiary_id, "read", "plan")
+            log_access(self.session, self.principal, beneficiary_id, "read", "plan")
         rows = await self.repo.of_person(beneficiary_id)
         orientations: dict[str, ServiceOrientationRead] = {}
         for row in reversed(rows):  # the latest orientation of a line wins
@@ -257,7 +254,7 @@ class ServiceOrientationService:
         """(id, « Nom Prénom ») of the people the caller may orient now, by name."""
         if not self.can_orient:
             return []
-        people = await self.repo.orientable_people(access.visible_journeys(self.principal))
+        people = await self.repo.orientable_people(visible_journeys(self.principal))
         return [(i, f"{last} {first}") for i, first, last in people]
 
 

@@ -1,6 +1,6 @@
 """Stalled journeys for managers: which, why, since when, sorted by how overdue they are.
 
-A manager sees the journeys of their territory only (``parcours.access``); the list says
+A manager sees the journeys of their territory only (``parcours.access.rules``); the list says
 each journey's causes (see ``parcours.repositories.stalled``) with the partner incidents to
 retry and the last intervention, and counts the journeys per cause.
 """
@@ -15,10 +15,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parcours.access import Principal, Role
+from parcours.access.models import Structure, User
+from parcours.access.repository import PeopleRepository
+from parcours.access.rules import Principal, Role
 from parcours.core.errors import Forbidden
+from parcours.core.schemas import PersonRef
 from parcours.core.settings import Settings
-from parcours.journey.steps import STEP_LABELS, Step
+from parcours.journey.messages import Step
+from parcours.journey.models import JourneyRecord
+from parcours.journey.schemas import STEP_LABELS
 from parcours.management.models import JourneyIntervention, PartnerIncident
 from parcours.management.repository import IncidentRepository, InterventionRepository
 from parcours.management.schemas import (
@@ -34,10 +39,7 @@ from parcours.management.schemas import (
     StalledJourneyRead,
     StalledPage,
 )
-from parcours.models import JourneyRecord, Structure, User
-from parcours.repositories.people import PeopleRepository
 from parcours.repositories.stalled import StalledFilter, StalledRepository, StalledRow
-from parcours.schemas import PersonRef
 
 PARIS = ZoneInfo("Europe/Paris")
 MANAGERS_ONLY = "Cette page est réservée aux responsables de territoire."

@@ -29,28 +29,36 @@ from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateS
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from parcours import access
-from parcours.access import Principal, Role
-from parcours.carnet import SOURCE_LABELS, THEME_LABELS, Source, Theme
+from parcours.access.repository import PeopleRepository, log_access, visible_journeys
+from parcours.access.rules import (
+    ACTION_ROLES,
+    Principal,
+    Role,
+    can_read,
+    can_write_carnet,
+    ensure_action,
+    ensure_read,
+)
+from parcours.carnet.models import Beneficiary
+from parcours.carnet.schemas import SOURCE_LABELS, THEME_LABELS, Source, Theme
 from parcours.core.db import new_id, utcnow
 from parcours.core.errors import Conflict, Forbidden, NotFound, Unavailable
+from parcours.core.schemas import PersonRef
 from parcours.core.settings import Settings
 from parcours.journey.messages import RequestTrainingInput
-from parcours.models import Beneficiary, Training
+from parcours.journey.repository import JourneyRepository
+from parcours.journey.service import ENGINE_DOWN, JourneyService
 from parcours.orientations.messages import training_request_workflow_id
 from parcours.orientations.models import TrainingRequestMessage, TrainingRequestRecord
 from parcours.partners.models import PartnerEvent
-from parcours.repositories.journeys import JourneyRepository
 from parcours.repositories.partners import PartnerRepository
-from parcours.repositories.people import PeopleRepository
 from parcours.repositories.training_requests import (
     FunderFilter,
     FunderRow,
     TrainingRequestRepository,
 )
+from parcours.resources.models import Training
 from parcours.resources.vocabulary import FUNDER_LABELS, Funder
-from parcours.schemas import PersonRef
-from parcours.services.journeys import ENGINE_DOWN, JourneyService
 from parcours.services.partner_data import PARTNER_NAMES, ConsentMissing, PersonIncomplete
 from workflows.training_request import (
     FINAL,
@@ -428,9 +436,9 @@ class TrainingRequestService(_Requests):
     async def candidates(self) -> list[PersonRef]:
         """The people the caller may request a training for now (none unless référent)."""
         p = self._signed_in()
-        if p.role not in access.ACTION_ROLES["request_training"]:
+        if p.role not in ACTION_ROLES["request_training"]:
             return []
-        people = await self.repo.candidates(access.visible_journeys(p))
+        people = await self.repo.candidates(visible_journeys(p))
         return [PersonRef(id=b.id, label=f"{b.last_name.upper()} {b.first_name}") for b in people]
 
     async def request(self, data: TrainingRequestCreate) -> TrainingRequestRead:
@@ -438,7 +446,7 @@ class TrainingRequestService(_Requests):
         p = self._signed_in()
         # Reads only until the journey accepted (see ``JourneyService.act``).
         with self.session.no_autoflush:
-            journey = access.ensure_action(
+            journey = ensure_action(
                 p, await self.journeys.get(data.beneficiary_id), "request_training"
             )
             training = await self.repo.training(data.training_id)
@@ -496,7 +504,7 @@ class TrainingRequestService(_Requests):
         await self.session.flush()
         if data.message:
             self._message(record, "request", data.message)
-        access.log_access(self.session, p, person.id, "update", "training_request.create")
+        log_access(self.session, p, person.id, "update", "training_request.create")
         await self.session.flush()
         return (await self._reads([record]))[0]
 
@@ -504,7 +512,7 @@ class TrainingRequestService(_Requests):
         p = self._signed_in()
         record = await self.repo.get(request_id)
         journey = await self.journeys.get(record.beneficiary_id) if record else None
-        if record is None or journey is None or not access.can_read(p, journey):
+        if record is None or journey is None or not can_read(p, journey):
             raise NotFound("Demande de formation introuvable.")
         return record
 
@@ -518,7 +526,7 @@ class TrainingRequestService(_Requests):
             raise NotFound("Demande de formation introuvable.")
         journey = await self.journeys.get(record.beneficiary_id)
         assert journey is not None
-        if not access.can_write_carnet(self._signed_in(), journey):
+        if not can_write_carnet(self._signed_in(), journey):
             raise Forbidden("Seul·e un·e référent·e de la personne peut agir sur cette demande.")
         return record
 
@@ -526,17 +534,15 @@ class TrainingRequestService(_Requests):
         self, beneficiary_id: str, *, log: bool = True
     ) -> list[TrainingRequestRead]:
         p = self._signed_in()
-        access.ensure_read(p, await self.journeys.get(beneficiary_id))
+        ensure_read(p, await self.journeys.get(beneficiary_id))
         records = list(await self.repo.for_person(beneficiary_id))
         if log:
-            access.log_access(self.session, p, beneficiary_id, "read", "training_requests")
+            log_access(self.session, p, beneficiary_id, "read", "training_requests")
         return await self._reads(records)
 
     async def read(self, request_id: str) -> TrainingRequestRead:
         record = await self._readable(request_id)
-        access.log_access(
-            self.session, self.principal, record.beneficiary_id, "read", "training_request"
-        )
+        log_access(self.session, self.principal, record.beneficiary_id, "read", "training_request")
         return (await self._reads([record]))[0]
 
     async def list(
@@ -550,14 +556,14 @@ class TrainingRequestService(_Requests):
         p = self._signed_in()
         statuses, stalled = statuses_of(status)
         records, total = await self.repo.visible(
-            access.visible_journeys(p),
+            visible_journeys(p),
             statuses=statuses,
             stalled=stalled,
             limit=limit,
             offset=offset,
         )
         for beneficiary_id in {r.beneficiary_id for r in records}:
-            access.log_access(self.session, p, beneficiary_id, "read", "training_requests")
+            log_access(self.session, p, beneficiary_id, "read", "training_requests")
         return TrainingRequestPage(
             items=await self._reads(list(records)), total=total, limit=limit, offset=offset
         )
@@ -570,7 +576,7 @@ class TrainingRequestService(_Requests):
             record = await self._writable(request_id, beneficiary_id)
         await self._update(record, "answer_more_info", AnswerMoreInfoInput(actor_id=self._me))
         self._message(record, "answer", data.answer)
-        access.log_access(
+        log_access(
             self.session, self.principal, record.beneficiary_id, "update", "training_request.answer"
         )
         await self.session.flush()
@@ -589,7 +595,7 @@ class TrainingRequestService(_Requests):
             "end_training",
             EndTrainingInput(actor_id=self._me, ended_on=data.ended_on, completed=data.completed),
         )
-        access.log_access(
+        log_access(
             self.session, self.principal, record.beneficiary_id, "update", "training_request.end"
         )
         return (await self._reads([record]))[0]
@@ -644,7 +650,7 @@ class FunderConsoleService(_Requests):
         )
         for row in rows:
             if row.consented:
-                access.log_access(
+                log_access(
                     self.session, self.principal, row.request.beneficiary_id, "read", "funder.list"
                 )
         return FunderRequestPage(
@@ -685,7 +691,7 @@ class FunderConsoleService(_Requests):
 
     async def read(self, request_id: str) -> FunderRequestRead:
         record = await self._addressed(request_id)
-        access.log_access(
+        log_access(
             self.session, self.principal, record.beneficiary_id, "read", "funder.training_request"
         )
         return await self._funder_read(record)
@@ -740,7 +746,7 @@ class FunderConsoleService(_Requests):
         with self.session.no_autoflush:
             record = await self._addressed(request_id)
         await self._update(record, name, action)
-        access.log_access(self.session, self.principal, record.beneficiary_id, "update", what)
+        log_access(self.session, self.principal, record.beneficiary_id, "update", what)
         return record
 
     async def ask_more_info(self, request_id: str, data: MoreInfoCreate) -> FunderRequestRead:
@@ -855,5 +861,5 @@ async def apply_funder_decision(
         raise Unavailable(ENGINE_DOWN) from error
     if name == "refuse":
         requests._message(record, "refusal", reason)
-    access.log_access(session, None, record.beneficiary_id, "update", "partner.training_decision")
+    log_access(session, None, record.beneficiary_id, "update", "partner.training_decision")
     return True

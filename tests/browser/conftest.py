@@ -24,12 +24,12 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
+from parcours.access.models import Structure, User
 from parcours.core.db import transaction
 from parcours.core.security import hash_password
 from parcours.core.settings import ROOT, Settings
-from parcours.models import Structure, User
-from parcours.schemas import BeneficiaryCreate
-from parcours.services.journeys import JourneyService
+from parcours.journey.schemas import BeneficiaryCreate
+from parcours.journey.service import JourneyService
 
 CHROMIUM = os.environ.get("PARCOURS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

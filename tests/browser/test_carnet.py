@@ -9,7 +9,7 @@ import pytest
 from playwright.async_api import Locator, Page, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from parcours.repositories.carnet import CarnetRepository
+from parcours.carnet.repository import CarnetRepository
 from tests.browser.conftest import PASSWORD, SCREENSHOTS, Carnet
 
 pytestmark = pytest.mark.browser

@@ -13,7 +13,7 @@ from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from parcours.models import Beneficiary
+from parcours.carnet.models import Beneficiary
 from parcours.orientations.models import TrainingRequestRecord
 from tests.browser.conftest import SCREENSHOTS
 from tests.conftest import STAFF_PASSWORD, NewAccount, Staff

@@ -12,8 +12,9 @@ from sqlalchemy import ColumnElement, Select, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parcours.journey.messages import RecordJourneyEventInput
-from parcours.models import Beneficiary, JourneyEventRecord, JourneyRecord
+from parcours.carnet.models import Beneficiary
+from parcours.journey.messages import RecordJourneyEventInput, journey_workflow_id
+from parcours.journey.models import JourneyEventRecord, JourneyRecord
 from parcours.repositories.indicators import project_indicators
 
 _Query = TypeVar("_Query", bound=Select)
@@ -67,7 +68,7 @@ class JourneyFilter:
     # Deadline on or before this moment (with ``stalled=False``: due soon, not yet late).
     due_before: datetime | None = None
     search: str | None = None
-    # Who is asking: only the journeys they may see (``parcours.access.visible_journeys``).
+    # Who is asking: only the journeys they may see (``parcours.access.rules.visible_journeys``).
     visible: ColumnElement[bool] | None = None
 
 
@@ -84,7 +85,7 @@ class JourneyRepository:
             journey_upsert,
             {
                 "beneficiary_id": j.beneficiary_id,
-                "workflow_id": f"journey-{j.beneficiary_id}",
+                "workflow_id": journey_workflow_id(j.beneficiary_id),
                 "step": j.step.value,
                 "step_since": j.step_since,
                 "deadline": j.deadline,

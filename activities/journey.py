@@ -6,9 +6,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from parcours.core.db import transaction
-from parcours.journey.messages import RecordJourneyEventInput, RecordJourneyEventsInput
-from parcours.repositories.journeys import JourneyRepository
-from workflows.journey import RECORD_JOURNEY_EVENT, RECORD_JOURNEY_EVENTS
+from parcours.journey.messages import (
+    RECORD_JOURNEY_EVENT,
+    RECORD_JOURNEY_EVENTS,
+    RecordJourneyEventInput,
+    RecordJourneyEventsInput,
+)
+from parcours.journey.repository import JourneyRepository
 
 
 class ReadModelActivities:

@@ -1,4 +1,4 @@
-"""What the API accepts and returns (``XCreate`` / ``XRead``); pages read the same types."""
+"""TODO docstring."""
 
 from __future__ import annotations
 
@@ -9,58 +9,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from stdnum.exceptions import ValidationError as NirError
 from stdnum.fr import nir as nir_number
 
-from parcours.journey.messages import JourneyState
-from parcours.journey.rules import ACTIONS
-from parcours.journey.steps import (
-    EXIT_LABELS,
-    ORIENTATION_LABELS,
-    RSA_STATUS_LABELS,
-    STEP_LABELS,
+from parcours.core.schemas import TERRITORY_PATTERN, PersonRef
+from parcours.journey.messages import (
+    EmploymentContract,
     ExitReason,
+    JourneyState,
     OrientationKind,
     RsaStatus,
     Step,
+    journey_workflow_id,
 )
-
-TERRITORY_PATTERN = r"^(\d{2,3}|2[AB])$"
-
-EVENT_LABELS = {
-    "journey_started": "Entrée dans le parcours",
-    "diagnosis_started": "Diagnostic commencé",
-    "diagnosis_completed": "Diagnostic validé",
-    "orientation_decided": "Orientation décidée",
-    "contract_signed": "Contrat d'engagement signé",
-    "employment_recorded": "Entrée en emploi",
-    "follow_up_consent": "Choix du suivi dans l'emploi",
-    "check_in_due": "Point de suivi attendu",
-    "check_in_recorded": "Point de suivi enregistré",
-    "job_lost": "Perte d'emploi",
-    "paused": "Parcours mis en pause",
-    "resumed": "Parcours repris",
-    "referent_reassigned": "Changement de référent",
-    "handed_off": "Transfert vers un autre département",
-    "rsa_rights_changed": "Droits RSA modifiés (CAF)",
-    "deadline_passed": "Délai dépassé",
-    "closed": "Parcours clôturé",
-    "training_requested": "Demande de formation envoyée au financeur",
-    "training_more_info_requested": "Le financeur demande des informations sur la formation",
-    "training_more_info_answered": "Informations envoyées au financeur de la formation",
-    "training_approved": "Formation accordée par le financeur",
-    "training_refused": "Formation refusée par le financeur",
-    "training_request_stalled": "Demande de formation sans réponse dans le délai : relance",
-    "training_request_failed": "Demande de formation non transmise au financeur",
-    "training_started": "Entrée en formation",
-    "training_ended": "Fin de la formation",
-    "oriented_to_service": "Orientation vers un service",
-    "service_orientation_sent": "Orientation reçue par la structure",
-    "service_orientation_reminded": "Structure relancée (orientation sans réponse)",
-    "service_orientation_accepted": "Orientation acceptée par la structure",
-    "service_orientation_refused": "Orientation refusée par la structure",
-    "service_orientation_expired": "Orientation expirée sans réponse de la structure",
-    "service_orientation_failed": "Orientation non transmise à la structure",
-    "france_travail_notified": "Orientation transmise à France Travail",
-    "france_travail_not_notified": "Orientation non transmise à France Travail",
-}
+from parcours.journey.rules import ACTIONS
 
 
 class BeneficiaryCreate(BaseModel):
@@ -117,9 +76,88 @@ class BeneficiaryRead(BaseModel):
     rsa_opened_on: date | None
 
 
-class PersonRef(BaseModel):
-    id: str
-    label: str
+STEP_LABELS = {
+    Step.INTAKE: "Accueil",
+    Step.DIAGNOSIS: "Diagnostic",
+    Step.ORIENTATION: "Orientation",
+    Step.ACCOMPANIMENT: "Accompagnement",
+    Step.EMPLOYMENT: "Emploi",
+    Step.FOLLOW_UP: "Suivi dans l'emploi",
+    Step.CLOSED: "Clôturé",
+}
+
+
+ORIENTATION_LABELS = {
+    OrientationKind.PROFESSIONAL: "Professionnelle (France Travail)",
+    OrientationKind.SOCIO_PROFESSIONAL: "Socio-professionnelle",
+    OrientationKind.SOCIAL: "Sociale",
+}
+
+
+RSA_STATUS_LABELS = {
+    RsaStatus.OPEN: "Droits ouverts",
+    RsaStatus.SUSPENDED: "Droits suspendus",
+    RsaStatus.CLOSED: "Droits clos",
+}
+
+
+CONTRACT_LABELS = {
+    EmploymentContract.CDI: "CDI",
+    EmploymentContract.CDD: "CDD",
+    EmploymentContract.INTERIM: "Intérim",
+    EmploymentContract.BUSINESS_CREATION: "Création d'entreprise",
+    EmploymentContract.INCLUSION: "Insertion par l'activité économique",
+    EmploymentContract.OTHER: "Autre",
+}
+
+
+EXIT_LABELS = {
+    ExitReason.SUSTAINED_EMPLOYMENT: "Emploi durable (suivi terminé)",
+    ExitReason.EMPLOYMENT: "Emploi, sans suivi",
+    ExitReason.RIGHTS_CLOSED: "Fin des droits RSA",
+    ExitReason.DECLINED: "Refus de l'accompagnement",
+    ExitReason.MOVED_AWAY: "Départ hors du territoire",
+    ExitReason.OTHER: "Autre motif",
+}
+
+
+EVENT_LABELS = {
+    "journey_started": "Entrée dans le parcours",
+    "diagnosis_started": "Diagnostic commencé",
+    "diagnosis_completed": "Diagnostic validé",
+    "orientation_decided": "Orientation décidée",
+    "contract_signed": "Contrat d'engagement signé",
+    "employment_recorded": "Entrée en emploi",
+    "follow_up_consent": "Choix du suivi dans l'emploi",
+    "check_in_due": "Point de suivi attendu",
+    "check_in_recorded": "Point de suivi enregistré",
+    "job_lost": "Perte d'emploi",
+    "paused": "Parcours mis en pause",
+    "resumed": "Parcours repris",
+    "referent_reassigned": "Changement de référent",
+    "handed_off": "Transfert vers un autre département",
+    "rsa_rights_changed": "Droits RSA modifiés (CAF)",
+    "deadline_passed": "Délai dépassé",
+    "closed": "Parcours clôturé",
+    "training_requested": "Demande de formation envoyée au financeur",
+    "training_more_info_requested": "Le financeur demande des informations sur la formation",
+    "training_more_info_answered": "Informations envoyées au financeur de la formation",
+    "training_approved": "Formation accordée par le financeur",
+    "training_refused": "Formation refusée par le financeur",
+    "training_request_stalled": "Demande de formation sans réponse dans le délai : relance",
+    "training_request_failed": "Demande de formation non transmise au financeur",
+    "training_started": "Entrée en formation",
+    "training_ended": "Fin de la formation",
+    "oriented_to_service": "Orientation vers un service",
+    "service_orientation_sent": "Orientation reçue par la structure",
+    "service_orientation_reminded": "Structure relancée (orientation sans réponse)",
+    "service_orientation_accepted": "Orientation acceptée par la structure",
+    "service_orientation_refused": "Orientation refusée par la structure",
+    "service_orientation_expired": "Orientation expirée sans réponse de la structure",
+    "service_orientation_failed": "Orientation non transmise à la structure",
+    "france_travail_notified": "Orientation transmise à France Travail",
+    "france_travail_not_notified": "Orientation non transmise à France Travail",
+}
 
 
 class ActionRead(BaseModel):
@@ -153,7 +191,7 @@ class JourneyRead(BaseModel):
     def build(cls, state: JourneyState, available: list[str]) -> JourneyRead:
         return cls(
             beneficiary_id=state.beneficiary_id,
-            workflow_id=f"journey-{state.beneficiary_id}",
+            workflow_id=journey_workflow_id(state.beneficiary_id),
             step=state.step,
             step_label=STEP_LABELS[state.step],
             step_since=state.step_since,

@@ -7,7 +7,9 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parcours.access import Principal, Role
+from parcours.access.models import ApiToken, Invitation, User, WebSession
+from parcours.access.repository import AccountRepository
+from parcours.access.rules import Principal, Role
 from parcours.core.db import utcnow
 from parcours.core.errors import InvalidReference, Unauthenticated
 from parcours.core.security import (
@@ -18,8 +20,6 @@ from parcours.core.security import (
     verify_password,
 )
 from parcours.core.settings import Settings
-from parcours.models import ApiToken, Invitation, User, WebSession
-from parcours.repositories.accounts import AccountRepository
 
 WRONG_CREDENTIALS = "Adresse électronique ou mot de passe incorrect."
 

@@ -8,30 +8,16 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+from parcours.carnet.messages import (
+    ANONYMISE_EXPIRED,
+    AnonymiseBatchInput,
+    AnonymiseBatchResult,
+    RetentionSweepInput,
+    RetentionSweepResult,
+)
+
 with workflow.unsafe.imports_passed_through():
-    from parcours.journey.messages import Message
-
-ANONYMISE_EXPIRED = "anonymise_expired_journeys"
-SCHEDULE_ID = "retention-sweep-daily"
-
-
-class RetentionSweepInput(Message):
-    retention_months: int = 24
-    batch_size: int = 200
-
-
-class RetentionSweepResult(Message):
-    anonymised: int
-
-
-class AnonymiseBatchInput(Message):
-    retention_months: int
-    batch_size: int
-
-
-class AnonymiseBatchResult(Message):
-    anonymised: int
-    more: bool
+    pass
 
 
 @workflow.defn(name="RetentionSweep")

@@ -13,9 +13,23 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
-from parcours import access
-from parcours.access import Principal, Role
-from parcours.carnet import (
+from parcours.access.repository import log_access
+from parcours.access.rules import Principal, Role, can_write_carnet, ensure_read, ensure_write
+from parcours.carnet.models import (
+    Appointment,
+    Beneficiary,
+    Consent,
+    Diagnosis,
+    Document,
+    EngagementContract,
+    ErasureRequest,
+    Note,
+    PlanAction,
+    ProfessionalProject,
+    SituationFact,
+)
+from parcours.carnet.repository import CarnetRepository
+from parcours.carnet.schemas import (
     APPOINTMENT_STATUS_LABELS,
     CHANGE_LABELS,
     CONTRACT_KIND_LABELS,
@@ -55,37 +69,25 @@ from parcours.carnet import (
 )
 from parcours.core.db import utcnow
 from parcours.core.errors import InvalidReference, NotFound
+from parcours.core.schemas import PersonRef
 from parcours.core.settings import Settings
 from parcours.journey.messages import (
     BeginDiagnosisInput,
     CloseInput,
     CompleteDiagnosisInput,
+    ExitReason,
     SetFollowUpConsentInput,
     SignContractInput,
+    Step,
 )
-from parcours.journey.steps import ExitReason, Step
+from parcours.journey.models import JourneyRecord
+from parcours.journey.schemas import EVENT_LABELS, BeneficiaryRead
+from parcours.journey.service import JourneyService, journey_read
 from parcours.management.repository import InterventionRepository
 from parcours.management.schemas import INTERVENTION_LABELS, InterventionKind
-from parcours.models import (
-    Appointment,
-    Beneficiary,
-    Consent,
-    Diagnosis,
-    Document,
-    EngagementContract,
-    ErasureRequest,
-    JourneyRecord,
-    Note,
-    PlanAction,
-    ProfessionalProject,
-    SituationFact,
-)
-from parcours.repositories.carnet import CarnetRepository
 from parcours.repositories.partners import PartnerRepository
 from parcours.repositories.service_orientations import ServiceOrientationRepository
 from parcours.repositories.training_requests import TrainingRequestRepository
-from parcours.schemas import EVENT_LABELS, BeneficiaryRead, PersonRef
-from parcours.services.journeys import JourneyService, journey_read
 
 ERASED_NAME = "Personne effacée"
 
@@ -103,22 +105,18 @@ class CarnetService:
     # --- Access ---
 
     async def _readable(self, beneficiary_id: str, what: str) -> JourneyRecord:
-        journey = access.ensure_read(
-            self.principal, await self.journeys.journeys.get(beneficiary_id)
-        )
-        access.log_access(self.session, self.principal, beneficiary_id, "read", what)
+        journey = ensure_read(self.principal, await self.journeys.journeys.get(beneficiary_id))
+        log_access(self.session, self.principal, beneficiary_id, "read", what)
         return journey
 
     async def _writable(self, beneficiary_id: str, what: str) -> JourneyRecord:
         """Check the right to write, and log the change (written with it, at flush)."""
-        journey = access.ensure_write(
-            self.principal, await self.journeys.journeys.get(beneficiary_id)
-        )
+        journey = ensure_write(self.principal, await self.journeys.journeys.get(beneficiary_id))
         self._changed(beneficiary_id, what)
         return journey
 
     def _changed(self, beneficiary_id: str, what: str) -> None:
-        access.log_access(self.session, self.principal, beneficiary_id, "update", what)
+        log_access(self.session, self.principal, beneficiary_id, "update", what)
 
     async def _writable_then_journey(self, beneficiary_id: str) -> JourneyRecord:
         """For changes that also move the journey: check only, write nothing yet.
@@ -127,7 +125,7 @@ class CarnetService:
         write lock held by this request would block that activity, so this request writes
         its own rows only once the journey has accepted.
         """
-        return access.ensure_write(self.principal, await self.journeys.journeys.get(beneficiary_id))
+        return ensure_write(self.principal, await self.journeys.journeys.get(beneficiary_id))
 
     async def _person(self, beneficiary_id: str) -> Beneficiary:
         person = await self.journeys.people.beneficiary(beneficiary_id)
@@ -222,7 +220,7 @@ class CarnetService:
             journey=journey_read(journey),
             referent=ref(journey.referent_id),
             structure=PersonRef(id=structure.id, label=structure.name) if structure else None,
-            can_write=access.can_write_carnet(self.principal, journey),
+            can_write=can_write_carnet(self.principal, journey),
             facts=[
                 FactRead(
                     id=f.id,
@@ -479,8 +477,8 @@ class CarnetService:
         self._own(beneficiary_id)
         journey = await self.journeys.journeys.get(beneficiary_id)
         if self.principal.role is Role.BENEFICIARY:
-            return access.ensure_read(self.principal, journey)
-        return access.ensure_write(self.principal, journey)
+            return ensure_read(self.principal, journey)
+        return ensure_write(self.principal, journey)
 
     async def update_contact(self, beneficiary_id: str, data: ContactUpdate) -> None:
         await self._self_or_writer(beneficiary_id)
@@ -581,4 +579,4 @@ async def erase_person(
         if request.beneficiary_id == beneficiary_id:
             request.status, request.handled_at = "done", utcnow()
             request.handled_by = by.id if by else None
-    access.log_access(session, by, beneficiary_id, "update", "carnet.erasure")
+    log_access(session, by, beneficiary_id, "update", "carnet.erasure")

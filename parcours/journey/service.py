@@ -22,32 +22,43 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from parcours import access
-from parcours.access import Principal, Role
+from parcours.access.repository import PeopleRepository, log_access, visible_journeys
+from parcours.access.rules import (
+    ACTION_ROLES,
+    ENROLLING_ROLES,
+    Principal,
+    Role,
+    ensure_action,
+    ensure_read,
+)
+from parcours.carnet.models import Beneficiary
 from parcours.core.db import new_id
 from parcours.core.errors import Conflict, Forbidden, InvalidReference, NotFound, Unavailable
+from parcours.core.schemas import PersonRef
 from parcours.core.settings import Settings
 from parcours.journey import rules
 from parcours.journey.messages import (
+    DEADLINE_KEY,
+    JOURNEY_WORKFLOW,
+    REFERENT_KEY,
+    STEP_KEY,
+    TERRITORY_KEY,
     Action,
     DecideOrientationInput,
+    ExitReason,
     JourneyInput,
     JourneyState,
+    OrientationKind,
     RecordJourneyEventsInput,
     RsaRightsChangedInput,
+    RsaStatus,
     Sla,
+    Step,
+    journey_workflow_id,
 )
-from parcours.journey.search import DEADLINE_KEY, REFERENT_KEY, STEP_KEY, TERRITORY_KEY
-from parcours.journey.steps import ExitReason, OrientationKind, RsaStatus, Step
-from parcours.models import Beneficiary, JourneyRecord
-from parcours.orientations.france_travail_notice import (
-    FRANCE_TRAVAIL_NOTICE_WORKFLOW,
-    FranceTravailNoticeStart,
-    france_travail_notice_workflow_id,
-)
-from parcours.repositories.journeys import JourneyFilter, JourneyRepository
-from parcours.repositories.people import PeopleRepository
-from parcours.schemas import (
+from parcours.journey.models import JourneyRecord
+from parcours.journey.repository import JourneyFilter, JourneyRepository
+from parcours.journey.schemas import (
     EVENT_LABELS,
     STEP_LABELS,
     BeneficiaryCreate,
@@ -57,14 +68,17 @@ from parcours.schemas import (
     JourneyPage,
     JourneyRead,
     JourneySummary,
-    PersonRef,
     StepDuration,
     TimelineEntry,
+)
+from parcours.orientations.france_travail_notice import (
+    FRANCE_TRAVAIL_NOTICE_WORKFLOW,
+    FranceTravailNoticeStart,
+    france_travail_notice_workflow_id,
 )
 
 log = logging.getLogger(__name__)
 
-JOURNEY_WORKFLOW = "Journey"
 # What the engine may answer under load and not the next time: the update is sent again under
 # the same id, which the server applies once.
 TRANSIENT = frozenset(
@@ -93,7 +107,7 @@ def _initial_search_attributes(state: JourneyState) -> TypedSearchAttributes:
 
 
 def _enrolled_by(principal: Principal, data: BeneficiaryCreate) -> BeneficiaryCreate:
-    if principal.role not in access.ENROLLING_ROLES:
+    if principal.role not in ENROLLING_ROLES:
         raise Forbidden("Votre rôle ne permet pas d'inscrire une personne.")
     if data.territory != principal.territory:
         raise Forbidden("Vous ne pouvez inscrire que des personnes de votre département.")
@@ -103,10 +117,6 @@ def _enrolled_by(principal: Principal, data: BeneficiaryCreate) -> BeneficiaryCr
     if data.structure_id is None and principal.structure_id:
         defaults["structure_id"] = principal.structure_id
     return data.model_copy(update=defaults)
-
-
-def workflow_id(beneficiary_id: str) -> str:
-    return f"journey-{beneficiary_id}"
 
 
 def sla_from(settings: Settings) -> Sla:
@@ -206,7 +216,7 @@ class JourneyService:
             await self.temporal.start_workflow(
                 JOURNEY_WORKFLOW,
                 journey_input,
-                id=workflow_id(person.id),
+                id=journey_workflow_id(person.id),
                 task_queue=self.settings.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=_initial_search_attributes(state),
@@ -215,7 +225,7 @@ class JourneyService:
             if beneficiary_id is None:
                 raise
             # Started by an attempt that never committed: write what that journey holds.
-            handle = self.temporal.get_workflow_handle(workflow_id(person.id))
+            handle = self.temporal.get_workflow_handle(journey_workflow_id(person.id))
             begun = await handle.query("current", result_type=JourneyState)
             journey_input = journey_input.model_copy(update={"started_at": begun.step_since})
             state, events = rules.start(journey_input, begun.step_since)
@@ -229,7 +239,7 @@ class JourneyService:
         await self.session.flush()
         for one in RecordJourneyEventsInput(journey=state, first_seq=1, events=events).each():
             await self.journeys.project(one)
-        access.log_access(self.session, principal, person.id, "update", "journey.enrol")
+        log_access(self.session, principal, person.id, "update", "journey.enrol")
         return EnrolmentRead(
             beneficiary=BeneficiaryRead.model_validate(person),
             journey=JourneyRead.build(state, rules.available_actions(state)),
@@ -237,7 +247,7 @@ class JourneyService:
 
     async def abandon(self, beneficiary_id: str) -> None:
         """Undo a start whose database commit failed: no journey without its person."""
-        handle = self.temporal.get_workflow_handle(workflow_id(beneficiary_id))
+        handle = self.temporal.get_workflow_handle(journey_workflow_id(beneficiary_id))
         try:
             await handle.terminate(reason="enrolment not committed")
         except RPCError:
@@ -265,16 +275,14 @@ class JourneyService:
             if principal is None:
                 record = await self._record(beneficiary_id)
             else:
-                record = access.ensure_action(
-                    principal, await self.journeys.get(beneficiary_id), name
-                )
+                record = ensure_action(principal, await self.journeys.get(beneficiary_id), name)
                 action = action.model_copy(update={"actor_id": principal.id})
             if record.step == Step.CLOSED:
                 raise Conflict("Le parcours est clôturé : aucune action n'est plus possible.")
             referent_id = getattr(action, "referent_id", None)
             structure_id = getattr(action, "structure_id", None)
             await self._check_references(referent_id, structure_id)
-            handle = self.temporal.get_workflow_handle(workflow_id(beneficiary_id))
+            handle = self.temporal.get_workflow_handle(journey_workflow_id(beneficiary_id))
             try:
                 state = await _update(handle, name, action, WorkflowUpdateStage.COMPLETED)
                 assert state is not None
@@ -307,7 +315,7 @@ class JourneyService:
         ):
             await self.notify_france_travail(beneficiary_id, action, state)
         # Logged once the journey accepted: the log and the journey agree.
-        access.log_access(self.session, principal, beneficiary_id, "update", f"journey.{name}")
+        log_access(self.session, principal, beneficiary_id, "update", f"journey.{name}")
         return JourneyRead.build(state, rules.available_actions(state))
 
     async def notify_france_travail(
@@ -318,7 +326,7 @@ class JourneyService:
         refused). The decision stands if the engine does not answer now: logged for operators."""
         notice = FranceTravailNoticeStart(
             beneficiary_id=beneficiary_id,
-            journey_workflow_id=workflow_id(beneficiary_id),
+            journey_workflow_id=journey_workflow_id(beneficiary_id),
             orientation_seq=state.seq,
             decided_on=state.step_since.date(),
             structure_id=decision.structure_id,
@@ -348,7 +356,7 @@ class JourneyService:
             record = await self._record(beneficiary_id)
         if record.step == Step.CLOSED:
             raise Conflict("Le parcours est clôturé : aucune action n'est plus possible.")
-        handle = self.temporal.get_workflow_handle(workflow_id(beneficiary_id))
+        handle = self.temporal.get_workflow_handle(journey_workflow_id(beneficiary_id))
         try:
             await _update(handle, name, action, WorkflowUpdateStage.ACCEPTED)
         except WorkflowUpdateFailedError as failed:
@@ -367,7 +375,7 @@ class JourneyService:
         record = await self._record(beneficiary_id)
         if record.step == Step.CLOSED:
             return  # The CAF may tell us after the journey ended: nothing left to change.
-        handle = self.temporal.get_workflow_handle(workflow_id(beneficiary_id))
+        handle = self.temporal.get_workflow_handle(journey_workflow_id(beneficiary_id))
         try:
             await handle.signal("rsa_rights_changed", signal)
         except RPCError as error:
@@ -381,8 +389,8 @@ class JourneyService:
         if principal is None:
             record = await self._record(beneficiary_id)
         else:
-            record = access.ensure_read(principal, await self.journeys.get(beneficiary_id))
-            access.log_access(self.session, principal, beneficiary_id, "read", "journey")
+            record = ensure_read(principal, await self.journeys.get(beneficiary_id))
+            log_access(self.session, principal, beneficiary_id, "read", "journey")
         person = await self.people.beneficiary(beneficiary_id)
         assert person is not None
         events = await self.journeys.events(record)
@@ -412,9 +420,7 @@ class JourneyService:
         journey = journey_read(record)
         if principal is not None:
             journey.available_actions = [
-                a
-                for a in journey.available_actions
-                if principal.role in access.ACTION_ROLES[a.name]
+                a for a in journey.available_actions if principal.role in ACTION_ROLES[a.name]
             ]
         return JourneyDetail(
             journey=journey,
@@ -433,7 +439,7 @@ class JourneyService:
         principal: Principal | None = None,
     ) -> JourneyPage:
         if principal is not None:
-            f = replace(f, visible=access.visible_journeys(principal))
+            f = replace(f, visible=visible_journeys(principal))
         rows, total = await self.journeys.list_with_people(f, limit=limit, offset=offset)
         items = [
             JourneySummary(

@@ -1,4 +1,4 @@
-"""Who may see and do what: roles, the carnet's follow-up group, and the access log.
+"""Who may see and do what: roles and the carnet's follow-up group (pure rules).
 
 A carnet is visible to its follow-up group only: the référent and their structure (read and
 write), the département's chargé·e d'orientation and managers (read), and the person
@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, false, or_
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from parcours.core.db import utcnow
 from parcours.core.errors import Forbidden, NotFound
-from parcours.models import AccessLogEntry, JourneyRecord, User
+
+if TYPE_CHECKING:  # rows are read by attribute only: these rules stay pure
+    from parcours.access.models import User
+    from parcours.journey.models import JourneyRecord
 
 
 class Role(StrEnum):
@@ -84,23 +84,6 @@ class Principal:
         return self.role in (Role.REFERENT, Role.ORIENTATION, Role.MANAGER)
 
 
-def visible_journeys(p: Principal) -> ColumnElement[bool]:
-    """SQL condition on ``JourneyRecord``: the journeys whose carnet ``p`` may read."""
-    match p.role:
-        case Role.REFERENT:
-            mine = JourneyRecord.referent_id == p.id
-            if p.structure_id:
-                return or_(mine, JourneyRecord.structure_id == p.structure_id)
-            return mine
-        case Role.ORIENTATION | Role.MANAGER:
-            return JourneyRecord.territory == p.territory
-        case Role.BENEFICIARY:
-            if p.beneficiary_id is None:
-                return false()
-            return JourneyRecord.beneficiary_id == p.beneficiary_id
-    return false()
-
-
 def can_read(p: Principal, journey: JourneyRecord) -> bool:
     match p.role:
         case Role.REFERENT:
@@ -142,18 +125,3 @@ def ensure_action(p: Principal, journey: JourneyRecord | None, action: str) -> J
 
 def allowed_actions(p: Principal, names: list[str]) -> list[str]:
     return [n for n in names if p.role in ACTION_ROLES[n]]
-
-
-def log_access(
-    session: AsyncSession, p: Principal | None, beneficiary_id: str, action: str, what: str
-) -> None:
-    """Write who read or changed what, in the caller's transaction (at its next flush)."""
-    session.add(
-        AccessLogEntry(
-            at=utcnow(),
-            user_id=p.id if p else None,
-            beneficiary_id=beneficiary_id,
-            action=action,
-            what=what,
-        )
-    )

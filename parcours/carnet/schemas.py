@@ -12,7 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from parcours.schemas import BeneficiaryRead, JourneyRead, PersonRef
+from parcours.core.schemas import PersonRef
+from parcours.journey.schemas import BeneficiaryRead, JourneyRead
 
 
 class Theme(StrEnum):

@@ -8,13 +8,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client
 
+from parcours.carnet.messages import ANONYMISE_EXPIRED, AnonymiseBatchInput, AnonymiseBatchResult
+from parcours.carnet.repository import CarnetRepository
+from parcours.carnet.service import erase_person
 from parcours.core.db import transaction
 from parcours.core.settings import Settings
 from parcours.journey.rules import add_months
-from parcours.repositories.carnet import CarnetRepository
-from parcours.services.carnet import erase_person
-from parcours.services.journeys import JourneyService
-from workflows.retention import ANONYMISE_EXPIRED, AnonymiseBatchInput, AnonymiseBatchResult
+from parcours.journey.service import JourneyService
 
 
 class RetentionActivities:

@@ -11,9 +11,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
-from parcours.core.db import utcnow
-from parcours.models import (
-    AccessLogEntry,
+from parcours.access.models import AccessLogEntry
+from parcours.carnet.models import (
     Appointment,
     Beneficiary,
     Consent,
@@ -21,12 +20,13 @@ from parcours.models import (
     Document,
     EngagementContract,
     ErasureRequest,
-    JourneyRecord,
     Note,
     PlanAction,
     ProfessionalProject,
     SituationFact,
 )
+from parcours.core.db import utcnow
+from parcours.journey.models import JourneyRecord
 
 # Everything personal about a person, erased together.
 PERSONAL_TABLES: tuple[Any, ...] = (

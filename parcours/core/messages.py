@@ -1,0 +1,22 @@
+"""TODO docstring."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict
+from temporalio.common import RetryPolicy
+
+ScalarDetail = str | int | bool | None
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# The read models are our own database: retry for as long as it takes, they must catch up.
+READ_MODEL_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+)

@@ -1,0 +1,60 @@
+"""TODO docstring."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from parcours.core.db import Base, utcnow
+
+
+class JourneyRecord(Base):
+    """Read model of one journey, upserted by the workflow's activity (guarded by ``seq``)."""
+
+    __tablename__ = "journeys"
+    __table_args__ = (
+        Index("ix_journeys_territory_step", "territory", "step"),
+        Index("ix_journeys_stalled_deadline", "stalled", "deadline"),
+    )
+
+    beneficiary_id: Mapped[str] = mapped_column(
+        ForeignKey("beneficiaries.id", ondelete="CASCADE"), primary_key=True
+    )
+    workflow_id: Mapped[str] = mapped_column(String(60), unique=True)
+    step: Mapped[str] = mapped_column(String(20))
+    step_since: Mapped[datetime]
+    deadline: Mapped[datetime | None]
+    stalled: Mapped[bool] = mapped_column(Boolean, default=False)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    referent_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    structure_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    territory: Mapped[str] = mapped_column(String(3))
+    orientation: Mapped[str | None] = mapped_column(String(30))
+    rsa_status: Mapped[str] = mapped_column(String(20), default="open")
+    follow_up_consent: Mapped[bool | None] = mapped_column(Boolean)
+    check_in_due: Mapped[int | None] = mapped_column(Integer)
+    exit_reason: Mapped[str | None] = mapped_column(String(30))
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class JourneyEventRecord(Base):
+    """One event of a journey's timeline, numbered by the workflow (idempotent insert)."""
+
+    __tablename__ = "journey_events"
+    __table_args__ = (UniqueConstraint("beneficiary_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    beneficiary_id: Mapped[str] = mapped_column(
+        ForeignKey("beneficiaries.id", ondelete="CASCADE"), index=True
+    )
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(40))
+    step: Mapped[str] = mapped_column(String(20))
+    occurred_at: Mapped[datetime]
+    actor_id: Mapped[str | None] = mapped_column(String(36))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
