@@ -39,6 +39,7 @@ from parcours.journey.messages import (
     Sla,
     Step,
 )
+from parcours.journey.schemas import ACTION_LABELS, STEP_LABELS
 
 
 class TransitionRefused(Exception):
@@ -47,22 +48,19 @@ class TransitionRefused(Exception):
 
 # Update name → (input type, French label). The update names are the workflow's API.
 ACTIONS: dict[str, tuple[type[Action], str]] = {
-    "begin_diagnosis": (BeginDiagnosisInput, "Commencer le diagnostic"),
-    "complete_diagnosis": (CompleteDiagnosisInput, "Valider le diagnostic"),
-    "decide_orientation": (DecideOrientationInput, "Décider l'orientation"),
-    "sign_contract": (SignContractInput, "Enregistrer le contrat d'engagement"),
-    "record_employment": (RecordEmploymentInput, "Enregistrer une entrée en emploi"),
-    "set_follow_up_consent": (
-        SetFollowUpConsentInput,
-        "Suivi dans l'emploi : choix de la personne",
-    ),
-    "record_check_in": (RecordCheckInInput, "Enregistrer le point de suivi"),
-    "report_job_loss": (ReportJobLossInput, "Signaler une perte d'emploi"),
-    "pause": (PauseInput, "Mettre en pause"),
-    "resume": (ResumeInput, "Reprendre le parcours"),
-    "reassign_referent": (ReassignReferentInput, "Changer de référent"),
-    "hand_off": (HandOffInput, "Transférer vers un autre département"),
-    "close": (CloseInput, "Clôturer le parcours"),
+    "begin_diagnosis": (BeginDiagnosisInput, ACTION_LABELS["begin_diagnosis"]),
+    "complete_diagnosis": (CompleteDiagnosisInput, ACTION_LABELS["complete_diagnosis"]),
+    "decide_orientation": (DecideOrientationInput, ACTION_LABELS["decide_orientation"]),
+    "sign_contract": (SignContractInput, ACTION_LABELS["sign_contract"]),
+    "record_employment": (RecordEmploymentInput, ACTION_LABELS["record_employment"]),
+    "set_follow_up_consent": (SetFollowUpConsentInput, ACTION_LABELS["set_follow_up_consent"]),
+    "record_check_in": (RecordCheckInInput, ACTION_LABELS["record_check_in"]),
+    "report_job_loss": (ReportJobLossInput, ACTION_LABELS["report_job_loss"]),
+    "pause": (PauseInput, ACTION_LABELS["pause"]),
+    "resume": (ResumeInput, ACTION_LABELS["resume"]),
+    "reassign_referent": (ReassignReferentInput, ACTION_LABELS["reassign_referent"]),
+    "hand_off": (HandOffInput, ACTION_LABELS["hand_off"]),
+    "close": (CloseInput, ACTION_LABELS["close"]),
 }
 ACTION_NAMES: dict[type[Action], str] = {cls: name for name, (cls, _) in ACTIONS.items()}
 
@@ -101,8 +99,8 @@ def _needs_step(*steps: Step) -> Callable[[JourneyState], str | None]:
     def gate(state: JourneyState) -> str | None:
         if state.step in steps:
             return None
-        allowed = " ou ".join(f"« {s.label} »" for s in steps)
-        current = state.step.label
+        allowed = " ou ".join(f"« {STEP_LABELS[s]} »" for s in steps)
+        current = STEP_LABELS[state.step]
         return f"Action possible seulement à l'étape {allowed} (étape actuelle : « {current} »)."
 
     return gate

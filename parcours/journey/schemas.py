@@ -19,7 +19,6 @@ from parcours.journey.messages import (
     Step,
     journey_workflow_id,
 )
-from parcours.journey.rules import ACTIONS
 
 
 class BeneficiaryCreate(BaseModel):
@@ -121,6 +120,24 @@ EXIT_LABELS = {
 }
 
 
+# What each journey action is called on the pages (the update's name is the key).
+ACTION_LABELS = {
+    "begin_diagnosis": "Commencer le diagnostic",
+    "complete_diagnosis": "Valider le diagnostic",
+    "decide_orientation": "Décider l'orientation",
+    "sign_contract": "Enregistrer le contrat d'engagement",
+    "record_employment": "Enregistrer une entrée en emploi",
+    "set_follow_up_consent": "Suivi dans l'emploi : choix de la personne",
+    "record_check_in": "Enregistrer le point de suivi",
+    "report_job_loss": "Signaler une perte d'emploi",
+    "pause": "Mettre en pause",
+    "resume": "Reprendre le parcours",
+    "reassign_referent": "Changer de référent",
+    "hand_off": "Transférer vers un autre département",
+    "close": "Clôturer le parcours",
+}
+
+
 EVENT_LABELS = {
     "journey_started": "Entrée dans le parcours",
     "diagnosis_started": "Diagnostic commencé",
@@ -208,7 +225,7 @@ class JourneyRead(BaseModel):
             check_in_due=state.check_in_due,
             exit_reason=state.exit_reason,
             exit_reason_label=EXIT_LABELS[state.exit_reason] if state.exit_reason else None,
-            available_actions=[ActionRead(name=n, label=ACTIONS[n][1]) for n in available],
+            available_actions=[ActionRead(name=n, label=ACTION_LABELS[n]) for n in available],
             seq=state.seq,
         )
 
