@@ -9,31 +9,41 @@ a partner that is down, slow or overloaded is retried under the partner's policy
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
+from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import heartbeating
 from parcours.core.db import transaction
+from parcours.core.settings import Settings
 from parcours.management.incidents import PartnerIncidentLog
 from parcours.management.repository import FailedCall
-from parcours.partners.clients import PartnerAdapters
-from parcours.partners.france_travail import ProfessionalOrientation
-from parcours.partners.funding import TrainingFundingRequest, TrainingRef
-from parcours.partners.http import PartnerRefused, PartnerUnavailable
-from parcours.partners.structures import ServiceOrientation
-from parcours.services.partner_data import (
-    ConsentMissing,
-    PartnerDataService,
-    PersonIncomplete,
-    PersonUnknown,
+from parcours.partners.adapters.clients import PartnerAdapters
+from parcours.partners.adapters.france_travail import ProfessionalOrientation
+from parcours.partners.adapters.funding import TrainingFundingRequest, TrainingRef
+from parcours.partners.adapters.http import PartnerRefused, PartnerUnavailable
+from parcours.partners.adapters.structures import ServiceOrientation
+from parcours.partners.caf_feed import CafFeedEvent, EventKind, FeedFormat, LineRejected
+from parcours.partners.caf_import import (
+    ALREADY_APPLIED,
+    BatchContext,
+    CafImportService,
+    InvalidFeed,
+    LineOutcome,
+    counts_of,
+    unknown_person,
 )
-from workflows.partner_calls import (
+from parcours.partners.messages import (
+    APPLY_CAF_FEED_BATCH,
+    BEGIN_CAF_IMPORT,
     CONSENT_MISSING,
     FIND_FRANCE_TRAVAIL_PERSON,
+    FINISH_CAF_IMPORT,
     LOOKUP_CAF_HOUSEHOLD,
     NOTIFY_FRANCE_TRAVAIL_ORIENTATION,
     PARTNER_REFUSED,
@@ -41,6 +51,10 @@ from workflows.partner_calls import (
     PERSON_UNKNOWN,
     SEND_STRUCTURE_ORIENTATION,
     SUBMIT_TRAINING_REQUEST_REGION,
+    CafFeedBatchInput,
+    CafImportCounts,
+    CafImportPlan,
+    CafImportRef,
     CafLookupResult,
     FranceTravailLookupResult,
     PartnerLookupInput,
@@ -48,6 +62,13 @@ from workflows.partner_calls import (
     ProfessionalOrientationInput,
     StructureOrientationInput,
     TrainingRequestInput,
+)
+from parcours.partners.repository import CafFeedRepository
+from parcours.partners.service import (
+    ConsentMissing,
+    PartnerDataService,
+    PersonIncomplete,
+    PersonUnknown,
 )
 
 T = TypeVar("T")
@@ -283,3 +304,130 @@ class PartnerActivities:
             beneficiary_id=data.beneficiary_id,
         )
         return PartnerReceipt(reference=receipt.reference, replayed=replayed)
+
+
+CAF_BATCH_HEARTBEAT_S = 3.0
+
+
+def _parse(feed_format: FeedFormat, text: str) -> CafFeedEvent | LineRejected:
+    try:
+        return feed_format.parse(text)
+    except LineRejected as rejected:
+        return rejected
+
+
+class CafImportActivities:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], temporal: Client, settings: Settings
+    ) -> None:
+        self.sessions = sessions
+        self.temporal = temporal
+        self.settings = settings
+
+    def _service(self, session: AsyncSession) -> CafImportService:
+        return CafImportService(session, self.temporal, self.settings)
+
+    @activity.defn(name=BEGIN_CAF_IMPORT)
+    async def begin_caf_import(self, data: CafImportRef) -> CafImportPlan:
+        try:
+            async with transaction(self.sessions) as session:
+                return await self._service(session).begin(data.file_id)
+        except InvalidFeed as error:
+            raise ApplicationError(error.message, type="InvalidFeed", non_retryable=True) from None
+
+    @activity.defn(name=APPLY_CAF_FEED_BATCH)
+    async def apply_caf_feed_batch(self, data: CafFeedBatchInput) -> CafImportCounts:
+        async with transaction(self.sessions) as session:
+            feeds = CafFeedRepository(session)
+            feed = await feeds.file(data.file_id)
+            if feed is None:
+                raise ApplicationError(
+                    "Fichier introuvable.", type="InvalidFeed", non_retryable=True
+                )
+            pending = await feeds.pending_lines(data.file_id, data.first_line, data.last_line)
+            feed_format = FeedFormat.from_header(feed.header)
+            lines = [(number, _parse(feed_format, text)) for number, text in pending]
+            events = [line for _, line in lines if isinstance(line, CafFeedEvent)]
+            context = await self._service(session).batch_context(events)
+        # Per CAF number, in file order: a person's new rights come before their suspension.
+        by_person: dict[str, list[tuple[int, CafFeedEvent | LineRejected]]] = {}
+        for number, line in lines:
+            key = line.caf_number if isinstance(line, CafFeedEvent) else f"#{number}"
+            by_person.setdefault(key, []).append((number, line))
+        slots = asyncio.Semaphore(max(1, self.settings.caf_import_concurrency))
+
+        async def apply_person(person_lines: list[tuple[int, CafFeedEvent | LineRejected]]) -> None:
+            async with slots:
+                for number, line in person_lines:
+                    await self._apply_line(data.file_id, number, line, context)
+
+        async with heartbeating(CAF_BATCH_HEARTBEAT_S):
+            # Every line runs to its end (no half-applied line cancelled by a sibling's
+            # failure); then the first failure fails the batch, which is retried.
+            results = await asyncio.gather(
+                *(apply_person(person_lines) for person_lines in by_person.values()),
+                return_exceptions=True,
+            )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        async with transaction(self.sessions) as session:
+            counts = await CafFeedRepository(session).counts(
+                data.file_id, data.first_line, data.last_line
+            )
+        activity.logger.info(
+            "caf feed batch applied",
+            extra={"file_id": data.file_id, "first": data.first_line, "last": data.last_line},
+        )
+        return counts_of(counts)
+
+    async def _apply_line(
+        self,
+        file_id: str,
+        number: int,
+        line: CafFeedEvent | LineRejected,
+        context: BatchContext,
+    ) -> None:
+        if isinstance(line, LineRejected):
+            return await self._record(file_id, number, LineOutcome("rejected", str(line)))
+        event = line
+        if event.event_id in context.applied:
+            outcome = LineOutcome("unchanged", ALREADY_APPLIED)
+            return await self._record(file_id, number, outcome, event.event_id)
+        person_id = context.person(event)
+        if person_id is None:
+            if event.kind is not EventKind.NEW_RIGHTS:
+                return await self._record(file_id, number, unknown_person(event), event.event_id)
+            outcome = await self._enrol(file_id, number, event)
+            if outcome.beneficiary_id:
+                context.enrolled(event, outcome.beneficiary_id)
+            return None
+        # A known person: their journey first (no transaction held while Temporal answers;
+        # a repeated signal changes nothing), then the carnet and the line, together.
+        async with self.sessions() as session:
+            nothing_to_signal = await self._service(session).signal(person_id, event)
+        async with transaction(self.sessions) as session:
+            await self._service(session).update_known(
+                file_id, number, event, person_id, nothing_to_signal
+            )
+        return None
+
+    async def _record(
+        self, file_id: str, number: int, outcome: LineOutcome, event_id: str | None = None
+    ) -> None:
+        async with transaction(self.sessions) as session:
+            await self._service(session).record(file_id, number, outcome, event_id)
+
+    async def _enrol(self, file_id: str, number: int, event: CafFeedEvent) -> LineOutcome:
+        # Not committed (a crash, a retry): the retry adopts the journey this attempt started,
+        # its person's id being derived from the CAF event.
+        async with transaction(self.sessions) as session:
+            return await self._service(session).enrol(file_id, number, event)
+
+    @activity.defn(name=FINISH_CAF_IMPORT)
+    async def finish_caf_import(self, data: CafImportRef) -> CafImportCounts:
+        try:
+            async with transaction(self.sessions) as session:
+                return await self._service(session).finish(data.file_id)
+        except InvalidFeed as error:
+            raise ApplicationError(error.message, type="InvalidFeed", non_retryable=True) from None

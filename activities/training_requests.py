@@ -17,10 +17,9 @@ from parcours.carnet.models import PlanAction
 from parcours.carnet.schemas import PlanStatus, Theme
 from parcours.core.db import new_id, transaction, utcnow
 from parcours.core.settings import Settings
-from parcours.repositories.training_requests import TrainingRequestRepository
+from parcours.partners.messages import TrainingDetails
 from parcours.resources.models import Training
-from workflows.partner_calls import TrainingDetails
-from workflows.training_request import (
+from parcours.training_requests.messages import (
     BEGIN_TRAINING_REQUEST,
     RECORD_TRAINING_REQUEST,
     BeginTrainingRequestInput,
@@ -28,6 +27,7 @@ from workflows.training_request import (
     TrainingRequestSetup,
     TrainingRequestState,
 )
+from parcours.training_requests.repository import TrainingRequestRepository
 
 NOT_RECORDED = "TrainingRequestNotRecorded"
 # The row is usually there within milliseconds: look a few times before failing the attempt.

@@ -52,9 +52,9 @@ from parcours.core.settings import Settings
 from parcours.journey.rules import ACTIONS
 from parcours.journey.schemas import ActionRead, BeneficiaryRead, JourneyRead
 from parcours.journey.service import JourneyService
-from parcours.services.lookups import lookup_panel
-from parcours.services.service_orientations import ServiceOrientationService
-from parcours.services.training_requests import TrainingRequestService
+from parcours.orientations.service import ServiceOrientationService
+from parcours.partners.lookups import lookup_panel
+from parcours.training_requests.service import TrainingRequestService
 
 router = APIRouter(include_in_schema=False)
 

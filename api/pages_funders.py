@@ -31,22 +31,26 @@ from api.templating import templates
 from parcours.access.rules import Principal, Role
 from parcours.core.errors import ParcoursError
 from parcours.core.settings import Settings
-from parcours.services.resources import ResourceBaseService
-from parcours.services.training_requests import (
+from parcours.resources.service import ResourceBaseService
+from parcours.training_requests.messages import TrainingStatus
+from parcours.training_requests.rules import UNDECIDED
+from parcours.training_requests.schemas import (
     AGE_FILTERS,
-    STALLED,
+    STATUS_LABELS,
     AnswerCreate,
     ApprovalCreate,
-    FunderConsoleService,
-    FunderQuery,
     FunderRequestRead,
     MoreInfoCreate,
     RefusalCreate,
     TrainingEndCreate,
     TrainingRequestCreate,
+)
+from parcours.training_requests.service import (
+    STALLED,
+    FunderConsoleService,
+    FunderQuery,
     TrainingRequestService,
 )
-from workflows.training_request import STATUS_LABELS, UNDECIDED, TrainingStatus
 
 router = APIRouter(include_in_schema=False)
 

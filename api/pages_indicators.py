@@ -18,7 +18,7 @@ from api.routes.indicators import csv_response
 from api.templating import templates
 from parcours.core.errors import InvalidReference
 from parcours.indicators.schemas import IndicatorFilter, IndicatorsRead, Rate
-from parcours.services.indicators import (
+from parcours.indicators.service import (
     TABLES,
     IndicatorService,
     JourneyStoryService,

@@ -25,6 +25,7 @@ from parcours.access.rules import Principal, Role
 from parcours.core.errors import ParcoursError
 from parcours.journey.messages import Step
 from parcours.journey.schemas import STEP_LABELS
+from parcours.management.repository import StalledFilter
 from parcours.management.schemas import (
     CAUSE_LABELS,
     BulkResult,
@@ -34,9 +35,7 @@ from parcours.management.schemas import (
     ReminderCreate,
     StallCause,
 )
-from parcours.repositories.stalled import StalledFilter
-from parcours.services.management import ManagementService
-from parcours.services.stalled import StalledService, ensure_manager
+from parcours.management.service import ManagementService, StalledService, ensure_manager
 
 router = APIRouter(include_in_schema=False)
 

@@ -36,7 +36,7 @@ PARTNER_TITLES = {
     "region": ("La Région (financement des formations)", "à la Région"),
     "structures": ("Les structures vers lesquelles je suis orienté·e", "aux structures"),
 }
-# What each partner receives when the person agrees (parcours.services.partner_data).
+# What each partner receives when the person agrees (parcours.partners.service).
 SHARED_WITH = {
     "caf": "Votre numéro d'allocataire, pour que la CAF transmette vos droits au RSA et la "
     "composition de votre foyer : vous n'avez pas à les redonner.",

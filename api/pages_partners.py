@@ -19,10 +19,10 @@ from api.templating import templates
 from parcours.access.rules import Principal, Role
 from parcours.core.errors import Forbidden, NotFound, ParcoursError
 from parcours.core.settings import Settings
-from parcours.repositories.caf_imports import CafImportListRepository
-from parcours.services.caf_import import CafImportService, InvalidFeed
-from parcours.services.lookups import LookupService
-from workflows.partner_lookup import REQUEST_ID_PATTERN, LookupPartner
+from parcours.partners.caf_import import CafImportService, InvalidFeed
+from parcours.partners.lookups import LookupService
+from parcours.partners.messages import REQUEST_ID_PATTERN, LookupPartner
+from parcours.partners.repository import CafImportListRepository
 
 router = APIRouter(include_in_schema=False)
 

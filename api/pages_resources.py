@@ -22,7 +22,8 @@ from api.routes.resources import MAX_IMPORT_BYTES, distance_from
 from api.templating import templates
 from parcours.access.rules import Principal, Role
 from parcours.core.errors import Forbidden, InvalidReference, ParcoursError
-from parcours.orientations.service_schemas import ServiceOrientationCreate
+from parcours.orientations.schemas import ServiceOrientationCreate
+from parcours.orientations.service import ServiceOrientationService
 from parcours.resources.importer import french_reason
 from parcours.resources.schemas import (
     SORT_LABELS,
@@ -34,6 +35,7 @@ from parcours.resources.schemas import (
     TrainingUpdate,
 )
 from parcours.resources.search import MAX_RADIUS_KM, ServiceQuery, TrainingQuery
+from parcours.resources.service import ResourceBaseService
 from parcours.resources.vocabulary import (
     CATEGORIE_LABELS,
     FRAIS_LABELS,
@@ -44,8 +46,6 @@ from parcours.resources.vocabulary import (
     Funder,
     thematique_choices,
 )
-from parcours.services.resources import ResourceBaseService
-from parcours.services.service_orientations import ServiceOrientationService
 
 router = APIRouter(include_in_schema=False)
 

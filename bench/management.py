@@ -49,9 +49,9 @@ from parcours.core.db import create_engine, create_sessionmaker
 from parcours.core.settings import ROOT, Settings
 from parcours.indicators.backfill import journey_rows
 from parcours.indicators.schemas import IndicatorFilter
+from parcours.indicators.service import IndicatorService, month_key
 from parcours.journey.messages import ExitReason, OrientationKind, Step
 from parcours.journey.rules import add_months
-from parcours.services.indicators import IndicatorService, month_key
 
 TERRITORIES = ("73", "74", "38", "01", "69")
 STRUCTURES_PER_TERRITORY = 8
@@ -445,8 +445,8 @@ def p95(values: list[float]) -> float:
 def stalled_list(settings: Settings) -> Callable[[AsyncSession, int], Awaitable[Any]]:
     """The managers' console's stalled list (another part of the console: imported late, so
     this benchmark says clearly when it is missing)."""
-    from parcours.repositories.stalled import StalledFilter
-    from parcours.services.stalled import StalledService
+    from parcours.management.repository import StalledFilter
+    from parcours.management.service import StalledService
 
     async def call(session: AsyncSession, n: int) -> Any:
         territory = TERRITORIES[n % len(TERRITORIES)]

@@ -31,12 +31,13 @@ from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from demo.resources import bench_services
 from parcours.core.db import create_engine, create_sessionmaker, transaction
 from parcours.core.settings import ROOT
 from parcours.resources import geo
-from parcours.resources.demo import bench_services
 from parcours.resources.schemas import SortOrder
 from parcours.resources.search import Distance, ServiceQuery
+from parcours.resources.service import ResourceBaseService
 from parcours.resources.vocabulary import (
     CATEGORIE_LABELS,
     FRAIS_LABELS,
@@ -44,7 +45,6 @@ from parcours.resources.vocabulary import (
     THEMATIQUE_LABELS,
     TYPE_LABELS,
 )
-from parcours.services.resources import ResourceBaseService
 
 TEXTS = [
     "permis",

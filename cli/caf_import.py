@@ -15,9 +15,9 @@ from parcours.core.db import create_engine, create_sessionmaker, transaction
 from parcours.core.errors import ParcoursError
 from parcours.core.settings import Settings
 from parcours.core.temporal import connect
+from parcours.partners.caf_import import CafImportService
+from parcours.partners.messages import CafImportProgress, caf_import_workflow_id
 from parcours.partners.schemas import CafImportRead
-from parcours.services.caf_import import CafImportService
-from workflows.caf_import import CafImportProgress, caf_import_workflow_id
 
 SHOWN_REJECTS = 50
 

@@ -13,9 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-from cli.demo_requests import demo_requests_summary, seed_demo_requests
-from cli.seed import demo_feed_summary, seed_caf_feed
 from cli.temporal_server import dev_server_command
+from demo.requests import demo_requests_summary, seed_demo_requests
+from demo.seed import demo_feed_summary, seed_caf_feed
 from parcours.core.settings import ROOT, Settings
 
 

@@ -80,7 +80,7 @@ def import_resources(
 @app.command("seed-demo")
 def seed_demo(people: int = typer.Option(50, help="Nombre de personnes à créer")) -> None:
     """Load the Savoie demo (structures, référents, people at every step); once only."""
-    from cli.seed import seed
+    from demo.seed import seed
 
     _setup("seed")
     asyncio.run(seed(get_settings(), people))

@@ -20,18 +20,15 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from activities.caf_import import CafImportActivities
-from activities.partners import PartnerActivities
-from activities.service_orientations import ServiceOrientationActivities
+from activities.orientations import ServiceOrientationActivities
+from activities.partners import CafImportActivities, PartnerActivities
 from activities.training_requests import TrainingRequestActivities
 from parcours.core.settings import Settings
 from parcours.management.incidents import PartnerIncidentLog
-from parcours.partners.clients import PartnerAdapters
-from workflows.caf_import import CafImport
-from workflows.france_travail_notice import FranceTravailOrientationNotice
-from workflows.partner_lookup import PartnerLookup
-from workflows.service_orientation import ServiceOrientation
-from workflows.training_request import TrainingRequest
+from parcours.partners.adapters.clients import PartnerAdapters
+from workflows.orientations import FranceTravailOrientationNotice, ServiceOrientation
+from workflows.partners import CafImport, PartnerLookup
+from workflows.training_requests import TrainingRequest
 
 PARTNER_WORKFLOWS: list[type] = [CafImport, PartnerLookup]
 # Orientations to services and France Travail's notices of orientations call partners too.

@@ -12,7 +12,7 @@ from parcours.core.db import create_engine, create_sessionmaker, transaction
 from parcours.core.errors import ParcoursError
 from parcours.core.settings import Settings
 from parcours.resources.schemas import ImportReport
-from parcours.services.resources import ResourceBaseService
+from parcours.resources.service import ResourceBaseService
 
 SHOWN_REJECTS = 50
 

@@ -24,18 +24,19 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.carnet import RetentionActivities
-from activities.digest import DigestActivities
 from activities.journey import ReadModelActivities
+from activities.management import DigestActivities
 from cli.partner_worker import PARTNER_WORKFLOWS, PartnerWorkerParts
 from parcours.carnet.messages import SCHEDULE_ID, RetentionSweepInput
 from parcours.core.db import create_engine, create_sessionmaker
 from parcours.core.settings import Settings, get_settings
 from parcours.core.temporal import connect
+from parcours.management.messages import SCHEDULE_ID as DIGEST_SCHEDULE_ID
+from parcours.management.messages import WORKFLOW_ID as DIGEST_WORKFLOW_ID
+from parcours.management.messages import DailyDigestInput
 from workflows.carnet import RetentionSweep
-from workflows.digest import SCHEDULE_ID as DIGEST_SCHEDULE_ID
-from workflows.digest import WORKFLOW_ID as DIGEST_WORKFLOW_ID
-from workflows.digest import DailyDigest, DailyDigestInput
 from workflows.journey import Journey
+from workflows.management import DailyDigest
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,8 @@
 structures, served by one small HTTP app (``python -m simulators``) with switches to make a
 partner slow, failing, timing out or sending its callbacks twice.
 
-Kept apart from the adapters that call them: Parcours imports only ``simulators.signing``
-(standard library only) to check the callbacks. This package's ``__init__`` imports nothing, so
-that import stays light.
+Kept apart from the platform: nothing here imports Parcours, and Parcours imports nothing from
+here (``make lint`` checks both). They speak to each other over HTTP only, as real partners
+would; the callbacks' signature scheme is written on each side (``simulators.signing`` signs,
+``parcours.partners.signing`` checks).
 """

@@ -1,10 +1,11 @@
-"""Signatures of the callbacks partners send to Parcours (standard library only).
+"""Signatures of the callbacks partners send to Parcours (standard library only), as a partner
+computes them; Parcours checks them with its own ``parcours.partners.signing``.
 
-Both sides import this module: the simulators sign, Parcours checks. The signed message is
-``timestamp + "." + body`` (the raw body bytes), the key a secret shared with the partner, the
-signature HMAC-SHA256 in lower-case hex. The timestamp (Unix seconds) travels in
-``X-Parcours-Timestamp`` and the signature in ``X-Parcours-Signature``. A checker refuses a
-timestamp outside a window around its own clock, so a captured callback cannot be replayed later.
+The signed message is ``timestamp + "." + body`` (the raw body bytes), the key a secret shared
+with the partner, the signature HMAC-SHA256 in lower-case hex. The timestamp (Unix seconds)
+travels in ``X-Parcours-Timestamp`` and the signature in ``X-Parcours-Signature``. A checker
+refuses a timestamp outside a window around its own clock, so a captured callback cannot be
+replayed later.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import partner_calls as calls
+    from parcours.partners import messages as calls
 
 CALLS: dict[str, tuple[calls.PartnerCall, type[BaseModel], type[BaseModel]]] = {
     "lookup_caf_household": (

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import ActivityEnvironment
 
-from activities.caf_import import CafImportActivities
+from activities.partners import CafImportActivities
 from cli.caf_import import run_import
 from parcours.access.rules import Role
 from parcours.carnet.models import Beneficiary, SituationFact
@@ -25,8 +25,9 @@ from parcours.core.db import transaction
 from parcours.journey.messages import RsaStatus
 from parcours.journey.models import JourneyEventRecord, JourneyRecord
 from parcours.partners.caf_feed import FeedFormat, LineRejected
+from parcours.partners.caf_import import CafImportService
+from parcours.partners.messages import CafFeedBatchInput, CafImportProgress, caf_import_workflow_id
 from parcours.partners.models import CafAppliedEvent, CafFeedLine
-from parcours.services.caf_import import CafImportService
 from simulators.caf_feed import (
     FEED_HEADER,
     Defect,
@@ -46,7 +47,6 @@ from tests.caf_feed_support import (
     people_with,
 )
 from tests.partner_support import PartnerStack, api_token
-from workflows.caf_import import CafFeedBatchInput, CafImportProgress, caf_import_workflow_id
 
 pytest_plugins = ["tests.partner_fixtures"]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cli.seed import DEMO_FEED_PREFIX, demo_feed_summary, seed_caf_feed
+from demo.seed import DEMO_FEED_PREFIX, demo_feed_summary, seed_caf_feed
 from parcours.carnet.models import Beneficiary, Consent
 from parcours.journey.models import JourneyRecord
 from tests.caf_feed_support import feed_file, fresh_seed

@@ -12,8 +12,8 @@ from alembic.config import Config
 from sqlalchemy import func, select
 from temporalio.testing import WorkflowEnvironment
 
-from cli.seed import DEMO_PASSWORD, seed
 from cli.worker import build_worker
+from demo.seed import DEMO_PASSWORD, seed
 from parcours.access.service import AccountService
 from parcours.core.db import create_engine, create_sessionmaker
 from parcours.core.settings import ROOT, Settings

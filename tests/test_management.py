@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.digest import DigestActivities
+from activities.management import DigestActivities
 from parcours.access.models import AccessLogEntry, Structure
 from parcours.carnet.models import Consent
 from parcours.core.db import transaction
@@ -40,12 +40,13 @@ from parcours.journey.messages import REFERENT_KEY
 from parcours.journey.models import JourneyRecord
 from parcours.journey.schemas import BeneficiaryCreate
 from parcours.journey.service import JourneyService
+from parcours.management.messages import DailyDigestInput, SendDigestsInput
 from parcours.management.models import Digest
+from parcours.management.repository import StalledFilter
 from parcours.management.schemas import DigestRead, StallCause
-from parcours.orientations.models import ServiceOrientationRecord, TrainingRequestRecord
-from parcours.repositories.stalled import StalledFilter
-from parcours.services.management import digest_read
-from parcours.services.stalled import StalledService
+from parcours.management.service import StalledService, digest_read
+from parcours.orientations.models import ServiceOrientationRecord
+from parcours.training_requests.models import TrainingRequestRecord
 from tests.conftest import (
     ApiClients,
     Browsers,
@@ -58,7 +59,7 @@ from tests.conftest import (
 from tests.partner_support import PartnerStack, training_request
 from tests.test_api import act, enrol, read
 from tests.test_carnet_api import carnet
-from workflows.digest import DailyDigest, DailyDigestInput, SendDigestsInput
+from workflows.management import DailyDigest
 
 pytest_plugins = ["tests.partner_fixtures"]
 

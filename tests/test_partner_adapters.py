@@ -17,8 +17,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 from parcours.carnet.models import Beneficiary, Consent, SituationFact
 from parcours.core.settings import DEV_CALLBACK_SECRET, Settings
-from parcours.partners.http import PartnerClient, PartnerRefused, PartnerUnavailable
-from parcours.partners.structures import ServiceOrientationReceipt
+from parcours.partners.adapters.http import PartnerClient, PartnerRefused, PartnerUnavailable
+from parcours.partners.adapters.structures import ServiceOrientationReceipt
 from simulators.config import DEV_CALLBACK_SECRET as SIMULATORS_DEV_SECRET
 from tests.partner_probe import PartnerCallProbe, ProbeInput
 from tests.partner_support import (

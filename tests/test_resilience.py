@@ -22,12 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from parcours.carnet.models import Beneficiary
 from parcours.core.db import transaction
 from parcours.core.settings import ROOT, Settings
+from parcours.partners.caf_import import CafImportService
+from parcours.partners.messages import CafImportProgress, caf_import_workflow_id
 from parcours.partners.models import CafFeedLine
-from parcours.services.caf_import import CafImportService
 from tests.caf_feed_support import feed_file, journeys_reach, people_with
 from tests.conftest import free_port
 from tests.partner_support import PartnerStack, add_person, orientation
-from workflows.caf_import import CafImportProgress, caf_import_workflow_id
 
 pytest_plugins = ["tests.partner_fixtures"]
 pytestmark = pytest.mark.resilience

@@ -28,6 +28,7 @@ from api import pages_resources
 from api.app import create_app
 from api.routes import resources as resources_routes
 from cli.resources import run_import
+from demo.resources import savoie_base, trainings_csv
 from parcours.access.rules import Principal, Role
 from parcours.carnet.models import Beneficiary
 from parcours.core.db import transaction, utcnow
@@ -35,14 +36,13 @@ from parcours.core.errors import Forbidden
 from parcours.core.settings import Settings
 from parcours.journey.models import JourneyRecord
 from parcours.resources import geo
-from parcours.resources.demo import savoie_base, trainings_csv
-from parcours.resources.hours import PlannedActivity, weekly_hours
 from parcours.resources.importer import parse_file
 from parcours.resources.models import ResourceService, ResourceServiceWord, Training
+from parcours.resources.rules import PlannedActivity, weekly_hours
 from parcours.resources.schemas import ImportReport, SortOrder
 from parcours.resources.search import Distance, ServiceQuery, TrainingQuery
+from parcours.resources.service import ResourceBaseService
 from parcours.resources.vocabulary import THEMATIQUE_LABELS
-from parcours.services.resources import ResourceBaseService
 from tests.conftest import Staff, free_port, signed_in
 
 Sessions = async_sessionmaker[AsyncSession]

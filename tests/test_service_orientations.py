@@ -46,16 +46,18 @@ from parcours.journey.messages import (
 from parcours.journey.models import JourneyEventRecord
 from parcours.journey.schemas import BeneficiaryCreate
 from parcours.journey.service import JourneyService
-from parcours.orientations.france_travail_notice import france_travail_notice_workflow_id
-from parcours.orientations.messages import service_orientation_workflow_id
+from parcours.orientations.messages import (
+    france_travail_notice_workflow_id,
+    service_orientation_workflow_id,
+)
 from parcours.orientations.models import ServiceOrientationRecord
-from parcours.orientations.service_schemas import ServiceOrientationCreate
+from parcours.orientations.schemas import ServiceOrientationCreate
+from parcours.orientations.service import ServiceOrientationService
 from parcours.partners.models import PartnerEvent
 from parcours.resources.models import ResourceService
 from parcours.resources.schemas import TrainingCreate
+from parcours.resources.service import ResourceBaseService
 from parcours.resources.vocabulary import Funder
-from parcours.services.resources import ResourceBaseService
-from parcours.services.service_orientations import ServiceOrientationService
 from tests.conftest import ApiClients, Staff, api_clients, person_payload, signed_in
 from tests.partner_support import PartnerStack
 from workflows.journey import Journey

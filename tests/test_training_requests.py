@@ -48,21 +48,24 @@ from parcours.journey.messages import (
 from parcours.journey.models import JourneyEventRecord
 from parcours.journey.schemas import BeneficiaryCreate
 from parcours.journey.service import JourneyService
-from parcours.orientations.models import TrainingRequestRecord
 from parcours.partners.models import PartnerEvent
-from parcours.repositories.training_requests import TrainingRequestRepository
+from parcours.partners.service import ConsentMissing
 from parcours.resources.models import Training
 from parcours.resources.text import normalise
-from parcours.services.partner_data import ConsentMissing
-from parcours.services.training_requests import (
+from parcours.training_requests.messages import TrainingRequestResult, TrainingStatus
+from parcours.training_requests.models import TrainingRequestRecord
+from parcours.training_requests.repository import TrainingRequestRepository
+from parcours.training_requests.schemas import (
     AnswerCreate,
     ApprovalCreate,
-    FunderConsoleService,
-    FunderQuery,
     MoreInfoCreate,
     RefusalCreate,
     TrainingEndCreate,
     TrainingRequestCreate,
+)
+from parcours.training_requests.service import (
+    FunderConsoleService,
+    FunderQuery,
     TrainingRequestService,
 )
 from simulators.app import create_app as create_simulators
@@ -78,7 +81,6 @@ from tests.conftest import (
 )
 from tests.partner_support import PartnerStack, serve
 from tests.test_no_personal_data import searchable
-from workflows.training_request import TrainingRequestResult, TrainingStatus
 
 pytest_plugins = ["tests.partner_fixtures"]
 

@@ -8,16 +8,14 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
-from parcours.carnet.messages import (
-    ANONYMISE_EXPIRED,
-    AnonymiseBatchInput,
-    AnonymiseBatchResult,
-    RetentionSweepInput,
-    RetentionSweepResult,
-)
-
 with workflow.unsafe.imports_passed_through():
-    pass
+    from parcours.carnet.messages import (
+        ANONYMISE_EXPIRED,
+        AnonymiseBatchInput,
+        AnonymiseBatchResult,
+        RetentionSweepInput,
+        RetentionSweepResult,
+    )
 
 
 @workflow.defn(name="RetentionSweep")

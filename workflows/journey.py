@@ -17,13 +17,13 @@ from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
-from parcours.journey.messages import RECORD_JOURNEY_EVENT, RECORD_JOURNEY_EVENTS
-
 with workflow.unsafe.imports_passed_through():
     from parcours.core.messages import READ_MODEL_RETRY
     from parcours.journey import rules
     from parcours.journey.messages import (
         DEADLINE_KEY,
+        RECORD_JOURNEY_EVENT,
+        RECORD_JOURNEY_EVENTS,
         REFERENT_KEY,
         STEP_KEY,
         TERRITORY_KEY,
@@ -57,10 +57,12 @@ with workflow.unsafe.imports_passed_through():
     )
     from parcours.orientations.messages import (
         SERVICE_ORIENTATION_WORKFLOW,
-        TRAINING_REQUEST_WORKFLOW,
         ServiceOrientationStart,
-        TrainingRequestStart,
         service_orientation_workflow_id,
+    )
+    from parcours.training_requests.messages import (
+        TRAINING_REQUEST_WORKFLOW,
+        TrainingRequestStart,
         training_request_workflow_id,
     )
 

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from api.auth import ApiPrincipal
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from parcours.indicators.schemas import IndicatorFilter, IndicatorsRead, JourneyStory
-from parcours.services.indicators import (
+from parcours.indicators.service import (
     TABLES,
     IndicatorService,
     JourneyStoryService,

@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import ApiPrincipal
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from parcours.services.lookups import LookupRead, LookupService, LookupStatus
-from workflows.partner_lookup import REQUEST_ID_PATTERN, LookupPartner
+from parcours.partners.lookups import LookupRead, LookupService, LookupStatus
+from parcours.partners.messages import REQUEST_ID_PATTERN, LookupPartner
 
 router = APIRouter(prefix="/api/v1", tags=["partenaires"])
 

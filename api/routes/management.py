@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, status
 from api.auth import ApiPrincipal
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from parcours.journey.messages import Step
+from parcours.management.repository import StalledFilter
 from parcours.management.schemas import (
     BulkResult,
     DigestRead,
@@ -24,9 +25,7 @@ from parcours.management.schemas import (
     StallCause,
     StalledPage,
 )
-from parcours.repositories.stalled import StalledFilter
-from parcours.services.management import ManagementService
-from parcours.services.stalled import StalledService
+from parcours.management.service import ManagementService, StalledService
 
 router = APIRouter(prefix="/api/v1/management", tags=["gestion"])
 

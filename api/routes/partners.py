@@ -11,10 +11,10 @@ from api.auth import ApiPrincipal
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from parcours.access.rules import Principal, Role
 from parcours.core.errors import Forbidden
+from parcours.partners.caf_import import CafImportService, InvalidFeed
+from parcours.partners.callbacks import PartnerCallbackService
 from parcours.partners.schemas import CafImportRead, CallbackReceipt
-from parcours.services.caf_import import CafImportService, InvalidFeed
-from parcours.services.partner_callbacks import PartnerCallbackService
-from simulators.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from parcours.partners.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 router = APIRouter(prefix="/api/v1", tags=["partenaires"])
 

@@ -30,6 +30,7 @@ from parcours.resources.search import (
     ServiceQuery,
     TrainingQuery,
 )
+from parcours.resources.service import ResourceBaseService
 from parcours.resources.vocabulary import (
     CATEGORIE_LABELS,
     FRAIS_LABELS,
@@ -38,7 +39,6 @@ from parcours.resources.vocabulary import (
     TYPE_LABELS,
     Funder,
 )
-from parcours.services.resources import ResourceBaseService
 
 router = APIRouter(prefix="/api/v1/resources", tags=["ressources"])
 

@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends, status
 
 from api.auth import ApiPrincipal
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from parcours.orientations.service_schemas import (
+from parcours.orientations.schemas import (
     ServiceOrientationCreate,
     ServiceOrientationRead,
     WeeklyHoursRead,
 )
-from parcours.services.service_orientations import ServiceOrientationService
+from parcours.orientations.service import ServiceOrientationService
 
 router = APIRouter(prefix="/api/v1", tags=["orientations vers un service"])
 

@@ -8,13 +8,11 @@ from fastapi import APIRouter, Depends, Query, status
 
 from api.auth import ApiPrincipal
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from parcours.services.training_requests import (
+from parcours.training_requests.messages import TrainingStatus
+from parcours.training_requests.schemas import (
     AGE_FILTERS,
-    STALLED,
     AnswerCreate,
     ApprovalCreate,
-    FunderConsoleService,
-    FunderQuery,
     FunderRequestPage,
     FunderRequestRead,
     MoreInfoCreate,
@@ -23,9 +21,13 @@ from parcours.services.training_requests import (
     TrainingRequestCreate,
     TrainingRequestPage,
     TrainingRequestRead,
+)
+from parcours.training_requests.service import (
+    STALLED,
+    FunderConsoleService,
+    FunderQuery,
     TrainingRequestService,
 )
-from workflows.training_request import TrainingStatus
 
 router = APIRouter(prefix="/api/v1", tags=["demandes de formation"])
 

@@ -85,9 +85,9 @@ from parcours.journey.schemas import EVENT_LABELS, BeneficiaryRead
 from parcours.journey.service import JourneyService, journey_read
 from parcours.management.repository import InterventionRepository
 from parcours.management.schemas import INTERVENTION_LABELS, InterventionKind
-from parcours.repositories.partners import PartnerRepository
-from parcours.repositories.service_orientations import ServiceOrientationRepository
-from parcours.repositories.training_requests import TrainingRequestRepository
+from parcours.orientations.repository import ServiceOrientationRepository
+from parcours.partners.repository import PartnerRepository
+from parcours.training_requests.repository import TrainingRequestRepository
 
 ERASED_NAME = "Personne effacée"
 

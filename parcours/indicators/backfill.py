@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from parcours.core.db import UTCDateTime
-from parcours.indicators.milestones import entered_step, merge, milestone_row
+from parcours.indicators.rules import entered_step, merge, milestone_row
 
 BATCH = 2000
 

@@ -13,9 +13,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parcours.carnet.models import Beneficiary
+from parcours.indicators.repository import project_indicators
 from parcours.journey.messages import RecordJourneyEventInput, journey_workflow_id
 from parcours.journey.models import JourneyEventRecord, JourneyRecord
-from parcours.repositories.indicators import project_indicators
 
 _Query = TypeVar("_Query", bound=Select)
 

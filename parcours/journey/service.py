@@ -71,7 +71,7 @@ from parcours.journey.schemas import (
     StepDuration,
     TimelineEntry,
 )
-from parcours.orientations.france_travail_notice import (
+from parcours.orientations.messages import (
     FRANCE_TRAVAIL_NOTICE_WORKFLOW,
     FranceTravailNoticeStart,
     france_travail_notice_workflow_id,

@@ -5,14 +5,37 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    and_,
+    case,
+    delete,
+    func,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    true,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parcours.access.models import User
-from parcours.core.db import utcnow
+from parcours.access.models import AccessLogEntry, User
+from parcours.carnet.models import Beneficiary
+from parcours.core.db import UTCDateTime, utcnow
+from parcours.journey.messages import Step
+from parcours.journey.models import JourneyRecord
 from parcours.management.models import Digest, JourneyIntervention, PartnerIncident
+from parcours.management.schemas import StallCause
+from parcours.orientations.messages import FINAL_STATUSES
+from parcours.orientations.models import ServiceOrientationRecord
+from parcours.training_requests.models import TrainingRequestRecord
 
 
 @dataclass(frozen=True)
@@ -219,3 +242,287 @@ class DigestRepository:
 
     async def get(self, digest_id: str) -> Digest | None:
         return await self.session.get(Digest, digest_id)
+
+
+# Training requests that wait on their funder (the others are decided, or on their way).
+WAITING_TRAINING_STATUSES = ("submitted", "more_info_requested")
+
+
+_NEVER = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+CAUSE_COLUMNS = {
+    StallCause.DEADLINE: "deadline_since",
+    StallCause.INACTIVE: "inactive_since",
+    StallCause.REQUEST: "request_since",
+    StallCause.INCIDENT: "incident_since",
+}
+
+
+@dataclass(frozen=True)
+class StalledFilter:
+    # Who is asking: only the journeys they may see (``parcours.access.rules.visible_journeys``).
+    visible: ColumnElement[bool] | None = None
+    territory: str | None = None
+    structure_id: str | None = None
+    referent_id: str | None = None
+    step: str | None = None
+    cause: StallCause | None = None
+    # Stalled for at least this many days.
+    min_overdue_days: int | None = None
+    # Stalled after this moment only (the digest's "newly stalled").
+    stalled_after: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StalledRow:
+    beneficiary_id: str
+    since: datetime
+    causes: dict[StallCause, datetime]
+
+
+def _moment(value: Any) -> ColumnElement[datetime]:
+    return type_coerce(value, UTCDateTime())
+
+
+class StalledRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def _dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    def _plus_days(self, column: Any, days: int) -> ColumnElement[datetime]:
+        if self._dialect == "sqlite":
+            # Stored as text: SQLite's own date arithmetic, in the same format.
+            return _moment(func.strftime("%Y-%m-%d %H:%M:%f000", column, f"+{days} days"))
+        return _moment(column + func.make_interval(0, 0, 0, days))
+
+    def _earliest(self, *moments: ColumnElement[datetime]) -> ColumnElement[datetime]:
+        """The earliest of the moments that are set (NULL when none is)."""
+        if self._dialect == "postgresql":
+            return _moment(func.least(*moments))
+        never = literal(_NEVER, UTCDateTime())
+        first = func.min(*(func.coalesce(m, never) for m in moments))
+        return _moment(func.nullif(first, never))
+
+    def _stalled(
+        self,
+        f: StalledFilter,
+        now: datetime,
+        inactive_days: int,
+        *,
+        beneficiary_id: str | None = None,
+    ) -> CTE:
+        """The stalled journeys the filter keeps (the cause filter aside), each with each
+        cause's since (or NULL) and the earliest as ``since``: worked out once per query (a
+        CTE that PostgreSQL materialises), however many times the query reads it.
+
+        Only the candidates are looked at: open journeys whose step is late, or untouched
+        since the inactivity cutoff, or with a request or an incident. On PostgreSQL the
+        journeys come from ``ix_journeys_open`` alone (open journeys by territory, with every
+        column read here) and the carnet's recent changes from ``ix_access_log_updates_at``
+        alone (it holds ``what``): index-only scans, no table page read."""
+        j = JourneyRecord
+        cutoff = now - timedelta(days=inactive_days)
+        incidents = (
+            select(
+                PartnerIncident.beneficiary_id.label("beneficiary_id"),
+                func.min(PartnerIncident.since).label("since"),
+            )
+            .where(PartnerIncident.beneficiary_id.is_not(None))
+            .group_by(PartnerIncident.beneficiary_id)
+            .subquery("incidents")
+        )
+        training, orientation = TrainingRequestRecord, ServiceOrientationRecord
+        waiting = union_all(
+            select(training.beneficiary_id, training.stalled_since.label("since")).where(
+                training.stalled_since.is_not(None),
+                training.status.in_(WAITING_TRAINING_STATUSES),
+            ),
+            select(orientation.beneficiary_id, orientation.reminded_at.label("since")).where(
+                orientation.reminded_at.is_not(None),
+                orientation.answered_at.is_(None),
+                orientation.status.not_in([s.value for s in FINAL_STATUSES]),
+            ),
+        ).subquery("waiting")
+        requests = (
+            select(
+                waiting.c.beneficiary_id.label("beneficiary_id"),
+                func.min(waiting.c.since).label("since"),
+            )
+            .group_by(waiting.c.beneficiary_id)
+            .subquery("requests")
+        )
+        # The carnet's recent changes, gathered once (``ACCESS_LOG_UPDATES_INDEX``: the access
+        # log's updates by time), not probed journey by journey.
+        changed = (
+            select(AccessLogEntry.beneficiary_id.label("beneficiary_id"))
+            .where(
+                # Inline, so that the planners see the partial index applies (prepared
+                # statements included).
+                AccessLogEntry.action == literal_column("'update'"),
+                AccessLogEntry.at >= cutoff,
+                AccessLogEntry.what.like("carnet.%"),
+            )
+            .group_by(AccessLogEntry.beneficiary_id)
+            .subquery("changed")
+        )
+        deadline_hit = and_(
+            j.paused.is_(False),
+            j.deadline.is_not(None),
+            or_(j.stalled.is_(True), j.deadline < now),
+        )
+        untouched = and_(j.paused.is_(False), j.updated_at < cutoff)
+        inactive_hit = and_(untouched, changed.c.beneficiary_id.is_(None))
+        causes = (
+            select(
+                j.beneficiary_id.label("beneficiary_id"),
+                _moment(case((deadline_hit, j.deadline), else_=null())).label("deadline_since"),
+                _moment(
+                    case(
+                        (inactive_hit, self._plus_days(j.updated_at, inactive_days)),
+                        else_=null(),
+                    )
+                ).label("inactive_since"),
+                _moment(requests.c.since).label("request_since"),
+                _moment(incidents.c.since).label("incident_since"),
+            )
+            .outerjoin(requests, requests.c.beneficiary_id == j.beneficiary_id)
+            .outerjoin(incidents, incidents.c.beneficiary_id == j.beneficiary_id)
+            .outerjoin(changed, changed.c.beneficiary_id == j.beneficiary_id)
+            .where(
+                # Inline: the condition of the partial index ``ix_journeys_open``.
+                j.step != literal_column(f"'{Step.CLOSED.value}'"),
+                # The candidates: a journey with none of these has no cause.
+                or_(
+                    deadline_hit,
+                    untouched,
+                    requests.c.since.is_not(None),
+                    incidents.c.since.is_not(None),
+                ),
+            )
+        )
+        if beneficiary_id is not None:
+            causes = causes.where(j.beneficiary_id == beneficiary_id)
+        if f.visible is not None:
+            causes = causes.where(f.visible)
+        if f.territory:
+            causes = causes.where(j.territory == f.territory)
+        if f.structure_id:
+            causes = causes.where(j.structure_id == f.structure_id)
+        if f.referent_id:
+            causes = causes.where(j.referent_id == f.referent_id)
+        if f.step:
+            causes = causes.where(j.step == f.step)
+        # OFFSET 0: each row's causes are computed once, not once more inside ``since``.
+        found = causes.offset(0).subquery("causes")
+        since = self._earliest(*(found.c[column] for column in CAUSE_COLUMNS.values()))
+        conditions: list[ColumnElement[bool]] = [since.is_not(None)]
+        if f.min_overdue_days:
+            conditions.append(since <= now - timedelta(days=f.min_overdue_days))
+        if f.stalled_after is not None:
+            conditions.append(since > f.stalled_after)
+        return (
+            select(found, since.label("since"))
+            .where(*conditions)
+            .cte("stalled")
+            .prefix_with("MATERIALIZED", dialect="postgresql")
+        )
+
+    async def page(
+        self,
+        f: StalledFilter,
+        *,
+        now: datetime,
+        inactive_days: int,
+        limit: int = 25,
+        offset: int = 0,
+    ) -> tuple[list[StalledRow], int, dict[StallCause, int]]:
+        """A page of stalled journeys (the most overdue first), how many the filter keeps, and
+        how many have each cause (whatever the cause filter).
+
+        One statement: the stalled journeys are worked out once; the counts (one row) are
+        joined to the page, so that an empty page still brings them."""
+        stalled = self._stalled(f, now, inactive_days)
+        # COUNT(column) counts the rows where it is set: with a cause filter, those that
+        # have the cause (portable: no FILTER clause needed).
+        kept = stalled.c[CAUSE_COLUMNS[f.cause]] if f.cause else None
+        counts = select(
+            (func.count(kept) if kept is not None else func.count()).label("total"),
+            *(
+                func.count(stalled.c[column]).label(f"{cause.value}_count")
+                for cause, column in CAUSE_COLUMNS.items()
+            ),
+        ).subquery("counts")
+        listing = select(stalled)
+        if kept is not None:
+            listing = listing.where(kept.is_not(None))
+        listed = (
+            listing.order_by(stalled.c.since, stalled.c.beneficiary_id)
+            .limit(limit)
+            .offset(offset)
+            .subquery("listed")
+        )
+        query = (
+            select(counts, listed)
+            .select_from(counts.outerjoin(listed, true()))
+            .order_by(listed.c.since, listed.c.beneficiary_id)
+        )
+        rows = (await self.session.execute(query)).mappings().all()
+        first = rows[0]
+        counted = {cause: int(first[f"{cause.value}_count"]) for cause in CAUSE_COLUMNS}
+        items = [_row(r) for r in rows if r["beneficiary_id"] is not None]
+        return items, int(first["total"]), counted
+
+    async def one(
+        self, beneficiary_id: str, *, now: datetime, inactive_days: int
+    ) -> StalledRow | None:
+        """One journey's causes (None when it is not stalled)."""
+        stalled = self._stalled(StalledFilter(), now, inactive_days, beneficiary_id=beneficiary_id)
+        found = (await self.session.execute(select(stalled))).mappings().first()
+        return _row(found) if found else None
+
+    async def journeys_with_people(
+        self, ids: Sequence[str]
+    ) -> dict[str, tuple[JourneyRecord, Beneficiary]]:
+        rows = await self.session.execute(
+            select(JourneyRecord, Beneficiary)
+            .join(Beneficiary, Beneficiary.id == JourneyRecord.beneficiary_id)
+            .where(JourneyRecord.beneficiary_id.in_(ids))
+        )
+        return {row[0].beneficiary_id: (row[0], row[1]) for row in rows.all()}
+
+    async def waiting_for_referent(
+        self,
+        *,
+        before: datetime,
+        territory: str | None = None,
+        structure_id: str | None = None,
+        limit: int = 100,
+    ) -> tuple[Sequence[JourneyRecord], int]:
+        """Open journeys with no référent, started before ``before`` (the longest wait first)."""
+        j = JourneyRecord
+        query = select(j).where(
+            j.step != Step.CLOSED.value, j.referent_id.is_(None), j.started_at <= before
+        )
+        if territory:
+            query = query.where(j.territory == territory)
+        if structure_id:
+            query = query.where(j.structure_id == structure_id)
+        total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = await self.session.scalars(query.order_by(j.started_at).limit(limit))
+        return rows.all(), total or 0
+
+
+def _row(found: Any) -> StalledRow:
+    return StalledRow(
+        beneficiary_id=found["beneficiary_id"],
+        since=found["since"],
+        causes={
+            cause: found[column]
+            for cause, column in CAUSE_COLUMNS.items()
+            if found[column] is not None
+        },
+    )

@@ -18,7 +18,7 @@ from enum import StrEnum
 from stdnum import exceptions as stdnum_errors
 from stdnum.fr import nir as nir_number
 
-from parcours.partners.caf import RIGHTS_STATES, CafAddress, CafHousehold, CafRights
+from parcours.partners.adapters.caf import RIGHTS_STATES, CafAddress, CafHousehold, CafRights
 
 COLUMNS = (
     "id_evenement",

@@ -2,7 +2,7 @@
 data·inclusion publishes them, schema v1) and trainings (CSV), row by row.
 
 Pure functions: a file's bytes become rows; a row becomes either a record ready to store or
-the French reason it is rejected. Storing is ``parcours.services.resources``' business.
+the French reason it is rejected. Storing is ``parcours.resources.service``' business.
 
 data·inclusion's JSON files are a list of objects (an API page ``{"items": […]}`` is read
 too); its CSV files hold one object per line, lists written as ``['a', 'b']`` (also read:

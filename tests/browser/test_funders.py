@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parcours.carnet.models import Beneficiary
-from parcours.orientations.models import TrainingRequestRecord
+from parcours.training_requests.models import TrainingRequestRecord
 from tests.browser.conftest import SCREENSHOTS
 from tests.conftest import STAFF_PASSWORD, NewAccount, Staff
 from tests.partner_support import PartnerStack

@@ -1,0 +1,383 @@
+"""The indicators' SQL: the projection of each journey event into milestones and step spans
+(idempotent upserts, built once per dialect), and the aggregates the indicators read.
+
+Aggregates group by month and structure in SQL; the service adds them up into the period's
+figures, the monthly table and the structures' table. Medians and 90th percentiles are
+``percentile_cont`` on PostgreSQL, computed in Python on SQLite (same interpolation).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import cache
+from typing import Any, cast
+
+from sqlalchemy import (
+    TIMESTAMP,
+    ColumnElement,
+    Date,
+    Select,
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    column,
+    event,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+    type_coerce,
+    update,
+    values,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import INTERVAL
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
+
+from parcours.access.models import Structure
+from parcours.core.db import UTCDateTime
+from parcours.indicators import rules as milestones
+from parcours.indicators.models import JourneyMilestones, JourneyStepSpan
+from parcours.indicators.rules import CURRENT, FIRST, FOLLOW_UP, LATEST, milestone_row
+from parcours.journey.messages import RecordJourneyEventInput, Step
+
+M = cast(Table, JourneyMilestones.__table__)
+S = cast(Table, JourneyStepSpan.__table__)
+
+
+@dataclass(frozen=True)
+class _Projection:
+    milestones: Any
+    span_upsert: Any
+    span_close: Any
+
+
+@cache
+def _projection(dialect: str) -> _Projection:
+    """The three statements of the projection (see ``JourneyRepository.project``)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    upsert = insert(M)
+    new = upsert.excluded
+    newer = new.seq > M.c.seq
+    set_: dict[str, Any] = {}
+    for name in FIRST:
+        earlier = or_(M.c[name].is_(None), new[name] < M.c[name])
+        set_[name] = case((earlier, new[name]), else_=M.c[name])
+    # As ``milestones.follow_up_applies``.
+    follow_up = and_(
+        new.follow_up_outcome.is_not(None),
+        or_(M.c.follow_up_seq.is_(None), new.seq >= M.c.follow_up_seq),
+    )
+    for name in FOLLOW_UP:
+        given = and_(follow_up, new[name].is_not(None))
+        set_[name] = case((given, new[name]), else_=M.c[name])
+    for name in LATEST:
+        set_[name] = func.coalesce(new[name], M.c[name])
+    for name in CURRENT:
+        set_[name] = case((newer, new[name]), else_=M.c[name])
+    set_["seq"] = case((newer, new.seq), else_=M.c.seq)
+    milestone_upsert = upsert.on_conflict_do_update(index_elements=[M.c.beneficiary_id], set_=set_)
+
+    at = bindparam("at", type_=UTCDateTime())
+    who = bindparam("who", type_=String())
+    # A step entered before one already recorded (a late event) ends where that one begins.
+    next_entry = (
+        select(func.min(S.c.entered_at))
+        .where(S.c.beneficiary_id == who, S.c.entered_at > at)
+        .scalar_subquery()
+    )
+    span = insert(S).values(
+        beneficiary_id=who,
+        entered_at=at,
+        step=bindparam("step"),
+        entered_seq=bindparam("seq"),
+        territory=bindparam("territory"),
+        structure_id=bindparam("structure_id"),
+        left_at=next_entry,
+    )
+    span_upsert = span.on_conflict_do_update(
+        index_elements=[S.c.beneficiary_id, S.c.entered_at],
+        set_={
+            "step": span.excluded.step,
+            "entered_seq": span.excluded.entered_seq,
+            "territory": span.excluded.territory,
+            "structure_id": span.excluded.structure_id,
+        },
+        where=and_(S.c.entered_seq < span.excluded.entered_seq, S.c.step != span.excluded.step),
+    )
+    # The stay that covered this instant ends at it.
+    span_close = (
+        update(S)
+        .where(
+            S.c.beneficiary_id == who,
+            S.c.entered_at < at,
+            or_(S.c.left_at.is_(None), S.c.left_at > at),
+        )
+        .values(left_at=at)
+    )
+    return _Projection(milestone_upsert, span_upsert, span_close)
+
+
+# Where a transaction remembers the stays it wrote (``Session.info`` lives with the session;
+# the memo is cleared when the transaction ends, see ``_forget_spans``).
+_SPANS_WRITTEN = "indicators.spans_written"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_spans(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_SPANS_WRITTEN, None)
+
+
+async def project_indicators(session: AsyncSession, data: RecordJourneyEventInput) -> None:
+    """Keep the journey's milestones and step spans up to date with one numbered event.
+
+    Idempotent (a retried event changes nothing) and cheap: an event that marks no milestone
+    and enters no step writes nothing here."""
+    j, e = data.journey, data.event
+    statements = _projection(session.get_bind().dialect.name)
+    row = milestone_row(
+        beneficiary_id=j.beneficiary_id,
+        seq=data.seq,
+        kind=e.kind,
+        occurred_at=e.occurred_at,
+        step=(e.step or j.step).value,
+        detail=e.detail,
+        territory=j.territory,
+        structure_id=j.structure_id,
+        rsa_opened_on=j.rsa_opened_on,
+    )
+    if row is not None:
+        await session.execute(statements.milestones, row)
+    # The event belongs to the transition that entered the journey's current step; the
+    # transition's other events (same transaction) find the stay already written.
+    written: set[tuple[str, datetime]] = session.info.setdefault(_SPANS_WRITTEN, set())
+    if j.step_since == e.occurred_at and (j.beneficiary_id, j.step_since) not in written:
+        written.add((j.beneficiary_id, j.step_since))
+        await session.execute(
+            statements.span_upsert,
+            {
+                "who": j.beneficiary_id,
+                "at": j.step_since,
+                "step": j.step.value,
+                "seq": data.seq,
+                "territory": j.territory,
+                "structure_id": j.structure_id,
+            },
+        )
+        if data.seq > 1:  # a journey's first event has no stay before it to end
+            await session.execute(
+                statements.span_close, {"who": j.beneficiary_id, "at": j.step_since}
+            )
+
+
+@dataclass(frozen=True)
+class IndicatorScope:
+    """Which journeys: a territory (and a structure), a period of whole months
+    [``start``, ``end``), and the day the figures are computed (what is due by then)."""
+
+    territory: str
+    start: date
+    end: date
+    today: date
+    structure_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StepDelays:
+    count: int
+    median_days: float | None
+    p90_days: float | None
+
+
+def percentile(values: Sequence[float], fraction: float) -> float | None:
+    """``percentile_cont``: linear interpolation between the closest ranks."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = fraction * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _count_if(condition: ColumnElement[bool]) -> Any:
+    return func.sum(case((condition, 1), else_=0))
+
+
+class IndicatorRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def _dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    def _month(self, column: Any) -> Any:
+        """The month of a date column (``_rows`` makes it ``YYYY-MM``). On PostgreSQL a
+        truncated timestamp, several times cheaper than formatting each row's date."""
+        if self._dialect == "postgresql":
+            return func.date_trunc("month", sql_cast(column, TIMESTAMP()))
+        return func.strftime("%Y-%m", column)
+
+    async def _rows(self, query: Select[Any]) -> list[dict[str, Any]]:
+        rows = [dict(r) for r in (await self.session.execute(query)).mappings()]
+        for row in rows:
+            month = row["month"]
+            if isinstance(month, datetime):
+                row["month"] = f"{month.year:04d}-{month.month:02d}"
+        return rows
+
+    def _plus_days(self, column: Any, days: int) -> Any:
+        if self._dialect == "postgresql":
+            return column + literal_column(str(int(days)), Date)
+        return func.date(column, f"+{int(days)} days")
+
+    def _milestones_in(self, query: Select[Any], column: Any, scope: IndicatorScope) -> Any:
+        query = query.where(
+            M.c.territory == scope.territory, column >= scope.start, column < scope.end
+        )
+        if scope.structure_id:
+            query = query.where(M.c.structure_id == scope.structure_id)
+        return query
+
+    async def cohort(
+        self, scope: IndicatorScope, orientation_days: Sequence[int]
+    ) -> list[dict[str, Any]]:
+        """Journeys by month of reference (RSA opening, else start) and structure: how many,
+        how far they went (the funnel), and how many were oriented within each delay of the
+        RSA opening — out of those whose delay is over or who were oriented within it."""
+        month = self._month(M.c.reference_on).label("month")
+        rsa = M.c.rsa_opened_on.is_not(None)
+        columns: list[Any] = [
+            month,
+            M.c.structure_id,
+            func.count().label("entered"),
+            _count_if(rsa).label("rsa"),
+            func.count(M.c.diagnosis_on).label("diagnosed"),
+            func.count(M.c.oriented_on).label("oriented"),
+            func.count(M.c.contract_signed_on).label("contract"),
+            func.count(M.c.employment_on).label("employed"),
+            func.count(M.c.follow_up_on).label("followed"),
+            _count_if(M.c.follow_up_outcome == milestones.KEPT).label("kept"),
+        ]
+        for days in orientation_days:
+            within = and_(rsa, M.c.oriented_on <= self._plus_days(M.c.rsa_opened_on, days))
+            due = and_(rsa, M.c.rsa_opened_on <= scope.today - timedelta(days=days))
+            columns.append(_count_if(within).label(f"within_{days}"))
+            columns.append(_count_if(or_(within, due)).label(f"due_{days}"))
+        query = self._milestones_in(select(*columns), M.c.reference_on, scope)
+        return await self._rows(query.group_by(month, M.c.structure_id))
+
+    async def contracts(self, scope: IndicatorScope, within_days: int) -> list[dict[str, Any]]:
+        """Journeys by month of orientation and structure: how many signed their contract
+        within ``within_days`` of the orientation, out of those whose delay is over or who
+        signed within it."""
+        month = self._month(M.c.oriented_on).label("month")
+        within = M.c.contract_signed_on <= self._plus_days(M.c.oriented_on, within_days)
+        due = M.c.oriented_on <= scope.today - timedelta(days=within_days)
+        query = select(
+            month,
+            M.c.structure_id,
+            func.count().label("oriented"),
+            _count_if(within).label("within"),
+            _count_if(or_(within, due)).label("due"),
+        )
+        query = self._milestones_in(query, M.c.oriented_on, scope)
+        return await self._rows(query.group_by(month, M.c.structure_id))
+
+    async def follow_ups(self, scope: IndicatorScope, kept_by: date) -> list[dict[str, Any]]:
+        """Follow-ups by month of entry and structure: how many were kept at month 6, out of
+        those settled (kept or lost) or whose month 6 is past (``follow_up_on <= kept_by``)."""
+        month = self._month(M.c.follow_up_on).label("month")
+        settled = M.c.follow_up_outcome.in_([milestones.KEPT, milestones.LOST])
+        query = select(
+            month,
+            M.c.structure_id,
+            func.count().label("followed"),
+            _count_if(M.c.follow_up_outcome == milestones.KEPT).label("kept"),
+            _count_if(or_(settled, M.c.follow_up_on <= kept_by)).label("due"),
+        )
+        query = self._milestones_in(query, M.c.follow_up_on, scope)
+        return await self._rows(query.group_by(month, M.c.structure_id))
+
+    async def exits(self, scope: IndicatorScope) -> list[dict[str, Any]]:
+        """Closed journeys by month of closing, structure and exit reason."""
+        month = self._month(M.c.closed_on).label("month")
+        query = select(month, M.c.structure_id, M.c.exit_reason, func.count().label("closed"))
+        query = self._milestones_in(query, M.c.closed_on, scope)
+        return await self._rows(query.group_by(month, M.c.structure_id, M.c.exit_reason))
+
+    async def step_delays(self, scope: IndicatorScope) -> dict[str, StepDelays]:
+        """Time spent in each step (days), over the stays that ended in the period.
+
+        Read step by step along ``ix_journey_step_spans_territory_step_left``, which holds
+        every column needed (no table access, no sort to group by step)."""
+        start = datetime.combine(scope.start, datetime.min.time(), milestones.PARIS)
+        end = datetime.combine(scope.end, datetime.min.time(), milestones.PARIS)
+        steps = [step.value for step in Step if step is not Step.CLOSED]
+        where = [S.c.territory == scope.territory, S.c.left_at >= start, S.c.left_at < end]
+        if scope.structure_id:
+            where.append(S.c.structure_id == scope.structure_id)
+        if self._dialect == "postgresql":
+            wanted = values(column("step", String), name="wanted").data([(s,) for s in steps])
+            stay = type_coerce(S.c.left_at - S.c.entered_at, INTERVAL())
+            # One sort per step for both fractions; intervals need no conversion per row.
+            fractions = func.percentile_cont(postgresql.array([0.5, 0.9])).within_group(stay)
+            per_step = (
+                select(
+                    func.count().label("count"),
+                    type_coerce(fractions, postgresql.ARRAY(INTERVAL())).label("fractions"),
+                )
+                .where(S.c.step == wanted.c.step, *where)
+                .lateral("per_step")
+            )
+            rows = await self.session.execute(
+                select(wanted.c.step, per_step.c.count, per_step.c.fractions).select_from(
+                    wanted.join(per_step, true())
+                )
+            )
+            found = {}
+            for step, count, fractions_found in rows.all():
+                median, p90 = fractions_found or (None, None)
+                found[step] = StepDelays(count, _days(median), _days(p90))
+            return found
+        spans = await self.session.execute(
+            select(S.c.step, S.c.entered_at, S.c.left_at).where(S.c.step.in_(steps), *where)
+        )
+        durations: dict[str, list[float]] = defaultdict(list)
+        for step, entered_at, left_at in spans.all():
+            durations[step].append((left_at - entered_at).total_seconds() / 86400)
+        return {
+            step: StepDelays(len(values), percentile(values, 0.5), percentile(values, 0.9))
+            for step, values in durations.items()
+        }
+
+    async def spans(self, beneficiary_id: str) -> Sequence[JourneyStepSpan]:
+        """A journey's stays in each step, in order."""
+        rows = await self.session.scalars(
+            select(JourneyStepSpan)
+            .where(JourneyStepSpan.beneficiary_id == beneficiary_id)
+            .order_by(JourneyStepSpan.entered_at)
+        )
+        return rows.all()
+
+    async def territories(self) -> list[str]:
+        """The départements that have structures (an administrator's choice)."""
+        rows = await self.session.scalars(
+            select(Structure.territory).distinct().order_by(Structure.territory)
+        )
+        return list(rows.all())
+
+
+def _days(value: timedelta | None) -> float | None:
+    return None if value is None else value.total_seconds() / 86400

@@ -1,0 +1,528 @@
+"""The managers' indicators (per territory, structure and month) and a journey's full story.
+
+Indicators are for managers (their own département) and administrators (any département).
+They read the milestones and step spans the journeys' projection keeps, never the journeys'
+timelines: a year of a département is a handful of aggregate queries.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+
+from parcours.access.repository import PeopleRepository
+from parcours.access.rules import Principal, Role
+from parcours.carnet.service import CarnetService
+from parcours.core.errors import Forbidden, InvalidReference
+from parcours.core.schemas import PersonRef
+from parcours.core.settings import Settings
+from parcours.indicators.repository import IndicatorRepository, IndicatorScope
+from parcours.indicators.rules import local_day
+from parcours.indicators.schemas import (
+    ExitCount,
+    Figures,
+    FunnelStage,
+    IndicatorFilter,
+    IndicatorsRead,
+    JourneyStory,
+    MonthFigures,
+    Rate,
+    StepDelay,
+    StepStay,
+    StepTotal,
+    StructureFigures,
+)
+from parcours.journey.messages import ExitReason, Step
+from parcours.journey.rules import POSITIVE_EXITS
+from parcours.journey.schemas import EXIT_LABELS, STEP_LABELS
+
+MAX_MONTHS = 36
+MONTH_NAMES = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
+NO_STRUCTURE = "Sans structure"
+# The steps whose time is measured, in the journey's order.
+MEASURED_STEPS = [s for s in Step if s is not Step.CLOSED]
+
+
+def month_key(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def month_label(key: str) -> str:
+    year, month = key.split("-")
+    return f"{MONTH_NAMES[int(month) - 1]} {year}"
+
+
+def _first_day(key: str) -> date:
+    year, month = key.split("-")
+    return date(int(year), int(month), 1)
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later (or earlier), kept within the month."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    days_in_month = (date(year + month // 12, month % 12 + 1, 1) - date(year, month, 1)).days
+    return date(year, month, min(day.day, days_in_month))
+
+
+def _months(first: str, last: str) -> list[str]:
+    keys, day = [], _first_day(first)
+    while month_key(day) <= last:
+        keys.append(month_key(day))
+        day = add_months(day, 1)
+    return keys
+
+
+def _percent(numerator: int, denominator: int) -> float | None:
+    return round(100 * numerator / denominator, 1) if denominator else None
+
+
+def _rate(label: str, numerator: int, denominator: int) -> Rate:
+    return Rate(
+        label=label,
+        numerator=numerator,
+        denominator=denominator,
+        percent=_percent(numerator, denominator),
+    )
+
+
+def _days_label(days: int, *, month: bool = False) -> str:
+    if days % 7 == 0 and days >= 35:
+        return f"sous {days // 7} semaines"
+    return "sous 1 mois" if month and days == 30 else f"sous {days} jours"
+
+
+@dataclass
+class _Tally:
+    """Counts added up over months or structures (each query's rows fall in one)."""
+
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, row: dict[str, Any], names: Iterable[str], prefix: str = "") -> None:
+        for name in names:
+            self.counts[prefix + name] += int(row[name] or 0)
+
+    def __getitem__(self, name: str) -> int:
+        return self.counts.get(name, 0)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    orientation_days: tuple[int, ...]
+    contract_days: int
+    kept_by: date
+
+
+class IndicatorService:
+    def __init__(self, session: AsyncSession, settings: Settings, principal: Principal) -> None:
+        self.session = session
+        self.settings = settings
+        self.principal = principal
+        self.repo = IndicatorRepository(session)
+        self.people = PeopleRepository(session)
+
+    # --- Who sees what ---
+
+    def territory_for(self, asked: str | None) -> str:
+        """A manager reads their own département; an administrator any (their own first)."""
+        p = self.principal
+        if p.role is Role.MANAGER:
+            if asked and asked != p.territory:
+                raise Forbidden(
+                    "Vous ne pouvez consulter que les indicateurs de votre département "
+                    f"({p.territory})."
+                )
+            return p.territory
+        if p.role is Role.ADMIN:
+            return asked or p.territory
+        raise Forbidden(
+            "Les indicateurs sont réservés aux responsables de territoire et aux administrateurs."
+        )
+
+    async def territories(self) -> list[str]:
+        if self.principal.role is Role.ADMIN:
+            found = await self.repo.territories()
+            return sorted({*found, self.principal.territory})
+        return [self.principal.territory]
+
+    async def structures(self, territory: str) -> list[PersonRef]:
+        return [
+            PersonRef(id=s.id, label=s.name) for s in await self.people.all_structures(territory)
+        ]
+
+    # --- Indicators ---
+
+    async def scope(
+        self, f: IndicatorFilter, today: date | None = None
+    ) -> tuple[IndicatorScope, PersonRef | None, str, str]:
+        today = today or local_day(datetime.now(UTC))
+        territory = self.territory_for(f.territory)
+        last = f.to_month or month_key(today)
+        first = f.from_month or month_key(add_months(_first_day(last), -11))
+        if first > last:
+            raise InvalidReference("Le premier mois de la période doit précéder le dernier.")
+        if len(_months(first, last)) > MAX_MONTHS:
+            raise InvalidReference(f"La période est limitée à {MAX_MONTHS} mois.")
+        structure = None
+        if f.structure_id:
+            found = await self.people.structure(f.structure_id)
+            if found is None or found.territory != territory:
+                raise InvalidReference("Cette structure n'est pas dans le département choisi.")
+            structure = PersonRef(id=found.id, label=found.name)
+        scope = IndicatorScope(
+            territory=territory,
+            start=_first_day(first),
+            end=add_months(_first_day(last), 1),
+            today=today,
+            structure_id=structure.id if structure else None,
+        )
+        return scope, structure, first, last
+
+    def thresholds(self, today: date) -> Thresholds:
+        s = self.settings
+        legal = s.orientation_weeks_after_rsa * 7
+        return Thresholds(
+            # 15 and 30 days, then the legal delay (6 weeks): always the last one.
+            orientation_days=(*(d for d in (15, 30) if d != legal), legal),
+            contract_days=s.contract_days_after_orientation,
+            # Month 6 of follow-up is past, its check-in's grace too.
+            kept_by=add_months(today, -6) - timedelta(days=s.check_in_grace_days),
+        )
+
+    async def read(self, f: IndicatorFilter, today: date | None = None) -> IndicatorsRead:
+        scope, structure, first, last = await self.scope(f, today)
+        t = self.thresholds(scope.today)
+        cohort = await self.repo.cohort(scope, t.orientation_days)
+        contracts = await self.repo.contracts(scope, t.contract_days)
+        follow_ups = await self.repo.follow_ups(scope, t.kept_by)
+        exits = await self.repo.exits(scope)
+        delays = await self.repo.step_delays(scope)
+
+        total = _Tally()
+        by_month: dict[str, _Tally] = defaultdict(_Tally)
+        by_structure: dict[str | None, _Tally] = defaultdict(_Tally)
+        cohort_names = [
+            "entered",
+            "rsa",
+            "diagnosed",
+            "oriented",
+            "contract",
+            "employed",
+            "followed",
+            "kept",
+            *(f"{kind}_{d}" for d in t.orientation_days for kind in ("within", "due")),
+        ]
+        groups: list[tuple[list[dict[str, Any]], list[str], str]] = [
+            (cohort, cohort_names, "cohort_"),
+            (contracts, ["oriented", "within", "due"], "contract_"),
+            (follow_ups, ["followed", "kept", "due"], "follow_up_"),
+        ]
+        for rows, names, prefix in groups:
+            for row in rows:
+                for tally in (total, by_month[row["month"]], by_structure[row["structure_id"]]):
+                    tally.add(row, names, prefix)
+        exit_counts: dict[str, int] = defaultdict(int)
+        for row in exits:
+            reason = row["exit_reason"] or ExitReason.OTHER.value
+            exit_counts[reason] += row["closed"]
+            positive = int(reason in POSITIVE_EXITS) * row["closed"]
+            for tally in (total, by_month[row["month"]], by_structure[row["structure_id"]]):
+                tally.counts["exits"] += row["closed"]
+                tally.counts["positive_exits"] += positive
+
+        def figures(tally: _Tally) -> Figures:
+            return Figures(
+                entered=tally["cohort_entered"],
+                rsa_openings=tally["cohort_rsa"],
+                oriented_within=[
+                    _rate(
+                        f"Orientées {_days_label(d)}",
+                        tally[f"cohort_within_{d}"],
+                        tally[f"cohort_due_{d}"],
+                    )
+                    for d in t.orientation_days
+                ],
+                orientations=tally["contract_oriented"],
+                contract_within=_rate(
+                    f"Contrat signé {_days_label(t.contract_days, month=True)} après l'orientation",
+                    tally["contract_within"],
+                    tally["contract_due"],
+                ),
+                follow_up_kept=_rate(
+                    "Suivi dans l'emploi maintenu à 6 mois",
+                    tally["follow_up_kept"],
+                    tally["follow_up_due"],
+                ),
+                exits=tally["exits"],
+                positive_exits=tally["positive_exits"],
+            )
+
+        structure_names = {
+            s.id: s.name
+            for s in (await self.people.structures({i for i in by_structure if i})).values()
+        }
+        structures = [
+            StructureFigures(
+                structure=PersonRef(id=sid, label=structure_names.get(sid, sid)) if sid else None,
+                label=structure_names.get(sid, sid) if sid else NO_STRUCTURE,
+                figures=figures(tally),
+            )
+            for sid, tally in by_structure.items()
+        ]
+        structures.sort(key=lambda s: (s.structure is None, s.label.lower()))
+        entered = total["cohort_entered"]
+        funnel = [
+            ("entered", "Entrées dans le parcours", entered),
+            ("diagnosed", "Diagnostic commencé", total["cohort_diagnosed"]),
+            ("oriented", "Orientation décidée", total["cohort_oriented"]),
+            ("contract", "Contrat d'engagement signé", total["cohort_contract"]),
+            ("employed", "Entrée en emploi", total["cohort_employed"]),
+            ("followed", "Suivi dans l'emploi", total["cohort_followed"]),
+            ("kept", "Emploi maintenu à 6 mois", total["cohort_kept"]),
+        ]
+        return IndicatorsRead(
+            territory=scope.territory,
+            structure=structure,
+            from_month=first,
+            to_month=last,
+            period_label=(
+                month_label(first)
+                if first == last
+                else f"de {month_label(first)} à {month_label(last)}"
+            ),
+            computed_on=scope.today,
+            total=figures(total),
+            funnel=[
+                FunnelStage(key=k, label=label, count=n, percent=_percent(n, entered))
+                for k, label, n in funnel
+            ],
+            delays=[
+                StepDelay(
+                    step=step,
+                    step_label=STEP_LABELS[step],
+                    count=delays[step.value].count if step.value in delays else 0,
+                    median_days=_round(delays[step.value].median_days)
+                    if step.value in delays
+                    else None,
+                    p90_days=_round(delays[step.value].p90_days) if step.value in delays else None,
+                )
+                for step in MEASURED_STEPS
+            ],
+            exits=[
+                ExitCount(
+                    reason=reason.value,
+                    label=EXIT_LABELS[reason],
+                    positive=reason in POSITIVE_EXITS,
+                    count=exit_counts.get(reason.value, 0),
+                )
+                for reason in ExitReason
+            ],
+            positive_exit_rate=_rate("Sorties positives", total["positive_exits"], total["exits"]),
+            months=[
+                MonthFigures(month=key, label=month_label(key), figures=figures(by_month[key]))
+                for key in _months(first, last)
+            ],
+            structures=structures,
+        )
+
+
+class JourneyStoryService:
+    """A journey's full story, for the managers of its département."""
+
+    def __init__(
+        self, session: AsyncSession, temporal: Client, settings: Settings, principal: Principal
+    ) -> None:
+        self.session = session
+        self.temporal = temporal
+        self.settings = settings
+        self.principal = principal
+        self.repo = IndicatorRepository(session)
+        self.people = PeopleRepository(session)
+
+    async def story(self, beneficiary_id: str) -> JourneyStory:
+        """For managers of the journey's département (anyone else: not found / forbidden)."""
+        if self.principal.role is not Role.MANAGER:
+            raise Forbidden("L'histoire complète d'un parcours est réservée aux responsables.")
+        carnet = await CarnetService(
+            self.session, self.temporal, self.settings, self.principal
+        ).read(beneficiary_id, "journey.story")
+        spans = await self.repo.spans(beneficiary_id)
+        structures = await self.people.structures({s.structure_id for s in spans if s.structure_id})
+        now = datetime.now(UTC)
+        stays, totals = [], dict.fromkeys(MEASURED_STEPS, 0.0)
+        for span in spans:
+            step = Step(span.step)
+            days = 0.0
+            if step is not Step.CLOSED:
+                days = ((span.left_at or now) - span.entered_at).total_seconds() / 86400
+                totals[step] += days
+            where = structures.get(span.structure_id) if span.structure_id else None
+            stays.append(
+                StepStay(
+                    step=step,
+                    step_label=STEP_LABELS[step],
+                    entered_at=span.entered_at,
+                    left_at=span.left_at,
+                    days=round(days, 1),
+                    structure=PersonRef(id=where.id, label=where.name) if where else None,
+                )
+            )
+        person = carnet.beneficiary
+        s = self.settings
+        return JourneyStory(
+            beneficiary_id=beneficiary_id,
+            full_name=f"{person.first_name} {person.last_name}",
+            journey=carnet.journey,
+            referent=carnet.referent,
+            structure=carnet.structure,
+            stays=stays,
+            time_in_steps=[
+                StepTotal(step=step, step_label=STEP_LABELS[step], days=round(days, 1))
+                for step, days in totals.items()
+                if any(stay.step is step for stay in stays)
+            ],
+            timeline=sorted(carnet.timeline, key=lambda entry: entry.at),
+            workflow_url=(
+                f"{s.temporal_ui_url.rstrip('/')}/namespaces/{s.temporal_namespace}"
+                f"/workflows/journey-{beneficiary_id}"
+            ),
+        )
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+# --- CSV export: French headers, ";" and a UTF-8 BOM (what Excel expects in France) ---
+
+TABLES = {
+    "mois": "Indicateurs par mois",
+    "structures": "Indicateurs par structure",
+    "etapes": "Temps passé par étape",
+    "entonnoir": "Entonnoir du parcours",
+    "sorties": "Sorties par motif",
+}
+
+Cell = str | int | float | None
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    headers: list[str]
+    rows: list[list[Cell]]
+
+
+def _figure_headers(read: IndicatorsRead) -> list[str]:
+    total = read.total
+    return [
+        "Entrées (RSA ouvert ou parcours commencé)",
+        "Ouvertures de droits RSA",
+        *(f"{r.label} (%)" for r in total.oriented_within),
+        "Orientations décidées",
+        f"{total.contract_within.label} (%)",
+        "Sorties",
+        "Sorties positives",
+        f"{total.follow_up_kept.label} (%)",
+    ]
+
+
+def _figure_cells(f: Figures) -> list[Cell]:
+    return [
+        f.entered,
+        f.rsa_openings,
+        *(r.percent for r in f.oriented_within),
+        f.orientations,
+        f.contract_within.percent,
+        f.exits,
+        f.positive_exits,
+        f.follow_up_kept.percent,
+    ]
+
+
+def table(read: IndicatorsRead, name: str) -> Table:
+    """One of the indicators' tables (``TABLES``), as the page shows it and CSV exports it."""
+    match name:
+        case "mois":
+            return Table(
+                TABLES[name],
+                ["Mois", *_figure_headers(read)],
+                [[m.label, *_figure_cells(m.figures)] for m in read.months]
+                + [["Total de la période", *_figure_cells(read.total)]],
+            )
+        case "structures":
+            return Table(
+                TABLES[name],
+                ["Structure", *_figure_headers(read)],
+                [[s.label, *_figure_cells(s.figures)] for s in read.structures],
+            )
+        case "etapes":
+            return Table(
+                TABLES[name],
+                ["Étape", "Séjours terminés", "Durée médiane (jours)", "90e centile (jours)"],
+                [[d.step_label, d.count, d.median_days, d.p90_days] for d in read.delays],
+            )
+        case "entonnoir":
+            return Table(
+                TABLES[name],
+                ["Étape du parcours", "Personnes", "Part des entrées (%)"],
+                [[s.label, s.count, s.percent] for s in read.funnel],
+            )
+        case "sorties":
+            closed = sum(e.count for e in read.exits)
+            return Table(
+                TABLES[name],
+                ["Motif de sortie", "Sortie positive", "Parcours clôturés", "Part (%)"],
+                [
+                    [e.label, "oui" if e.positive else "non", e.count, _percent(e.count, closed)]
+                    for e in read.exits
+                ],
+            )
+    raise InvalidReference(
+        "Tableau inconnu : choisissez parmi " + ", ".join(f"« {k} »" for k in TABLES) + "."
+    )
+
+
+def french_number(value: Cell) -> str:
+    """A cell as people read it in France: decimal comma, nothing for "no figure"."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.1f}".replace(".", ",")
+    return str(value)
+
+
+def to_csv(read: IndicatorsRead, name: str) -> str:
+    """The table as CSV text, with a byte-order mark first so Excel reads UTF-8."""
+    t = table(read, name)
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(t.headers)
+    writer.writerows([french_number(cell) for cell in row] for row in t.rows)
+    return "\ufeff" + out.getvalue()
+
+
+def csv_filename(read: IndicatorsRead, name: str) -> str:
+    return f"indicateurs-{read.territory}-{name}-{read.from_month}-{read.to_month}.csv"

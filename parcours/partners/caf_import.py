@@ -1,0 +1,375 @@
+"""Importing the CAF's feed of RSA beneficiaries: store a file, start its import, apply its
+lines, report.
+
+Each line's CAF event is claimed (``caf_applied_events``) in the same transaction as what it
+changed: the same event never acts twice, whether the file is imported again, another file
+repeats it, or a batch is retried after a crash. What a line does:
+
+- new rights for someone Parcours does not know (by CAF number) → the person is enrolled and
+  their journey starts (territory: ``default_territory``), the carnet gets the CAF's facts;
+- anything about a known person → their journey gets the ``rsa_rights_changed`` signal and
+  their carnet the CAF's facts;
+- a change, suspension or closure for an unknown person → rejected ("personne inconnue"),
+  never guessed; a malformed line → rejected with its reason. Rejections claim nothing, so a
+  later feed can still apply the event.
+
+The activity (``activities.caf_import``) decides which transactions hold which step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from parcours.carnet.models import Beneficiary
+from parcours.core.db import utcnow
+from parcours.core.errors import NotFound, ParcoursError, Unavailable
+from parcours.core.settings import Settings
+from parcours.journey.messages import RsaRightsChangedInput, RsaStatus
+from parcours.journey.schemas import BeneficiaryCreate
+from parcours.journey.service import JourneyService
+from parcours.partners.caf_feed import (
+    EVENT_KIND_LABELS,
+    CafFeedEvent,
+    FeedFormat,
+    InvalidFeedFile,
+)
+from parcours.partners.messages import (
+    CAF_IMPORT_WORKFLOW,
+    CafImportCounts,
+    CafImportInput,
+    CafImportPlan,
+    caf_import_workflow_id,
+)
+from parcours.partners.models import CafFeedFile
+from parcours.partners.repository import CafFeedRepository
+from parcours.partners.schemas import IMPORT_STATUS_LABELS, CafImportRead, CafRejectRead
+from parcours.partners.service import PartnerDataService, household_record
+
+log = logging.getLogger(__name__)
+
+OUTCOMES = ("created", "signalled", "unchanged", "rejected")
+ALREADY_APPLIED = "événement déjà appliqué par un import précédent"
+_FIELD_LABELS = {
+    "first_name": "prénom",
+    "last_name": "nom",
+    "birth_date": "date de naissance",
+    "nir": "NIR",
+    "caf_number": "matricule CAF",
+    "address": "adresse",
+    "postal_code": "code postal",
+    "city": "commune",
+}
+
+
+class InvalidFeed(ParcoursError):
+    status_code = 422
+
+
+class CafBeneficiaryCreate(BeneficiaryCreate):
+    """A person enrolled from a CAF event, with the household the CAF knows (written with
+    the person: one statement less per line)."""
+
+    household: dict[str, Any] | None = None
+
+
+@dataclass
+class LineOutcome:
+    outcome: str
+    reason: str | None = None
+    beneficiary_id: str | None = None
+
+
+def counts_of(by_outcome: dict[str, int]) -> CafImportCounts:
+    done = {outcome: by_outcome.get(outcome, 0) for outcome in OUTCOMES}
+    return CafImportCounts(processed=sum(done.values()), **done)
+
+
+def split_lines(content: bytes) -> tuple[str, list[tuple[int, str]]]:
+    """The header and the numbered data lines of a feed file (blank lines skipped; the header
+    is line 1)."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InvalidFeed(
+            f"Le fichier n'est pas encodé en UTF-8 (octet {error.start + 1})."
+        ) from error
+    rows = text.split("\n")
+    header = rows[0].rstrip("\r") if rows else ""
+    try:
+        FeedFormat.from_header(header)
+    except InvalidFeedFile as error:
+        raise InvalidFeed(str(error)) from error
+    lines = [
+        (number, row.rstrip("\r")) for number, row in enumerate(rows[1:], start=2) if row.strip()
+    ]
+    if not lines:
+        raise InvalidFeed("Le fichier ne contient aucune ligne de données.")
+    return header, lines
+
+
+class CafImportService:
+    def __init__(self, session: AsyncSession, temporal: Client, settings: Settings) -> None:
+        self.session = session
+        self.temporal = temporal
+        self.settings = settings
+        self.feeds = CafFeedRepository(session)
+        # Journeys started by ``enrol`` in this transaction: the caller abandons them if it
+        # does not commit.
+
+    # --- Files and imports ---
+
+    async def store(
+        self, filename: str, content: bytes, uploaded_by: str | None = None
+    ) -> tuple[str, bool]:
+        """Keep the file's lines until they are applied. Returns its id (SHA-256) and whether
+        it is new; a file already stored (the same bytes) is not stored twice."""
+        if len(content) > self.settings.caf_import_max_bytes:
+            raise InvalidFeed(
+                f"Fichier trop volumineux ({len(content) // (1024 * 1024)} Mio ; "
+                f"{self.settings.caf_import_max_bytes // (1024 * 1024)} Mio au plus)."
+            )
+        file_id = hashlib.sha256(content).hexdigest()
+        if await self.feeds.file(file_id) is not None:
+            return file_id, False
+        header, lines = split_lines(content)
+        feed = CafFeedFile(
+            id=file_id,
+            filename=filename[:255] or "flux-rsa.csv",
+            header=header,
+            lines=len(lines),
+            status="stored",
+            uploaded_by=uploaded_by,
+        )
+        await self.feeds.add_file(feed, lines)
+        return file_id, True
+
+    async def start(self, file_id: str) -> None:
+        """Start the file's import (once: a running import is joined, a finished one is left
+        as it is). Call after the file is committed."""
+        try:
+            await self.temporal.start_workflow(
+                CAF_IMPORT_WORKFLOW,
+                CafImportInput(file_id=file_id, batch_lines=self.settings.caf_import_batch_lines),
+                id=caf_import_workflow_id(file_id),
+                task_queue=self.settings.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+        except WorkflowAlreadyStartedError:
+            pass  # completed before: the same file is one import
+        except RPCError as error:
+            raise Unavailable(
+                "Le moteur de workflows ne répond pas : réessayez dans un instant."
+            ) from error
+
+    async def read(self, file_id: str, rejects_limit: int = 1000) -> CafImportRead:
+        feed = await self.feeds.file(file_id)
+        if feed is None:
+            raise NotFound("Import introuvable.")
+        counts = counts_of(await self.feeds.counts(file_id))
+        rejects = await self.feeds.rejects(file_id, limit=rejects_limit)
+        return CafImportRead(
+            id=feed.id,
+            workflow_id=caf_import_workflow_id(feed.id),
+            filename=feed.filename,
+            status=feed.status,
+            status_label=IMPORT_STATUS_LABELS.get(feed.status, feed.status),
+            lines=feed.lines,
+            uploaded_at=feed.uploaded_at,
+            started_at=feed.started_at,
+            completed_at=feed.completed_at,
+            rejects=[CafRejectRead(line=n, reason=r) for n, r in rejects],
+            **counts.model_dump(),
+        )
+
+    # --- What the workflow's activities do ---
+
+    async def begin(self, file_id: str) -> CafImportPlan:
+        feed = await self.feeds.file(file_id)
+        if feed is None:
+            raise InvalidFeed(f"Fichier {file_id} introuvable.")
+        first, last = await self.feeds.line_range(file_id)
+        if feed.status == "stored":
+            feed.status, feed.started_at = "running", utcnow()
+        return CafImportPlan(lines=feed.lines, first_line=first, last_line=last)
+
+    async def finish(self, file_id: str) -> CafImportCounts:
+        feed = await self.feeds.file(file_id)
+        if feed is None:
+            raise InvalidFeed(f"Fichier {file_id} introuvable.")
+        await self.feeds.forget_texts(file_id)
+        if feed.status != "completed":
+            feed.status, feed.completed_at = "completed", utcnow()
+        return counts_of(await self.feeds.counts(file_id))
+
+    # One line. The activity runs each step in its own transaction (``batch_context`` first,
+    # for the whole batch); the Temporal calls of a known person happen outside any.
+
+    async def batch_context(self, events: list[CafFeedEvent]) -> BatchContext:
+        """What the batch's lines need to know beforehand, in two queries."""
+        return BatchContext(
+            applied=await self.feeds.applied_among([e.event_id for e in events]),
+            people=await self.feeds.people_by_caf_numbers({e.caf_number for e in events}),
+        )
+
+    async def record(
+        self, file_id: str, number: int, outcome: LineOutcome, event_id: str | None = None
+    ) -> None:
+        await self.feeds.set_outcome(
+            file_id,
+            number,
+            outcome.outcome,
+            reason=outcome.reason,
+            event_id=event_id,
+            beneficiary_id=outcome.beneficiary_id,
+            at=utcnow(),
+        )
+
+    async def enrol(self, file_id: str, number: int, event: CafFeedEvent) -> LineOutcome:
+        """New rights for someone unknown: enrol them (their journey starts), fill their carnet,
+        claim the event, record the line. The caller commits; if it cannot, the line's retry
+        adopts the journey this attempt started."""
+        outcome = await self._enrol(event)
+        if outcome.outcome == "created":
+            await self._claim(file_id, number, event, outcome)
+        await self.record(file_id, number, outcome, event.event_id)
+        return outcome
+
+    async def _enrol(self, event: CafFeedEvent) -> LineOutcome:
+        status = event.rsa_status
+        if status is None:
+            return LineOutcome(
+                "rejected", f"droit RSA non ouvert ({event.rights_label.lower()}) : aucun parcours"
+            )
+        address = event.household.address
+        try:
+            data = CafBeneficiaryCreate(
+                first_name=event.first_name,
+                last_name=event.last_name,
+                birth_date=event.birth_date,
+                nir=event.nir,
+                caf_number=event.caf_number,
+                address=address.street if address else None,
+                postal_code=address.postal_code if address else None,
+                city=address.city if address else None,
+                territory=self.settings.default_territory,
+                rsa_opened_on=event.rights_opened_on or event.occurred_on,
+                household=household_record(event),
+            )
+        except ValidationError as error:
+            return LineOutcome("rejected", _validation_reason(error))
+        journeys = JourneyService(self.session, self.temporal, self.settings)
+        # The person's id comes from the CAF event: a retried line adopts its journey.
+        person_id = uuid.uuid5(uuid.NAMESPACE_URL, f"parcours:caf-event:{event.event_id}")
+        enrolment = await journeys.enrol(data, beneficiary_id=str(person_id))
+        beneficiary_id = enrolment.beneficiary.id
+        person = await self.session.get(Beneficiary, beneficiary_id)
+        assert person is not None
+        await PartnerDataService(self.session).record_caf_rights(person, event, new_person=True)
+        if status is not RsaStatus.OPEN:
+            await journeys.change_rsa_rights(beneficiary_id, _signal(event, status))
+        return LineOutcome("created", beneficiary_id=beneficiary_id)
+
+    async def signal(self, person_id: str, event: CafFeedEvent) -> str | None:
+        """Tell a known person's journey (idempotent: a repeated status changes nothing).
+        Returns why there was nothing to tell, if so."""
+        status = event.rsa_status
+        if status is None:
+            return f"{event.rights_label.lower()} : carnet mis à jour, parcours inchangé"
+        try:
+            await JourneyService(self.session, self.temporal, self.settings).change_rsa_rights(
+                person_id, _signal(event, status)
+            )
+        except NotFound:
+            return "aucun parcours pour cette personne : carnet mis à jour"
+        return None
+
+    async def update_known(
+        self,
+        file_id: str,
+        number: int,
+        event: CafFeedEvent,
+        person_id: str,
+        nothing_to_signal: str | None,
+    ) -> LineOutcome:
+        """After ``signal``: fill the carnet, claim the event, record the line."""
+        outcome = (
+            LineOutcome("signalled", beneficiary_id=person_id)
+            if nothing_to_signal is None
+            else LineOutcome("unchanged", nothing_to_signal, person_id)
+        )
+        if not await self._claim(file_id, number, event, outcome):
+            # Applied meanwhile by another import: its signal was the same as ours.
+            outcome = LineOutcome("unchanged", ALREADY_APPLIED, person_id)
+        else:
+            person = await self.session.get(Beneficiary, person_id)
+            if person is not None:
+                await PartnerDataService(self.session).record_caf_rights(person, event)
+        await self.record(file_id, number, outcome, event.event_id)
+        return outcome
+
+    async def _claim(
+        self, file_id: str, number: int, event: CafFeedEvent, outcome: LineOutcome
+    ) -> bool:
+        return await self.feeds.claim_event(
+            event.event_id,
+            event.kind.value,
+            file_id,
+            number,
+            utcnow(),
+            beneficiary_id=outcome.beneficiary_id,
+        )
+
+
+@dataclass
+class BatchContext:
+    applied: set[str]
+    # CAF number → (beneficiary id, NIR) of the people who have it.
+    people: dict[str, list[tuple[str, str | None]]]
+
+    def person(self, event: CafFeedEvent) -> str | None:
+        """Who the event is about: the person with its CAF number; when a household's two
+        adults share it, the one with its NIR."""
+        found = self.people.get(event.caf_number, [])
+        for beneficiary_id, nir in found:
+            if nir and nir[:13] == event.nir[:13]:
+                return beneficiary_id
+        return found[0][0] if found else None
+
+    def enrolled(self, event: CafFeedEvent, beneficiary_id: str) -> None:
+        self.people.setdefault(event.caf_number, []).append((beneficiary_id, event.nir))
+
+
+def unknown_person(event: CafFeedEvent) -> LineOutcome:
+    return LineOutcome(
+        "rejected",
+        f"personne inconnue : aucun bénéficiaire avec le matricule CAF {event.caf_number} "
+        f"({EVENT_KIND_LABELS[event.kind]} sans ouverture de droit connue)",
+    )
+
+
+def _signal(event: CafFeedEvent, status: RsaStatus) -> RsaRightsChangedInput:
+    effective_on = event.occurred_on
+    if status is RsaStatus.CLOSED and event.closed_on is not None:
+        effective_on = event.closed_on
+    return RsaRightsChangedInput(status=status, effective_on=effective_on)
+
+
+def _validation_reason(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        field_name = str(item["loc"][0]) if item["loc"] else ""
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(f"{_FIELD_LABELS.get(field_name, field_name)} : {message}")
+    return "données refusées (" + " ; ".join(problems) + ")"

@@ -1,0 +1,218 @@
+"""Callbacks from partners: checked (signature and age), recorded once, applied.
+
+A partner signs ``timestamp + "." + body`` with the secret it shares with Parcours
+(``simulators.signing``, which both sides use); a forged, unsigned or stale callback is
+refused (401) before anything is read. ``callback_id`` is unique in ``partner_events``: the
+copy of a callback already received answers "duplicate" and changes nothing. Recording and
+applying happen in one transaction, so a failure to apply leaves nothing and the partner's
+retry applies it.
+
+``apply`` is where each kind of callback takes effect; extend the ``_on_*`` methods.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from parcours.core.db import utcnow
+from parcours.core.errors import Conflict, NotFound, ParcoursError, Unauthenticated, Unavailable
+from parcours.core.settings import Settings
+from parcours.journey.messages import EmploymentContract, RecordEmploymentInput
+from parcours.journey.service import ENGINE_DOWN, JourneyService
+from parcours.orientations.messages import (
+    ANSWER_SIGNAL,
+    OrientationAnswerInput,
+    service_orientation_workflow_id,
+)
+from parcours.orientations.repository import ServiceOrientationRepository
+from parcours.partners.models import PartnerEvent
+from parcours.partners.repository import PartnerRepository
+from parcours.partners.schemas import CallbackReceipt
+from parcours.partners.signing import verify
+from parcours.training_requests.service import apply_funder_decision
+
+log = logging.getLogger(__name__)
+
+CallbackKind = Literal["training_decision", "employment_entry", "orientation_answer"]
+
+
+class InvalidCallback(ParcoursError):
+    status_code = 422
+
+
+class CallbackEnvelope(BaseModel):
+    """What every callback carries; the rest depends on its kind and is kept as received."""
+
+    model_config = ConfigDict(extra="allow")
+
+    callback_id: str = Field(min_length=1, max_length=64)
+    partner: Literal["caf", "france_travail", "region", "structures"]
+    kind: CallbackKind
+    reference: str | None = Field(default=None, max_length=100)
+    # training_decision
+    request_id: str | None = Field(default=None, max_length=100)
+    # orientation_answer
+    orientation_id: str | None = Field(default=None, max_length=100)
+    # employment_entry
+    identifier: str | None = None
+    nir: str | None = None
+    birth_date: date | None = None
+
+
+class PartnerCallbackService:
+    def __init__(self, session: AsyncSession, temporal: Client, settings: Settings) -> None:
+        self.session = session
+        self.temporal = temporal
+        self.settings = settings
+        self.partners = PartnerRepository(session)
+
+    def check_signature(
+        self, body: bytes, timestamp: str | None, signature: str | None, now: float | None = None
+    ) -> None:
+        if not verify(
+            self.settings.partner_callback_secret,
+            timestamp,
+            body,
+            signature,
+            now=now,
+            window_s=self.settings.partner_callback_window_s,
+        ):
+            raise Unauthenticated(
+                "Rappel refusé : signature absente ou invalide, ou horodatage hors de la "
+                f"fenêtre de {self.settings.partner_callback_window_s} secondes."
+            )
+
+    async def receive(
+        self, body: bytes, timestamp: str | None, signature: str | None, now: float | None = None
+    ) -> CallbackReceipt:
+        """Check, record once, apply. The caller commits."""
+        self.check_signature(body, timestamp, signature, now)
+        try:
+            payload: Any = json.loads(body)
+            envelope = CallbackEnvelope.model_validate(payload)
+        except (ValueError, ValidationError) as error:
+            raise InvalidCallback(f"Rappel illisible : {error}"[:500]) from error
+        beneficiary_id = None
+        if envelope.kind == "employment_entry":
+            beneficiary_id = await self.partners.person_by_france_travail(
+                envelope.identifier, envelope.nir, envelope.birth_date
+            )
+        recorded = await self.partners.record_callback(
+            {
+                "callback_id": envelope.callback_id,
+                "partner": envelope.partner,
+                "kind": envelope.kind,
+                "reference": envelope.reference,
+                "subject_id": envelope.request_id or envelope.orientation_id,
+                "beneficiary_id": beneficiary_id,
+                "body": payload,
+            }
+        )
+        if not recorded:
+            log.info(
+                "duplicate partner callback",
+                extra={"callback_id": envelope.callback_id, "kind": envelope.kind},
+            )
+            return CallbackReceipt(status="duplicate", callback_id=envelope.callback_id)
+        event = await self.partners.callback(envelope.callback_id)
+        assert event is not None
+        await self.apply(event)
+        return CallbackReceipt(status="applied", callback_id=envelope.callback_id)
+
+    async def apply(self, event: PartnerEvent) -> None:
+        """Make a recorded callback take effect (once: only new callbacks get here)."""
+        handlers: dict[str, Callable[[PartnerEvent], Awaitable[None]]] = {
+            "employment_entry": self._on_employment_entry,
+            "training_decision": self._on_training_decision,
+            "orientation_answer": self._on_orientation_answer,
+        }
+        await handlers[event.kind](event)
+
+    async def _on_employment_entry(self, event: PartnerEvent) -> None:
+        """France Travail learnt the person started work: a journey in accompaniment moves to
+        employment (with the person's wish about follow-up, if known); otherwise the entry is
+        only recorded, for the référent to see."""
+        log.info(
+            "employment entry received",
+            extra={"callback_id": event.callback_id, "beneficiary_id": event.beneficiary_id},
+        )
+        if event.beneficiary_id is None:
+            return
+        journeys = JourneyService(self.session, self.temporal, self.settings)
+        person = await journeys.people.beneficiary(event.beneficiary_id)
+        started = event.body.get("start_date") or event.body.get("started_on")
+        action = RecordEmploymentInput(
+            started_on=date.fromisoformat(started) if started else date.today(),
+            contract=_contract(event.body.get("contract")),
+            follow_up_consent=person.follow_up_wish if person else None,
+        )
+        try:
+            # Accepted, not completed: this request holds the callback's row lock until it
+            # commits, and the journey's activity writes to the same database.
+            await journeys.act_soon(event.beneficiary_id, action)
+        except (Conflict, NotFound) as refused:
+            log.info(
+                "employment entry not applied to the journey",
+                extra={"beneficiary_id": event.beneficiary_id, "reason": refused.message},
+            )
+            return
+        event.handled_at = utcnow()
+
+    async def _on_training_decision(self, event: PartnerEvent) -> None:
+        """A funder's decision on a training request (``subject_id`` is its request id): the
+        request's workflow takes it as it takes a decision from the funders' console. One it
+        cannot take (already decided, unknown, another funder's) stays recorded, unhandled."""
+        if await apply_funder_decision(self.session, self.temporal, self.settings, event):
+            event.handled_at = utcnow()
+
+    async def _on_orientation_answer(self, event: PartnerEvent) -> None:
+        """A structure's answer to an orientation (``subject_id`` is the orientation id): the
+        orientation's workflow gets the decision as the signal ``answer`` (it reads the
+        reason from this callback once committed, and counts only the first answer). An
+        answer to an unknown orientation, or one that has ended (expired), is only kept."""
+        orientation = (
+            await ServiceOrientationRepository(self.session).get(event.subject_id)
+            if event.subject_id
+            else None
+        )
+        accepted = event.body.get("accepted")
+        if orientation is None or not isinstance(accepted, bool):
+            log.info(
+                "orientation answer not applied",
+                extra={"callback_id": event.callback_id, "orientation_id": event.subject_id},
+            )
+            return
+        # About this person from now on: erased with them.
+        event.beneficiary_id = orientation.beneficiary_id
+        handle = self.temporal.get_workflow_handle(service_orientation_workflow_id(orientation.id))
+        try:
+            await handle.signal(
+                ANSWER_SIGNAL,
+                OrientationAnswerInput(callback_id=event.callback_id, accepted=accepted),
+            )
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise Unavailable(ENGINE_DOWN) from error
+            log.info(
+                "orientation answer after the orientation ended",
+                extra={"callback_id": event.callback_id, "orientation_id": orientation.id},
+            )
+            return
+        event.handled_at = utcnow()
+
+
+def _contract(value: Any) -> EmploymentContract:
+    """France Travail's contract type when it is one Parcours knows, else "autre"."""
+    try:
+        return EmploymentContract(str(value).lower())
+    except ValueError:
+        return EmploymentContract.OTHER

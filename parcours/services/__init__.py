@@ -1,2 +1,0 @@
-"""Use cases shared by the API, the pages and the CLI. Services never commit: the caller
-(request, activity attempt, command) owns the transaction."""
