@@ -20,6 +20,7 @@ from api.pages_auth import home_of
 from api.templating import templates
 from parcours.access.repository import PeopleRepository, visible_journeys
 from parcours.core.errors import ParcoursError
+from parcours.core.temporal import commit_or_undo
 from parcours.journey.messages import Step
 from parcours.journey.repository import JourneyFilter
 from parcours.journey.schemas import (
@@ -194,7 +195,7 @@ async def enrol_submit(
     try:
         data = BeneficiaryCreate.model_validate(clean_form(form))
         enrolment = await service.enrol(data, principal)
-        await session.commit()
+        await commit_or_undo(session, lambda: service.abandon(enrolment.beneficiary.id))
     except ValidationError as error:
         return templates.TemplateResponse(
             request,

@@ -9,6 +9,7 @@ from api.auth import ApiPrincipal
 from api.deps import JourneyServiceDep, SessionDep
 from parcours.access.rules import Role
 from parcours.core.errors import Forbidden
+from parcours.core.temporal import commit_or_undo
 from parcours.journey.messages import Action, RsaRightsChangedInput, Step
 from parcours.journey.repository import JourneyFilter
 from parcours.journey.rules import ACTIONS
@@ -35,11 +36,7 @@ async def enrol(
     principal: ApiPrincipal,
 ) -> EnrolmentRead:
     enrolment = await service.enrol(data, principal)
-    try:
-        await session.commit()
-    except Exception:
-        await service.abandon(enrolment.beneficiary.id)
-        raise
+    await commit_or_undo(session, lambda: service.abandon(enrolment.beneficiary.id))
     return enrolment
 
 

@@ -1,12 +1,69 @@
-"""The Temporal client as every part of Parcours connects it (pydantic payloads)."""
+"""Parcours' one door to Temporal: the client as every part connects it (pydantic payloads),
+and the glue every service uses around it.
+
+- ``start_workflow``: start a workflow, or join the one already started under its id;
+- ``run_update`` / ``send_update``: a human action as a workflow update (its result, or only
+  its acceptance), sent under one update id that is kept when a transient engine error makes
+  it be sent again (the server applies it once);
+- ``send_signal``: a signal, telling whether the workflow still runs;
+- the engine's answers in the domain's words: a validator's refusal (an ``ApplicationError``
+  of type ``TransitionRefused``, what every workflow raises) becomes a ``Conflict`` (409) with
+  its French reason, a workflow that no longer runs a ``Conflict`` saying so, and an engine
+  that does not answer an ``Unavailable`` (503) with one wording, logged for operators;
+- ``commit_or_undo``: a request that started a workflow and wrote beside it commits, or, if
+  the commit fails, undoes the start (no journey without its person), for the pages and the
+  API alike.
+"""
 
 from __future__ import annotations
 
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.runtime import Runtime
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateHandle,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
+)
+from temporalio.common import (
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.runtime import Runtime
+from temporalio.service import RPCError, RPCStatusCode
+
+from parcours.core.errors import Conflict, Unavailable
 from parcours.core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+ENGINE_DOWN = "Le moteur de parcours ne répond pas : réessayez dans un instant."
+# The ``ApplicationError`` type of a refusal, raised by every workflow's validators.
+TRANSITION_REFUSED = "TransitionRefused"
+# What the engine may answer under load and not the next time: the update is sent again under
+# the same id, which the server applies once.
+TRANSIENT = frozenset(
+    {
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+        RPCStatusCode.ABORTED,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.INTERNAL,
+    }
+)
+UPDATE_ATTEMPTS = 3
 
 
 async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
@@ -16,3 +73,140 @@ async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
         data_converter=pydantic_data_converter,
         runtime=runtime,
     )
+
+
+def engine_down(error: BaseException, what: str, **context: Any) -> Unavailable:
+    """The 503 for an engine that did not answer, logged with what was asked."""
+    status = error.status.name if isinstance(error, RPCError) and error.status else None
+    log.error(what, extra={**context, "status": status, "error": str(error)})
+    return Unavailable(ENGINE_DOWN)
+
+
+async def start_workflow(
+    client: Client,
+    workflow: str,
+    arg: Any,
+    *,
+    id: str,
+    task_queue: str,
+    join: bool = False,
+    id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    search_attributes: TypedSearchAttributes | None = None,
+) -> bool:
+    """Start ``workflow`` under ``id``; False when it had started already.
+
+    ``join``: a workflow running under this id is joined (the same request sent twice);
+    otherwise ``WorkflowAlreadyStartedError`` is for the caller to handle.
+    """
+    try:
+        await client.start_workflow(
+            workflow,
+            arg,
+            id=id,
+            task_queue=task_queue,
+            id_reuse_policy=id_reuse_policy,
+            id_conflict_policy=(
+                WorkflowIDConflictPolicy.USE_EXISTING
+                if join
+                else WorkflowIDConflictPolicy.UNSPECIFIED
+            ),
+            search_attributes=search_attributes,
+        )
+    except WorkflowAlreadyStartedError:
+        if join:
+            return False
+        raise
+    except RPCError as error:
+        raise engine_down(error, "workflow start failed", workflow=workflow, id=id) from error
+    return True
+
+
+async def run_update(
+    handle: WorkflowHandle[Any, Any], name: str, arg: Any, *, result_type: type[T], gone: str
+) -> T:
+    """Run the update ``name`` and return its result.
+
+    A refusal is a ``Conflict`` with the validator's reason, a workflow that no longer runs a
+    ``Conflict`` saying ``gone``; an engine that does not answer, after ``UPDATE_ATTEMPTS``
+    tries under the same update id, is ``Unavailable``.
+    """
+    update = await _start_update(
+        handle, name, arg, result_type, gone, WorkflowUpdateStage.COMPLETED
+    )
+    try:
+        result: T = await update.result()
+    except WorkflowUpdateFailedError as failed:
+        raise _refusal(failed) from failed
+    return result
+
+
+async def send_update(
+    handle: WorkflowHandle[Any, Any], name: str, arg: Any, *, result_type: type[Any], gone: str
+) -> None:
+    """Send the update ``name`` and return once the workflow accepted it (its validator
+    passed); the workflow carries it out right after. Errors as ``run_update``."""
+    await _start_update(handle, name, arg, result_type, gone, WorkflowUpdateStage.ACCEPTED)
+
+
+async def _start_update(
+    handle: WorkflowHandle[Any, Any],
+    name: str,
+    arg: Any,
+    result_type: type[T],
+    gone: str,
+    stage: WorkflowUpdateStage,
+) -> WorkflowUpdateHandle[T]:
+    update_id = str(uuid.uuid4())
+    for attempt in range(1, UPDATE_ATTEMPTS + 1):
+        try:
+            return await handle.start_update(
+                name, arg, id=update_id, wait_for_stage=stage, result_type=result_type
+            )
+        except WorkflowUpdateFailedError as failed:
+            raise _refusal(failed) from failed
+        except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
+            if isinstance(error, RPCError) and error.status == RPCStatusCode.NOT_FOUND:
+                raise Conflict(gone) from error
+            transient = not isinstance(error, RPCError) or error.status in TRANSIENT
+            if transient and attempt < UPDATE_ATTEMPTS:
+                log.warning(
+                    "workflow update tried again",
+                    extra={"update": name, "attempt": attempt, "error": str(error)},
+                )
+                await asyncio.sleep(0.2 * attempt)
+                continue
+            raise engine_down(
+                error, "workflow update failed", update=name, workflow_id=handle.id
+            ) from error
+    raise AssertionError("unreachable")
+
+
+def _refusal(failed: WorkflowUpdateFailedError) -> Exception:
+    """A validator's refusal as a 409; any other failure of the update as it is."""
+    cause = failed.cause
+    if isinstance(cause, ApplicationError) and cause.type == TRANSITION_REFUSED:
+        return Conflict(cause.message)
+    return failed
+
+
+async def send_signal(handle: WorkflowHandle[Any, Any], name: str, arg: Any) -> bool:
+    """Signal the workflow; False when it no longer runs (ended, or never started)."""
+    try:
+        await handle.signal(name, arg)
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise engine_down(
+            error, "workflow signal failed", signal=name, workflow_id=handle.id
+        ) from error
+    return True
+
+
+async def commit_or_undo(session: AsyncSession, undo: Callable[[], Awaitable[None]]) -> None:
+    """Commit what the request wrote beside a workflow it started; if the commit fails, undo
+    the start and let the error through."""
+    try:
+        await session.commit()
+    except BaseException:
+        await undo()
+        raise

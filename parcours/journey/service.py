@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import logging
-import uuid
 from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -13,14 +12,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
     Client,
-    WorkflowHandle,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
-    WorkflowUpdateStage,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
 from parcours.access.repository import PeopleRepository, log_access, visible_journeys
 from parcours.access.rules import (
@@ -36,6 +31,7 @@ from parcours.core.db import new_id
 from parcours.core.errors import Conflict, Forbidden, InvalidReference, NotFound, Unavailable
 from parcours.core.schemas import PersonRef
 from parcours.core.settings import Settings
+from parcours.core.temporal import run_update, send_signal, send_update, start_workflow
 from parcours.journey import rules
 from parcours.journey.messages import (
     DEADLINE_KEY,
@@ -79,19 +75,7 @@ from parcours.orientations.messages import (
 
 log = logging.getLogger(__name__)
 
-# What the engine may answer under load and not the next time: the update is sent again under
-# the same id, which the server applies once.
-TRANSIENT = frozenset(
-    {
-        RPCStatusCode.UNAVAILABLE,
-        RPCStatusCode.RESOURCE_EXHAUSTED,
-        RPCStatusCode.ABORTED,
-        RPCStatusCode.DEADLINE_EXCEEDED,
-        RPCStatusCode.INTERNAL,
-    }
-)
-UPDATE_ATTEMPTS = 3
-ENGINE_DOWN = "Le moteur de parcours ne répond pas : réessayez dans un instant."
+GONE = "Ce parcours n'accepte plus d'action (il est terminé)."
 
 
 def _initial_search_attributes(state: JourneyState) -> TypedSearchAttributes:
@@ -213,12 +197,12 @@ class JourneyService:
         # Start first: no database lock is held during the call (SQLite has one writer). If the
         # commit then fails, the caller calls ``abandon``.
         try:
-            await self.temporal.start_workflow(
+            await start_workflow(
+                self.temporal,
                 JOURNEY_WORKFLOW,
                 journey_input,
                 id=journey_workflow_id(person.id),
                 task_queue=self.settings.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=_initial_search_attributes(state),
             )
         except WorkflowAlreadyStartedError:
@@ -230,11 +214,6 @@ class JourneyService:
             journey_input = journey_input.model_copy(update={"started_at": begun.step_since})
             state, events = rules.start(journey_input, begun.step_since)
             state = state.model_copy(update={"seq": len(events)})
-        except RPCError as error:
-            log.error(
-                "journey start failed", extra={"beneficiary_id": person.id, "error": str(error)}
-            )
-            raise Unavailable(ENGINE_DOWN) from error
         self.people.add(person)
         await self.session.flush()
         for one in RecordJourneyEventsInput(journey=state, first_seq=1, events=events).each():
@@ -283,32 +262,7 @@ class JourneyService:
             structure_id = getattr(action, "structure_id", None)
             await self._check_references(referent_id, structure_id)
             handle = self.temporal.get_workflow_handle(journey_workflow_id(beneficiary_id))
-            try:
-                state = await _update(handle, name, action, WorkflowUpdateStage.COMPLETED)
-                assert state is not None
-            except WorkflowUpdateFailedError as failed:
-                cause = failed.cause
-                if isinstance(cause, ApplicationError) and cause.type == "TransitionRefused":
-                    raise Conflict(cause.message) from failed
-                raise
-            except WorkflowUpdateRPCTimeoutOrCancelledError as error:
-                log.error("journey update unanswered", extra={"update": name, "error": str(error)})
-                raise Unavailable(ENGINE_DOWN) from error
-            except RPCError as error:
-                if error.status == RPCStatusCode.NOT_FOUND:
-                    raise Conflict(
-                        "Ce parcours n'accepte plus d'action (il est terminé)."
-                    ) from error
-                log.error(
-                    "journey update failed",
-                    extra={
-                        "beneficiary_id": beneficiary_id,
-                        "update": name,
-                        "status": error.status.name if error.status else None,
-                        "error": str(error),
-                    },
-                )
-                raise Unavailable(ENGINE_DOWN) from error
+            state = await run_update(handle, name, action, result_type=JourneyState, gone=GONE)
         if (
             isinstance(action, DecideOrientationInput)
             and action.kind is OrientationKind.PROFESSIONAL
@@ -332,20 +286,14 @@ class JourneyService:
             structure_id=decision.structure_id,
             referent_id=decision.referent_id,
         )
-        try:
-            await self.temporal.start_workflow(
+        # Once per decision; an engine down is logged, and the decision stands.
+        with contextlib.suppress(WorkflowAlreadyStartedError, Unavailable):
+            await start_workflow(
+                self.temporal,
                 FRANCE_TRAVAIL_NOTICE_WORKFLOW,
                 notice,
                 id=france_travail_notice_workflow_id(beneficiary_id, state.seq),
                 task_queue=self.settings.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            )
-        except WorkflowAlreadyStartedError:
-            pass
-        except RPCError as error:
-            log.error(
-                "France Travail notice not started",
-                extra={"beneficiary_id": beneficiary_id, "error": str(error)},
             )
 
     async def act_soon(self, beneficiary_id: str, action: Action) -> None:
@@ -357,31 +305,15 @@ class JourneyService:
         if record.step == Step.CLOSED:
             raise Conflict("Le parcours est clôturé : aucune action n'est plus possible.")
         handle = self.temporal.get_workflow_handle(journey_workflow_id(beneficiary_id))
-        try:
-            await _update(handle, name, action, WorkflowUpdateStage.ACCEPTED)
-        except WorkflowUpdateFailedError as failed:
-            cause = failed.cause
-            if isinstance(cause, ApplicationError) and cause.type == "TransitionRefused":
-                raise Conflict(cause.message) from failed
-            raise
-        except WorkflowUpdateRPCTimeoutOrCancelledError as error:
-            raise Unavailable(ENGINE_DOWN) from error
-        except RPCError as error:
-            if error.status == RPCStatusCode.NOT_FOUND:
-                raise Conflict("Ce parcours n'accepte plus d'action (il est terminé).") from error
-            raise Unavailable(ENGINE_DOWN) from error
+        await send_update(handle, name, action, result_type=JourneyState, gone=GONE)
 
     async def change_rsa_rights(self, beneficiary_id: str, signal: RsaRightsChangedInput) -> None:
         record = await self._record(beneficiary_id)
         if record.step == Step.CLOSED:
             return  # The CAF may tell us after the journey ended: nothing left to change.
+        # A journey that ended before the read model said so is the same as above.
         handle = self.temporal.get_workflow_handle(journey_workflow_id(beneficiary_id))
-        try:
-            await handle.signal("rsa_rights_changed", signal)
-        except RPCError as error:
-            if error.status == RPCStatusCode.NOT_FOUND:
-                return  # The journey ended before the read model said so: same as above.
-            raise Unavailable(ENGINE_DOWN) from error
+        await send_signal(handle, "rsa_rights_changed", signal)
 
     async def detail(
         self, beneficiary_id: str, principal: Principal | None = None
@@ -473,28 +405,3 @@ def _time_in_steps(timeline: list[TimelineEntry], now: datetime) -> list[StepDur
         StepDuration(step=step, step_label=STEP_LABELS[step], days=round(days, 1))
         for step, days in totals.items()
     ]
-
-
-async def _update(
-    handle: WorkflowHandle[Any, Any], name: str, action: Action, stage: WorkflowUpdateStage
-) -> JourneyState | None:
-    """Send the update ``name`` and wait for ``stage`` (its result when COMPLETED). A transient
-    engine error is tried again, twice, with the same update id: applied once whatever
-    happens."""
-    update_id = str(uuid.uuid4())
-    for attempt in range(1, UPDATE_ATTEMPTS + 1):
-        try:
-            update = await handle.start_update(
-                name, action, id=update_id, wait_for_stage=stage, result_type=JourneyState
-            )
-            return await update.result() if stage is WorkflowUpdateStage.COMPLETED else None
-        except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
-            transient = not isinstance(error, RPCError) or error.status in TRANSIENT
-            if not transient or attempt == UPDATE_ATTEMPTS:
-                raise
-            log.warning(
-                "journey update tried again",
-                extra={"update": name, "attempt": attempt, "error": str(error)},
-            )
-            await asyncio.sleep(0.2 * attempt)
-    raise AssertionError("unreachable")

@@ -39,10 +39,11 @@ from parcours.core.errors import (
 )
 from parcours.core.schemas import PersonRef
 from parcours.core.settings import Settings
+from parcours.core.temporal import engine_down
 from parcours.journey.messages import ReassignReferentInput, Step
 from parcours.journey.models import JourneyRecord
 from parcours.journey.schemas import STEP_LABELS
-from parcours.journey.service import ENGINE_DOWN, JourneyService
+from parcours.journey.service import JourneyService
 from parcours.management.models import Digest, JourneyIntervention, PartnerIncident
 from parcours.management.repository import (
     DigestRepository,
@@ -249,7 +250,7 @@ class ManagementService:
             )
         except RPCError as error:
             if error.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
-                raise Unavailable(ENGINE_DOWN) from error
+                raise engine_down(error, "activity reset failed", incident=incident.id) from error
             await self.incidents.close(incident.id)
             return RetryRead(incident_id=incident_id, outcome="gone", message=GONE)
         self._intervene(journey, InterventionKind.RETRY, body=None)

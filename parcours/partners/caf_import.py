@@ -18,6 +18,7 @@ The activity (``activities.caf_import``) decides which transactions hold which s
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import uuid
@@ -27,14 +28,14 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
 
 from parcours.carnet.models import Beneficiary
 from parcours.core.db import utcnow
-from parcours.core.errors import NotFound, ParcoursError, Unavailable
+from parcours.core.errors import NotFound, ParcoursError
 from parcours.core.settings import Settings
+from parcours.core.temporal import start_workflow
 from parcours.journey.messages import RsaRightsChangedInput, RsaStatus
 from parcours.journey.schemas import BeneficiaryCreate
 from parcours.journey.service import JourneyService
@@ -124,8 +125,6 @@ class CafImportService:
         self.temporal = temporal
         self.settings = settings
         self.feeds = CafFeedRepository(session)
-        # Journeys started by ``enrol`` in this transaction: the caller abandons them if it
-        # does not commit.
 
     # --- Files and imports ---
 
@@ -157,21 +156,17 @@ class CafImportService:
     async def start(self, file_id: str) -> None:
         """Start the file's import (once: a running import is joined, a finished one is left
         as it is). Call after the file is committed."""
-        try:
-            await self.temporal.start_workflow(
+        # Completed before: the same file is one import.
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await start_workflow(
+                self.temporal,
                 CAF_IMPORT_WORKFLOW,
                 CafImportInput(file_id=file_id, batch_lines=self.settings.caf_import_batch_lines),
                 id=caf_import_workflow_id(file_id),
                 task_queue=self.settings.task_queue,
+                join=True,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             )
-        except WorkflowAlreadyStartedError:
-            pass  # completed before: the same file is one import
-        except RPCError as error:
-            raise Unavailable(
-                "Le moteur de workflows ne répond pas : réessayez dans un instant."
-            ) from error
 
     async def read(self, file_id: str, rejects_limit: int = 1000) -> CafImportRead:
         feed = await self.feeds.file(file_id)

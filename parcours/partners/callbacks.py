@@ -21,13 +21,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
 from parcours.core.db import utcnow
-from parcours.core.errors import Conflict, NotFound, ParcoursError, Unauthenticated, Unavailable
+from parcours.core.errors import Conflict, NotFound, ParcoursError, Unauthenticated
 from parcours.core.settings import Settings
+from parcours.core.temporal import send_signal
 from parcours.journey.messages import EmploymentContract, RecordEmploymentInput
-from parcours.journey.service import ENGINE_DOWN, JourneyService
+from parcours.journey.service import JourneyService
 from parcours.orientations.messages import (
     ANSWER_SIGNAL,
     OrientationAnswerInput,
@@ -194,14 +194,8 @@ class PartnerCallbackService:
         # About this person from now on: erased with them.
         event.beneficiary_id = orientation.beneficiary_id
         handle = self.temporal.get_workflow_handle(service_orientation_workflow_id(orientation.id))
-        try:
-            await handle.signal(
-                ANSWER_SIGNAL,
-                OrientationAnswerInput(callback_id=event.callback_id, accepted=accepted),
-            )
-        except RPCError as error:
-            if error.status != RPCStatusCode.NOT_FOUND:
-                raise Unavailable(ENGINE_DOWN) from error
+        answer = OrientationAnswerInput(callback_id=event.callback_id, accepted=accepted)
+        if not await send_signal(handle, ANSWER_SIGNAL, answer):
             log.info(
                 "orientation answer after the orientation ended",
                 extra={"callback_id": event.callback_id, "orientation_id": orientation.id},

@@ -15,13 +15,13 @@ that reached the partner goes to the access log.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from enum import StrEnum
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
@@ -30,6 +30,7 @@ from parcours.access.rules import Principal, ensure_write
 from parcours.carnet.schemas import SOURCE_LABELS, THEME_LABELS, Source, Theme
 from parcours.core.errors import NotFound, ParcoursError, Unavailable
 from parcours.core.settings import Settings
+from parcours.core.temporal import engine_down, start_workflow
 from parcours.journey.repository import JourneyRepository
 from parcours.partners.messages import (
     CONSENT_MISSING,
@@ -50,8 +51,6 @@ from parcours.partners.service import (
     PersonIncomplete,
     PersonUnknown,
 )
-
-ENGINE_DOWN = "Le moteur de workflows ne répond pas : réessayez dans un instant."
 
 
 class LookupStatus(StrEnum):
@@ -230,20 +229,16 @@ class LookupService:
     async def _start(
         self, workflow_id: str, start: PartnerLookupStart
     ) -> WorkflowHandle[object, PartnerLookupOutcome]:
-        try:
-            await self.temporal.start_workflow(
+        # The same request joins the look-up running, or reads the one finished.
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await start_workflow(
+                self.temporal,
                 PARTNER_LOOKUP_WORKFLOW,
                 start,
                 id=workflow_id,
                 task_queue=self.settings.task_queue,
-                # The same request joins the look-up running, or reads the one finished.
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                join=True,
             )
-        except WorkflowAlreadyStartedError:
-            pass
-        except RPCError as error:
-            raise Unavailable(ENGINE_DOWN) from error
         return self.temporal.get_workflow_handle(workflow_id, result_type=PartnerLookupOutcome)
 
     async def _wait(
@@ -260,7 +255,7 @@ class LookupService:
                 "La demande au partenaire a échoué de façon inattendue : réessayez."
             ) from error
         except RPCError as error:
-            raise Unavailable(ENGINE_DOWN) from error
+            raise engine_down(error, "look-up result unavailable", workflow_id=handle.id) from error
 
     @staticmethod
     def _failure(outcome: PartnerLookupOutcome) -> ParcoursError:

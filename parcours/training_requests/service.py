@@ -24,9 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateStage
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 from parcours.access.repository import PeopleRepository, log_access, visible_journeys
 from parcours.access.rules import (
@@ -41,12 +39,13 @@ from parcours.access.rules import (
 from parcours.carnet.models import Beneficiary
 from parcours.carnet.schemas import SOURCE_LABELS, THEME_LABELS, Source, Theme
 from parcours.core.db import new_id, utcnow
-from parcours.core.errors import Conflict, Forbidden, NotFound, Unavailable
+from parcours.core.errors import Conflict, Forbidden, NotFound
 from parcours.core.schemas import PersonRef
 from parcours.core.settings import Settings
+from parcours.core.temporal import run_update, send_update
 from parcours.journey.messages import RequestTrainingInput
 from parcours.journey.repository import JourneyRepository
-from parcours.journey.service import ENGINE_DOWN, JourneyService
+from parcours.journey.service import JourneyService
 from parcours.partners.models import PartnerEvent
 from parcours.partners.repository import PartnerRepository
 from parcours.partners.service import PARTNER_NAMES, ConsentMissing, PersonIncomplete
@@ -93,6 +92,8 @@ from parcours.training_requests.schemas import (
 )
 
 log = logging.getLogger(__name__)
+
+REQUEST_CLOSED = "Cette demande est close : elle n'accepte plus d'action."
 
 FUNDER_BODIES = frozenset({Funder.REGION.value, Funder.FRANCE_TRAVAIL.value})
 # What a funder sees of the carnet, when the person consents: what a training needs.
@@ -256,17 +257,9 @@ class _Requests:
             assert isinstance(action, Action | EndTrainingInput)
             raise Conflict(refusal(state, action) or "Cette demande est close.")
         handle = self.temporal.get_workflow_handle(record.workflow_id)
-        try:
-            state = await handle.execute_update(name, action, result_type=TrainingRequestState)
-        except WorkflowUpdateFailedError as failed:
-            cause = failed.cause
-            if isinstance(cause, ApplicationError) and cause.type == "TransitionRefused":
-                raise Conflict(cause.message) from failed
-            raise
-        except RPCError as error:
-            if error.status == RPCStatusCode.NOT_FOUND:
-                raise Conflict("Cette demande est close : elle n'accepte plus d'action.") from error
-            raise Unavailable(ENGINE_DOWN) from error
+        state = await run_update(
+            handle, name, action, result_type=TrainingRequestState, gone=REQUEST_CLOSED
+        )
         await self.repo.fresh(record.id)
         return state
 
@@ -693,24 +686,13 @@ async def apply_funder_decision(
         return False
     handle = temporal.get_workflow_handle(record.workflow_id)
     try:
-        await handle.start_update(
-            name,
-            action,
-            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-            result_type=TrainingRequestState,
+        # An engine down is a 503: the partner sends it again, nothing of it is committed.
+        await send_update(
+            handle, name, action, result_type=TrainingRequestState, gone=REQUEST_CLOSED
         )
-    except WorkflowUpdateFailedError as failed:
-        cause = failed.cause
-        if isinstance(cause, ApplicationError) and cause.type == "TransitionRefused":
-            log.info("training decision not applied", extra={**context, "reason": cause.message})
-            return False
-        raise
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            log.info("training decision for a closed request", extra=context)
-            return False
-        # The partner gets a 5xx and sends it again: nothing of it is committed.
-        raise Unavailable(ENGINE_DOWN) from error
+    except Conflict as refused:
+        log.info("training decision not applied", extra={**context, "reason": refused.message})
+        return False
     if name == "refuse":
         requests._message(record, "refusal", reason)
     log_access(session, None, record.beneficiary_id, "update", "partner.training_decision")
