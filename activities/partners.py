@@ -1,10 +1,11 @@
-"""The partner calls as activities, with the adapters injected by the worker.
+"""The partners' activities: the partner calls, with the adapters injected by the worker, and
+the CAF import's steps (``CafImportActivities``: begin, apply one batch of lines, finish).
 
 Each one reads what the partner needs from SQL (never from its input: inputs carry ids), checks
 the person's consent when it sends their data, makes one HTTP call with the idempotency key
 its workflow gave it, and writes what came back to SQL. Errors say whether a retry can help:
 a partner that is down, slow or overloaded is retried under the partner's policy
-(``workflows.partner_calls``); a refusal, a missing consent or an unknown person is not.
+(``parcours.partners.messages``); a refusal, a missing consent or an unknown person is not.
 """
 
 from __future__ import annotations
@@ -317,6 +318,21 @@ def _parse(feed_format: FeedFormat, text: str) -> CafFeedEvent | LineRejected:
 
 
 class CafImportActivities:
+    """The CAF import's activities: begin, apply one batch of lines, finish.
+
+    A batch applies its lines one transaction each — the lines of one CAF number in file order,
+    different CAF numbers side by side — and heartbeats as it goes. A line is recorded (its
+    outcome, its CAF event claimed) in the same transaction as what it changed, so a retried batch
+    skips what was applied and redoes the rest:
+
+    - a known person's journey is signalled before that transaction (a repeated signal changes
+      nothing), so no transaction waits on Temporal;
+    - a new person is enrolled inside it (``JourneyService.enrol`` starts their journey, then
+      writes); if it does not commit, the journey is abandoned and the retry enrols them again.
+      A worker killed between the start and the commit leaves that journey without its person
+      (see ``JourneyService.enrol``).
+    """
+
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], temporal: Client, settings: Settings
     ) -> None:

@@ -13,26 +13,28 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from temporalio.client import Client
 
-from api import (
-    metrics,
-    pages,
-    pages_admin,
-    pages_auth,
-    pages_carnet,
-    pages_funders,
-    pages_indicators,
-    pages_management,
-    pages_me,
-    pages_partners,
-    pages_resources,
-)
+from api import metrics
 from api.auth import SignInRequired
-from api.routes import carnet, health, journeys, partners, resources
-from api.routes import indicators as indicator_routes
-from api.routes import lookups as partner_lookups
-from api.routes import management as management_routes
-from api.routes import service_orientations as service_orientation_routes
-from api.routes import training_requests as training_request_routes
+from api.pages import access as access_pages
+from api.pages import indicators as indicator_pages
+from api.pages import journey as journey_pages
+from api.pages import management as management_pages
+from api.pages import partners as partner_pages
+from api.pages import resources as resource_pages
+from api.pages import training_requests as training_request_pages
+from api.pages.carnet import router as carnet_pages
+from api.routes import (
+    carnet,
+    health,
+    indicators,
+    journey,
+    management,
+    orientations,
+    partners,
+    resources,
+    training_requests,
+)
+from api.templating import error_page
 from parcours.core.db import create_engine, create_sessionmaker
 from parcours.core.errors import ParcoursError
 from parcours.core.settings import ROOT, Settings, get_settings
@@ -72,7 +74,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     async def _domain_error(request: Request, error: ParcoursError) -> Response:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": error.message}, status_code=error.status_code)
-        return pages.error_page(request, error)
+        return error_page(request, error)
 
     @app.get("/metrics", include_in_schema=False)
     async def _metrics() -> Response:
@@ -80,30 +82,30 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
 
     if settings.oidc_enabled:
         _configure_proconnect(app, settings)
-    app.include_router(health.router)
-    app.include_router(journeys.router)
-    app.include_router(carnet.router)
-    app.include_router(resources.router)
-    app.include_router(partners.router)
-    app.include_router(management_routes.router)
-    app.include_router(training_request_routes.router)
-    app.include_router(partner_lookups.router)
-    app.include_router(service_orientation_routes.router)
-    app.include_router(indicator_routes.router)
-    app.include_router(pages_auth.router)
-    app.include_router(pages.router)
-    # After ``pages``: its /parcours/nouveau must win over the carnet's /parcours/{id}.
-    for router in (
-        pages_carnet.router,
-        pages_me.router,
-        pages_admin.router,
-        pages_resources.router,
-        pages_management.router,
-        pages_funders.router,
-        pages_indicators.router,
-        pages_partners.router,
+    for routes in (
+        health,
+        journey,
+        carnet,
+        resources,
+        partners,
+        management,
+        training_requests,
+        orientations,
+        indicators,
     ):
-        app.include_router(router)
+        app.include_router(routes.router)
+    # The journey's pages first: /parcours/nouveau must win over the carnet's /parcours/{id}.
+    for pages in (
+        access_pages,
+        journey_pages,
+        carnet_pages,
+        resource_pages,
+        management_pages,
+        training_request_pages,
+        indicator_pages,
+        partner_pages,
+    ):
+        app.include_router(pages.router)
     if DSFR_DIST.exists():
         app.mount("/static/dsfr", StaticFiles(directory=DSFR_DIST), name="dsfr")
     app.mount("/static/app", StaticFiles(directory=ROOT / "api" / "static"), name="app-static")

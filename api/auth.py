@@ -4,16 +4,12 @@ answers 401."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Depends, Request
+from fastapi import Request
 from fastapi.responses import Response
 
-from api.deps import SessionDep, SettingsDep
 from parcours.access.rules import Principal
 from parcours.access.service import AccountService, SignedIn
-from parcours.core.errors import Forbidden, Unauthenticated
-from parcours.core.security import new_token, same
+from parcours.core.security import new_token
 from parcours.core.settings import Settings
 
 SESSION_COOKIE = "parcours_session"
@@ -47,51 +43,6 @@ async def _from_request(request: Request, accounts: AccountService) -> Principal
             principal, request.state.csrf = found
     request.state.principal = principal
     return principal
-
-
-async def get_accounts(session: SessionDep, settings: SettingsDep) -> AccountService:
-    return AccountService(session, settings)
-
-
-AccountsDep = Annotated[AccountService, Depends(get_accounts)]
-
-
-async def optional_principal(request: Request, accounts: AccountsDep) -> Principal | None:
-    return await _from_request(request, accounts)
-
-
-async def api_principal(request: Request, accounts: AccountsDep) -> Principal:
-    """JSON API: a bearer token, or a browser session (with its CSRF header for writes)."""
-    principal = await _from_request(request, accounts)
-    if principal is None:
-        raise Unauthenticated("Authentification requise (jeton d'API ou session).")
-    if (
-        request.method not in SAFE_METHODS
-        and not getattr(request.state, "via_token", False)
-        and not same(request.headers.get(CSRF_HEADER), request.state.csrf)
-    ):
-        raise Forbidden("Jeton CSRF manquant ou invalide (en-tête X-CSRF-Token).")
-    return principal
-
-
-async def page_principal(request: Request, accounts: AccountsDep) -> Principal:
-    """Pages: a signed-in browser; every form post carries the session's CSRF token."""
-    principal = await _from_request(request, accounts)
-    if principal is None or getattr(request.state, "via_token", False):
-        raise SignInRequired(request.url.path)
-    if request.method not in SAFE_METHODS:
-        form = await request.form()
-        if not same(str(form.get(CSRF_FIELD, "")), request.state.csrf):
-            raise Forbidden(
-                "Le formulaire a expiré ou ne vient pas de Parcours : rechargez la page et "
-                "recommencez."
-            )
-    return principal
-
-
-ApiPrincipal = Annotated[Principal, Depends(api_principal)]
-PagePrincipal = Annotated[Principal, Depends(page_principal)]
-OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 
 
 def set_session_cookie(response: Response, signed_in: SignedIn, settings: Settings) -> None:

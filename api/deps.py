@@ -13,8 +13,24 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
+from api.auth import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, SignInRequired, _from_request
+from api.pages.carnet.view import CarnetPages
+from parcours.access.rules import Principal
+from parcours.access.service import AccountService
+from parcours.carnet.service import CarnetService, ErasureService
+from parcours.core.errors import Forbidden, Unauthenticated
+from parcours.core.security import same
 from parcours.core.settings import Settings
+from parcours.indicators.service import IndicatorService, JourneyStoryService
 from parcours.journey.service import JourneyService
+from parcours.management.service import ManagementService
+from parcours.orientations.service import ServiceOrientationService
+from parcours.partners.caf_import import CafImportService
+from parcours.partners.callbacks import PartnerCallbackService
+from parcours.partners.lookups import LookupService
+from parcours.partners.rules import ensure_caf_importer
+from parcours.resources.service import ResourceBaseService
+from parcours.training_requests.service import FunderConsoleService, TrainingRequestService
 
 
 async def get_settings(request: Request) -> Settings:
@@ -52,3 +68,215 @@ async def get_journey_service(
 
 
 JourneyServiceDep = Annotated[JourneyService, Depends(get_journey_service)]
+
+
+async def get_accounts(session: SessionDep, settings: SettingsDep) -> AccountService:
+    return AccountService(session, settings)
+
+
+AccountsDep = Annotated[AccountService, Depends(get_accounts)]
+
+
+async def optional_principal(request: Request, accounts: AccountsDep) -> Principal | None:
+    return await _from_request(request, accounts)
+
+
+async def api_principal(request: Request, accounts: AccountsDep) -> Principal:
+    """JSON API: a bearer token, or a browser session (with its CSRF header for writes)."""
+    principal = await _from_request(request, accounts)
+    if principal is None:
+        raise Unauthenticated("Authentification requise (jeton d'API ou session).")
+    if (
+        request.method not in SAFE_METHODS
+        and not getattr(request.state, "via_token", False)
+        and not same(request.headers.get(CSRF_HEADER), request.state.csrf)
+    ):
+        raise Forbidden("Jeton CSRF manquant ou invalide (en-tête X-CSRF-Token).")
+    return principal
+
+
+async def page_principal(request: Request, accounts: AccountsDep) -> Principal:
+    """Pages: a signed-in browser; every form post carries the session's CSRF token."""
+    principal = await _from_request(request, accounts)
+    if principal is None or getattr(request.state, "via_token", False):
+        raise SignInRequired(request.url.path)
+    if request.method not in SAFE_METHODS:
+        form = await request.form()
+        if not same(str(form.get(CSRF_FIELD, "")), request.state.csrf):
+            raise Forbidden(
+                "Le formulaire a expiré ou ne vient pas de Parcours : rechargez la page et "
+                "recommencez."
+            )
+    return principal
+
+
+ApiPrincipal = Annotated[Principal, Depends(api_principal)]
+
+
+PagePrincipal = Annotated[Principal, Depends(page_principal)]
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+
+
+async def get_carnet_pages(
+    request: Request,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    principal: PagePrincipal,
+) -> CarnetPages:
+    carnet = CarnetService(session, temporal, settings, principal)
+    return CarnetPages(request, session, settings, carnet, principal)
+
+
+CarnetPagesDep = Annotated[CarnetPages, Depends(get_carnet_pages)]
+
+
+async def get_funder_console_page(
+    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: PagePrincipal
+) -> FunderConsoleService:
+    return FunderConsoleService(session, temporal, settings, principal)
+
+
+FunderConsolePageDep = Annotated[FunderConsoleService, Depends(get_funder_console_page)]
+
+
+async def get_indicators_page(
+    session: SessionDep, settings: SettingsDep, principal: PagePrincipal
+) -> IndicatorService:
+    return IndicatorService(session, settings, principal)
+
+
+async def get_story_page(
+    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: PagePrincipal
+) -> JourneyStoryService:
+    return JourneyStoryService(session, temporal, settings, principal)
+
+
+IndicatorsPageDep = Annotated[IndicatorService, Depends(get_indicators_page)]
+
+
+StoryPageDep = Annotated[JourneyStoryService, Depends(get_story_page)]
+
+
+async def get_management_page(
+    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: PagePrincipal
+) -> ManagementService:
+    return ManagementService(session, temporal, settings, principal)
+
+
+ManagementPageDep = Annotated[ManagementService, Depends(get_management_page)]
+
+
+async def get_carnet(
+    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: ApiPrincipal
+) -> CarnetService:
+    return CarnetService(session, temporal, settings, principal)
+
+
+CarnetDep = Annotated[CarnetService, Depends(get_carnet)]
+
+
+async def get_indicators(
+    session: SessionDep, settings: SettingsDep, principal: ApiPrincipal
+) -> IndicatorService:
+    return IndicatorService(session, settings, principal)
+
+
+async def get_story(
+    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: ApiPrincipal
+) -> JourneyStoryService:
+    return JourneyStoryService(session, temporal, settings, principal)
+
+
+IndicatorsDep = Annotated[IndicatorService, Depends(get_indicators)]
+
+
+StoryDep = Annotated[JourneyStoryService, Depends(get_story)]
+
+
+async def get_management(
+    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: ApiPrincipal
+) -> ManagementService:
+    return ManagementService(session, temporal, settings, principal)
+
+
+ManagementDep = Annotated[ManagementService, Depends(get_management)]
+
+
+async def get_orientations(
+    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: ApiPrincipal
+) -> ServiceOrientationService:
+    return ServiceOrientationService(session, temporal, settings, principal)
+
+
+OrientationsDep = Annotated[ServiceOrientationService, Depends(get_orientations)]
+
+
+def get_caf_imports(
+    session: SessionDep, temporal: TemporalDep, settings: SettingsDep
+) -> CafImportService:
+    return CafImportService(session, temporal, settings)
+
+
+def get_callbacks(
+    session: SessionDep, temporal: TemporalDep, settings: SettingsDep
+) -> PartnerCallbackService:
+    return PartnerCallbackService(session, temporal, settings)
+
+
+async def caf_importer(principal: ApiPrincipal) -> Principal:
+    return ensure_caf_importer(principal)
+
+
+CafImportsDep = Annotated[CafImportService, Depends(get_caf_imports)]
+
+
+CallbacksDep = Annotated[PartnerCallbackService, Depends(get_callbacks)]
+
+
+Importer = Annotated[Principal, Depends(caf_importer)]
+
+
+async def get_resources(session: SessionDep, principal: ApiPrincipal) -> ResourceBaseService:
+    return ResourceBaseService(session, principal)
+
+
+ResourcesDep = Annotated[ResourceBaseService, Depends(get_resources)]
+
+
+async def get_training_requests(
+    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: ApiPrincipal
+) -> TrainingRequestService:
+    return TrainingRequestService(session, temporal, settings, principal)
+
+
+async def get_funder_console(
+    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: ApiPrincipal
+) -> FunderConsoleService:
+    return FunderConsoleService(session, temporal, settings, principal)
+
+
+TrainingRequestsDep = Annotated[TrainingRequestService, Depends(get_training_requests)]
+
+
+FunderConsoleDep = Annotated[FunderConsoleService, Depends(get_funder_console)]
+
+
+async def get_lookups(
+    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: ApiPrincipal
+) -> LookupService:
+    return LookupService(session, temporal, settings, principal)
+
+
+LookupsDep = Annotated[LookupService, Depends(get_lookups)]
+
+
+async def get_erasures_page(
+    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: PagePrincipal
+) -> ErasureService:
+    return ErasureService(session, temporal, settings, principal)
+
+
+ErasuresPageDep = Annotated[ErasureService, Depends(get_erasures_page)]

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import Request
+from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
+from parcours.core.errors import ParcoursError
 from parcours.core.settings import ROOT
 
 templates = Jinja2Templates(directory=ROOT / "templates")
@@ -24,3 +27,9 @@ def _csrf(request: Any) -> str:
 
 
 templates.env.globals.update(options=_options, principal_of=_principal, csrf_of=_csrf)
+
+
+def error_page(request: Request, error: ParcoursError) -> Response:
+    return templates.TemplateResponse(
+        request, "error.html", {"message": error.message}, status_code=error.status_code
+    )

@@ -445,7 +445,7 @@ def p95(values: list[float]) -> float:
 def stalled_list(settings: Settings) -> Callable[[AsyncSession, int], Awaitable[Any]]:
     """The managers' console's stalled list (another part of the console: imported late, so
     this benchmark says clearly when it is missing)."""
-    from parcours.management.repository import StalledFilter
+    from parcours.management.schemas import StalledFilter
     from parcours.management.service import StalledService
 
     async def call(session: AsyncSession, n: int) -> Any:

@@ -1,5 +1,6 @@
-"""Parcours' domain: settings, database, models, repositories and services.
+"""Parcours' domain, one folder per feature with the same file names in each (``models``,
+``schemas``, ``repository``, ``service``, ``messages``, ``rules``), shared plumbing in ``core``.
 
-Shared by the workflows, the activities, the API and the CLI; imports neither FastAPI nor the
-Temporal worker.
+Imports none of the doors (``api``, ``cli``), the worker's parts (``workflows``,
+``activities``) or the demo: ``make lint`` checks it.
 """

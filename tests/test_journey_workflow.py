@@ -65,8 +65,8 @@ from parcours.journey.messages import (
     journey_workflow_id,
 )
 from parcours.journey.models import JourneyEventRecord, JourneyRecord
-from parcours.journey.repository import JourneyFilter, JourneyRepository
-from parcours.journey.schemas import BeneficiaryCreate
+from parcours.journey.repository import JourneyRepository
+from parcours.journey.schemas import BeneficiaryCreate, JourneyFilter
 from parcours.journey.service import JourneyService
 from tests.conftest import Staff, person_payload
 from workflows.journey import DEADLINE_KEY, REFERENT_KEY, STEP_KEY, TERRITORY_KEY, Journey

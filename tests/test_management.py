@@ -42,8 +42,7 @@ from parcours.journey.schemas import BeneficiaryCreate
 from parcours.journey.service import JourneyService
 from parcours.management.messages import DailyDigestInput, SendDigestsInput
 from parcours.management.models import Digest
-from parcours.management.repository import StalledFilter
-from parcours.management.schemas import DigestRead, StallCause
+from parcours.management.schemas import DigestRead, StallCause, StalledFilter
 from parcours.management.service import StalledService, digest_read
 from parcours.orientations.models import ServiceOrientationRecord
 from parcours.training_requests.models import TrainingRequestRecord

@@ -24,8 +24,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from api import pages_resources
 from api.app import create_app
+from api.pages import resources as pages_resources
 from api.routes import resources as resources_routes
 from cli.resources import run_import
 from demo.resources import savoie_base, trainings_csv

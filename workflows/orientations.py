@@ -1,13 +1,6 @@
-"""The ``ServiceOrientation`` workflow: a person oriented to a service of the resource base,
-started by their journey (``orient_to_service``), carried through Dora's circuit.
-
-It sends the orientation to the service's structure (a partner call, once by its idempotency
-key), then waits for the structure's answer — a signed callback, turned into the signal
-``answer`` — reminds the structure after ``reminder_days`` and lets the orientation expire
-after ``expiry_days`` (settings, read once at the start). Each transition is written to the
-SQL read model (and the plan's line) by an activity, then told to the journey with
-``record_outcome``; a journey closed meanwhile is not told, and that is not a failure.
-"""
+"""The orientations' workflows: ``ServiceOrientation`` (a person oriented to a service of the
+resource base, through Dora's circuit) and ``FranceTravailOrientationNotice`` (France Travail
+told of a professional orientation)."""
 
 from __future__ import annotations
 
@@ -53,6 +46,17 @@ with workflow.unsafe.imports_passed_through():
 
 @workflow.defn(name=SERVICE_ORIENTATION_WORKFLOW)
 class ServiceOrientation:
+    """A person oriented to a service of the resource base,
+    started by their journey (``orient_to_service``), carried through Dora's circuit.
+
+    It sends the orientation to the service's structure (a partner call, once by its idempotency
+    key), then waits for the structure's answer — a signed callback, turned into the signal
+    ``answer`` — reminds the structure after ``reminder_days`` and lets the orientation expire
+    after ``expiry_days`` (settings, read once at the start). Each transition is written to the
+    SQL read model (and the plan's line) by an activity, then told to the journey with
+    ``record_outcome``; a journey closed meanwhile is not told, and that is not a failure.
+    """
+
     @workflow.init
     def __init__(self, input: ServiceOrientationStart) -> None:
         self._input = input
@@ -196,6 +200,16 @@ class ServiceOrientation:
 
 @workflow.defn(name=FRANCE_TRAVAIL_NOTICE_WORKFLOW)
 class FranceTravailOrientationNotice:
+    """France Travail is told that a person was
+    oriented to it (a professional orientation), then the journey is told how that went.
+
+    Started by the service that decides orientations once the journey accepted the decision, with
+    an id made of the person and the decision's event number: a second start of the same notice
+    is refused by Temporal, and the partner call's idempotency key (this workflow's id) makes the
+    partner answer a retried call once. A person who did not consent to share with France Travail
+    is not sent (the journey records why).
+    """
+
     @workflow.run
     async def run(self, input: FranceTravailNoticeStart) -> FranceTravailNoticeResult:
         try:

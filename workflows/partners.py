@@ -1,11 +1,5 @@
-"""``CafImport``: one CAF feed file imported, batch after batch, with its progress.
-
-The file's lines wait in SQL (``caf_feed_lines``, stored before the workflow starts); the
-workflow only carries the file's id (its SHA-256: the same file is one import, ``caf-import-
-<sha256>``) and counts. Each batch is an activity that applies its lines one by one and is
-idempotent: a line already applied is not applied again, a CAF event already applied (by this
-file or another) changes nothing. The ``progress`` query says where the import is.
-"""
+"""The partners' workflows: ``CafImport`` (one CAF feed file imported, batch after batch) and
+``PartnerLookup`` (a référent asks the CAF or France Travail what it knows about a person)."""
 
 from __future__ import annotations
 
@@ -61,6 +55,15 @@ async def _activity(name: str, arg: Message, result_type: type[Result]) -> Resul
 
 @workflow.defn(name=CAF_IMPORT_WORKFLOW)
 class CafImport:
+    """One CAF feed file imported, batch after batch, with its progress.
+
+    The file's lines wait in SQL (``caf_feed_lines``, stored before the workflow starts); the
+    workflow only carries the file's id (its SHA-256: the same file is one import, ``caf-import-
+    <sha256>``) and counts. Each batch is an activity that applies its lines one by one and is
+    idempotent: a line already applied is not applied again, a CAF event already applied (by this
+    file or another) changes nothing. The ``progress`` query says where the import is.
+    """
+
     @workflow.init
     def __init__(self, input: CafImportInput) -> None:
         self._progress = input.progress or CafImportProgress(file_id=input.file_id)
@@ -106,6 +109,16 @@ class CafImport:
 
 @workflow.defn(name=PARTNER_LOOKUP_WORKFLOW)
 class PartnerLookup:
+    """A référent asks the CAF or France Travail what it knows about a person.
+
+    One workflow per request (``partner-lookup-<partner>-<person>-<request>``: a double click, or
+    the same request sent again, joins the first one instead of asking twice). It makes the
+    partner's look-up call (``parcours.partners.messages``), whose activity writes what the partner
+    said into the carnet, and returns the outcome. A partner that does not answer is tried again
+    under its retry policy: the référent's request stops waiting after a few seconds, the workflow
+    does not, and the carnet shows the result once it comes. Ids and decisions only.
+    """
+
     @workflow.run
     async def run(self, start: PartnerLookupStart) -> PartnerLookupOutcome:
         data = PartnerLookupInput(

@@ -16,8 +16,8 @@ read model by an activity, then told to the journey (signal ``record_outcome``);
 that has ended since does not stop the request.
 
 Messages carry ids, dates, amounts and decisions: the texts (a question, an answer, the reason
-of a refusal) stay in SQL. The pure rules (``check``, ``apply``) are at the top; the workflow
-below them.
+of a refusal) stay in SQL. The pure rules (``check``, ``apply``) are in
+``parcours.training_requests.rules``.
 """
 
 from __future__ import annotations

@@ -1,14 +1,12 @@
 """JSON API of the carnet de bord, and of the person's own space (``/me``)."""
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, UploadFile, status
+from fastapi import APIRouter, UploadFile, status
 from fastapi.responses import Response
 
-from api.auth import ApiPrincipal
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import ApiPrincipal, CarnetDep, SettingsDep
 from parcours.access.rules import Principal, Role
-from parcours.carnet.repository import CarnetRepository
 from parcours.carnet.schemas import (
     AppointmentCreate,
     AppointmentUpdate,
@@ -24,19 +22,11 @@ from parcours.carnet.schemas import (
     PlanActionUpdate,
     ProjectUpdate,
 )
-from parcours.carnet.service import CarnetService
 from parcours.core.errors import NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["carnet"])
 
 
-async def get_carnet(
-    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: ApiPrincipal
-) -> CarnetService:
-    return CarnetService(session, temporal, settings, principal)
-
-
-CarnetDep = Annotated[CarnetService, Depends(get_carnet)]
 Done = status.HTTP_204_NO_CONTENT
 
 
@@ -163,15 +153,8 @@ async def update_contact(beneficiary_id: str, data: ContactUpdate, carnet: Carne
 
 
 @router.get("/beneficiaries/{beneficiary_id}/access-log", summary="Journal des accès au carnet")
-async def access_log(
-    beneficiary_id: str, carnet: CarnetDep, session: SessionDep
-) -> list[dict[str, Any]]:
-    await carnet.read(beneficiary_id, "carnet.access_log")
-    entries = await CarnetRepository(session).access_log(beneficiary_id)
-    return [
-        {"at": e.at.isoformat(), "user_id": e.user_id, "action": e.action, "what": e.what}
-        for e in entries
-    ]
+async def access_log(beneficiary_id: str, carnet: CarnetDep) -> list[dict[str, Any]]:
+    return await carnet.access_log(beneficiary_id)
 
 
 # --- The person's own space ---

@@ -4,37 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from api.auth import ApiPrincipal
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import IndicatorsDep, StoryDep
 from parcours.indicators.schemas import IndicatorFilter, IndicatorsRead, JourneyStory
 from parcours.indicators.service import (
     TABLES,
-    IndicatorService,
-    JourneyStoryService,
     csv_filename,
     to_csv,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["indicateurs"])
-
-
-async def get_indicator_service(
-    session: SessionDep, settings: SettingsDep, principal: ApiPrincipal
-) -> IndicatorService:
-    return IndicatorService(session, settings, principal)
-
-
-async def get_story_service(
-    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: ApiPrincipal
-) -> JourneyStoryService:
-    return JourneyStoryService(session, temporal, settings, principal)
-
-
-IndicatorServiceDep = Annotated[IndicatorService, Depends(get_indicator_service)]
-StoryServiceDep = Annotated[JourneyStoryService, Depends(get_story_service)]
 
 
 @router.get(
@@ -43,7 +24,7 @@ StoryServiceDep = Annotated[JourneyStoryService, Depends(get_story_service)]
     responses={403: {"description": "Rôle non autorisé ou autre département"}},
 )
 async def indicators(
-    service: IndicatorServiceDep, f: Annotated[IndicatorFilter, Query()]
+    service: IndicatorsDep, f: Annotated[IndicatorFilter, Query()]
 ) -> IndicatorsRead:
     return await service.read(f)
 
@@ -55,7 +36,7 @@ async def indicators(
     responses={200: {"content": {"text/csv": {}}}},
 )
 async def indicators_csv(
-    service: IndicatorServiceDep,
+    service: IndicatorsDep,
     f: Annotated[IndicatorFilter, Query()],
     table: Annotated[str, Query(description=", ".join(TABLES))] = "mois",
 ) -> Response:
@@ -67,7 +48,7 @@ async def indicators_csv(
     "/journeys/{beneficiary_id}/story",
     summary="Histoire complète d'un parcours (responsables) : qui a fait quoi, temps par étape",
 )
-async def journey_story(beneficiary_id: str, service: StoryServiceDep) -> JourneyStory:
+async def journey_story(beneficiary_id: str, service: StoryDep) -> JourneyStory:
     return await service.story(beneficiary_id)
 
 

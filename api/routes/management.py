@@ -6,12 +6,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 
-from api.auth import ApiPrincipal
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import ManagementDep
 from parcours.journey.messages import Step
-from parcours.management.repository import StalledFilter
 from parcours.management.schemas import (
     BulkResult,
     DigestRead,
@@ -23,20 +21,13 @@ from parcours.management.schemas import (
     ReminderCreate,
     RetryRead,
     StallCause,
+    StalledFilter,
     StalledPage,
 )
-from parcours.management.service import ManagementService, StalledService
 
 router = APIRouter(prefix="/api/v1/management", tags=["gestion"])
 
 
-async def management_service(
-    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: ApiPrincipal
-) -> ManagementService:
-    return ManagementService(session, temporal, settings, principal)
-
-
-ManagementDep = Annotated[ManagementService, Depends(management_service)]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "Parcours ou incident introuvable (ou hors de votre territoire)"}
 }
@@ -62,9 +53,7 @@ def stalled_filter(
 
 @router.get("/stalled", summary="Parcours bloqués (les plus en retard d'abord)")
 async def stalled(
-    session: SessionDep,
-    settings: SettingsDep,
-    principal: ApiPrincipal,
+    management: ManagementDep,
     territory: str | None = None,
     structure_id: str | None = None,
     referent_id: str | None = None,
@@ -77,7 +66,7 @@ async def stalled(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> StalledPage:
     f = stalled_filter(territory, structure_id, referent_id, step, cause, min_overdue_days)
-    return await StalledService(session, settings).page(f, principal, limit=limit, offset=offset)
+    return await management.stalled_page(f, limit=limit, offset=offset)
 
 
 @router.post("/reassignments", summary="Réaffecter un ou plusieurs parcours à un référent")

@@ -6,10 +6,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, UploadFile, status
+from fastapi import APIRouter, Query, UploadFile, status
 
-from api.auth import ApiPrincipal
-from api.deps import SessionDep
+from api.deps import ResourcesDep
 from parcours.core.errors import InvalidReference
 from parcours.resources import geo
 from parcours.resources.schemas import (
@@ -43,13 +42,6 @@ from parcours.resources.vocabulary import (
 router = APIRouter(prefix="/api/v1/resources", tags=["ressources"])
 
 MAX_IMPORT_BYTES = 100 * 1024 * 1024
-
-
-async def get_resources(session: SessionDep, principal: ApiPrincipal) -> ResourceBaseService:
-    return ResourceBaseService(session, principal)
-
-
-ResourcesDep = Annotated[ResourceBaseService, Depends(get_resources)]
 
 
 def checked(values: list[str], known: dict[str, str], what: str) -> tuple[str, ...]:

@@ -4,10 +4,12 @@ console (their body's requests, the person's data as shared, their decisions).""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 
-from api.auth import ApiPrincipal
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import (
+    FunderConsoleDep,
+    TrainingRequestsDep,
+)
 from parcours.training_requests.messages import TrainingStatus
 from parcours.training_requests.schemas import (
     AGE_FILTERS,
@@ -24,28 +26,12 @@ from parcours.training_requests.schemas import (
 )
 from parcours.training_requests.service import (
     STALLED,
-    FunderConsoleService,
     FunderQuery,
-    TrainingRequestService,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["demandes de formation"])
 
 
-async def get_requests(
-    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: ApiPrincipal
-) -> TrainingRequestService:
-    return TrainingRequestService(session, temporal, settings, principal)
-
-
-async def get_console(
-    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: ApiPrincipal
-) -> FunderConsoleService:
-    return FunderConsoleService(session, temporal, settings, principal)
-
-
-RequestsDep = Annotated[TrainingRequestService, Depends(get_requests)]
-ConsoleDep = Annotated[FunderConsoleService, Depends(get_console)]
 StatusFilter = Annotated[
     str | None,
     Query(
@@ -79,14 +65,14 @@ REFUSED: dict[int | str, dict[str, Any]] = {
     responses=REFUSED,
 )
 async def request_training(
-    data: TrainingRequestCreate, service: RequestsDep
+    data: TrainingRequestCreate, service: TrainingRequestsDep
 ) -> TrainingRequestRead:
     return await service.request(data)
 
 
 @router.get("/training-requests", summary="Les demandes de formation des personnes suivies")
 async def list_training_requests(
-    service: RequestsDep,
+    service: TrainingRequestsDep,
     status: StatusFilter = None,
     limit: Limit = 50,
     offset: Offset = 0,
@@ -99,13 +85,15 @@ async def list_training_requests(
     summary="Les demandes de formation d'une personne",
 )
 async def person_training_requests(
-    beneficiary_id: str, service: RequestsDep
+    beneficiary_id: str, service: TrainingRequestsDep
 ) -> list[TrainingRequestRead]:
     return await service.for_person(beneficiary_id)
 
 
 @router.get("/training-requests/{request_id}", summary="Lire une demande de formation")
-async def read_training_request(request_id: str, service: RequestsDep) -> TrainingRequestRead:
+async def read_training_request(
+    request_id: str, service: TrainingRequestsDep
+) -> TrainingRequestRead:
     return await service.read(request_id)
 
 
@@ -115,7 +103,7 @@ async def read_training_request(request_id: str, service: RequestsDep) -> Traini
     responses=REFUSED,
 )
 async def answer_funder(
-    request_id: str, data: AnswerCreate, service: RequestsDep
+    request_id: str, data: AnswerCreate, service: TrainingRequestsDep
 ) -> TrainingRequestRead:
     return await service.answer(request_id, data)
 
@@ -126,7 +114,7 @@ async def answer_funder(
     responses=REFUSED,
 )
 async def end_training(
-    request_id: str, data: TrainingEndCreate, service: RequestsDep
+    request_id: str, data: TrainingEndCreate, service: TrainingRequestsDep
 ) -> TrainingRequestRead:
     return await service.end(request_id, data)
 
@@ -140,7 +128,7 @@ async def end_training(
     summary="Les demandes adressées à mon organisme (Région ou France Travail)",
 )
 async def funder_requests(
-    console: ConsoleDep,
+    console: FunderConsoleDep,
     status: StatusFilter = None,
     age: Annotated[
         str | None,
@@ -161,7 +149,7 @@ async def funder_requests(
     tags=["financeurs"],
     summary="Lire une demande (les informations de la personne si elle les partage)",
 )
-async def funder_request(request_id: str, console: ConsoleDep) -> FunderRequestRead:
+async def funder_request(request_id: str, console: FunderConsoleDep) -> FunderRequestRead:
     return await console.read(request_id)
 
 
@@ -172,7 +160,7 @@ async def funder_request(request_id: str, console: ConsoleDep) -> FunderRequestR
     responses=REFUSED,
 )
 async def ask_more_info(
-    request_id: str, data: MoreInfoCreate, console: ConsoleDep
+    request_id: str, data: MoreInfoCreate, console: FunderConsoleDep
 ) -> FunderRequestRead:
     return await console.ask_more_info(request_id, data)
 
@@ -183,7 +171,9 @@ async def ask_more_info(
     summary="Accorder la formation (date de début, montant, référence)",
     responses=REFUSED,
 )
-async def approve(request_id: str, data: ApprovalCreate, console: ConsoleDep) -> FunderRequestRead:
+async def approve(
+    request_id: str, data: ApprovalCreate, console: FunderConsoleDep
+) -> FunderRequestRead:
     return await console.approve(request_id, data)
 
 
@@ -193,5 +183,7 @@ async def approve(request_id: str, data: ApprovalCreate, console: ConsoleDep) ->
     summary="Refuser la formation (motif obligatoire)",
     responses=REFUSED,
 )
-async def refuse(request_id: str, data: RefusalCreate, console: ConsoleDep) -> FunderRequestRead:
+async def refuse(
+    request_id: str, data: RefusalCreate, console: FunderConsoleDep
+) -> FunderRequestRead:
     return await console.refuse(request_id, data)

@@ -4,7 +4,7 @@ Revision ID: 0010
 Revises: 0009
 Create Date: 2026-11-26 12:00:00
 
-On PostgreSQL the stalled list (``parcours.repositories.stalled``) reads the open journeys of
+On PostgreSQL the stalled list (``parcours.management.repository``) reads the open journeys of
 a territory and the carnet's recent changes with index-only scans: the indexes hold every
 column it reads (``INCLUDE``, PostgreSQL only). SQLite gets the partial index of open
 journeys by territory.

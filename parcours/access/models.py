@@ -1,4 +1,5 @@
-"""TODO docstring."""
+"""The tables of who signs in: structures, their users (professionals and the people they
+follow), browser sessions, API tokens, invitations, and the access log."""
 
 from __future__ import annotations
 

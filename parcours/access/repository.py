@@ -1,4 +1,5 @@
-"""TODO docstring."""
+"""SQL of accounts and access: users, structures and the people they follow, sessions, API
+tokens, invitations, the access log, and which journeys a signed-in user may see."""
 
 from __future__ import annotations
 

@@ -69,6 +69,13 @@ class AccountService:
         )
         return SignedIn(Principal.of(user), token, csrf)
 
+    async def agent_by_email(self, email: str) -> User | None:
+        """The active professional account of this e-mail (ProConnect signs agents in only)."""
+        user = await self.accounts.user_by_email(email) if email else None
+        if user is None or not user.active or user.role == Role.BENEFICIARY:
+            return None
+        return user
+
     async def session_principal(self, token: str) -> tuple[Principal, str] | None:
         """The signed-in user of a session cookie and the session's CSRF token."""
         found = await self.accounts.web_session(token_hash(token), utcnow())

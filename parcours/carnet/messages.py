@@ -1,4 +1,5 @@
-"""TODO docstring."""
+"""What crosses the Temporal boundary for the carnet: the ``RetentionSweep`` workflow (RGPD),
+its schedule, its activity's name, input and result (ids and counts only)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""TODO docstring."""
+"""The carnet de bord's tables: the person (personal data lives here, where it can be corrected
+and erased) and what the follow-up group records about them."""
 
 from __future__ import annotations
 

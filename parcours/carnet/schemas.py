@@ -314,3 +314,14 @@ class CarnetRead(BaseModel):
     consents: list[ConsentRead]
     follow_up_wish: bool | None
     timeline: list[CarnetTimelineEntry]
+
+
+class PendingErasure(BaseModel):
+    """A person's erasure request waiting for an administrator of their département."""
+
+    request_id: str
+    beneficiary_id: str
+    full_name: str
+    territory: str
+    step_label: str
+    requested_at: datetime

@@ -13,8 +13,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
-from parcours.access.repository import log_access
+from parcours.access.models import User
+from parcours.access.repository import AccountRepository, log_access
 from parcours.access.rules import Principal, Role, can_write_carnet, ensure_read, ensure_write
+from parcours.access.service import AccountService
 from parcours.carnet.models import (
     Appointment,
     Beneficiary,
@@ -58,6 +60,7 @@ from parcours.carnet.schemas import (
     NoteCreate,
     NoteRead,
     Partner,
+    PendingErasure,
     PlanActionCreate,
     PlanActionRead,
     PlanActionUpdate,
@@ -68,7 +71,7 @@ from parcours.carnet.schemas import (
     Theme,
 )
 from parcours.core.db import utcnow
-from parcours.core.errors import InvalidReference, NotFound
+from parcours.core.errors import Forbidden, InvalidReference, NotFound
 from parcours.core.schemas import PersonRef
 from parcours.core.settings import Settings
 from parcours.journey.messages import (
@@ -81,7 +84,7 @@ from parcours.journey.messages import (
     Step,
 )
 from parcours.journey.models import JourneyRecord
-from parcours.journey.schemas import EVENT_LABELS, BeneficiaryRead
+from parcours.journey.schemas import EVENT_LABELS, STEP_LABELS, BeneficiaryRead
 from parcours.journey.service import JourneyService, journey_read
 from parcours.management.repository import InterventionRepository
 from parcours.management.schemas import INTERVENTION_LABELS, InterventionKind
@@ -535,6 +538,50 @@ class CarnetService:
         data["exported_at"] = utcnow().isoformat()
         return data
 
+    async def pending_erasure(self, beneficiary_id: str) -> ErasureRequest | None:
+        """The person's erasure request still waiting for an administrator, if any."""
+        self._own(beneficiary_id)
+        return await self.repo.pending_erasure(beneficiary_id)
+
+    async def access_log(self, beneficiary_id: str) -> list[dict[str, Any]]:
+        """Who read or changed this carnet, newest first (the reading is logged too)."""
+        await self._readable(beneficiary_id, "carnet.access_log")
+        return [
+            {"at": e.at.isoformat(), "user_id": e.user_id, "action": e.action, "what": e.what}
+            for e in await self.repo.access_log(beneficiary_id)
+        ]
+
+    async def person_account(self, beneficiary_id: str) -> User | None:
+        """The person's own sign-in account, if they have one (read with the carnet)."""
+        return await AccountRepository(self.session).user_of_beneficiary(beneficiary_id)
+
+    async def invite_person(self, beneficiary_id: str) -> tuple[User, str]:
+        """The référent opens the person's own space: an account for their e-mail (created
+        once) and a one-time link to choose a password. Returns the account and the link's
+        token."""
+        ensure_write(self.principal, await self.journeys.journeys.get(beneficiary_id))
+        if self.principal.role is not Role.REFERENT:
+            raise Forbidden("Seul·e le ou la référent·e crée l'accès de la personne à son espace.")
+        person = await self._person(beneficiary_id)
+        accounts = AccountService(self.session, self.settings)
+        user = await accounts.accounts.user_of_beneficiary(beneficiary_id)
+        if user is None:
+            if not person.email:
+                raise InvalidReference(
+                    "Renseignez d'abord l'adresse électronique de la personne (coordonnées "
+                    "ci-dessous) : elle s'en sert pour se connecter."
+                )
+            user = await accounts.create_user(
+                email=person.email,
+                full_name=f"{person.first_name} {person.last_name}",
+                role=Role.BENEFICIARY,
+                territory=person.territory,
+                beneficiary_id=beneficiary_id,
+            )
+        token = await accounts.invite(user)
+        log_access(self.session, self.principal, beneficiary_id, "invite", "account.invitation")
+        return user, token
+
     async def request_erasure(self, beneficiary_id: str) -> None:
         await self._self_or_writer(beneficiary_id)
         self._changed(beneficiary_id, "carnet.erasure_request")
@@ -580,3 +627,48 @@ async def erase_person(
             request.status, request.handled_at = "done", utcnow()
             request.handled_by = by.id if by else None
     log_access(session, by, beneficiary_id, "update", "carnet.erasure")
+
+
+class ErasureService:
+    """Administrators carry out the erasure requests of their département's people, one by
+    one, after a confirmation."""
+
+    def __init__(
+        self, session: AsyncSession, temporal: Client, settings: Settings, principal: Principal
+    ) -> None:
+        if principal.role is not Role.ADMIN:
+            raise Forbidden("Cette page est réservée aux administrateurs.")
+        self.session = session
+        self.principal = principal
+        self.repo = CarnetRepository(session)
+        self.journeys = JourneyService(session, temporal, settings)
+
+    async def pending(self) -> list[PendingErasure]:
+        """The pending requests of the administrator's département, oldest first."""
+        found = []
+        for request in await self.repo.erasure_requests():
+            person = await self.journeys.people.beneficiary(request.beneficiary_id)
+            if person is None or person.territory != self.principal.territory:
+                continue
+            journey = await self.journeys.journeys.get(request.beneficiary_id)
+            found.append(
+                PendingErasure(
+                    request_id=request.id,
+                    beneficiary_id=person.id,
+                    full_name=f"{person.first_name} {person.last_name}",
+                    territory=person.territory,
+                    step_label=STEP_LABELS[Step(journey.step)] if journey else "—",
+                    requested_at=request.requested_at,
+                )
+            )
+        return found
+
+    async def one(self, request_id: str) -> PendingErasure:
+        for pending in await self.pending():
+            if pending.request_id == request_id:
+                return pending
+        raise NotFound("Demande d'effacement introuvable ou déjà traitée.")
+
+    async def carry_out(self, request_id: str) -> None:
+        pending = await self.one(request_id)
+        await erase_person(self.session, self.journeys, pending.beneficiary_id, self.principal)

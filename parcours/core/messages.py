@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""What every feature's messages share: the frozen base type of what crosses the Temporal
+boundary, the scalar values an event's detail may carry, and the retry policy of the read
+models (our own database: retried as long as it takes)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""TODO docstring."""
+"""Read and write shapes every feature shares: a reference to a person or a structure with its
+label, and the pattern of a département's code."""
 
 from __future__ import annotations
 

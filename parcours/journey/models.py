@@ -1,4 +1,5 @@
-"""TODO docstring."""
+"""The journeys' read model: one row per journey and its numbered events, written by the
+workflow's activity (guarded by ``seq``) and read by the pages and dashboards."""
 
 from __future__ import annotations
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar, cast
 
@@ -12,10 +10,12 @@ from sqlalchemy import ColumnElement, Select, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parcours.access.repository import visible_journeys
 from parcours.carnet.models import Beneficiary
 from parcours.indicators.repository import project_indicators
 from parcours.journey.messages import RecordJourneyEventInput, journey_workflow_id
 from parcours.journey.models import JourneyEventRecord, JourneyRecord
+from parcours.journey.schemas import JourneyFilter
 
 _Query = TypeVar("_Query", bound=Select)
 
@@ -57,19 +57,6 @@ def _projection(dialect: str) -> tuple[Any, Any]:
         index_elements=["beneficiary_id", "seq"]
     )
     return journey_upsert, event_insert
-
-
-@dataclass(frozen=True)
-class JourneyFilter:
-    territory: str | None = None
-    step: str | None = None
-    referent_id: str | None = None
-    stalled: bool | None = None
-    # Deadline on or before this moment (with ``stalled=False``: due soon, not yet late).
-    due_before: datetime | None = None
-    search: str | None = None
-    # Who is asking: only the journeys they may see (``parcours.access.rules.visible_journeys``).
-    visible: ColumnElement[bool] | None = None
 
 
 class JourneyRepository:
@@ -136,8 +123,8 @@ class JourneyRepository:
         return result.all()
 
     def _filtered(self, query: _Query, f: JourneyFilter) -> _Query:
-        if f.visible is not None:
-            query = query.where(f.visible)
+        if f.viewer is not None:
+            query = query.where(visible_journeys(f.viewer))
         if f.territory:
             query = query.where(JourneyRecord.territory == f.territory)
         if f.step:

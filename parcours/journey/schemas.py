@@ -1,7 +1,10 @@
-"""TODO docstring."""
+"""What the journey is read and written as (``XCreate`` / ``XRead``), in the API and the pages:
+the person enrolled, the journey with its timeline and the actions it allows now, a list of
+journeys and its filter, and the French labels of the journey's vocabulary."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -9,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from stdnum.exceptions import ValidationError as NirError
 from stdnum.fr import nir as nir_number
 
+from parcours.access.rules import Principal
 from parcours.core.schemas import TERRITORY_PATTERN, PersonRef
 from parcours.journey.messages import (
     EmploymentContract,
@@ -278,3 +282,16 @@ class JourneyPage(BaseModel):
 class EnrolmentRead(BaseModel):
     beneficiary: BeneficiaryRead
     journey: JourneyRead
+
+
+@dataclass(frozen=True)
+class JourneyFilter:
+    territory: str | None = None
+    step: str | None = None
+    referent_id: str | None = None
+    stalled: bool | None = None
+    # Deadline on or before this moment (with ``stalled=False``: due soon, not yet late).
+    due_before: datetime | None = None
+    search: str | None = None
+    # Who is asking: only the journeys they may see (``visible_journeys``).
+    viewer: Principal | None = None

@@ -53,7 +53,7 @@ from parcours.journey.messages import (
     journey_workflow_id,
 )
 from parcours.journey.models import JourneyRecord
-from parcours.journey.repository import JourneyFilter, JourneyRepository
+from parcours.journey.repository import JourneyRepository
 from parcours.journey.schemas import (
     EVENT_LABELS,
     STEP_LABELS,
@@ -61,6 +61,7 @@ from parcours.journey.schemas import (
     BeneficiaryRead,
     EnrolmentRead,
     JourneyDetail,
+    JourneyFilter,
     JourneyPage,
     JourneyRead,
     JourneySummary,
@@ -363,6 +364,17 @@ class JourneyService:
             time_in_steps=_time_in_steps(timeline, datetime.now(UTC)),
         )
 
+    async def count_by_step(self, principal: Principal) -> dict[str, int]:
+        """How many of the journeys ``principal`` may see stand at each step."""
+        return await self.journeys.count_by_step(visible_journeys(principal))
+
+    async def referent_choices(self) -> list[PersonRef]:
+        """The référents a journey can be given to (the forms' choices)."""
+        return [PersonRef(id=u.id, label=u.full_name) for u in await self.people.referents()]
+
+    async def structure_choices(self) -> list[PersonRef]:
+        return [PersonRef(id=s.id, label=s.name) for s in await self.people.all_structures()]
+
     async def list(
         self,
         f: JourneyFilter,
@@ -371,7 +383,7 @@ class JourneyService:
         principal: Principal | None = None,
     ) -> JourneyPage:
         if principal is not None:
-            f = replace(f, visible=visible_journeys(principal))
+            f = replace(f, viewer=principal)
         rows, total = await self.journeys.list_with_people(f, limit=limit, offset=offset)
         items = [
             JourneySummary(

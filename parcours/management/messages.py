@@ -1,4 +1,5 @@
-"""TODO docstring."""
+"""What crosses the Temporal boundary for the managers' console: the ``DailyDigest`` workflow's
+schedule and workflow ids, its activities' names, inputs and results (ids and counts only)."""
 
 from __future__ import annotations
 

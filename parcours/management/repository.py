@@ -32,7 +32,7 @@ from parcours.core.db import UTCDateTime, utcnow
 from parcours.journey.messages import Step
 from parcours.journey.models import JourneyRecord
 from parcours.management.models import Digest, JourneyIntervention, PartnerIncident
-from parcours.management.schemas import StallCause
+from parcours.management.schemas import StallCause, StalledFilter
 from parcours.orientations.messages import FINAL_STATUSES
 from parcours.orientations.models import ServiceOrientationRecord
 from parcours.training_requests.models import TrainingRequestRecord
@@ -260,21 +260,6 @@ CAUSE_COLUMNS = {
 
 
 @dataclass(frozen=True)
-class StalledFilter:
-    # Who is asking: only the journeys they may see (``parcours.access.rules.visible_journeys``).
-    visible: ColumnElement[bool] | None = None
-    territory: str | None = None
-    structure_id: str | None = None
-    referent_id: str | None = None
-    step: str | None = None
-    cause: StallCause | None = None
-    # Stalled for at least this many days.
-    min_overdue_days: int | None = None
-    # Stalled after this moment only (the digest's "newly stalled").
-    stalled_after: datetime | None = None
-
-
-@dataclass(frozen=True)
 class StalledRow:
     beneficiary_id: str
     since: datetime
@@ -406,8 +391,8 @@ class StalledRepository:
         )
         if beneficiary_id is not None:
             causes = causes.where(j.beneficiary_id == beneficiary_id)
-        if f.visible is not None:
-            causes = causes.where(f.visible)
+        if f.managed_territory is not None:
+            causes = causes.where(j.territory == f.managed_territory)
         if f.territory:
             causes = causes.where(j.territory == f.territory)
         if f.structure_id:

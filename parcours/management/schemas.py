@@ -3,6 +3,7 @@ interventions, incidents, bulk actions and their outcome, digests (``XCreate`` /
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
@@ -203,3 +204,30 @@ class DigestRead(BaseModel):
     @property
     def empty(self) -> bool:
         return not (self.waiting_total or self.newly_stalled_total or self.escalations)
+
+
+@dataclass(frozen=True)
+class StalledFilter:
+    # Who is asking: a manager sees their territory's journeys only, whatever the filters.
+    managed_territory: str | None = None
+    territory: str | None = None
+    structure_id: str | None = None
+    referent_id: str | None = None
+    step: str | None = None
+    cause: StallCause | None = None
+    # Stalled for at least this many days.
+    min_overdue_days: int | None = None
+    # Stalled after this moment only (the digest's "newly stalled").
+    stalled_after: datetime | None = None
+
+
+class ManagedJourneyRead(BaseModel):
+    """One journey as its manager sees it before acting on it."""
+
+    person: PersonRef
+    step_label: str
+    paused: bool
+    workflow_id: str
+    referent: PersonRef | None
+    structure: PersonRef | None
+    stalled: StalledJourneyRead | None

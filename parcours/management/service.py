@@ -49,7 +49,6 @@ from parcours.management.repository import (
     DigestRepository,
     IncidentRepository,
     InterventionRepository,
-    StalledFilter,
     StalledRepository,
     StalledRow,
 )
@@ -66,12 +65,14 @@ from parcours.management.schemas import (
     IncidentRead,
     InterventionKind,
     InterventionRead,
+    ManagedJourneyRead,
     NoteCreate,
     ReassignmentCreate,
     ReminderCreate,
     RetryRead,
     StallCause,
     StalledCauseRead,
+    StalledFilter,
     StalledJourneyRead,
     StalledPage,
 )
@@ -105,6 +106,41 @@ class ManagementService:
         """A journey the manager may act on (their territory), else "introuvable"."""
         ensure_manager(self.principal)
         return ensure_read(self.principal, await self.journeys.journeys.get(beneficiary_id))
+
+    async def journey_view(self, beneficiary_id: str) -> ManagedJourneyRead:
+        """The journey, its people and why it is stalled (if it is), for its manager."""
+        journey = await self.journey_in_scope(beneficiary_id)
+        person = await self.journeys.people.beneficiary(beneficiary_id)
+        assert person is not None
+        referent = await self.people.user(journey.referent_id) if journey.referent_id else None
+        structure = (
+            await self.people.structure(journey.structure_id) if journey.structure_id else None
+        )
+        stalled = await StalledService(self.session, self.settings).of_journey(beneficiary_id)
+        return ManagedJourneyRead(
+            person=PersonRef(id=person.id, label=f"{person.first_name} {person.last_name}"),
+            step_label=STEP_LABELS[Step(journey.step)],
+            paused=journey.paused,
+            workflow_id=journey.workflow_id,
+            referent=PersonRef(id=referent.id, label=referent.full_name) if referent else None,
+            structure=PersonRef(id=structure.id, label=structure.name) if structure else None,
+            stalled=stalled,
+        )
+
+    async def stalled_page(self, f: StalledFilter, *, limit: int, offset: int) -> StalledPage:
+        return await StalledService(self.session, self.settings).page(
+            f, self.principal, limit=limit, offset=offset
+        )
+
+    async def reassignment_choices(self) -> tuple[list[PersonRef], list[PersonRef]]:
+        """The référents and structures of the manager's territory."""
+        territory = self.principal.territory
+        referents = await self.people.referents(territory)
+        structures = await self.people.all_structures(territory)
+        return (
+            [PersonRef(id=u.id, label=u.full_name) for u in referents],
+            [PersonRef(id=s.id, label=s.name) for s in structures],
+        )
 
     def _logged(self, beneficiary_id: str, what: str) -> None:
         log_access(self.session, self.principal, beneficiary_id, "update", what)
@@ -507,7 +543,7 @@ def ensure_manager(principal: Principal) -> None:
 def manager_scope(principal: Principal) -> StalledFilter:
     """What a manager may see: the journeys of their territory."""
     ensure_manager(principal)
-    return StalledFilter(visible=JourneyRecord.territory == principal.territory)
+    return StalledFilter(managed_territory=principal.territory)
 
 
 def day_fr(moment: datetime) -> str:
@@ -597,7 +633,7 @@ class StalledService:
     ) -> StalledPage:
         """``principal`` None: the platform itself (the digest), with the filter as given."""
         if principal is not None:
-            f = replace(f, visible=manager_scope(principal).visible)
+            f = replace(f, managed_territory=manager_scope(principal).managed_territory)
         now = now or datetime.now(UTC)
         rows, total, counts = await self.stalled.page(
             f,

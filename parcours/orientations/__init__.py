@@ -1,2 +1,2 @@
-"""Orientations of a person to a service of the resource base, and training requests to their
-funder: each one a child workflow of the person's journey."""
+"""Orientations of a person to a service of the resource base (a child workflow of the journey,
+answered by the structure), and the notice France Travail gets of a professional orientation."""

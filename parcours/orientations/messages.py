@@ -166,7 +166,7 @@ class FranceTravailNoticeStart(Message):
 class FranceTravailNoticeResult(Message):
     notified: bool
     reference: str | None = None
-    # Why not: a ``FAILURE_LABELS`` key (``parcours.orientations.service_messages``).
+    # Why not: a ``FAILURE_LABELS`` key (``parcours.orientations.schemas``).
     reason: str | None = None
 
 

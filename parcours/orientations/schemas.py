@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""What orientations to services are written and read as, in the API and the pages: the request
+to orient a person, an orientation with the structure's answer (statuses and failures with
+their French labels), and the plan's weekly hours against the contract's target (the 15-hours
+rule)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ repeats it, or a batch is retried after a crash. What a line does:
   never guessed; a malformed line → rejected with its reason. Rejections claim nothing, so a
   later feed can still apply the event.
 
-The activity (``activities.caf_import``) decides which transactions hold which step.
+The activity (``activities.partners``) decides which transactions hold which step.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from parcours.partners.messages import (
     caf_import_workflow_id,
 )
 from parcours.partners.models import CafFeedFile
-from parcours.partners.repository import CafFeedRepository
+from parcours.partners.repository import CafFeedRepository, CafImportListRepository
 from parcours.partners.schemas import IMPORT_STATUS_LABELS, CafImportRead, CafRejectRead
 from parcours.partners.service import PartnerDataService, household_record
 
@@ -167,6 +167,12 @@ class CafImportService:
                 join=True,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
             )
+
+    async def recent(self, limit: int) -> tuple[list[CafImportRead], int]:
+        """The latest ``limit`` imports (without their rejected lines), and how many there are."""
+        listing = CafImportListRepository(self.session)
+        imports = [await self.read(i, rejects_limit=0) for i in await listing.file_ids(limit)]
+        return imports, await listing.count()
 
     async def read(self, file_id: str, rejects_limit: int = 1000) -> CafImportRead:
         feed = await self.feeds.file(file_id)

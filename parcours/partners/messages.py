@@ -1,4 +1,10 @@
-"""TODO docstring."""
+"""What crosses the Temporal boundary with the partners: the partner calls as workflows make them
+(activity names, inputs and results, one retry policy per partner, the idempotency key of a
+call, ``call_partner``), the ``CafImport`` and ``PartnerLookup`` workflows' names, ids, inputs
+and progress.
+
+Ids and decisions only: the activities read personal data from SQL. Deterministic: safe in
+any workflow."""
 
 from __future__ import annotations
 
@@ -41,7 +47,7 @@ _FAILURES = {
 
 def failure_of(error: ActivityError) -> str:
     """Why a partner call failed, as a ``FAILURE_LABELS`` key
-    (``parcours.orientations.service_messages``; retries exhausted or timed out:
+    (``parcours.orientations.schemas``; retries exhausted or timed out:
     the partner stayed unavailable)."""
     cause = error.cause
     if isinstance(cause, ApplicationError) and cause.type in _FAILURES:

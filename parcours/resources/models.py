@@ -1,4 +1,5 @@
-"""TODO docstring."""
+"""The resource base's tables: data·inclusion structures and services (with the narrow tables
+search reads), and the trainings the Région and France Travail fund."""
 
 from __future__ import annotations
 

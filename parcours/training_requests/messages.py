@@ -1,4 +1,9 @@
-"""TODO docstring."""
+"""What crosses the Temporal boundary for a training request: the ``TrainingRequest`` workflow's
+name and id, what the journey starts it with, its state, the funder's and référent's actions
+(updates), its activities' names, inputs and results.
+
+Ids, dates, amounts and decisions only: the texts (a question, an answer, the reason of a
+refusal) stay in SQL."""
 
 from __future__ import annotations
 

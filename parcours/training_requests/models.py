@@ -1,4 +1,5 @@
-"""TODO docstring."""
+"""The training requests' tables: the read model the ``TrainingRequest`` workflow moves forward,
+and the messages exchanged with the funder (texts stay here, never in Temporal)."""
 
 from __future__ import annotations
 

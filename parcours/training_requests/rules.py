@@ -1,4 +1,5 @@
-"""TODO docstring."""
+"""A training request's state machine (pure): which decision or answer its status allows, and
+what each changes. The workflow's validators and the services use the same rules."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""TODO docstring."""
+"""What training requests are read and written as, in the API and the pages, from both sides
+(the référent's, the funder's console), with their French labels."""
 
 from __future__ import annotations
 

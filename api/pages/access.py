@@ -13,15 +13,12 @@ from api.auth import (
     CSRF_FIELD,
     SESSION_COOKIE,
     SIGN_IN_CSRF_COOKIE,
-    AccountsDep,
-    OptionalPrincipal,
     set_session_cookie,
     set_sign_in_csrf,
     sign_in_csrf,
 )
-from api.deps import SessionDep, SettingsDep
+from api.deps import AccountsDep, OptionalPrincipal, SessionDep, SettingsDep
 from api.templating import templates
-from parcours.access.repository import AccountRepository
 from parcours.access.rules import Principal, Role
 from parcours.core.errors import ParcoursError
 from parcours.core.security import same
@@ -184,8 +181,8 @@ async def proconnect_callback(
     client = request.app.state.oidc.proconnect
     token = await client.authorize_access_token(request)
     email = str((token.get("userinfo") or {}).get("email", ""))
-    user = await AccountRepository(session).user_by_email(email) if email else None
-    if user is None or not user.active or user.role == Role.BENEFICIARY:
+    user = await accounts.agent_by_email(email)
+    if user is None:
         return _sign_in_page(
             request,
             settings,

@@ -3,25 +3,24 @@ CSV export) and a journey's full story (who did what, time spent in each step)."
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from api.auth import PagePrincipal
-from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.pages import problems
-from api.pages_carnet import local_time
+from api.deps import (
+    IndicatorsPageDep,
+    StoryPageDep,
+)
+from api.forms import local_time, problems
 from api.routes.indicators import csv_response
 from api.templating import templates
 from parcours.core.errors import InvalidReference
 from parcours.indicators.schemas import IndicatorFilter, IndicatorsRead, Rate
 from parcours.indicators.service import (
     TABLES,
-    IndicatorService,
-    JourneyStoryService,
     csv_filename,
     french_number,
     table,
@@ -36,22 +35,6 @@ FILTER_LABELS = {
     "from_month": "Premier mois",
     "to_month": "Dernier mois",
 }
-
-
-async def get_service(
-    session: SessionDep, settings: SettingsDep, principal: PagePrincipal
-) -> IndicatorService:
-    return IndicatorService(session, settings, principal)
-
-
-async def get_story_service(
-    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: PagePrincipal
-) -> JourneyStoryService:
-    return JourneyStoryService(session, temporal, settings, principal)
-
-
-ServiceDep = Annotated[IndicatorService, Depends(get_service)]
-StoryServiceDep = Annotated[JourneyStoryService, Depends(get_story_service)]
 
 
 def _cell(value: Any) -> str:
@@ -177,7 +160,7 @@ def _filter_of(form: dict[str, str]) -> IndicatorFilter:
 @router.get("/gestion/indicateurs", response_class=HTMLResponse)
 async def indicators_page(
     request: Request,
-    service: ServiceDep,
+    service: IndicatorsPageDep,
     territoire: str = "",
     structure: str = "",
     du: str = "",
@@ -227,7 +210,7 @@ async def indicators_page(
 
 @router.get("/gestion/indicateurs/export.csv")
 async def indicators_export(
-    service: ServiceDep,
+    service: IndicatorsPageDep,
     tableau: str = "mois",
     territoire: str = "",
     structure: str = "",
@@ -247,9 +230,7 @@ async def indicators_export(
 
 
 @router.get("/gestion/parcours/{beneficiary_id}/histoire", response_class=HTMLResponse)
-async def journey_story(
-    request: Request, beneficiary_id: str, service: StoryServiceDep
-) -> Response:
+async def journey_story(request: Request, beneficiary_id: str, service: StoryPageDep) -> Response:
     story = await service.story(beneficiary_id)
     return templates.TemplateResponse(
         request, "indicators_story.html", {"story": story, "local": local_time, "cell": _cell}

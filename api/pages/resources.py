@@ -15,9 +15,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from api.auth import CSRF_FIELD, PagePrincipal
-from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.pages_funders import training_request_context
+from api.auth import CSRF_FIELD
+from api.deps import PagePrincipal, SessionDep, SettingsDep, TemporalDep
+from api.pages.training_requests import training_request_context
 from api.routes.resources import MAX_IMPORT_BYTES, distance_from
 from api.templating import templates
 from parcours.access.rules import Principal, Role
@@ -336,7 +336,8 @@ async def training_page(
     resources = ResourceBaseService(session, principal)
     origin, _ = await _origin(resources, commune, pour)
     training = await resources.training(training_id, origin)
-    # « Demander cette formation » (``api.pages_funders``): whom the référent may request it for.
+    # « Demander cette formation » (``api.pages.training_requests``): whom the référent may
+    # request it for.
     requesting = await training_request_context(session, temporal, settings, principal, pour)
     return templates.TemplateResponse(
         request,

@@ -11,21 +11,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from api.auth import PagePrincipal
-from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.pages import problems
-from api.pages_carnet import local_time
+from api.deps import ManagementPageDep, PagePrincipal
+from api.forms import local_time, problems
 from api.templating import templates
-from parcours.access.repository import PeopleRepository
 from parcours.access.rules import Principal, Role
 from parcours.core.errors import ParcoursError
 from parcours.journey.messages import Step
 from parcours.journey.schemas import STEP_LABELS
-from parcours.management.repository import StalledFilter
 from parcours.management.schemas import (
     CAUSE_LABELS,
     BulkResult,
@@ -34,8 +30,9 @@ from parcours.management.schemas import (
     ReassignmentCreate,
     ReminderCreate,
     StallCause,
+    StalledFilter,
 )
-from parcours.management.service import ManagementService, StalledService, ensure_manager
+from parcours.management.service import ManagementService, ensure_manager
 
 router = APIRouter(include_in_schema=False)
 
@@ -64,15 +61,6 @@ DONE = {
 }
 # The one-journey forms' names in URLs → the bulk action they are.
 JOURNEY_FORMS = {"reaffectation": "reaffecter", "relance": "relancer", "signalement": "signaler"}
-
-
-async def management(
-    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: PagePrincipal
-) -> ManagementService:
-    return ManagementService(session, temporal, settings, principal)
-
-
-ManagementPage = Annotated[ManagementService, Depends(management)]
 
 
 def _errors(error: ValidationError) -> list[str]:
@@ -104,12 +92,8 @@ def _filters(query: dict[str, str]) -> tuple[StalledFilter, dict[str, str]]:
 
 
 async def _choices(service: ManagementService) -> dict[str, Any]:
-    people = PeopleRepository(service.session)
-    territory = service.principal.territory
-    return {
-        "referents": await people.referents(territory),
-        "structures": await people.all_structures(territory),
-    }
+    referents, structures = await service.reassignment_choices()
+    return {"referents": referents, "structures": structures}
 
 
 async def _list_page(
@@ -125,9 +109,7 @@ async def _list_page(
     query = dict(request.query_params)
     f, shown = _filters(query)
     page = int(query["page"]) if query.get("page", "").isdigit() and int(query["page"]) > 0 else 1
-    listing = await StalledService(service.session, service.settings).page(
-        f, service.principal, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
-    )
+    listing = await service.stalled_page(f, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     done = request.query_params.get("fait")
     return templates.TemplateResponse(
         request,
@@ -185,12 +167,12 @@ async def console(principal: PagePrincipal) -> RedirectResponse:
 
 
 @router.get("/gestion/bloques")
-async def stalled_page(request: Request, service: ManagementPage) -> Response:
+async def stalled_page(request: Request, service: ManagementPageDep) -> Response:
     return await _list_page(request, service)
 
 
 @router.post("/gestion/bloques")
-async def stalled_bulk(request: Request, service: ManagementPage) -> Response:
+async def stalled_bulk(request: Request, service: ManagementPageDep) -> Response:
     ensure_manager(service.principal)
     posted = await request.form()
     ids = [str(v) for v in posted.getlist("beneficiary_ids")]
@@ -233,25 +215,13 @@ async def _journey_page(
     errors: list[str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    journey = await service.journey_in_scope(beneficiary_id)
-    found = await service.journeys.people.beneficiary(beneficiary_id)
-    assert found is not None
-    stalled = await StalledService(service.session, service.settings).of_journey(beneficiary_id)
-    users = await service.people.users({journey.referent_id} if journey.referent_id else set())
-    structure = (
-        await service.people.structure(journey.structure_id) if journey.structure_id else None
-    )
+    j = await service.journey_view(beneficiary_id)
     done = request.query_params.get("fait")
     return templates.TemplateResponse(
         request,
         "management_journey.html",
         {
-            "person": found,
-            "journey": journey,
-            "step_label": STEP_LABELS[Step(journey.step)],
-            "referent": users.get(journey.referent_id) if journey.referent_id else None,
-            "structure": structure,
-            "stalled": stalled,
+            "j": j,
             "incidents": await service.incidents_of(beneficiary_id),
             "interventions": await service.interventions_of(beneficiary_id),
             "temporal_url": service.settings.temporal_ui_url.rstrip("/"),
@@ -268,13 +238,15 @@ async def _journey_page(
 
 
 @router.get("/gestion/parcours/{beneficiary_id}")
-async def journey_page(request: Request, beneficiary_id: str, service: ManagementPage) -> Response:
+async def journey_page(
+    request: Request, beneficiary_id: str, service: ManagementPageDep
+) -> Response:
     return await _journey_page(request, service, beneficiary_id)
 
 
 @router.post("/gestion/parcours/{beneficiary_id}/{what}")
 async def journey_action(
-    request: Request, beneficiary_id: str, what: str, service: ManagementPage
+    request: Request, beneficiary_id: str, what: str, service: ManagementPageDep
 ) -> Response:
     await service.journey_in_scope(beneficiary_id)
     if what not in (*JOURNEY_FORMS, "note"):
@@ -314,7 +286,7 @@ async def journey_action(
 
 @router.post("/gestion/incidents/{incident_id}/relancer")
 async def retry_incident(
-    request: Request, incident_id: int, service: ManagementPage
+    request: Request, incident_id: int, service: ManagementPageDep
 ) -> RedirectResponse:
     incident = await service.incidents.get(incident_id)
     result = await service.retry(incident_id)
@@ -328,7 +300,7 @@ async def retry_incident(
 @router.get("/gestion/resume")
 async def digest_page(
     request: Request,
-    service: ManagementPage,
+    service: ManagementPageDep,
     principal: PagePrincipal,
     jour: Annotated[str | None, Query(max_length=10)] = None,
 ) -> Response:

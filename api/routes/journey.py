@@ -5,18 +5,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel
 
-from api.auth import ApiPrincipal
-from api.deps import JourneyServiceDep, SessionDep
+from api.deps import ApiPrincipal, JourneyServiceDep, SessionDep
 from parcours.access.rules import Role
 from parcours.core.errors import Forbidden
 from parcours.core.temporal import commit_or_undo
 from parcours.journey.messages import Action, RsaRightsChangedInput, Step
-from parcours.journey.repository import JourneyFilter
 from parcours.journey.rules import ACTIONS
 from parcours.journey.schemas import (
     BeneficiaryCreate,
     EnrolmentRead,
     JourneyDetail,
+    JourneyFilter,
     JourneyPage,
     JourneyRead,
 )

@@ -11,18 +11,22 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
-from api.auth import PagePrincipal
-from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.pages_carnet import PagesDep, form_values, local_time
-from api.routes.partners import CafImportsDep
+from api.deps import (
+    CafImportsDep,
+    CarnetPagesDep,
+    PagePrincipal,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+)
+from api.forms import form_values, local_time
 from api.templating import templates
-from parcours.access.rules import Principal, Role
-from parcours.core.errors import Forbidden, NotFound, ParcoursError
+from parcours.core.errors import NotFound, ParcoursError
 from parcours.core.settings import Settings
 from parcours.partners.caf_import import CafImportService, InvalidFeed
 from parcours.partners.lookups import LookupService
 from parcours.partners.messages import REQUEST_ID_PATTERN, LookupPartner
-from parcours.partners.repository import CafImportListRepository
+from parcours.partners.rules import ensure_caf_importer
 
 router = APIRouter(include_in_schema=False)
 
@@ -35,7 +39,7 @@ _REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
 
 @router.post("/beneficiaires/{beneficiary_id}/situation/partenaires/{partner}")
 async def ask_partner(
-    beneficiary_id: str, partner: str, pages: PagesDep, temporal: TemporalDep
+    beneficiary_id: str, partner: str, pages: CarnetPagesDep, temporal: TemporalDep
 ) -> Response:
     """Ask the CAF or France Travail, then show the situation tab with what came back (or why
     nothing did)."""
@@ -64,7 +68,6 @@ async def ask_partner(
 
 # --- CAF feed imports ---
 
-IMPORT_ROLES = frozenset({Role.ADMIN, Role.MANAGER})
 SHOWN_IMPORTS = 50
 SHOWN_REJECTS = 1000
 DONE_MESSAGES = {
@@ -72,15 +75,6 @@ DONE_MESSAGES = {
     "deja": "Ce fichier avait déjà été importé (même contenu) : rien n'a été refait.",
     "relance": "L'import est relancé : il reprend là où il s'était arrêté.",
 }
-
-
-def _importer(principal: Principal) -> Principal:
-    if principal.role not in IMPORT_ROLES:
-        raise Forbidden(
-            "Les imports du flux de la CAF sont réservés aux administrateurs et aux "
-            "responsables de territoire."
-        )
-    return principal
 
 
 def _max_mb(settings: Settings) -> int:
@@ -95,14 +89,10 @@ async def _list_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    listing = CafImportListRepository(session)
-    imports = [
-        await service.read(file_id, rejects_limit=0)
-        for file_id in await listing.file_ids(SHOWN_IMPORTS)
-    ]
+    imports, total = await service.recent(SHOWN_IMPORTS)
     context: dict[str, Any] = {
         "imports": imports,
-        "total": await listing.count(),
+        "total": total,
         "shown": SHOWN_IMPORTS,
         "error": error,
         "max_mb": _max_mb(service.settings),
@@ -115,7 +105,7 @@ async def _list_page(
 async def caf_imports(
     request: Request, service: CafImportsDep, session: SessionDep, principal: PagePrincipal
 ) -> Response:
-    _importer(principal)
+    ensure_caf_importer(principal)
     return await _list_page(request, service, session)
 
 
@@ -128,7 +118,7 @@ async def upload_caf_feed(
     principal: PagePrincipal,
 ) -> Response:
     """Store the file, start its import, and follow it on its own page."""
-    importer = _importer(principal)
+    importer = ensure_caf_importer(principal)
     upload = (await request.form()).get("fichier")
     if not isinstance(upload, UploadFile) or not upload.filename:
         return await _list_page(
@@ -188,7 +178,7 @@ async def _detail_page(
 async def caf_import(
     request: Request, file_id: str, service: CafImportsDep, principal: PagePrincipal
 ) -> Response:
-    _importer(principal)
+    ensure_caf_importer(principal)
     return await _detail_page(request, service, file_id)
 
 
@@ -198,7 +188,7 @@ async def restart_caf_import(
 ) -> Response:
     """Start again an import that could not be started (the workflow engine was down); a
     running or finished one is left as it is."""
-    _importer(principal)
+    ensure_caf_importer(principal)
     current = await service.read(file_id, rejects_limit=0)
     if current.status != "completed":
         try:

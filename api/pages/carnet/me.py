@@ -12,18 +12,11 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from api.pages import clean_form, problems
-from api.pages_carnet import (
-    FORM_LABELS,
-    CarnetPages,
-    PagesDep,
-    content_disposition,
-    form_values,
-    local_time,
-)
+from api.deps import CarnetPagesDep
+from api.forms import clean_form, content_disposition, form_values, local_time, problems
+from api.pages.carnet.view import FORM_LABELS, CarnetPages
 from api.templating import templates
 from parcours.access.rules import Principal, Role
-from parcours.carnet.repository import CarnetRepository
 from parcours.carnet.schemas import ConsentUpdate, ContactUpdate, FollowUpWish
 from parcours.core.errors import ParcoursError
 
@@ -80,7 +73,7 @@ async def _render(
     status_code: int = 200,
 ) -> Response:
     carnet = await pages.carnet.read(beneficiary_id, "carnet.mon-espace")
-    pending = await CarnetRepository(pages.session).pending_erasure(beneficiary_id)
+    pending = await pages.carnet.pending_erasure(beneficiary_id)
     return templates.TemplateResponse(
         pages.request,
         "me.html",
@@ -137,7 +130,7 @@ async def _submit(
 
 
 @router.get("/mon-espace")
-async def my_space(pages: PagesDep) -> Response:
+async def my_space(pages: CarnetPagesDep) -> Response:
     me = _own_id(pages.principal)
     if me is None:
         return RedirectResponse("/parcours", status_code=303)
@@ -145,7 +138,7 @@ async def my_space(pages: PagesDep) -> Response:
 
 
 @router.post("/mon-espace/coordonnees")
-async def my_contact(pages: PagesDep) -> Response:
+async def my_contact(pages: CarnetPagesDep) -> Response:
     me = _own_id(pages.principal)
     if me is None:
         return RedirectResponse("/parcours", status_code=303)
@@ -158,7 +151,7 @@ async def my_contact(pages: PagesDep) -> Response:
 
 
 @router.post("/mon-espace/partage")
-async def my_consent(pages: PagesDep) -> Response:
+async def my_consent(pages: CarnetPagesDep) -> Response:
     me = _own_id(pages.principal)
     if me is None:
         return RedirectResponse("/parcours", status_code=303)
@@ -170,7 +163,7 @@ async def my_consent(pages: PagesDep) -> Response:
 
 
 @router.post("/mon-espace/suivi")
-async def my_follow_up(pages: PagesDep) -> Response:
+async def my_follow_up(pages: CarnetPagesDep) -> Response:
     me = _own_id(pages.principal)
     if me is None:
         return RedirectResponse("/parcours", status_code=303)
@@ -183,7 +176,7 @@ async def my_follow_up(pages: PagesDep) -> Response:
 
 
 @router.get("/mon-espace/export.json")
-async def my_export(pages: PagesDep) -> Response:
+async def my_export(pages: CarnetPagesDep) -> Response:
     me = _own_id(pages.principal)
     if me is None:
         return RedirectResponse("/parcours", status_code=303)
@@ -196,7 +189,7 @@ async def my_export(pages: PagesDep) -> Response:
 
 
 @router.get("/mon-espace/documents/{document_id}")
-async def my_document(document_id: str, pages: PagesDep) -> Response:
+async def my_document(document_id: str, pages: CarnetPagesDep) -> Response:
     me = _own_id(pages.principal)
     if me is None:
         return RedirectResponse("/parcours", status_code=303)
@@ -209,18 +202,18 @@ async def my_document(document_id: str, pages: PagesDep) -> Response:
 
 
 @router.get("/mon-espace/effacement")
-async def erasure_confirmation(pages: PagesDep) -> Response:
+async def erasure_confirmation(pages: CarnetPagesDep) -> Response:
     me = _own_id(pages.principal)
     if me is None:
         return RedirectResponse("/parcours", status_code=303)
-    pending = await CarnetRepository(pages.session).pending_erasure(me)
+    pending = await pages.carnet.pending_erasure(me)
     return templates.TemplateResponse(
         pages.request, "me_effacement.html", {"erasure_pending": pending, "local": local_time}
     )
 
 
 @router.post("/mon-espace/effacement")
-async def request_erasure(pages: PagesDep) -> Response:
+async def request_erasure(pages: CarnetPagesDep) -> Response:
     me = _own_id(pages.principal)
     if me is None:
         return RedirectResponse("/parcours", status_code=303)

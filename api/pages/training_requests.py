@@ -17,16 +17,22 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
-from api.auth import PagePrincipal
-from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.pages import clean_form, french_problem
-from api.pages_carnet import CarnetPages, PagesDep, form_values, local_time
+from api.deps import (
+    CarnetPagesDep,
+    FunderConsolePageDep,
+    PagePrincipal,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+)
+from api.forms import clean_form, form_values, french_problem, local_time
+from api.pages.carnet.view import CarnetPages
 from api.templating import templates
 from parcours.access.rules import Principal, Role
 from parcours.core.errors import ParcoursError
@@ -120,19 +126,10 @@ def _errors(
 # --- The funders' console ---
 
 
-async def get_console(
-    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: PagePrincipal
-) -> FunderConsoleService:
-    return FunderConsoleService(session, temporal, settings, principal)
-
-
-ConsoleDep = Annotated[FunderConsoleService, Depends(get_console)]
-
-
 @router.get("/financeurs/demandes", response_class=HTMLResponse)
 async def requests_page(
     request: Request,
-    console: ConsoleDep,
+    console: FunderConsolePageDep,
     statut: Annotated[str | None, Query(max_length=30)] = None,
     anciennete: Annotated[str | None, Query(max_length=10)] = None,
     territoire: Annotated[str | None, Query(max_length=3)] = None,
@@ -209,7 +206,9 @@ async def _request_page(
 
 
 @router.get("/financeurs/demandes/{request_id}", response_class=HTMLResponse)
-async def request_page(request: Request, request_id: str, console: ConsoleDep) -> Response:
+async def request_page(
+    request: Request, request_id: str, console: FunderConsolePageDep
+) -> Response:
     return await _request_page(request, console, request_id)
 
 
@@ -254,7 +253,7 @@ async def _decide(
 
 @router.post("/financeurs/demandes/{request_id}/informations")
 async def ask_more_info(
-    request: Request, request_id: str, session: SessionDep, console: ConsoleDep
+    request: Request, request_id: str, session: SessionDep, console: FunderConsolePageDep
 ) -> Response:
     async def call(values: dict[str, Any]) -> None:
         await console.ask_more_info(request_id, MoreInfoCreate.model_validate(values))
@@ -264,7 +263,7 @@ async def ask_more_info(
 
 @router.post("/financeurs/demandes/{request_id}/accord")
 async def approve(
-    request: Request, request_id: str, session: SessionDep, console: ConsoleDep
+    request: Request, request_id: str, session: SessionDep, console: FunderConsolePageDep
 ) -> Response:
     async def call(values: dict[str, Any]) -> None:
         await console.approve(request_id, ApprovalCreate.model_validate(values))
@@ -274,7 +273,7 @@ async def approve(
 
 @router.post("/financeurs/demandes/{request_id}/refus")
 async def refuse(
-    request: Request, request_id: str, session: SessionDep, console: ConsoleDep
+    request: Request, request_id: str, session: SessionDep, console: FunderConsolePageDep
 ) -> Response:
     async def call(values: dict[str, Any]) -> None:
         await console.refuse(request_id, RefusalCreate.model_validate(values))
@@ -417,7 +416,7 @@ async def _carnet_form(
 
 
 @router.post("/beneficiaires/{beneficiary_id}/formations/{request_id}/reponse")
-async def answer_funder(beneficiary_id: str, request_id: str, pages: PagesDep) -> Response:
+async def answer_funder(beneficiary_id: str, request_id: str, pages: CarnetPagesDep) -> Response:
     async def call(service: TrainingRequestService, values: dict[str, Any]) -> None:
         data = AnswerCreate.model_validate(values)
         await service.answer(request_id, data, beneficiary_id=beneficiary_id)
@@ -426,7 +425,7 @@ async def answer_funder(beneficiary_id: str, request_id: str, pages: PagesDep) -
 
 
 @router.post("/beneficiaires/{beneficiary_id}/formations/{request_id}/fin")
-async def end_training(beneficiary_id: str, request_id: str, pages: PagesDep) -> Response:
+async def end_training(beneficiary_id: str, request_id: str, pages: CarnetPagesDep) -> Response:
     async def call(service: TrainingRequestService, values: dict[str, Any]) -> None:
         data = TrainingEndCreate.model_validate(
             {

@@ -3,29 +3,16 @@ read their orientations with the structures' answers, and their plan's weekly ho
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, status
 
-from fastapi import APIRouter, Depends, status
-
-from api.auth import ApiPrincipal
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import OrientationsDep
 from parcours.orientations.schemas import (
     ServiceOrientationCreate,
     ServiceOrientationRead,
     WeeklyHoursRead,
 )
-from parcours.orientations.service import ServiceOrientationService
 
 router = APIRouter(prefix="/api/v1", tags=["orientations vers un service"])
-
-
-async def get_orientations(
-    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: ApiPrincipal
-) -> ServiceOrientationService:
-    return ServiceOrientationService(session, temporal, settings, principal)
-
-
-OrientationsDep = Annotated[ServiceOrientationService, Depends(get_orientations)]
 
 
 @router.post(
