@@ -61,7 +61,7 @@ def _sign_in_page(
     token = sign_in_csrf(request)
     response = templates.TemplateResponse(
         request,
-        "connexion.html",
+        "access/connexion.html",
         {
             "error": error,
             "email": email,
@@ -131,7 +131,7 @@ async def sign_out(request: Request, accounts: AccountsDep) -> Response:
 
 @router.get("/activation/{token}")
 async def invitation_form(request: Request, token: str) -> Response:
-    return templates.TemplateResponse(request, "activation.html", {"token": token, "error": None})
+    return templates.TemplateResponse(request, "access/activation.html", {"token": token, "error": None})
 
 
 @router.post("/activation/{token}")
@@ -143,7 +143,7 @@ async def accept_invitation(
     if password != confirm:
         return templates.TemplateResponse(
             request,
-            "activation.html",
+            "access/activation.html",
             {"token": token, "error": "Les deux mots de passe ne sont pas identiques."},
             status_code=422,
         )
@@ -152,7 +152,7 @@ async def accept_invitation(
     except ParcoursError as error:
         return templates.TemplateResponse(
             request,
-            "activation.html",
+            "access/activation.html",
             {"token": token, "error": error.message},
             status_code=error.status_code,
         )

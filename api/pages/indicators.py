@@ -188,11 +188,11 @@ async def indicators_page(
             + ("format attendu AAAA-MM (par exemple 2025-01)." if "month" in field else message)
             for field, message in problems(error)
         ]
-        return templates.TemplateResponse(request, "indicators.html", context, status_code=422)
+        return templates.TemplateResponse(request, "indicators/indicators.html", context, status_code=422)
     except InvalidReference as error:
         context["errors"] = [error.message]
         return templates.TemplateResponse(
-            request, "indicators.html", context, status_code=error.status_code
+            request, "indicators/indicators.html", context, status_code=error.status_code
         )
     query = {"territoire": read.territory, "du": read.from_month, "au": read.to_month}
     if read.structure:
@@ -205,7 +205,7 @@ async def indicators_page(
         charts=_charts(read),
         export_query=urlencode(query),
     )
-    return templates.TemplateResponse(request, "indicators.html", context)
+    return templates.TemplateResponse(request, "indicators/indicators.html", context)
 
 
 @router.get("/gestion/indicateurs/export.csv")
@@ -233,5 +233,5 @@ async def indicators_export(
 async def journey_story(request: Request, beneficiary_id: str, service: StoryPageDep) -> Response:
     story = await service.story(beneficiary_id)
     return templates.TemplateResponse(
-        request, "indicators_story.html", {"story": story, "local": local_time, "cell": _cell}
+        request, "indicators/story.html", {"story": story, "local": local_time, "cell": _cell}
     )

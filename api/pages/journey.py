@@ -65,7 +65,7 @@ async def journeys_page(
     counts = await service.count_by_step(principal)
     return templates.TemplateResponse(
         request,
-        "journeys.html",
+        "journey/journeys.html",
         {
             "page_result": result,
             "counts": counts,
@@ -84,7 +84,7 @@ async def enrol_form(
 ) -> Response:
     return templates.TemplateResponse(
         request,
-        "enrol.html",
+        "journey/enrol.html",
         {"form": {"territory": "73"}, "errors": [], **await journey_choices(service)},
     )
 
@@ -101,7 +101,7 @@ async def enrol_submit(
     except ValidationError as error:
         return templates.TemplateResponse(
             request,
-            "enrol.html",
+            "journey/enrol.html",
             {"form": form, "errors": form_errors(error), **await journey_choices(service)},
             status_code=422,
         )
@@ -111,7 +111,7 @@ async def enrol_submit(
         await session.rollback()
         return templates.TemplateResponse(
             request,
-            "enrol.html",
+            "journey/enrol.html",
             {"form": form, "errors": [error.message], **await journey_choices(service)},
             status_code=error.status_code,
         )

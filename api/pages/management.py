@@ -113,7 +113,7 @@ async def _list_page(
     done = request.query_params.get("fait")
     return templates.TemplateResponse(
         request,
-        "management_stalled.html",
+        "management/stalled.html",
         {
             "listing": listing,
             "filters": shown,
@@ -219,7 +219,7 @@ async def _journey_page(
     done = request.query_params.get("fait")
     return templates.TemplateResponse(
         request,
-        "management_journey.html",
+        "management/journey.html",
         {
             "j": j,
             "incidents": await service.incidents_of(beneficiary_id),
@@ -311,7 +311,7 @@ async def digest_page(
     addressed = await service.addressed_to_me()
     return templates.TemplateResponse(
         request,
-        "management_digest.html",
+        "management/digest.html",
         {
             "digest": current or (digests[0] if digests else None),
             "digests": digests,

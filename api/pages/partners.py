@@ -98,7 +98,7 @@ async def _list_page(
         "max_mb": _max_mb(service.settings),
         "local": local_time,
     }
-    return templates.TemplateResponse(request, "caf_imports.html", context, status_code=status_code)
+    return templates.TemplateResponse(request, "partners/caf_imports.html", context, status_code=status_code)
 
 
 @router.get("/imports-caf")
@@ -170,7 +170,7 @@ async def _detail_page(
         "local": local_time,
     }
     return templates.TemplateResponse(
-        request, "caf_imports_detail.html", context, status_code=status_code
+        request, "partners/caf_import.html", context, status_code=status_code
     )
 
 

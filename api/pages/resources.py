@@ -160,7 +160,7 @@ async def search_page(
     here = {k: v for k, v in filters.items() if v}
     return templates.TemplateResponse(
         request,
-        "resources_search.html",
+        "resources/search.html",
         {
             "result": result,
             "filters": filters,
@@ -195,7 +195,7 @@ async def service_page(
     orienting = ServiceOrientationService(session, temporal, settings, principal)
     return templates.TemplateResponse(
         request,
-        "resources_service.html",
+        "resources/service.html",
         {
             "service": service,
             "origin": origin,
@@ -239,7 +239,7 @@ async def orient_to_service(
     service = await ResourceBaseService(session, principal).service(service_id)
     return templates.TemplateResponse(
         request,
-        "resources_service.html",
+        "resources/service.html",
         {
             "service": service,
             "origin": None,
@@ -295,7 +295,7 @@ async def trainings_page(
     here = {k: v for k, v in filters.items() if v}
     return templates.TemplateResponse(
         request,
-        "resources_trainings.html",
+        "resources/trainings.html",
         {
             "result": result,
             "filters": filters,
@@ -341,7 +341,7 @@ async def training_page(
     requesting = await training_request_context(session, temporal, settings, principal, pour)
     return templates.TemplateResponse(
         request,
-        "resources_training.html",
+        "resources/training.html",
         {
             "training": training,
             "origin": origin,
@@ -393,7 +393,7 @@ def _training_form(
 ) -> Response:
     return templates.TemplateResponse(
         request,
-        "resources_training_form.html",
+        "resources/training_form.html",
         {
             "values": values,
             "training_id": training_id,
@@ -460,7 +460,7 @@ async def training_update(
 @router.get("/ressources/import", response_class=HTMLResponse)
 async def import_form(request: Request, principal: PagePrincipal) -> Response:
     _admin(principal)
-    return templates.TemplateResponse(request, "resources_import.html", {"report": None})
+    return templates.TemplateResponse(request, "resources/import.html", {"report": None})
 
 
 @router.post("/ressources/import", response_class=HTMLResponse)
@@ -486,7 +486,7 @@ async def import_submit(
             report = await ResourceBaseService(session, principal).import_files(files)
     return templates.TemplateResponse(
         request,
-        "resources_import.html",
+        "resources/import.html",
         {"report": report, "error": error},
         status_code=422 if error else 200,
     )

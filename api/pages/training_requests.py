@@ -154,7 +154,7 @@ async def requests_page(
     here = {k: v for k, v in filters.items() if v}
     return templates.TemplateResponse(
         request,
-        "funders_requests.html",
+        "training_requests/funder_requests.html",
         {
             "result": result,
             "filters": filters,
@@ -188,7 +188,7 @@ async def _request_page(
     }
     return templates.TemplateResponse(
         request,
-        "funders_request.html",
+        "training_requests/funder_request.html",
         {
             "r": read,
             "undecided": read.status in UNDECIDED,
@@ -366,7 +366,7 @@ async def _training_page(
     }
     return templates.TemplateResponse(
         request,
-        "resources_training.html",
+        "resources/training.html",
         {"training": training, "origin": None, "is_admin": False, **context},
         status_code=status_code,
     )

@@ -24,7 +24,7 @@ async def _list_page(
 ) -> Response:
     return templates.TemplateResponse(
         request,
-        "admin_effacements.html",
+        "carnet/erasures.html",
         {
             "pending": await erasures.pending(),
             "done": request.query_params.get("fait") == "effacement",
@@ -46,7 +46,7 @@ async def erasure_confirmation(
 ) -> Response:
     pending = await erasures.one(request_id)
     return templates.TemplateResponse(
-        request, "admin_effacement.html", {"p": pending, "local": local_time}
+        request, "carnet/erasure.html", {"p": pending, "local": local_time}
     )
 
 

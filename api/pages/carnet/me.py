@@ -76,7 +76,7 @@ async def _render(
     pending = await pages.carnet.pending_erasure(beneficiary_id)
     return templates.TemplateResponse(
         pages.request,
-        "me.html",
+        "carnet/me.html",
         {
             "c": carnet,
             "b": carnet.beneficiary,
@@ -208,7 +208,7 @@ async def erasure_confirmation(pages: CarnetPagesDep) -> Response:
         return RedirectResponse("/parcours", status_code=303)
     pending = await pages.carnet.pending_erasure(me)
     return templates.TemplateResponse(
-        pages.request, "me_effacement.html", {"erasure_pending": pending, "local": local_time}
+        pages.request, "carnet/me_effacement.html", {"erasure_pending": pending, "local": local_time}
     )
 
 

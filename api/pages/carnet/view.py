@@ -202,7 +202,7 @@ class CarnetPages:
                 "temporal_ui": self.settings.temporal_ui_url,
                 **await journey_choices(self.journeys),
             }
-            template = "journey.html"
+            template = "journey/journey.html"
         else:
             carnet = await self.carnet.read(beneficiary_id, f"carnet.{tab}")
             allowed = allowed_actions(
@@ -229,7 +229,7 @@ class CarnetPages:
                 context["training_requests"] = await TrainingRequestService(
                     self.session, self.journeys.temporal, self.settings, self.principal
                 ).for_person(beneficiary_id, log=False)
-            template = f"carnet_{tab.replace('-', '_')}.html"
+            template = f"carnet/{tab.replace('-', '_')}.html"
         context |= {
             "h": header,
             "b": header.beneficiary,
