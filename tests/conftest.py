@@ -42,12 +42,12 @@ from temporalio.worker import Worker
 from api.app import create_app
 from api.auth import SESSION_COOKIE
 from cli.temporal_server import SEARCH_ATTRIBUTES, binary
-from cli.worker import build_worker
 from parcours.access.models import Structure, User
 from parcours.access.service import AccountService
 from parcours.core.db import create_engine, create_sessionmaker, transaction
 from parcours.core.security import hash_password
 from parcours.core.settings import ROOT, Settings
+from worker.assembly import build_worker
 
 POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgresql")
 _SA_TYPES = {

@@ -20,8 +20,6 @@ from temporalio.worker import Worker
 
 from activities.journey import ReadModelActivities
 from api.app import create_app
-from cli.partner_worker import PARTNER_WORKFLOWS, PartnerWorkerParts
-from cli.worker import journey_runner
 from parcours.core.settings import Settings
 from simulators.app import create_app as create_simulators
 from simulators.config import SimulatorConfig
@@ -34,6 +32,7 @@ from tests.partner_support import (
     serve,
     with_partner_routes,
 )
+from worker.assembly import PARTNER_WORKFLOWS, PartnerWorkerParts, journey_runner
 from workflows.journey import Journey
 
 

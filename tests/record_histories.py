@@ -28,7 +28,6 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from cli.temporal_server import SEARCH_ATTRIBUTES, binary
-from cli.worker import build_worker
 from parcours.carnet.models import Beneficiary
 from parcours.core.db import create_engine, create_sessionmaker, transaction
 from parcours.core.settings import ROOT
@@ -56,6 +55,7 @@ from parcours.journey.messages import (
     SignContractInput,
     journey_workflow_id,
 )
+from worker.assembly import build_worker
 from workflows.journey import Journey
 
 HISTORIES = Path(__file__).parent / "histories"

@@ -12,12 +12,12 @@ from alembic.config import Config
 from sqlalchemy import func, select
 from temporalio.testing import WorkflowEnvironment
 
-from cli.worker import build_worker
 from demo.seed import DEMO_PASSWORD, seed
 from parcours.access.service import AccountService
 from parcours.core.db import create_engine, create_sessionmaker
 from parcours.core.settings import ROOT, Settings
 from parcours.journey.models import JourneyRecord
+from worker.assembly import build_worker
 
 
 async def test_the_demo_loads_journeys_at_every_step_and_its_accounts_sign_in(

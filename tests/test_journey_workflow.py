@@ -33,7 +33,6 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from cli.temporal_server import SEARCH_ATTRIBUTES, binary
-from cli.worker import build_worker
 from parcours.core.db import transaction
 from parcours.core.errors import Conflict
 from parcours.core.settings import Settings
@@ -69,6 +68,7 @@ from parcours.journey.repository import JourneyRepository
 from parcours.journey.schemas import BeneficiaryCreate, JourneyFilter
 from parcours.journey.service import JourneyService
 from tests.conftest import Staff, person_payload
+from worker.assembly import build_worker
 from workflows.journey import DEADLINE_KEY, REFERENT_KEY, STEP_KEY, TERRITORY_KEY, Journey
 
 JourneyHandle = WorkflowHandle[Any, JourneyResult]

@@ -14,7 +14,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
-from cli.worker import build_worker
 from parcours.access.models import AccessLogEntry
 from parcours.carnet.messages import RetentionSweepInput, RetentionSweepResult
 from parcours.carnet.models import Beneficiary, Note, SituationFact
@@ -26,6 +25,7 @@ from parcours.journey.rules import add_months
 from tests.conftest import Staff
 from tests.test_journey_workflow import JourneyHandle, Journeys, act
 from tests.test_no_personal_data import searchable
+from worker.assembly import build_worker
 from workflows.carnet import RetentionSweep
 
 

@@ -29,8 +29,6 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.journey import ReadModelActivities
-from cli.partner_worker import PARTNER_WORKFLOWS, PartnerWorkerParts
-from cli.worker import journey_runner
 from parcours.access.rules import Principal, Role
 from parcours.carnet.models import PlanAction
 from parcours.carnet.schemas import ConsentUpdate, Partner
@@ -60,6 +58,7 @@ from parcours.resources.service import ResourceBaseService
 from parcours.resources.vocabulary import Funder
 from tests.conftest import ApiClients, Staff, api_clients, person_payload, signed_in
 from tests.partner_support import PartnerStack
+from worker.assembly import PARTNER_WORKFLOWS, PartnerWorkerParts, journey_runner
 from workflows.journey import Journey
 
 pytest_plugins = ["tests.partner_fixtures"]

@@ -31,8 +31,6 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from cli.partner_worker import PartnerWorkerParts
-from cli.worker import build_worker
 from parcours.access.models import AccessLogEntry, Structure, User
 from parcours.access.rules import Principal
 from parcours.carnet.models import Beneficiary, Consent, PlanAction
@@ -81,6 +79,7 @@ from tests.conftest import (
 )
 from tests.partner_support import PartnerStack, serve
 from tests.test_no_personal_data import searchable
+from worker.assembly import PartnerWorkerParts, build_worker
 
 pytest_plugins = ["tests.partner_fixtures"]
 

@@ -131,7 +131,9 @@ async def sign_out(request: Request, accounts: AccountsDep) -> Response:
 
 @router.get("/activation/{token}")
 async def invitation_form(request: Request, token: str) -> Response:
-    return templates.TemplateResponse(request, "access/activation.html", {"token": token, "error": None})
+    return templates.TemplateResponse(
+        request, "access/activation.html", {"token": token, "error": None}
+    )
 
 
 @router.post("/activation/{token}")

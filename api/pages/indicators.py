@@ -188,7 +188,9 @@ async def indicators_page(
             + ("format attendu AAAA-MM (par exemple 2025-01)." if "month" in field else message)
             for field, message in problems(error)
         ]
-        return templates.TemplateResponse(request, "indicators/indicators.html", context, status_code=422)
+        return templates.TemplateResponse(
+            request, "indicators/indicators.html", context, status_code=422
+        )
     except InvalidReference as error:
         context["errors"] = [error.message]
         return templates.TemplateResponse(

@@ -98,7 +98,9 @@ async def _list_page(
         "max_mb": _max_mb(service.settings),
         "local": local_time,
     }
-    return templates.TemplateResponse(request, "partners/caf_imports.html", context, status_code=status_code)
+    return templates.TemplateResponse(
+        request, "partners/caf_imports.html", context, status_code=status_code
+    )
 
 
 @router.get("/imports-caf")

@@ -208,7 +208,9 @@ async def erasure_confirmation(pages: CarnetPagesDep) -> Response:
         return RedirectResponse("/parcours", status_code=303)
     pending = await pages.carnet.pending_erasure(me)
     return templates.TemplateResponse(
-        pages.request, "carnet/me_effacement.html", {"erasure_pending": pending, "local": local_time}
+        pages.request,
+        "carnet/me_effacement.html",
+        {"erasure_pending": pending, "local": local_time},
     )
 
 

@@ -1,0 +1,134 @@
+"""The worker's assembly: which workflows it runs and which activities it registers, each
+built with its dependencies (the database sessions, the Temporal client, the partners'
+adapters: one connection pool per partner, closed with the worker).
+
+    partners = PartnerWorkerParts.build(client, sessions, settings)
+    worker = build_worker(client, sessions, task_queue, settings, partners=partners)
+    async with worker: ...
+    await partners.aclose()  # after the worker stopped
+
+``PartnerWorkerParts`` are apart because tests run the partner side against their own
+transports and simulators.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+
+from activities.carnet import RetentionActivities
+from activities.journey import ReadModelActivities
+from activities.management import DigestActivities
+from activities.orientations import ServiceOrientationActivities
+from activities.partners import CafImportActivities, PartnerActivities
+from activities.training_requests import TrainingRequestActivities
+from parcours.core.settings import Settings, get_settings
+from parcours.management.incidents import PartnerIncidentLog
+from parcours.partners.adapters.clients import PartnerAdapters
+from workflows.carnet import RetentionSweep
+from workflows.journey import Journey
+from workflows.management import DailyDigest
+from workflows.orientations import FranceTravailOrientationNotice, ServiceOrientation
+from workflows.partners import CafImport, PartnerLookup
+from workflows.training_requests import TrainingRequest
+
+# The workflows whose activities call partners: the CAF import and look-ups, orientations to
+# services and France Travail's notices of orientations, training requests to their funder.
+PARTNER_WORKFLOWS: list[type] = [
+    CafImport,
+    PartnerLookup,
+    ServiceOrientation,
+    FranceTravailOrientationNotice,
+    TrainingRequest,
+]
+
+
+@dataclass(frozen=True)
+class PartnerWorkerParts:
+    adapters: PartnerAdapters
+    activities: list[Callable[..., Any]]
+
+    @classmethod
+    def build(
+        cls,
+        client: Client,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> PartnerWorkerParts:
+        adapters = PartnerAdapters.from_settings(settings, transport)
+        incidents = PartnerIncidentLog(sessions, settings.partner_incident_attempts)
+        calls = PartnerActivities(sessions, adapters, incidents)
+        imports = CafImportActivities(sessions, client, settings)
+        orientations = ServiceOrientationActivities(sessions, settings, adapters)
+        training_requests = TrainingRequestActivities(sessions, settings)
+        return cls(
+            adapters=adapters,
+            activities=[
+                calls.lookup_caf_household,
+                calls.find_france_travail_person,
+                calls.notify_france_travail_orientation,
+                calls.submit_training_request,
+                calls.send_structure_orientation,
+                imports.begin_caf_import,
+                imports.apply_caf_feed_batch,
+                imports.finish_caf_import,
+                orientations.begin_service_orientation,
+                orientations.record_service_orientation,
+                orientations.remind_structure,
+                training_requests.begin_training_request,
+                training_requests.record_training_request,
+            ],
+        )
+
+    async def aclose(self) -> None:
+        await self.adapters.aclose()
+
+
+WORKFLOWS = [Journey, RetentionSweep, DailyDigest, *PARTNER_WORKFLOWS]
+
+
+def build_worker(
+    client: Client,
+    sessions: async_sessionmaker[AsyncSession],
+    task_queue: str,
+    settings: Settings | None = None,
+    partners: PartnerWorkerParts | None = None,
+) -> Worker:
+    settings = settings or get_settings()
+    read_model = ReadModelActivities(sessions)
+    retention = RetentionActivities(sessions, client, settings)
+    digest = DigestActivities(sessions, settings)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=[
+            read_model.record_journey_event,
+            read_model.record_journey_events,
+            retention.anonymise_expired,
+            digest.compose_digests,
+            digest.send_digests,
+            *(partners.activities if partners else []),
+        ],
+        max_concurrent_activities=50,
+        unsandboxed_workflow_runner=journey_runner(settings),
+        # Activities in flight get this long to finish when the worker is asked to stop.
+        graceful_shutdown_timeout=timedelta(seconds=30),
+    )
+
+
+def journey_runner(settings: Settings) -> WorkflowRunner:
+    """How workflows declared ``sandboxed=False`` (the Journey) run: as they are, or in the
+    sandbox when the settings ask (the tests)."""
+    if settings.workflow_sandbox_everywhere:
+        return SandboxedWorkflowRunner()
+    return UnsandboxedWorkflowRunner()
