@@ -1,17 +1,26 @@
-"""Writes the journeys' SQL read model, which pages and dashboards read."""
+"""The journeys' activities: write their SQL read model (what pages and dashboards read), and
+reconcile it with the workflows."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
+from temporalio.client import Client
 
+from activities.heartbeat import heartbeating
 from parcours.core.db import transaction
 from parcours.journey.messages import (
+    RECONCILE_JOURNEYS,
     RECORD_JOURNEY_EVENT,
     RECORD_JOURNEY_EVENTS,
+    ReconcileInput,
+    ReconcileResult,
     RecordJourneyEventInput,
     RecordJourneyEventsInput,
 )
+from parcours.journey.reconciliation import JourneyReconciler
 from parcours.journey.repository import JourneyRepository
 
 
@@ -23,12 +32,41 @@ class ReadModelActivities:
     async def record_journey_event(self, data: RecordJourneyEventInput) -> None:
         """Idempotent: the event is keyed by (journey, seq) and the row only moves forward."""
         async with transaction(self.sessions) as session:
-            await JourneyRepository(session).project(data)
+            await JourneyRepository(session).project(
+                RecordJourneyEventsInput(
+                    journey=data.journey, first_seq=data.seq, events=[data.event]
+                )
+            )
 
     @activity.defn(name=RECORD_JOURNEY_EVENTS)
     async def record_journey_events(self, data: RecordJourneyEventsInput) -> None:
-        """A transition's events in one transaction; idempotent like the single-event one."""
+        """A transition's events in one transaction; idempotent like the single-event one, and
+        the workflow's truth replaces any event it did not record (``JourneyRepository``)."""
         async with transaction(self.sessions) as session:
-            journeys = JourneyRepository(session)
-            for one in data.each():
-                await journeys.project(one)
+            await JourneyRepository(session).project(data)
+
+
+class JourneyReconcileActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], client: Client) -> None:
+        self.reconciler = JourneyReconciler(sessions, client)
+
+    @activity.defn(name=RECONCILE_JOURNEYS)
+    async def reconcile_journeys(self, data: ReconcileInput) -> ReconcileResult:
+        """The journeys written in the window, compared with their workflow and repaired;
+        then the journeys whose enrolment never committed, ended."""
+        now = datetime.now(UTC)
+        async with heartbeating(10):
+            recent = await self.reconciler.recently_written(
+                now - timedelta(minutes=data.window_minutes)
+            )
+            report = await self.reconciler.reconcile(recent)
+            report.orphans = await self.reconciler.end_orphans(
+                started_after=now - timedelta(hours=data.orphan_hours),
+                started_before=now - timedelta(minutes=data.orphan_grace_minutes),
+            )
+        return ReconcileResult(
+            checked=report.checked,
+            fixed=len(report.differences),
+            unreachable=len(report.unreachable),
+            orphans=len(report.orphans),
+        )

@@ -47,7 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from parcours.access.rules import Principal, Role
 from parcours.core.db import create_engine, create_sessionmaker
 from parcours.core.settings import ROOT, Settings
-from parcours.indicators.backfill import journey_rows
+from parcours.indicators.rules import journey_rows
 from parcours.indicators.schemas import IndicatorFilter
 from parcours.indicators.service import IndicatorService, month_key
 from parcours.journey.messages import ExitReason, OrientationKind, Step

@@ -77,6 +77,26 @@ def import_resources(
     raise typer.Exit(asyncio.run(run_import(get_settings(), paths)))
 
 
+@app.command()
+def reconcile(
+    all_journeys: bool = typer.Option(False, "--all", help="Tous les parcours"),
+    journey: list[str] = typer.Option(
+        [], "--journey", help="Un parcours (identifiant de la personne), répétable"
+    ),
+    minutes: int = typer.Option(
+        60, help="Sans --all ni --journey : les parcours écrits ces N dernières minutes"
+    ),
+) -> None:
+    """Compare journeys' read model with their workflow and repair it; print what was fixed
+    (exit status 0 when nothing was left unchecked)."""
+    from cli.reconcile import run_reconcile
+
+    _setup("reconcile")
+    raise typer.Exit(
+        asyncio.run(run_reconcile(get_settings(), all_journeys, list(journey), minutes))
+    )
+
+
 @app.command("seed-demo")
 def seed_demo(people: int = typer.Option(50, help="Nombre de personnes à créer")) -> None:
     """Load the Savoie demo (structures, référents, people at every step); once only."""

@@ -13,7 +13,7 @@ from parcours.core.db import create_engine, create_sessionmaker
 from parcours.core.settings import Settings
 from parcours.core.temporal import connect
 from worker.assembly import PartnerWorkerParts, build_worker
-from worker.schedules import ensure_schedules
+from worker.schedules import ensure_schedules, reconcile_now
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,8 @@ async def run_worker(settings: Settings) -> None:
         extra={"task_queue": settings.task_queue, "metrics": settings.worker_metrics_address},
     )
     async with worker:
+        # A worker that starts may follow a crash: the read model is checked at once.
+        await reconcile_now(client)
         await stop.wait()
         log.info("worker stopping: finishing tasks in flight")
     await partners.aclose()

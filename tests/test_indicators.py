@@ -27,9 +27,8 @@ from parcours.access.models import Structure
 from parcours.carnet.models import Beneficiary
 from parcours.core.db import transaction
 from parcours.core.settings import Settings
-from parcours.indicators.backfill import journey_rows
 from parcours.indicators.models import JourneyMilestones, JourneyStepSpan
-from parcours.indicators.rules import COLUMNS, local_day
+from parcours.indicators.rules import COLUMNS, journey_rows, local_day
 from parcours.journey import rules
 from parcours.journey.messages import (
     Action,

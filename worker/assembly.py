@@ -25,7 +25,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.carnet import RetentionActivities
-from activities.journey import ReadModelActivities
+from activities.journey import JourneyReconcileActivities, ReadModelActivities
 from activities.management import DigestActivities
 from activities.orientations import ServiceOrientationActivities
 from activities.partners import CafImportActivities, PartnerActivities
@@ -34,7 +34,7 @@ from parcours.core.settings import Settings, get_settings
 from parcours.management.incidents import PartnerIncidentLog
 from parcours.partners.adapters.clients import PartnerAdapters
 from workflows.carnet import RetentionSweep
-from workflows.journey import Journey
+from workflows.journey import Journey, ReconcileJourneys
 from workflows.management import DailyDigest
 from workflows.orientations import FranceTravailOrientationNotice, ServiceOrientation
 from workflows.partners import CafImport, PartnerLookup
@@ -93,7 +93,7 @@ class PartnerWorkerParts:
         await self.adapters.aclose()
 
 
-WORKFLOWS = [Journey, RetentionSweep, DailyDigest, *PARTNER_WORKFLOWS]
+WORKFLOWS = [Journey, ReconcileJourneys, RetentionSweep, DailyDigest, *PARTNER_WORKFLOWS]
 
 
 def build_worker(
@@ -105,6 +105,7 @@ def build_worker(
 ) -> Worker:
     settings = settings or get_settings()
     read_model = ReadModelActivities(sessions)
+    reconcile = JourneyReconcileActivities(sessions, client)
     retention = RetentionActivities(sessions, client, settings)
     digest = DigestActivities(sessions, settings)
     return Worker(
@@ -114,6 +115,7 @@ def build_worker(
         activities=[
             read_model.record_journey_event,
             read_model.record_journey_events,
+            reconcile.reconcile_journeys,
             retention.anonymise_expired,
             digest.compose_digests,
             digest.send_digests,

@@ -1,9 +1,11 @@
 """The Temporal schedules the worker makes sure exist when it starts: the daily retention sweep
-(RGPD) and the managers' daily digest. Created once, kept if they already exist."""
+(RGPD), the managers' daily digest, and the reconciliation of the read model every few
+minutes. Created once, kept if they already exist."""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from temporalio.client import (
     Client,
@@ -11,55 +13,93 @@ from temporalio.client import (
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
     ScheduleCalendarSpec,
+    ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleRange,
     ScheduleSpec,
 )
+from temporalio.service import RPCError
 
 from parcours.carnet.messages import SCHEDULE_ID, RetentionSweepInput
 from parcours.core.settings import Settings
+from parcours.journey.messages import RECONCILE_SCHEDULE_ID, ReconcileInput
 from parcours.management.messages import SCHEDULE_ID as DIGEST_SCHEDULE_ID
 from parcours.management.messages import WORKFLOW_ID as DIGEST_WORKFLOW_ID
 from parcours.management.messages import DailyDigestInput
 from workflows.carnet import RetentionSweep
+from workflows.journey import ReconcileJourneys
 from workflows.management import DailyDigest
 
 log = logging.getLogger(__name__)
 
 
 async def ensure_schedules(client: Client, settings: Settings) -> None:
-    """The daily retention sweep (RGPD): created once, kept if it already exists."""
-    schedule = Schedule(
-        action=ScheduleActionStartWorkflow(
-            RetentionSweep.run,
-            RetentionSweepInput(retention_months=settings.retention_months),
-            id="retention-sweep",
-            task_queue=settings.task_queue,
+    """Every schedule of the platform, created once, kept if it already exists."""
+    # The daily retention sweep (RGPD), at 3:00 UTC.
+    await _keep(
+        client,
+        SCHEDULE_ID,
+        Schedule(
+            action=ScheduleActionStartWorkflow(
+                RetentionSweep.run,
+                RetentionSweepInput(retention_months=settings.retention_months),
+                id="retention-sweep",
+                task_queue=settings.task_queue,
+            ),
+            spec=ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(3)])]),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
         ),
-        spec=ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(3)])]),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )
-    try:
-        await client.create_schedule(SCHEDULE_ID, schedule)
-        log.info("schedule created", extra={"schedule": SCHEDULE_ID})
-    except ScheduleAlreadyRunningError:
-        pass
     # The managers' daily digest, every morning.
-    digest = Schedule(
-        action=ScheduleActionStartWorkflow(
-            DailyDigest.run,
-            DailyDigestInput(),
-            id=DIGEST_WORKFLOW_ID,
-            task_queue=settings.task_queue,
+    await _keep(
+        client,
+        DIGEST_SCHEDULE_ID,
+        Schedule(
+            action=ScheduleActionStartWorkflow(
+                DailyDigest.run,
+                DailyDigestInput(),
+                id=DIGEST_WORKFLOW_ID,
+                task_queue=settings.task_queue,
+            ),
+            spec=ScheduleSpec(
+                calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(settings.digest_hour)])]
+            ),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
         ),
-        spec=ScheduleSpec(
-            calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(settings.digest_hour)])]
-        ),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )
+    # The read model made to agree with the workflows, on the journeys written lately.
+    await _keep(
+        client,
+        RECONCILE_SCHEDULE_ID,
+        Schedule(
+            action=ScheduleActionStartWorkflow(
+                ReconcileJourneys.run,
+                ReconcileInput(window_minutes=settings.reconcile_window_minutes),
+                id=RECONCILE_SCHEDULE_ID,
+                task_queue=settings.task_queue,
+            ),
+            spec=ScheduleSpec(
+                intervals=[
+                    ScheduleIntervalSpec(every=timedelta(minutes=settings.reconcile_every_minutes))
+                ]
+            ),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        ),
+    )
+
+
+async def reconcile_now(client: Client) -> None:
+    """Run the reconciliation once now (a worker that starts may follow a crash)."""
     try:
-        await client.create_schedule(DIGEST_SCHEDULE_ID, digest)
-        log.info("schedule created", extra={"schedule": DIGEST_SCHEDULE_ID})
+        await client.get_schedule_handle(RECONCILE_SCHEDULE_ID).trigger()
+    except RPCError as error:
+        log.warning("reconciliation not triggered", extra={"error": str(error)})
+
+
+async def _keep(client: Client, schedule_id: str, schedule: Schedule) -> None:
+    try:
+        await client.create_schedule(schedule_id, schedule)
+        log.info("schedule created", extra={"schedule": schedule_id})
     except ScheduleAlreadyRunningError:
         pass

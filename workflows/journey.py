@@ -22,6 +22,8 @@ with workflow.unsafe.imports_passed_through():
     from parcours.journey import rules
     from parcours.journey.messages import (
         DEADLINE_KEY,
+        RECONCILE_JOURNEYS,
+        RECONCILE_WORKFLOW,
         RECORD_JOURNEY_EVENT,
         RECORD_JOURNEY_EVENTS,
         REFERENT_KEY,
@@ -38,9 +40,12 @@ with workflow.unsafe.imports_passed_through():
         JourneyOutcomeInput,
         JourneyResult,
         JourneyState,
+        JourneyTimeline,
         OrientToServiceInput,
         PauseInput,
         ReassignReferentInput,
+        ReconcileInput,
+        ReconcileResult,
         RecordCheckInInput,
         RecordEmploymentInput,
         RecordJourneyEventsInput,
@@ -77,6 +82,17 @@ ADOPT_BEFORE_PROJECTION_PATCH = "adopt-before-projection"
 # runs the workflow, with no activity task through the server (added after the first release).
 LOCAL_READ_MODEL_PATCH = "read-model-local-activity"
 
+# The read model is written by an activity the engine has recorded with the transition: a
+# local activity wrote SQL before the engine recorded anything, so a worker or server dying in
+# between left in SQL a transition the journey never made (added after the local activity).
+AFTER_RECORD_PATCH = "read-model-after-record"
+
+# Events the workflow keeps in memory for the reconciler (``timeline`` query).
+RECENT_EVENTS = 100
+# The read model is our own database: a write takes milliseconds, so a worker that died
+# during one is noticed (and the write retried elsewhere) within seconds.
+READ_MODEL_TIMEOUT = timedelta(seconds=10)
+
 
 # Outside the sandbox in production (see ``Settings.workflow_sandbox_everywhere``): this module
 # is deterministic by construction — rules are pure, time is ``workflow.now()`` — and the tests
@@ -102,6 +118,8 @@ class Journey:
             self.state, self._pending = rules.start(input, workflow.now())
         self._lock = asyncio.Lock()
         self._changes = 0
+        # The latest events recorded, numbered (the ``timeline`` query's answer).
+        self._recent: list[tuple[int, JourneyEvent]] = []
 
     @property
     def _current(self) -> bool:
@@ -163,8 +181,18 @@ class Journey:
         adopt_first = self._current or workflow.patched(ADOPT_BEFORE_PROJECTION_PATCH)
         if adopt_first:
             self._adopt(batch.journey)
+        self._remember(batch)
         if self._current:
-            if events and workflow.patched(LOCAL_READ_MODEL_PATCH):
+            if events and workflow.patched(AFTER_RECORD_PATCH):
+                # Scheduled with the transition, in the same workflow task: once SQL shows the
+                # change, the engine has recorded it. The update answers after the write.
+                await workflow.execute_activity(
+                    RECORD_JOURNEY_EVENTS,
+                    batch,
+                    start_to_close_timeout=READ_MODEL_TIMEOUT,
+                    retry_policy=READ_MODEL_RETRY,
+                )
+            elif events and workflow.patched(LOCAL_READ_MODEL_PATCH):
                 await workflow.execute_local_activity(
                     RECORD_JOURNEY_EVENTS,
                     batch,
@@ -188,6 +216,10 @@ class Journey:
                 )
         if not adopt_first:
             self._adopt(batch.journey)
+
+    def _remember(self, batch: RecordJourneyEventsInput) -> None:
+        self._recent.extend(enumerate(batch.events, start=batch.first_seq))
+        del self._recent[:-RECENT_EVENTS]
 
     def _adopt(self, state: JourneyState) -> None:
         self.state = state
@@ -251,6 +283,16 @@ class Journey:
     @workflow.query
     def current(self) -> JourneyState:
         return self.state
+
+    @workflow.query
+    def timeline(self) -> JourneyTimeline:
+        """The journey as the engine recorded it and its latest events, numbered: what the
+        reconciler compares the read model with (``JourneyReconciler``)."""
+        return JourneyTimeline(
+            state=self.state,
+            first_seq=self._recent[0][0] if self._recent else self.state.seq + 1,
+            events=[event for _, event in self._recent],
+        )
 
     @workflow.signal
     async def rsa_rights_changed(self, signal: RsaRightsChangedInput) -> None:
@@ -434,3 +476,20 @@ class Journey:
     @orient_to_service.validator
     def _v_orient_to_service(self, action: OrientToServiceInput) -> None:
         self._validate(action)
+
+
+@workflow.defn(name=RECONCILE_WORKFLOW)
+class ReconcileJourneys:
+    """Makes the journeys' read model agree with their workflows (``JourneyReconciler``):
+    started by a schedule the worker keeps, and once when a worker starts."""
+
+    @workflow.run
+    async def run(self, input: ReconcileInput) -> ReconcileResult:
+        return await workflow.execute_activity(
+            RECONCILE_JOURNEYS,
+            input,
+            result_type=ReconcileResult,
+            start_to_close_timeout=timedelta(minutes=30),
+            heartbeat_timeout=timedelta(minutes=1),
+            retry_policy=READ_MODEL_RETRY,
+        )

@@ -106,6 +106,11 @@ class Settings(BaseSettings):
     service_orientation_reminder_days: int = Field(default=10, ge=1)
     service_orientation_expiry_days: int = Field(default=30, ge=2)
 
+    # The reconciler (read model vs. workflows) runs at the worker's start and then every
+    # ``reconcile_every_minutes`` on the journeys written in the last ``reconcile_window_minutes``.
+    reconcile_every_minutes: int = Field(default=5, ge=1)
+    reconcile_window_minutes: int = Field(default=15, ge=1)
+
     # Managers' console. A journey with no event and no carnet change for this many days is
     # stalled; a partner call failing this many attempts in a row is an incident.
     stalled_inactive_days: int = Field(default=60, ge=1)

@@ -27,6 +27,7 @@ from sqlalchemy import (
     bindparam,
     case,
     column,
+    delete,
     event,
     func,
     literal_column,
@@ -38,17 +39,20 @@ from sqlalchemy import (
     values,
 )
 from sqlalchemy import cast as sql_cast
+from sqlalchemy import insert as insert_rows
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import INTERVAL
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 from parcours.access.models import Structure
+from parcours.carnet.models import Beneficiary
 from parcours.core.db import UTCDateTime
 from parcours.indicators import rules as milestones
 from parcours.indicators.models import JourneyMilestones, JourneyStepSpan
-from parcours.indicators.rules import CURRENT, FIRST, FOLLOW_UP, LATEST, milestone_row
+from parcours.indicators.rules import CURRENT, FIRST, FOLLOW_UP, LATEST, journey_rows, milestone_row
 from parcours.journey.messages import RecordJourneyEventInput, Step
+from parcours.journey.models import JourneyEventRecord, JourneyRecord
 
 M = cast(Table, JourneyMilestones.__table__)
 S = cast(Table, JourneyStepSpan.__table__)
@@ -381,3 +385,42 @@ class IndicatorRepository:
 
 def _days(value: timedelta | None) -> float | None:
     return None if value is None else value.total_seconds() / 86400
+
+
+async def rebuild_indicators(session: AsyncSession, beneficiary_id: str) -> None:
+    """Recompute one journey's milestones and step spans from its events (when its timeline
+    was corrected: events it never recorded removed)."""
+    journey = await session.get(JourneyRecord, beneficiary_id)
+    if journey is None:
+        return
+    rsa_opened_on = await session.scalar(
+        select(Beneficiary.rsa_opened_on).where(Beneficiary.id == beneficiary_id)
+    )
+    events = await session.execute(
+        select(
+            JourneyEventRecord.seq,
+            JourneyEventRecord.kind,
+            JourneyEventRecord.step,
+            JourneyEventRecord.occurred_at,
+            JourneyEventRecord.detail,
+        )
+        .where(JourneyEventRecord.beneficiary_id == beneficiary_id)
+        .order_by(JourneyEventRecord.seq)
+    )
+    milestones, spans = journey_rows(
+        {
+            "beneficiary_id": beneficiary_id,
+            "step": journey.step,
+            "step_since": journey.step_since,
+            "territory": journey.territory,
+            "structure_id": journey.structure_id,
+        },
+        rsa_opened_on,
+        [dict(row._mapping) for row in events],
+    )
+    await session.execute(delete(M).where(M.c.beneficiary_id == beneficiary_id))
+    await session.execute(delete(S).where(S.c.beneficiary_id == beneficiary_id))
+    if milestones is not None:
+        await session.execute(insert_rows(M), [milestones])
+    if spans:
+        await session.execute(insert_rows(S), spans)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -178,3 +179,76 @@ def entered_step(kind: str, step: str | None, detail: Mapping[str, Any]) -> str 
         case "closed":
             return Step.CLOSED
     return None
+
+
+def journey_rows(
+    journey: dict[str, Any], rsa_opened_on: date | None, events: list[dict[str, Any]]
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """One journey's milestones and spans, from its events in order."""
+    territory, structure_id = journey["territory"], journey["structure_id"]
+    # Where the journey stood after each event, as far as its events tell.
+    here: tuple[str, str | None] | None = None
+    milestones: dict[str, Any] | None = None
+    entries: list[dict[str, Any]] = []
+    for event in events:
+        detail = event["detail"] or {}
+        kind = event["kind"]
+        if kind == "journey_started":
+            here = (detail.get("territory") or territory, structure_id)
+        elif kind in ("orientation_decided", "referent_reassigned") and here:
+            here = (here[0], detail.get("structure_id") or here[1])
+        elif kind == "handed_off" and here:
+            here = (detail.get("to_territory") or here[0], None)
+        where = here or (territory, structure_id)
+        row = milestone_row(
+            beneficiary_id=journey["beneficiary_id"],
+            seq=event["seq"],
+            kind=kind,
+            occurred_at=event["occurred_at"],
+            step=event["step"],
+            detail=detail,
+            territory=where[0],
+            structure_id=where[1],
+            rsa_opened_on=rsa_opened_on,
+        )
+        if row is not None:
+            milestones = merge(milestones, row)
+        step = entered_step(kind, event["step"], detail)
+        if step is not None:
+            entries.append(
+                {
+                    "beneficiary_id": journey["beneficiary_id"],
+                    "entered_at": event["occurred_at"],
+                    "step": step,
+                    "entered_seq": event["seq"],
+                    "territory": where[0],
+                    "structure_id": where[1],
+                }
+            )
+    if milestones is not None:
+        # Where the journey stands now is the read model's.
+        milestones.update(territory=territory, structure_id=structure_id)
+    # The journey's current step is what the read model says, whatever the events suggest.
+    current: datetime = journey["step_since"]
+    if not entries or entries[-1]["entered_at"] < current:
+        entries.append(
+            {
+                "beneficiary_id": journey["beneficiary_id"],
+                "entered_at": current,
+                "step": journey["step"],
+                "entered_seq": events[-1]["seq"] if events else 0,
+                "territory": territory,
+                "structure_id": structure_id,
+            }
+        )
+    spans: list[dict[str, Any]] = []
+    for entry in entries:
+        if spans and spans[-1]["entered_at"] == entry["entered_at"]:
+            spans[-1].update(entry)  # two entries at one instant: the later wins
+        else:
+            spans.append(dict(entry))
+    for before, after in pairwise(spans):
+        before["left_at"] = after["entered_at"]
+    if spans:
+        spans[-1]["left_at"] = None
+    return milestones, spans

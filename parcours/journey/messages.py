@@ -154,6 +154,24 @@ class JourneyResult(Message):
     closed_at: datetime
 
 
+class JourneyTimeline(Message):
+    """What a journey's workflow recorded: its state, and its latest events numbered from
+    ``first_seq`` (those before are in the read model already, or older than the workflow
+    keeps in memory). The reconciler's view of the truth."""
+
+    state: JourneyState
+    first_seq: int
+    events: list[JourneyEvent]
+
+    def batch(self, after_seq: int) -> RecordJourneyEventsInput | None:
+        """The events after ``after_seq`` as one write, or None when it holds none of them."""
+        first = max(after_seq + 1, self.first_seq)
+        events = self.events[first - self.first_seq :]
+        if not events:
+            return None
+        return RecordJourneyEventsInput(journey=self.state, first_seq=first, events=events)
+
+
 class RecordJourneyEventInput(Message):
     """Activity input: the journey after the event, and the event, numbered."""
 
@@ -328,3 +346,27 @@ async def tell_journey(
             "journey not told",
             extra={"journey": journey_workflow_id, "kind": kind, "error": str(error)},
         )
+
+
+# --- Reconciliation (the read model made to agree with the workflows) ---
+
+RECONCILE_WORKFLOW = "ReconcileJourneys"
+RECONCILE_SCHEDULE_ID = "reconcile-journeys"
+RECONCILE_JOURNEYS = "reconcile_journeys"
+
+
+class ReconcileInput(Message):
+    """Reconcile the journeys whose read model moved in the last ``window_minutes``, and end
+    the journeys started between ``orphan_hours`` and ``orphan_grace_minutes`` ago whose
+    person was never saved."""
+
+    window_minutes: int = 15
+    orphan_grace_minutes: int = 15
+    orphan_hours: int = 24
+
+
+class ReconcileResult(Message):
+    checked: int
+    fixed: int
+    unreachable: int
+    orphans: int

@@ -1,19 +1,27 @@
-"""The journeys' read model: projection upserts (idempotent) and the reads pages need."""
+"""The journeys' read model: the projection of what the engine recorded (idempotent, and
+convergent: the workflow's events replace what stands at their number), and the reads pages
+need."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Select, Table, func, select
+from sqlalchemy import ColumnElement, CursorResult, Select, Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parcours.access.repository import visible_journeys
 from parcours.carnet.models import Beneficiary
-from parcours.indicators.repository import project_indicators
-from parcours.journey.messages import RecordJourneyEventInput, journey_workflow_id
+from parcours.indicators.repository import project_indicators, rebuild_indicators
+from parcours.journey.messages import (
+    JourneyState,
+    RecordJourneyEventInput,
+    RecordJourneyEventsInput,
+    journey_workflow_id,
+)
 from parcours.journey.models import JourneyEventRecord, JourneyRecord
 from parcours.journey.schemas import JourneyFilter
 
@@ -42,34 +50,78 @@ _PROJECTED = (
 
 
 @cache
-def _projection(dialect: str) -> tuple[Any, Any]:
-    """The projection's two statements, built once per dialect and run with each event's
-    values: building an upsert (its ``excluded`` columns) costs more than running it."""
+def _projection(dialect: str) -> tuple[Any, Any, Any]:
+    """The projection's statements, built once per dialect and run with each event's values:
+    building an upsert (its ``excluded`` columns) costs more than running it.
+
+    The journey row moves forward only (a retried or late write changes nothing), unless the
+    workflow's truth replaces a branch it never recorded (``replacing``)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     journeys = cast(Table, JourneyRecord.__table__)
     upsert = insert(journeys)
-    journey_upsert = upsert.on_conflict_do_update(
+    forward = upsert.on_conflict_do_update(
         index_elements=[journeys.c.beneficiary_id],
         set_={column: upsert.excluded[column] for column in _PROJECTED},
         where=journeys.c.seq < upsert.excluded.seq,
     )
+    replacing = upsert.on_conflict_do_update(
+        index_elements=[journeys.c.beneficiary_id],
+        set_={column: upsert.excluded[column] for column in _PROJECTED},
+    )
     event_insert = insert(cast(Table, JourneyEventRecord.__table__)).on_conflict_do_nothing(
         index_elements=["beneficiary_id", "seq"]
     )
-    return journey_upsert, event_insert
+    return forward, replacing, event_insert
 
 
 class JourneyRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def project(self, data: RecordJourneyEventInput) -> None:
-        """Apply one numbered event: insert it once, move the journey row forward only."""
+    async def project(self, batch: RecordJourneyEventsInput) -> bool:
+        """Write a transition the engine recorded: its events, numbered, and the journey after
+        it. Returns True when it replaced a branch the engine never recorded.
+
+        Idempotent: an event already there (a retried write) is left as it is, and the row
+        only moves forward. Convergent: a different event at one of these numbers is the trace
+        of a transition the engine did not record (written before the engine recorded it, as
+        journeys did with a local activity, or by a reconciler racing a crash): it and every
+        later event give way, the row takes the workflow's state, and the indicators of the
+        journey are rebuilt from its events.
+        """
+        j = batch.journey
+        standing = await self.session.execute(
+            select(JourneyEventRecord.seq, JourneyEventRecord.kind, JourneyEventRecord.occurred_at)
+            .where(
+                JourneyEventRecord.beneficiary_id == j.beneficiary_id,
+                JourneyEventRecord.seq >= batch.first_seq,
+            )
+            .order_by(JourneyEventRecord.seq)
+        )
+        ours = {one.seq: one.event for one in batch.each()}
+        diverged = next(
+            (
+                row.seq
+                for row in standing
+                if row.seq in ours
+                and (row.kind, row.occurred_at) != (ours[row.seq].kind, ours[row.seq].occurred_at)
+            ),
+            None,
+        )
+        if diverged is not None:
+            await self.forget_after(j.beneficiary_id, diverged - 1)
+        for one in batch.each():
+            await self._write(one, replacing=diverged is not None)
+        if diverged is not None:
+            await rebuild_indicators(self.session, j.beneficiary_id)
+        return diverged is not None
+
+    async def _write(self, data: RecordJourneyEventInput, *, replacing: bool) -> None:
         j, e = data.journey, data.event
-        journey_upsert, event_insert = _projection(self.session.get_bind().dialect.name)
+        forward, replace, event_insert = _projection(self.session.get_bind().dialect.name)
         # Bind values go through the column types (aware datetimes → UTCDateTime).
         await self.session.execute(
-            journey_upsert,
+            replace if replacing else forward,
             {
                 "beneficiary_id": j.beneficiary_id,
                 "workflow_id": journey_workflow_id(j.beneficiary_id),
@@ -103,8 +155,71 @@ class JourneyRepository:
                 "detail": e.detail,
             },
         )
-        # The indicators' milestones and step spans move with the same event.
-        await project_indicators(self.session, data)
+        if not replacing:
+            # The indicators' milestones and step spans move with the same event.
+            await project_indicators(self.session, data)
+
+    async def forget_after(self, beneficiary_id: str, seq: int) -> int:
+        """Remove the events after ``seq``: transitions the engine never recorded. Returns
+        how many there were."""
+        result = await self.session.execute(
+            delete(JourneyEventRecord).where(
+                JourneyEventRecord.beneficiary_id == beneficiary_id,
+                JourneyEventRecord.seq > seq,
+            )
+        )
+        assert isinstance(result, CursorResult)
+        return int(result.rowcount or 0)
+
+    async def adopt_state(self, state: JourneyState) -> None:
+        """Make the journey row say what the workflow holds (the reconciler's last word)."""
+        record = await self.get(state.beneficiary_id)
+        if record is None:
+            return
+        for name, value in {
+            "step": state.step.value,
+            "step_since": state.step_since,
+            "deadline": state.deadline,
+            "stalled": state.stalled,
+            "paused": state.paused,
+            "referent_id": state.referent_id,
+            "structure_id": state.structure_id,
+            "territory": state.territory,
+            "orientation": state.orientation.value if state.orientation else None,
+            "rsa_status": state.rsa_status.value,
+            "follow_up_consent": state.follow_up_consent,
+            "check_in_due": state.check_in_due,
+            "exit_reason": state.exit_reason.value if state.exit_reason else None,
+            "seq": state.seq,
+        }.items():
+            setattr(record, name, value)
+        await self.session.flush()
+        await rebuild_indicators(self.session, state.beneficiary_id)
+
+    async def events_from(
+        self, beneficiary_id: str, first_seq: int
+    ) -> Sequence[tuple[int, str, datetime]]:
+        """The journey's events from ``first_seq`` on: number, kind, when."""
+        rows = await self.session.execute(
+            select(JourneyEventRecord.seq, JourneyEventRecord.kind, JourneyEventRecord.occurred_at)
+            .where(
+                JourneyEventRecord.beneficiary_id == beneficiary_id,
+                JourneyEventRecord.seq >= first_seq,
+            )
+            .order_by(JourneyEventRecord.seq)
+        )
+        return [(row.seq, row.kind, row.occurred_at) for row in rows]
+
+    async def recently_written(self, since: datetime) -> Sequence[str]:
+        """Journeys whose read model moved since ``since`` (what a crash may have left
+        half-written)."""
+        rows = await self.session.scalars(
+            select(JourneyRecord.beneficiary_id).where(JourneyRecord.updated_at >= since)
+        )
+        return rows.all()
+
+    async def all_ids(self) -> Sequence[str]:
+        return (await self.session.scalars(select(JourneyRecord.beneficiary_id))).all()
 
     async def get(self, beneficiary_id: str) -> JourneyRecord | None:
         return await self.session.get(JourneyRecord, beneficiary_id)

@@ -217,8 +217,9 @@ class JourneyService:
             state = state.model_copy(update={"seq": len(events)})
         self.people.add(person)
         await self.session.flush()
-        for one in RecordJourneyEventsInput(journey=state, first_seq=1, events=events).each():
-            await self.journeys.project(one)
+        await self.journeys.project(
+            RecordJourneyEventsInput(journey=state, first_seq=1, events=events)
+        )
         log_access(self.session, principal, person.id, "update", "journey.enrol")
         return EnrolmentRead(
             beneficiary=BeneficiaryRead.model_validate(person),
