@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from fastapi import Request
@@ -26,7 +27,13 @@ def _csrf(request: Any) -> str:
     return getattr(request.state, "csrf", None) or ""
 
 
-templates.env.globals.update(options=_options, principal_of=_principal, csrf_of=_csrf)
+def _new_action_id() -> str:
+    return uuid.uuid4().hex
+
+
+templates.env.globals.update(
+    options=_options, principal_of=_principal, csrf_of=_csrf, new_action_id=_new_action_id
+)
 
 
 def error_page(request: Request, error: ParcoursError) -> Response:

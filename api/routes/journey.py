@@ -2,13 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Header, Query, status
 from pydantic import BaseModel
 
 from api.deps import ApiPrincipal, JourneyServiceDep, SessionDep
 from parcours.access.rules import Role
 from parcours.core.errors import Forbidden
-from parcours.core.temporal import commit_or_undo
+from parcours.core.temporal import UPDATE_ID_PATTERN, commit_or_undo
 from parcours.journey.messages import Action, RsaRightsChangedInput, Step
 from parcours.journey.rules import ACTIONS
 from parcours.journey.schemas import (
@@ -86,11 +86,25 @@ async def rsa_rights(
 
 def _add_action_route(name: str, model: type[Action], label: str) -> None:
     async def endpoint(
-        beneficiary_id: str, action: BaseModel, service: JourneyServiceDep, principal: ApiPrincipal
+        beneficiary_id: str,
+        action: BaseModel,
+        service: JourneyServiceDep,
+        principal: ApiPrincipal,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias="Idempotency-Key",
+                pattern=UPDATE_ID_PATTERN,
+                description=(
+                    "Identifiant de l'action choisi par le client : renvoyée avec le même "
+                    "identifiant (réponse perdue, nouvel essai), elle n'est appliquée qu'une fois."
+                ),
+            ),
+        ] = None,
     ) -> JourneyRead:
         assert isinstance(action, Action)
         # The actor is who is signed in, never what the body claims.
-        return await service.act(beneficiary_id, action, principal)
+        return await service.act(beneficiary_id, action, principal, action_id=idempotency_key)
 
     endpoint.__annotations__["action"] = model
     endpoint.__name__ = name
@@ -101,7 +115,8 @@ def _add_action_route(name: str, model: type[Action], label: str) -> None:
         summary=label,
         response_model=JourneyRead,
         responses={
-            409: {"description": "Action impossible à l'étape actuelle (motif en français)"}
+            409: {"description": "Action impossible à l'étape actuelle (motif en français)"},
+            503: {"description": "Le moteur de parcours ne répond pas : réessayer plus tard"},
         },
     )
 

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -63,7 +65,11 @@ TRANSIENT = frozenset(
         RPCStatusCode.INTERNAL,
     }
 )
-UPDATE_ATTEMPTS = 3
+# How long an update keeps being sent again while the engine does not answer (it may be
+# restarting): then 503, and the user's own retry (same update id) is still applied once.
+UPDATE_WAIT_S = 10.0
+# An update id given by the caller (a form's hidden field, an Idempotency-Key header).
+UPDATE_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 
 
 async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
@@ -122,16 +128,24 @@ async def start_workflow(
 
 
 async def run_update(
-    handle: WorkflowHandle[Any, Any], name: str, arg: Any, *, result_type: type[T], gone: str
+    handle: WorkflowHandle[Any, Any],
+    name: str,
+    arg: Any,
+    *,
+    result_type: type[T],
+    gone: str,
+    update_id: str | None = None,
 ) -> T:
     """Run the update ``name`` and return its result.
 
-    A refusal is a ``Conflict`` with the validator's reason, a workflow that no longer runs a
-    ``Conflict`` saying ``gone``; an engine that does not answer, after ``UPDATE_ATTEMPTS``
-    tries under the same update id, is ``Unavailable``.
+    ``update_id``: the caller's id for this action (the same action sent again is applied
+    once: the engine answers it with the first one's result); a new one by default. A refusal
+    is a ``Conflict`` with the validator's reason, a workflow that no longer runs a
+    ``Conflict`` saying ``gone``; an engine that does not answer within ``UPDATE_WAIT_S``
+    (tried again under the same id meanwhile) is ``Unavailable``.
     """
     update = await _start_update(
-        handle, name, arg, result_type, gone, WorkflowUpdateStage.COMPLETED
+        handle, name, arg, result_type, gone, WorkflowUpdateStage.COMPLETED, update_id
     )
     try:
         result: T = await update.result()
@@ -141,11 +155,19 @@ async def run_update(
 
 
 async def send_update(
-    handle: WorkflowHandle[Any, Any], name: str, arg: Any, *, result_type: type[Any], gone: str
+    handle: WorkflowHandle[Any, Any],
+    name: str,
+    arg: Any,
+    *,
+    result_type: type[Any],
+    gone: str,
+    update_id: str | None = None,
 ) -> None:
     """Send the update ``name`` and return once the workflow accepted it (its validator
     passed); the workflow carries it out right after. Errors as ``run_update``."""
-    await _start_update(handle, name, arg, result_type, gone, WorkflowUpdateStage.ACCEPTED)
+    await _start_update(
+        handle, name, arg, result_type, gone, WorkflowUpdateStage.ACCEPTED, update_id
+    )
 
 
 async def _start_update(
@@ -155,12 +177,21 @@ async def _start_update(
     result_type: type[T],
     gone: str,
     stage: WorkflowUpdateStage,
+    update_id: str | None,
 ) -> WorkflowUpdateHandle[T]:
-    update_id = str(uuid.uuid4())
-    for attempt in range(1, UPDATE_ATTEMPTS + 1):
+    update_id = update_id or str(uuid.uuid4())
+    give_up = time.monotonic() + UPDATE_WAIT_S
+    attempt = 0
+    while True:
+        attempt += 1
         try:
             return await handle.start_update(
-                name, arg, id=update_id, wait_for_stage=stage, result_type=result_type
+                name,
+                arg,
+                id=update_id,
+                wait_for_stage=stage,
+                result_type=result_type,
+                rpc_timeout=timedelta(seconds=UPDATE_WAIT_S),
             )
         except WorkflowUpdateFailedError as failed:
             raise _refusal(failed) from failed
@@ -168,17 +199,17 @@ async def _start_update(
             if isinstance(error, RPCError) and error.status == RPCStatusCode.NOT_FOUND:
                 raise Conflict(gone) from error
             transient = not isinstance(error, RPCError) or error.status in TRANSIENT
-            if transient and attempt < UPDATE_ATTEMPTS:
+            pause = min(0.2 * 2 ** (attempt - 1), 2.0)
+            if transient and time.monotonic() + pause < give_up:
                 log.warning(
                     "workflow update tried again",
                     extra={"update": name, "attempt": attempt, "error": str(error)},
                 )
-                await asyncio.sleep(0.2 * attempt)
+                await asyncio.sleep(pause)
                 continue
             raise engine_down(
                 error, "workflow update failed", update=name, workflow_id=handle.id
             ) from error
-    raise AssertionError("unreachable")
 
 
 def _refusal(failed: WorkflowUpdateFailedError) -> Exception:

@@ -243,11 +243,18 @@ class JourneyService:
         return record
 
     async def act(
-        self, beneficiary_id: str, action: Action, principal: Principal | None = None
+        self,
+        beneficiary_id: str,
+        action: Action,
+        principal: Principal | None = None,
+        *,
+        action_id: str | None = None,
     ) -> JourneyRead:
         """Run a human action as the workflow's update; a refusal becomes a 409 with its reason.
 
         The action is signed by ``principal`` (None: the platform itself) and logged.
+        ``action_id`` identifies this action for the engine: sent again (a form submitted twice,
+        a client retrying after a lost answer), it is applied once.
         """
         # Reads only until the journey has accepted: a write (even a pending access-log row
         # flushed by a query) would hold SQLite's lock that the journey's activity needs.
@@ -264,7 +271,9 @@ class JourneyService:
             structure_id = getattr(action, "structure_id", None)
             await self._check_references(referent_id, structure_id)
             handle = self.temporal.get_workflow_handle(journey_workflow_id(beneficiary_id))
-            state = await run_update(handle, name, action, result_type=JourneyState, gone=GONE)
+            state = await run_update(
+                handle, name, action, result_type=JourneyState, gone=GONE, update_id=action_id
+            )
         if (
             isinstance(action, DecideOrientationInput)
             and action.kind is OrientationKind.PROFESSIONAL

@@ -3,6 +3,7 @@ journey action from the carnet's header (the journey's update; refused with its 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter
@@ -13,6 +14,7 @@ from api.forms import content_disposition, form_values
 from api.pages.carnet.view import JOURNEY_TAB, TABS, tab_url
 from parcours.access.rules import Role
 from parcours.core.errors import NotFound
+from parcours.core.temporal import UPDATE_ID_PATTERN
 from parcours.journey.rules import ACTIONS
 
 router = APIRouter(include_in_schema=False)
@@ -67,7 +69,14 @@ async def journey_action(beneficiary_id: str, name: str, pages: CarnetPagesDep) 
         )
     model = ACTIONS[name][0]
 
+    # The form's own id for this action: submitted twice, it is applied once.
+    action_id = form.get("_action_id")
+    if not (isinstance(action_id, str) and re.fullmatch(UPDATE_ID_PATTERN, action_id)):
+        action_id = None
+
     async def act(values: dict[str, Any]) -> None:
-        await pages.journeys.act(beneficiary_id, model.model_validate(values), pages.principal)
+        await pages.journeys.act(
+            beneficiary_id, model.model_validate(values), pages.principal, action_id=action_id
+        )
 
     return await pages.submit(beneficiary_id, tab, name, act)
