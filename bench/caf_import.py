@@ -108,7 +108,7 @@ class Platform:
 
     async def start(self) -> None:
         self.database_url = os.environ.get("DATABASE_URL") or (
-            f"sqlite+aiosqlite:///{self.workdir / 'parcours.core.db'}"
+            f"sqlite+aiosqlite:///{self.workdir / 'parcours.db'}"
         )
         port = free_port()
         self.temporal_address = f"127.0.0.1:{port}"

@@ -98,7 +98,7 @@ class Stack:
         platforms (worker + API) named ``platform@…`` whose environment differs, to compare
         a change with the code as it is in the same run."""
         self.database_url = os.environ.get("DATABASE_URL") or (
-            f"sqlite+aiosqlite:///{self.workdir / 'parcours.core.db'}"
+            f"sqlite+aiosqlite:///{self.workdir / 'parcours.db'}"
         )
         port = free_port()
         self.temporal_address = f"127.0.0.1:{port}"

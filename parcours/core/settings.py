@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET
     # The app's own database; Temporal keeps its own elsewhere.
     database_url: str = Field(
-        default=f"sqlite+aiosqlite:///{ROOT / 'var' / 'parcours.core.db'}",
+        default=f"sqlite+aiosqlite:///{ROOT / 'var' / 'parcours.db'}",
         validation_alias="DATABASE_URL",
     )
     temporal_address: str = "127.0.0.1:7233"
