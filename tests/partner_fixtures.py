@@ -23,15 +23,9 @@ from api.app import create_app
 from parcours.core.settings import Settings
 from simulators.app import create_app as create_simulators
 from simulators.config import SimulatorConfig
-from tests.conftest import free_port
 from tests.partner_probe import PartnerCallProbe
-from tests.partner_support import (
-    CALLBACK_SECRET,
-    CALLBACKS_PATH,
-    PartnerStack,
-    serve,
-    with_partner_routes,
-)
+from tests.partner_support import CALLBACK_SECRET, CALLBACKS_PATH, PartnerStack, with_partner_routes
+from tests.support.servers import free_port, serve
 from worker.assembly import PARTNER_WORKFLOWS, PartnerWorkerParts, journey_runner
 from workflows.journey import Journey
 

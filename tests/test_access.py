@@ -17,7 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parcours.access.models import AccessLogEntry
-from tests.conftest import ApiClients, Browsers, NewAccount, Staff
+from tests.support.accounts import NewAccount, Staff
+from tests.support.clients import ApiClients, Browsers
 from tests.test_api import act, enrol, read
 from tests.test_carnet_api import PDF, carnet, carnet_of, upload, write
 

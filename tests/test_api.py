@@ -35,7 +35,10 @@ from parcours.core.settings import Settings
 from parcours.journey.messages import JourneyState
 from parcours.journey.models import JourneyRecord
 from parcours.journey.rules import ACTIONS
-from tests.conftest import ApiClients, NewAccount, Staff, api_clients, free_port, person_payload
+from tests.support.accounts import NewAccount, Staff
+from tests.support.clients import ApiClients, api_clients
+from tests.support.people import person_payload
+from tests.support.servers import free_port
 
 Json = dict[str, Any]
 

@@ -17,8 +17,9 @@ from demo.seed import DEMO_FEED_PREFIX, demo_feed_summary, seed_caf_feed
 from parcours.carnet.models import Beneficiary, Consent
 from parcours.journey.models import JourneyRecord
 from tests.caf_feed_support import feed_file, fresh_seed
-from tests.conftest import Browser, NewAccount, Staff, signed_in
 from tests.partner_support import PartnerStack
+from tests.support.accounts import NewAccount, Staff
+from tests.support.clients import Browser, signed_in
 
 pytest_plugins = ["tests.partner_fixtures"]
 

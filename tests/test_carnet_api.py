@@ -17,7 +17,8 @@ from temporalio.testing import WorkflowEnvironment
 from parcours.carnet.models import Document, EngagementContract, SituationFact
 from parcours.core.settings import Settings
 from parcours.journey.messages import JourneyState
-from tests.conftest import ApiClients, NewAccount, Staff
+from tests.support.accounts import NewAccount, Staff
+from tests.support.clients import ApiClients
 from tests.test_api import act, enrol, kinds, read, read_until
 
 Json = dict[str, Any]

@@ -51,7 +51,8 @@ from parcours.journey.messages import (
     Step,
 )
 from parcours.journey.models import JourneyEventRecord, JourneyRecord
-from tests.conftest import Account, Staff, create_account, signed_in
+from tests.support.accounts import Account, Staff, create_account
+from tests.support.clients import signed_in
 from tests.test_journey_workflow import Journeys, act
 
 SLA = Sla()

@@ -67,7 +67,8 @@ from parcours.journey.models import JourneyEventRecord, JourneyRecord
 from parcours.journey.repository import JourneyRepository
 from parcours.journey.schemas import BeneficiaryCreate, JourneyFilter
 from parcours.journey.service import JourneyService
-from tests.conftest import Staff, person_payload
+from tests.support.accounts import Staff
+from tests.support.people import person_payload
 from worker.assembly import build_worker
 from workflows.journey import DEADLINE_KEY, REFERENT_KEY, STEP_KEY, TERRITORY_KEY, Journey
 

@@ -23,8 +23,10 @@ from parcours.core.db import transaction
 from simulators.caf_feed import RsaEvent, generate_events
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 from tests.caf_feed_support import TODAY, fresh_seed
-from tests.conftest import STAFF_PASSWORD, Staff, person_payload, signed_in
 from tests.partner_support import PartnerStack, unique_nir
+from tests.support.accounts import STAFF_PASSWORD, Staff
+from tests.support.clients import signed_in
+from tests.support.people import person_payload
 from tests.test_no_personal_data import searchable
 
 pytest_plugins = ["tests.partner_fixtures"]

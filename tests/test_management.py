@@ -46,16 +46,10 @@ from parcours.management.schemas import DigestRead, StallCause, StalledFilter
 from parcours.management.service import StalledService, digest_read
 from parcours.orientations.models import ServiceOrientationRecord
 from parcours.training_requests.models import TrainingRequestRecord
-from tests.conftest import (
-    ApiClients,
-    Browsers,
-    NewAccount,
-    Staff,
-    api_clients,
-    person_payload,
-    signed_in,
-)
 from tests.partner_support import PartnerStack, training_request
+from tests.support.accounts import NewAccount, Staff
+from tests.support.clients import ApiClients, Browsers, api_clients, signed_in
+from tests.support.people import person_payload
 from tests.test_api import act, enrol, read
 from tests.test_carnet_api import carnet
 from workflows.management import DailyDigest

@@ -23,7 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from parcours.core.settings import Settings
 from parcours.journey.messages import CloseInput, ExitReason, RsaRightsChangedInput, RsaStatus
-from tests.conftest import Staff
+from tests.support.accounts import Staff
 from tests.test_journey_workflow import (
     Journeys,
     act,

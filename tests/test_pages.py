@@ -16,7 +16,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parcours.core.settings import Settings
-from tests.conftest import ApiClients, Browsers, Staff, person_payload, signed_in
+from tests.support.accounts import Staff
+from tests.support.clients import ApiClients, Browsers, signed_in
+from tests.support.people import person_payload
 from tests.test_api import ENGINE_DOWN, act, app_without_temporal, count_people, enrol
 
 STEP_LABELS = ["Accueil", "Diagnostic", "Orientation", "Accompagnement", "Emploi"]

@@ -16,7 +16,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
-from tests.conftest import HISTORIES
+from tests.support.histories import HISTORIES
 from workflows.journey import Journey
 
 RECORDED = sorted(HISTORIES.glob("*.json"))

@@ -26,8 +26,8 @@ from parcours.partners.caf_import import CafImportService
 from parcours.partners.messages import CafImportProgress, caf_import_workflow_id
 from parcours.partners.models import CafFeedLine
 from tests.caf_feed_support import feed_file, journeys_reach, people_with
-from tests.conftest import free_port
 from tests.partner_support import PartnerStack, add_person, orientation
+from tests.support.servers import free_port
 
 pytest_plugins = ["tests.partner_fixtures"]
 pytestmark = pytest.mark.resilience

@@ -43,7 +43,9 @@ from parcours.resources.schemas import ImportReport, SortOrder
 from parcours.resources.search import Distance, ServiceQuery, TrainingQuery
 from parcours.resources.service import ResourceBaseService
 from parcours.resources.vocabulary import THEMATIQUE_LABELS
-from tests.conftest import Staff, free_port, signed_in
+from tests.support.accounts import Staff
+from tests.support.clients import signed_in
+from tests.support.servers import free_port
 
 Sessions = async_sessionmaker[AsyncSession]
 TODAY = date.today()

@@ -22,7 +22,7 @@ from parcours.core.settings import Settings
 from parcours.journey.messages import CloseInput, ExitReason
 from parcours.journey.models import JourneyRecord
 from parcours.journey.rules import add_months
-from tests.conftest import Staff
+from tests.support.accounts import Staff
 from tests.test_journey_workflow import JourneyHandle, Journeys, act
 from tests.test_no_personal_data import searchable
 from worker.assembly import build_worker

@@ -56,8 +56,10 @@ from parcours.resources.models import ResourceService
 from parcours.resources.schemas import TrainingCreate
 from parcours.resources.service import ResourceBaseService
 from parcours.resources.vocabulary import Funder
-from tests.conftest import ApiClients, Staff, api_clients, person_payload, signed_in
 from tests.partner_support import PartnerStack
+from tests.support.accounts import Staff
+from tests.support.clients import ApiClients, api_clients, signed_in
+from tests.support.people import person_payload
 from worker.assembly import PARTNER_WORKFLOWS, PartnerWorkerParts, journey_runner
 from workflows.journey import Journey
 

@@ -22,14 +22,8 @@ from parcours.access.models import ApiToken, User
 from parcours.access.service import AccountService
 from parcours.core.db import transaction
 from parcours.core.settings import Settings
-from tests.conftest import (
-    STAFF_PASSWORD,
-    ApiClients,
-    Browser,
-    NewAccount,
-    Staff,
-    csrf_in,
-)
+from tests.support.accounts import STAFF_PASSWORD, NewAccount, Staff
+from tests.support.clients import ApiClients, Browser, csrf_in
 from tests.test_api import enrol, served
 
 WRONG = "Adresse électronique ou mot de passe incorrect."

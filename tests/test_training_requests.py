@@ -68,16 +68,11 @@ from parcours.training_requests.service import (
 )
 from simulators.app import create_app as create_simulators
 from simulators.config import SimulatorConfig
-from tests.conftest import (
-    Account,
-    Browser,
-    NewAccount,
-    Staff,
-    csrf_in,
-    free_port,
-    person_payload,
-)
-from tests.partner_support import PartnerStack, serve
+from tests.partner_support import PartnerStack
+from tests.support.accounts import Account, NewAccount, Staff
+from tests.support.clients import Browser, csrf_in
+from tests.support.people import person_payload
+from tests.support.servers import free_port, serve
 from tests.test_no_personal_data import searchable
 from worker.assembly import PartnerWorkerParts, build_worker
 
