@@ -38,7 +38,7 @@ from simulators.caf_feed import (
     generate_events,
     generate_feed_lines,
 )
-from tests.caf_feed_support import (
+from tests.support.caf_feed import (
     DEFECT_REASONS,
     TODAY,
     feed_file,
@@ -46,9 +46,7 @@ from tests.caf_feed_support import (
     journeys_reach,
     people_with,
 )
-from tests.partner_support import PartnerStack, api_token
-
-pytest_plugins = ["tests.partner_fixtures"]
+from tests.support.partners import PartnerStack, api_token
 
 
 async def import_file(partners: PartnerStack, path: Path) -> tuple[str, str]:

@@ -16,12 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from demo.seed import DEMO_FEED_PREFIX, demo_feed_summary, seed_caf_feed
 from parcours.carnet.models import Beneficiary, Consent
 from parcours.journey.models import JourneyRecord
-from tests.caf_feed_support import feed_file, fresh_seed
-from tests.partner_support import PartnerStack
 from tests.support.accounts import NewAccount, Staff
+from tests.support.caf_feed import feed_file, fresh_seed
 from tests.support.clients import Browser, signed_in
-
-pytest_plugins = ["tests.partner_fixtures"]
+from tests.support.partners import PartnerStack
 
 ROW = re.compile(r"<tr><td>(\d+)</td><td>([^<]*)</td></tr>")
 

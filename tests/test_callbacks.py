@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parcours.partners.models import PartnerEvent
 from simulators.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, signed_headers
-from tests.partner_support import (
+from tests.support.partners import (
     CALLBACK_SECRET,
     CALLBACKS_PATH,
     PartnerStack,
@@ -23,8 +23,6 @@ from tests.partner_support import (
     training_request,
     unique_nir,
 )
-
-pytest_plugins = ["tests.partner_fixtures"]
 
 Json = dict[str, Any]
 

@@ -20,8 +20,7 @@ from parcours.core.settings import DEV_CALLBACK_SECRET, Settings
 from parcours.partners.adapters.http import PartnerClient, PartnerRefused, PartnerUnavailable
 from parcours.partners.adapters.structures import ServiceOrientationReceipt
 from simulators.config import DEV_CALLBACK_SECRET as SIMULATORS_DEV_SECRET
-from tests.partner_probe import PartnerCallProbe, ProbeInput
-from tests.partner_support import (
+from tests.support.partners import (
     PartnerStack,
     add_person,
     orientation,
@@ -29,8 +28,7 @@ from tests.partner_support import (
     training_request,
     unique_nir,
 )
-
-pytest_plugins = ["tests.partner_fixtures"]
+from tests.support.probe import PartnerCallProbe, ProbeInput
 
 Json = dict[str, Any]
 

@@ -25,11 +25,10 @@ from parcours.core.settings import ROOT, Settings
 from parcours.partners.caf_import import CafImportService
 from parcours.partners.messages import CafImportProgress, caf_import_workflow_id
 from parcours.partners.models import CafFeedLine
-from tests.caf_feed_support import feed_file, journeys_reach, people_with
-from tests.partner_support import PartnerStack, add_person, orientation
+from tests.support.caf_feed import feed_file, journeys_reach, people_with
+from tests.support.partners import PartnerStack, add_person, orientation
 from tests.support.servers import free_port
 
-pytest_plugins = ["tests.partner_fixtures"]
 pytestmark = pytest.mark.resilience
 
 

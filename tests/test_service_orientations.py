@@ -56,14 +56,12 @@ from parcours.resources.models import ResourceService
 from parcours.resources.schemas import TrainingCreate
 from parcours.resources.service import ResourceBaseService
 from parcours.resources.vocabulary import Funder
-from tests.partner_support import PartnerStack
 from tests.support.accounts import Staff
 from tests.support.clients import ApiClients, api_clients, signed_in
+from tests.support.partners import PartnerStack
 from tests.support.people import person_payload
 from worker.assembly import PARTNER_WORKFLOWS, PartnerWorkerParts, journey_runner
 from workflows.journey import Journey
-
-pytest_plugins = ["tests.partner_fixtures"]
 
 Sessions = async_sessionmaker[AsyncSession]
 Json = dict[str, Any]

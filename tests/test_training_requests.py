@@ -68,15 +68,13 @@ from parcours.training_requests.service import (
 )
 from simulators.app import create_app as create_simulators
 from simulators.config import SimulatorConfig
-from tests.partner_support import PartnerStack
 from tests.support.accounts import Account, NewAccount, Staff
 from tests.support.clients import Browser, csrf_in
+from tests.support.partners import PartnerStack
 from tests.support.people import person_payload
 from tests.support.servers import free_port, serve
 from tests.test_no_personal_data import searchable
 from worker.assembly import PartnerWorkerParts, build_worker
-
-pytest_plugins = ["tests.partner_fixtures"]
 
 T = TypeVar("T")
 

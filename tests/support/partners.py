@@ -1,5 +1,6 @@
 """Helpers of the partner tests: the stack they drive (``PartnerStack``, built by the
-``partner_stack`` fixture of ``tests.partner_fixtures``), people and API tokens in SQL."""
+``partner_stack`` fixture of ``tests/conftest.py``), people and API tokens in SQL, and the
+bodies of partner requests."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from parcours.carnet.models import Beneficiary, Consent
 from parcours.core.db import transaction
 from parcours.core.settings import Settings
 from simulators.synthetic import nir_key
-from tests.partner_probe import PartnerCallProbe, ProbeInput
+from tests.support.probe import PartnerCallProbe, ProbeInput
 
 Json = dict[str, Any]
 
