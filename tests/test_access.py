@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parcours.access.models import AccessLogEntry
 from tests.support.accounts import NewAccount, Staff
+from tests.support.api import act, enrol, read
+from tests.support.carnet import PDF, carnet, carnet_of, upload, write
 from tests.support.clients import ApiClients, Browsers
-from tests.test_api import act, enrol, read
-from tests.test_carnet_api import PDF, carnet, carnet_of, upload, write
 
 Json = dict[str, Any]
 

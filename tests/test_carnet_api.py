@@ -9,7 +9,6 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
@@ -18,60 +17,11 @@ from parcours.carnet.models import Document, EngagementContract, SituationFact
 from parcours.core.settings import Settings
 from parcours.journey.messages import JourneyState
 from tests.support.accounts import NewAccount, Staff
+from tests.support.api import act, enrol, kinds, read, read_until
+from tests.support.carnet import PDF, carnet, carnet_of, to_accompaniment, upload, write
 from tests.support.clients import ApiClients
-from tests.test_api import act, enrol, kinds, read, read_until
 
 Json = dict[str, Any]
-
-# The smallest file a PDF reader opens, with a marker to find it by.
-PDF = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-    b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
-    b"trailer<</Root 1 0 R>>\n%%EOF\n"
-)
-
-
-def carnet_of(beneficiary_id: str) -> str:
-    return f"/api/v1/beneficiaries/{beneficiary_id}"
-
-
-async def carnet(client: httpx.AsyncClient, beneficiary_id: str) -> Json:
-    response = await client.get(f"{carnet_of(beneficiary_id)}/carnet")
-    assert response.status_code == 200, response.text
-    found: Json = response.json()
-    return found
-
-
-async def write(
-    client: httpx.AsyncClient, beneficiary_id: str, what: str, body: Json, method: str = "POST"
-) -> httpx.Response:
-    return await client.request(method, f"{carnet_of(beneficiary_id)}/{what}", json=body)
-
-
-async def upload(
-    client: httpx.AsyncClient,
-    beneficiary_id: str,
-    data: bytes,
-    filename: str = "attestation.pdf",
-    content_type: str = "application/pdf",
-) -> httpx.Response:
-    return await client.post(
-        f"{carnet_of(beneficiary_id)}/documents", files={"file": (filename, data, content_type)}
-    )
-
-
-async def to_accompaniment(api: ApiClients, staff: Staff, beneficiary_id: str) -> None:
-    """Diagnosis by the référent, orientation by the chargée d'orientation, back to them."""
-    await act(api.referent, beneficiary_id, "begin-diagnosis")
-    await act(api.referent, beneficiary_id, "complete-diagnosis")
-    await act(
-        api.orientation,
-        beneficiary_id,
-        "decide-orientation",
-        kind="socio_professional",
-        structure_id=staff.structure_id,
-        referent_id=staff.referent_id,
-    )
 
 
 async def workflow_state(env: WorkflowEnvironment, beneficiary_id: str) -> JourneyState:

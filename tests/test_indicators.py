@@ -53,7 +53,7 @@ from parcours.journey.messages import (
 from parcours.journey.models import JourneyEventRecord, JourneyRecord
 from tests.support.accounts import Account, Staff, create_account
 from tests.support.clients import signed_in
-from tests.test_journey_workflow import Journeys, act
+from tests.support.journeys import Journeys, act
 
 SLA = Sla()
 PERIOD = {"from_month": "2025-01", "to_month": "2025-12"}

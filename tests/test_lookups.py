@@ -21,13 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from parcours.carnet.models import Consent
 from parcours.core.db import transaction
 from simulators.caf_feed import RsaEvent, generate_events
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 from tests.support.accounts import STAFF_PASSWORD, Staff
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 from tests.support.caf_feed import TODAY, fresh_seed
 from tests.support.clients import signed_in
 from tests.support.partners import PartnerStack, unique_nir
 from tests.support.people import person_payload
-from tests.test_no_personal_data import searchable
+from tests.support.privacy import searchable
 
 Json = dict[str, Any]
 REQUEST_ID = re.compile(r'name="request_id" value="([^"]+)"')

@@ -47,11 +47,11 @@ from parcours.management.service import StalledService, digest_read
 from parcours.orientations.models import ServiceOrientationRecord
 from parcours.training_requests.models import TrainingRequestRecord
 from tests.support.accounts import NewAccount, Staff
+from tests.support.api import act, enrol, read
+from tests.support.carnet import carnet
 from tests.support.clients import ApiClients, Browsers, api_clients, signed_in
 from tests.support.partners import PartnerStack, training_request
 from tests.support.people import person_payload
-from tests.test_api import act, enrol, read
-from tests.test_carnet_api import carnet
 from workflows.management import DailyDigest
 
 Json = dict[str, Any]

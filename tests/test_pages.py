@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parcours.core.settings import Settings
 from tests.support.accounts import Staff
+from tests.support.api import ENGINE_DOWN, act, app_without_temporal, count_people, enrol
 from tests.support.clients import ApiClients, Browsers, signed_in
 from tests.support.people import person_payload
-from tests.test_api import ENGINE_DOWN, act, app_without_temporal, count_people, enrol
 
 STEP_LABELS = ["Accueil", "Diagnostic", "Orientation", "Accompagnement", "Emploi"]
 

@@ -23,8 +23,8 @@ from parcours.journey.messages import CloseInput, ExitReason
 from parcours.journey.models import JourneyRecord
 from parcours.journey.rules import add_months
 from tests.support.accounts import Staff
-from tests.test_journey_workflow import JourneyHandle, Journeys, act
-from tests.test_no_personal_data import searchable
+from tests.support.journeys import JourneyHandle, Journeys, act
+from tests.support.privacy import searchable
 from worker.assembly import build_worker
 from workflows.carnet import RetentionSweep
 

@@ -19,11 +19,11 @@ from temporalio.testing import WorkflowEnvironment
 from parcours.carnet.models import ErasureRequest
 from parcours.journey.messages import ExitReason
 from tests.support.accounts import NewAccount, Staff
+from tests.support.api import act, enrol, kinds, read
+from tests.support.carnet import PDF, carnet, carnet_of, to_accompaniment, upload, write
 from tests.support.clients import ApiClients, Browsers
 from tests.support.people import person_payload
-from tests.test_api import act, enrol, kinds, read
-from tests.test_carnet_api import PDF, carnet, carnet_of, to_accompaniment, upload, write
-from tests.test_no_personal_data import forms, recognisable_person, searchable
+from tests.support.privacy import forms, recognisable_person, searchable
 from workflows.journey import Journey
 
 Json = dict[str, Any]

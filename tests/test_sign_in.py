@@ -23,8 +23,8 @@ from parcours.access.service import AccountService
 from parcours.core.db import transaction
 from parcours.core.settings import Settings
 from tests.support.accounts import STAFF_PASSWORD, NewAccount, Staff
+from tests.support.api import enrol, served
 from tests.support.clients import ApiClients, Browser, csrf_in
-from tests.test_api import enrol, served
 
 WRONG = "Adresse électronique ou mot de passe incorrect."
 UNAUTHENTICATED = (401, {"detail": "Authentification requise (jeton d'API ou session)."})

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parcours.carnet.models import Beneficiary
 from parcours.training_requests.models import TrainingRequestRecord
-from tests.browser.conftest import SCREENSHOTS
 from tests.support.accounts import STAFF_PASSWORD, NewAccount, Staff
+from tests.support.browser import SCREENSHOTS
 from tests.support.partners import PartnerStack
-from tests.test_training_requests import add_training, follow, funder_account, until
+from tests.support.training_requests import add_training, follow, funder_account, until
 
 pytestmark = pytest.mark.browser
 
