@@ -4,4 +4,4 @@ from __future__ import annotations
 
 from pathlib import Path
 
-HISTORIES = Path(__file__).parents[1] / "histories"
+HISTORIES = Path(__file__).parents[1] / "replay" / "histories"

@@ -1,9 +1,9 @@
 """Records real ``Journey`` histories for the replay tests.
 
-    .venv/bin/python -m tests.record_histories
+    .venv/bin/python -m tests.replay.record_histories
 
 Runs a few journeys on the time-skipping server with the real worker (its read model in a
-throwaway SQLite file) and writes each history to ``tests/histories/<scenario>.json``.
+throwaway SQLite file) and writes each history to ``tests/replay/histories/<scenario>.json``.
 Re-record only to add a scenario: the point of the files is that workflow code changed later
 still replays the histories that running journeys already have.
 

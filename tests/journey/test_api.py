@@ -5,7 +5,7 @@ status codes, French reasons, and that a refused request leaves nothing behind.
 Each call is signed with the API token of the role that does it in real life: the référent
 enrols and accompanies, the chargée d'orientation decides the orientation, a manager hands a
 journey off, the CAF feed (an admin account) signals RSA rights. Who may do what is tested in
-``test_access.py``."""
+``tests/access/test_access.py``."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """The French pages through HTTP (HTML, no browser): what a référent reads and submits.
 
 Each page is opened by someone signed in through the sign-in page, whose browser keeps its
-session cookie and posts every form with the page's CSRF token (``tests.conftest.Browser``);
-sign-in itself is tested in ``test_sign_in.py``."""
+session cookie and posts every form with the page's CSRF token (``tests.support.clients.Browser``);
+sign-in itself is tested in ``tests/access/test_sign_in.py``."""
 
 from __future__ import annotations
 

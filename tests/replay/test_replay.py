@@ -2,7 +2,7 @@
 
 Running journeys last years: a change to ``workflows/journey.py`` that would make their
 histories non-deterministic fails here (guard such a change with ``workflow.patched``).
-The histories are recorded by ``python -m tests.record_histories``.
+The histories are recorded by ``python -m tests.replay.record_histories``.
 """
 
 from __future__ import annotations
