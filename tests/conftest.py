@@ -8,6 +8,11 @@
 - People who sign in: the ``staff`` of a structure (each role, with an API token and a
   password), clients of the JSON API signed with their tokens (``api``), and browsers signed
   in through the sign-in page (``browsers``).
+- The partner stack (``partner_stack``, reset for each test as ``partners``): the partner
+  simulators and the Parcours app (with the partners' routes), each served on a free port, the
+  simulators sending their callbacks to the app, and a worker on its own task queue with the
+  journeys, the CAF import and the partner calls, on the real Temporal dev server; the
+  adapters point at the simulators.
 """
 
 from __future__ import annotations
@@ -15,15 +20,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-import re
-import socket
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import date
-from pathlib import Path
-from typing import Any, Protocol
 
 import httpx
 import pytest
@@ -39,27 +37,39 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.journey import ReadModelActivities
 from api.app import create_app
-from api.auth import SESSION_COOKIE
 from cli.temporal_server import SEARCH_ATTRIBUTES, binary
 from parcours.access.models import Structure, User
 from parcours.access.service import AccountService
 from parcours.core.db import create_engine, create_sessionmaker, transaction
-from parcours.core.security import hash_password
 from parcours.core.settings import ROOT, Settings
-from worker.assembly import build_worker
+from simulators.app import create_app as create_simulators
+from simulators.config import SimulatorConfig
+from tests.support.accounts import (
+    Account,
+    NewAccount,
+    Staff,
+    create_account,
+    staff_password_hash,
+)
+from tests.support.clients import ApiClients, Browsers, api_clients
+from tests.support.partners import (
+    CALLBACK_SECRET,
+    CALLBACKS_PATH,
+    PartnerStack,
+    with_partner_routes,
+)
+from tests.support.probe import PartnerCallProbe
+from tests.support.servers import free_port, serve
+from worker.assembly import PARTNER_WORKFLOWS, PartnerWorkerParts, build_worker, journey_runner
+from workflows.journey import Journey
 
 POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgresql")
 _SA_TYPES = {
     "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
     "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -156,115 +166,10 @@ async def dev_worker(
         yield worker
 
 
-STAFF_PASSWORD = "Mot-de-passe-des-tests-2024"
-
-
-@functools.cache
-def staff_password_hash() -> str:
-    """Argon2 is slow on purpose: hash the shared test password once, reuse the hash."""
-    return hash_password(STAFF_PASSWORD)
-
-
-@dataclass
-class Account:
-    """A user who can sign in: their id, e-mail (password ``STAFF_PASSWORD``) and API token."""
-
-    id: str
-    email: str
-    token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
-async def create_account(
-    sessions: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    role: str,
-    *,
-    full_name: str | None = None,
-    email: str | None = None,
-    territory: str = "73",
-    structure_id: str | None = None,
-    beneficiary_id: str | None = None,
-    password: bool = True,
-) -> Account:
-    """A user of ``role`` with an API token (and the shared password unless told otherwise)."""
-    suffix = uuid.uuid4().hex[:8]
-    async with transaction(sessions) as session:
-        user = User(
-            email=email or f"{role}-{suffix}@test.parcours.fr",
-            full_name=full_name or f"{role.title()} {suffix}",
-            role=role,
-            structure_id=structure_id,
-            territory=territory,
-            beneficiary_id=beneficiary_id,
-            password_hash=staff_password_hash() if password else None,
-        )
-        session.add(user)
-        await session.flush()
-        token = await AccountService(session, settings).create_api_token(user, "tests")
-    return Account(user.id, user.email, token)
-
-
-class NewAccount(Protocol):
-    async def __call__(
-        self,
-        role: str,
-        *,
-        full_name: str | None = None,
-        email: str | None = None,
-        territory: str = "73",
-        structure_id: str | None = None,
-        beneficiary_id: str | None = None,
-        password: bool = True,
-    ) -> Account: ...
-
-
 @pytest.fixture
 def new_account(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> NewAccount:
     """Create more users than ``staff`` has: ``await new_account("beneficiary", …)``."""
     return functools.partial(create_account, sessions, settings)
-
-
-@dataclass
-class Staff:
-    """A structure of the test département with its référent and chargée d'orientation, plus
-    a manager and a funder of the département, an admin, and a référent of another structure
-    of the same département (``outsider``). Each can sign in and has an API token."""
-
-    structure_id: str
-    referent_id: str
-    other_referent_id: str
-    orientation_id: str
-    accounts: dict[str, Account] = field(default_factory=dict)
-    outsider_structure_id: str = ""
-
-    def __getitem__(self, who: str) -> Account:
-        return self.accounts[who]
-
-    def token(self, who: str = "referent") -> str:
-        return self.accounts[who].token
-
-    def headers(self, who: str = "referent") -> dict[str, str]:
-        return self.accounts[who].headers
-
-    @property
-    def manager_id(self) -> str:
-        return self.accounts["manager"].id
-
-    @property
-    def admin_id(self) -> str:
-        return self.accounts["admin"].id
-
-    @property
-    def funder_id(self) -> str:
-        return self.accounts["funder"].id
-
-    @property
-    def outsider_id(self) -> str:
-        return self.accounts["outsider"].id
 
 
 # Who the staff fixture creates: key -> (role, full name, in which structure).
@@ -313,27 +218,6 @@ async def staff(sessions: async_sessionmaker[AsyncSession], settings: Settings) 
     )
 
 
-def person_payload(**overrides: object) -> dict[str, object]:
-    """A valid enrolment body with unique, recognisable personal data."""
-    tag = uuid.uuid4().hex[:6]
-    payload: dict[str, object] = {
-        "first_name": f"Prenomtest{tag}",
-        "last_name": f"Nomtest{tag}",
-        "birth_date": "1988-04-12",
-        "nir": "188047311512352",
-        "caf_number": f"CAF{tag}",
-        "email": f"personne.{tag}@exemple.fr",
-        "phone": "0612345678",
-        "address": f"{tag} rue des Tests",
-        "postal_code": "73000",
-        "city": "Chambéry",
-        "territory": "73",
-        "rsa_opened_on": date.today().isoformat(),
-    }
-    payload.update(overrides)
-    return payload
-
-
 @pytest.fixture(scope="session")
 async def api_url(
     settings: Settings,
@@ -360,153 +244,10 @@ async def http(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-class ApiClients:
-    """Clients of the JSON API, each sending one user's bearer token: ``api.orientation``,
-    ``api("manager")``, ``api(account)``. Created on first use, closed with the fixture."""
-
-    def __init__(self, base_url: str, staff: Staff) -> None:
-        self.base_url, self.staff = base_url, staff
-        self._clients: dict[str, httpx.AsyncClient] = {}
-
-    def __call__(self, who: str | Account = "referent") -> httpx.AsyncClient:
-        account = self.staff[who] if isinstance(who, str) else who
-        if account.id not in self._clients:
-            self._clients[account.id] = httpx.AsyncClient(
-                base_url=self.base_url, timeout=60, headers=account.headers
-            )
-        return self._clients[account.id]
-
-    @property
-    def referent(self) -> httpx.AsyncClient:
-        return self("referent")
-
-    @property
-    def other_referent(self) -> httpx.AsyncClient:
-        return self("other_referent")
-
-    @property
-    def orientation(self) -> httpx.AsyncClient:
-        return self("orientation")
-
-    @property
-    def manager(self) -> httpx.AsyncClient:
-        return self("manager")
-
-    @property
-    def funder(self) -> httpx.AsyncClient:
-        return self("funder")
-
-    @property
-    def admin(self) -> httpx.AsyncClient:
-        return self("admin")
-
-    @property
-    def outsider(self) -> httpx.AsyncClient:
-        return self("outsider")
-
-    async def aclose(self) -> None:
-        for client in self._clients.values():
-            await client.aclose()
-
-
-@asynccontextmanager
-async def api_clients(base_url: str, staff: Staff) -> AsyncIterator[ApiClients]:
-    clients = ApiClients(base_url, staff)
-    try:
-        yield clients
-    finally:
-        await clients.aclose()
-
-
 @pytest.fixture
 async def api(api_url: str, staff: Staff) -> AsyncIterator[ApiClients]:
     async with api_clients(api_url, staff) as clients:
         yield clients
-
-
-_CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]*)"')
-
-
-def csrf_in(page: str) -> str:
-    """The CSRF token a page's forms carry ("" when it has none)."""
-    found = _CSRF_INPUT.search(page)
-    return found.group(1) if found else ""
-
-
-class Browser:
-    """A browser as the pages see it: it keeps its cookies, does not follow redirects, and
-    posts every form with the CSRF token its page carried."""
-
-    def __init__(self, base_url: str, **kwargs: Any) -> None:
-        self.client = httpx.AsyncClient(base_url=base_url, timeout=60, **kwargs)
-        self.csrf = ""
-
-    async def sign_in(
-        self, email: str, password: str = STAFF_PASSWORD, next: str | None = None
-    ) -> httpx.Response:
-        """Open the sign-in page, submit it; once in, keep the session's CSRF token."""
-        form_page = await self.client.get("/connexion", params={"next": next} if next else None)
-        response = await self.client.post(
-            "/connexion",
-            data={
-                "email": email,
-                "password": password,
-                "next": next or "",
-                "csrf_token": csrf_in(form_page.text),
-            },
-        )
-        if response.status_code == 303:
-            self.csrf = csrf_in((await self.client.get(response.headers["location"])).text)
-        return response
-
-    async def get(self, url: str, **kwargs: Any) -> httpx.Response:
-        return await self.client.get(url, **kwargs)
-
-    async def post(
-        self, url: str, data: dict[str, str] | None = None, **kwargs: Any
-    ) -> httpx.Response:
-        return await self.client.post(url, data={"csrf_token": self.csrf, **(data or {})}, **kwargs)
-
-    @property
-    def session_cookie(self) -> str | None:
-        return self.client.cookies.get(SESSION_COOKIE)
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
-
-
-@asynccontextmanager
-async def signed_in(
-    base_url: str, email: str, password: str = STAFF_PASSWORD
-) -> AsyncIterator[Browser]:
-    browser = Browser(base_url)
-    try:
-        response = await browser.sign_in(email, password)
-        assert response.status_code == 303, response.text
-        yield browser
-    finally:
-        await browser.aclose()
-
-
-class Browsers:
-    """Signed-in browsers on the test app, one per user: ``await browsers("orientation")``."""
-
-    def __init__(self, base_url: str, staff: Staff) -> None:
-        self.base_url, self.staff = base_url, staff
-        self._open: dict[str, Browser] = {}
-
-    async def __call__(self, who: str | Account = "referent") -> Browser:
-        account = self.staff[who] if isinstance(who, str) else who
-        if account.id not in self._open:
-            browser = Browser(self.base_url)
-            response = await browser.sign_in(account.email)
-            assert response.status_code == 303, response.text
-            self._open[account.id] = browser
-        return self._open[account.id]
-
-    async def aclose(self) -> None:
-        for browser in self._open.values():
-            await browser.aclose()
 
 
 @pytest.fixture
@@ -518,4 +259,67 @@ async def browsers(api_url: str, staff: Staff) -> AsyncIterator[Browsers]:
         await opened.aclose()
 
 
-HISTORIES = Path(__file__).parent / "histories"
+@pytest.fixture(scope="session")
+async def partner_stack(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    dev_env: WorkflowEnvironment,
+) -> AsyncIterator[PartnerStack]:
+    api_port, partners_port = free_port(), free_port()
+    partners_url = f"http://127.0.0.1:{partners_port}"
+    api_url = f"http://127.0.0.1:{api_port}"
+    target = dev_env.client.service_client.config.target_host
+    stack_settings = settings.model_copy(
+        update={
+            "task_queue": f"partners-test-{uuid.uuid4().hex[:8]}",
+            "temporal_address": target,
+            "partners_base_url": partners_url,
+            "partner_timeout_s": 1.0,
+            "partner_callback_secret": CALLBACK_SECRET,
+            "caf_import_batch_lines": 25,
+        }
+    )
+    simulators = create_simulators(
+        SimulatorConfig(
+            callback_url=f"{api_url}{CALLBACKS_PATH}",
+            callback_secret=CALLBACK_SECRET,
+            callback_attempts=3,
+            callback_backoff_s=0.05,
+            callback_timeout_s=5.0,
+        )
+    )
+    app = with_partner_routes(create_app(stack_settings, temporal=dev_env.client))
+    parts = PartnerWorkerParts.build(dev_env.client, sessions, stack_settings)
+    read_model = ReadModelActivities(sessions)
+    worker = Worker(
+        dev_env.client,
+        task_queue=stack_settings.task_queue,
+        workflows=[Journey, *PARTNER_WORKFLOWS, PartnerCallProbe],
+        activities=[
+            read_model.record_journey_event,
+            read_model.record_journey_events,
+            *parts.activities,
+        ],
+        unsandboxed_workflow_runner=journey_runner(stack_settings),
+    )
+    sim_server, sim_task = await serve(simulators, partners_port)
+    api_server, api_task = await serve(app, api_port)
+    try:
+        async with (
+            worker,
+            httpx.AsyncClient(base_url=partners_url, timeout=30) as sim,
+            httpx.AsyncClient(base_url=api_url, timeout=60) as api,
+        ):
+            yield PartnerStack(stack_settings, dev_env.client, api_url, partners_url, sim, api)
+    finally:
+        for server in (api_server, sim_server):
+            server.should_exit = True
+        await asyncio.gather(api_task, sim_task)
+        await parts.aclose()
+
+
+@pytest.fixture
+async def partners(partner_stack: PartnerStack) -> PartnerStack:
+    """The stack with the simulators reset (no data, no switches)."""
+    await partner_stack.reset()
+    return partner_stack

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 import shutil
-import socket
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import date
 
 import pytest
@@ -27,26 +24,17 @@ from api.app import create_app
 from parcours.access.models import Structure, User
 from parcours.core.db import transaction
 from parcours.core.security import hash_password
-from parcours.core.settings import ROOT, Settings
+from parcours.core.settings import Settings
 from parcours.journey.schemas import BeneficiaryCreate
 from parcours.journey.service import JourneyService
-
-CHROMIUM = os.environ.get("PARCOURS_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-PASSWORD = "navigateur-parcours-73"
-SCREENSHOTS = ROOT / "var" / "screenshots"
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, Carnet
+from tests.support.servers import free_port
 
 
 @functools.cache
 def _password_hash() -> str:
     """Argon2 is slow on purpose: hash the test password once."""
     return hash_password(PASSWORD)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -57,7 +45,7 @@ async def app_url(
     dev_worker: Worker,
 ) -> AsyncIterator[str]:
     """The whole app on a free port, as a browser reaches it."""
-    port = _free_port()
+    port = free_port()
     app = create_app(settings, temporal=dev_env.client)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
@@ -88,17 +76,6 @@ async def page(browser: Browser, app_url: str) -> AsyncIterator[Page]:
     tab = await context.new_page()
     yield tab
     await context.close()
-
-
-@dataclass(frozen=True)
-class Carnet:
-    """A référent who signs in, and a person they follow (who can sign in too)."""
-
-    referent_email: str
-    beneficiary_id: str
-    first_name: str
-    last_name: str
-    person_email: str
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from playwright.async_api import Locator, Page, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parcours.carnet.repository import CarnetRepository
-from tests.browser.conftest import PASSWORD, SCREENSHOTS, Carnet
+from tests.support.browser import PASSWORD, SCREENSHOTS, Carnet
 
 pytestmark = pytest.mark.browser
 

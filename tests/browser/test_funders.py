@@ -15,13 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parcours.carnet.models import Beneficiary
 from parcours.training_requests.models import TrainingRequestRecord
-from tests.browser.conftest import SCREENSHOTS
-from tests.conftest import STAFF_PASSWORD, NewAccount, Staff
-from tests.partner_support import PartnerStack
-from tests.test_training_requests import add_training, follow, funder_account, until
+from tests.support.accounts import STAFF_PASSWORD, NewAccount, Staff
+from tests.support.browser import SCREENSHOTS
+from tests.support.partners import PartnerStack
+from tests.support.training_requests import add_training, follow, funder_account, until
 
 pytestmark = pytest.mark.browser
-pytest_plugins = ["tests.partner_fixtures"]
 
 
 async def sign_in(page: Page, email: str) -> None:

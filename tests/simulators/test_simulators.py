@@ -27,7 +27,7 @@ from simulators.caf_feed import (
 )
 from simulators.signing import sign, signed_headers, verify
 from simulators.synthetic import nir_key
-from tests.simulators.conftest import CallbackReceiver, serve, simulator_config
+from tests.support.simulators import CallbackReceiver, serve, simulator_config
 
 TODAY = date(2026, 3, 2)
 NIR = "188047311512352"

@@ -1,0 +1,337 @@
+"""Importing the CAF's feed of RSA beneficiaries: through the ``CafImport`` workflow on the real
+Temporal dev server, from the CLI and from the JSON API. What an agent of the département would
+notice: who was enrolled, which journeys heard of a change, which lines were rejected and why,
+and that importing again changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.testing import ActivityEnvironment
+
+from activities.partners import CafImportActivities
+from cli.caf_import import run_import
+from parcours.access.rules import Role
+from parcours.carnet.models import Beneficiary, SituationFact
+from parcours.core.db import transaction
+from parcours.journey.messages import RsaStatus
+from parcours.journey.models import JourneyEventRecord, JourneyRecord
+from parcours.partners.caf_feed import FeedFormat, LineRejected
+from parcours.partners.caf_import import CafImportService
+from parcours.partners.messages import CafFeedBatchInput, CafImportProgress, caf_import_workflow_id
+from parcours.partners.models import CafAppliedEvent, CafFeedLine
+from simulators.caf_feed import (
+    FEED_HEADER,
+    Defect,
+    EventKind,
+    RightsState,
+    RsaEvent,
+    events_to_csv,
+    generate_events,
+    generate_feed_lines,
+)
+from tests.support.caf_feed import (
+    DEFECT_REASONS,
+    TODAY,
+    feed_file,
+    fresh_seed,
+    journeys_reach,
+    people_with,
+)
+from tests.support.partners import PartnerStack, api_token
+
+
+async def import_file(partners: PartnerStack, path: Path) -> tuple[str, str]:
+    out, progress = io.StringIO(), io.StringIO()
+    code = await run_import(partners.settings, path, out=out, progress_to=progress, poll_s=0.2)
+    assert code == 0, progress.getvalue()
+    return out.getvalue(), progress.getvalue()
+
+
+async def read_import(
+    partners: PartnerStack, sessions: async_sessionmaker[AsyncSession], file_id: str
+) -> Any:
+    async with transaction(sessions) as session:
+        return await CafImportService(session, partners.client, partners.settings).read(
+            file_id, rejects_limit=10_000
+        )
+
+
+def file_id_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+async def totals(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
+    async with sessions() as session:
+        return {
+            model.__tablename__: int(
+                await session.scalar(select(func.count()).select_from(model)) or 0
+            )
+            for model in (
+                Beneficiary,
+                JourneyRecord,
+                JourneyEventRecord,
+                SituationFact,
+                CafAppliedEvent,
+            )
+        }
+
+
+# --- The feed's lines -----------------------------------------------------------------------
+
+
+def test_every_malformed_line_is_rejected_with_its_reason_and_the_others_are_read() -> None:
+    feed_format = FeedFormat.from_header(FEED_HEADER)
+    lines = list(generate_feed_lines(300, seed=3, malformed=60, today=TODAY))
+    events = generate_events(300, seed=3, today=TODAY)
+    assert {line.defect for line in lines} == set(Defect) | {None}
+
+    for line, event in zip(lines, events, strict=True):
+        if line.defect is None:
+            parsed = feed_format.parse(line.text)
+            assert (parsed.event_id, parsed.caf_number, parsed.nir) == (
+                event.event_id,
+                event.caf_number,
+                event.nir,
+            )
+            assert parsed.household.dependent_children == event.household.dependent_children
+            continue
+        with pytest.raises(LineRejected) as rejected:
+            feed_format.parse(line.text)
+        assert str(rejected.value).startswith(DEFECT_REASONS[line.defect]), line.defect
+
+
+def test_a_file_that_is_not_a_caf_feed_is_refused_whole() -> None:
+    with pytest.raises(ValueError, match="colonnes manquantes dans l'en-tête"):
+        FeedFormat.from_header("nom;prenom;date_naissance")
+
+
+# --- Through the workflow -------------------------------------------------------------------
+
+
+async def test_a_feed_creates_people_signals_changes_and_reports_rejected_lines(
+    partners: PartnerStack, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    path, expected = feed_file(tmp_path, 80, malformed=10)
+
+    out, progress = await import_file(partners, path)
+
+    report = await read_import(partners, sessions, file_id_of(path))
+    assert (report.status, report.lines, report.processed) == ("completed", 80, 80)
+    assert (report.created, report.signalled, report.unchanged, report.rejected) == (
+        expected.count("created"),
+        expected.count("signalled"),
+        0,
+        expected.count("rejected"),
+    )
+    # The malformed ones, and the later lines of people they hid (a random feed may hide none).
+    assert expected.count("rejected") >= 10
+    rejects = {r.line: r.reason for r in report.rejects}
+    assert rejects.keys() == expected.reasons.keys()
+    for line, reason in rejects.items():
+        assert reason.startswith(expected.reasons[line]), (line, reason)
+
+    # What the CLI said, in French.
+    assert f"Import du fichier « {path.name} » (80 lignes) : terminé." in out
+    assert f"{expected.count('created')} personnes inscrites (parcours démarrés)" in out
+    first = min(rejects)
+    assert f"    ligne {first} : {rejects[first]}" in out
+    assert "lignes traitées" in progress
+
+    # One person per opening of rights, with the CAF's facts in their carnet.
+    people = await people_with(sessions, list(expected.final_status))
+    assert all(len(found) == 1 for found in people.values()), people
+    async with sessions() as session:
+        someone = people[next(iter(people))][0]
+        facts = await session.scalars(
+            select(SituationFact).where(SituationFact.beneficiary_id == someone.id)
+        )
+        assert {(f.source, f.label) for f in facts} >= {
+            ("caf", "Droit au RSA"),
+            ("caf", "Composition du foyer"),
+        }
+        assert someone.household is not None and someone.territory == "73"
+        texts = await session.scalar(
+            select(func.count())
+            .select_from(CafFeedLine)
+            .where(CafFeedLine.file_id == report.id, CafFeedLine.text.is_not(None))
+        )
+        assert texts == 0  # the lines' personal data went with the import
+
+    # Every journey heard the last word of the CAF.
+    assert await journeys_reach(sessions, expected.final_status) == {
+        caf: status.value for caf, status in expected.final_status.items()
+    }
+
+    handle = partners.client.get_workflow_handle(caf_import_workflow_id(report.id))
+    progress_now = await handle.query("progress", result_type=CafImportProgress)
+    assert progress_now.done and progress_now.counts.processed == 80
+
+
+async def test_importing_the_same_feed_again_changes_nothing(
+    partners: PartnerStack, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    path, expected = feed_file(tmp_path, 40, malformed=4)
+    await import_file(partners, path)
+    await journeys_reach(sessions, expected.final_status)
+    before = await totals(sessions)
+
+    out, _ = await import_file(partners, path)
+
+    assert "Ce fichier a déjà été importé (même contenu) : rien n'a été refait." in out
+    assert await totals(sessions) == before
+
+    # Another file repeating the same events (the CAF re-sent a period): each one is
+    # recognised and changes nothing; only the new one acts.
+    events = generate_events(40, seed=int(path.stem.rsplit("-", 1)[1]), today=TODAY)
+    applied = [e for line, e in enumerate(events, start=2) if expected.outcomes[line] != "rejected"]
+    opened = next(e for e in applied if e.kind == EventKind.NEW_RIGHTS)
+    closure = RsaEvent.model_validate(
+        {
+            **opened.model_dump(),
+            "event_id": f"closure-{opened.event_id}",
+            "kind": EventKind.CLOSURE,
+            "rights_state": RightsState.CLOSED,
+            "closure_reason": "ECH",
+            "closed_on": TODAY - timedelta(days=1),
+            "occurred_on": TODAY - timedelta(days=1),
+        }
+    )
+    again = tmp_path / "flux-rsa-renvoye.csv"
+    resent = applied[:20]
+    again.write_text(events_to_csv([*resent, closure]), encoding="utf-8")
+
+    await import_file(partners, again)
+
+    report = await read_import(partners, sessions, file_id_of(again))
+    assert (report.unchanged, report.signalled, report.created, report.rejected) == (
+        len(resent),
+        1,
+        0,
+        0,
+    )
+    after = await totals(sessions)
+    assert after["beneficiaries"] == before["beneficiaries"]
+    assert after["caf_applied_events"] == before["caf_applied_events"] + 1
+    status = await journeys_reach(sessions, {opened.caf_number: RsaStatus.CLOSED})
+    assert status == {opened.caf_number: "closed"}
+
+
+async def test_a_change_for_an_unknown_person_is_reported_not_guessed(
+    partners: PartnerStack, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    stranger = generate_events(1, seed=fresh_seed(), today=TODAY)[0]
+    suspension = RsaEvent.model_validate(
+        {
+            **stranger.model_dump(),
+            "kind": EventKind.SUSPENSION,
+            "rights_state": RightsState.OPEN_PAYMENT_SUSPENDED,
+            "suspension_reason": "06",
+        }
+    )
+    path = tmp_path / "suspension.csv"
+    path.write_text(events_to_csv([suspension]), encoding="utf-8")
+
+    out, _ = await import_file(partners, path)
+
+    report = await read_import(partners, sessions, file_id_of(path))
+    assert report.rejected == 1 and report.created == report.signalled == 0
+    (reject,) = report.rejects
+    assert reject.line == 2
+    assert reject.reason == (
+        f"personne inconnue : aucun bénéficiaire avec le matricule CAF {stranger.caf_number} "
+        "(suspension sans ouverture de droit connue)"
+    )
+    assert f"ligne 2 : {reject.reason}" in out
+    assert (await people_with(sessions, [stranger.caf_number]))[stranger.caf_number] == []
+    async with sessions() as session:
+        # Not claimed: once the person is known, a later feed can still apply it.
+        assert await session.get(CafAppliedEvent, suspension.event_id) is None
+
+
+async def test_a_retried_batch_applies_each_line_once(
+    partners: PartnerStack, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    path, expected = feed_file(tmp_path, 20, malformed=2)
+    async with transaction(sessions) as session:
+        file_id, new = await CafImportService(session, partners.client, partners.settings).store(
+            path.name, path.read_bytes()
+        )
+    assert new
+    activities = CafImportActivities(sessions, partners.client, partners.settings)
+    batch = CafFeedBatchInput(file_id=file_id, first_line=2, last_line=21)
+
+    first = await ActivityEnvironment().run(activities.apply_caf_feed_batch, batch)
+    second = await ActivityEnvironment().run(activities.apply_caf_feed_batch, batch)
+
+    assert first == second
+    assert (first.processed, first.created, first.rejected) == (
+        20,
+        expected.count("created"),
+        expected.count("rejected"),
+    )
+    people = await people_with(sessions, list(expected.final_status))
+    assert all(len(found) == 1 for found in people.values())
+
+
+# --- Through the JSON API -------------------------------------------------------------------
+
+
+async def test_a_manager_imports_a_feed_through_the_api_and_follows_it(
+    partners: PartnerStack, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    path, expected = feed_file(tmp_path, 30, malformed=3)
+    token = await api_token(sessions, partners.settings, Role.MANAGER)
+    auth = {"Authorization": f"Bearer {token}"}
+    files = {"file": (path.name, path.read_bytes(), "text/csv")}
+
+    started = await partners.api.post("/api/v1/caf-imports", files=files, headers=auth)
+
+    assert started.status_code == 202, started.text
+    body = started.json()
+    assert body["id"] == file_id_of(path) and body["already_imported"] is False
+    assert body["workflow_id"] == f"caf-import-{body['id']}"
+    for _ in range(300):
+        followed = await partners.api.get(f"/api/v1/caf-imports/{body['id']}", headers=auth)
+        if followed.json()["status"] == "completed":
+            break
+        await asyncio.sleep(0.1)
+    report = followed.json()
+    assert (report["processed"], report["created"], report["rejected"]) == (
+        30,
+        expected.count("created"),
+        expected.count("rejected"),
+    )
+    assert {r["line"] for r in report["rejects"]} == expected.reasons.keys()
+
+    again = await partners.api.post("/api/v1/caf-imports", files=files, headers=auth)
+    assert again.status_code == 202 and again.json()["already_imported"] is True
+
+
+async def test_only_managers_and_admins_import_and_a_wrong_file_is_refused(
+    partners: PartnerStack, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    files = {"file": ("notes.csv", b"nom;prenom\nRey;Lea\n", "text/csv")}
+    referent = {
+        "Authorization": f"Bearer {await api_token(sessions, partners.settings, Role.REFERENT)}"
+    }
+    admin = {"Authorization": f"Bearer {await api_token(sessions, partners.settings, Role.ADMIN)}"}
+
+    anonymous = await partners.api.post("/api/v1/caf-imports", files=files)
+    forbidden = await partners.api.post("/api/v1/caf-imports", files=files, headers=referent)
+    refused = await partners.api.post("/api/v1/caf-imports", files=files, headers=admin)
+    unknown = await partners.api.get("/api/v1/caf-imports/" + "0" * 64, headers=admin)
+
+    assert anonymous.status_code == 401
+    assert forbidden.status_code == 403 and "réservé" in forbidden.json()["detail"]
+    assert refused.status_code == 422
+    assert "colonnes manquantes" in refused.json()["detail"]
+    assert unknown.status_code == 404 and unknown.json()["detail"] == "Import introuvable."
