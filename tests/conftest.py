@@ -76,7 +76,7 @@ _SA_TYPES = {
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     if POSTGRES:
         return os.environ["DATABASE_URL"]
-    return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'parcours.core.db'}"
+    return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'parcours.db'}"
 
 
 @pytest.fixture(scope="session")

@@ -150,8 +150,7 @@ class CafImportService:
             status="stored",
             uploaded_by=uploaded_by,
         )
-        await self.feeds.add_file(feed, lines)
-        return file_id, True
+        return file_id, await self.feeds.add_file(feed, lines)
 
     async def start(self, file_id: str) -> None:
         """Start the file's import (once: a running import is joined, a finished one is left

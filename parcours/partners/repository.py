@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parcours.access.models import Structure, User
 from parcours.carnet.models import Beneficiary, Consent, SituationFact
+from parcours.core.db import utcnow
 from parcours.partners.models import CafAppliedEvent, CafFeedFile, CafFeedLine, PartnerEvent
 
 _INSERT_CHUNK = 1000
@@ -31,9 +32,25 @@ class CafFeedRepository:
     async def file(self, file_id: str) -> CafFeedFile | None:
         return await self.session.get(CafFeedFile, file_id)
 
-    async def add_file(self, feed: CafFeedFile, lines: Iterable[tuple[int, str]]) -> None:
-        self.session.add(feed)
-        await self.session.flush()
+    async def add_file(self, feed: CafFeedFile, lines: Iterable[tuple[int, str]]) -> bool:
+        """Store the file and its lines; False when the same file was stored meanwhile (the
+        same bytes sent twice at once: the other request stores it, this one stores nothing)."""
+        stored = await self.session.execute(
+            _insert(self.session, CafFeedFile)
+            .values(
+                id=feed.id,
+                filename=feed.filename,
+                header=feed.header,
+                lines=feed.lines,
+                status=feed.status,
+                uploaded_by=feed.uploaded_by,
+                uploaded_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
+        assert isinstance(stored, CursorResult)
+        if not stored.rowcount:
+            return False
         chunk: list[dict[str, Any]] = []
         for number, text in lines:
             chunk.append({"file_id": feed.id, "number": number, "text": text})
@@ -42,6 +59,7 @@ class CafFeedRepository:
                 chunk = []
         if chunk:
             await self.session.execute(insert(CafFeedLine), chunk)
+        return True
 
     async def pending_lines(self, file_id: str, first: int, last: int) -> list[tuple[int, str]]:
         """Lines of ``first..last`` not applied yet, in file order."""
