@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from parcours.core.messages import READ_MODEL_RETRY
+    from parcours.core.messages import READ_MODEL_RETRY, READ_MODEL_TIMEOUT
     from parcours.journey import rules
     from parcours.journey.messages import (
         DEADLINE_KEY,
@@ -89,9 +89,6 @@ AFTER_RECORD_PATCH = "read-model-after-record"
 
 # Events the workflow keeps in memory for the reconciler (``timeline`` query).
 RECENT_EVENTS = 100
-# The read model is our own database: a write takes milliseconds, so a worker that died
-# during one is noticed (and the write retried elsewhere) within seconds.
-READ_MODEL_TIMEOUT = timedelta(seconds=10)
 
 
 # Outside the sandbox in production (see ``Settings.workflow_sandbox_everywhere``): this module

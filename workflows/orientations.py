@@ -11,7 +11,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from parcours.core.messages import READ_MODEL_RETRY, ScalarDetail
+    from parcours.core.messages import READ_MODEL_RETRY, READ_MODEL_TIMEOUT, ScalarDetail
     from parcours.journey.messages import tell_journey
     from parcours.orientations.messages import (
         ANSWER_SIGNAL,
@@ -91,7 +91,7 @@ class ServiceOrientation:
                 requested_at=input.requested_at,
             ),
             result_type=OrientationTarget,
-            start_to_close_timeout=timedelta(seconds=30),
+            start_to_close_timeout=READ_MODEL_TIMEOUT,
             retry_policy=READ_MODEL_RETRY,
         )
         if not target.found or target.structure_id is None or target.service_id is None:
@@ -177,7 +177,7 @@ class ServiceOrientation:
                     **fields,
                 }
             ),
-            start_to_close_timeout=timedelta(seconds=30),
+            start_to_close_timeout=READ_MODEL_TIMEOUT,
             retry_policy=READ_MODEL_RETRY,
         )
 

@@ -29,7 +29,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from parcours.core.messages import READ_MODEL_RETRY, ScalarDetail
+    from parcours.core.messages import READ_MODEL_RETRY, READ_MODEL_TIMEOUT, ScalarDetail
     from parcours.journey.messages import tell_journey
     from parcours.journey.rules import at_midnight
     from parcours.partners.messages import (
@@ -277,7 +277,7 @@ class TrainingRequest:
         await workflow.execute_activity(
             RECORD_TRAINING_REQUEST,
             RecordTrainingRequestInput(state=self.state, kind=kind, actor_id=actor_id),
-            start_to_close_timeout=timedelta(seconds=30),
+            start_to_close_timeout=READ_MODEL_TIMEOUT,
             retry_policy=READ_MODEL_RETRY,
         )
         if kind in JOURNEY_OUTCOMES:

@@ -22,3 +22,7 @@ READ_MODEL_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
 )
+
+# A read-model write takes milliseconds: a worker that died during one is noticed (and the
+# write retried on another) within seconds, so the pages catch up soon after a crash.
+READ_MODEL_TIMEOUT = timedelta(seconds=10)
