@@ -6,8 +6,8 @@ dependency and per request for what is an attribute read.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -133,49 +133,42 @@ async def get_carnet_pages(
 CarnetPagesDep = Annotated[CarnetPages, Depends(get_carnet_pages)]
 
 
-async def get_funder_console_page(
-    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: PagePrincipal
-) -> FunderConsoleService:
-    return FunderConsoleService(session, temporal, settings, principal)
+# Most services act for someone: built from the request's transaction, the Temporal client, the
+# settings and who is calling — through the JSON API (a token or a session with its CSRF
+# header) or a page (a signed-in browser).
+S = TypeVar("S")
+ActingService = Callable[[AsyncSession, Client, Settings, Principal], S]
 
 
-FunderConsolePageDep = Annotated[FunderConsoleService, Depends(get_funder_console_page)]
+def for_api(service: ActingService[S]) -> Callable[..., Awaitable[S]]:
+    async def provide(
+        session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: ApiPrincipal
+    ) -> S:
+        return service(session, temporal, settings, principal)
+
+    return provide
 
 
-async def get_indicators_page(
-    session: SessionDep, settings: SettingsDep, principal: PagePrincipal
-) -> IndicatorService:
-    return IndicatorService(session, settings, principal)
+def for_pages(service: ActingService[S]) -> Callable[..., Awaitable[S]]:
+    async def provide(
+        session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: PagePrincipal
+    ) -> S:
+        return service(session, temporal, settings, principal)
+
+    return provide
 
 
-async def get_story_page(
-    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: PagePrincipal
-) -> JourneyStoryService:
-    return JourneyStoryService(session, temporal, settings, principal)
-
-
-IndicatorsPageDep = Annotated[IndicatorService, Depends(get_indicators_page)]
-
-
-StoryPageDep = Annotated[JourneyStoryService, Depends(get_story_page)]
-
-
-async def get_management_page(
-    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: PagePrincipal
-) -> ManagementService:
-    return ManagementService(session, temporal, settings, principal)
-
-
-ManagementPageDep = Annotated[ManagementService, Depends(get_management_page)]
-
-
-async def get_carnet(
-    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: ApiPrincipal
-) -> CarnetService:
-    return CarnetService(session, temporal, settings, principal)
-
-
-CarnetDep = Annotated[CarnetService, Depends(get_carnet)]
+CarnetDep = Annotated[CarnetService, Depends(for_api(CarnetService))]
+ManagementDep = Annotated[ManagementService, Depends(for_api(ManagementService))]
+ManagementPageDep = Annotated[ManagementService, Depends(for_pages(ManagementService))]
+StoryDep = Annotated[JourneyStoryService, Depends(for_api(JourneyStoryService))]
+StoryPageDep = Annotated[JourneyStoryService, Depends(for_pages(JourneyStoryService))]
+OrientationsDep = Annotated[ServiceOrientationService, Depends(for_api(ServiceOrientationService))]
+TrainingRequestsDep = Annotated[TrainingRequestService, Depends(for_api(TrainingRequestService))]
+FunderConsoleDep = Annotated[FunderConsoleService, Depends(for_api(FunderConsoleService))]
+FunderConsolePageDep = Annotated[FunderConsoleService, Depends(for_pages(FunderConsoleService))]
+LookupsDep = Annotated[LookupService, Depends(for_api(LookupService))]
+ErasuresPageDep = Annotated[ErasureService, Depends(for_pages(ErasureService))]
 
 
 async def get_indicators(
@@ -184,43 +177,31 @@ async def get_indicators(
     return IndicatorService(session, settings, principal)
 
 
-async def get_story(
-    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: ApiPrincipal
-) -> JourneyStoryService:
-    return JourneyStoryService(session, temporal, settings, principal)
+async def get_indicators_page(
+    session: SessionDep, settings: SettingsDep, principal: PagePrincipal
+) -> IndicatorService:
+    return IndicatorService(session, settings, principal)
 
 
 IndicatorsDep = Annotated[IndicatorService, Depends(get_indicators)]
+IndicatorsPageDep = Annotated[IndicatorService, Depends(get_indicators_page)]
 
 
-StoryDep = Annotated[JourneyStoryService, Depends(get_story)]
+async def get_resources(session: SessionDep, principal: ApiPrincipal) -> ResourceBaseService:
+    return ResourceBaseService(session, principal)
 
 
-async def get_management(
-    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: ApiPrincipal
-) -> ManagementService:
-    return ManagementService(session, temporal, settings, principal)
+ResourcesDep = Annotated[ResourceBaseService, Depends(get_resources)]
 
 
-ManagementDep = Annotated[ManagementService, Depends(get_management)]
-
-
-async def get_orientations(
-    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: ApiPrincipal
-) -> ServiceOrientationService:
-    return ServiceOrientationService(session, temporal, settings, principal)
-
-
-OrientationsDep = Annotated[ServiceOrientationService, Depends(get_orientations)]
-
-
-def get_caf_imports(
+# The platform's own services: not acting for anyone (partners sign their callbacks).
+async def get_caf_imports(
     session: SessionDep, temporal: TemporalDep, settings: SettingsDep
 ) -> CafImportService:
     return CafImportService(session, temporal, settings)
 
 
-def get_callbacks(
+async def get_callbacks(
     session: SessionDep, temporal: TemporalDep, settings: SettingsDep
 ) -> PartnerCallbackService:
     return PartnerCallbackService(session, temporal, settings)
@@ -231,52 +212,5 @@ async def caf_importer(principal: ApiPrincipal) -> Principal:
 
 
 CafImportsDep = Annotated[CafImportService, Depends(get_caf_imports)]
-
-
 CallbacksDep = Annotated[PartnerCallbackService, Depends(get_callbacks)]
-
-
 Importer = Annotated[Principal, Depends(caf_importer)]
-
-
-async def get_resources(session: SessionDep, principal: ApiPrincipal) -> ResourceBaseService:
-    return ResourceBaseService(session, principal)
-
-
-ResourcesDep = Annotated[ResourceBaseService, Depends(get_resources)]
-
-
-async def get_training_requests(
-    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: ApiPrincipal
-) -> TrainingRequestService:
-    return TrainingRequestService(session, temporal, settings, principal)
-
-
-async def get_funder_console(
-    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: ApiPrincipal
-) -> FunderConsoleService:
-    return FunderConsoleService(session, temporal, settings, principal)
-
-
-TrainingRequestsDep = Annotated[TrainingRequestService, Depends(get_training_requests)]
-
-
-FunderConsoleDep = Annotated[FunderConsoleService, Depends(get_funder_console)]
-
-
-async def get_lookups(
-    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: ApiPrincipal
-) -> LookupService:
-    return LookupService(session, temporal, settings, principal)
-
-
-LookupsDep = Annotated[LookupService, Depends(get_lookups)]
-
-
-async def get_erasures_page(
-    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: PagePrincipal
-) -> ErasureService:
-    return ErasureService(session, temporal, settings, principal)
-
-
-ErasuresPageDep = Annotated[ErasureService, Depends(get_erasures_page)]

@@ -35,7 +35,7 @@ from parcours.journey.messages import (
     journey_workflow_id,
 )
 from parcours.journey.models import JourneyRecord
-from parcours.journey.repository import JourneyRepository
+from parcours.journey.repository import JourneyRepository, row_values
 
 log = logging.getLogger(__name__)
 
@@ -89,43 +89,9 @@ class ReconcileReport:
         return found
 
 
-# The journey row's columns compared with the workflow's state.
-_ROW_FIELDS = (
-    "step",
-    "step_since",
-    "deadline",
-    "stalled",
-    "paused",
-    "referent_id",
-    "structure_id",
-    "territory",
-    "orientation",
-    "rsa_status",
-    "exit_reason",
-    "seq",
-)
-
-
-def _row_values(state: JourneyState) -> dict[str, object]:
-    return {
-        "step": state.step.value,
-        "step_since": state.step_since,
-        "deadline": state.deadline,
-        "stalled": state.stalled,
-        "paused": state.paused,
-        "referent_id": state.referent_id,
-        "structure_id": state.structure_id,
-        "territory": state.territory,
-        "orientation": state.orientation.value if state.orientation else None,
-        "rsa_status": state.rsa_status.value,
-        "exit_reason": state.exit_reason.value if state.exit_reason else None,
-        "seq": state.seq,
-    }
-
-
 def row_differences(record: JourneyRecord, state: JourneyState) -> list[str]:
     """The row's columns that do not say what the workflow holds."""
-    return [name for name, value in _row_values(state).items() if getattr(record, name) != value]
+    return [name for name, value in row_values(state).items() if getattr(record, name) != value]
 
 
 class JourneyReconciler:

@@ -74,6 +74,26 @@ def _projection(dialect: str) -> tuple[Any, Any, Any]:
     return forward, replacing, event_insert
 
 
+def row_values(state: JourneyState) -> dict[str, Any]:
+    """The journey row's columns as the workflow's state says them."""
+    return {
+        "step": state.step.value,
+        "step_since": state.step_since,
+        "deadline": state.deadline,
+        "stalled": state.stalled,
+        "paused": state.paused,
+        "referent_id": state.referent_id,
+        "structure_id": state.structure_id,
+        "territory": state.territory,
+        "orientation": state.orientation.value if state.orientation else None,
+        "rsa_status": state.rsa_status.value,
+        "follow_up_consent": state.follow_up_consent,
+        "check_in_due": state.check_in_due,
+        "exit_reason": state.exit_reason.value if state.exit_reason else None,
+        "seq": state.seq,
+    }
+
+
 class JourneyRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -123,21 +143,10 @@ class JourneyRepository:
         await self.session.execute(
             replace if replacing else forward,
             {
+                **row_values(j),
                 "beneficiary_id": j.beneficiary_id,
                 "workflow_id": journey_workflow_id(j.beneficiary_id),
-                "step": j.step.value,
-                "step_since": j.step_since,
-                "deadline": j.deadline,
-                "stalled": j.stalled,
-                "paused": j.paused,
-                "referent_id": j.referent_id,
-                "structure_id": j.structure_id,
-                "territory": j.territory,
-                "orientation": j.orientation.value if j.orientation else None,
-                "rsa_status": j.rsa_status.value,
-                "follow_up_consent": j.follow_up_consent,
-                "check_in_due": j.check_in_due,
-                "exit_reason": j.exit_reason.value if j.exit_reason else None,
+                # The row's seq is the event's (``j`` is the journey after this event).
                 "seq": data.seq,
                 "started_at": e.occurred_at,
                 "updated_at": e.occurred_at,
@@ -176,22 +185,7 @@ class JourneyRepository:
         record = await self.get(state.beneficiary_id)
         if record is None:
             return
-        for name, value in {
-            "step": state.step.value,
-            "step_since": state.step_since,
-            "deadline": state.deadline,
-            "stalled": state.stalled,
-            "paused": state.paused,
-            "referent_id": state.referent_id,
-            "structure_id": state.structure_id,
-            "territory": state.territory,
-            "orientation": state.orientation.value if state.orientation else None,
-            "rsa_status": state.rsa_status.value,
-            "follow_up_consent": state.follow_up_consent,
-            "check_in_due": state.check_in_due,
-            "exit_reason": state.exit_reason.value if state.exit_reason else None,
-            "seq": state.seq,
-        }.items():
+        for name, value in row_values(state).items():
             setattr(record, name, value)
         await self.session.flush()
         await rebuild_indicators(self.session, state.beneficiary_id)
