@@ -1,38 +1,86 @@
-"""Records real ``Journey`` histories for the replay tests.
+"""Records real histories of every long-running workflow type for the replay tests.
 
-    .venv/bin/python -m tests.replay.record_histories
+    PYTHONPATH=. .venv/bin/python -m tests.replay.record_histories [SCENARIO ...]
 
-Runs a few journeys on the time-skipping server with the real worker (its read model in a
-throwaway SQLite file) and writes each history to ``tests/replay/histories/<scenario>.json``.
-Re-record only to add a scenario: the point of the files is that workflow code changed later
-still replays the histories that running journeys already have.
+Without arguments every scenario below is recorded; with names, only those. Each writes one or
+more histories to ``tests/replay/histories/<name>.json``. Before re-recording a history that
+exists, keep the old one (``git mv <name>.json <name>_before_vN.json``): the point of the files
+is that workflow code changed later still replays the histories running workflows already have.
 
-Ids are fixed and no personal data is involved (payloads carry ids and decisions only).
+The workflows are the real ones, run by the worker's real assembly (``build_worker``: every
+workflow of ``WORKFLOWS``, the read-model activities), on a throwaway SQLite database migrated
+with alembic. The partners are never called: their activities are stubs registered under the
+real activity names, returning what the real ones return, so the histories have the real shape.
+Ids are fixed; the people are in SQL only, and a history that carries any of their data (a
+name, a NIR, an address…) is refused before it is written.
+
+On the time-skipping server (months of timers in seconds):
+
+- ``complete_journey``: intake to sustained employment, every step, the three follow-up
+  check-ins on their timers (one refused out of turn).
+- ``paused_and_reassigned``: a pause that ends by itself, one resumed by hand, a new référent,
+  a move to another département, then a refusal.
+- ``stalled_then_moved_on``: intake left past its deadline, taken up again, then the CAF
+  suspends and closes the rights (signals).
+- ``training_request_reminded``: a journey's ``request_training`` starts a ``TrainingRequest``
+  (written as ``training_request_reminded``) that the funder leaves past its deadline (stalled,
+  reminded), then asks for more information, the référent answers, the funder approves, the
+  training starts on its start date and its end is recorded (``end_training``). The journey
+  (``journey_requested_training``) hears each outcome (``record_outcome``), then closes.
+- ``service_orientation_expired``: a professional orientation told to France Travail
+  (``france_travail_notice``), a CAF look-up (``partner_lookup``), then the journey's
+  ``orient_to_service`` starts a ``ServiceOrientation`` (``service_orientation_expired``)
+  whose structure never answers: reminded after its reminder days, expired after its expiry
+  days. The journey (``journey_oriented_to_service``) hears it all, then closes.
+- ``scheduled_runs``: one run of each workflow the worker's schedules start
+  (``reconcile_journeys``, ``retention_sweep``, ``daily_digest``): short, but a deploy can
+  land while one retries.
+
+On a dev server that suggests continuing as new after a few events (``short_history_server``):
+
+- ``journey_continued_as_new``: a journey driven through enough actions to continue as new,
+  then closed. The first run, which ends with ContinuedAsNew, is ``journey_continued_as_new``;
+  the next ones (started from the state carried over) ``journey_continued_as_new_run<N>``.
+- ``caf_import_continued_as_new``: a small CAF feed imported one line per batch, so that the
+  ``CafImport`` continues as new before its last line; runs named the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from pathlib import Path
-from typing import Any
+from decimal import Decimal
+from typing import Any, Literal, TypeVar
 
+import httpx
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from activities.orientations import ServiceOrientationActivities
+from activities.partners import CafImportActivities
+from activities.training_requests import TrainingRequestActivities
 from cli.temporal_server import SEARCH_ATTRIBUTES, binary
+from parcours.carnet.messages import SCHEDULE_ID as RETENTION_SCHEDULE_ID
+from parcours.carnet.messages import RetentionSweepInput
 from parcours.carnet.models import Beneficiary
 from parcours.core.db import create_engine, create_sessionmaker, transaction
-from parcours.core.settings import ROOT
+from parcours.core.settings import ROOT, Settings
 from parcours.journey import rules
 from parcours.journey.messages import (
+    RECONCILE_SCHEDULE_ID,
     Action,
     BeginDiagnosisInput,
     CloseInput,
@@ -45,39 +93,219 @@ from parcours.journey.messages import (
     JourneyResult,
     JourneyState,
     OrientationKind,
+    OrientToServiceInput,
     PauseInput,
     ReassignReferentInput,
+    ReconcileInput,
     RecordCheckInInput,
     RecordEmploymentInput,
+    RequestTrainingInput,
     ResumeInput,
     RsaRightsChangedInput,
     RsaStatus,
+    SetFollowUpConsentInput,
     SignContractInput,
     journey_workflow_id,
 )
-from worker.assembly import build_worker
-from workflows.journey import Journey
+from parcours.management.messages import WORKFLOW_ID as DIGEST_WORKFLOW_ID
+from parcours.management.messages import DailyDigestInput
+from parcours.orientations.messages import (
+    REMIND_STRUCTURE,
+    FranceTravailNoticeStart,
+    OrientationStatus,
+    StructureReminderInput,
+    france_travail_notice_workflow_id,
+    service_orientation_workflow_id,
+)
+from parcours.partners.adapters.clients import PartnerAdapters
+from parcours.partners.caf_import import CafImportService
+from parcours.partners.messages import (
+    FIND_FRANCE_TRAVAIL_PERSON,
+    LOOKUP_CAF_HOUSEHOLD,
+    NOTIFY_FRANCE_TRAVAIL_ORIENTATION,
+    SEND_STRUCTURE_ORIENTATION,
+    SUBMIT_TRAINING_REQUEST_REGION,
+    CafImportInput,
+    CafLookupResult,
+    FranceTravailLookupResult,
+    PartnerLookupInput,
+    PartnerLookupStart,
+    PartnerReceipt,
+    ProfessionalOrientationInput,
+    StructureOrientationInput,
+    TrainingRequestInput,
+    caf_import_workflow_id,
+    partner_lookup_workflow_id,
+)
+from parcours.resources.models import ResourceService, ResourceStructure, Training
+from parcours.resources.text import normalise
+from parcours.training_requests.messages import (
+    AnswerMoreInfoInput,
+    ApproveTrainingInput,
+    AskMoreInfoInput,
+    EndTrainingInput,
+    TrainingRequestState,
+    TrainingStatus,
+    training_request_workflow_id,
+)
+from parcours.training_requests.models import TrainingRequestRecord
+from simulators.caf_feed import events_to_csv, generate_events
+from tests.support.histories import HISTORIES, every_run
+from tests.support.journeys import short_history_server
+from tests.support.privacy import forms, recognisable_person, searchable
+from worker.assembly import PartnerWorkerParts, build_worker
+from workflows.carnet import RetentionSweep
+from workflows.journey import Journey, ReconcileJourneys
+from workflows.management import DailyDigest
+from workflows.orientations import FranceTravailOrientationNotice, ServiceOrientation
+from workflows.partners import CafImport, PartnerLookup
+from workflows.training_requests import TrainingRequest
 
-HISTORIES = Path(__file__).parent / "histories"
 TASK_QUEUE = "record-histories"
 IDENTITY = "parcours-record-histories"
 
 REFERENT = "00000000-0000-4000-8000-0000000000a1"
 OTHER_REFERENT = "00000000-0000-4000-8000-0000000000a2"
 ORIENTATION_OFFICER = "00000000-0000-4000-8000-0000000000a3"
+FUNDER = "00000000-0000-4000-8000-0000000000a4"
 STRUCTURE = "00000000-0000-4000-8000-0000000000b1"
 
+TRAINING = "00000000-0000-4000-8000-0000000000c1"
+TRAINING_REQUEST = "00000000-0000-4000-8000-0000000000c2"
+ORIENTATION = "00000000-0000-4000-8000-0000000000d1"
+# The resource base's own keys (integers) of the service and its structure.
+RESOURCE_STRUCTURE, RESOURCE_SERVICE = 1, 1
+
+# A CAF feed of a few lines, the same at every recording (its id is its SHA-256).
+CAF_FEED_LINES = 12
+CAF_FEED_SEED = 73
+CAF_FEED_DAY = date(2025, 1, 15)
+
 JourneyHandle = WorkflowHandle[Any, JourneyResult]
+T = TypeVar("T")
 
 
+class PartnerStubs:
+    """The partner calls, answered here: the real activity names and result types, no HTTP."""
+
+    @activity.defn(name=LOOKUP_CAF_HOUSEHOLD.activity)
+    async def lookup_caf_household(self, data: PartnerLookupInput) -> CafLookupResult:
+        return CafLookupResult(found=True, rsa_status=RsaStatus.OPEN)
+
+    @activity.defn(name=FIND_FRANCE_TRAVAIL_PERSON.activity)
+    async def find_france_travail_person(
+        self, data: PartnerLookupInput
+    ) -> FranceTravailLookupResult:
+        return FranceTravailLookupResult(found=True, registered=True)
+
+    @activity.defn(name=NOTIFY_FRANCE_TRAVAIL_ORIENTATION.activity)
+    async def notify_france_travail_orientation(
+        self, data: ProfessionalOrientationInput
+    ) -> PartnerReceipt:
+        return PartnerReceipt(reference="FT-ORIENTATION-0001")
+
+    @activity.defn(name=SUBMIT_TRAINING_REQUEST_REGION.activity)
+    async def submit_training_request(self, data: TrainingRequestInput) -> PartnerReceipt:
+        return PartnerReceipt(reference="REGION-DEMANDE-0001")
+
+    @activity.defn(name=SEND_STRUCTURE_ORIENTATION.activity)
+    async def send_structure_orientation(self, data: StructureOrientationInput) -> PartnerReceipt:
+        return PartnerReceipt(reference="STRUCTURE-ORIENTATION-0001")
+
+    @activity.defn(name=REMIND_STRUCTURE.activity)
+    async def remind_structure(self, data: StructureReminderInput) -> PartnerReceipt:
+        return PartnerReceipt(reference=data.reference)
+
+
+def no_partner(request: httpx.Request) -> httpx.Response:
+    raise AssertionError(f"the recorder called a partner: {request.method} {request.url}")
+
+
+def partner_parts(
+    client: Client, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> PartnerWorkerParts:
+    """The partner side of the worker: the real activities that only touch SQL (and Temporal),
+    the stubs for the ones that call a partner. The adapters exist only because the orientation
+    activities take them; their transport refuses every request."""
+    adapters = PartnerAdapters.from_settings(settings, httpx.MockTransport(no_partner))
+    stubs = PartnerStubs()
+    imports = CafImportActivities(sessions, client, settings)
+    orientations = ServiceOrientationActivities(sessions, settings, adapters)
+    training_requests = TrainingRequestActivities(sessions, settings)
+    return PartnerWorkerParts(
+        adapters=adapters,
+        activities=[
+            stubs.lookup_caf_household,
+            stubs.find_france_travail_person,
+            stubs.notify_france_travail_orientation,
+            stubs.submit_training_request,
+            stubs.send_structure_orientation,
+            stubs.remind_structure,
+            imports.begin_caf_import,
+            imports.apply_caf_feed_batch,
+            imports.finish_caf_import,
+            orientations.begin_service_orientation,
+            orientations.record_service_orientation,
+            training_requests.begin_training_request,
+            training_requests.record_training_request,
+        ],
+    )
+
+
+def caf_feed() -> tuple[bytes, list[tuple[str, object]]]:
+    """The feed file, and the personal data its lines carry (none may reach a history)."""
+    events = [
+        event.model_copy(
+            update={"event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"parcours:replay:{n}"))}
+        )
+        for n, event in enumerate(
+            generate_events(CAF_FEED_LINES, seed=CAF_FEED_SEED, today=CAF_FEED_DAY)
+        )
+    ]
+    personal: list[tuple[str, object]] = [
+        (key, getattr(event, key))
+        for event in events
+        for key in ("nir", "caf_number", "first_name", "last_name", "birth_date")
+    ]
+    return events_to_csv(events).encode(), personal
+
+
+@dataclass
 class Recorder:
-    def __init__(self, env: WorkflowEnvironment, client: Client) -> None:
-        self.env, self.client = env, client
+    env: WorkflowEnvironment
+    client: Client
+    sessions: async_sessionmaker[AsyncSession]
+    settings: Settings
+    # What the people's rows hold: found in no history.
+    personal: list[tuple[str, object]] = field(default_factory=list)
+
+    async def now(self) -> datetime:
+        return await self.env.get_current_time()
 
     async def today(self) -> date:
-        return (await self.env.get_current_time()).date()
+        return (await self.now()).date()
 
-    async def start(self, beneficiary_id: str) -> JourneyHandle:
+    async def advance_to(self, moment: datetime) -> None:
+        await self.env.sleep(moment - await self.now())
+
+    async def until(self, probe: Callable[[], Awaitable[T]], done: Callable[[T], bool]) -> T:
+        """``probe()`` once ``done`` holds (the workflows have caught up)."""
+        async with asyncio.timeout(30):
+            while not done(value := await probe()):
+                await asyncio.sleep(0.05)
+        return value
+
+    # --- People and journeys ---
+
+    async def person(self, beneficiary_id: str) -> None:
+        """A person in SQL, with data found nowhere else (``write`` looks for it)."""
+        data = recognisable_person()
+        self.personal += [(k, v) for k, v in data.items() if k != "postal_code"]
+        async with transaction(self.sessions) as session:
+            session.add(Beneficiary(id=beneficiary_id, territory="73", **data))
+
+    async def journey(self, beneficiary_id: str) -> JourneyHandle:
+        await self.person(beneficiary_id)
         return await self.client.start_workflow(
             Journey.run,
             JourneyInput(
@@ -88,7 +316,7 @@ class Recorder:
                 rsa_opened_on=await self.today(),
                 actor_id=ORIENTATION_OFFICER,
                 # As the platform starts journeys today: it writes their first events itself.
-                started_at=await self.env.get_current_time(),
+                started_at=await self.now(),
             ),
             id=journey_workflow_id(beneficiary_id),
             task_queue=TASK_QUEUE,
@@ -104,21 +332,63 @@ class Recorder:
             return
         raise AssertionError(f"{type(action).__name__} should have been refused")
 
-    async def until(self, handle: JourneyHandle, done: Callable[[JourneyState], bool]) -> None:
-        async with asyncio.timeout(30):
-            while not done(await handle.query(Journey.current)):
-                await asyncio.sleep(0.05)
+    async def reached(
+        self, handle: JourneyHandle, done: Callable[[JourneyState], bool]
+    ) -> JourneyState:
+        return await self.until(lambda: handle.query(Journey.current), done)
 
-    async def advance_to(self, moment: datetime) -> None:
-        await self.env.sleep(moment - await self.env.get_current_time())
+    async def heard(self, handle: JourneyHandle, kind: str) -> None:
+        """The journey's timeline has an event ``kind`` (a child workflow told it)."""
+        await self.until(
+            lambda: handle.query(Journey.timeline),
+            lambda timeline: kind in [event.kind for event in timeline.events],
+        )
+
+    async def to_accompaniment(self, handle: JourneyHandle, kind: OrientationKind) -> JourneyState:
+        await self.act(handle, BeginDiagnosisInput(actor_id=REFERENT))
+        await self.act(handle, CompleteDiagnosisInput(actor_id=REFERENT))
+        return await self.act(
+            handle,
+            DecideOrientationInput(
+                kind=kind,
+                structure_id=STRUCTURE,
+                referent_id=REFERENT,
+                actor_id=ORIENTATION_OFFICER,
+            ),
+        )
+
+    # --- Histories ---
+
+    async def keep(self, name: str, handle: WorkflowHandle[Any, Any]) -> None:
+        """Write the history of ``handle``'s run (the latest when it names none)."""
+        self.write(name, await handle.fetch_history())
+
+    async def keep_runs(self, name: str, workflow_id: str) -> None:
+        """Write every run: the first as ``name``, the next ones as ``name_run<N>``."""
+        histories = await every_run(self.client, workflow_id)
+        assert len(histories) >= 2, f"{workflow_id} never continued as new"
+        for number, history in enumerate(histories, start=1):
+            self.write(name if number == 1 else f"{name}_run{number}", history)
+
+    def write(self, name: str, history: WorkflowHistory) -> None:
+        haystack = searchable(history)
+        for key, value in self.personal:
+            for form in forms(key, value):
+                assert form.casefold() not in haystack, f"{name}: personal data ({key})"
+        path = HISTORIES / f"{name}.json"
+        path.write_text(history.to_json() + "\n")
+        print(f"{path.relative_to(ROOT)}: {len(history.events)} events")
+
+
+# --- Scenarios on the time-skipping server ---
 
 
 def check_in_due(month: int) -> Callable[[JourneyState], bool]:
     return lambda state: state.check_in_due == month
 
 
-async def complete_journey(r: Recorder, handle: JourneyHandle) -> None:
-    """Intake to sustained employment: every step, the three check-ins on their timers."""
+async def complete_journey(r: Recorder) -> None:
+    handle = await r.journey("00000000-0000-4000-8000-000000000001")
     await r.act(handle, BeginDiagnosisInput(actor_id=REFERENT))
     await r.act(handle, CompleteDiagnosisInput(actor_id=REFERENT))
     await r.act(
@@ -141,20 +411,20 @@ async def complete_journey(r: Recorder, handle: JourneyHandle) -> None:
     assert state.follow_up_since is not None
     for month in (1, 3, 6):
         await r.advance_to(rules.add_months(state.follow_up_since, month) + timedelta(hours=1))
-        await r.until(handle, check_in_due(month))
+        await r.reached(handle, check_in_due(month))
         if month == 1:
             await r.refused(handle, RecordCheckInInput(month=3, still_employed=True))
         await r.act(handle, RecordCheckInInput(month=month, still_employed=True))
     assert (await handle.result()).exit_reason is ExitReason.SUSTAINED_EMPLOYMENT
+    await r.keep("complete_journey", handle)
 
 
-async def paused_and_reassigned(r: Recorder, handle: JourneyHandle) -> None:
-    """A pause that ends by itself, one resumed by hand, a new référent, a move to another
-    département, then a refusal."""
+async def paused_and_reassigned(r: Recorder) -> None:
+    handle = await r.journey("00000000-0000-4000-8000-000000000002")
     await r.act(handle, BeginDiagnosisInput(actor_id=REFERENT))
     await r.act(handle, PauseInput(until=await r.today() + timedelta(days=10)))
     await r.refused(handle, CompleteDiagnosisInput())
-    await r.advance_to(await r.env.get_current_time() + timedelta(days=11))
+    await r.advance_to(await r.now() + timedelta(days=11))
     await r.act(handle, PauseInput())
     await r.act(handle, ResumeInput())
     await r.act(handle, ReassignReferentInput(referent_id=OTHER_REFERENT))
@@ -162,90 +432,370 @@ async def paused_and_reassigned(r: Recorder, handle: JourneyHandle) -> None:
     await r.act(handle, HandOffInput(territory="74"))
     await r.act(handle, CloseInput(exit_reason=ExitReason.DECLINED))
     assert (await handle.result()).exit_reason is ExitReason.DECLINED
+    await r.keep("paused_and_reassigned", handle)
 
 
-async def stalled_then_moved_on(r: Recorder, handle: JourneyHandle) -> None:
-    """Intake left past its deadline, taken up again, then the CAF closes the rights."""
+async def stalled_then_moved_on(r: Recorder) -> None:
+    handle = await r.journey("00000000-0000-4000-8000-000000000003")
     started = await handle.query(Journey.current)
     assert started.deadline is not None
     await r.advance_to(started.deadline + timedelta(days=2))
-    await r.until(handle, lambda s: s.stalled)
+    await r.reached(handle, lambda s: s.stalled)
     await r.act(handle, BeginDiagnosisInput(actor_id=REFERENT))
     today = await r.today()
     await handle.signal(
         Journey.rsa_rights_changed,
         RsaRightsChangedInput(status=RsaStatus.SUSPENDED, effective_on=today),
     )
-    await r.until(handle, lambda s: s.rsa_status is RsaStatus.SUSPENDED)
+    await r.reached(handle, lambda s: s.rsa_status is RsaStatus.SUSPENDED)
     await handle.signal(
         Journey.rsa_rights_changed,
         RsaRightsChangedInput(status=RsaStatus.CLOSED, effective_on=today),
     )
     assert (await handle.result()).exit_reason is ExitReason.RIGHTS_CLOSED
+    await r.keep("stalled_then_moved_on", handle)
 
 
-SCENARIOS: dict[str, tuple[str, Callable[[Recorder, JourneyHandle], Awaitable[None]]]] = {
-    "complete_journey": ("00000000-0000-4000-8000-000000000001", complete_journey),
-    "paused_and_reassigned": ("00000000-0000-4000-8000-000000000002", paused_and_reassigned),
-    "stalled_then_moved_on": ("00000000-0000-4000-8000-000000000003", stalled_then_moved_on),
+async def training_request_reminded(r: Recorder) -> None:
+    beneficiary_id = "00000000-0000-4000-8000-000000000004"
+    journey = await r.journey(beneficiary_id)
+    await r.to_accompaniment(journey, OrientationKind.SOCIO_PROFESSIONAL)
+    starts_on = await r.today() + timedelta(days=30)
+    ends_on = starts_on + timedelta(weeks=12)
+    title = "Titre professionnel Agent de restauration"
+    async with transaction(r.sessions) as session:
+        session.add(
+            Training(
+                id=TRAINING,
+                reference="replay-training-1",
+                title=title,
+                organisation="AFPA Chambéry",
+                funder="region",
+                start_on=starts_on,
+                end_on=ends_on,
+                places_left=8,
+                weekly_hours=35.0,
+                weeks=12,
+                city="Chambéry",
+                postal_code="73000",
+                search_text=normalise(title),
+            )
+        )
+        # The référent's request writes this row once the journey accepted it; written first
+        # here, the workflow's first activity finds it at its first attempt.
+        session.add(
+            TrainingRequestRecord(
+                id=TRAINING_REQUEST,
+                beneficiary_id=beneficiary_id,
+                training_id=TRAINING,
+                funder="region",
+                territory="73",
+                workflow_id=training_request_workflow_id(TRAINING_REQUEST),
+                status=TrainingStatus.SUBMITTED.value,
+                requested_by=REFERENT,
+                referent_id=REFERENT,
+                structure_id=STRUCTURE,
+                requested_amount=Decimal("2400.00"),
+            )
+        )
+    await r.act(
+        journey,
+        RequestTrainingInput(
+            request_id=TRAINING_REQUEST, training_id=TRAINING, funder="region", actor_id=REFERENT
+        ),
+    )
+    request = r.client.get_workflow_handle_for(
+        TrainingRequest.run, training_request_workflow_id(TRAINING_REQUEST)
+    )
+
+    def current() -> Awaitable[TrainingRequestState]:
+        return request.query(TrainingRequest.current)
+
+    sent = await r.until(current, lambda s: s.sent_at is not None)
+    assert sent.deadline is not None
+    # The funder lets the deadline pass: reminded, the request shows as stalled.
+    await r.advance_to(sent.deadline + timedelta(days=1))
+    await r.until(current, lambda s: s.stalled_since is not None)
+    await request.execute_update(TrainingRequest.ask_more_info, AskMoreInfoInput(actor_id=FUNDER))
+    await request.execute_update(
+        TrainingRequest.answer_more_info, AnswerMoreInfoInput(actor_id=REFERENT)
+    )
+    await request.execute_update(
+        TrainingRequest.approve,
+        ApproveTrainingInput(
+            actor_id=FUNDER,
+            start_date=starts_on,
+            amount=Decimal("2400.00"),
+            funder_reference="REGION-DECISION-0001",
+        ),
+    )
+    await r.advance_to(rules.at_midnight(starts_on) + timedelta(hours=1))
+    await r.until(current, lambda s: s.status is TrainingStatus.IN_TRAINING)
+    await r.advance_to(rules.at_midnight(ends_on) + timedelta(hours=1))
+    await request.execute_update(
+        TrainingRequest.end_training,
+        EndTrainingInput(actor_id=REFERENT, ended_on=ends_on, completed=True),
+    )
+    assert (await request.result()).status is TrainingStatus.ENDED
+    await r.heard(journey, "training_ended")
+    await r.act(journey, CloseInput(exit_reason=ExitReason.OTHER, actor_id=REFERENT))
+    await journey.result()
+    await r.keep("training_request_reminded", request)
+    await r.keep("journey_requested_training", journey)
+
+
+async def service_orientation_expired(r: Recorder) -> None:
+    beneficiary_id = "00000000-0000-4000-8000-000000000005"
+    journey = await r.journey(beneficiary_id)
+    state = await r.to_accompaniment(journey, OrientationKind.PROFESSIONAL)
+    # A professional orientation is told to France Travail, as ``JourneyService`` does.
+    notice = await r.client.start_workflow(
+        FranceTravailOrientationNotice.run,
+        FranceTravailNoticeStart(
+            beneficiary_id=beneficiary_id,
+            journey_workflow_id=journey.id,
+            orientation_seq=state.seq,
+            decided_on=state.step_since.date(),
+            structure_id=STRUCTURE,
+            referent_id=REFERENT,
+        ),
+        id=france_travail_notice_workflow_id(beneficiary_id, state.seq),
+        task_queue=TASK_QUEUE,
+    )
+    assert (await notice.result()).notified
+    await r.heard(journey, "france_travail_notified")
+    lookup = await r.client.start_workflow(
+        PartnerLookup.run,
+        PartnerLookupStart(beneficiary_id=beneficiary_id, partner="caf", request_id="replay-1"),
+        id=partner_lookup_workflow_id("caf", beneficiary_id, "replay-1"),
+        task_queue=TASK_QUEUE,
+    )
+    assert (await lookup.result()).outcome == "found"
+
+    async with transaction(r.sessions) as session:
+        session.add(
+            ResourceStructure(
+                id=RESOURCE_STRUCTURE,
+                source="replay",
+                source_id="replay-structure-1",
+                nom="Association d'insertion",
+                date_maj=await r.today(),
+                raw={},
+            )
+        )
+        session.add(
+            ResourceService(
+                id=RESOURCE_SERVICE,
+                source="replay",
+                source_id="replay-service-1",
+                structure_source_id="replay-structure-1",
+                nom="Atelier de remobilisation",
+                description="Atelier collectif.",
+                date_maj=await r.today(),
+                search_text="atelier de remobilisation",
+                raw={},
+            )
+        )
+    await r.act(
+        journey,
+        OrientToServiceInput(
+            orientation_id=ORIENTATION,
+            service_id=str(RESOURCE_SERVICE),
+            resource_structure_id=str(RESOURCE_STRUCTURE),
+            actor_id=REFERENT,
+        ),
+    )
+    orientation = r.client.get_workflow_handle_for(
+        ServiceOrientation.run, service_orientation_workflow_id(ORIENTATION)
+    )
+    await r.until(
+        lambda: orientation.query(ServiceOrientation.status),
+        lambda status: status is OrientationStatus.SENT,
+    )
+    # The structure never answers: reminded after its reminder days, expired after the rest.
+    expiry = timedelta(days=r.settings.service_orientation_expiry_days)
+    await r.advance_to(await r.now() + expiry + timedelta(hours=1))
+    assert (await orientation.result()).status is OrientationStatus.EXPIRED
+    await r.heard(journey, "service_orientation_expired")
+    await r.act(journey, CloseInput(exit_reason=ExitReason.OTHER, actor_id=REFERENT))
+    await journey.result()
+    await r.keep("france_travail_notice", notice)
+    await r.keep("partner_lookup", lookup)
+    await r.keep("service_orientation_expired", orientation)
+    await r.keep("journey_oriented_to_service", journey)
+
+
+async def scheduled_runs(r: Recorder) -> None:
+    """The short workflows the worker's schedules start, one run each."""
+    runs: list[tuple[str, WorkflowHandle[Any, Any]]] = [
+        (
+            "reconcile_journeys",
+            await r.client.start_workflow(
+                ReconcileJourneys.run,
+                ReconcileInput(),
+                id=RECONCILE_SCHEDULE_ID,
+                task_queue=TASK_QUEUE,
+            ),
+        ),
+        (
+            "retention_sweep",
+            await r.client.start_workflow(
+                RetentionSweep.run,
+                RetentionSweepInput(retention_months=r.settings.retention_months),
+                id=RETENTION_SCHEDULE_ID,
+                task_queue=TASK_QUEUE,
+            ),
+        ),
+        (
+            "daily_digest",
+            await r.client.start_workflow(
+                DailyDigest.run, DailyDigestInput(), id=DIGEST_WORKFLOW_ID, task_queue=TASK_QUEUE
+            ),
+        ),
+    ]
+    for name, handle in runs:
+        await handle.result()
+        await r.keep(name, handle)
+
+
+# --- Scenarios on the short-history dev server ---
+
+
+async def journey_continued_as_new(r: Recorder) -> None:
+    handle = await r.journey("00000000-0000-4000-8000-000000000006")
+    today = await r.today()
+    for action in (
+        BeginDiagnosisInput(actor_id=REFERENT),
+        PauseInput(actor_id=REFERENT),
+        ResumeInput(actor_id=REFERENT),
+        ReassignReferentInput(referent_id=OTHER_REFERENT, actor_id=ORIENTATION_OFFICER),
+        CompleteDiagnosisInput(actor_id=OTHER_REFERENT),
+        DecideOrientationInput(
+            kind=OrientationKind.SOCIO_PROFESSIONAL,
+            structure_id=STRUCTURE,
+            referent_id=REFERENT,
+            actor_id=ORIENTATION_OFFICER,
+        ),
+        SignContractInput(signed_on=today, weekly_hours=15, actor_id=REFERENT),
+        RecordEmploymentInput(started_on=today, contract=EmploymentContract.CDD),
+        SetFollowUpConsentInput(consent=True),
+        SetFollowUpConsentInput(consent=False),
+    ):
+        await r.act(handle, action)
+    assert (await handle.result()).exit_reason is ExitReason.EMPLOYMENT
+    await r.keep_runs("journey_continued_as_new", handle.id)
+
+
+async def caf_import_continued_as_new(r: Recorder) -> None:
+    content, personal = caf_feed()
+    r.personal += personal
+    async with transaction(r.sessions) as session:
+        service = CafImportService(session, r.client, r.settings)
+        file_id, _ = await service.store("flux-rsa-rejoue.csv", content)
+    # One line per batch: a dozen batches are enough for the server to suggest continuing.
+    handle = await r.client.start_workflow(
+        CafImport.run,
+        CafImportInput(file_id=file_id, batch_lines=1),
+        id=caf_import_workflow_id(file_id),
+        task_queue=TASK_QUEUE,
+    )
+    progress = await handle.result()
+    assert progress.done and progress.counts.processed == CAF_FEED_LINES, progress
+    await r.keep_runs("caf_import_continued_as_new", handle.id)
+
+
+Scenario = Callable[[Recorder], Awaitable[None]]
+Server = Literal["time-skipping", "short-history"]
+
+SCENARIOS: dict[str, tuple[Server, Scenario]] = {
+    "complete_journey": ("time-skipping", complete_journey),
+    "paused_and_reassigned": ("time-skipping", paused_and_reassigned),
+    "stalled_then_moved_on": ("time-skipping", stalled_then_moved_on),
+    "training_request_reminded": ("time-skipping", training_request_reminded),
+    "service_orientation_expired": ("time-skipping", service_orientation_expired),
+    "scheduled_runs": ("time-skipping", scheduled_runs),
+    "journey_continued_as_new": ("short-history", journey_continued_as_new),
+    "caf_import_continued_as_new": ("short-history", caf_import_continued_as_new),
 }
 
 
-async def record_all() -> None:
+@contextlib.asynccontextmanager
+async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    try:
+        await env.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace="default",
+                search_attributes={
+                    key: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{kind.upper()}")
+                    for key, kind in SEARCH_ATTRIBUTES.items()
+                },
+            )
+        )
+        yield env
+    finally:
+        await env.shutdown()
+
+
+SERVERS: dict[Server, Callable[[], contextlib.AbstractAsyncContextManager[WorkflowEnvironment]]]
+SERVERS = {"time-skipping": time_skipping_server, "short-history": short_history_server}
+
+
+async def record_on(
+    server: Server,
+    scenarios: list[Scenario],
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    async with SERVERS[server]() as env:
+        # A fixed identity, so the files name no machine.
+        client = await Client.connect(
+            env.client.service_client.config.target_host,
+            namespace=env.client.namespace,
+            data_converter=pydantic_data_converter,
+            identity=IDENTITY,
+        )
+        recorder = Recorder(env, client, sessions, settings)
+        partners = partner_parts(client, sessions, settings)
+        try:
+            async with build_worker(client, sessions, TASK_QUEUE, settings, partners=partners):
+                for scenario in scenarios:
+                    await scenario(recorder)
+        finally:
+            await partners.aclose()
+
+
+async def record(names: list[str]) -> None:
+    unknown = set(names) - set(SCENARIOS)
+    if unknown:
+        raise SystemExit(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    chosen = {name: SCENARIOS[name] for name in names or SCENARIOS}
     with tempfile.TemporaryDirectory() as tmp:
         database_url = f"sqlite+aiosqlite:///{tmp}/record.db"
         config = Config(str(ROOT / "alembic.ini"))
         config.attributes["database_url"] = database_url
         await asyncio.to_thread(command.upgrade, config, "head")
+        settings = Settings(
+            environment="development",
+            database_url=database_url,
+            task_queue=TASK_QUEUE,
+            # As the tests run them: a non-deterministic call fails the recording at once.
+            workflow_sandbox_everywhere=True,
+        )
         engine = create_engine(database_url)
         sessions = create_sessionmaker(engine)
-        async with transaction(sessions) as session:
-            for beneficiary_id, _ in SCENARIOS.values():
-                session.add(
-                    Beneficiary(
-                        id=beneficiary_id,
-                        first_name="Histoire",
-                        last_name="Rejouée",
-                        birth_date=date(1980, 1, 1),
-                        territory="73",
-                    )
-                )
-
-        env = await WorkflowEnvironment.start_time_skipping(
-            test_server_existing_path=binary("temporal-test-server"),
-            data_converter=pydantic_data_converter,
-        )
+        HISTORIES.mkdir(exist_ok=True)
         try:
-            await env.client.operator_service.add_search_attributes(
-                AddSearchAttributesRequest(
-                    namespace="default",
-                    search_attributes={
-                        key: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{kind.upper()}")
-                        for key, kind in SEARCH_ATTRIBUTES.items()
-                    },
-                )
-            )
-            # A fixed identity, so the files name no machine.
-            client = await Client.connect(
-                env.client.service_client.config.target_host,
-                namespace=env.client.namespace,
-                data_converter=pydantic_data_converter,
-                identity=IDENTITY,
-            )
-            recorder = Recorder(env, client)
-            HISTORIES.mkdir(exist_ok=True)
-            async with build_worker(client, sessions, TASK_QUEUE):
-                for name, (beneficiary_id, scenario) in SCENARIOS.items():
-                    handle = await recorder.start(beneficiary_id)
-                    await scenario(recorder, handle)
-                    history = await handle.fetch_history()
-                    path = HISTORIES / f"{name}.json"
-                    path.write_text(history.to_json() + "\n")
-                    print(f"{path.relative_to(ROOT)}: {len(history.events)} events")
+            for server in SERVERS:
+                scenarios = [run for on, run in chosen.values() if on == server]
+                if scenarios:
+                    await record_on(server, scenarios, sessions, settings)
         finally:
-            await env.shutdown()
             await engine.dispose()
 
 
 if __name__ == "__main__":
-    asyncio.run(record_all())
+    asyncio.run(record(sys.argv[1:]))

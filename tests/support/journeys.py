@@ -44,6 +44,7 @@ from parcours.journey.repository import JourneyRepository
 from parcours.journey.schemas import BeneficiaryCreate
 from parcours.journey.service import JourneyService
 from tests.support.accounts import Staff
+from tests.support.histories import every_run
 from tests.support.people import person_payload
 from worker.assembly import build_worker
 from workflows.journey import Journey
@@ -260,18 +261,7 @@ async def journeys_on(
 
 async def runs(journeys: Journeys, handle: JourneyHandle) -> list[WorkflowHistory]:
     """Every run of the journey, first to last, following continue-as-new."""
-    description = await handle.describe()
-    run_id: str | None = description.raw_description.workflow_execution_info.first_run_id
-    histories = []
-    while run_id:
-        run = journeys.env.client.get_workflow_handle(handle.id, run_id=run_id)
-        run_history = await run.fetch_history()
-        histories.append(run_history)
-        last = run_history.events[-1]
-        run_id = None
-        if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
-            run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
-    return histories
+    return await every_run(journeys.env.client, handle.id)
 
 
 async def drive_through_runs(journeys: Journeys, handle: JourneyHandle) -> JourneyState:
