@@ -418,6 +418,13 @@ class CafImportActivities:
             if outcome.beneficiary_id:
                 context.enrolled(event, outcome.beneficiary_id)
             return None
+        async with self.sessions() as session:
+            reopening = await self._service(session).opens_new_journey(person_id, event)
+        if reopening:
+            # Rights open again after a closed journey: a new one (a retry adopts it).
+            async with transaction(self.sessions) as session:
+                await self._service(session).reopen(file_id, number, event, person_id)
+            return None
         # A known person: their journey first (no transaction held while Temporal answers;
         # a repeated signal changes nothing), then the carnet and the line, together.
         async with self.sessions() as session:

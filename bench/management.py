@@ -106,19 +106,20 @@ COLUMNS = {
               "active", "created_at"),
     "beneficiaries": ("id", "first_name", "last_name", "birth_date", "territory",
                       "rsa_opened_on", "created_at", "updated_at"),
-    "journeys": ("beneficiary_id", "workflow_id", "step", "step_since", "deadline", "stalled",
-                 "paused", "referent_id", "structure_id", "territory", "orientation",
-                 "rsa_status", "follow_up_consent", "check_in_due", "exit_reason", "seq",
-                 "started_at", "updated_at"),
-    "journey_events": ("beneficiary_id", "seq", "kind", "step", "occurred_at", "actor_id",
-                       "detail"),
+    "journeys": ("beneficiary_id", "journey_id", "workflow_id", "step", "step_since",
+                 "deadline", "stalled", "paused", "referent_id", "structure_id", "territory",
+                 "orientation", "rsa_status", "follow_up_consent", "check_in_due",
+                 "exit_reason", "seq", "started_at", "updated_at"),
+    "journey_events": ("beneficiary_id", "journey_id", "seq", "kind", "step", "occurred_at",
+                       "actor_id", "detail"),
     "access_log": ("at", "user_id", "beneficiary_id", "action", "what"),
-    "journey_milestones": ("beneficiary_id", "territory", "structure_id", "rsa_opened_on",
-                           "reference_on", "diagnosis_on", "oriented_on", "contract_signed_on",
-                           "employment_on", "follow_up_on", "follow_up_outcome", "follow_up_seq",
-                           "closed_on", "exit_reason", "seq"),
-    "journey_step_spans": ("beneficiary_id", "entered_at", "step", "entered_seq", "left_at",
-                           "territory", "structure_id"),
+    "journey_milestones": ("journey_id", "beneficiary_id", "territory", "structure_id",
+                           "rsa_opened_on", "reference_on", "diagnosis_on", "oriented_on",
+                           "contract_signed_on", "employment_on", "follow_up_on",
+                           "follow_up_outcome", "follow_up_seq", "closed_on", "exit_reason",
+                           "seq"),
+    "journey_step_spans": ("journey_id", "beneficiary_id", "entered_at", "step", "entered_seq",
+                           "left_at", "territory", "structure_id"),
 }  # fmt: skip
 TABLE_OF = {
     "structures": "structures",
@@ -329,14 +330,14 @@ def journey(
     )
     rows.journeys.append(
         (
-            bid, f"journey-{bid}", step.value, t.step_since, deadline, stalled, False, referent,
-            structure, territory, orientation, "open", consent, check_in_due, exit_reason,
+            bid, bid, f"journey-{bid}", step.value, t.step_since, deadline, stalled, False,
+            referent, structure, territory, orientation, "open", consent, check_in_due, exit_reason,
             len(t.events), started, last,
         )
     )  # fmt: skip
     for e in t.events:
         rows.events.append(
-            (bid, e["seq"], e["kind"], e["step"], e["occurred_at"], e["actor_id"],
+            (bid, bid, e["seq"], e["kind"], e["step"], e["occurred_at"], e["actor_id"],
              json.dumps(e["detail"]))
         )  # fmt: skip
     # The access log: every read of the carnet is logged, a few changes too.
@@ -350,6 +351,7 @@ def journey(
     milestones, spans = journey_rows(
         {
             "beneficiary_id": bid,
+            "journey_id": bid,
             "step": step.value,
             "step_since": t.step_since,
             "territory": territory,

@@ -291,7 +291,8 @@ class ConsentRead(BaseModel):
 class CarnetTimelineEntry(BaseModel):
     at: datetime
     label: str
-    origin: str  # "journey" or "carnet"
+    # "journey" (the current one), "earlier_journey", "carnet" or "management"
+    origin: str
     by: PersonRef | None
     detail: dict[str, Any] = Field(default_factory=dict)
 

@@ -167,6 +167,9 @@ class CarnetService:
             else []
         )
         events = await self.journeys.journeys.events(journey)
+        # The person's earlier journeys stay readable in the history (a new journey starts
+        # when RSA rights open again after a closure).
+        earlier = await self.journeys.journeys.earlier_events(journey)
         people_ids = {
             i
             for i in (
@@ -175,7 +178,7 @@ class CarnetService:
                 *(d.uploaded_by for d in documents),
                 *(c.user_id for c in changes),
                 *(i.actor_id for i in interventions),
-                *(e.actor_id for e in events),
+                *(e.actor_id for e in (*events, *earlier)),
                 diagnosis.recorded_by if diagnosis else None,
                 journey.referent_id,
             )
@@ -192,21 +195,37 @@ class CarnetService:
             user = users.get(user_id) if user_id else None
             return PersonRef(id=user.id, label=user.full_name) if user else None
 
-        timeline = [
-            CarnetTimelineEntry(
-                at=e.occurred_at,
-                label=EVENT_LABELS.get(e.kind, e.kind),
-                origin="journey",
-                by=ref(e.actor_id),
-                detail=e.detail,
-            )
-            for e in events
-        ] + [
-            CarnetTimelineEntry(
-                at=c.at, label=CHANGE_LABELS.get(c.what, c.what), origin="carnet", by=ref(c.user_id)
-            )
-            for c in changes
-        ]
+        timeline = (
+            [
+                CarnetTimelineEntry(
+                    at=e.occurred_at,
+                    label=EVENT_LABELS.get(e.kind, e.kind),
+                    origin="journey",
+                    by=ref(e.actor_id),
+                    detail=e.detail,
+                )
+                for e in events
+            ]
+            + [
+                CarnetTimelineEntry(
+                    at=e.occurred_at,
+                    label=f"{EVENT_LABELS.get(e.kind, e.kind)} (parcours précédent)",
+                    origin="earlier_journey",
+                    by=ref(e.actor_id),
+                    detail=e.detail,
+                )
+                for e in earlier
+            ]
+            + [
+                CarnetTimelineEntry(
+                    at=c.at,
+                    label=CHANGE_LABELS.get(c.what, c.what),
+                    origin="carnet",
+                    by=ref(c.user_id),
+                )
+                for c in changes
+            ]
+        )
         timeline += [
             CarnetTimelineEntry(
                 at=i.created_at,

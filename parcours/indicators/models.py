@@ -30,8 +30,9 @@ class JourneyMilestones(Base):
         Index("ix_journey_milestones_territory_closed", "territory", "closed_on"),
     )
 
+    journey_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     beneficiary_id: Mapped[str] = mapped_column(
-        ForeignKey("beneficiaries.id", ondelete="CASCADE"), primary_key=True
+        ForeignKey("beneficiaries.id", ondelete="CASCADE"), index=True
     )
     territory: Mapped[str] = mapped_column(String(3))
     structure_id: Mapped[str | None] = mapped_column(String(36))
@@ -68,8 +69,9 @@ class JourneyStepSpan(Base):
         ),
     )
 
+    journey_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     beneficiary_id: Mapped[str] = mapped_column(
-        ForeignKey("beneficiaries.id", ondelete="CASCADE"), primary_key=True
+        ForeignKey("beneficiaries.id", ondelete="CASCADE"), index=True
     )
     entered_at: Mapped[datetime] = mapped_column(primary_key=True)
     step: Mapped[str] = mapped_column(String(20))

@@ -89,18 +89,19 @@ def _projection(dialect: str) -> _Projection:
     for name in CURRENT:
         set_[name] = case((newer, new[name]), else_=M.c[name])
     set_["seq"] = case((newer, new.seq), else_=M.c.seq)
-    milestone_upsert = upsert.on_conflict_do_update(index_elements=[M.c.beneficiary_id], set_=set_)
+    milestone_upsert = upsert.on_conflict_do_update(index_elements=[M.c.journey_id], set_=set_)
 
     at = bindparam("at", type_=UTCDateTime())
     who = bindparam("who", type_=String())
     # A step entered before one already recorded (a late event) ends where that one begins.
     next_entry = (
         select(func.min(S.c.entered_at))
-        .where(S.c.beneficiary_id == who, S.c.entered_at > at)
+        .where(S.c.journey_id == who, S.c.entered_at > at)
         .scalar_subquery()
     )
     span = insert(S).values(
-        beneficiary_id=who,
+        journey_id=who,
+        beneficiary_id=bindparam("person"),
         entered_at=at,
         step=bindparam("step"),
         entered_seq=bindparam("seq"),
@@ -109,7 +110,7 @@ def _projection(dialect: str) -> _Projection:
         left_at=next_entry,
     )
     span_upsert = span.on_conflict_do_update(
-        index_elements=[S.c.beneficiary_id, S.c.entered_at],
+        index_elements=[S.c.journey_id, S.c.entered_at],
         set_={
             "step": span.excluded.step,
             "entered_seq": span.excluded.entered_seq,
@@ -122,7 +123,7 @@ def _projection(dialect: str) -> _Projection:
     span_close = (
         update(S)
         .where(
-            S.c.beneficiary_id == who,
+            S.c.journey_id == who,
             S.c.entered_at < at,
             or_(S.c.left_at.is_(None), S.c.left_at > at),
         )
@@ -151,6 +152,7 @@ async def project_indicators(session: AsyncSession, data: RecordJourneyEventInpu
     statements = _projection(session.get_bind().dialect.name)
     row = milestone_row(
         beneficiary_id=j.beneficiary_id,
+        journey_id=j.id,
         seq=data.seq,
         kind=e.kind,
         occurred_at=e.occurred_at,
@@ -165,12 +167,13 @@ async def project_indicators(session: AsyncSession, data: RecordJourneyEventInpu
     # The event belongs to the transition that entered the journey's current step; the
     # transition's other events (same transaction) find the stay already written.
     written: set[tuple[str, datetime]] = session.info.setdefault(_SPANS_WRITTEN, set())
-    if j.step_since == e.occurred_at and (j.beneficiary_id, j.step_since) not in written:
-        written.add((j.beneficiary_id, j.step_since))
+    if j.step_since == e.occurred_at and (j.id, j.step_since) not in written:
+        written.add((j.id, j.step_since))
         await session.execute(
             statements.span_upsert,
             {
-                "who": j.beneficiary_id,
+                "who": j.id,
+                "person": j.beneficiary_id,
                 "at": j.step_since,
                 "step": j.step.value,
                 "seq": data.seq,
@@ -179,9 +182,7 @@ async def project_indicators(session: AsyncSession, data: RecordJourneyEventInpu
             },
         )
         if data.seq > 1:  # a journey's first event has no stay before it to end
-            await session.execute(
-                statements.span_close, {"who": j.beneficiary_id, "at": j.step_since}
-            )
+            await session.execute(statements.span_close, {"who": j.id, "at": j.step_since})
 
 
 @dataclass(frozen=True)
@@ -366,11 +367,11 @@ class IndicatorRepository:
             for step, values in durations.items()
         }
 
-    async def spans(self, beneficiary_id: str) -> Sequence[JourneyStepSpan]:
+    async def spans(self, journey_id: str) -> Sequence[JourneyStepSpan]:
         """A journey's stays in each step, in order."""
         rows = await self.session.scalars(
             select(JourneyStepSpan)
-            .where(JourneyStepSpan.beneficiary_id == beneficiary_id)
+            .where(JourneyStepSpan.journey_id == journey_id)
             .order_by(JourneyStepSpan.entered_at)
         )
         return rows.all()
@@ -387,11 +388,11 @@ def _days(value: timedelta | None) -> float | None:
     return None if value is None else value.total_seconds() / 86400
 
 
-async def rebuild_indicators(session: AsyncSession, beneficiary_id: str) -> None:
-    """Recompute one journey's milestones and step spans from its events (when its timeline
-    was corrected: events it never recorded removed)."""
+async def rebuild_indicators(session: AsyncSession, beneficiary_id: str, journey_id: str) -> None:
+    """Recompute the milestones and step spans of the person's current journey from its
+    events (when its timeline was corrected: events it never recorded removed)."""
     journey = await session.get(JourneyRecord, beneficiary_id)
-    if journey is None:
+    if journey is None or journey.journey_id != journey_id:
         return
     rsa_opened_on = await session.scalar(
         select(Beneficiary.rsa_opened_on).where(Beneficiary.id == beneficiary_id)
@@ -404,12 +405,13 @@ async def rebuild_indicators(session: AsyncSession, beneficiary_id: str) -> None
             JourneyEventRecord.occurred_at,
             JourneyEventRecord.detail,
         )
-        .where(JourneyEventRecord.beneficiary_id == beneficiary_id)
+        .where(JourneyEventRecord.journey_id == journey_id)
         .order_by(JourneyEventRecord.seq)
     )
     milestones, spans = journey_rows(
         {
             "beneficiary_id": beneficiary_id,
+            "journey_id": journey_id,
             "step": journey.step,
             "step_since": journey.step_since,
             "territory": journey.territory,
@@ -418,8 +420,8 @@ async def rebuild_indicators(session: AsyncSession, beneficiary_id: str) -> None
         rsa_opened_on,
         [dict(row._mapping) for row in events],
     )
-    await session.execute(delete(M).where(M.c.beneficiary_id == beneficiary_id))
-    await session.execute(delete(S).where(S.c.beneficiary_id == beneficiary_id))
+    await session.execute(delete(M).where(M.c.journey_id == journey_id))
+    await session.execute(delete(S).where(S.c.journey_id == journey_id))
     if milestones is not None:
         await session.execute(insert_rows(M), [milestones])
     if spans:

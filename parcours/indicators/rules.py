@@ -68,6 +68,7 @@ def _iso_day(value: Any) -> date | None:
 def milestone_row(
     *,
     beneficiary_id: str,
+    journey_id: str | None = None,
     seq: int,
     kind: str,
     occurred_at: datetime,
@@ -84,6 +85,8 @@ def milestone_row(
         return None
     day = local_day(occurred_at)
     row: dict[str, Any] = dict.fromkeys(COLUMNS)
+    if journey_id is not None:
+        row["journey_id"] = journey_id
     row.update(
         beneficiary_id=beneficiary_id,
         seq=seq,
@@ -184,8 +187,10 @@ def entered_step(kind: str, step: str | None, detail: Mapping[str, Any]) -> str 
 def journey_rows(
     journey: dict[str, Any], rsa_opened_on: date | None, events: list[dict[str, Any]]
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """One journey's milestones and spans, from its events in order."""
+    """One journey's milestones and spans, from its events in order (keyed by the journey's
+    ``journey_id`` when ``journey`` has one; the indicators' first migration keys by person)."""
     territory, structure_id = journey["territory"], journey["structure_id"]
+    key = {"journey_id": journey["journey_id"]} if "journey_id" in journey else {}
     # Where the journey stood after each event, as far as its events tell.
     here: tuple[str, str | None] | None = None
     milestones: dict[str, Any] | None = None
@@ -202,6 +207,7 @@ def journey_rows(
         where = here or (territory, structure_id)
         row = milestone_row(
             beneficiary_id=journey["beneficiary_id"],
+            journey_id=key.get("journey_id"),
             seq=event["seq"],
             kind=kind,
             occurred_at=event["occurred_at"],
@@ -218,6 +224,7 @@ def journey_rows(
             entries.append(
                 {
                     "beneficiary_id": journey["beneficiary_id"],
+                    **key,
                     "entered_at": event["occurred_at"],
                     "step": step,
                     "entered_seq": event["seq"],
@@ -234,6 +241,7 @@ def journey_rows(
         entries.append(
             {
                 "beneficiary_id": journey["beneficiary_id"],
+                **key,
                 "entered_at": current,
                 "step": journey["step"],
                 "entered_seq": events[-1]["seq"] if events else 0,

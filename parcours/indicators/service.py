@@ -368,7 +368,7 @@ class JourneyStoryService:
         carnet = await CarnetService(
             self.session, self.temporal, self.settings, self.principal
         ).read(beneficiary_id, "journey.story")
-        spans = await self.repo.spans(beneficiary_id)
+        spans = await self.repo.spans(carnet.journey.journey_id)
         structures = await self.people.structures({s.structure_id for s in spans if s.structure_id})
         now = datetime.now(UTC)
         stays, totals = [], dict.fromkeys(MEASURED_STEPS, 0.0)
@@ -406,7 +406,7 @@ class JourneyStoryService:
             timeline=sorted(carnet.timeline, key=lambda entry: entry.at),
             workflow_url=(
                 f"{s.temporal_ui_url.rstrip('/')}/namespaces/{s.temporal_namespace}"
-                f"/workflows/journey-{beneficiary_id}"
+                f"/workflows/{carnet.journey.workflow_id}"
             ),
         )
 

@@ -22,8 +22,11 @@ from parcours.core.messages import Message, ScalarDetail
 JOURNEY_WORKFLOW = "Journey"
 
 
-def journey_workflow_id(beneficiary_id: str) -> str:
-    return f"journey-{beneficiary_id}"
+def journey_workflow_id(journey_id: str) -> str:
+    """A journey's workflow id. A person's first journey has the person's id as its own, so
+    ``journey-<person>`` is their first journey (and the only one of journeys started before
+    people could have several)."""
+    return f"journey-{journey_id}"
 
 
 # Activities are named, not imported: their module touches the database.
@@ -94,6 +97,9 @@ class JourneyState(BaseModel):
     """The journey as the workflow holds it; also what its query returns."""
 
     beneficiary_id: str
+    # The journey's own id; None for a person's journey started before people could have
+    # several: its id is the person's (``id``).
+    journey_id: str | None = None
     territory: str
     step: Step = Step.INTAKE
     step_since: datetime
@@ -118,6 +124,11 @@ class JourneyState(BaseModel):
     seq: int = 0
 
     @property
+    def id(self) -> str:
+        """The journey's id (its workflow is ``journey-<id>``)."""
+        return self.journey_id or self.beneficiary_id
+
+    @property
     def paused(self) -> bool:
         return self.paused_at is not None
 
@@ -135,6 +146,8 @@ class JourneyEvent(Message):
 
 class JourneyInput(Message):
     beneficiary_id: str
+    # A person's journeys after their first have ids of their own (None: the person's id).
+    journey_id: str | None = None
     territory: str
     referent_id: str | None = None
     structure_id: str | None = None

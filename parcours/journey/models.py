@@ -13,7 +13,8 @@ from parcours.core.db import Base, utcnow
 
 
 class JourneyRecord(Base):
-    """Read model of one journey, upserted by the workflow's activity (guarded by ``seq``)."""
+    """Read model of a person's current journey, upserted by the workflow's activity (guarded
+    by ``seq``, and by ``started_at`` when a new journey of the person takes the row over)."""
 
     __tablename__ = "journeys"
     __table_args__ = (
@@ -24,6 +25,9 @@ class JourneyRecord(Base):
     beneficiary_id: Mapped[str] = mapped_column(
         ForeignKey("beneficiaries.id", ondelete="CASCADE"), primary_key=True
     )
+    # The journey's own id (the person's id for their first journey): its workflow is
+    # ``journey-<journey_id>``; the person's earlier journeys live on in their events.
+    journey_id: Mapped[str] = mapped_column(String(36), unique=True)
     workflow_id: Mapped[str] = mapped_column(String(60), unique=True)
     step: Mapped[str] = mapped_column(String(20))
     step_since: Mapped[datetime]
@@ -47,12 +51,13 @@ class JourneyEventRecord(Base):
     """One event of a journey's timeline, numbered by the workflow (idempotent insert)."""
 
     __tablename__ = "journey_events"
-    __table_args__ = (UniqueConstraint("beneficiary_id", "seq"),)
+    __table_args__ = (UniqueConstraint("journey_id", "seq", name="uq_journey_events_journey_seq"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     beneficiary_id: Mapped[str] = mapped_column(
         ForeignKey("beneficiaries.id", ondelete="CASCADE"), index=True
     )
+    journey_id: Mapped[str] = mapped_column(String(36))
     seq: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(40))
     step: Mapped[str] = mapped_column(String(20))

@@ -113,7 +113,11 @@ class JourneyReconciler:
     async def reconcile(self, beneficiary_ids: list[str]) -> ReconcileReport:
         report = ReconcileReport()
         for beneficiary_id in beneficiary_ids:
-            timeline = await self._ask(beneficiary_id)
+            async with self.sessions() as session:
+                record = await JourneyRepository(session).get(beneficiary_id)
+            if record is None:
+                continue  # enrolment not committed: nothing shown, nothing to repair
+            timeline = await self._ask(record.journey_id)
             if timeline is None:
                 report.unreachable.append(beneficiary_id)
                 continue
@@ -136,32 +140,32 @@ class JourneyReconciler:
         ended = []
         try:
             async for execution in self.temporal.list_workflows(query):
-                beneficiary_id = execution.id.removeprefix("journey-")
+                journey_id = execution.id.removeprefix("journey-")
                 async with self.sessions() as session:
-                    if await JourneyRepository(session).get(beneficiary_id) is not None:
+                    if await JourneyRepository(session).by_journey_id(journey_id) is not None:
                         continue
                 handle = self.temporal.get_workflow_handle(execution.id)
                 await handle.terminate(reason="enrolment never committed (reconciler)")
-                ended.append(beneficiary_id)
+                ended.append(journey_id)
         except RPCError as error:
             log.warning("orphan journeys not looked for", extra={"error": str(error)})
         return ended
 
-    async def _ask(self, beneficiary_id: str) -> JourneyTimeline | None:
-        handle = self.temporal.get_workflow_handle(journey_workflow_id(beneficiary_id))
+    async def _ask(self, journey_id: str) -> JourneyTimeline | None:
+        handle = self.temporal.get_workflow_handle(journey_workflow_id(journey_id))
         try:
             return await handle.query("timeline", result_type=JourneyTimeline)
         except RPCError as error:
             if error.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
                 log.warning(
                     "journey not reconciled: engine unreachable",
-                    extra={"beneficiary_id": beneficiary_id, "error": str(error)},
+                    extra={"journey_id": journey_id, "error": str(error)},
                 )
             return None
         except Exception as error:  # a history from before the ``timeline`` query
             log.info(
                 "journey not reconciled: its workflow cannot say its timeline",
-                extra={"beneficiary_id": beneficiary_id, "error": str(error)},
+                extra={"journey_id": journey_id, "error": str(error)},
             )
             return None
 
@@ -170,11 +174,11 @@ class JourneyReconciler:
         async with transaction(self.sessions) as session:
             journeys = JourneyRepository(session)
             record = await journeys.get(beneficiary_id)
-            if record is None:
-                return None  # enrolment not committed: nothing shown, nothing to repair
+            if record is None or record.journey_id != truth.id:
+                return None  # gone, or another journey took the row meanwhile
             standing = {
                 seq: (kind, at)
-                for seq, kind, at in await journeys.events_from(beneficiary_id, timeline.first_seq)
+                for seq, kind, at in await journeys.events_from(truth.id, timeline.first_seq)
             }
             ours = {
                 seq: (event.kind, event.occurred_at)
@@ -193,7 +197,7 @@ class JourneyReconciler:
                 1 for seq in ours if seq not in standing or seq in never_recorded
             )
             if never_recorded:
-                await journeys.forget_after(beneficiary_id, min(never_recorded) - 1)
+                await journeys.forget_after(truth.id, min(never_recorded) - 1)
             batch = timeline.batch(after_seq=0)
             if batch is not None and difference.written_events:
                 await journeys.project(batch)

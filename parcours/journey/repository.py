@@ -9,7 +9,18 @@ from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Select, Table, delete, func, select
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Select,
+    Table,
+    and_,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +41,7 @@ _Query = TypeVar("_Query", bound=Select)
 
 # The journey row's columns an event moves forward (all but the key and ``started_at``).
 _PROJECTED = (
+    "journey_id",
     "workflow_id",
     "step",
     "step_since",
@@ -59,17 +71,26 @@ def _projection(dialect: str) -> tuple[Any, Any, Any]:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     journeys = cast(Table, JourneyRecord.__table__)
     upsert = insert(journeys)
+    new = upsert.excluded
+    # The row is the person's current journey: a later journey of theirs takes it over.
+    same_journey = journeys.c.journey_id == new.journey_id
+    later_journey = and_(
+        journeys.c.journey_id != new.journey_id, journeys.c.started_at < new.started_at
+    )
+    set_: dict[str, Any] = {column: new[column] for column in _PROJECTED}
+    set_["started_at"] = case((same_journey, journeys.c.started_at), else_=new.started_at)
     forward = upsert.on_conflict_do_update(
         index_elements=[journeys.c.beneficiary_id],
-        set_={column: upsert.excluded[column] for column in _PROJECTED},
-        where=journeys.c.seq < upsert.excluded.seq,
+        set_=set_,
+        where=or_(and_(same_journey, journeys.c.seq < new.seq), later_journey),
     )
     replacing = upsert.on_conflict_do_update(
         index_elements=[journeys.c.beneficiary_id],
-        set_={column: upsert.excluded[column] for column in _PROJECTED},
+        set_=set_,
+        where=or_(same_journey, later_journey),
     )
     event_insert = insert(cast(Table, JourneyEventRecord.__table__)).on_conflict_do_nothing(
-        index_elements=["beneficiary_id", "seq"]
+        index_elements=["journey_id", "seq"]
     )
     return forward, replacing, event_insert
 
@@ -113,7 +134,7 @@ class JourneyRepository:
         standing = await self.session.execute(
             select(JourneyEventRecord.seq, JourneyEventRecord.kind, JourneyEventRecord.occurred_at)
             .where(
-                JourneyEventRecord.beneficiary_id == j.beneficiary_id,
+                JourneyEventRecord.journey_id == j.id,
                 JourneyEventRecord.seq >= batch.first_seq,
             )
             .order_by(JourneyEventRecord.seq)
@@ -129,11 +150,11 @@ class JourneyRepository:
             None,
         )
         if diverged is not None:
-            await self.forget_after(j.beneficiary_id, diverged - 1)
+            await self.forget_after(j.id, diverged - 1)
         for one in batch.each():
             await self._write(one, replacing=diverged is not None)
         if diverged is not None:
-            await rebuild_indicators(self.session, j.beneficiary_id)
+            await rebuild_indicators(self.session, j.beneficiary_id, j.id)
         return diverged is not None
 
     async def _write(self, data: RecordJourneyEventInput, *, replacing: bool) -> None:
@@ -145,7 +166,8 @@ class JourneyRepository:
             {
                 **row_values(j),
                 "beneficiary_id": j.beneficiary_id,
-                "workflow_id": journey_workflow_id(j.beneficiary_id),
+                "journey_id": j.id,
+                "workflow_id": journey_workflow_id(j.id),
                 # The row's seq is the event's (``j`` is the journey after this event).
                 "seq": data.seq,
                 "started_at": e.occurred_at,
@@ -156,6 +178,7 @@ class JourneyRepository:
             event_insert,
             {
                 "beneficiary_id": j.beneficiary_id,
+                "journey_id": j.id,
                 "seq": data.seq,
                 "kind": e.kind,
                 "step": (e.step or j.step).value,
@@ -168,12 +191,12 @@ class JourneyRepository:
             # The indicators' milestones and step spans move with the same event.
             await project_indicators(self.session, data)
 
-    async def forget_after(self, beneficiary_id: str, seq: int) -> int:
-        """Remove the events after ``seq``: transitions the engine never recorded. Returns
-        how many there were."""
+    async def forget_after(self, journey_id: str, seq: int) -> int:
+        """Remove the journey's events after ``seq``: transitions the engine never recorded.
+        Returns how many there were."""
         result = await self.session.execute(
             delete(JourneyEventRecord).where(
-                JourneyEventRecord.beneficiary_id == beneficiary_id,
+                JourneyEventRecord.journey_id == journey_id,
                 JourneyEventRecord.seq > seq,
             )
         )
@@ -183,21 +206,21 @@ class JourneyRepository:
     async def adopt_state(self, state: JourneyState) -> None:
         """Make the journey row say what the workflow holds (the reconciler's last word)."""
         record = await self.get(state.beneficiary_id)
-        if record is None:
+        if record is None or record.journey_id != state.id:
             return
         for name, value in row_values(state).items():
             setattr(record, name, value)
         await self.session.flush()
-        await rebuild_indicators(self.session, state.beneficiary_id)
+        await rebuild_indicators(self.session, state.beneficiary_id, state.id)
 
     async def events_from(
-        self, beneficiary_id: str, first_seq: int
+        self, journey_id: str, first_seq: int
     ) -> Sequence[tuple[int, str, datetime]]:
         """The journey's events from ``first_seq`` on: number, kind, when."""
         rows = await self.session.execute(
             select(JourneyEventRecord.seq, JourneyEventRecord.kind, JourneyEventRecord.occurred_at)
             .where(
-                JourneyEventRecord.beneficiary_id == beneficiary_id,
+                JourneyEventRecord.journey_id == journey_id,
                 JourneyEventRecord.seq >= first_seq,
             )
             .order_by(JourneyEventRecord.seq)
@@ -216,7 +239,13 @@ class JourneyRepository:
         return (await self.session.scalars(select(JourneyRecord.beneficiary_id))).all()
 
     async def get(self, beneficiary_id: str) -> JourneyRecord | None:
+        """The person's current journey."""
         return await self.session.get(JourneyRecord, beneficiary_id)
+
+    async def by_journey_id(self, journey_id: str) -> JourneyRecord | None:
+        return await self.session.scalar(
+            select(JourneyRecord).where(JourneyRecord.journey_id == journey_id)
+        )
 
     async def events(self, journey: JourneyRecord) -> Sequence[JourneyEventRecord]:
         """The timeline up to the journey row as read: the two agree even when a transition
@@ -224,10 +253,22 @@ class JourneyRepository:
         result = await self.session.scalars(
             select(JourneyEventRecord)
             .where(
-                JourneyEventRecord.beneficiary_id == journey.beneficiary_id,
+                JourneyEventRecord.journey_id == journey.journey_id,
                 JourneyEventRecord.seq <= journey.seq,
             )
             .order_by(JourneyEventRecord.seq)
+        )
+        return result.all()
+
+    async def earlier_events(self, journey: JourneyRecord) -> Sequence[JourneyEventRecord]:
+        """The events of the person's journeys before the current one."""
+        result = await self.session.scalars(
+            select(JourneyEventRecord)
+            .where(
+                JourneyEventRecord.beneficiary_id == journey.beneficiary_id,
+                JourneyEventRecord.journey_id != journey.journey_id,
+            )
+            .order_by(JourneyEventRecord.occurred_at, JourneyEventRecord.seq)
         )
         return result.all()
 

@@ -289,6 +289,7 @@ class _Change:
 def start(input: JourneyInput, now: datetime) -> tuple[JourneyState, list[JourneyEvent]]:
     state = JourneyState(
         beneficiary_id=input.beneficiary_id,
+        journey_id=input.journey_id,
         territory=input.territory,
         step_since=now,
         referent_id=input.referent_id,

@@ -188,6 +188,8 @@ class ActionRead(BaseModel):
 
 class JourneyRead(BaseModel):
     beneficiary_id: str
+    # The journey's own id: a person may have had several journeys (the first has their id).
+    journey_id: str
     workflow_id: str
     step: Step
     step_label: str
@@ -212,7 +214,8 @@ class JourneyRead(BaseModel):
     def build(cls, state: JourneyState, available: list[str]) -> JourneyRead:
         return cls(
             beneficiary_id=state.beneficiary_id,
-            workflow_id=journey_workflow_id(state.beneficiary_id),
+            journey_id=state.id,
+            workflow_id=journey_workflow_id(state.id),
             step=state.step,
             step_label=STEP_LABELS[state.step],
             step_since=state.step_since,

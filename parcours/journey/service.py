@@ -6,7 +6,7 @@ import contextlib
 import logging
 from collections import defaultdict
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,6 +42,7 @@ from parcours.journey.messages import (
     Action,
     DecideOrientationInput,
     ExitReason,
+    JourneyEvent,
     JourneyInput,
     JourneyState,
     OrientationKind,
@@ -121,6 +122,7 @@ def state_of(record: JourneyRecord) -> JourneyState:
     """The journey as the read model knows it, enough to tell which actions to offer."""
     return JourneyState(
         beneficiary_id=record.beneficiary_id,
+        journey_id=record.journey_id,
         territory=record.territory,
         step=Step(record.step),
         step_since=record.step_since,
@@ -180,41 +182,20 @@ class JourneyService:
             id=beneficiary_id or new_id(),
             **data.model_dump(exclude={"referent_id", "structure_id"}),
         )
-        # ``now``: when the journey starts (the engine's clock in time-skipping tests).
-        now = now or datetime.now(UTC)
         journey_input = JourneyInput(
             beneficiary_id=person.id,
+            # A person's first journey has the person's id.
+            journey_id=person.id,
             territory=data.territory,
             referent_id=data.referent_id,
             structure_id=data.structure_id,
             rsa_opened_on=data.rsa_opened_on,
             actor_id=actor_id,
             sla=sla_from(self.settings),
-            started_at=now,
+            # ``now``: when the journey starts (the engine's clock in time-skipping tests).
+            started_at=now or datetime.now(UTC),
         )
-        # The workflow starts from the same state; this request writes its first events.
-        state, events = rules.start(journey_input, now)
-        state = state.model_copy(update={"seq": len(events)})
-        # Start first: no database lock is held during the call (SQLite has one writer). If the
-        # commit then fails, the caller calls ``abandon``.
-        try:
-            await start_workflow(
-                self.temporal,
-                JOURNEY_WORKFLOW,
-                journey_input,
-                id=journey_workflow_id(person.id),
-                task_queue=self.settings.task_queue,
-                search_attributes=_initial_search_attributes(state),
-            )
-        except WorkflowAlreadyStartedError:
-            if beneficiary_id is None:
-                raise
-            # Started by an attempt that never committed: write what that journey holds.
-            handle = self.temporal.get_workflow_handle(journey_workflow_id(person.id))
-            begun = await handle.query("current", result_type=JourneyState)
-            journey_input = journey_input.model_copy(update={"started_at": begun.step_since})
-            state, events = rules.start(journey_input, begun.step_since)
-            state = state.model_copy(update={"seq": len(events)})
+        state, events = await self._begin(journey_input, adopt=beneficiary_id is not None)
         self.people.add(person)
         await self.session.flush()
         await self.journeys.project(
@@ -226,15 +207,85 @@ class JourneyService:
             journey=JourneyRead.build(state, rules.available_actions(state)),
         )
 
-    async def abandon(self, beneficiary_id: str) -> None:
-        """Undo a start whose database commit failed: no journey without its person."""
-        handle = self.temporal.get_workflow_handle(journey_workflow_id(beneficiary_id))
+    async def reopen(
+        self,
+        beneficiary_id: str,
+        *,
+        journey_id: str,
+        rsa_opened_on: date | None,
+        territory: str | None = None,
+        now: datetime | None = None,
+    ) -> JourneyRead:
+        """A new journey for a person whose last one is closed (their RSA opens again): it
+        starts at intake, in their département, without a référent yet; the earlier journeys
+        stay readable. ``journey_id`` chosen by the caller (a CAF import derives it from the
+        CAF event) makes a retry adopt the journey an interrupted attempt started. The caller
+        commits, or calls ``abandon``."""
+        record = await self._record(beneficiary_id)
+        if record.journey_id == journey_id:
+            return journey_read(record)  # a retry that found it written
+        if record.step != Step.CLOSED:
+            raise Conflict("La personne a un parcours en cours : il n'en commence pas un autre.")
+        person = await self.people.beneficiary(beneficiary_id)
+        assert person is not None
+        if rsa_opened_on is not None:
+            person.rsa_opened_on = rsa_opened_on
+        journey_input = JourneyInput(
+            beneficiary_id=beneficiary_id,
+            journey_id=journey_id,
+            territory=territory or person.territory,
+            rsa_opened_on=rsa_opened_on,
+            sla=sla_from(self.settings),
+            started_at=now or datetime.now(UTC),
+        )
+        state, events = await self._begin(journey_input, adopt=True)
+        await self.journeys.project(
+            RecordJourneyEventsInput(journey=state, first_seq=1, events=events)
+        )
+        log_access(self.session, None, beneficiary_id, "update", "journey.reopen")
+        return JourneyRead.build(state, rules.available_actions(state))
+
+    async def _begin(
+        self, journey_input: JourneyInput, *, adopt: bool
+    ) -> tuple[JourneyState, list[JourneyEvent]]:
+        """Start the journey's workflow; the platform writes its first events (the workflow
+        starts from the same state). ``adopt``: a workflow already started under this id (by
+        an attempt that never committed) is taken as it is."""
+        assert journey_input.journey_id is not None and journey_input.started_at is not None
+        state, events = rules.start(journey_input, journey_input.started_at)
+        state = state.model_copy(update={"seq": len(events)})
+        # Start first: no database lock is held during the call (SQLite has one writer). If the
+        # commit then fails, the caller calls ``abandon``.
+        try:
+            await start_workflow(
+                self.temporal,
+                JOURNEY_WORKFLOW,
+                journey_input,
+                id=journey_workflow_id(journey_input.journey_id),
+                task_queue=self.settings.task_queue,
+                search_attributes=_initial_search_attributes(state),
+            )
+        except WorkflowAlreadyStartedError:
+            if not adopt:
+                raise
+            # Started by an attempt that never committed: write what that journey holds.
+            handle = self.temporal.get_workflow_handle(
+                journey_workflow_id(journey_input.journey_id)
+            )
+            begun = await handle.query("current", result_type=JourneyState)
+            journey_input = journey_input.model_copy(update={"started_at": begun.step_since})
+            state, events = rules.start(journey_input, begun.step_since)
+            state = state.model_copy(update={"seq": len(events)})
+        return state, events
+
+    async def abandon(self, journey_id: str) -> None:
+        """Undo a start whose database commit failed: no journey without its person (a
+        person's first journey has the person's id)."""
+        handle = self.temporal.get_workflow_handle(journey_workflow_id(journey_id))
         try:
             await handle.terminate(reason="enrolment not committed")
         except RPCError:
-            log.exception(
-                "could not terminate orphan journey", extra={"beneficiary_id": beneficiary_id}
-            )
+            log.exception("could not terminate orphan journey", extra={"journey_id": journey_id})
 
     async def _record(self, beneficiary_id: str) -> JourneyRecord:
         record = await self.journeys.get(beneficiary_id)
@@ -270,7 +321,7 @@ class JourneyService:
             referent_id = getattr(action, "referent_id", None)
             structure_id = getattr(action, "structure_id", None)
             await self._check_references(referent_id, structure_id)
-            handle = self.temporal.get_workflow_handle(journey_workflow_id(beneficiary_id))
+            handle = self.temporal.get_workflow_handle(journey_workflow_id(record.journey_id))
             state = await run_update(
                 handle, name, action, result_type=JourneyState, gone=GONE, update_id=action_id
             )
@@ -291,7 +342,7 @@ class JourneyService:
         refused). The decision stands if the engine does not answer now: logged for operators."""
         notice = FranceTravailNoticeStart(
             beneficiary_id=beneficiary_id,
-            journey_workflow_id=journey_workflow_id(beneficiary_id),
+            journey_workflow_id=journey_workflow_id(state.id),
             orientation_seq=state.seq,
             decided_on=state.step_since.date(),
             structure_id=decision.structure_id,
@@ -315,7 +366,7 @@ class JourneyService:
             record = await self._record(beneficiary_id)
         if record.step == Step.CLOSED:
             raise Conflict("Le parcours est clôturé : aucune action n'est plus possible.")
-        handle = self.temporal.get_workflow_handle(journey_workflow_id(beneficiary_id))
+        handle = self.temporal.get_workflow_handle(journey_workflow_id(record.journey_id))
         await send_update(handle, name, action, result_type=JourneyState, gone=GONE)
 
     async def change_rsa_rights(self, beneficiary_id: str, signal: RsaRightsChangedInput) -> None:
@@ -323,7 +374,7 @@ class JourneyService:
         if record.step == Step.CLOSED:
             return  # The CAF may tell us after the journey ended: nothing left to change.
         # A journey that ended before the read model said so is the same as above.
-        handle = self.temporal.get_workflow_handle(journey_workflow_id(beneficiary_id))
+        handle = self.temporal.get_workflow_handle(journey_workflow_id(record.journey_id))
         await send_signal(handle, "rsa_rights_changed", signal)
 
     async def detail(

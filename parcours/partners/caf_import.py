@@ -36,12 +36,14 @@ from parcours.core.db import utcnow
 from parcours.core.errors import NotFound, ParcoursError
 from parcours.core.settings import Settings
 from parcours.core.temporal import start_workflow
-from parcours.journey.messages import RsaRightsChangedInput, RsaStatus
+from parcours.journey.messages import RsaRightsChangedInput, RsaStatus, Step
+from parcours.journey.repository import JourneyRepository
 from parcours.journey.schemas import BeneficiaryCreate
 from parcours.journey.service import JourneyService
 from parcours.partners.caf_feed import (
     EVENT_KIND_LABELS,
     CafFeedEvent,
+    EventKind,
     FeedFormat,
     InvalidFeedFile,
 )
@@ -280,6 +282,37 @@ class CafImportService:
         if status is not RsaStatus.OPEN:
             await journeys.change_rsa_rights(beneficiary_id, _signal(event, status))
         return LineOutcome("created", beneficiary_id=beneficiary_id)
+
+    async def opens_new_journey(self, person_id: str, event: CafFeedEvent) -> bool:
+        """New rights for someone whose last journey is closed: they are followed again."""
+        if event.kind is not EventKind.NEW_RIGHTS or event.rsa_status is not RsaStatus.OPEN:
+            return False
+        journey = await JourneyRepository(self.session).get(person_id)
+        return journey is not None and journey.step == Step.CLOSED
+
+    async def reopen(
+        self, file_id: str, number: int, event: CafFeedEvent, person_id: str
+    ) -> LineOutcome:
+        """A new journey for a known person whose RSA opens again (the earlier journeys stay
+        readable), their carnet updated, the event claimed, the line recorded. The caller
+        commits; if it cannot, the line's retry adopts the journey this attempt started."""
+        journey_id = uuid.uuid5(uuid.NAMESPACE_URL, f"parcours:caf-event-journey:{event.event_id}")
+        await JourneyService(self.session, self.temporal, self.settings).reopen(
+            person_id,
+            journey_id=str(journey_id),
+            rsa_opened_on=event.rights_opened_on or event.occurred_on,
+        )
+        outcome = LineOutcome(
+            "created",
+            "nouveau parcours : droit RSA rouvert après la clôture du précédent",
+            person_id,
+        )
+        if await self._claim(file_id, number, event, outcome):
+            person = await self.session.get(Beneficiary, person_id)
+            if person is not None:
+                await PartnerDataService(self.session).record_caf_rights(person, event)
+        await self.record(file_id, number, outcome, event.event_id)
+        return outcome
 
     async def signal(self, person_id: str, event: CafFeedEvent) -> str | None:
         """Tell a known person's journey (idempotent: a repeated status changes nothing).

@@ -254,15 +254,19 @@ async def test_a_child_workflows_sql_write_interrupted(
             "\ntraining request approved while its write was cut: request and workflow agreed "
             f"{time.monotonic() - restarted:.1f} s after the restart"
         )
-        async with sessions() as session:
-            kinds = [
-                kind
-                for (kind,) in await session.execute(
-                    select(JourneyEventRecord.kind).where(
-                        JourneyEventRecord.beneficiary_id == person_id
+        async def journey_kinds() -> list[str] | None:
+            async with sessions() as session:
+                kinds = list(
+                    await session.scalars(
+                        select(JourneyEventRecord.kind).where(
+                            JourneyEventRecord.beneficiary_id == person_id
+                        )
                     )
                 )
-            ]
+            return kinds if "training_approved" in kinds else None
+
+        # The journey is told of the approval too (its own write may come a moment later).
+        kinds = await until(journey_kinds, timeout_s=120)
         assert kinds.count("training_approved") == 1
         await agreement(client, sessions, [person_id])
     finally:

@@ -649,6 +649,7 @@ async def follow_person(sessions: Sessions, staff: Staff, postal_code: str, city
         session.add(
             JourneyRecord(
                 beneficiary_id=person.id,
+                journey_id=person.id,
                 workflow_id=f"journey-{person.id}",
                 step="accompaniment",
                 step_since=utcnow(),
