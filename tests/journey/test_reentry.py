@@ -90,7 +90,7 @@ async def test_rights_opened_again_after_a_closure_start_a_second_journey_both_r
         }
     )
     out = await imported(partners, tmp_path, "again", again)
-    assert "1 inscrite" in out or "1 inscrit" in out, out
+    assert "1 personne inscrite" in out, out
 
     async def second_journey() -> JourneyRecord | None:
         journey = await journey_of(sessions, opening.caf_number)
