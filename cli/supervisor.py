@@ -96,24 +96,24 @@ class Supervisor:
             time.sleep(1)
 
     def stop(self) -> None:
-        """Stop every component, the last started first (SIGTERM, then SIGKILL after
-        ``STOP_WAIT_S``); none is restarted from the first call on. A second Ctrl-C kills
-        what is left at once."""
+        """Stop every component, the last started first, each gone before the next is asked
+        (the worker finishes its tasks while Temporal still answers): SIGTERM, then SIGKILL
+        after ``STOP_WAIT_S``. None is restarted from the first call on. A second Ctrl-C
+        kills what is left at once."""
         with self._lock:
             self._stopping.set()
         try:
             for component in reversed(self.components):
-                if component.running():
-                    assert component.process is not None
-                    # SIGTERM, not SIGINT: a child of a background job inherits SIGINT ignored.
-                    component.process.send_signal(signal.SIGTERM)
-            for component in reversed(self.components):
-                if component.process is not None:
-                    try:
-                        component.process.wait(timeout=STOP_WAIT_S)
-                    except subprocess.TimeoutExpired:
-                        component.process.kill()
-                        component.process.wait()
+                process = component.process
+                if process is None or process.poll() is not None:
+                    continue
+                # SIGTERM, not SIGINT: a child of a background job inherits SIGINT ignored.
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=STOP_WAIT_S)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
         except KeyboardInterrupt:
             for component in self.components:
                 if component.process is not None:
