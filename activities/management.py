@@ -10,8 +10,8 @@ from email.message import EmailMessage
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
+from activities.expected import expected_failure
 from parcours.access.repository import PeopleRepository
 from parcours.core.db import transaction, utcnow
 from parcours.core.settings import Settings
@@ -40,6 +40,9 @@ def _send(settings: Settings, to: str, subject: str, body: str) -> None:
         if settings.smtp_user:
             smtp.login(settings.smtp_user, settings.smtp_password or "")
         smtp.send_message(message)
+
+
+DIGESTS_NOT_SENT = "DigestsNotSent"
 
 
 class DigestActivities:
@@ -98,6 +101,9 @@ class DigestActivities:
                     found.sent_at, found.send_error = utcnow(), None
         activity.logger.info("digests sent", extra={"sent": sent, "failed": failed})
         if failed:
-            # Retried later: only the digests not sent yet go again.
-            raise ApplicationError(f"{failed} résumé(s) non envoyé(s) par courriel")
+            # An SMTP server down, like a partner's outage: retried later, only the digests not
+            # sent yet go again; each one's error is kept on its row.
+            raise expected_failure(
+                f"{failed} résumé(s) non envoyé(s) par courriel", DIGESTS_NOT_SENT
+            )
         return SendDigestsResult(sent=sent, email_enabled=True)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from activities.expected import expected_failure
 from activities.partners import partner_http_call
 from parcours.core.db import transaction
 from parcours.core.settings import Settings
@@ -22,13 +23,14 @@ from parcours.orientations.messages import (
     ServiceOrientationTransition,
     StructureReminderInput,
 )
-from parcours.orientations.service import ServiceOrientationProjection
+from parcours.orientations.service import AnswerNotYetCommitted, ServiceOrientationProjection
 from parcours.partners.adapters.clients import PartnerAdapters
 from parcours.partners.messages import PartnerReceipt
 
 # A structure's answer is read from its callback, committed by the request that signalled:
 # wait for it this many attempts (about ten minutes), then write the answer without it.
 ANSWER_WAIT_ATTEMPTS = 25
+ANSWER_NOT_YET_COMMITTED = "AnswerNotYetCommitted"
 
 
 class StructureReminder(BaseModel):
@@ -62,10 +64,15 @@ class ServiceOrientationActivities:
     @activity.defn(name=RECORD_SERVICE_ORIENTATION)
     async def record_service_orientation(self, data: ServiceOrientationTransition) -> None:
         wait = activity.info().attempt < ANSWER_WAIT_ATTEMPTS
-        async with transaction(self.sessions) as session:
-            await ServiceOrientationProjection(session, self.settings).record(
-                data, wait_for_answer=wait
-            )
+        try:
+            async with transaction(self.sessions) as session:
+                await ServiceOrientationProjection(session, self.settings).record(
+                    data, wait_for_answer=wait
+                )
+        except AnswerNotYetCommitted as waiting:
+            raise expected_failure(
+                f"structure's answer not committed yet ({waiting})", ANSWER_NOT_YET_COMMITTED
+            ) from None
 
     @activity.defn(name=REMIND_STRUCTURE.activity)
     async def remind_structure(self, data: StructureReminderInput) -> PartnerReceipt:

@@ -19,6 +19,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from activities.expected import expected_failure
 from activities.heartbeat import heartbeating
 from parcours.core.db import transaction
 from parcours.core.settings import Settings
@@ -45,9 +46,11 @@ from parcours.partners.messages import (
     CONSENT_MISSING,
     FIND_FRANCE_TRAVAIL_PERSON,
     FINISH_CAF_IMPORT,
+    INVALID_FEED,
     LOOKUP_CAF_HOUSEHOLD,
     NOTIFY_FRANCE_TRAVAIL_ORIENTATION,
     PARTNER_REFUSED,
+    PARTNER_UNAVAILABLE,
     PERSON_INCOMPLETE,
     PERSON_UNKNOWN,
     SEND_STRUCTURE_ORIENTATION,
@@ -92,14 +95,18 @@ async def partner_http_call(
             result = await call()
     except PartnerRefused as refused:
         await _incident_settled(incidents)
-        raise ApplicationError(refused.message, type=PARTNER_REFUSED, non_retryable=True) from None
+        raise expected_failure(refused.message, PARTNER_REFUSED, non_retryable=True) from None
     except PartnerUnavailable as unavailable:
-        # Retryable: the policy decides when; the same key makes the next attempt safe.
+        # Retryable: the policy decides when; the same key makes the next attempt safe. This
+        # warning is the attempt's whole log (the failure is benign: no stack trace).
         activity.logger.warning(
-            "partner unavailable", extra={"partner": unavailable.partner, "error": str(unavailable)}
+            "partner unavailable (%s): %s",
+            unavailable.partner,
+            unavailable,
+            extra={"partner": unavailable.partner, "error": str(unavailable)},
         )
         await _incident_failed(incidents, unavailable, beneficiary_id)
-        raise
+        raise expected_failure(unavailable.message, PARTNER_UNAVAILABLE, logged=False) from None
     await _incident_settled(incidents)
     return result
 
@@ -146,7 +153,7 @@ def _refusal(error: ConsentMissing | PersonUnknown | PersonIncomplete) -> Applic
         PersonUnknown: PERSON_UNKNOWN,
         PersonIncomplete: PERSON_INCOMPLETE,
     }[type(error)]
-    return ApplicationError(str(error), type=kind, non_retryable=True)
+    return expected_failure(str(error), kind, non_retryable=True)
 
 
 class PartnerActivities:
@@ -349,7 +356,7 @@ class CafImportActivities:
             async with transaction(self.sessions) as session:
                 return await self._service(session).begin(data.file_id)
         except InvalidFeed as error:
-            raise ApplicationError(error.message, type="InvalidFeed", non_retryable=True) from None
+            raise expected_failure(error.message, INVALID_FEED, non_retryable=True) from None
 
     @activity.defn(name=APPLY_CAF_FEED_BATCH)
     async def apply_caf_feed_batch(self, data: CafFeedBatchInput) -> CafImportCounts:
@@ -357,9 +364,7 @@ class CafImportActivities:
             feeds = CafFeedRepository(session)
             feed = await feeds.file(data.file_id)
             if feed is None:
-                raise ApplicationError(
-                    "Fichier introuvable.", type="InvalidFeed", non_retryable=True
-                )
+                raise expected_failure("Fichier introuvable.", INVALID_FEED, non_retryable=True)
             pending = await feeds.pending_lines(data.file_id, data.first_line, data.last_line)
             feed_format = FeedFormat.from_header(feed.header)
             lines = [(number, _parse(feed_format, text)) for number, text in pending]
@@ -453,4 +458,4 @@ class CafImportActivities:
             async with transaction(self.sessions) as session:
                 return await self._service(session).finish(data.file_id)
         except InvalidFeed as error:
-            raise ApplicationError(error.message, type="InvalidFeed", non_retryable=True) from None
+            raise expected_failure(error.message, INVALID_FEED, non_retryable=True) from None

@@ -11,8 +11,8 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
+from activities.expected import expected_failure
 from parcours.carnet.models import PlanAction
 from parcours.carnet.schemas import PlanStatus, Theme
 from parcours.core.db import new_id, transaction, utcnow
@@ -83,8 +83,8 @@ class TrainingRequestActivities:
             activity.heartbeat()
             await asyncio.sleep(RECORDED_CHECK_EVERY_S)
         else:
-            raise ApplicationError(
-                f"training request {data.request_id} not recorded yet", type=NOT_RECORDED
+            raise expected_failure(
+                f"training request {data.request_id} not recorded yet", NOT_RECORDED
             )
         return TrainingRequestSetup(
             training=details,

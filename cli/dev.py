@@ -1,37 +1,24 @@
 """``parcours dev``: the whole platform on one machine, as docker-compose wires it in
-production — Temporal dev server (SQLite under var/), worker and API as separate processes.
-Ctrl-C stops them all; data stays under var/ for the next run."""
+production — Temporal dev server (SQLite under the var directory), partner simulators, worker
+and API as separate processes, kept running by ``cli.supervisor`` (a component that stops is
+restarted). Ctrl-C stops them all; data stays in the var directory for the next run."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-from pathlib import Path
+from urllib.parse import urlsplit
 
+from cli.supervisor import Component, StartFailed, Supervisor
 from cli.temporal_server import dev_server_command
 from demo.requests import demo_requests_summary, seed_demo_requests
 from demo.seed import demo_feed_summary, seed_caf_feed
 from parcours.core.settings import ROOT, Settings
 
-
-def _wait_for_port(host: str, port: int, timeout: float, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"le processus {process.args!r} s'est arrêté (code {process.returncode})"
-            )
-        with socket.socket() as s:
-            s.settimeout(0.5)
-            if s.connect_ex((host, port)) == 0:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"{host}:{port} ne répond pas après {timeout:.0f} s")
+DEFAULT_UI_PORT = 8233
 
 
 def _parcours(*args: str) -> list[str]:
@@ -42,7 +29,7 @@ def _import_demo_caf_feed(settings: Settings) -> None:
     """The demo's CAF feed, through the real import workflow (once; a later run imports
     nothing new). The demo goes on without it if it fails."""
     try:
-        print(demo_feed_summary(asyncio.run(seed_caf_feed(settings))), flush=True)
+        print(demo_feed_summary(asyncio.run(seed_caf_feed(settings, settings.var_dir))), flush=True)
     except Exception as error:  # the platform is usable without the demo feed
         print(f"Le flux CAF de démonstration n'a pas été importé : {error}", file=sys.stderr)
 
@@ -56,46 +43,73 @@ def _make_demo_requests(settings: Settings) -> None:
         print(f"Les demandes de démonstration n'ont pas été faites : {error}", file=sys.stderr)
 
 
+def _address(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host, int(port)
+
+
 def run_dev(settings: Settings, seed: bool = True) -> int:
-    var = ROOT / "var"
-    var.mkdir(exist_ok=True)
-    env = {**os.environ, "PARCOURS_LOG_FORMAT": os.environ.get("PARCOURS_LOG_FORMAT", "console")}
-    host, _, port = settings.temporal_address.partition(":")
-    processes: list[subprocess.Popen[bytes]] = []
-
-    def start(command: list[str], log_name: str | None = None) -> subprocess.Popen[bytes]:
-        stdout = open(var / log_name, "ab") if log_name else None  # noqa: SIM115
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=stdout, stderr=stdout)
-        processes.append(process)
-        return process
-
-    def stop_all() -> None:
-        for process in reversed(processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-        for process in reversed(processes):
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    """Start the platform in order, each part once the one it needs answers; keep it running
+    until Ctrl-C or SIGTERM. 1 when a part could not start (why, in French), else 0."""
+    var = settings.var_dir
+    var.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "PARCOURS_LOG_FORMAT": os.environ.get("PARCOURS_LOG_FORMAT", "console"),
+        # Every part on the same files as this run, whatever set them.
+        "PARCOURS_VAR_DIR": str(var),
+        "DATABASE_URL": settings.database_url,
+    }
+    ui_port = urlsplit(settings.temporal_ui_url).port or DEFAULT_UI_PORT
+    supervisor = Supervisor(ROOT, env)
 
     def on_term(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt  # A supervisor's SIGTERM stops everything, like Ctrl-C.
 
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGHUP, on_term)  # the terminal closed: the children are in no group
     try:
         subprocess.run(_parcours("migrate"), cwd=ROOT, env=env, check=True)
-        temporal = start(dev_server_command(Path(var / "temporal.db"), int(port)), "temporal.log")
         print(f"Temporal (dev server) démarre sur {settings.temporal_address}…", flush=True)
-        _wait_for_port(host, int(port), 60, temporal)
-        simulators = start(_parcours("simulators"), "simulators.log")
-        _wait_for_port(settings.simulators_host, settings.simulators_port, 60, simulators)
-        start(_parcours("worker"))
+        temporal = _address(settings.temporal_address)
+        supervisor.start(
+            Component(
+                "serveur Temporal",
+                "Le serveur Temporal s'est arrêté",
+                dev_server_command(var / "temporal.db", temporal[1], ui_port),
+                port=temporal,
+                log=var / "temporal.log",
+            )
+        )
+        supervisor.start(
+            Component(
+                "simulateurs des partenaires",
+                "Les simulateurs des partenaires se sont arrêtés",
+                _parcours("simulators"),
+                port=(settings.simulators_host, settings.simulators_port),
+                log=var / "simulators.log",
+            )
+        )
+        supervisor.start(
+            Component(
+                "worker",
+                "Le worker s'est arrêté",
+                _parcours("worker"),
+                # Its metrics are served once it runs; it connects to Temporal right after.
+                port=_address(settings.worker_metrics_address),
+            )
+        )
         if seed:
             subprocess.run(_parcours("seed-demo"), cwd=ROOT, env=env, check=True)
             _import_demo_caf_feed(settings)
-        api = start(_parcours("api"))
-        _wait_for_port(settings.api_host, settings.api_port, 60, api)
+        supervisor.start(
+            Component(
+                "API",
+                "L'API s'est arrêtée",
+                _parcours("api"),
+                port=(settings.api_host, settings.api_port),
+            )
+        )
         if seed:
             _make_demo_requests(settings)
         print(
@@ -109,19 +123,23 @@ def run_dev(settings: Settings, seed: bool = True) -> int:
             "claire.dumas@… (orientation), marc.vial@… (responsable), anne.roche@… "
             "(financeur Région), personne@demo.parcours.fr "
             "— mot de passe demo-parcours-73\n"
-            "Ctrl-C pour tout arrêter (les données restent dans var/).\n",
+            f"Ctrl-C pour tout arrêter (les données restent dans {var}).\n",
             flush=True,
         )
-        while all(p.poll() is None for p in processes):
-            time.sleep(0.5)
-        failed = next(p for p in processes if p.poll() is not None)
+        supervisor.wait()
+    except StartFailed as failed:
+        print(str(failed), file=sys.stderr, flush=True)
+        return 1
+    except subprocess.CalledProcessError as failed:
         print(
-            f"Un composant s'est arrêté : {failed.args!r} (code {failed.returncode})",
+            f"Démarrage impossible : « parcours {failed.cmd[-1]} » a échoué (code "
+            f"{failed.returncode}).",
             file=sys.stderr,
+            flush=True,
         )
         return 1
     except KeyboardInterrupt:
         print("\nArrêt de Parcours…", flush=True)
         return 0
     finally:
-        stop_all()
+        supervisor.stop()

@@ -25,7 +25,7 @@ def migrate() -> None:
     from alembic.config import Config
 
     _setup("migrate")
-    (ROOT / "var").mkdir(exist_ok=True)
+    get_settings().var_dir.mkdir(parents=True, exist_ok=True)  # the default SQLite file's
     command.upgrade(Config(str(ROOT / "alembic.ini")), "head")
 
 
@@ -135,13 +135,15 @@ def dev(
 
 
 @app.command("temporal-dev")
-def temporal_dev(db_file: Path = ROOT / "var" / "temporal.db") -> None:
+def temporal_dev(
+    db_file: Path | None = typer.Option(None, help="Défaut : temporal.db du dossier var"),
+) -> None:
     """Run only the Temporal dev server with Parcours' search attributes."""
     import os
 
     from cli.temporal_server import dev_server_command
 
-    command = dev_server_command(db_file)
+    command = dev_server_command(db_file or get_settings().var_dir / "temporal.db")
     os.execv(command[0], command)
 
 

@@ -365,7 +365,8 @@ async def seed_caf_feed(
 
 def demo_feed_summary(result: DemoFeedImport) -> str:
     read = result.imported
-    where = f"var/{result.path.name}"
+    path = result.path
+    where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
     if not result.ran_now:
         return f"Flux CAF de démonstration ({where}) déjà importé : rien de nouveau."
     return (

@@ -20,11 +20,11 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     secret_key: str = DEV_SECRET
-    # The app's own database; Temporal keeps its own elsewhere.
-    database_url: str = Field(
-        default=f"sqlite+aiosqlite:///{ROOT / 'var' / 'parcours.db'}",
-        validation_alias="DATABASE_URL",
-    )
+    # Where ``parcours dev`` keeps its files: the Temporal dev server's SQLite file, the logs,
+    # the demo's CAF feed, and the app's SQLite database unless DATABASE_URL names another.
+    var_dir: Path = ROOT / "var"
+    # The app's own database; Temporal keeps its own elsewhere. Default: SQLite in ``var_dir``.
+    database_url: str = Field(default="", validation_alias="DATABASE_URL")
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     task_queue: str = "journeys"
@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     # thousands of journeys cost a third of the worker's CPU). The tests run it inside, where
     # a non-deterministic call (clock, I/O, randomness) fails at once.
     workflow_sandbox_everywhere: bool = False
+    # ``parcours dev`` serves the Temporal UI on this URL's port.
     temporal_ui_url: str = "http://127.0.0.1:8233"
 
     api_host: str = "127.0.0.1"
@@ -126,6 +127,12 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_from: str = "parcours@localhost"
     public_app_url: str = "http://127.0.0.1:8000"
+
+    @model_validator(mode="after")
+    def _database_in_var_dir(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.var_dir / 'parcours.db'}"
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

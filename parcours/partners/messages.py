@@ -28,6 +28,10 @@ CONSENT_MISSING = "ConsentMissing"
 PARTNER_REFUSED = "PartnerRefused"
 
 
+# Raised while a partner is down, slow or overloaded: retried under the partner's policy.
+PARTNER_UNAVAILABLE = "PartnerUnavailable"
+
+
 PERSON_UNKNOWN = "PersonUnknown"
 
 
@@ -268,12 +272,16 @@ APPLY_CAF_FEED_BATCH = "apply_caf_feed_batch"
 FINISH_CAF_IMPORT = "finish_caf_import"
 
 
+# The feed file cannot be imported (unreadable, empty, gone): trying again cannot help.
+INVALID_FEED = "InvalidFeed"
+
+
 # Our own database and Temporal: retry until they are back, the import must finish.
 IMPORT_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=1),
-    non_retryable_error_types=["InvalidFeed"],
+    non_retryable_error_types=[INVALID_FEED],
 )
 
 
