@@ -21,8 +21,9 @@ import pytest
 from parcours.access.models import Structure
 from parcours.core.db import create_engine, create_sessionmaker, transaction
 from parcours.core.settings import Settings
-from tests.conftest import Account, create_account, person_payload
 from tests.dev_runner.conftest import COMPONENTS, PATIENCE_S, DevRun, dev_run, until
+from tests.support.accounts import Account, create_account
+from tests.support.people import person_payload
 
 pytestmark = pytest.mark.resilience
 

@@ -25,7 +25,7 @@ from activities.partners import PartnerActivities
 from parcours.core.settings import Settings
 from parcours.partners.adapters.clients import PartnerAdapters
 from parcours.partners.messages import FIND_FRANCE_TRAVAIL_PERSON
-from tests.partner_support import add_person
+from tests.support.partners import add_person
 
 BUG = "buggy_activity"
 
