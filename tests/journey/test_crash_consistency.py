@@ -254,6 +254,7 @@ async def test_a_child_workflows_sql_write_interrupted(
             "\ntraining request approved while its write was cut: request and workflow agreed "
             f"{time.monotonic() - restarted:.1f} s after the restart"
         )
+
         async def journey_kinds() -> list[str] | None:
             async with sessions() as session:
                 kinds = list(
