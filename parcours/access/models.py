@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parcours.core.db import Base, new_id, utcnow
@@ -54,7 +54,9 @@ class User(Base):
 
 
 class WebSession(Base):
-    """A signed-in browser: the cookie holds a token whose hash is the id."""
+    """A signed-in browser: the cookie holds a token whose hash is the id. A session opened
+    through ProConnect keeps the provider's id_token: signing out hands it back to ProConnect
+    (``id_token_hint``) to end the agent's session there too."""
 
     __tablename__ = "web_sessions"
 
@@ -63,6 +65,7 @@ class WebSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
+    provider_id_token: Mapped[str | None] = mapped_column(Text)
 
 
 class ApiToken(Base):

@@ -95,8 +95,12 @@ class AccountRepository:
         ).first()
         return (row[0], row[1]) if row else None
 
-    async def end_web_session(self, session_id: str) -> None:
-        await self.session.execute(delete(WebSession).where(WebSession.id == session_id))
+    async def end_web_session(self, session_id: str) -> WebSession | None:
+        """Delete the session; return it as it was (None if there was none)."""
+        ended = await self.session.get(WebSession, session_id)
+        if ended is not None:
+            await self.session.delete(ended)
+        return ended
 
     async def end_user_sessions(self, user_id: str) -> None:
         await self.session.execute(delete(WebSession).where(WebSession.user_id == user_id))

@@ -27,8 +27,12 @@ from parcours.access.schemas import (
     TokenRead,
 )
 from parcours.core.db import utcnow
+<<<<<<< HEAD
 from parcours.core.errors import Conflict, Forbidden, InvalidReference, NotFound, Unauthenticated
 from parcours.core.schemas import PersonRef
+=======
+from parcours.core.errors import Forbidden, InvalidReference, Unauthenticated
+>>>>>>> proconnect
 from parcours.core.security import (
     hash_password,
     new_token,
@@ -41,6 +45,10 @@ from parcours.resources import geo, importer
 from parcours.resources.schemas import Rejected
 
 WRONG_CREDENTIALS = "Adresse électronique ou mot de passe incorrect."
+NO_AGENT_ACCOUNT = "Aucun compte Parcours ne correspond à cette identité ProConnect."
+ACCOUNT_DEACTIVATED = (
+    "Votre compte Parcours est désactivé : adressez-vous à l'administrateur de votre structure."
+)
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,7 @@ class AccountService:
         user.failed_logins, user.locked_until = 0, None
         return await self.open_session(user)
 
-    async def open_session(self, user: User) -> SignedIn:
+    async def open_session(self, user: User, *, provider_id_token: str | None = None) -> SignedIn:
         token, csrf = new_token(), new_token()
         self.accounts.add(
             WebSession(
@@ -84,16 +92,20 @@ class AccountService:
                 user_id=user.id,
                 csrf_token=csrf,
                 expires_at=utcnow() + timedelta(hours=self.settings.session_hours),
+                provider_id_token=provider_id_token,
             )
         )
         return SignedIn(Principal.of(user), token, csrf)
 
-    async def agent_by_email(self, email: str) -> User | None:
-        """The active professional account of this e-mail (ProConnect signs agents in only)."""
-        user = await self.accounts.user_by_email(email) if email else None
-        if user is None or not user.active or user.role == Role.BENEFICIARY:
-            return None
-        return user
+    async def sign_in_as_agent(self, email: str, *, provider_id_token: str) -> SignedIn:
+        """ProConnect's sign-in, for agents only: the provider vouches for the e-mail, which
+        must be an active professional account's (an invited agent's first sign-in too)."""
+        user = await self.accounts.user_by_email(email.strip()) if email.strip() else None
+        if user is None or user.role == Role.BENEFICIARY:
+            raise Forbidden(NO_AGENT_ACCOUNT)
+        if not user.active:
+            raise Forbidden(ACCOUNT_DEACTIVATED)
+        return await self.open_session(user, provider_id_token=provider_id_token)
 
     async def session_principal(self, token: str) -> tuple[Principal, str] | None:
         """The signed-in user of a session cookie and the session's CSRF token."""
@@ -103,8 +115,10 @@ class AccountService:
         web_session, user = found
         return Principal.of(user), web_session.csrf_token
 
-    async def sign_out(self, token: str) -> None:
-        await self.accounts.end_web_session(token_hash(token))
+    async def sign_out(self, token: str) -> str | None:
+        """End the session; return ProConnect's id_token if the session came from it."""
+        ended = await self.accounts.end_web_session(token_hash(token))
+        return ended.provider_id_token if ended else None
 
     async def token_principal(self, token: str) -> Principal | None:
         """The agent an API token acts for (a partner's token acts for nobody: None)."""
