@@ -15,13 +15,13 @@ from temporalio.client import Client
 
 from api import metrics, proconnect
 from api.auth import SignInRequired
-from api.pages import access as access_pages
 from api.pages import indicators as indicator_pages
 from api.pages import journey as journey_pages
 from api.pages import management as management_pages
 from api.pages import partners as partner_pages
 from api.pages import resources as resource_pages
 from api.pages import training_requests as training_request_pages
+from api.pages.access import router as access_pages
 from api.pages.carnet import router as carnet_pages
 from api.routes import (
     carnet,

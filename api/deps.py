@@ -16,7 +16,7 @@ from temporalio.client import Client
 from api.auth import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, SignInRequired, _from_request
 from api.pages.carnet.view import CarnetPages
 from parcours.access.rules import Principal
-from parcours.access.service import AccountService
+from parcours.access.service import AccountService, AdminService
 from parcours.carnet.service import CarnetService, ErasureService
 from parcours.core.errors import Forbidden, Unauthenticated
 from parcours.core.security import same
@@ -214,3 +214,19 @@ async def caf_importer(principal: ApiPrincipal) -> Principal:
 CafImportsDep = Annotated[CafImportService, Depends(get_caf_imports)]
 CallbacksDep = Annotated[PartnerCallbackService, Depends(get_callbacks)]
 Importer = Annotated[Principal, Depends(caf_importer)]
+
+
+async def get_admin(
+    session: SessionDep, settings: SettingsDep, principal: ApiPrincipal
+) -> AdminService:
+    return AdminService(session, settings, principal)
+
+
+async def get_admin_page(
+    session: SessionDep, settings: SettingsDep, principal: PagePrincipal
+) -> AdminService:
+    return AdminService(session, settings, principal)
+
+
+AdminDep = Annotated[AdminService, Depends(get_admin)]
+AdminPageDep = Annotated[AdminService, Depends(get_admin_page)]

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from api.deps import JourneyServiceDep, OptionalPrincipal, PagePrincipal, SessionDep
 from api.forms import clean_form, form_errors, journey_choices
-from api.pages.access import home_of
+from api.pages.access.sign_in import home_of
 from api.templating import templates
 from parcours.core.errors import ParcoursError
 from parcours.core.temporal import commit_or_undo

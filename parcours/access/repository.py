@@ -105,7 +105,9 @@ class AccountRepository:
     async def end_user_sessions(self, user_id: str) -> None:
         await self.session.execute(delete(WebSession).where(WebSession.user_id == user_id))
 
-    async def api_token(self, token_hash: str, now: datetime) -> tuple[ApiToken, User | None] | None:
+    async def api_token(
+        self, token_hash: str, now: datetime
+    ) -> tuple[ApiToken, User | None] | None:
         """A token in force (not revoked, not expired) and the active agent it acts for (None:
         a partner's token)."""
         row = (

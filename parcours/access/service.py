@@ -27,12 +27,8 @@ from parcours.access.schemas import (
     TokenRead,
 )
 from parcours.core.db import utcnow
-<<<<<<< HEAD
 from parcours.core.errors import Conflict, Forbidden, InvalidReference, NotFound, Unauthenticated
 from parcours.core.schemas import PersonRef
-=======
-from parcours.core.errors import Forbidden, InvalidReference, Unauthenticated
->>>>>>> proconnect
 from parcours.core.security import (
     hash_password,
     new_token,
