@@ -24,6 +24,7 @@ from api.pages import training_requests as training_request_pages
 from api.pages.access import router as access_pages
 from api.pages.carnet import router as carnet_pages
 from api.routes import (
+    access,
     carnet,
     health,
     indicators,
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         proconnect.configure(app, settings)
     for routes in (
         health,
+        access,
         journey,
         carnet,
         resources,

@@ -230,3 +230,17 @@ async def get_admin_page(
 
 AdminDep = Annotated[AdminService, Depends(get_admin)]
 AdminPageDep = Annotated[AdminService, Depends(get_admin_page)]
+
+
+async def partner_caller(request: Request, accounts: AccountsDep) -> str:
+    """The partner whose API token came with the request (its callbacks' routes)."""
+    authorization = request.headers.get("authorization", "")
+    partner = None
+    if authorization.lower().startswith("bearer "):
+        partner = await accounts.token_partner(authorization[7:].strip())
+    if partner is None:
+        raise Unauthenticated("Jeton d'API de partenaire absent, révoqué ou expiré.")
+    return partner
+
+
+PartnerCallerDep = Annotated[str, Depends(partner_caller)]

@@ -7,10 +7,14 @@ from pathlib import Path
 
 import typer
 
+from cli.admin import app as admin_commands
 from parcours.core.logging import configure_logging
 from parcours.core.settings import ROOT, get_settings
 
 app = typer.Typer(help="Parcours — orientation et accompagnement (SPIE).", no_args_is_help=True)
+
+
+app.add_typer(admin_commands, name="admin")
 
 
 def _setup(component: str) -> None:

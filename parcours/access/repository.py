@@ -211,6 +211,12 @@ class AdminRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def admins(self, territory: str) -> Sequence[User]:
+        rows = await self.session.scalars(
+            select(User).where(User.territory == territory, User.role == "admin")
+        )
+        return rows.all()
+
     async def structures(self, territory: str) -> Sequence[Structure]:
         rows = await self.session.scalars(
             select(Structure)
@@ -266,12 +272,14 @@ class AdminRepository:
         )
         return set(rows.all())
 
-    async def end_invitations(self, user_id: str) -> None:
-        await self.session.execute(
-            update(Invitation)
-            .where(Invitation.user_id == user_id, Invitation.used_at.is_(None))
-            .values(expires_at=utcnow())
+    async def end_invitations(self, user_id: str, purpose: str | None = None) -> None:
+        """The account's links not used yet stop working (of one ``purpose``, or all)."""
+        query = update(Invitation).where(
+            Invitation.user_id == user_id, Invitation.used_at.is_(None)
         )
+        if purpose is not None:
+            query = query.where(Invitation.purpose == purpose)
+        await self.session.execute(query.values(expires_at=utcnow()))
 
     async def end_sessions(self, user_id: str) -> int:
         result = await self.session.execute(delete(WebSession).where(WebSession.user_id == user_id))

@@ -41,6 +41,8 @@ from parcours.resources import geo, importer
 from parcours.resources.schemas import Rejected
 
 WRONG_CREDENTIALS = "Adresse électronique ou mot de passe incorrect."
+PASSWORD_RESET = "password_reset"
+PASSWORD_RESET_HOURS = 1
 NO_AGENT_ACCOUNT = "Aucun compte Parcours ne correspond à cette identité ProConnect."
 ACCOUNT_DEACTIVATED = (
     "Votre compte Parcours est désactivé : adressez-vous à l'administrateur de votre structure."
@@ -163,11 +165,33 @@ class AccountService:
         if problem:
             raise InvalidReference(problem)
         invitation, user = found
+        if not user.active:
+            raise InvalidReference(ACCOUNT_DEACTIVATED)
         invitation.used_at = utcnow()
         user.password_hash = hash_password(password)
         user.failed_logins, user.locked_until = 0, None
         await self.accounts.end_user_sessions(user.id)
         return await self.open_session(user)
+
+    async def request_password_reset(self, email: str) -> tuple[User, str] | None:
+        """A one-time link (1 h) for an active account of this e-mail to choose a new password;
+        None when there is no such account (the page says the same either way). Earlier reset
+        links of the account stop working."""
+        user = await self.accounts.user_by_email(email.strip())
+        if user is None or not user.active:
+            return None
+        await AdminRepository(self.session).end_invitations(user.id, purpose=PASSWORD_RESET)
+        token = new_token()
+        self.accounts.add(
+            Invitation(
+                token_hash=token_hash(token),
+                user_id=user.id,
+                purpose=PASSWORD_RESET,
+                expires_at=utcnow() + timedelta(hours=PASSWORD_RESET_HOURS),
+            )
+        )
+        await self.session.flush()
+        return user, f"{self.settings.public_app_url.rstrip('/')}/activation/{token}"
 
     async def create_user(
         self,
@@ -197,6 +221,37 @@ class AccountService:
 
 
 # --- The administration console ---
+
+
+async def create_first_admin(
+    session: AsyncSession, settings: Settings, *, email: str, full_name: str, territory: str
+) -> tuple[User, str]:
+    """The very first administrator of a département (``parcours admin create-admin``), with
+    a one-time link to choose their password; refused once the département has one (the next
+    ones are invited from the console). The caller commits."""
+    admin_repo = AdminRepository(session)
+    if await admin_repo.admins(territory):
+        raise Conflict(
+            f"Le département {territory} a déjà un administrateur : il invite les suivants "
+            "depuis la console d'administration."
+        )
+    accounts = AccountService(session, settings)
+    user = await accounts.create_user(
+        email=email, full_name=full_name, role=Role.ADMIN, territory=territory
+    )
+    token = new_token()
+    accounts.accounts.add(
+        Invitation(
+            token_hash=token_hash(token),
+            user_id=user.id,
+            purpose="activation",
+            expires_at=utcnow() + timedelta(hours=INVITATION_HOURS),
+        )
+    )
+    log_admin(session, Principal.of(user), f"user:{user.id}", "update", "admin.create_admin")
+    await session.flush()
+    return user, f"{settings.public_app_url.rstrip('/')}/activation/{token}"
+
 
 ADMINS_ONLY = "Cette page est réservée aux administrateurs du département."
 INVITATION_HOURS = 72

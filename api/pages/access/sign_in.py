@@ -136,6 +136,49 @@ async def sign_out(request: Request, accounts: AccountsDep, settings: SettingsDe
     return response
 
 
+def _reset_page(
+    request: Request,
+    settings: Any,
+    *,
+    sent: bool = False,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    token = sign_in_csrf(request)
+    response = templates.TemplateResponse(
+        request,
+        "access/password_reset.html",
+        {"sent": sent, "error": error, "csrf": token},
+        status_code=status_code,
+    )
+    set_sign_in_csrf(response, token, settings)
+    return response
+
+
+@router.get("/mot-de-passe-oublie")
+async def password_reset_form(request: Request, settings: SettingsDep) -> Response:
+    return _reset_page(request, settings)
+
+
+@router.post("/mot-de-passe-oublie")
+async def request_password_reset(
+    request: Request, accounts: AccountsDep, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """The same answer whether the address has an account or not: nobody learns who has one."""
+    form = await request.form()
+    if not same(str(form.get(CSRF_FIELD, "")), request.cookies.get(SIGN_IN_CSRF_COOKIE)):
+        return _reset_page(
+            request, settings, error="Le formulaire a expiré : recommencez.", status_code=403
+        )
+    found = await accounts.request_password_reset(str(form.get("email", "")))
+    if found is not None:
+        user, link = found
+        enqueue_mail(session, password_reset_mail(user, link))
+        await session.commit()
+        await send_pending_mail(request)
+    return _reset_page(request, settings, sent=True)
+
+
 @router.get("/activation/{token}")
 async def invitation_form(request: Request, token: str) -> Response:
     return templates.TemplateResponse(
