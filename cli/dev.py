@@ -1,6 +1,8 @@
 """``parcours dev``: the whole platform on one machine, as docker-compose wires it in
-production — Temporal dev server (SQLite under var/), worker and API as separate processes.
-Ctrl-C stops them all; data stays under var/ for the next run."""
+production — Temporal dev server (SQLite under var/), the partner simulators with the local
+mailbox, worker and API as separate processes. Unless an SMTP server is configured, every
+mail goes to that mailbox (var/mail/, listed at the simulators' /mailbox). Ctrl-C stops them
+all; data stays under var/ for the next run."""
 
 from __future__ import annotations
 
