@@ -59,7 +59,7 @@ COPY --from=assets /build/node_modules/@gouvfr/dsfr/LICENSE.md \
 RUN mkdir -p /app/var && chown parcours:parcours /app/var
 WORKDIR /app
 USER 10001:10001
-EXPOSE 8000 8100 9464
+EXPOSE 8000 8100 9464 1025
 # Health is checked per service in docker-compose.yml (the API, a worker and the simulators
 # answer on different ports).
 ENTRYPOINT ["parcours"]

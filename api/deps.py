@@ -6,11 +6,12 @@ dependency and per request for what is an attribute read.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import BackgroundTasks, Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.auth import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, SignInRequired, _from_request
@@ -19,6 +20,7 @@ from parcours.access.rules import Principal
 from parcours.access.service import AccountService, AdminService
 from parcours.carnet.service import CarnetService, ErasureService
 from parcours.core.errors import Forbidden, Unauthenticated
+from parcours.core.outbox import enqueued, send_outbox
 from parcours.core.security import same
 from parcours.core.settings import Settings
 from parcours.indicators.service import IndicatorService, JourneyStoryService
@@ -32,6 +34,8 @@ from parcours.partners.rules import ensure_caf_importer
 from parcours.resources.service import ResourceBaseService
 from parcours.training_requests.service import FunderConsoleService, TrainingRequestService
 
+log = logging.getLogger(__name__)
+
 
 async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
@@ -43,8 +47,9 @@ async def get_temporal(request: Request) -> Client:
     return client
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed when the handler returns, else rolled back."""
+async def get_session(request: Request, after: BackgroundTasks) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the handler returns, else rolled back.
+    The mails the request enqueued (``parcours.core.outbox``) are sent once it committed."""
     async with request.app.state.sessions() as session:
         try:
             yield session
@@ -52,12 +57,27 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
+    if mails := enqueued(session):
+        # After the response: the user does not wait for SMTP, and the mails the SMTP server
+        # does not take now are the outbox workflow's, within a minute.
+        after.add_task(_send_mails, request.app.state.sessions, request.app.state.settings, mails)
+
+
+async def _send_mails(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, mails: list[str]
+) -> None:
+    try:
+        await send_outbox(sessions, settings, mails)
+    except Exception:  # the database failed us: the outbox workflow sends them instead
+        log.exception("mails not sent after the request", extra={"mails": len(mails)})
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 # Ended with the endpoint, before the response is sent: a client told "done" finds its
-# change committed (by default FastAPI ends a ``yield`` dependency after sending).
+# change committed (by default FastAPI ends a ``yield`` dependency after sending). The
+# background tasks it adds then still run after the response (the request's one
+# ``BackgroundTasks``, already attached to the response).
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 

@@ -1,6 +1,8 @@
 """``parcours dev``: the whole platform on one machine, as docker-compose wires it in
-production — Temporal dev server (SQLite under var/), worker and API as separate processes.
-Ctrl-C stops them all; data stays under var/ for the next run."""
+production — Temporal dev server (SQLite under var/), the partner simulators with the local
+mailbox, worker and API as separate processes. Unless an SMTP server is configured, every
+mail goes to that mailbox (var/mail/, listed at the simulators' /mailbox). Ctrl-C stops them
+all; data stays under var/ for the next run."""
 
 from __future__ import annotations
 
@@ -56,10 +58,40 @@ def _make_demo_requests(settings: Settings) -> None:
         print(f"Les demandes de démonstration n'ont pas été faites : {error}", file=sys.stderr)
 
 
+def mail_environment(settings: Settings) -> dict[str, str]:
+    """Unless an SMTP server is configured, every part sends its mails to the simulators'
+    local mailbox."""
+    if settings.smtp_host:
+        return {}
+    return {
+        "PARCOURS_SMTP_HOST": settings.simulators_host,
+        "PARCOURS_SMTP_PORT": str(settings.mailbox_smtp_port),
+        "PARCOURS_SMTP_STARTTLS": "false",
+    }
+
+
+def where_mails_go(settings: Settings) -> str:
+    if settings.smtp_host:
+        return f"envoyés par le serveur SMTP {settings.smtp_host}:{settings.smtp_port}"
+    return (
+        f"http://{settings.simulators_host}:{settings.simulators_port}/mailbox  (boîte locale :"
+        f" SMTP {settings.simulators_host}:{settings.mailbox_smtp_port}, fichiers .eml dans"
+        f" {_shown(settings.mailbox_dir)})"
+    )
+
+
+def _shown(path: Path) -> str:
+    try:
+        return f"{path.relative_to(ROOT)}/"
+    except ValueError:
+        return str(path)
+
+
 def run_dev(settings: Settings, seed: bool = True) -> int:
     var = ROOT / "var"
     var.mkdir(exist_ok=True)
     env = {**os.environ, "PARCOURS_LOG_FORMAT": os.environ.get("PARCOURS_LOG_FORMAT", "console")}
+    env.update(mail_environment(settings))
     host, _, port = settings.temporal_address.partition(":")
     processes: list[subprocess.Popen[bytes]] = []
 
@@ -90,6 +122,7 @@ def run_dev(settings: Settings, seed: bool = True) -> int:
         _wait_for_port(host, int(port), 60, temporal)
         simulators = start(_parcours("simulators"), "simulators.log")
         _wait_for_port(settings.simulators_host, settings.simulators_port, 60, simulators)
+        _wait_for_port(settings.simulators_host, settings.mailbox_smtp_port, 10, simulators)
         start(_parcours("worker"))
         if seed:
             subprocess.run(_parcours("seed-demo"), cwd=ROOT, env=env, check=True)
@@ -105,6 +138,7 @@ def run_dev(settings: Settings, seed: bool = True) -> int:
             f"  Temporal UI    {settings.temporal_ui_url}\n"
             f"  partenaires    http://{settings.simulators_host}:{settings.simulators_port}"
             "  (simulateurs CAF, France Travail, Région, structures)\n"
+            f"  courriels      {where_mails_go(settings)}\n"
             "  comptes de démonstration : nadia.benali@demo.parcours.fr (référente), "
             "claire.dumas@… (orientation), marc.vial@… (responsable), anne.roche@… "
             "(financeur Région), personne@demo.parcours.fr "

@@ -112,7 +112,8 @@ def seed_demo(people: int = typer.Option(50, help="Nombre de personnes à créer
 
 @app.command()
 def simulators() -> None:
-    """Serve the partner simulators (CAF, France Travail, Région, structures)."""
+    """Serve the partner simulators (CAF, France Travail, Région, structures) and the local
+    mailbox (SMTP on PARCOURS_MAILBOX_SMTP_PORT, mails kept in PARCOURS_MAILBOX_DIR)."""
     from simulators.server import run
 
     _setup("simulators")
@@ -125,6 +126,8 @@ def simulators() -> None:
         decision_delay_s=settings.simulators_decision_delay_s,
         demo_events=settings.simulators_demo_events,
         region_decides_alone=settings.simulators_region_decides_alone,
+        mailbox_dir=str(settings.mailbox_dir),
+        smtp_port=settings.mailbox_smtp_port,
     )
 
 
