@@ -10,6 +10,7 @@ import typer
 from parcours.access.service import create_first_admin
 from parcours.core.db import create_engine, create_sessionmaker, transaction
 from parcours.core.errors import ParcoursError
+from parcours.core.outbox import enqueued, send_outbox
 from parcours.core.settings import get_settings
 
 app = typer.Typer(help="Administration en ligne de commande.", no_args_is_help=True)
@@ -29,16 +30,27 @@ def create_admin(
 async def _create_admin(email: str, name: str, territory: str) -> int:
     settings = get_settings()
     engine = create_engine(settings.database_url)
+    sessions = create_sessionmaker(engine)
     try:
-        async with transaction(create_sessionmaker(engine)) as session:
+        async with transaction(sessions) as session:
             user, link = await create_first_admin(
                 session, settings, email=email, full_name=name, territory=territory
             )
+        # The mail with the link leaves now if the SMTP server takes it, else with the outbox.
+        run = await send_outbox(sessions, settings, enqueued(session))
     except ParcoursError as error:
         typer.echo(error.message, err=True)
         return 1
     finally:
         await engine.dispose()
     typer.echo(f"Administrateur créé : {user.full_name} <{user.email}>, département {territory}.")
+    if run.sent:
+        typer.echo(
+            f"Un courriel avec le lien pour choisir son mot de passe est parti vers {user.email}."
+        )
+    else:
+        typer.echo(
+            "Le courriel n'est pas encore parti (serveur de courrier injoignable ou non configuré)."
+        )
     typer.echo(f"Lien pour choisir son mot de passe (72 h, une seule fois) : {link}")
     return 0

@@ -85,7 +85,12 @@ async def enrol_form(
     return templates.TemplateResponse(
         request,
         "journey/enrol.html",
-        {"form": {"territory": "73"}, "errors": [], **await journey_choices(service)},
+        {
+            # The agent's own département: the one they enrol people in, nearly always.
+            "form": {"territory": principal.territory or ""},
+            "errors": [],
+            **await journey_choices(service),
+        },
     )
 
 

@@ -28,6 +28,8 @@ from parcours.access.schemas import (
 )
 from parcours.core.db import utcnow
 from parcours.core.errors import Conflict, Forbidden, InvalidReference, NotFound, Unauthenticated
+from parcours.core.mail import Mail
+from parcours.core.outbox import enqueue
 from parcours.core.schemas import PersonRef
 from parcours.core.security import (
     hash_password,
@@ -47,6 +49,36 @@ NO_AGENT_ACCOUNT = "Aucun compte Parcours ne correspond à cette identité ProCo
 ACCOUNT_DEACTIVATED = (
     "Votre compte Parcours est désactivé : adressez-vous à l'administrateur de votre structure."
 )
+
+
+def activation_mail(user: User, link: str, hours: int) -> Mail:
+    """The link for a new account to choose its password. Links and the recipient's own
+    name only: no personal data about anyone followed."""
+    return Mail(
+        to=user.email,
+        subject="Votre compte Parcours : choisissez votre mot de passe",
+        body=(
+            f"Bonjour {user.full_name},\n\n"
+            "Un compte Parcours vient d'être ouvert pour vous. Pour choisir votre mot de passe "
+            f"et vous connecter, suivez ce lien (valable {hours} heures, une seule fois) :\n\n"
+            f"{link}\n\n"
+            "Les agents peuvent aussi se connecter avec ProConnect.\n\n"
+            "Si vous n'attendiez pas ce message, ignorez-le.\n"
+        ),
+    )
+
+
+def password_reset_mail(user: User, link: str) -> Mail:
+    return Mail(
+        to=user.email,
+        subject="Parcours : choisir un nouveau mot de passe",
+        body=(
+            f"Bonjour {user.full_name},\n\n"
+            "Vous avez demandé à choisir un nouveau mot de passe pour Parcours. Suivez ce lien "
+            f"(valable {PASSWORD_RESET_HOURS} heure, une seule fois) :\n\n{link}\n\n"
+            "Si vous n'avez rien demandé, ignorez ce message : votre mot de passe ne change pas.\n"
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -191,7 +223,9 @@ class AccountService:
             )
         )
         await self.session.flush()
-        return user, f"{self.settings.public_app_url.rstrip('/')}/activation/{token}"
+        link = f"{self.settings.public_app_url.rstrip('/')}/activation/{token}"
+        await enqueue(self.session, password_reset_mail(user, link))
+        return user, link
 
     async def create_user(
         self,
@@ -249,8 +283,10 @@ async def create_first_admin(
         )
     )
     log_admin(session, Principal.of(user), f"user:{user.id}", "update", "admin.create_admin")
+    link = f"{settings.public_app_url.rstrip('/')}/activation/{token}"
+    await enqueue(session, activation_mail(user, link, INVITATION_HOURS))
     await session.flush()
-    return user, f"{settings.public_app_url.rstrip('/')}/activation/{token}"
+    return user, link
 
 
 ADMINS_ONLY = "Cette page est réservée aux administrateurs du département."
@@ -425,6 +461,7 @@ class AdminService:
             structure_id=structure.id,
         )
         token, expires_at = await self._invitation(user)
+        await enqueue(self.session, activation_mail(user, self.link(token), INVITATION_HOURS))
         self._logged(f"user:{user.id}", "admin.agent.invite")
         return AgentInvited(
             agent=agent_read(user, structure, True), link=self.link(token), expires_at=expires_at
@@ -437,6 +474,7 @@ class AdminService:
             raise Conflict("Ce compte est désactivé : réactivez-le avant de l'inviter.")
         await self.admin.end_invitations(user.id)
         token, expires_at = await self._invitation(user)
+        await enqueue(self.session, activation_mail(user, self.link(token), INVITATION_HOURS))
         structure = await self.admin.structure(user.structure_id) if user.structure_id else None
         self._logged(f"user:{user.id}", "admin.agent.reinvite")
         return AgentInvited(

@@ -162,7 +162,7 @@ async def password_reset_form(request: Request, settings: SettingsDep) -> Respon
 
 @router.post("/mot-de-passe-oublie")
 async def request_password_reset(
-    request: Request, accounts: AccountsDep, session: SessionDep, settings: SettingsDep
+    request: Request, accounts: AccountsDep, settings: SettingsDep
 ) -> Response:
     """The same answer whether the address has an account or not: nobody learns who has one."""
     form = await request.form()
@@ -170,12 +170,8 @@ async def request_password_reset(
         return _reset_page(
             request, settings, error="Le formulaire a expiré : recommencez.", status_code=403
         )
-    found = await accounts.request_password_reset(str(form.get("email", "")))
-    if found is not None:
-        user, link = found
-        enqueue_mail(session, password_reset_mail(user, link))
-        await session.commit()
-        await send_pending_mail(request)
+    # The mail (if any) leaves once the request commits.
+    await accounts.request_password_reset(str(form.get("email", "")))
     return _reset_page(request, settings, sent=True)
 
 
