@@ -15,7 +15,8 @@ ARG NODE_VERSION=22
 FROM node:${NODE_VERSION}-bookworm-slim AS assets
 WORKDIR /build
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts --no-audit --no-fund
+# The test-only packages (devDependencies: the OIDC provider of the ProConnect tests) stay out.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 # --- Python: dependencies first (cached until pyproject.toml changes), then the project ------
 FROM python:${PYTHON_VERSION}-slim-bookworm AS python
@@ -58,7 +59,7 @@ COPY --from=assets /build/node_modules/@gouvfr/dsfr/LICENSE.md \
 RUN mkdir -p /app/var && chown parcours:parcours /app/var
 WORKDIR /app
 USER 10001:10001
-EXPOSE 8000 8100 9464
+EXPOSE 8000 8100 9464 1025
 # Health is checked per service in docker-compose.yml (the API, a worker and the simulators
 # answer on different ports).
 ENTRYPOINT ["parcours"]

@@ -1,12 +1,8 @@
 """The daily digest's activities: compose each recipient's digest (one transaction each, once
-per day), then e-mail the day's digests when an SMTP host is configured (``smtplib`` in a
-thread: the standard library's client is blocking)."""
+per day), then e-mail the day's digests when an SMTP host is configured (the platform's one
+sender, ``parcours.core.mail``; the ``digests`` table is the digests' own outbox)."""
 
 from __future__ import annotations
-
-import asyncio
-import smtplib
-from email.message import EmailMessage
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -14,6 +10,7 @@ from temporalio import activity
 from activities.expected import expected_failure
 from parcours.access.repository import PeopleRepository
 from parcours.core.db import transaction, utcnow
+from parcours.core.mail import Mail, MailNotSent, mail_enabled, send
 from parcours.core.settings import Settings
 from parcours.management.messages import (
     COMPOSE_DIGESTS,
@@ -25,22 +22,6 @@ from parcours.management.messages import (
 )
 from parcours.management.repository import DigestRepository
 from parcours.management.service import DigestService, digest_read, digest_text
-
-
-def _send(settings: Settings, to: str, subject: str, body: str) -> None:
-    message = EmailMessage()
-    message["From"] = settings.smtp_from
-    message["To"] = to
-    message["Subject"] = subject
-    message.set_content(body)
-    assert settings.smtp_host is not None
-    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
-        if settings.smtp_starttls:
-            smtp.starttls()
-        if settings.smtp_user:
-            smtp.login(settings.smtp_user, settings.smtp_password or "")
-        smtp.send_message(message)
-
 
 DIGESTS_NOT_SENT = "DigestsNotSent"
 
@@ -67,7 +48,7 @@ class DigestActivities:
 
     @activity.defn(name=SEND_DIGESTS)
     async def send_digests(self, data: SendDigestsInput) -> SendDigestsResult:
-        if not self.settings.smtp_host:
+        if not mail_enabled(self.settings):
             return SendDigestsResult(sent=0, email_enabled=False)
         async with self.sessions() as session:
             ids = await DigestRepository(session).unsent_ids(data.day)
@@ -86,13 +67,13 @@ class DigestActivities:
                 read, recipient, self.settings.public_app_url, self.settings.digest_waiting_days
             )
             try:
-                await asyncio.to_thread(_send, self.settings, recipient.email, subject, body)
-            except (OSError, smtplib.SMTPException) as error:
+                await send(self.settings, Mail(to=recipient.email, subject=subject, body=body))
+            except MailNotSent as error:
                 failed += 1
                 async with transaction(self.sessions) as session:
                     found = await DigestRepository(session).get(digest_id)
                     if found is not None:
-                        found.send_error = str(error)[:500]
+                        found.send_error = error.reason[:500]
                 continue
             sent += 1
             async with transaction(self.sessions) as session:

@@ -13,17 +13,18 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from temporalio.client import Client
 
-from api import metrics
+from api import metrics, proconnect
 from api.auth import SignInRequired
-from api.pages import access as access_pages
 from api.pages import indicators as indicator_pages
 from api.pages import journey as journey_pages
 from api.pages import management as management_pages
 from api.pages import partners as partner_pages
 from api.pages import resources as resource_pages
 from api.pages import training_requests as training_request_pages
+from api.pages.access import router as access_pages
 from api.pages.carnet import router as carnet_pages
 from api.routes import (
+    access,
     carnet,
     health,
     indicators,
@@ -81,9 +82,10 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         return metrics.metrics_response()
 
     if settings.oidc_enabled:
-        _configure_proconnect(app, settings)
+        proconnect.configure(app, settings)
     for routes in (
         health,
+        access,
         journey,
         carnet,
         resources,
@@ -110,27 +112,3 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         app.mount("/static/dsfr", StaticFiles(directory=DSFR_DIST), name="dsfr")
     app.mount("/static/app", StaticFiles(directory=ROOT / "api" / "static"), name="app-static")
     return app
-
-
-def _configure_proconnect(app: FastAPI, settings: Settings) -> None:
-    """ProConnect (OpenID Connect) for agents, when configured; its state lives in a signed
-    cookie only during the sign-in round trip."""
-    from authlib.integrations.starlette_client import OAuth
-    from starlette.middleware.sessions import SessionMiddleware
-
-    app.add_middleware(
-        SessionMiddleware,
-        secret_key=settings.secret_key,
-        session_cookie="parcours_oidc",
-        https_only=settings.secure_cookies,
-        max_age=600,
-    )
-    oauth = OAuth()
-    oauth.register(
-        "proconnect",
-        server_metadata_url=f"{settings.oidc_issuer}/.well-known/openid-configuration",
-        client_id=settings.oidc_client_id,
-        client_secret=settings.oidc_client_secret,
-        client_kwargs={"scope": settings.oidc_scopes},
-    )
-    app.state.oidc = oauth

@@ -6,19 +6,21 @@ dependency and per request for what is an attribute read.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import BackgroundTasks, Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.auth import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, SignInRequired, _from_request
 from api.pages.carnet.view import CarnetPages
 from parcours.access.rules import Principal
-from parcours.access.service import AccountService
+from parcours.access.service import AccountService, AdminService
 from parcours.carnet.service import CarnetService, ErasureService
 from parcours.core.errors import Forbidden, Unauthenticated
+from parcours.core.outbox import enqueued, send_outbox
 from parcours.core.security import same
 from parcours.core.settings import Settings
 from parcours.indicators.service import IndicatorService, JourneyStoryService
@@ -32,6 +34,8 @@ from parcours.partners.rules import ensure_caf_importer
 from parcours.resources.service import ResourceBaseService
 from parcours.training_requests.service import FunderConsoleService, TrainingRequestService
 
+log = logging.getLogger(__name__)
+
 
 async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
@@ -43,8 +47,9 @@ async def get_temporal(request: Request) -> Client:
     return client
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed when the handler returns, else rolled back."""
+async def get_session(request: Request, after: BackgroundTasks) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the handler returns, else rolled back.
+    The mails the request enqueued (``parcours.core.outbox``) are sent once it committed."""
     async with request.app.state.sessions() as session:
         try:
             yield session
@@ -52,12 +57,27 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
+    if mails := enqueued(session):
+        # After the response: the user does not wait for SMTP, and the mails the SMTP server
+        # does not take now are the outbox workflow's, within a minute.
+        after.add_task(_send_mails, request.app.state.sessions, request.app.state.settings, mails)
+
+
+async def _send_mails(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, mails: list[str]
+) -> None:
+    try:
+        await send_outbox(sessions, settings, mails)
+    except Exception:  # the database failed us: the outbox workflow sends them instead
+        log.exception("mails not sent after the request", extra={"mails": len(mails)})
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 # Ended with the endpoint, before the response is sent: a client told "done" finds its
-# change committed (by default FastAPI ends a ``yield`` dependency after sending).
+# change committed (by default FastAPI ends a ``yield`` dependency after sending). The
+# background tasks it adds then still run after the response (the request's one
+# ``BackgroundTasks``, already attached to the response).
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
@@ -214,3 +234,33 @@ async def caf_importer(principal: ApiPrincipal) -> Principal:
 CafImportsDep = Annotated[CafImportService, Depends(get_caf_imports)]
 CallbacksDep = Annotated[PartnerCallbackService, Depends(get_callbacks)]
 Importer = Annotated[Principal, Depends(caf_importer)]
+
+
+async def get_admin(
+    session: SessionDep, settings: SettingsDep, principal: ApiPrincipal
+) -> AdminService:
+    return AdminService(session, settings, principal)
+
+
+async def get_admin_page(
+    session: SessionDep, settings: SettingsDep, principal: PagePrincipal
+) -> AdminService:
+    return AdminService(session, settings, principal)
+
+
+AdminDep = Annotated[AdminService, Depends(get_admin)]
+AdminPageDep = Annotated[AdminService, Depends(get_admin_page)]
+
+
+async def partner_caller(request: Request, accounts: AccountsDep) -> str:
+    """The partner whose API token came with the request (its callbacks' routes)."""
+    authorization = request.headers.get("authorization", "")
+    partner = None
+    if authorization.lower().startswith("bearer "):
+        partner = await accounts.token_partner(authorization[7:].strip())
+    if partner is None:
+        raise Unauthenticated("Jeton d'API de partenaire absent, révoqué ou expiré.")
+    return partner
+
+
+PartnerCallerDep = Annotated[str, Depends(partner_caller)]

@@ -1,7 +1,9 @@
 """``parcours dev``: the whole platform on one machine, as docker-compose wires it in
-production — Temporal dev server (SQLite under the var directory), partner simulators, worker
-and API as separate processes, kept running by ``cli.supervisor`` (a component that stops is
-restarted). Ctrl-C stops them all; data stays in the var directory for the next run."""
+production — Temporal dev server (SQLite under the var directory), the partner simulators with
+the local mailbox, worker and API as separate processes, kept running by ``cli.supervisor`` (a
+component that stops is restarted). Unless an SMTP server is configured, every mail goes to
+that mailbox (``mail/`` in the var directory, listed at the simulators' /mailbox). Ctrl-C stops
+them all; data stays in the var directory for the next run."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from cli.supervisor import Component, StartFailed, Supervisor
@@ -43,6 +46,35 @@ def _make_demo_requests(settings: Settings) -> None:
         print(f"Les demandes de démonstration n'ont pas été faites : {error}", file=sys.stderr)
 
 
+def mail_environment(settings: Settings) -> dict[str, str]:
+    """Unless an SMTP server is configured, every part sends its mails to the simulators'
+    local mailbox."""
+    if settings.smtp_host:
+        return {}
+    return {
+        "PARCOURS_SMTP_HOST": settings.simulators_host,
+        "PARCOURS_SMTP_PORT": str(settings.mailbox_smtp_port),
+        "PARCOURS_SMTP_STARTTLS": "false",
+    }
+
+
+def where_mails_go(settings: Settings) -> str:
+    if settings.smtp_host:
+        return f"envoyés par le serveur SMTP {settings.smtp_host}:{settings.smtp_port}"
+    return (
+        f"http://{settings.simulators_host}:{settings.simulators_port}/mailbox  (boîte locale :"
+        f" SMTP {settings.simulators_host}:{settings.mailbox_smtp_port}, fichiers .eml dans"
+        f" {_shown(settings.mailbox_folder)})"
+    )
+
+
+def _shown(path: Path) -> str:
+    try:
+        return f"{path.relative_to(ROOT)}/"
+    except ValueError:
+        return str(path)
+
+
 def _address(address: str) -> tuple[str, int]:
     host, _, port = address.rpartition(":")
     return host, int(port)
@@ -60,6 +92,7 @@ def run_dev(settings: Settings, seed: bool = True) -> int:
         "PARCOURS_VAR_DIR": str(var),
         "DATABASE_URL": settings.database_url,
     }
+    env.update(mail_environment(settings))
     ui_port = urlsplit(settings.temporal_ui_url).port or DEFAULT_UI_PORT
     supervisor = Supervisor(ROOT, env)
 
@@ -119,6 +152,7 @@ def run_dev(settings: Settings, seed: bool = True) -> int:
             f"  Temporal UI    {settings.temporal_ui_url}\n"
             f"  partenaires    http://{settings.simulators_host}:{settings.simulators_port}"
             "  (simulateurs CAF, France Travail, Région, structures)\n"
+            f"  courriels      {where_mails_go(settings)}\n"
             "  comptes de démonstration : nadia.benali@demo.parcours.fr (référente), "
             "claire.dumas@… (orientation), marc.vial@… (responsable), anne.roche@… "
             "(financeur Région), personne@demo.parcours.fr "

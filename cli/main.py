@@ -7,10 +7,14 @@ from pathlib import Path
 
 import typer
 
+from cli.admin import app as admin_commands
 from parcours.core.logging import configure_logging
 from parcours.core.settings import ROOT, get_settings
 
 app = typer.Typer(help="Parcours — orientation et accompagnement (SPIE).", no_args_is_help=True)
+
+
+app.add_typer(admin_commands, name="admin")
 
 
 def _setup(component: str) -> None:
@@ -108,7 +112,8 @@ def seed_demo(people: int = typer.Option(50, help="Nombre de personnes à créer
 
 @app.command()
 def simulators() -> None:
-    """Serve the partner simulators (CAF, France Travail, Région, structures)."""
+    """Serve the partner simulators (CAF, France Travail, Région, structures) and the local
+    mailbox (SMTP on PARCOURS_MAILBOX_SMTP_PORT, mails kept in PARCOURS_MAILBOX_DIR)."""
     from simulators.server import run
 
     _setup("simulators")
@@ -121,6 +126,8 @@ def simulators() -> None:
         decision_delay_s=settings.simulators_decision_delay_s,
         demo_events=settings.simulators_demo_events,
         region_decides_alone=settings.simulators_region_decides_alone,
+        mailbox_dir=str(settings.mailbox_folder),
+        smtp_port=settings.mailbox_smtp_port,
     )
 
 

@@ -1,5 +1,6 @@
-"""``python -m simulators [--port 8100 …]`` serves the partners;
-``python -m simulators feed-file PATH --lines 10000 --malformed 20`` writes a CAF feed file.
+"""``python -m simulators [--port 8100 --smtp-port 1025 …]`` serves the partners and the local
+mailbox; ``python -m simulators feed-file PATH --lines 10000 --malformed 20`` writes a CAF
+feed file.
 
 The callback secret is read from ``SIMULATORS_CALLBACK_SECRET`` when not given, so that it
 does not show in the process list.
@@ -13,7 +14,12 @@ import sys
 from collections.abc import Sequence
 
 from simulators.caf_feed import write_feed_file
-from simulators.config import DEFAULT_PORT, DEV_CALLBACK_SECRET
+from simulators.config import (
+    DEFAULT_MAILBOX_DIR,
+    DEFAULT_PORT,
+    DEFAULT_SMTP_PORT,
+    DEV_CALLBACK_SECRET,
+)
 from simulators.server import run
 
 
@@ -46,6 +52,20 @@ def _parser() -> argparse.ArgumentParser:
         "--demo-events", type=int, default=0, help="événements du flux CAF chargés au démarrage"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--smtp-port",
+        type=int,
+        default=DEFAULT_SMTP_PORT,
+        help="port SMTP de la boîte aux lettres locale (sur --host)",
+    )
+    parser.add_argument(
+        "--mail-dir",
+        default=DEFAULT_MAILBOX_DIR,
+        help="dossier où la boîte aux lettres garde chaque courriel reçu (.eml)",
+    )
+    parser.add_argument(
+        "--no-mailbox", action="store_true", help="sans boîte aux lettres (ni SMTP ni /mailbox)"
+    )
     parser.add_argument("--log-level", default="info")
 
     commands = parser.add_subparsers(dest="command")
@@ -79,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         decision_delay_s=args.decision_delay,
         demo_events=args.demo_events,
         seed=args.seed,
+        mailbox_dir=None if args.no_mailbox else args.mail_dir,
+        smtp_port=args.smtp_port,
         log_level=args.log_level,
     )
     return 0

@@ -1,4 +1,5 @@
-"""The simulators' HTTP app: one router per partner, the switches, and a reset.
+"""The simulators' HTTP app: one router per partner, the switches, a reset, and the local
+mailbox when configured (its SMTP server started with the app, its page at ``/mailbox``).
 
 ``create_app(config)`` builds every partner's store once (``Partners``) and keeps it in
 ``app.state.partners``; ``POST /_reset`` swaps in a fresh one. Stores live in memory; their
@@ -13,11 +14,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 
-from simulators import caf, france_travail, region, structures
+from simulators import caf, france_travail, mailbox, region, structures
 from simulators.background import BackgroundWork
 from simulators.caf import CafRegistry
 from simulators.caf_feed import EventKind, generate_events
@@ -27,6 +29,7 @@ from simulators.errors import NotFound, PartnerError, render_partner_error
 from simulators.faults import Partner, Switchboard, Switches
 from simulators.france_travail import FranceTravail, JobseekerCreate
 from simulators.funding import FundingDesk
+from simulators.mailbox import Mailbox, serve_smtp
 from simulators.structures import Structures
 
 
@@ -155,7 +158,15 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        smtp = None
+        if config.mailbox_dir is not None and config.mailbox_smtp_port is not None:
+            smtp = await serve_smtp(
+                app.state.mailbox, config.mailbox_smtp_host, config.mailbox_smtp_port
+            )
         yield
+        if smtp is not None:
+            smtp.close()
+            await smtp.wait_closed()
         await app.state.partners.aclose()
 
     app = FastAPI(
@@ -173,4 +184,7 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
     app.include_router(controls)
     for partner_router in (caf.router, france_travail.router, region.router, structures.router):
         app.include_router(partner_router)
+    if config.mailbox_dir is not None:
+        app.state.mailbox = Mailbox(Path(config.mailbox_dir))
+        app.include_router(mailbox.router)
     return app

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 DEV_CALLBACK_SECRET = "dev-callback-secret-change-me"
 DEFAULT_PORT = 8100
+# The local mailbox's SMTP port and folder (``simulators/mailbox.py``).
+DEFAULT_SMTP_PORT = 1025
+DEFAULT_MAILBOX_DIR = "var/mail"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,3 +33,9 @@ class SimulatorConfig:
     # France Travail registrations for most of the people they open rights for.
     demo_events: int = 0
     seed: int = 0
+    # The local mailbox: mails kept as .eml files in this folder and listed at /mailbox
+    # (None: no mailbox), taken by an SMTP server on mailbox_smtp_host:mailbox_smtp_port
+    # (None: the page only).
+    mailbox_dir: str | None = None
+    mailbox_smtp_host: str = "127.0.0.1"
+    mailbox_smtp_port: int | None = None

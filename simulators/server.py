@@ -5,7 +5,13 @@ from __future__ import annotations
 import uvicorn
 
 from simulators.app import create_app
-from simulators.config import DEFAULT_PORT, DEV_CALLBACK_SECRET, SimulatorConfig
+from simulators.config import (
+    DEFAULT_MAILBOX_DIR,
+    DEFAULT_PORT,
+    DEFAULT_SMTP_PORT,
+    DEV_CALLBACK_SECRET,
+    SimulatorConfig,
+)
 
 
 def run(
@@ -18,9 +24,12 @@ def run(
     demo_events: int = 0,
     seed: int = 0,
     region_decides_alone: bool = True,
+    mailbox_dir: str | None = DEFAULT_MAILBOX_DIR,
+    smtp_port: int | None = DEFAULT_SMTP_PORT,
     log_level: str = "info",
 ) -> None:
-    """Serve every partner on ``host:port`` until interrupted."""
+    """Serve every partner on ``host:port`` until interrupted, and the local mailbox (SMTP on
+    ``host:smtp_port``, mails in ``mailbox_dir``) unless ``mailbox_dir`` is None."""
     config = SimulatorConfig(
         callback_url=callback_url,
         callback_secret=callback_secret,
@@ -28,5 +37,8 @@ def run(
         demo_events=demo_events,
         seed=seed,
         region_decides_alone=region_decides_alone,
+        mailbox_dir=mailbox_dir,
+        mailbox_smtp_host=host,
+        mailbox_smtp_port=smtp_port,
     )
     uvicorn.run(create_app(config), host=host, port=port, log_level=log_level)

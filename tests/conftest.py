@@ -8,6 +8,8 @@
 - People who sign in: the ``staff`` of a structure (each role, with an API token and a
   password), clients of the JSON API signed with their tokens (``api``), and browsers signed
   in through the sign-in page (``browsers``).
+- The local mailbox (``mailbox``): the simulators' SMTP server in this process, on a free
+  port, its mails in a temporary folder; ``mailbox.settings(settings)`` send there.
 - The partner stack (``partner_stack``, reset for each test as ``partners``): the partner
   simulators and the Parcours app (with the partners' routes), each served on a free port, the
   simulators sending their callbacks to the app, and a worker on its own task queue with the
@@ -22,6 +24,7 @@ import functools
 import os
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -54,6 +57,7 @@ from tests.support.accounts import (
     staff_password_hash,
 )
 from tests.support.clients import ApiClients, Browsers, api_clients
+from tests.support.mailbox import LocalMailbox
 from tests.support.partners import (
     CALLBACK_SECRET,
     CALLBACKS_PATH,
@@ -257,6 +261,17 @@ async def browsers(api_url: str, staff: Staff) -> AsyncIterator[Browsers]:
         yield opened
     finally:
         await opened.aclose()
+
+
+@pytest.fixture
+async def mailbox(tmp_path: Path) -> AsyncIterator[LocalMailbox]:
+    """A local mailbox of this test's own: ``await mailbox.wait_for(to=…)``."""
+    local = LocalMailbox(tmp_path / "mail")
+    await local.start()
+    try:
+        yield local
+    finally:
+        await local.stop()
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.carnet import RetentionActivities
 from activities.journey import JourneyReconcileActivities, ReadModelActivities
+from activities.mail import OutboxActivities
 from activities.management import DigestActivities
 from activities.orientations import ServiceOrientationActivities
 from activities.partners import CafImportActivities, PartnerActivities
@@ -35,6 +36,7 @@ from parcours.management.incidents import PartnerIncidentLog
 from parcours.partners.adapters.clients import PartnerAdapters
 from workflows.carnet import RetentionSweep
 from workflows.journey import Journey, ReconcileJourneys
+from workflows.mail import DeliverOutbox
 from workflows.management import DailyDigest
 from workflows.orientations import FranceTravailOrientationNotice, ServiceOrientation
 from workflows.partners import CafImport, PartnerLookup
@@ -93,7 +95,14 @@ class PartnerWorkerParts:
         await self.adapters.aclose()
 
 
-WORKFLOWS = [Journey, ReconcileJourneys, RetentionSweep, DailyDigest, *PARTNER_WORKFLOWS]
+WORKFLOWS = [
+    Journey,
+    ReconcileJourneys,
+    RetentionSweep,
+    DailyDigest,
+    DeliverOutbox,
+    *PARTNER_WORKFLOWS,
+]
 
 
 def build_worker(
@@ -108,6 +117,7 @@ def build_worker(
     reconcile = JourneyReconcileActivities(sessions, client)
     retention = RetentionActivities(sessions, client, settings)
     digest = DigestActivities(sessions, settings)
+    outbox = OutboxActivities(sessions, settings)
     return Worker(
         client,
         task_queue=task_queue,
@@ -119,6 +129,7 @@ def build_worker(
             retention.anonymise_expired,
             digest.compose_digests,
             digest.send_digests,
+            outbox.send_outbox_mails,
             *(partners.activities if partners else []),
         ],
         max_concurrent_activities=50,

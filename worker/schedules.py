@@ -1,6 +1,6 @@
 """The Temporal schedules the worker makes sure exist when it starts: the daily retention sweep
-(RGPD), the managers' daily digest, and the reconciliation of the read model every few
-minutes. Created once, kept if they already exist."""
+(RGPD), the managers' daily digest, the reconciliation of the read model every few minutes,
+and the mail outbox every minute. Created once, kept if they already exist."""
 
 from __future__ import annotations
 
@@ -24,11 +24,15 @@ from temporalio.service import RPCError
 from parcours.carnet.messages import SCHEDULE_ID, RetentionSweepInput
 from parcours.core.settings import Settings
 from parcours.journey.messages import RECONCILE_SCHEDULE_ID, ReconcileInput
+from parcours.mail.messages import SCHEDULE_ID as OUTBOX_SCHEDULE_ID
+from parcours.mail.messages import WORKFLOW_ID as OUTBOX_WORKFLOW_ID
+from parcours.mail.messages import DeliverOutboxInput
 from parcours.management.messages import SCHEDULE_ID as DIGEST_SCHEDULE_ID
 from parcours.management.messages import WORKFLOW_ID as DIGEST_WORKFLOW_ID
 from parcours.management.messages import DailyDigestInput
 from workflows.carnet import RetentionSweep
 from workflows.journey import ReconcileJourneys
+from workflows.mail import DeliverOutbox
 from workflows.management import DailyDigest
 
 log = logging.getLogger(__name__)
@@ -84,6 +88,21 @@ async def ensure_schedules(client: Client, settings: Settings) -> None:
                     ScheduleIntervalSpec(every=timedelta(minutes=settings.reconcile_every_minutes))
                 ]
             ),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        ),
+    )
+    # The mails the API did not send at once (SMTP down, a worker's mail), every minute.
+    await _keep(
+        client,
+        OUTBOX_SCHEDULE_ID,
+        Schedule(
+            action=ScheduleActionStartWorkflow(
+                DeliverOutbox.run,
+                DeliverOutboxInput(),
+                id=OUTBOX_WORKFLOW_ID,
+                task_queue=settings.task_queue,
+            ),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(minutes=1))]),
             policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
         ),
     )

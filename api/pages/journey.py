@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from api.deps import JourneyServiceDep, OptionalPrincipal, PagePrincipal, SessionDep
 from api.forms import clean_form, form_errors, journey_choices
-from api.pages.access import home_of
+from api.pages.access.sign_in import home_of
 from api.templating import templates
 from parcours.core.errors import ParcoursError
 from parcours.core.temporal import commit_or_undo
@@ -85,7 +85,12 @@ async def enrol_form(
     return templates.TemplateResponse(
         request,
         "journey/enrol.html",
-        {"form": {"territory": "73"}, "errors": [], **await journey_choices(service)},
+        {
+            # The agent's own département: the one they enrol people in, nearly always.
+            "form": {"territory": principal.territory or ""},
+            "errors": [],
+            **await journey_choices(service),
+        },
     )
 
 

@@ -14,10 +14,13 @@ from api.deps import (
     CallbacksDep,
     Importer,
     LookupsDep,
+    PartnerCallerDep,
     SessionDep,
     SettingsDep,
     TemporalDep,
 )
+from parcours.access.schemas import TokenPartner
+from parcours.core.errors import Forbidden
 from parcours.partners.caf_import import InvalidFeed
 from parcours.partners.lookups import LookupRead, LookupService, LookupStatus
 from parcours.partners.messages import REQUEST_ID_PATTERN, LookupPartner
@@ -84,6 +87,32 @@ async def receive_callback(request: Request, service: CallbacksDep) -> CallbackR
         await request.body(),
         request.headers.get(TIMESTAMP_HEADER),
         request.headers.get(SIGNATURE_HEADER),
+    )
+
+
+@router.post(
+    "/partners/{partner}/callbacks",
+    summary="Rappel signé d'un partenaire, authentifié par son jeton d'API",
+    description=(
+        "Comme `/partners/callbacks`, avec en plus le jeton d'API du partenaire "
+        "(`Authorization: Bearer …`, créé par un administrateur pour ce partenaire) : un jeton "
+        "d'un autre partenaire, ou un rappel qui se dit d'un autre partenaire, est refusé (403)."
+    ),
+    responses={
+        401: {"description": "Jeton absent ou invalide, signature invalide ou rappel trop ancien"},
+        403: {"description": "Ce jeton n'est pas celui de ce partenaire"},
+    },
+)
+async def receive_partner_callback(
+    partner: TokenPartner, request: Request, service: CallbacksDep, caller: PartnerCallerDep
+) -> CallbackReceipt:
+    if caller != partner:
+        raise Forbidden("Ce jeton n'est pas celui de ce partenaire : rappel refusé.")
+    return await service.receive(
+        await request.body(),
+        request.headers.get(TIMESTAMP_HEADER),
+        request.headers.get(SIGNATURE_HEADER),
+        partner=partner,
     )
 
 

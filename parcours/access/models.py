@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parcours.core.db import Base, new_id, utcnow
@@ -15,11 +15,19 @@ class Structure(Base):
     """A structure that follows people: département, France Travail agency, CCAS, association."""
 
     __tablename__ = "structures"
+    __table_args__ = (
+        UniqueConstraint("territory", "source", "source_id", name="uq_structures_source"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(30))
     territory: Mapped[str] = mapped_column(String(3), index=True)
+    # A deactivated structure keeps its history; nobody is invited to it any more.
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Imported from a data·inclusion file: its source and id there (a re-import updates it).
+    source: Mapped[str | None] = mapped_column(String(100))
+    source_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -46,7 +54,9 @@ class User(Base):
 
 
 class WebSession(Base):
-    """A signed-in browser: the cookie holds a token whose hash is the id."""
+    """A signed-in browser: the cookie holds a token whose hash is the id. A session opened
+    through ProConnect keeps the provider's id_token: signing out hands it back to ProConnect
+    (``id_token_hint``) to end the agent's session there too."""
 
     __tablename__ = "web_sessions"
 
@@ -55,6 +65,7 @@ class WebSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
+    provider_id_token: Mapped[str | None] = mapped_column(Text)
 
 
 class ApiToken(Base):
@@ -64,9 +75,16 @@ class ApiToken(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # Whom it acts for: a user (their role and territory), or a partner (its callbacks only).
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    partner: Mapped[str | None] = mapped_column(String(30))
     label: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(36))
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 
 
@@ -77,6 +95,10 @@ class Invitation(Base):
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # ``activation`` (a new account chooses its password) or ``password_reset``.
+    purpose: Mapped[str] = mapped_column(String(20), default="activation")
+    created_by: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime | None] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
 
@@ -90,6 +112,9 @@ class AccessLogEntry(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     user_id: Mapped[str | None] = mapped_column(String(36), index=True)
-    beneficiary_id: Mapped[str] = mapped_column(String(36))
+    # The person whose carnet it is about; None for an administrator's action, whose
+    # ``subject`` says what it is about (``structure:<id>``, ``user:<id>``, ``token:<id>``).
+    beneficiary_id: Mapped[str | None] = mapped_column(String(36))
+    subject: Mapped[str | None] = mapped_column(String(80))
     action: Mapped[str] = mapped_column(String(20))
     what: Mapped[str] = mapped_column(String(100))

@@ -5,9 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, delete, false, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    and_,
+    delete,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from parcours.access.models import (
     AccessLogEntry,
@@ -59,6 +71,9 @@ class AccountRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def user(self, user_id: str) -> User | None:
+        return await self.session.get(User, user_id)
+
     async def user_by_email(self, email: str) -> User | None:
         return await self.session.scalar(
             select(User).where(func.lower(User.email) == email.lower())
@@ -80,22 +95,38 @@ class AccountRepository:
         ).first()
         return (row[0], row[1]) if row else None
 
-    async def end_web_session(self, session_id: str) -> None:
-        await self.session.execute(delete(WebSession).where(WebSession.id == session_id))
+    async def end_web_session(self, session_id: str) -> WebSession | None:
+        """Delete the session; return it as it was (None if there was none)."""
+        ended = await self.session.get(WebSession, session_id)
+        if ended is not None:
+            await self.session.delete(ended)
+        return ended
 
     async def end_user_sessions(self, user_id: str) -> None:
         await self.session.execute(delete(WebSession).where(WebSession.user_id == user_id))
 
-    async def api_token_user(self, token_hash: str) -> User | None:
-        return await self.session.scalar(
-            select(User)
-            .join(ApiToken, ApiToken.user_id == User.id)
-            .where(
-                ApiToken.token_hash == token_hash,
-                ApiToken.revoked_at.is_(None),
-                User.active.is_(True),
+    async def api_token(
+        self, token_hash: str, now: datetime
+    ) -> tuple[ApiToken, User | None] | None:
+        """A token in force (not revoked, not expired) and the active agent it acts for (None:
+        a partner's token)."""
+        row = (
+            await self.session.execute(
+                select(ApiToken, User)
+                .outerjoin(User, User.id == ApiToken.user_id)
+                .where(
+                    ApiToken.token_hash == token_hash,
+                    ApiToken.revoked_at.is_(None),
+                    or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
+                )
             )
-        )
+        ).first()
+        if row is None:
+            return None
+        token, user = row[0], row[1]
+        if token.user_id is not None and (user is None or not user.active):
+            return None
+        return token, user
 
     async def invitation(self, token_hash: str, now: datetime) -> tuple[Invitation, User] | None:
         row = (
@@ -158,3 +189,147 @@ class PeopleRepository:
     async def delete_account_of(self, beneficiary_id: str) -> None:
         """A person's own sign-in account, removed when their data is erased."""
         await self.session.execute(delete(User).where(User.beneficiary_id == beneficiary_id))
+
+
+def log_admin(session: AsyncSession, p: Principal, subject: str, action: str, what: str) -> None:
+    """An administrator's action, about a structure, an account or a token (``subject``)."""
+    session.add(
+        AccessLogEntry(
+            at=utcnow(),
+            user_id=p.id,
+            beneficiary_id=None,
+            subject=subject,
+            action=action,
+            what=what,
+        )
+    )
+
+
+class AdminRepository:
+    """SQL of the administration console: a département's structures, agents and tokens."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def admins(self, territory: str) -> Sequence[User]:
+        rows = await self.session.scalars(
+            select(User).where(User.territory == territory, User.role == "admin")
+        )
+        return rows.all()
+
+    async def structures(self, territory: str) -> Sequence[Structure]:
+        rows = await self.session.scalars(
+            select(Structure)
+            .where(Structure.territory == territory)
+            .order_by(Structure.active.desc(), Structure.name)
+        )
+        return rows.all()
+
+    async def structure(self, structure_id: str) -> Structure | None:
+        return await self.session.get(Structure, structure_id)
+
+    async def structure_from(self, territory: str, source: str, source_id: str) -> Structure | None:
+        return await self.session.scalar(
+            select(Structure).where(
+                Structure.territory == territory,
+                Structure.source == source,
+                Structure.source_id == source_id,
+            )
+        )
+
+    async def active_agents_by_structure(self, territory: str) -> dict[str, int]:
+        rows = await self.session.execute(
+            select(User.structure_id, func.count())
+            .where(
+                User.territory == territory, User.active.is_(True), User.structure_id.is_not(None)
+            )
+            .group_by(User.structure_id)
+        )
+        return {structure_id: count for structure_id, count in rows.all() if structure_id}
+
+    async def active_agents_of(self, structure_id: str) -> Sequence[User]:
+        rows = await self.session.scalars(
+            select(User)
+            .where(User.structure_id == structure_id, User.active.is_(True))
+            .order_by(User.full_name)
+        )
+        return rows.all()
+
+    async def agents(self, territory: str) -> Sequence[User]:
+        rows = await self.session.scalars(
+            select(User)
+            .where(User.territory == territory, User.role != "beneficiary")
+            .order_by(User.active.desc(), User.full_name)
+        )
+        return rows.all()
+
+    async def pending_activations(self, user_ids: set[str]) -> set[str]:
+        """Among ``user_ids``, the accounts invited that never chose a password."""
+        if not user_ids:
+            return set()
+        rows = await self.session.scalars(
+            select(User.id).where(User.id.in_(user_ids), User.password_hash.is_(None))
+        )
+        return set(rows.all())
+
+    async def end_invitations(self, user_id: str, purpose: str | None = None) -> None:
+        """The account's links not used yet stop working (of one ``purpose``, or all)."""
+        query = update(Invitation).where(
+            Invitation.user_id == user_id, Invitation.used_at.is_(None)
+        )
+        if purpose is not None:
+            query = query.where(Invitation.purpose == purpose)
+        await self.session.execute(query.values(expires_at=utcnow()))
+
+    async def end_sessions(self, user_id: str) -> int:
+        result = await self.session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+        assert isinstance(result, CursorResult)
+        return int(result.rowcount or 0)
+
+    async def revoke_tokens_of(self, user_id: str, now: datetime) -> int:
+        result = await self.session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        assert isinstance(result, CursorResult)
+        return int(result.rowcount or 0)
+
+    async def journeys_followed_by(self, user_id: str) -> list[tuple[str, str]]:
+        """The open journeys the agent is the référent of: person's id and name."""
+        rows = await self.session.execute(
+            select(Beneficiary.id, Beneficiary.first_name, Beneficiary.last_name)
+            .join(JourneyRecord, JourneyRecord.beneficiary_id == Beneficiary.id)
+            .where(JourneyRecord.referent_id == user_id, JourneyRecord.step != "closed")
+            .order_by(Beneficiary.last_name, Beneficiary.first_name)
+        )
+        return [(i, f"{first} {last}") for i, first, last in rows.all()]
+
+    def _tokens_of(self, territory: str) -> Any:
+        """A département's tokens: its agents', and its partners' (made by its admins)."""
+        creators = select(User.id).where(User.territory == territory, User.role == "admin")
+        agent = aliased(User)
+        return (
+            select(ApiToken, agent)
+            .outerjoin(agent, agent.id == ApiToken.user_id)
+            .where(
+                or_(
+                    agent.territory == territory,
+                    and_(ApiToken.partner.is_not(None), ApiToken.created_by.in_(creators)),
+                )
+            )
+        )
+
+    async def tokens(self, territory: str, admin_id: str) -> list[tuple[ApiToken, User | None]]:
+        rows = await self.session.execute(
+            self._tokens_of(territory).order_by(ApiToken.created_at.desc())
+        )
+        return [(token, user) for token, user in rows.all()]
+
+    async def token(
+        self, token_id: str, territory: str, admin_id: str
+    ) -> tuple[ApiToken, User | None] | None:
+        row = (
+            await self.session.execute(self._tokens_of(territory).where(ApiToken.id == token_id))
+        ).first()
+        return (row[0], row[1]) if row else None

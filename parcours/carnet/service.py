@@ -72,6 +72,8 @@ from parcours.carnet.schemas import (
 )
 from parcours.core.db import utcnow
 from parcours.core.errors import Forbidden, InvalidReference, NotFound
+from parcours.core.mail import Mail
+from parcours.core.outbox import enqueue
 from parcours.core.schemas import PersonRef
 from parcours.core.settings import Settings
 from parcours.journey.messages import (
@@ -598,8 +600,15 @@ class CarnetService:
                 beneficiary_id=beneficiary_id,
             )
         token = await accounts.invite(user)
+        # Sent to the person: nobody needs to hand the link over.
+        await enqueue(
+            self.session, person_access_mail(user, self.access_link(token), self.settings)
+        )
         log_access(self.session, self.principal, beneficiary_id, "invite", "account.invitation")
         return user, token
+
+    def access_link(self, token: str) -> str:
+        return f"{self.settings.public_app_url.rstrip('/')}/activation/{token}"
 
     async def request_erasure(self, beneficiary_id: str) -> None:
         await self._self_or_writer(beneficiary_id)
@@ -646,6 +655,22 @@ async def erase_person(
             request.status, request.handled_at = "done", utcnow()
             request.handled_by = by.id if by else None
     log_access(session, by, beneficiary_id, "update", "carnet.erasure")
+
+
+def person_access_mail(user: User, link: str, settings: Settings) -> Mail:
+    """The person's own link to their space: their name and the link, nothing else."""
+    return Mail(
+        to=user.email,
+        subject="Votre espace Parcours : choisissez votre mot de passe",
+        body=(
+            f"Bonjour {user.full_name},\n\n"
+            "Votre référente ou votre référent vous a ouvert un espace sur Parcours : vous y "
+            "lisez votre carnet, corrigez vos coordonnées et choisissez ce que vous partagez. "
+            f"Pour choisir votre mot de passe, suivez ce lien (valable {settings.invitation_days} "
+            f"jours, une seule fois) :\n\n{link}\n\n"
+            "Si vous n'attendiez pas ce message, ignorez-le.\n"
+        ),
+    )
 
 
 class ErasureService:

@@ -119,13 +119,26 @@ class Settings(BaseSettings):
     # The daily digest (at this hour, UTC) lists people waiting for a référent this long.
     digest_hour: int = Field(default=6, ge=0, le=23)
     digest_waiting_days: int = Field(default=7, ge=1)
-    # Digests are also e-mailed when an SMTP host is set (off by default).
+    # E-mail (``parcours.core.mail``): sent only when an SMTP host is set; ``parcours dev``
+    # points it at the simulators' mailbox.
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_starttls: bool = False
     smtp_user: str | None = None
     smtp_password: str | None = None
     smtp_from: str = "parcours@localhost"
+    smtp_timeout_s: float = Field(default=30.0, gt=0)
+    # The outbox (``parcours.core.outbox``): a mail not sent is tried again after this long,
+    # twice as long after each failure (at most an hour), up to ``mail_max_attempts`` times;
+    # sent mails are deleted after ``mail_keep_days``.
+    mail_retry_after_s: float = Field(default=60.0, ge=0)
+    mail_max_attempts: int = Field(default=30, ge=1)
+    mail_keep_days: int = Field(default=30, ge=1)
+    # The local mailbox (``simulators/mailbox.py``, served by ``parcours simulators``): an SMTP
+    # server on the simulators' host that keeps every mail as a .eml file in ``mailbox_dir``
+    # (default: ``mail/`` in ``var_dir``).
+    mailbox_smtp_port: int = 1025
+    mailbox_dir: Path | None = None
     public_app_url: str = "http://127.0.0.1:8000"
 
     @model_validator(mode="after")
@@ -133,6 +146,11 @@ class Settings(BaseSettings):
         if not self.database_url:
             self.database_url = f"sqlite+aiosqlite:///{self.var_dir / 'parcours.db'}"
         return self
+
+    @property
+    def mailbox_folder(self) -> Path:
+        """Where the local mailbox keeps its mails."""
+        return self.mailbox_dir or self.var_dir / "mail"
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

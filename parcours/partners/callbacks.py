@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from parcours.core.db import utcnow
-from parcours.core.errors import Conflict, NotFound, ParcoursError, Unauthenticated
+from parcours.core.errors import Conflict, Forbidden, NotFound, ParcoursError, Unauthenticated
 from parcours.core.settings import Settings
 from parcours.core.temporal import send_signal
 from parcours.journey.messages import EmploymentContract, RecordEmploymentInput
@@ -92,15 +92,26 @@ class PartnerCallbackService:
             )
 
     async def receive(
-        self, body: bytes, timestamp: str | None, signature: str | None, now: float | None = None
+        self,
+        body: bytes,
+        timestamp: str | None,
+        signature: str | None,
+        now: float | None = None,
+        *,
+        partner: str | None = None,
     ) -> CallbackReceipt:
-        """Check, record once, apply. The caller commits."""
+        """Check, record once, apply. The caller commits. ``partner``: the partner the caller
+        is (its API token's), whose callbacks only it may send."""
         self.check_signature(body, timestamp, signature, now)
         try:
             payload: Any = json.loads(body)
             envelope = CallbackEnvelope.model_validate(payload)
         except (ValueError, ValidationError) as error:
             raise InvalidCallback(f"Rappel illisible : {error}"[:500]) from error
+        if partner is not None and envelope.partner != partner:
+            raise Forbidden(
+                "Ce rappel se dit d'un autre partenaire que celui de ce jeton : refusé."
+            )
         beneficiary_id = None
         if envelope.kind == "employment_entry":
             beneficiary_id = await self.partners.person_by_france_travail(

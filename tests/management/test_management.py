@@ -20,8 +20,6 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from typing import Any
 
 import httpx
@@ -50,6 +48,7 @@ from tests.support.accounts import NewAccount, Staff
 from tests.support.api import act, enrol, read
 from tests.support.carnet import carnet
 from tests.support.clients import ApiClients, Browsers, api_clients, signed_in
+from tests.support.mailbox import LocalMailbox
 from tests.support.partners import PartnerStack, training_request
 from tests.support.people import person_payload
 from workflows.management import DailyDigest
@@ -668,61 +667,12 @@ async def test_a_failing_partner_call_becomes_an_incident_the_manager_retries_no
 # --- The digest by e-mail ---
 
 
-class SmtpSink:
-    """A minimal SMTP server on a free port: keeps each message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[bytes] = []
-        self.server: asyncio.Server | None = None
-
-    async def start(self) -> int:
-        self.server = await asyncio.start_server(self._session, "127.0.0.1", 0)
-        return int(self.server.sockets[0].getsockname()[1])
-
-    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        def say(line: str) -> None:
-            writer.write(f"{line}\r\n".encode())
-
-        say("220 sink ready")
-        while line := (await reader.readline()).decode().strip():
-            verb = line.split(" ", 1)[0].upper()
-            if verb == "DATA":
-                say("354 go on")
-                data = b""
-                while (chunk := await reader.readline()) != b".\r\n":
-                    data += chunk
-                self.messages.append(data)
-                say("250 queued")
-            elif verb == "QUIT":
-                say("221 bye")
-                await writer.drain()
-                break
-            else:
-                say("250 ok")
-            await writer.drain()
-        writer.close()
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
-
-
-@pytest.fixture
-async def smtp() -> AsyncIterator[tuple[SmtpSink, int]]:
-    sink = SmtpSink()
-    port = await sink.start()
-    try:
-        yield sink, port
-    finally:
-        await sink.stop()
-
-
+@pytest.mark.onboarding
 async def test_the_digest_is_emailed_when_an_smtp_host_is_set(
     departement: Departement,
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
-    smtp: tuple[SmtpSink, int],
+    mailbox: LocalMailbox,
     api_url: str,
 ) -> None:
     d = departement
@@ -733,19 +683,14 @@ async def test_the_digest_is_emailed_when_an_smtp_host_is_set(
     assert [line.beneficiary_id for line in digest.waiting] == [waiting]
     assert digest.sent_at is None
 
-    sink, port = smtp
-    mailing = DigestActivities(
-        sessions, settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port})
-    )
+    mailing = DigestActivities(sessions, mailbox.settings(settings))
     result = await ActivityEnvironment().run(mailing.send_digests, SendDigestsInput(day=digest.day))
     assert result.sent >= 1
-    mails = [message_from_bytes(m, policy=policy.default) for m in sink.messages]
-    (mine,) = [m for m in mails if m["To"] == d.manager_email]
-    assert isinstance(mine, EmailMessage)
-    assert mine["Subject"].startswith(f"Parcours — résumé du {digest.day.strftime('%d/%m/%Y')}")
-    body = mine.get_content()
+    mine = await mailbox.wait_for(to=d.manager_email)
+    assert mine.subject.startswith(f"Parcours — résumé du {digest.day.strftime('%d/%m/%Y')}")
+    body = mine.body
     assert "Personnes en attente d'un référent depuis plus de 7 jours (1)" in body
-    assert f"/gestion/parcours/{waiting}" in body
+    assert f"{settings.public_app_url}/gestion/parcours/{waiting}" in mine.links
     assert (await d.digest_of(d.manager_id)).sent_at is not None
     async with signed_in(api_url, d.manager_email) as browser:
         page = await browser.get("/gestion/resume")
@@ -753,6 +698,7 @@ async def test_the_digest_is_emailed_when_an_smtp_host_is_set(
     assert f'href="/gestion/parcours/{waiting}"' in page.text
     assert "Envoyé par courriel le" in page.text
     # Sent once: the next run sends nothing again.
-    before = len(sink.messages)
+    before = len(mailbox.received())
     await ActivityEnvironment().run(mailing.send_digests, SendDigestsInput(day=digest.day))
-    assert len(sink.messages) == before
+    assert len(mailbox.received()) == before
+    assert len(mailbox.received(to=d.manager_email)) == 1

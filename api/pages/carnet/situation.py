@@ -48,7 +48,7 @@ async def give_access(beneficiary_id: str, pages: CarnetPagesDep) -> Response:
             errors=[(None, error.message)],
             status_code=error.status_code,
         )
-    link = f"{str(pages.request.base_url).rstrip('/')}/activation/{token}"
+    link = pages.carnet.access_link(token)
     return await pages.render(
         beneficiary_id,
         "situation",

@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from api import proconnect
 from api.auth import (
     CSRF_FIELD,
     SESSION_COOKIE,
@@ -121,12 +122,57 @@ async def sign_in(
 
 
 @router.post("/deconnexion")
-async def sign_out(request: Request, accounts: AccountsDep) -> Response:
+async def sign_out(request: Request, accounts: AccountsDep, settings: SettingsDep) -> Response:
+    provider_id_token = None
     if token := request.cookies.get(SESSION_COOKIE):
-        await accounts.sign_out(token)
-    response = RedirectResponse("/connexion", status_code=303)
+        provider_id_token = await accounts.sign_out(token)
+    response: Response | None = None
+    if provider_id_token and settings.oidc_enabled:
+        # Signed in through ProConnect: end the agent's session there too, or the next
+        # "S'identifier avec ProConnect" signs them straight back in.
+        response = await proconnect.sign_out_redirect(request, settings, provider_id_token)
+    response = response or RedirectResponse("/connexion", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+def _reset_page(
+    request: Request,
+    settings: Any,
+    *,
+    sent: bool = False,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    token = sign_in_csrf(request)
+    response = templates.TemplateResponse(
+        request,
+        "access/password_reset.html",
+        {"sent": sent, "error": error, "csrf": token},
+        status_code=status_code,
+    )
+    set_sign_in_csrf(response, token, settings)
+    return response
+
+
+@router.get("/mot-de-passe-oublie")
+async def password_reset_form(request: Request, settings: SettingsDep) -> Response:
+    return _reset_page(request, settings)
+
+
+@router.post("/mot-de-passe-oublie")
+async def request_password_reset(
+    request: Request, accounts: AccountsDep, settings: SettingsDep
+) -> Response:
+    """The same answer whether the address has an account or not: nobody learns who has one."""
+    form = await request.form()
+    if not same(str(form.get(CSRF_FIELD, "")), request.cookies.get(SIGN_IN_CSRF_COOKIE)):
+        return _reset_page(
+            request, settings, error="Le formulaire a expiré : recommencez.", status_code=403
+        )
+    # The mail (if any) leaves once the request commits.
+    await accounts.request_password_reset(str(form.get("email", "")))
+    return _reset_page(request, settings, sent=True)
 
 
 @router.get("/activation/{token}")
@@ -167,31 +213,39 @@ async def accept_invitation(
 async def proconnect_start(request: Request, settings: SettingsDep) -> Response:
     if not settings.oidc_enabled:
         return RedirectResponse("/connexion", status_code=303)
-    client = request.app.state.oidc.proconnect
-    redirect_uri = str(request.url_for("proconnect_callback"))
-    response: Response = await client.authorize_redirect(request, redirect_uri)
-    return response
+    try:
+        return await proconnect.sign_in_redirect(request, settings)
+    except ParcoursError as error:
+        return _sign_in_page(request, settings, error=error.message, status_code=error.status_code)
 
 
-@router.get("/connexion/proconnect/retour", name="proconnect_callback")
+@router.get(proconnect.SIGN_IN_RETURN)
 async def proconnect_callback(
-    request: Request, accounts: AccountsDep, session: SessionDep, settings: SettingsDep
+    request: Request, accounts: AccountsDep, settings: SettingsDep
 ) -> Response:
-    """Agents only: the ProConnect e-mail must match an active professional account."""
+    """Agents only: the e-mail ProConnect vouches for must be an active professional
+    account's."""
     if not settings.oidc_enabled:
         return RedirectResponse("/connexion", status_code=303)
-    client = request.app.state.oidc.proconnect
-    token = await client.authorize_access_token(request)
-    email = str((token.get("userinfo") or {}).get("email", ""))
-    user = await accounts.agent_by_email(email)
-    if user is None:
-        return _sign_in_page(
-            request,
-            settings,
-            error="Aucun compte Parcours ne correspond à cette identité ProConnect.",
-            status_code=403,
+    try:
+        identity = await proconnect.identity(request)
+        signed_in = await accounts.sign_in_as_agent(
+            identity.email, provider_id_token=identity.id_token
         )
-    signed_in = await accounts.open_session(user)
+    except ParcoursError as error:
+        return _sign_in_page(request, settings, error=error.message, status_code=error.status_code)
     response = RedirectResponse(home_of(signed_in.principal), status_code=303)
     set_session_cookie(response, signed_in, settings)
     return response
+
+
+@router.get(proconnect.SIGN_OUT_RETURN)
+async def proconnect_signed_out(request: Request, settings: SettingsDep) -> Response:
+    if settings.oidc_enabled:
+        try:
+            await proconnect.check_sign_out_return(request)
+        except ParcoursError as error:
+            return _sign_in_page(
+                request, settings, error=error.message, status_code=error.status_code
+            )
+    return RedirectResponse("/connexion", status_code=303)
