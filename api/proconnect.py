@@ -6,12 +6,11 @@ way the round trip can fail becomes a ``ParcoursError`` with a French message.""
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from authlib.integrations.starlette_client import OAuth, OAuthError
-from authlib.integrations.starlette_client import StarletteOAuth2App as OAuthClient
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from joserfc import jwt
@@ -22,6 +21,15 @@ from starlette.middleware.sessions import SessionMiddleware
 from parcours.core.errors import ParcoursError, Unauthenticated, Unavailable
 from parcours.core.security import new_token
 from parcours.core.settings import Settings
+
+with warnings.catch_warnings():
+    # authlib sets its warnings to "always" when first imported: that first, then ours over it.
+    import authlib.deprecate  # noqa: F401
+
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    # authlib's Starlette client imports its httpx one, which announces a rename we do not use.
+    from authlib.integrations.starlette_client import OAuth, OAuthError
+    from authlib.integrations.starlette_client import StarletteOAuth2App as OAuthClient
 
 log = logging.getLogger(__name__)
 

@@ -175,6 +175,7 @@ def dev_env(workdir: Path) -> dict[str, str]:
         "PARCOURS_PUBLIC_APP_URL": f"http://127.0.0.1:{api_port}",
         "PARCOURS_SIMULATORS_HOST": "127.0.0.1",
         "PARCOURS_SIMULATORS_PORT": str(simulators_port),
+        "PARCOURS_MAILBOX_SMTP_PORT": str(free_port()),
         "PARCOURS_PARTNERS_BASE_URL": f"http://127.0.0.1:{simulators_port}",
         "PARCOURS_WORKER_METRICS_ADDRESS": f"127.0.0.1:{free_port()}",
         "PARCOURS_LOG_FORMAT": "console",
