@@ -25,7 +25,11 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.carnet import RetentionActivities
-from activities.journey import JourneyReconcileActivities, ReadModelActivities
+from activities.journey import (
+    JourneyReconcileActivities,
+    JourneySettlementActivities,
+    ReadModelActivities,
+)
 from activities.management import DigestActivities
 from activities.orientations import ServiceOrientationActivities
 from activities.partners import CafImportActivities, PartnerActivities
@@ -108,6 +112,7 @@ def build_worker(
     settings = settings or get_settings()
     read_model = ReadModelActivities(sessions)
     reconcile = JourneyReconcileActivities(sessions, client)
+    settlement = JourneySettlementActivities(sessions, client)
     retention = RetentionActivities(sessions, client, settings)
     digest = DigestActivities(sessions, settings)
     return Worker(
@@ -118,6 +123,7 @@ def build_worker(
             read_model.record_journey_event,
             read_model.record_journey_events,
             reconcile.reconcile_journeys,
+            settlement.settle_journey_requests,
             retention.anonymise_expired,
             digest.compose_digests,
             digest.send_digests,
