@@ -45,10 +45,12 @@ from parcours.journey.messages import (
     JourneyResult,
     JourneyState,
     OrientationKind,
+    OrientToServiceInput,
     PauseInput,
     ReassignReferentInput,
     RecordCheckInInput,
     RecordEmploymentInput,
+    RequestTrainingInput,
     ResumeInput,
     RsaRightsChangedInput,
     RsaStatus,
@@ -184,10 +186,49 @@ async def stalled_then_moved_on(r: Recorder, handle: JourneyHandle) -> None:
     assert (await handle.result()).exit_reason is ExitReason.RIGHTS_CLOSED
 
 
+async def closed_with_requests(r: Recorder, handle: JourneyHandle) -> None:
+    """An orientation to a service and a training request (child workflows), then the journey
+    closed: it withdraws what still waits (patch ``settle-requests-on-close``). Recorded alone
+    (the others left as they were): ``SCENARIOS`` narrowed to it before ``record_all``."""
+    await r.act(handle, BeginDiagnosisInput(actor_id=REFERENT))
+    await r.act(
+        handle,
+        OrientToServiceInput(
+            orientation_id="00000000-0000-4000-8000-0000000000d1",
+            service_id="1",
+            resource_structure_id="1",
+            plan_action_id="00000000-0000-4000-8000-0000000000d2",
+            actor_id=REFERENT,
+        ),
+    )
+    await r.act(handle, CompleteDiagnosisInput(actor_id=REFERENT))
+    await r.act(
+        handle,
+        DecideOrientationInput(
+            kind=OrientationKind.SOCIO_PROFESSIONAL,
+            structure_id=STRUCTURE,
+            referent_id=REFERENT,
+            actor_id=ORIENTATION_OFFICER,
+        ),
+    )
+    await r.act(
+        handle,
+        RequestTrainingInput(
+            request_id="00000000-0000-4000-8000-0000000000e1",
+            training_id="00000000-0000-4000-8000-0000000000e2",
+            funder="region",
+            actor_id=REFERENT,
+        ),
+    )
+    await r.act(handle, CloseInput(exit_reason=ExitReason.DECLINED, actor_id=REFERENT))
+    assert (await handle.result()).exit_reason is ExitReason.DECLINED
+
+
 SCENARIOS: dict[str, tuple[str, Callable[[Recorder, JourneyHandle], Awaitable[None]]]] = {
     "complete_journey": ("00000000-0000-4000-8000-000000000001", complete_journey),
     "paused_and_reassigned": ("00000000-0000-4000-8000-000000000002", paused_and_reassigned),
     "stalled_then_moved_on": ("00000000-0000-4000-8000-000000000003", stalled_then_moved_on),
+    "closed_with_requests": ("00000000-0000-4000-8000-000000000004", closed_with_requests),
 }
 
 
