@@ -1,5 +1,5 @@
-"""The journeys' activities: write their SQL read model (what pages and dashboards read), and
-reconcile it with the workflows."""
+"""The journeys' activities: write their SQL read model (what pages and dashboards read),
+reconcile it with the workflows, and settle what a closed journey leaves behind."""
 
 from __future__ import annotations
 
@@ -15,13 +15,17 @@ from parcours.journey.messages import (
     RECONCILE_JOURNEYS,
     RECORD_JOURNEY_EVENT,
     RECORD_JOURNEY_EVENTS,
+    SETTLE_REQUESTS,
     ReconcileInput,
     ReconcileResult,
     RecordJourneyEventInput,
     RecordJourneyEventsInput,
+    SettleRequestsInput,
+    SettleRequestsResult,
 )
 from parcours.journey.reconciliation import JourneyReconciler
 from parcours.journey.repository import JourneyRepository
+from parcours.journey.settlement import JourneySettlement
 
 
 class ReadModelActivities:
@@ -70,3 +74,14 @@ class JourneyReconcileActivities:
             unreachable=len(report.unreachable),
             orphans=len(report.orphans),
         )
+
+
+class JourneySettlementActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], client: Client) -> None:
+        self.settlement = JourneySettlement(sessions, client)
+
+    @activity.defn(name=SETTLE_REQUESTS)
+    async def settle_journey_requests(self, data: SettleRequestsInput) -> SettleRequestsResult:
+        """The closed journey's waiting training requests and orientations, each signalled
+        ``withdraw`` (idempotent: a child withdraws once, an ended one is skipped)."""
+        return await self.settlement.settle(data)

@@ -27,9 +27,13 @@ from parcours.management.incidents import PartnerIncidentLog
 from parcours.management.repository import FailedCall
 from parcours.partners.adapters.clients import PartnerAdapters
 from parcours.partners.adapters.france_travail import ProfessionalOrientation
-from parcours.partners.adapters.funding import TrainingFundingRequest, TrainingRef
+from parcours.partners.adapters.funding import (
+    TrainingFundingRequest,
+    TrainingRef,
+    TrainingWithdrawal,
+)
 from parcours.partners.adapters.http import PartnerRefused, PartnerUnavailable
-from parcours.partners.adapters.structures import ServiceOrientation
+from parcours.partners.adapters.structures import OrientationCancellation, ServiceOrientation
 from parcours.partners.caf_feed import CafFeedEvent, EventKind, FeedFormat, LineRejected
 from parcours.partners.caf_import import (
     ALREADY_APPLIED,
@@ -43,6 +47,7 @@ from parcours.partners.caf_import import (
 from parcours.partners.messages import (
     APPLY_CAF_FEED_BATCH,
     BEGIN_CAF_IMPORT,
+    CANCEL_STRUCTURE_ORIENTATION,
     CONSENT_MISSING,
     FIND_FRANCE_TRAVAIL_PERSON,
     FINISH_CAF_IMPORT,
@@ -55,6 +60,7 @@ from parcours.partners.messages import (
     PERSON_UNKNOWN,
     SEND_STRUCTURE_ORIENTATION,
     SUBMIT_TRAINING_REQUEST_REGION,
+    WITHDRAW_TRAINING_REQUEST_REGION,
     CafFeedBatchInput,
     CafImportCounts,
     CafImportPlan,
@@ -64,8 +70,10 @@ from parcours.partners.messages import (
     PartnerLookupInput,
     PartnerReceipt,
     ProfessionalOrientationInput,
+    StructureCancellationInput,
     StructureOrientationInput,
     TrainingRequestInput,
+    TrainingWithdrawalInput,
 )
 from parcours.partners.repository import CafFeedRepository
 from parcours.partners.service import (
@@ -289,6 +297,24 @@ class PartnerActivities:
         )
         return PartnerReceipt(reference=receipt.reference, replayed=replayed)
 
+    @activity.defn(name=WITHDRAW_TRAINING_REQUEST_REGION.activity)
+    async def withdraw_training_request(self, data: TrainingWithdrawalInput) -> PartnerReceipt:
+        """Withdraw a request from its funder (the person's journey closed before the
+        decision): only the funder's reference and ours, no personal data, so no consent is
+        needed."""
+        desk = (
+            self.adapters.region_funding
+            if data.funder == "region"
+            else self.adapters.france_travail_funding
+        )
+        withdrawal = TrainingWithdrawal(request_id=data.request_id, reason=data.reason)
+        receipt, replayed = await partner_http_call(
+            lambda: desk.withdraw_training(data.reference, withdrawal, key=data.idempotency_key),
+            incidents=self.incidents,
+            beneficiary_id=data.beneficiary_id,
+        )
+        return PartnerReceipt(reference=receipt.reference, replayed=replayed)
+
     @activity.defn(name=SEND_STRUCTURE_ORIENTATION.activity)
     async def send_structure_orientation(self, data: StructureOrientationInput) -> PartnerReceipt:
         """Orient the person to a structure's service: their name and how to reach them, never
@@ -308,6 +334,24 @@ class PartnerActivities:
             raise _refusal(error) from None
         receipt, replayed = await partner_http_call(
             lambda: self.adapters.structures.orient(orientation, key=data.idempotency_key),
+            incidents=self.incidents,
+            beneficiary_id=data.beneficiary_id,
+        )
+        return PartnerReceipt(reference=receipt.reference, replayed=replayed)
+
+    @activity.defn(name=CANCEL_STRUCTURE_ORIENTATION.activity)
+    async def cancel_structure_orientation(
+        self, data: StructureCancellationInput
+    ) -> PartnerReceipt:
+        """Cancel an orientation at its structure (the person's journey closed before the
+        answer): only the structure's reference and ours, no personal data."""
+        cancellation = OrientationCancellation(
+            orientation_id=data.orientation_id, reason=data.reason
+        )
+        receipt, replayed = await partner_http_call(
+            lambda: self.adapters.structures.cancel(
+                data.reference, cancellation, key=data.idempotency_key
+            ),
             incidents=self.incidents,
             beneficiary_id=data.beneficiary_id,
         )

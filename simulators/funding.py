@@ -1,6 +1,7 @@
 """A training funder's desk, the same at France Travail (AIF) and at the Région: it receives
 funding requests (idempotent by key), then sends its decision back to Parcours as a signed
-callback, when told to or on its own after a delay."""
+callback, when told to or on its own after a delay. Parcours withdraws a request whose
+journey closed (idempotent by key): the desk then decides nothing more on it."""
 
 # No ``from __future__ import annotations`` here: FastAPI must resolve the endpoints' annotations,
 # which name dependencies local to ``add_training_routes``.
@@ -63,6 +64,21 @@ class DecisionCreate(BaseModel):
         return self
 
 
+class WithdrawalCreate(BaseModel):
+    request_id: str = Field(min_length=1, max_length=100, description="Identifiant côté Parcours")
+    reason: Literal["journey_closed"] = "journey_closed"
+
+
+class WithdrawalReceipt(BaseModel):
+    reference: str
+    status: Literal["withdrawn"] = "withdrawn"
+
+
+class WithdrawalRecord(BaseModel):
+    reason: str
+    withdrawn_at: datetime
+
+
 class DecisionRecord(BaseModel):
     decision: Decision
     start_date: date | None
@@ -78,9 +94,12 @@ class TrainingRequestRecord(BaseModel):
     received_at: datetime
     request: TrainingRequestCreate
     decision: DecisionRecord | None = None
+    withdrawal: WithdrawalRecord | None = None
 
     @property
     def status(self) -> str:
+        if self.withdrawal:
+            return "withdrawn"
         return self.decision.decision if self.decision else "received"
 
 
@@ -113,6 +132,7 @@ class FundingDesk:
         self._decision_delay_s = decision_delay_s
         self._requests: dict[str, TrainingRequestRecord] = {}
         self.ledger = IdempotencyLedger()
+        self.withdrawal_ledger = IdempotencyLedger()
 
     def receive(self, key: str, body: TrainingRequestCreate) -> Outcome:
         def register() -> dict[str, Any]:
@@ -132,6 +152,23 @@ class FundingDesk:
 
         return self.ledger.once(key, body, register)
 
+    def withdraw(self, reference: str, key: str, body: WithdrawalCreate) -> Outcome:
+        """Parcours withdraws a request (the person's journey closed); once per key. A
+        request the desk already decided is withdrawn all the same: the decision, sent
+        meanwhile, reaches a request Parcours no longer follows."""
+        record = self._requests.get(reference)
+        if record is None or record.request.request_id != body.request_id:
+            raise NotFound(f"Aucune demande de financement {reference} pour {body.request_id}.")
+
+        def register() -> dict[str, Any]:
+            if record.withdrawal is None:
+                record.withdrawal = WithdrawalRecord(
+                    reason=body.reason, withdrawn_at=datetime.now(UTC)
+                )
+            return WithdrawalReceipt(reference=reference).model_dump(mode="json")
+
+        return self.withdrawal_ledger.once(key, body, register)
+
     def automatic_decision(self, request: TrainingRequestCreate) -> DecisionCreate:
         """What the funder decides on its own: yes up to its ceiling, no beyond."""
         if request.requested_amount <= self._ceiling:
@@ -150,6 +187,8 @@ class FundingDesk:
         record = self._requests.get(reference)
         if record is None:
             raise NotFound(f"Aucune demande de financement {reference}.")
+        if record.withdrawal is not None:
+            raise Conflict(f"La demande {reference} a été retirée par Parcours : rien à décider.")
         if record.decision is not None:
             raise Conflict(
                 f"La demande {reference} a déjà reçu une décision ({record.decision.decision})."
@@ -188,7 +227,7 @@ class FundingDesk:
     async def _decide_later(self, reference: str, delay_s: float) -> None:
         await asyncio.sleep(delay_s)
         record = self._requests.get(reference)
-        if record is not None and record.decision is None:
+        if record is not None and record.decision is None and record.withdrawal is None:
             await self.decide(reference, None, wait=True)
 
     def state(self) -> dict[str, Any]:
@@ -198,6 +237,7 @@ class FundingDesk:
                 for record in self._requests.values()
             ],
             "training_requests_by_key": self.ledger.snapshot(),
+            "withdrawals_by_key": self.withdrawal_ledger.snapshot(),
             "callbacks": records_state(self._callbacks.records(self.partner)),
             "traffic": self._switches.traffic(self.partner).model_dump(),
         }
@@ -221,6 +261,16 @@ def add_training_routes(
     )
     async def request_training(body: TrainingRequestCreate, desk: Desk, key: Key) -> Response:
         return desk.receive(key, body).response()
+
+    @operations.post(
+        "/training-requests/{reference}/withdrawal",
+        summary="Retirer une demande de financement (parcours clôturé ; idempotente par clé)",
+        response_model=WithdrawalReceipt,
+    )
+    async def withdraw_training_request(
+        reference: str, body: WithdrawalCreate, desk: Desk, key: Key
+    ) -> Response:
+        return desk.withdraw(reference, key, body).response()
 
     @controls.post(
         "/_decide/{reference}",

@@ -1,5 +1,6 @@
 """The service structures of the resource base (CCAS, associations, SIAE…): they receive the
-orientation of a person to one of their services, then accept or refuse it, with a reason."""
+orientation of a person to one of their services, then accept or refuse it, with a reason.
+Parcours cancels an orientation whose journey closed before the answer (idempotent by key)."""
 
 from __future__ import annotations
 
@@ -61,6 +62,21 @@ class ReminderReceipt(BaseModel):
     reminders: int
 
 
+class CancellationCreate(BaseModel):
+    orientation_id: str = Field(min_length=1, max_length=100, description="Identifiant Parcours")
+    reason: Literal["journey_closed"] = "journey_closed"
+
+
+class CancellationReceipt(BaseModel):
+    reference: str
+    status: Literal["cancelled"] = "cancelled"
+
+
+class CancellationRecord(BaseModel):
+    reason: str
+    cancelled_at: datetime
+
+
 class AnswerRecord(BaseModel):
     accepted: bool
     reason: str | None
@@ -74,6 +90,15 @@ class OrientationRecord(BaseModel):
     orientation: ServiceOrientationCreate
     answer: AnswerRecord | None = None
     reminded_at: list[datetime] = Field(default_factory=list)
+    cancellation: CancellationRecord | None = None
+
+    @property
+    def status(self) -> str:
+        if self.cancellation is not None:
+            return "cancelled"
+        if self.answer is None:
+            return "received"
+        return "accepted" if self.answer.accepted else "refused"
 
 
 class AnswerSent(BaseModel):
@@ -92,6 +117,7 @@ class Structures:
         self._orientations: dict[str, OrientationRecord] = {}
         self.ledger = IdempotencyLedger()
         self.reminder_ledger = IdempotencyLedger()
+        self.cancellation_ledger = IdempotencyLedger()
 
     def receive(self, key: str, body: ServiceOrientationCreate) -> Outcome:
         def register() -> dict[str, Any]:
@@ -120,10 +146,29 @@ class Structures:
 
         return self.reminder_ledger.once(key, body, register)
 
+    def cancel(self, reference: str, key: str, body: CancellationCreate) -> Outcome:
+        """Parcours cancels an orientation (the person's journey closed); once per key. One
+        already answered is cancelled all the same: the answer, sent meanwhile, reaches an
+        orientation Parcours no longer follows."""
+        record = self._orientations.get(reference)
+        if record is None or record.orientation.orientation_id != body.orientation_id:
+            raise NotFound(f"Aucune orientation {reference} pour {body.orientation_id}.")
+
+        def register() -> dict[str, Any]:
+            if record.cancellation is None:
+                record.cancellation = CancellationRecord(
+                    reason=body.reason, cancelled_at=datetime.now(UTC)
+                )
+            return CancellationReceipt(reference=reference).model_dump(mode="json")
+
+        return self.cancellation_ledger.once(key, body, register)
+
     async def answer(self, reference: str, body: AnswerCreate, *, wait: bool) -> AnswerSent:
         record = self._orientations.get(reference)
         if record is None:
             raise NotFound(f"Aucune orientation {reference}.")
+        if record.cancellation is not None:
+            raise Conflict(f"L'orientation {reference} a été annulée par Parcours.")
         if record.answer is not None:
             verdict = "acceptée" if record.answer.accepted else "refusée"
             raise Conflict(f"L'orientation {reference} a déjà été {verdict}.")
@@ -151,18 +196,12 @@ class Structures:
     def state(self) -> dict[str, Any]:
         return {
             "orientations": [
-                {
-                    **record.model_dump(mode="json"),
-                    "status": "received"
-                    if record.answer is None
-                    else "accepted"
-                    if record.answer.accepted
-                    else "refused",
-                }
+                {**record.model_dump(mode="json"), "status": record.status}
                 for record in self._orientations.values()
             ],
             "orientations_by_key": self.ledger.snapshot(),
             "reminders_by_key": self.reminder_ledger.snapshot(),
+            "cancellations_by_key": self.cancellation_ledger.snapshot(),
             "callbacks": records_state(self._callbacks.records(Partner.STRUCTURES)),
             "traffic": self._switches.traffic(Partner.STRUCTURES).model_dump(),
         }
@@ -198,6 +237,15 @@ async def orient_to_service(body: ServiceOrientationCreate, inbox: Inbox, key: K
 )
 async def remind(reference: str, body: ReminderCreate, inbox: Inbox, key: Key) -> Response:
     return inbox.remind(reference, key, body).response()
+
+
+@operations.post(
+    "/orientations/{reference}/cancellation",
+    summary="Annuler une orientation (parcours clôturé ; idempotente par clé)",
+    response_model=CancellationReceipt,
+)
+async def cancel(reference: str, body: CancellationCreate, inbox: Inbox, key: Key) -> Response:
+    return inbox.cancel(reference, key, body).response()
 
 
 @controls.post(

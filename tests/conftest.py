@@ -40,7 +40,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.journey import ReadModelActivities
+from activities.journey import JourneySettlementActivities, ReadModelActivities
 from api.app import create_app
 from cli.temporal_server import SEARCH_ATTRIBUTES, binary
 from parcours.access.models import Structure, User
@@ -306,6 +306,7 @@ async def partner_stack(
     app = with_partner_routes(create_app(stack_settings, temporal=dev_env.client))
     parts = PartnerWorkerParts.build(dev_env.client, sessions, stack_settings)
     read_model = ReadModelActivities(sessions)
+    settlement = JourneySettlementActivities(sessions, dev_env.client)
     worker = Worker(
         dev_env.client,
         task_queue=stack_settings.task_queue,
@@ -313,6 +314,7 @@ async def partner_stack(
         activities=[
             read_model.record_journey_event,
             read_model.record_journey_events,
+            settlement.settle_journey_requests,
             *parts.activities,
         ],
         unsandboxed_workflow_runner=journey_runner(stack_settings),

@@ -25,7 +25,11 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.carnet import RetentionActivities
-from activities.journey import JourneyReconcileActivities, ReadModelActivities
+from activities.journey import (
+    JourneyReconcileActivities,
+    JourneySettlementActivities,
+    ReadModelActivities,
+)
 from activities.mail import OutboxActivities
 from activities.management import DigestActivities
 from activities.orientations import ServiceOrientationActivities
@@ -79,7 +83,9 @@ class PartnerWorkerParts:
                 calls.find_france_travail_person,
                 calls.notify_france_travail_orientation,
                 calls.submit_training_request,
+                calls.withdraw_training_request,
                 calls.send_structure_orientation,
+                calls.cancel_structure_orientation,
                 imports.begin_caf_import,
                 imports.apply_caf_feed_batch,
                 imports.finish_caf_import,
@@ -115,6 +121,7 @@ def build_worker(
     settings = settings or get_settings()
     read_model = ReadModelActivities(sessions)
     reconcile = JourneyReconcileActivities(sessions, client)
+    settlement = JourneySettlementActivities(sessions, client)
     retention = RetentionActivities(sessions, client, settings)
     digest = DigestActivities(sessions, settings)
     outbox = OutboxActivities(sessions, settings)
@@ -126,6 +133,7 @@ def build_worker(
             read_model.record_journey_event,
             read_model.record_journey_events,
             reconcile.reconcile_journeys,
+            settlement.settle_journey_requests,
             retention.anonymise_expired,
             digest.compose_digests,
             digest.send_digests,

@@ -4,7 +4,8 @@ It holds the journey's state and runs the pure rules of ``parcours.journey.rules
 actions arrive as updates whose validators refuse what the journey does not allow now; the
 CAF's changes of rights arrive as signals; deadlines and follow-up check-ins are durable
 timers. Every change is written to the SQL read model by an activity before the update
-returns, so the pages show it at once.
+returns, so the pages show it at once. Once closed, it withdraws what still hangs from it (its
+training requests and orientations waiting for an answer) before it ends.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         RECORD_JOURNEY_EVENT,
         RECORD_JOURNEY_EVENTS,
         REFERENT_KEY,
+        SETTLE_REQUESTS,
         STEP_KEY,
         TERRITORY_KEY,
         Action,
@@ -55,6 +57,8 @@ with workflow.unsafe.imports_passed_through():
         RsaRightsChangedInput,
         SearchValues,
         SetFollowUpConsentInput,
+        SettleRequestsInput,
+        SettleRequestsResult,
         SignContractInput,
         Sla,
         Step,
@@ -87,6 +91,10 @@ LOCAL_READ_MODEL_PATCH = "read-model-local-activity"
 # between left in SQL a transition the journey never made (added after the local activity).
 AFTER_RECORD_PATCH = "read-model-after-record"
 
+# A closed journey withdraws its training requests and orientations still waiting for an answer
+# (added after the child workflows: journeys closed before left them waiting).
+SETTLE_ON_CLOSE_PATCH = "settle-requests-on-close"
+
 # Events the workflow keeps in memory for the reconciler (``timeline`` query).
 RECENT_EVENTS = 100
 
@@ -117,6 +125,10 @@ class Journey:
         self._changes = 0
         # The latest events recorded, numbered (the ``timeline`` query's answer).
         self._recent: list[tuple[int, JourneyEvent]] = []
+        # The child workflows this run started, settled when the journey closes (with those
+        # SQL knows of: earlier runs' children, and journeys started before this was kept).
+        self._training_requests: list[str] = []
+        self._orientations: list[str] = []
 
     @property
     def _current(self) -> bool:
@@ -133,6 +145,8 @@ class Journey:
             if workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(input.model_copy(update={"state": self.state}))
+        if workflow.patched(SETTLE_ON_CLOSE_PATCH):
+            await self._settle_requests()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return JourneyResult(
             beneficiary_id=self.state.beneficiary_id,
@@ -153,6 +167,24 @@ class Journey:
             async with self._lock:
                 state, events = rules.on_time(self.state, workflow.now(), self._sla)
                 await self._commit(state, events)
+
+    async def _settle_requests(self) -> None:
+        """Closed (by a référent, by the CAF, at the end of follow-up): the training requests
+        still waiting for their funder's decision and the orientations still waiting for their
+        structure's answer are withdrawn. An activity lists them and signals each child
+        ``withdraw``; each one tells its funder or structure and writes its own read model
+        (the journey's timeline, closed, is not told)."""
+        await workflow.execute_activity(
+            SETTLE_REQUESTS,
+            SettleRequestsInput(
+                beneficiary_id=self.state.beneficiary_id,
+                training_request_ids=self._training_requests,
+                orientation_ids=self._orientations,
+            ),
+            result_type=SettleRequestsResult,
+            start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=READ_MODEL_RETRY,
+        )
 
     @property
     def _sla(self) -> Sla:
@@ -417,7 +449,9 @@ class Journey:
 
     # --- Requests carried on by child workflows (added after the first release: new
     # handlers, so older histories replay unchanged). The child outlives a continue-as-new
-    # (ABANDON) and tells the journey of its outcomes with ``record_outcome``. ---
+    # (ABANDON) and tells the journey of its outcomes with ``record_outcome``; once the
+    # journey closes, a child still waiting for an answer is withdrawn (``_settle_requests``).
+    # ---
 
     @workflow.update
     async def request_training(self, action: RequestTrainingInput) -> JourneyState:
@@ -440,6 +474,7 @@ class Journey:
                 id=training_request_workflow_id(action.request_id),
                 parent_close_policy=ParentClosePolicy.ABANDON,
             )
+            self._training_requests.append(action.request_id)
             return state
 
     @request_training.validator
@@ -468,6 +503,7 @@ class Journey:
                 id=service_orientation_workflow_id(action.orientation_id),
                 parent_close_policy=ParentClosePolicy.ABANDON,
             )
+            self._orientations.append(action.orientation_id)
             return state
 
     @orient_to_service.validator

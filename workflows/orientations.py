@@ -20,6 +20,8 @@ with workflow.unsafe.imports_passed_through():
         RECORD_SERVICE_ORIENTATION,
         REMIND_STRUCTURE,
         SERVICE_ORIENTATION_WORKFLOW,
+        WAITING_STATUSES,
+        WITHDRAW_SIGNAL,
         BeginServiceOrientationInput,
         FranceTravailNoticeResult,
         FranceTravailNoticeStart,
@@ -31,12 +33,15 @@ with workflow.unsafe.imports_passed_through():
         ServiceOrientationTransition,
         StructureReminderInput,
         Transition,
+        WithdrawOrientationInput,
     )
     from parcours.partners.messages import (
+        CANCEL_STRUCTURE_ORIENTATION,
         NOTIFY_FRANCE_TRAVAIL_ORIENTATION,
         SEND_STRUCTURE_ORIENTATION,
         PartnerReceipt,
         ProfessionalOrientationInput,
+        StructureCancellationInput,
         StructureOrientationInput,
         call_partner,
         failure_of,
@@ -55,6 +60,11 @@ class ServiceOrientation:
     after ``expiry_days`` (settings, read once at the start). Each transition is written to the
     SQL read model (and the plan's line) by an activity, then told to the journey with
     ``record_outcome``; a journey closed meanwhile is not told, and that is not a failure.
+
+    A journey that closes before the structure answered withdraws the orientation (signal
+    ``withdraw``): it is written as withdrawn (the plan's line abandoned), the structure is told
+    to cancel it if it received it (a partner call, once by its key), and the workflow ends.
+    An answer after that is not taken, nor a withdrawal after an answer.
     """
 
     @workflow.init
@@ -62,16 +72,26 @@ class ServiceOrientation:
         self._input = input
         self._status = OrientationStatus.REQUESTED
         self._answer: OrientationAnswerInput | None = None
+        self._withdrawal: WithdrawOrientationInput | None = None
 
     @workflow.signal(name=ANSWER_SIGNAL)
     def answer(self, answer: OrientationAnswerInput) -> None:
         """The structure's answer; the first one counts (the callbacks' service already drops
-        copies of one callback, this drops a second answer)."""
-        if self._answer is None and self._status not in (
-            OrientationStatus.EXPIRED,
-            OrientationStatus.FAILED,
+        copies of one callback, this drops a second answer), and none once withdrawn."""
+        if (
+            self._answer is None
+            and self._withdrawal is None
+            and self._status not in (OrientationStatus.EXPIRED, OrientationStatus.FAILED)
         ):
             self._answer = answer
+
+    @workflow.signal(name=WITHDRAW_SIGNAL)
+    def withdraw(self, withdrawal: WithdrawOrientationInput) -> None:
+        """The person's journey closed: withdrawn, unless the structure has answered (or the
+        orientation has ended). Added after the first release: a new handler and status, so
+        older histories replay unchanged."""
+        if self._withdrawal is None and self._answer is None and self._status in WAITING_STATUSES:
+            self._withdrawal = withdrawal
 
     @workflow.query
     def status(self) -> OrientationStatus:
@@ -96,6 +116,8 @@ class ServiceOrientation:
         )
         if not target.found or target.structure_id is None or target.service_id is None:
             return await self._fail("service_unknown")
+        if self._withdrawal is not None:
+            return await self._withdraw(None)  # never sent: nothing to cancel
         try:
             receipt = await call_partner(
                 SEND_STRUCTURE_ORIENTATION,
@@ -111,14 +133,20 @@ class ServiceOrientation:
             )
         except ActivityError as error:
             return await self._fail(failure_of(error))
+        if self._withdrawal is not None:
+            return await self._withdraw(receipt.reference)
         self._status = OrientationStatus.SENT
         expires_at = input.requested_at + timedelta(days=target.expiry_days)
         await self._record(Transition.SENT, reference=receipt.reference, expires_at=expires_at)
         await self._tell("service_orientation_sent", reference=receipt.reference)
 
         if not await self._answered_by(input.requested_at + timedelta(days=target.reminder_days)):
+            if self._withdrawal is not None:
+                return await self._withdraw(receipt.reference)
             await self._remind(receipt.reference)
             if not await self._answered_by(expires_at):
+                if self._withdrawal is not None:
+                    return await self._withdraw(receipt.reference)
                 self._status = OrientationStatus.EXPIRED
                 await self._record(Transition.EXPIRED)
                 await self._tell("service_orientation_expired", days=target.expiry_days)
@@ -133,11 +161,13 @@ class ServiceOrientation:
         return self._result()
 
     async def _answered_by(self, moment: datetime) -> bool:
+        """Whether the structure answered by ``moment``; a withdrawal stops the wait."""
         seconds = (moment - workflow.now()).total_seconds()
-        if self._answer is None and seconds > 0:
+        if self._answer is None and self._withdrawal is None and seconds > 0:
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
-                    lambda: self._answer is not None, timeout=timedelta(seconds=seconds)
+                    lambda: self._answer is not None or self._withdrawal is not None,
+                    timeout=timedelta(seconds=seconds),
                 )
         return self._answer is not None
 
@@ -159,6 +189,35 @@ class ServiceOrientation:
             delivered = False
         await self._record(Transition.REMINDED, delivered=delivered)
         await self._tell("service_orientation_reminded", reference=reference, delivered=delivered)
+
+    async def _withdraw(self, reference: str | None) -> ServiceOrientationResult:
+        """Withdrawn (the journey closed): written first — the plan's line abandoned — then
+        the structure asked to cancel it, if it received it (``reference``). The journey is
+        not told: it has closed."""
+        self._status = OrientationStatus.WITHDRAWN
+        await self._record(Transition.WITHDRAWN, reference=reference)
+        if reference is None:
+            return self._result()
+        try:
+            await call_partner(
+                CANCEL_STRUCTURE_ORIENTATION,
+                StructureCancellationInput(
+                    beneficiary_id=self._input.beneficiary_id,
+                    idempotency_key=idempotency_key("cancel"),
+                    orientation_id=self._input.orientation_id,
+                    reference=reference,
+                ),
+                PartnerReceipt,
+            )
+        except ActivityError as error:
+            workflow.logger.warning(
+                "structure not told of the cancellation",
+                extra={
+                    "orientation_id": self._input.orientation_id,
+                    "reason": failure_of(error),
+                },
+            )
+        return self._result()
 
     async def _fail(self, failure: str) -> ServiceOrientationResult:
         self._status = OrientationStatus.FAILED

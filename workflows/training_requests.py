@@ -6,14 +6,17 @@ AIF), a child workflow of the person's journey.
                                     → refused (with a reason, kept in SQL)
     approved → in_training (at the start date) → ended (the end of the training is reported)
     submitted → failed (the request could not reach the funder: no consent, refused by its system)
+    submitted | more_info_requested → withdrawn (the person's journey closed: signal ``withdraw``)
 
 The request is sent to the funder's system once (an activity with an idempotency key), then
 the workflow waits for the decision: from a funder in Parcours' console (updates with
 validators) or from the funder's own system (a signed callback, turned into the same updates).
 Past the funder's deadline (a setting, read when the request starts) the funder is reminded
 and the request shows as stalled. Every transition is written to the ``training_requests``
-read model by an activity, then told to the journey (signal ``record_outcome``); a journey
-that has ended since does not stop the request.
+read model by an activity, then told to the journey (signal ``record_outcome``). A journey
+that closes withdraws the request if it still waits for the decision: the funder is told (a
+partner call with its idempotency key), and the request ends; a decided request goes on (see
+``rules.withdrawal_refusal``). A journey that merely stopped (terminated) does not stop it.
 
 Messages carry ids, dates, amounts and decisions: the texts (a question, an answer, the reason
 of a refusal) stay in SQL. The pure rules (``check``, ``apply``) are in
@@ -34,8 +37,10 @@ with workflow.unsafe.imports_passed_through():
     from parcours.journey.rules import at_midnight
     from parcours.partners.messages import (
         SUBMIT_TRAINING_REQUEST,
+        WITHDRAW_TRAINING_REQUEST,
         PartnerReceipt,
         TrainingRequestInput,
+        TrainingWithdrawalInput,
         call_partner,
         idempotency_key,
     )
@@ -47,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         JOURNEY_OUTCOMES,
         RECORD_TRAINING_REQUEST,
         TRAINING_REQUEST_WORKFLOW,
+        WITHDRAW_SIGNAL,
         Action,
         AnswerMoreInfoInput,
         ApproveTrainingInput,
@@ -60,13 +66,16 @@ with workflow.unsafe.imports_passed_through():
         TrainingRequestStart,
         TrainingRequestState,
         TrainingStatus,
+        WithdrawTrainingRequestInput,
     )
     from parcours.training_requests.rules import (
         UNDECIDED,
         TransitionRefused,
         apply,
+        apply_withdrawal,
         failure_reason,
         refusal,
+        withdrawal_refusal,
     )
 
 
@@ -93,11 +102,14 @@ class TrainingRequest:
         self._setup: TrainingRequestSetup | None = None
         self._lock = asyncio.Lock()
         self._changes = 0
+        # Its row is read (or found missing) once ``_begin`` is done: a withdrawal waits for it.
+        self._begun = False
 
     @workflow.run
     async def run(self, input: TrainingRequestStart) -> TrainingRequestResult:
         async with self._lock:
             setup = await self._begin()
+        self._begun = True
         if setup is not None and self.state.status in UNDECIDED:
             await self._submit(setup)
         await self._await_decision()
@@ -105,6 +117,8 @@ class TrainingRequest:
             await self._await_start()
         if self.state.status is TrainingStatus.IN_TRAINING:
             await self._await_end()
+        if self.state.status is TrainingStatus.WITHDRAWN:
+            await self._withdraw_at_funder()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return TrainingRequestResult(request_id=input.request_id, status=self.state.status)
 
@@ -251,6 +265,31 @@ class TrainingRequest:
                         late = s.model_copy(update={"stalled_since": workflow.now()})
                         await self._commit(late, "training_end_overdue")
 
+    async def _withdraw_at_funder(self) -> None:
+        """Withdrawn: the funder's system is told, once (retried under the funder's policy),
+        if it ever received the request. The request is withdrawn in Parcours whatever the
+        funder's system answers: its decision would be for nobody."""
+        reference = self.state.funder_reference
+        if self.state.sent_at is None or reference is None:
+            return  # never reached the funder: nothing to withdraw there
+        try:
+            await call_partner(
+                WITHDRAW_TRAINING_REQUEST[self.state.funder],
+                TrainingWithdrawalInput(
+                    beneficiary_id=self.state.beneficiary_id,
+                    idempotency_key=idempotency_key("withdraw"),
+                    request_id=self.state.request_id,
+                    funder=self.state.funder,
+                    reference=reference,
+                ),
+                PartnerReceipt,
+            )
+        except ActivityError as error:
+            workflow.logger.warning(
+                "funder not told of the withdrawal",
+                extra={"request_id": self.state.request_id, "reason": failure_reason(error)},
+            )
+
     async def _changed_since(self, seen: int, until: datetime | None) -> bool:
         """Wait for a change, or until ``until`` (None: no limit); False when time ran out."""
         timeout = None
@@ -362,6 +401,25 @@ class TrainingRequest:
     @end_training.validator
     def _v_end_training(self, action: EndTrainingInput) -> None:
         self._validate(action)
+
+    @workflow.signal(name=WITHDRAW_SIGNAL)
+    async def withdraw(self, signal: WithdrawTrainingRequestInput) -> None:
+        """The person's journey closed: a request still waiting for the funder's decision is
+        withdrawn (then the funder is told, and the workflow ends); a decided one is left as
+        it is (``rules.withdrawal_refusal`` says why), which is only logged. Added after the
+        first release: a new handler and status, so older histories replay unchanged."""
+        # Not before the request's row is read: a write before it would be lost.
+        await workflow.wait_condition(lambda: self._begun)
+        async with self._lock:
+            reason = withdrawal_refusal(self.state)
+            if reason:
+                workflow.logger.info(
+                    "withdrawal ignored",
+                    extra={"request_id": self.state.request_id, "reason": reason},
+                )
+                return
+            state, kind = apply_withdrawal(self.state)
+            await self._commit(state, kind)
 
     @workflow.signal
     async def training_ended(self, signal: EndTrainingInput) -> None:

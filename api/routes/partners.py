@@ -78,9 +78,12 @@ async def read_caf_import(
     description=(
         f'Signé par HMAC-SHA256 de `horodatage + "." + corps` (en-têtes `{TIMESTAMP_HEADER}` '
         f"et `{SIGNATURE_HEADER}`) ; refusé (401) hors d'une fenêtre de 5 minutes. Un rappel "
-        "déjà reçu (même `callback_id`) répond `duplicate` et ne change rien."
+        "déjà reçu (même `callback_id`) répond `duplicate` et ne change rien ; un rappel qui "
+        "ne peut pas s'appliquer (par exemple une décision sur une demande retirée parce que "
+        "le parcours de la personne est clôturé) répond `ignored` avec la raison (`reason`)."
     ),
     responses={401: {"description": "Signature invalide ou rappel trop ancien"}},
+    response_model_exclude_none=True,
 )
 async def receive_callback(request: Request, service: CallbacksDep) -> CallbackReceipt:
     return await service.receive(

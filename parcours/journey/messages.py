@@ -36,6 +36,10 @@ RECORD_JOURNEY_EVENT = "record_journey_event"
 RECORD_JOURNEY_EVENTS = "record_journey_events"
 
 
+# A closed journey's requests still waiting for an answer, withdrawn (``JourneySettlement``).
+SETTLE_REQUESTS = "settle_journey_requests"
+
+
 # The journey's signal for what is settled outside its steps.
 RECORD_OUTCOME = "record_outcome"
 
@@ -296,6 +300,22 @@ class OrientToServiceInput(Action):
     service_id: str = Field(min_length=1, max_length=36)
     resource_structure_id: str = Field(min_length=1, max_length=36)
     plan_action_id: str | None = Field(default=None, max_length=36)
+
+
+class SettleRequestsInput(Message):
+    """Activity input: the closed journey's person, and the child workflows this run of the
+    journey started (their rows in SQL may not be written yet)."""
+
+    beneficiary_id: str
+    training_request_ids: list[str] = Field(default_factory=list)
+    orientation_ids: list[str] = Field(default_factory=list)
+
+
+class SettleRequestsResult(Message):
+    """How many child workflows were told to withdraw (those that still ran)."""
+
+    training_requests: int = 0
+    orientations: int = 0
 
 
 # --- Signals from partners (not human actions: applied when they make sense, else logged). ---

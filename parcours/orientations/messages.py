@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import Field
 
@@ -48,6 +49,8 @@ class OrientationStatus(StrEnum):
     REFUSED = "refused"
     EXPIRED = "expired"
     FAILED = "failed"
+    # The person's journey closed before the structure answered: cancelled at the structure.
+    WITHDRAWN = "withdrawn"
 
 
 FINAL_STATUSES = frozenset(
@@ -56,8 +59,13 @@ FINAL_STATUSES = frozenset(
         OrientationStatus.REFUSED,
         OrientationStatus.EXPIRED,
         OrientationStatus.FAILED,
+        OrientationStatus.WITHDRAWN,
     }
 )
+
+
+# Not answered yet by the structure: what a closing journey withdraws.
+WAITING_STATUSES = frozenset({OrientationStatus.REQUESTED, OrientationStatus.SENT})
 
 
 class Transition(StrEnum):
@@ -71,6 +79,7 @@ class Transition(StrEnum):
     REFUSED = "refused"
     EXPIRED = "expired"
     FAILED = "failed"
+    WITHDRAWN = "withdrawn"
 
     @property
     def seq(self) -> int:
@@ -85,6 +94,17 @@ class Transition(StrEnum):
 
 # The signal a structure's answer arrives as (sent by the callbacks' service).
 ANSWER_SIGNAL = "answer"
+
+
+# The signal that withdraws an orientation the structure has not answered (sent when the
+# person's journey closes, ``parcours.journey.settlement``).
+WITHDRAW_SIGNAL = "withdraw"
+
+
+class WithdrawOrientationInput(Message):
+    """Withdraw the orientation, and why (the journey's closing is the only reason so far)."""
+
+    reason: Literal["journey_closed"] = "journey_closed"
 
 
 class OrientationAnswerInput(Message):

@@ -14,6 +14,7 @@ from parcours.carnet.models import Beneficiary, EngagementContract, PlanAction
 from parcours.carnet.schemas import PlanStatus
 from parcours.journey.messages import Step
 from parcours.journey.models import JourneyRecord
+from parcours.orientations.messages import WAITING_STATUSES
 from parcours.orientations.models import ServiceOrientationRecord
 from parcours.partners.models import PartnerEvent
 from parcours.resources.models import ResourceService, ResourceStructure
@@ -69,6 +70,16 @@ class ServiceOrientationRepository:
             .order_by(ServiceOrientationRecord.requested_at.desc())
         )
         return [OrientationRow(r[0], r[1], r[2]) for r in rows.all()]
+
+    async def waiting_ids(self, beneficiary_id: str) -> list[str]:
+        """The person's orientations the structure has not answered yet."""
+        rows = await self.session.scalars(
+            select(ServiceOrientationRecord.id).where(
+                ServiceOrientationRecord.beneficiary_id == beneficiary_id,
+                ServiceOrientationRecord.status.in_([s.value for s in WAITING_STATUSES]),
+            )
+        )
+        return list(rows)
 
     async def answer(self, callback_id: str) -> PartnerEvent | None:
         return await self.session.scalar(

@@ -18,7 +18,16 @@ STATUS_LABELS = {
     OrientationStatus.REFUSED: "Refusée par la structure",
     OrientationStatus.EXPIRED: "Expirée sans réponse de la structure",
     OrientationStatus.FAILED: "Non transmise à la structure",
+    OrientationStatus.WITHDRAWN: "Retirée (parcours clôturé)",
 }
+
+
+# Why an orientation was withdrawn (its read model says it; the closed journey's timeline does
+# not).
+WITHDRAWN_REASON = (
+    "Le parcours de la personne a été clôturé avant la réponse de la structure : l'orientation "
+    "est retirée et la structure est invitée à l'annuler."
+)
 
 
 # Why a partner call did not go through (an orientation to a structure, a notice to France
@@ -51,7 +60,8 @@ class ServiceOrientationRead(BaseModel):
     status_label: str
     # The structure's reference for the orientation, once it received it.
     reference: str | None = None
-    # A refusal's reason as the structure gave it, or why the orientation never reached it.
+    # A refusal's reason as the structure gave it, why the orientation never reached it, or
+    # why it was withdrawn.
     reason: str | None = None
     requested_at: datetime
     sent_at: datetime | None = None

@@ -8,8 +8,8 @@ structures' answers, and the plan's weekly hours against the contract (the 15-ho
 
 ``ServiceOrientationProjection`` is the workflow's side: its activities write each
 transition to the read model and move the plan's line (accepted → in progress; refused,
-expired or never sent → abandoned). Services never commit: the request, or the activity
-attempt, owns the transaction.
+expired, never sent or withdrawn because the journey closed → abandoned). Services never
+commit: the request, or the activity attempt, owns the transaction.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from parcours.orientations.repository import (
 from parcours.orientations.schemas import (
     FAILURE_LABELS,
     STATUS_LABELS,
+    WITHDRAWN_REASON,
     PlanOrientations,
     ServiceOrientationCreate,
     ServiceOrientationRead,
@@ -96,6 +97,8 @@ def orientation_read(
     reason = record.reason
     if status is OrientationStatus.FAILED and record.failure:
         reason = FAILURE_LABELS.get(record.failure, record.failure)
+    elif status is OrientationStatus.WITHDRAWN:
+        reason = WITHDRAWN_REASON
     return ServiceOrientationRead(
         id=record.id,
         beneficiary_id=record.beneficiary_id,
@@ -329,6 +332,9 @@ class ServiceOrientationProjection:
                     record.reason = str(reason) if reason else None
             case Transition.FAILED:
                 record.failure = data.failure
+            case Transition.WITHDRAWN:
+                # Withdrawn while it was being sent: what the structure knows it by.
+                record.reference = record.reference or data.reference
         await self._move_plan(record, transition, data.at)
         return True
 
@@ -344,9 +350,12 @@ class ServiceOrientationProjection:
         status = PlanStatus(action.status)
         if transition is Transition.ACCEPTED and status is PlanStatus.PLANNED:
             action.status = PlanStatus.IN_PROGRESS.value
-        elif transition in (Transition.REFUSED, Transition.EXPIRED, Transition.FAILED) and (
-            status in (PlanStatus.PLANNED, PlanStatus.IN_PROGRESS)
-        ):
+        elif transition in (
+            Transition.REFUSED,
+            Transition.EXPIRED,
+            Transition.FAILED,
+            Transition.WITHDRAWN,
+        ) and (status in (PlanStatus.PLANNED, PlanStatus.IN_PROGRESS)):
             action.status = PlanStatus.ABANDONED.value
         else:
             return

@@ -7,7 +7,8 @@ copy of a callback already received answers "duplicate" and changes nothing. Rec
 applying happen in one transaction, so a failure to apply leaves nothing and the partner's
 retry applies it.
 
-``apply`` is where each kind of callback takes effect; extend the ``_on_*`` methods.
+``apply`` is where each kind of callback takes effect; extend the ``_on_*`` methods. One that
+cannot take effect says why (its receipt is ``ignored``, with the reason).
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ from parcours.journey.service import JourneyService
 from parcours.orientations.messages import (
     ANSWER_SIGNAL,
     OrientationAnswerInput,
+    OrientationStatus,
     service_orientation_workflow_id,
 )
 from parcours.orientations.repository import ServiceOrientationRepository
+from parcours.orientations.schemas import WITHDRAWN_REASON
 from parcours.partners.models import PartnerEvent
 from parcours.partners.repository import PartnerRepository
 from parcours.partners.schemas import CallbackReceipt
@@ -136,17 +139,22 @@ class PartnerCallbackService:
             return CallbackReceipt(status="duplicate", callback_id=envelope.callback_id)
         event = await self.partners.callback(envelope.callback_id)
         assert event is not None
-        await self.apply(event)
+        ignored = await self.apply(event)
+        if ignored:
+            return CallbackReceipt(
+                status="ignored", callback_id=envelope.callback_id, reason=ignored
+            )
         return CallbackReceipt(status="applied", callback_id=envelope.callback_id)
 
-    async def apply(self, event: PartnerEvent) -> None:
-        """Make a recorded callback take effect (once: only new callbacks get here)."""
-        handlers: dict[str, Callable[[PartnerEvent], Awaitable[None]]] = {
+    async def apply(self, event: PartnerEvent) -> str | None:
+        """Make a recorded callback take effect (once: only new callbacks get here); why it
+        could not, or None."""
+        handlers: dict[str, Callable[[PartnerEvent], Awaitable[str | None]]] = {
             "employment_entry": self._on_employment_entry,
             "training_decision": self._on_training_decision,
             "orientation_answer": self._on_orientation_answer,
         }
-        await handlers[event.kind](event)
+        return await handlers[event.kind](event)
 
     async def _on_employment_entry(self, event: PartnerEvent) -> None:
         """France Travail learnt the person started work: a journey in accompaniment moves to
@@ -178,41 +186,44 @@ class PartnerCallbackService:
             return
         event.handled_at = utcnow()
 
-    async def _on_training_decision(self, event: PartnerEvent) -> None:
+    async def _on_training_decision(self, event: PartnerEvent) -> str | None:
         """A funder's decision on a training request (``subject_id`` is its request id): the
         request's workflow takes it as it takes a decision from the funders' console. One it
-        cannot take (already decided, unknown, another funder's) stays recorded, unhandled."""
-        if await apply_funder_decision(self.session, self.temporal, self.settings, event):
+        cannot take (already decided, withdrawn, unknown, another funder's) stays recorded,
+        unhandled, and its receipt says why."""
+        ignored = await apply_funder_decision(self.session, self.temporal, self.settings, event)
+        if ignored is None:
             event.handled_at = utcnow()
+        return ignored
 
-    async def _on_orientation_answer(self, event: PartnerEvent) -> None:
+    async def _on_orientation_answer(self, event: PartnerEvent) -> str | None:
         """A structure's answer to an orientation (``subject_id`` is the orientation id): the
         orientation's workflow gets the decision as the signal ``answer`` (it reads the
         reason from this callback once committed, and counts only the first answer). An
-        answer to an unknown orientation, or one that has ended (expired), is only kept."""
+        answer to an unknown orientation, or one that has ended (expired, withdrawn because
+        the journey closed), is only kept, and its receipt says why."""
         orientation = (
             await ServiceOrientationRepository(self.session).get(event.subject_id)
             if event.subject_id
             else None
         )
         accepted = event.body.get("accepted")
+        context = {"callback_id": event.callback_id, "orientation_id": event.subject_id}
         if orientation is None or not isinstance(accepted, bool):
-            log.info(
-                "orientation answer not applied",
-                extra={"callback_id": event.callback_id, "orientation_id": event.subject_id},
-            )
-            return
+            log.info("orientation answer not applied", extra=context)
+            return "Orientation inconnue (ou réponse illisible) : réponse non appliquée."
         # About this person from now on: erased with them.
         event.beneficiary_id = orientation.beneficiary_id
+        if orientation.status == OrientationStatus.WITHDRAWN.value:
+            log.info("orientation answer after the orientation was withdrawn", extra=context)
+            return f"Réponse non appliquée. {WITHDRAWN_REASON}"
         handle = self.temporal.get_workflow_handle(service_orientation_workflow_id(orientation.id))
         answer = OrientationAnswerInput(callback_id=event.callback_id, accepted=accepted)
         if not await send_signal(handle, ANSWER_SIGNAL, answer):
-            log.info(
-                "orientation answer after the orientation ended",
-                extra={"callback_id": event.callback_id, "orientation_id": orientation.id},
-            )
-            return
+            log.info("orientation answer after the orientation ended", extra=context)
+            return "L'orientation est close : réponse non appliquée."
         event.handled_at = utcnow()
+        return None
 
 
 def _contract(value: Any) -> EmploymentContract:

@@ -166,8 +166,39 @@ SUBMIT_TRAINING_REQUEST = {
 }
 
 
+# A request withdrawn because the person's journey closed: the funder must learn it (it would
+# otherwise decide for nobody), under the same patience as the request itself.
+WITHDRAW_TRAINING_REQUEST_REGION = PartnerCall(
+    "withdraw_training_request", "region", FUNDING_RETRY, schedule_to_close=timedelta(days=7)
+)
+
+
+WITHDRAW_TRAINING_REQUEST_FRANCE_TRAVAIL = PartnerCall(
+    "withdraw_training_request",
+    "france_travail",
+    FUNDING_RETRY,
+    schedule_to_close=timedelta(days=7),
+)
+
+
+WITHDRAW_TRAINING_REQUEST = {
+    "region": WITHDRAW_TRAINING_REQUEST_REGION,
+    "france_travail": WITHDRAW_TRAINING_REQUEST_FRANCE_TRAVAIL,
+}
+
+
 SEND_STRUCTURE_ORIENTATION = PartnerCall(
     "send_structure_orientation",
+    "structures",
+    STRUCTURES_RETRY,
+    schedule_to_close=timedelta(days=7),
+)
+
+
+# An orientation cancelled because the person's journey closed: the structure must learn it
+# (it would otherwise keep a place for nobody).
+CANCEL_STRUCTURE_ORIENTATION = PartnerCall(
+    "cancel_structure_orientation",
     "structures",
     STRUCTURES_RETRY,
     schedule_to_close=timedelta(days=7),
@@ -244,12 +275,29 @@ class TrainingRequestInput(PartnerCallInput):
     referent_id: str | None = None
 
 
+class TrainingWithdrawalInput(PartnerCallInput):
+    """Withdraw a request the funder received (``reference``: its own), and why."""
+
+    request_id: str
+    funder: Literal["region", "france_travail"]
+    reference: str
+    reason: Literal["journey_closed"] = "journey_closed"
+
+
 class StructureOrientationInput(PartnerCallInput):
     orientation_id: str
     # The structure and service as the resource base (data·inclusion) names them.
     structure_id: str
     service_id: str
     referent_id: str | None = None
+
+
+class StructureCancellationInput(PartnerCallInput):
+    """Cancel an orientation the structure received (``reference``: its own), and why."""
+
+    orientation_id: str
+    reference: str
+    reason: Literal["journey_closed"] = "journey_closed"
 
 
 class PartnerReceipt(Message):

@@ -43,5 +43,10 @@ class CafImportRead(BaseModel):
 
 
 class CallbackReceipt(BaseModel):
-    status: Literal["applied", "duplicate"]
+    """``applied``: it took effect; ``duplicate``: already received; ``ignored``: recorded,
+    but it could not take effect (``reason``, in French: a decision on a request withdrawn
+    because the person's journey closed…)."""
+
+    status: Literal["applied", "duplicate", "ignored"]
     callback_id: str
+    reason: str | None = None

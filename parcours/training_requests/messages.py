@@ -74,6 +74,8 @@ class TrainingStatus(StrEnum):
     IN_TRAINING = "in_training"
     ENDED = "ended"
     FAILED = "failed"
+    # The person's journey closed before the funder decided: withdrawn at the funder.
+    WITHDRAWN = "withdrawn"
 
 
 # What the journey's timeline is told (the other transitions stay on the request).
@@ -157,6 +159,17 @@ class EndTrainingInput(TrainingRequestAction):
 
 
 Action = AskMoreInfoInput | AnswerMoreInfoInput | ApproveTrainingInput | RefuseTrainingInput
+
+
+# The signal that withdraws a request still waiting for its funder's decision (sent when the
+# person's journey closes, ``parcours.journey.settlement``).
+WITHDRAW_SIGNAL = "withdraw"
+
+
+class WithdrawTrainingRequestInput(Message):
+    """Withdraw the request, and why (the journey's closing is the only reason so far)."""
+
+    reason: Literal["journey_closed"] = "journey_closed"
 
 
 class BeginTrainingRequestInput(Message):

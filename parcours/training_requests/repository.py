@@ -25,6 +25,8 @@ from parcours.training_requests.models import TrainingRequestMessage, TrainingRe
 
 # Statuses of a request still under way (a second one for the same training is refused).
 ACTIVE_STATUSES = ("submitted", "more_info_requested", "approved", "in_training")
+# Statuses of a request waiting for its funder's decision (``rules.UNDECIDED``).
+UNDECIDED_STATUSES = ("submitted", "more_info_requested")
 # Steps of a journey that accept a training request (``parcours.journey.rules``).
 REQUESTING_STEPS = ("orientation", "accompaniment")
 
@@ -132,6 +134,16 @@ class TrainingRequestRepository:
         )
         return found is not None
 
+    async def undecided_ids(self, beneficiary_id: str) -> list[str]:
+        """The person's requests still waiting for their funder's decision."""
+        rows = await self.session.scalars(
+            select(TrainingRequestRecord.id).where(
+                TrainingRequestRecord.beneficiary_id == beneficiary_id,
+                TrainingRequestRecord.status.in_(UNDECIDED_STATUSES),
+            )
+        )
+        return list(rows)
+
     # --- The workflow's projection ---
 
     async def project(self, values: dict[str, Any]) -> bool:
@@ -232,7 +244,7 @@ class TrainingRequestRepository:
         if f.territory:
             query = query.where(TrainingRequestRecord.territory == f.territory)
         total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
-        undecided = TrainingRequestRecord.status.in_(("submitted", "more_info_requested"))
+        undecided = TrainingRequestRecord.status.in_(UNDECIDED_STATUSES)
         rows = await self.session.execute(
             query.order_by(
                 TrainingRequestRecord.stalled_since.is_(None),

@@ -1,5 +1,6 @@
 """A training request's state machine (pure): which decision or answer its status allows, and
-what each changes. The workflow's validators and the services use the same rules."""
+what each changes; which requests a closing journey withdraws. The workflow's validators and
+the services use the same rules."""
 
 from __future__ import annotations
 
@@ -30,8 +31,21 @@ UNDECIDED = frozenset({TrainingStatus.SUBMITTED, TrainingStatus.MORE_INFO_REQUES
 APPROVED = frozenset({TrainingStatus.APPROVED, TrainingStatus.IN_TRAINING})
 
 
-# The request's workflow is over.
-FINAL = frozenset({TrainingStatus.REFUSED, TrainingStatus.ENDED, TrainingStatus.FAILED})
+# The request's workflow is over (a withdrawn one only tells its funder, then ends).
+FINAL = frozenset(
+    {
+        TrainingStatus.REFUSED,
+        TrainingStatus.ENDED,
+        TrainingStatus.FAILED,
+        TrainingStatus.WITHDRAWN,
+    }
+)
+
+
+WITHDRAWN_REFUSAL = (
+    "La demande a été retirée : le parcours de la personne est clôturé. "
+    "Elle n'attend plus de décision."
+)
 
 
 class TransitionRefused(Exception):
@@ -45,6 +59,8 @@ def _status(state: TrainingRequestState) -> str:
 def refusal(state: TrainingRequestState, action: Action | EndTrainingInput) -> str | None:
     """Why ``action`` is not possible now, or None."""
     status = state.status
+    if status is TrainingStatus.WITHDRAWN:
+        return WITHDRAWN_REFUSAL
     match action:
         case AskMoreInfoInput():
             if status is TrainingStatus.MORE_INFO_REQUESTED:
@@ -130,6 +146,27 @@ def apply(
             }
             return state.model_copy(update=changes), "training_ended", {"completed": completed}
     raise TransitionRefused("Action inconnue.")  # pragma: no cover - exhaustive above
+
+
+def withdrawal_refusal(state: TrainingRequestState) -> str | None:
+    """Why the request is not withdrawn when its journey closes, or None.
+
+    Only a request still waiting for its funder's decision is withdrawn. A decided one is left
+    as it is: a refusal or a failure is already over, and an approved training (ahead or under
+    way) is the person's own — funded for them, not for their journey in Parcours — so closing
+    the journey takes nothing from them."""
+    if state.status not in UNDECIDED:
+        return f"La demande n'attend plus de décision (statut : {_status(state)})."
+    return None
+
+
+def apply_withdrawal(state: TrainingRequestState) -> tuple[TrainingRequestState, str]:
+    """The request withdrawn (its journey closed): no deadline, no longer stalled."""
+    reason = withdrawal_refusal(state)
+    if reason:
+        raise TransitionRefused(reason)
+    changes = {"status": TrainingStatus.WITHDRAWN, "deadline": None, "stalled_since": None}
+    return state.model_copy(update=changes), "training_request_withdrawn"
 
 
 def _decided(action: TrainingRequestAction, now: datetime) -> dict[str, object]:

@@ -19,6 +19,7 @@ STATUS_LABELS = {
     TrainingStatus.IN_TRAINING: "En formation",
     TrainingStatus.ENDED: "Formation terminée",
     TrainingStatus.FAILED: "Non transmise",
+    TrainingStatus.WITHDRAWN: "Retirée (parcours clôturé)",
 }
 
 

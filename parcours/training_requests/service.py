@@ -69,7 +69,7 @@ from parcours.training_requests.repository import (
     FunderRow,
     TrainingRequestRepository,
 )
-from parcours.training_requests.rules import FINAL, refusal
+from parcours.training_requests.rules import FINAL, WITHDRAWN_REFUSAL, refusal
 from parcours.training_requests.schemas import (
     AGE_FILTERS,
     MESSAGE_LABELS,
@@ -642,23 +642,26 @@ def _amount(value: Any) -> Decimal | None:
 
 async def apply_funder_decision(
     session: AsyncSession, temporal: Client, settings: Settings, event: PartnerEvent
-) -> bool:
-    """Apply a funder's decision received by callback (``subject_id``: the request). True
-    when the request took it; False when it could not (unknown request, another funder's,
-    unreadable, already decided — logged). The workflow is only asked to accept it: this
-    request holds the callback's row until it commits, and the workflow's activity writes to
-    the same database."""
+) -> str | None:
+    """Apply a funder's decision received by callback (``subject_id``: the request). None when
+    the request took it; otherwise why it did not, in French, for the funder's receipt (unknown
+    request, another funder's, unreadable, already decided, withdrawn because the person's
+    journey closed — logged). The workflow is only asked to accept it: this request holds the
+    callback's row until it commits, and the workflow's activity writes to the same database."""
     requests = _Requests(session, temporal, settings, None)
     record = await requests.repo.get(event.subject_id or "")
     context = {"callback_id": event.callback_id, "request_id": event.subject_id}
     if record is None:
         log.info("training decision for an unknown request", extra=context)
-        return False
+        return "Demande de formation inconnue : décision non appliquée."
     if record.funder != event.partner:
         log.warning("training decision from another funder: ignored", extra=context)
-        return False
+        return "Cette demande n'est pas adressée à ce financeur : décision non appliquée."
     # About this person from now on: erased with them.
     event.beneficiary_id = record.beneficiary_id
+    if record.status == TrainingStatus.WITHDRAWN.value:
+        log.info("training decision after the request was withdrawn: ignored", extra=context)
+        return f"Décision non appliquée. {WITHDRAWN_REFUSAL}"
     body = event.body
     name: Literal["approve", "refuse"]
     reason = str(body.get("reason") or "").strip()
@@ -672,7 +675,7 @@ async def apply_funder_decision(
         reference = event.reference or record.funder_reference
         if start is None or not reference:
             log.warning("training approval without a start date or a reference", extra=context)
-            return False
+            return "Accord sans date de début ou sans référence : décision non appliquée."
         name, action = (
             "approve",
             ApproveTrainingInput(
@@ -683,7 +686,7 @@ async def apply_funder_decision(
         name, action = "refuse", RefuseTrainingInput(source="partner")
     else:
         log.warning("unreadable training decision (or a refusal without reason)", extra=context)
-        return False
+        return "Décision illisible (ou refus sans motif) : décision non appliquée."
     handle = temporal.get_workflow_handle(record.workflow_id)
     try:
         # An engine down is a 503: the partner sends it again, nothing of it is committed.
@@ -691,9 +694,10 @@ async def apply_funder_decision(
             handle, name, action, result_type=TrainingRequestState, gone=REQUEST_CLOSED
         )
     except Conflict as refused:
+        # Its validator's reason: already decided, or withdrawn meanwhile.
         log.info("training decision not applied", extra={**context, "reason": refused.message})
-        return False
+        return f"Décision non appliquée. {refused.message}"
     if name == "refuse":
         requests._message(record, "refusal", reason)
     log_access(session, None, record.beneficiary_id, "update", "partner.training_decision")
-    return True
+    return None

@@ -1,7 +1,8 @@
 """Orienting a person to a service of the resource base, end to end: the référent orients
 (API or the service's page), the journey starts the ``ServiceOrientation`` workflow, the
 structure (simulator) holds exactly one orientation, answers with a signed callback (sent
-twice: applied once), and the plan and the journey's timeline show the answer. Reminder at
+twice: applied once), and the plan and the journey's timeline show the answer; a journey that
+closes first withdraws it (cancelled at the structure, once; its plan line abandoned). Reminder at
 10 days and expiry at 30 days run on the time-skipping server with the real activities
 against the simulators. Also: the plan's weekly hours against the contract (the 15-hours
 rule), and France Travail told of a professional orientation — once — and not of a social one.
@@ -22,13 +23,12 @@ import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.journey import ReadModelActivities
+from activities.journey import JourneySettlementActivities, ReadModelActivities
 from parcours.access.rules import Principal, Role
 from parcours.carnet.models import PlanAction
 from parcours.carnet.schemas import ConsentUpdate, Partner
@@ -56,9 +56,10 @@ from parcours.resources.models import ResourceService
 from parcours.resources.schemas import TrainingCreate
 from parcours.resources.service import ResourceBaseService
 from parcours.resources.vocabulary import Funder
+from simulators.signing import signed_headers
 from tests.support.accounts import Staff
 from tests.support.clients import ApiClients, api_clients, signed_in
-from tests.support.partners import PartnerStack
+from tests.support.partners import CALLBACK_SECRET, CALLBACKS_PATH, PartnerStack
 from tests.support.people import person_payload
 from worker.assembly import PARTNER_WORKFLOWS, PartnerWorkerParts, journey_runner
 from workflows.journey import Journey
@@ -364,33 +365,103 @@ async def test_a_refusal_from_the_page_shows_its_reason_in_the_plan(
     assert REFUSAL not in json.dumps(told)
 
 
-async def test_an_answer_after_the_journey_closed_completes_the_orientation(
+async def orient(api: ApiClients, bid: str, resource: Resource) -> Json:
+    """Orient the person to ``resource``'s service; once the structure holds it."""
+    response = await api.referent.post(
+        "/api/v1/service-orientations",
+        json={"beneficiary_id": bid, "service_id": resource.service_id},
+    )
+    assert response.status_code == 201, response.text
+    orientation_id = response.json()["id"]
+    found = await until(
+        lambda: orientations_of(api, bid),
+        lambda all_: any(o["id"] == orientation_id and o["status"] == "sent" for o in all_),
+    )
+    (sent,) = [o for o in found if o["id"] == orientation_id]
+    return sent
+
+
+async def test_closing_the_journey_withdraws_the_orientation_its_structure_has_not_answered(
     partners: PartnerStack, api: ApiClients, sessions: Sessions, staff: Staff
 ) -> None:
     o = await oriented_person(api, partners, sessions, staff)
-    await act(api.referent, o.bid, "close", exit_reason="declined")
-    journey = partners.client.get_workflow_handle(f"journey-{o.bid}")
-    await journey.result()
-
+    # A second orientation, which its structure accepts before the journey closes.
+    accepted = await orient(api, o.bid, await add_service(sessions))
     answer = await partners.sim.post(
-        f"/structures/_answer/{o.reference}", params={"wait": "true"}, json={"accepted": True}
+        f"/structures/_answer/{accepted['reference']}",
+        params={"wait": "true"},
+        json={"accepted": True},
     )
     assert answer.status_code == 200, answer.text
-    (accepted,) = await until(
-        lambda: orientations_of(api, o.bid), lambda f: f[0]["status"] == "accepted"
+    await until(
+        lambda: orientations_of(api, o.bid),
+        lambda f: {x["id"]: x["status"] for x in f}[accepted["id"]] == "accepted",
     )
-    assert accepted["answered_at"] is not None
-    # Completed, not failed: the closed journey could not be told, and that is fine.
+
+    await act(api.referent, o.bid, "close", exit_reason="declined")
+
+    # Withdrawn, its plan line abandoned, the reason in its own read model.
+    found = await until(
+        lambda: orientations_of(api, o.bid),
+        lambda f: {x["id"]: x["status"] for x in f}[o.orientation["id"]] == "withdrawn",
+    )
+    by_id = {x["id"]: x for x in found}
+    withdrawn = by_id[o.orientation["id"]]
+    assert withdrawn["status_label"] == "Retirée (parcours clôturé)"
+    assert withdrawn["reason"].startswith("Le parcours de la personne a été clôturé")
+    assert withdrawn["reference"] == o.reference
+    lines = {line["id"]: line["status"] for line in await plan_of(api, o.bid)}
+    assert lines == {
+        o.orientation["plan_action_id"]: "abandoned",
+        accepted["plan_action_id"]: "in_progress",
+    }
+    # The answered one stays as it was.
+    assert by_id[accepted["id"]]["status"] == "accepted"
+
+    # Cancelled at the structure, once; the workflow is over.
     handle = partners.client.get_workflow_handle(
         service_orientation_workflow_id(o.orientation["id"])
     )
-    assert (await handle.result())["status"] == "accepted"
-    history = await handle.fetch_history()
-    assert any(
-        e.event_type is EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED
-        for e in history.events
+    assert (await handle.result())["status"] == "withdrawn"
+    structures = await partners.state("structures")
+    statuses = {h["reference"]: h["status"] for h in structures["orientations"]}
+    assert statuses == {o.reference: "cancelled", accepted["reference"]: "accepted"}
+    key = f"service-orientation-{o.orientation['id']}:cancel"
+    assert list(structures["cancellations_by_key"]) == [key]
+    assert structures["cancellations_by_key"][key]["attempts"] == 1
+
+    # The closed journey's timeline is not told.
+    told = kinds(await timeline(api, o.bid))
+    assert told[-1] == "closed" and "service_orientation_withdrawn" not in told
+
+    # The structure answers nothing more; an answer it had sent before is kept, not applied.
+    late = await partners.sim.post(
+        f"/structures/_answer/{o.reference}", params={"wait": "true"}, json={"accepted": True}
     )
-    assert kinds(await timeline(api, o.bid))[-1] == "closed"
+    assert late.status_code == 409
+    callback = {
+        "callback_id": str(uuid.uuid4()),
+        "partner": "structures",
+        "kind": "orientation_answer",
+        "reference": o.reference,
+        "orientation_id": o.orientation["id"],
+        "accepted": True,
+    }
+    body = json.dumps(callback).encode()
+    receipt = await partners.api.post(
+        CALLBACKS_PATH, content=body, headers=signed_headers(CALLBACK_SECRET, body)
+    )
+    assert receipt.status_code == 200, receipt.text
+    assert receipt.json()["status"] == "ignored"
+    assert "le parcours de la personne a été clôturé" in receipt.json()["reason"].lower()
+    (still,) = [x for x in await orientations_of(api, o.bid) if x["id"] == o.orientation["id"]]
+    assert still["status"] == "withdrawn"
+
+    # The carnet's plan says it.
+    async with signed_in(partners.api_url, staff["referent"].email) as browser:
+        page = (await browser.get(f"/beneficiaires/{o.bid}/contrat")).text.replace("&#39;", "'")
+    assert "Retirée (parcours clôturé)" in page
+    assert "l'orientation est retirée et la structure est invitée à l'annuler" in page
 
 
 async def test_an_orientation_is_refused_before_anything_is_written_or_sent(
@@ -574,6 +645,7 @@ async def time_stack(
     )
     parts = PartnerWorkerParts.build(time_env.client, sessions, own)
     read_model = ReadModelActivities(sessions)
+    settlement = JourneySettlementActivities(sessions, time_env.client)
     worker = Worker(
         time_env.client,
         task_queue=own.task_queue,
@@ -581,6 +653,7 @@ async def time_stack(
         activities=[
             read_model.record_journey_event,
             read_model.record_journey_events,
+            settlement.settle_journey_requests,
             *parts.activities,
         ],
         unsandboxed_workflow_runner=journey_runner(own),

@@ -32,6 +32,8 @@ On the time-skipping server (months of timers in seconds):
   ``orient_to_service`` starts a ``ServiceOrientation`` (``service_orientation_expired``)
   whose structure never answers: reminded after its reminder days, expired after its expiry
   days. The journey (``journey_oriented_to_service``) hears it all, then closes.
+- ``closed_with_requests``: a journey that orients to a service and requests a training
+  (both waiting), then closes: it withdraws both (patch ``settle-requests-on-close``).
 - ``scheduled_runs``: one run of each workflow the worker's schedules start
   (``reconcile_journeys``, ``retention_sweep``, ``daily_digest``): short, but a deploy can
   land while one retries.
@@ -120,11 +122,13 @@ from parcours.orientations.messages import (
 from parcours.partners.adapters.clients import PartnerAdapters
 from parcours.partners.caf_import import CafImportService
 from parcours.partners.messages import (
+    CANCEL_STRUCTURE_ORIENTATION,
     FIND_FRANCE_TRAVAIL_PERSON,
     LOOKUP_CAF_HOUSEHOLD,
     NOTIFY_FRANCE_TRAVAIL_ORIENTATION,
     SEND_STRUCTURE_ORIENTATION,
     SUBMIT_TRAINING_REQUEST_REGION,
+    WITHDRAW_TRAINING_REQUEST_REGION,
     CafImportInput,
     CafLookupResult,
     FranceTravailLookupResult,
@@ -132,8 +136,10 @@ from parcours.partners.messages import (
     PartnerLookupStart,
     PartnerReceipt,
     ProfessionalOrientationInput,
+    StructureCancellationInput,
     StructureOrientationInput,
     TrainingRequestInput,
+    TrainingWithdrawalInput,
     caf_import_workflow_id,
     partner_lookup_workflow_id,
 )
@@ -216,6 +222,16 @@ class PartnerStubs:
     async def remind_structure(self, data: StructureReminderInput) -> PartnerReceipt:
         return PartnerReceipt(reference=data.reference)
 
+    @activity.defn(name=WITHDRAW_TRAINING_REQUEST_REGION.activity)
+    async def withdraw_training_request(self, data: TrainingWithdrawalInput) -> PartnerReceipt:
+        return PartnerReceipt(reference=data.reference)
+
+    @activity.defn(name=CANCEL_STRUCTURE_ORIENTATION.activity)
+    async def cancel_structure_orientation(
+        self, data: StructureCancellationInput
+    ) -> PartnerReceipt:
+        return PartnerReceipt(reference=data.reference)
+
 
 def no_partner(request: httpx.Request) -> httpx.Response:
     raise AssertionError(f"the recorder called a partner: {request.method} {request.url}")
@@ -241,6 +257,8 @@ def partner_parts(
             stubs.submit_training_request,
             stubs.send_structure_orientation,
             stubs.remind_structure,
+            stubs.withdraw_training_request,
+            stubs.cancel_structure_orientation,
             imports.begin_caf_import,
             imports.apply_caf_feed_batch,
             imports.finish_caf_import,
@@ -625,6 +643,45 @@ async def service_orientation_expired(r: Recorder) -> None:
     await r.keep("journey_oriented_to_service", journey)
 
 
+async def closed_with_requests(r: Recorder) -> None:
+    """An orientation to a service and a training request (child workflows), then the journey
+    closed: it withdraws what still waits (patch ``settle-requests-on-close``)."""
+    handle = await r.journey("00000000-0000-4000-8000-000000000007")
+    await r.act(handle, BeginDiagnosisInput(actor_id=REFERENT))
+    await r.act(
+        handle,
+        OrientToServiceInput(
+            orientation_id="00000000-0000-4000-8000-0000000000d1",
+            service_id="1",
+            resource_structure_id="1",
+            plan_action_id="00000000-0000-4000-8000-0000000000d2",
+            actor_id=REFERENT,
+        ),
+    )
+    await r.act(handle, CompleteDiagnosisInput(actor_id=REFERENT))
+    await r.act(
+        handle,
+        DecideOrientationInput(
+            kind=OrientationKind.SOCIO_PROFESSIONAL,
+            structure_id=STRUCTURE,
+            referent_id=REFERENT,
+            actor_id=ORIENTATION_OFFICER,
+        ),
+    )
+    await r.act(
+        handle,
+        RequestTrainingInput(
+            request_id="00000000-0000-4000-8000-0000000000e1",
+            training_id="00000000-0000-4000-8000-0000000000e2",
+            funder="region",
+            actor_id=REFERENT,
+        ),
+    )
+    await r.act(handle, CloseInput(exit_reason=ExitReason.DECLINED, actor_id=REFERENT))
+    assert (await handle.result()).exit_reason is ExitReason.DECLINED
+    await r.keep("closed_with_requests", handle)
+
+
 async def scheduled_runs(r: Recorder) -> None:
     """The short workflows the worker's schedules start, one run each."""
     runs: list[tuple[str, WorkflowHandle[Any, Any]]] = [
@@ -713,6 +770,7 @@ SCENARIOS: dict[str, tuple[Server, Scenario]] = {
     "stalled_then_moved_on": ("time-skipping", stalled_then_moved_on),
     "training_request_reminded": ("time-skipping", training_request_reminded),
     "service_orientation_expired": ("time-skipping", service_orientation_expired),
+    "closed_with_requests": ("time-skipping", closed_with_requests),
     "scheduled_runs": ("time-skipping", scheduled_runs),
     "journey_continued_as_new": ("short-history", journey_continued_as_new),
     "caf_import_continued_as_new": ("short-history", caf_import_continued_as_new),

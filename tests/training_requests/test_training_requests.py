@@ -9,17 +9,21 @@ shows as stalled.
 
 On the partner stack (the real dev server, the app and the simulators over HTTP): a funder's
 decision sent by its own system as a signed callback, twice, is applied once; the JSON API and
-the pages of the funders' console, which never show a request of another body.
+the pages of the funders' console, which never show a request of another body. A journey that
+closes (by a référent, or the CAF closing the rights) withdraws its requests still waiting for
+a decision — at the funder too, once — and leaves the decided ones as they are; a decision
+after that is refused with the reason, and the funder's callback gets a receipt saying so.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -37,12 +41,28 @@ from parcours.carnet.models import Beneficiary, Consent, PlanAction
 from parcours.core.db import transaction
 from parcours.core.errors import Conflict, NotFound
 from parcours.core.settings import Settings
-from parcours.journey.models import JourneyEventRecord
+from parcours.journey.messages import RsaRightsChangedInput, RsaStatus
+from parcours.journey.models import JourneyEventRecord, JourneyRecord
+from parcours.journey.service import JourneyService
 from parcours.partners.models import PartnerEvent
 from parcours.partners.service import ConsentMissing
-from parcours.training_requests.messages import TrainingRequestResult, TrainingStatus
+from parcours.training_requests.messages import (
+    AnswerMoreInfoInput,
+    ApproveTrainingInput,
+    EndTrainingInput,
+    TrainingRequestResult,
+    TrainingRequestState,
+    TrainingStatus,
+)
 from parcours.training_requests.models import TrainingRequestRecord
 from parcours.training_requests.repository import TrainingRequestRepository
+from parcours.training_requests.rules import (
+    UNDECIDED,
+    TransitionRefused,
+    apply_withdrawal,
+    refusal,
+    withdrawal_refusal,
+)
 from parcours.training_requests.schemas import (
     AnswerCreate,
     ApprovalCreate,
@@ -58,9 +78,10 @@ from parcours.training_requests.service import (
 )
 from simulators.app import create_app as create_simulators
 from simulators.config import SimulatorConfig
+from simulators.signing import signed_headers
 from tests.support.accounts import Account, NewAccount, Staff
 from tests.support.clients import Browser, csrf_in
-from tests.support.partners import PartnerStack
+from tests.support.partners import CALLBACK_SECRET, CALLBACKS_PATH, PartnerStack
 from tests.support.privacy import searchable
 from tests.support.servers import free_port, serve
 from tests.support.training_requests import add_training, follow, funder_account, until
@@ -578,6 +599,33 @@ class Scene:
 
         return await until(held)
 
+    async def status(self, request_id: str, status: str) -> TrainingRequestRecord:
+        return await until(
+            lambda: _with(row(self.sessions, request_id), lambda r: r.status == status)
+        )
+
+    async def close(self, person_id: str, exit_reason: str = "declined") -> None:
+        async with self.api(self.staff["referent"]) as referent:
+            response = await referent.post(
+                f"/api/v1/journeys/{person_id}/actions/close", json={"exit_reason": exit_reason}
+            )
+        assert response.status_code == 200, response.text
+
+    async def at_funder(self, partner: str, request_id: str) -> dict[str, Any]:
+        """What the funder's system holds of the request, and the withdrawals it received
+        for it (by idempotency key)."""
+        state = await self.partners.state(partner)
+        (held,) = [
+            r for r in state["training_requests"] if r["request"]["request_id"] == request_id
+        ]
+        prefix = f"training-request-{request_id}:"
+        withdrawals = {
+            key: entry
+            for key, entry in state["withdrawals_by_key"].items()
+            if key.startswith(prefix)
+        }
+        return {**held, "withdrawals": withdrawals}
+
 
 @pytest.fixture
 async def scene(
@@ -834,9 +882,11 @@ async def test_the_pages_request_a_training_and_the_funder_approves_it_from_the_
         await funder.aclose()
 
 
-async def test_a_closed_journey_does_not_stop_its_training_request(
+async def test_a_terminated_journey_does_not_stop_its_training_request(
     scene: Scene, new_account: NewAccount
 ) -> None:
+    """A journey that stops without closing (terminated by an operator) settles nothing: the
+    request goes on, and the funder may still decide."""
     region = await funder_account(scene.sessions, new_account, "region")
     person_id = await scene.person(consents=("region",))
     request_id = (await scene.request(person_id, await add_training(scene.sessions, "region")))[
@@ -860,3 +910,196 @@ async def test_a_closed_journey_does_not_stop_its_training_request(
     child = scene.partners.client.get_workflow_handle(f"training-request-{request_id}")
     described = await child.describe()
     assert described.status is WorkflowExecutionStatus.RUNNING  # waiting for the start date
+
+
+def decision_callback(partner: str, reference: str, request_id: str) -> dict[str, Any]:
+    """A funder's approval as its own system sends it (``simulators.funding``)."""
+    return {
+        "callback_id": str(uuid.uuid4()),
+        "partner": partner,
+        "kind": "training_decision",
+        "reference": reference,
+        "request_id": request_id,
+        "decision": "approved",
+        "start_date": (date.today() + timedelta(days=30)).isoformat(),
+        "amount": "900.00",
+    }
+
+
+async def test_closing_the_journey_withdraws_the_undecided_request_and_keeps_the_approved(
+    scene: Scene, new_account: NewAccount
+) -> None:
+    region = await funder_account(scene.sessions, new_account, "region")
+    person_id = await scene.person(consents=("region",))
+    waiting = (await scene.request(person_id, await add_training(scene.sessions, "region")))["id"]
+    approved = (await scene.request(person_id, await add_training(scene.sessions, "region")))["id"]
+    reference = await scene.reference_at("region", waiting)
+    await scene.reference_at("region", approved)
+    approval = {
+        "start_date": (date.today() + timedelta(days=30)).isoformat(),
+        "amount": "1200",
+        "reference": "AURA-APPROVED",
+    }
+    async with scene.api(region) as as_region:
+        asked = await as_region.post(
+            f"/api/v1/funder/training-requests/{waiting}/more-info",
+            json={"question": "Quel est son niveau ?"},
+        )
+        assert asked.status_code == 200, asked.text
+        accepted = await as_region.post(
+            f"/api/v1/funder/training-requests/{approved}/approval", json=approval
+        )
+        assert accepted.status_code == 200, accepted.text
+
+    await scene.close(person_id, "declined")
+
+    # The request waiting for the Région is withdrawn, there and at the Région, once.
+    withdrawn = await scene.status(waiting, "withdrawn")
+    assert (withdrawn.deadline, withdrawn.stalled_since) == (None, None)
+    held = await until(
+        lambda: _with(scene.at_funder("region", waiting), lambda h: h["status"] == "withdrawn")
+    )
+    assert held["reference"] == reference
+    assert list(held["withdrawals"]) == [f"training-request-{waiting}:withdraw"]
+    assert held["withdrawals"][f"training-request-{waiting}:withdraw"]["attempts"] == 1
+    child = scene.partners.client.get_workflow_handle(
+        f"training-request-{waiting}", result_type=TrainingRequestResult
+    )
+    assert (await child.result()).status is TrainingStatus.WITHDRAWN
+
+    # The approved one is the person's own: it stays approved, its training ahead.
+    assert (await row(scene.sessions, approved)).status == "approved"
+    kept = scene.partners.client.get_workflow_handle(f"training-request-{approved}")
+    assert (await kept.describe()).status is WorkflowExecutionStatus.RUNNING
+    assert (await scene.at_funder("region", approved))["withdrawals"] == {}
+
+    # The closed journey's timeline is not told; the request's own read model says why.
+    kinds = await journey_kinds(scene.sessions, person_id)
+    assert kinds[-1] == "closed" and "training_request_withdrawn" not in kinds
+    async with scene.api(scene.staff["referent"]) as referent:
+        carnet = (await referent.get(f"/api/v1/beneficiaries/{person_id}/training-requests")).json()
+    labels = {r["id"]: r["status_label"] for r in carnet}
+    assert labels == {waiting: "Retirée (parcours clôturé)", approved: "Accordée"}
+
+    # The console offers no decision on it, and refuses one with the reason.
+    async with scene.api(region) as as_region:
+        late = await as_region.post(
+            f"/api/v1/funder/training-requests/{waiting}/approval", json=approval
+        )
+        assert late.status_code == 409
+        assert late.json()["detail"] == (
+            "La demande a été retirée : le parcours de la personne est clôturé. "
+            "Elle n'attend plus de décision."
+        )
+        listed = (
+            await as_region.get(
+                "/api/v1/funder/training-requests", params={"status": "withdrawn", "limit": 200}
+            )
+        ).json()
+        listed_ids = [i["id"] for i in listed["items"]]
+        assert waiting in listed_ids and approved not in listed_ids
+    funder = Browser(scene.partners.api_url)
+    try:
+        assert (await funder.sign_in(region.email)).status_code == 303
+        page = await funder.get(f"/financeurs/demandes/{waiting}")
+        assert "Retirée (parcours clôturé)" in page.text
+        assert "Le parcours de la personne a été clôturé avant votre décision" in page.text
+        for form in ("Accorder la formation", "Refuser la formation", "Demander des informations"):
+            assert form not in page.text
+        funder.csrf = csrf_in(page.text)
+        refused = await funder.post(
+            f"/financeurs/demandes/{waiting}/refus", {"reason": "Trop tard pour la session."}
+        )
+        assert refused.status_code == 409
+        assert "La demande a été retirée" in refused.text.replace("&#39;", "'")
+    finally:
+        await funder.aclose()
+
+    # The Région's own system decides nothing more on it…
+    decided = await scene.partners.sim.post(f"/region/_decide/{reference}", params={"wait": "true"})
+    assert decided.status_code == 409
+    # …and a decision it had sent before learning of the withdrawal is kept, not applied.
+    body = json.dumps(decision_callback("region", reference, waiting)).encode()
+    receipt = await scene.partners.api.post(
+        CALLBACKS_PATH, content=body, headers=signed_headers(CALLBACK_SECRET, body)
+    )
+    assert receipt.status_code == 200, receipt.text
+    assert receipt.json()["status"] == "ignored"
+    assert "La demande a été retirée" in receipt.json()["reason"]
+    assert (await row(scene.sessions, waiting)).status == "withdrawn"
+    async with scene.sessions() as session:
+        (event,) = await session.scalars(
+            select(PartnerEvent).where(PartnerEvent.subject_id == waiting)
+        )
+    assert event.handled_at is None and event.beneficiary_id == person_id
+
+
+async def test_the_caf_closing_the_rights_withdraws_the_undecided_requests_too(
+    scene: Scene,
+) -> None:
+    person_id = await scene.person(consents=("france_travail",))
+    request_id = (
+        await scene.request(person_id, await add_training(scene.sessions, "france_travail"))
+    )["id"]
+    reference = await scene.reference_at("france-travail", request_id)
+
+    # As the CAF import tells a journey that the rights closed (before any work: it closes).
+    async with transaction(scene.sessions) as session:
+        await JourneyService(
+            session, scene.partners.client, scene.partners.settings
+        ).change_rsa_rights(
+            person_id, RsaRightsChangedInput(status=RsaStatus.CLOSED, effective_on=date.today())
+        )
+
+    await scene.status(request_id, "withdrawn")
+    async with scene.sessions() as session:
+        journey = await session.get(JourneyRecord, person_id)
+        assert journey is not None
+        assert (journey.step, journey.exit_reason) == ("closed", "rights_closed")
+    held = await until(
+        lambda: _with(
+            scene.at_funder("france-travail", request_id), lambda h: h["status"] == "withdrawn"
+        )
+    )
+    assert held["reference"] == reference
+    assert list(held["withdrawals"]) == [f"training-request-{request_id}:withdraw"]
+
+
+NOW = datetime(2026, 12, 1, 9, tzinfo=UTC)
+
+
+def test_only_a_request_waiting_for_its_decision_is_withdrawn_and_then_takes_nothing() -> None:
+    for status in TrainingStatus:
+        state = TrainingRequestState(
+            request_id="r", beneficiary_id="b", training_id="t", funder="region", status=status
+        )
+        if status in UNDECIDED:
+            assert withdrawal_refusal(state) is None
+            late = state.model_copy(update={"deadline": NOW, "stalled_since": NOW})
+            withdrawn, kind = apply_withdrawal(late)
+            assert (withdrawn.status, withdrawn.deadline, withdrawn.stalled_since, kind) == (
+                TrainingStatus.WITHDRAWN,
+                None,
+                None,
+                "training_request_withdrawn",
+            )
+        else:
+            # Decided (approved: the training is the person's own), or over: left as it is.
+            assert withdrawal_refusal(state) is not None
+            with pytest.raises(TransitionRefused, match="n'attend plus de décision"):
+                apply_withdrawal(state)
+    withdrawn_state = TrainingRequestState(
+        request_id="r",
+        beneficiary_id="b",
+        training_id="t",
+        funder="region",
+        status=TrainingStatus.WITHDRAWN,
+    )
+    approval = ApproveTrainingInput(
+        start_date=date.today(), amount=Decimal(1), funder_reference="X"
+    )
+    for action in (approval, AnswerMoreInfoInput(), EndTrainingInput()):
+        assert refusal(withdrawn_state, action) == (
+            "La demande a été retirée : le parcours de la personne est clôturé. "
+            "Elle n'attend plus de décision."
+        )

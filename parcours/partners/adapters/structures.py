@@ -1,10 +1,13 @@
 """Service structures: the orientation of a person to one of their services (idempotent by
 key); their answer comes back as a signed callback. Structures get what they need to reach the
-person, never the NIR."""
+person, never the NIR. An orientation whose journey closed before the answer is cancelled
+(once per key)."""
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict
 
@@ -34,6 +37,17 @@ class ServiceOrientationReceipt(BaseModel):
     reference: str
 
 
+class OrientationCancellation(BaseModel):
+    orientation_id: str
+    reason: Literal["journey_closed"] = "journey_closed"
+
+
+class CancellationReceipt(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    reference: str
+
+
 class StructuresAdapter:
     def __init__(self, client: PartnerClient) -> None:
         self.client = client
@@ -43,6 +57,20 @@ class StructuresAdapter:
     ) -> tuple[ServiceOrientationReceipt, bool]:
         receipt, replayed = await self.client.call(
             "POST", "/orientations", key=key, body=orientation, result=ServiceOrientationReceipt
+        )
+        assert receipt is not None
+        return receipt, replayed
+
+    async def cancel(
+        self, reference: str, cancellation: OrientationCancellation, *, key: str
+    ) -> tuple[CancellationReceipt, bool]:
+        """Cancel the orientation the structure knows as ``reference`` (no personal data)."""
+        receipt, replayed = await self.client.call(
+            "POST",
+            f"/orientations/{quote(reference, safe='')}/cancellation",
+            key=key,
+            body=cancellation,
+            result=CancellationReceipt,
         )
         assert receipt is not None
         return receipt, replayed
