@@ -37,6 +37,7 @@ On the time-skipping server (months of timers in seconds):
 - ``scheduled_runs``: one run of each workflow the worker's schedules start
   (``reconcile_journeys``, ``retention_sweep``, ``daily_digest``): short, but a deploy can
   land while one retries.
+- ``deliver_outbox``: one run of the mail outbox's workflow (``DeliverOutbox``).
 
 On a dev server that suggests continuing as new after a few events (``short_history_server``):
 
@@ -109,6 +110,8 @@ from parcours.journey.messages import (
     SignContractInput,
     journey_workflow_id,
 )
+from parcours.mail.messages import WORKFLOW_ID as OUTBOX_WORKFLOW_ID
+from parcours.mail.messages import DeliverOutboxInput
 from parcours.management.messages import WORKFLOW_ID as DIGEST_WORKFLOW_ID
 from parcours.management.messages import DailyDigestInput
 from parcours.orientations.messages import (
@@ -162,6 +165,7 @@ from tests.support.privacy import forms, recognisable_person, searchable
 from worker.assembly import PartnerWorkerParts, build_worker
 from workflows.carnet import RetentionSweep
 from workflows.journey import Journey, ReconcileJourneys
+from workflows.mail import DeliverOutbox
 from workflows.management import DailyDigest
 from workflows.orientations import FranceTravailOrientationNotice, ServiceOrientation
 from workflows.partners import CafImport, PartnerLookup
@@ -715,6 +719,15 @@ async def scheduled_runs(r: Recorder) -> None:
         await r.keep(name, handle)
 
 
+async def deliver_outbox(r: Recorder) -> None:
+    """One run of the mail outbox's workflow (started every minute by its schedule)."""
+    handle = await r.client.start_workflow(
+        DeliverOutbox.run, DeliverOutboxInput(), id=OUTBOX_WORKFLOW_ID, task_queue=TASK_QUEUE
+    )
+    await handle.result()
+    await r.keep("deliver_outbox", handle)
+
+
 # --- Scenarios on the short-history dev server ---
 
 
@@ -772,6 +785,7 @@ SCENARIOS: dict[str, tuple[Server, Scenario]] = {
     "service_orientation_expired": ("time-skipping", service_orientation_expired),
     "closed_with_requests": ("time-skipping", closed_with_requests),
     "scheduled_runs": ("time-skipping", scheduled_runs),
+    "deliver_outbox": ("time-skipping", deliver_outbox),
     "journey_continued_as_new": ("short-history", journey_continued_as_new),
     "caf_import_continued_as_new": ("short-history", caf_import_continued_as_new),
 }
