@@ -133,9 +133,12 @@ def communes(root: Path = ROOT) -> list[CommuneRow]:
     # The communes déléguées and associées a commune absorbed: addresses still use their names.
     for c in entries:
         parent = rows.get(c.get("chefLieu", ""))
-        if c["type"] in ("commune-deleguee", "commune-associee") and parent is not None:
-            if c["nom"] != parent.name and c["nom"] not in parent.former_names:
-                parent.former_names.append(c["nom"])
+        if (
+            c["type"] in ("commune-deleguee", "commune-associee")
+            and parent is not None
+            and c["nom"] not in (parent.name, *parent.former_names)
+        ):
+            parent.former_names.append(c["nom"])
     for code, (lat, lon) in coordinates().items():
         if (row := rows.get(code)) is not None:
             row.latitude, row.longitude = lat, lon
