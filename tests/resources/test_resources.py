@@ -867,3 +867,74 @@ def test_principal_roles_for_search() -> None:
     service = ResourceBaseService(cast(AsyncSession, None), funder)
     with pytest.raises(Forbidden, match="base de ressources"):
         service._may_search()
+
+
+# --- Any commune of France ---
+
+
+@pytest.mark.onboarding
+async def test_distance_search_from_a_commune_of_another_departement(
+    resources_url: str, sessions: Sessions, staff: Staff
+) -> None:
+    annecy, annemasse, lyon = "74010", "74012", "69123"
+    word = tag()
+    rows = [
+        service(word, 1, nom="À Annemasse", code_insee=annemasse),
+        service(word, 2, nom="À Annecy", code_insee=annecy),
+        service(word, 3, nom="À Lyon", code_insee=lyon),
+        service(word, 4, nom="Commune inexistante"),
+    ]
+    rows[3].update(code_insee="73999", code_postal="73999", commune="Nulle part")
+    report = await import_files(sessions, ("services.json", as_json(rows)))
+    (rejected,) = report.files[0].rejected
+    assert (rejected.row, rejected.reason) == (
+        4,
+        "code_insee : aucune commune n'a le code INSEE « 73999 ».",
+    )
+
+    async with httpx.AsyncClient(base_url=resources_url, timeout=30) as http:
+        referent = staff.headers("referent")
+        found = await http.get(
+            "/api/v1/resources/services",
+            params={"q": word, "commune": "Annecy", "sort": "distance"},
+            headers=referent,
+        )
+        assert found.status_code == 200, found.text
+        body = found.json()
+        assert body["origin"]["code_insee"] == annecy
+        assert body["origin"]["label"] == "Annecy (74000)"
+        assert [i["nom"] for i in body["items"]] == ["À Annecy", "À Annemasse", "À Lyon"]
+        km = [i["distance_km"] for i in body["items"]]
+        assert km[0] == 0 and 30 < km[1] < 45 and 100 < km[2] < 120
+
+        # From a commune of the Rhône, within 50 km: Lyon only.
+        near_lyon = await http.get(
+            "/api/v1/resources/services",
+            params={"q": word, "commune": "Villeurbanne", "radius_km": 50, "sort": "distance"},
+            headers=referent,
+        )
+        assert near_lyon.json()["origin"]["label"] == "Villeurbanne (69100)"
+        assert [i["nom"] for i in near_lyon.json()["items"]] == ["À Lyon"]
+        assert near_lyon.json()["items"][0]["distance_km"] < 10
+
+        # Open to the people of a commune of the Haute-Savoie: by its code INSEE.
+        eligible = await http.get(
+            "/api/v1/resources/services",
+            params={"q": word, "zone_eligibilite": annecy},
+            headers=referent,
+        )
+        assert eligible.json()["total"] == 3
+        unknown = await http.get(
+            "/api/v1/resources/services",
+            params={"q": word, "zone_eligibilite": "74999"},
+            headers=referent,
+        )
+        assert unknown.status_code == 422
+        assert unknown.json()["detail"] == (
+            "zone_eligibilite : aucune commune n'a le code INSEE « 74999 »."
+        )
+        nowhere = await http.get(
+            "/api/v1/resources/services", params={"commune": "74999"}, headers=referent
+        )
+        assert nowhere.status_code == 422
+        assert nowhere.json()["detail"].startswith("Commune « 74999 » inconnue")
