@@ -16,8 +16,11 @@ def departement_of(code_insee: str) -> str:
 
 
 def departement_code(value: str) -> str:
-    """A département code as written in the tables: ``2a`` → ``2A``, `` 7 `` → ``07``."""
+    """A département code as written in the tables: ``2a`` → ``2A``, `` 7 `` → ``07``, and
+    the three characters some files use, ``073`` → ``73``, ``02A`` → ``2A``."""
     code = value.strip().upper()
+    if len(code) == 3 and code.startswith("0"):
+        code = code[1:]
     return code.zfill(2) if code.isdigit() and len(code) == 1 else code
 
 

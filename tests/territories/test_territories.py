@@ -17,6 +17,7 @@ from parcours.core.errors import Forbidden, InvalidReference
 from parcours.core.settings import Settings
 from parcours.resources import geo
 from parcours.territories.models import Commune, Territory
+from parcours.territories.rules import departement_code, departement_of
 from parcours.territories.service import TerritoryService
 
 pytestmark = pytest.mark.onboarding
@@ -105,3 +106,15 @@ async def test_an_administrator_hosts_another_departement(
             await TerritoryService(session).ensure_hosted("2A")
         hosted = await TerritoryService(session).ensure_hosted("2B")
     assert hosted.label == "Haute-Corse (2B)"
+
+
+def test_departement_codes_as_files_write_them() -> None:
+    assert [departement_code(c) for c in ("73", " 7 ", "2a", "073", "02B", "974")] == [
+        "73",
+        "07",
+        "2A",
+        "73",
+        "2B",
+        "974",
+    ]
+    assert departement_of("2A004") == "2A" and departement_of("97411") == "974"
