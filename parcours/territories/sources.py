@@ -92,11 +92,6 @@ def decoupage_dir(root: Path = ROOT) -> Path:
     return folder
 
 
-def decoupage_version(root: Path = ROOT) -> str:
-    package = json.loads((decoupage_dir(root) / "package.json").read_text(encoding="utf-8"))
-    return str(package["version"])
-
-
 def _data(name: str, root: Path) -> Any:
     return json.loads((decoupage_dir(root) / "data" / name).read_text(encoding="utf-8"))
 
@@ -158,10 +153,6 @@ def coordinates_file() -> Path:
             "migrer la base."
         )
     return Path(str(found))
-
-
-def coordinates_version() -> str:
-    return metadata.version(COORDINATES_PACKAGE)
 
 
 def coordinates() -> dict[str, tuple[float, float]]:
