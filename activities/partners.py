@@ -459,6 +459,8 @@ class CafImportActivities:
         if event.event_id in context.applied:
             outcome = LineOutcome("unchanged", ALREADY_APPLIED)
             return await self._record(file_id, number, outcome, event.event_id)
+        if (misplaced := context.misplaced(event)) is not None:
+            return await self._record(file_id, number, misplaced, event.event_id)
         person_id = context.person(event)
         if person_id is None:
             if event.kind is not EventKind.NEW_RIGHTS:

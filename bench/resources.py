@@ -87,9 +87,11 @@ async def migrate(url: str) -> None:
     await asyncio.to_thread(command.upgrade, config, "head")
 
 
-async def seed(sessions: async_sessionmaker[AsyncSession], count: int) -> float:
+async def seed(
+    sessions: async_sessionmaker[AsyncSession], places: geo.Gazetteer, count: int
+) -> float:
     started = time.perf_counter()
-    services = list(bench_services(count))
+    services = list(bench_services(places, count))
     for start in range(0, count, BATCH):
         chunk = json.dumps(services[start : start + BATCH], ensure_ascii=False).encode()
         async with transaction(sessions) as session:
@@ -111,10 +113,11 @@ async def vacuum(engine: AsyncEngine) -> None:
         await autocommit.execute(text(f"VACUUM (ANALYZE) {', '.join(RESOURCE_TABLES)}"))
 
 
-def queries(n: int, seed: int = 7) -> list[ServiceQuery]:
-    """Varied searches, as référents make them: mostly one or two filters, often a place."""
+def queries(places: geo.Gazetteer, n: int, seed: int = 7) -> list[ServiceQuery]:
+    """Varied searches, as référents make them: mostly one or two filters, often a place
+    (a commune of the Savoie, where the services are)."""
     rng = random.Random(seed)
-    communes = list(geo.communes().values())
+    communes = places.in_departement("73")
     found: list[ServiceQuery] = []
     for _ in range(n):
         place = rng.choice(communes[:60]) if rng.random() < 0.7 else None
@@ -168,10 +171,12 @@ async def bench(url: str, prefix: str, count: int, searches: int) -> None:
     engine = create_engine(url)
     sessions = create_sessionmaker(engine)
     try:
-        seeded = await seed(sessions, count)
+        async with sessions() as session:
+            places = await geo.gazetteer(session)
+        seeded = await seed(sessions, places, count)
         if engine.dialect.name == "postgresql":
             await vacuum(engine)
-        timings = await measure(sessions, queries(searches))
+        timings = await measure(sessions, queries(places, searches))
     finally:
         await engine.dispose()
     print(f"{prefix}_seed_s={seeded:.1f}")

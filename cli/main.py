@@ -101,6 +101,30 @@ def reconcile(
     )
 
 
+territory = typer.Typer(help="Les départements accueillis sur la plateforme.", no_args_is_help=True)
+app.add_typer(territory, name="territory")
+
+
+@territory.command("activate")
+def territory_activate(
+    code: str = typer.Argument(..., help="Code du département (ex. 38, 2A, 974)"),
+) -> None:
+    """Host a département: its people can be enrolled, its CAF lines are applied."""
+    from cli.territories import run_activate
+
+    _setup("territory")
+    raise typer.Exit(asyncio.run(run_activate(get_settings(), code)))
+
+
+@territory.command("list")
+def territory_list() -> None:
+    """List the hosted départements."""
+    from cli.territories import run_list
+
+    _setup("territory")
+    raise typer.Exit(asyncio.run(run_list(get_settings())))
+
+
 @app.command("seed-demo")
 def seed_demo(people: int = typer.Option(50, help="Nombre de personnes à créer")) -> None:
     """Load the Savoie demo (structures, référents, people at every step); once only."""

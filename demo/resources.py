@@ -546,21 +546,29 @@ def _service(
     return service
 
 
-def _weighted_communes(rng: random.Random, count: int) -> list[geo.Commune]:
+# The demo's resource base is the Savoie's.
+DEMO_DEPARTEMENT = "73"
+
+
+def _weighted_communes(places: geo.Gazetteer, rng: random.Random, count: int) -> list[geo.Commune]:
     """Communes drawn by population: bigger towns hold more services."""
-    all_communes = list(geo.communes().values())
+    all_communes = places.in_departement(DEMO_DEPARTEMENT)
     weights = [max(c.population, 200) for c in all_communes]
     return rng.choices(all_communes, weights=weights, k=count)
 
 
 def savoie_base(
-    services: int = 360, today: date | None = None, seed: int = 73, source: str = DEMO_SOURCE
+    places: geo.Gazetteer,
+    services: int = 360,
+    today: date | None = None,
+    seed: int = 73,
+    source: str = DEMO_SOURCE,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Structures and services (data·inclusion v1 dicts): every thématique category,
     structures in the larger communes, services spread over the whole département."""
     rng = random.Random(seed)
     today = today or date.today()
-    communes = list(geo.communes().values())
+    communes = places.in_departement(DEMO_DEPARTEMENT)
     hubs = communes[:40]  # the most populous
     structures = [_structure(rng, n, hubs[n % len(hubs)], today, source) for n in range(80)]
     categories = list(SERVICES)
@@ -569,7 +577,7 @@ def savoie_base(
         structure = structures[n % len(structures)]
         # Half the services are at their structure, half in a permanence elsewhere.
         place = (
-            geo.communes()[structure["code_insee"]]
+            places.communes[structure["code_insee"]]
             if n % 2 == 0
             else communes[rng.randrange(len(communes))]
         )
@@ -579,21 +587,27 @@ def savoie_base(
 
 
 def bench_services(
-    count: int, today: date | None = None, seed: int = 50_000, source: str = "bench"
+    places: geo.Gazetteer,
+    count: int,
+    today: date | None = None,
+    seed: int = 50_000,
+    source: str = "bench",
 ) -> Iterator[dict[str, Any]]:
     """``count`` services for the benchmark (structures not needed: services stand alone)."""
     rng = random.Random(seed)
     today = today or date.today()
     categories = list(SERVICES)
-    places = _weighted_communes(rng, count)
-    structures = [_structure(rng, n, place, today, source) for n, place in enumerate(places[:500])]
+    spots = _weighted_communes(places, rng, count)
+    structures = [_structure(rng, n, spot, today, source) for n, spot in enumerate(spots[:500])]
     for n in range(count):
         yield _service(
-            rng, n, structures[n % len(structures)], places[n], rng.choice(categories), today
+            rng, n, structures[n % len(structures)], spots[n], rng.choice(categories), today
         )
 
 
-def trainings_csv(count: int = 36, today: date | None = None, seed: int = 15) -> bytes:
+def trainings_csv(
+    places: geo.Gazetteer, count: int = 36, today: date | None = None, seed: int = 15
+) -> bytes:
     """Trainings of both funders, in the import's CSV format."""
     rng = random.Random(seed)
     today = today or date.today()
@@ -608,7 +622,7 @@ def trainings_csv(count: int = 36, today: date | None = None, seed: int = 15) ->
     for n in range(count):
         title, formacode, rncp, hours, weeks = TRAININGS[n % len(TRAININGS)]
         organisation, code = ORGANISATIONS[n % len(ORGANISATIONS)]
-        commune = geo.communes()[code]
+        commune = places.communes[code]
         start = today + timedelta(days=rng.randint(-60, 180))
         writer.writerow(
             {
@@ -632,12 +646,12 @@ def trainings_csv(count: int = 36, today: date | None = None, seed: int = 15) ->
     return out.getvalue().encode("utf-8")
 
 
-def demo_files(today: date | None = None) -> list[tuple[str, bytes]]:
-    structures, services = savoie_base(today=today)
+def demo_files(places: geo.Gazetteer, today: date | None = None) -> list[tuple[str, bytes]]:
+    structures, services = savoie_base(places, today=today)
     return [
         ("structures-savoie.json", json.dumps(structures, ensure_ascii=False).encode()),
         ("services-savoie.json", json.dumps(services, ensure_ascii=False).encode()),
-        ("formations-savoie.csv", trainings_csv(today=today)),
+        ("formations-savoie.csv", trainings_csv(places, today=today)),
     ]
 
 
@@ -646,4 +660,4 @@ async def load_demo_resources(session: AsyncSession) -> ImportReport | None:
     service = ResourceBaseService(session)
     if await service.repo.count_services():
         return None
-    return await service.import_files(demo_files())
+    return await service.import_files(demo_files(await service.places()))

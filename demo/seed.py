@@ -1,4 +1,6 @@
-"""The Savoie demo: structures, professionals and people whose journeys stand at every step.
+"""The demo: the Savoie (73) — structures, professionals and people whose journeys stand at
+every step — and a second hosted département, the Haute-Savoie (74), with its own structure,
+référente, manager and a few people: each manager sees their own département only.
 
 Journeys are real workflows, moved by the same service calls as the pages; a second run
 changes nothing.
@@ -51,6 +53,12 @@ from parcours.partners.messages import CafImportProgress, caf_import_workflow_id
 from parcours.partners.models import CafFeedLine
 from parcours.partners.schemas import CafImportRead
 from simulators.caf_feed import EventKind, RsaEvent, generate_events, write_feed_file
+from simulators.synthetic import (
+    HAUTE_SAVOIE_COMMUNES,
+    ISERE_COMMUNES,
+    SAVOIE_COMMUNES,
+    Place,
+)
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +133,19 @@ CITIES = [
     ("73300", "Saint-Jean-de-Maurienne"),
     ("73700", "Bourg-Saint-Maurice"),
 ]
+# The second département of the demo: its structure, its professionals, its people's cities.
+SECOND_TERRITORY = "74"
+SECOND_STRUCTURES = [("Département de la Haute-Savoie — Pôle insertion Annecy", "departement")]
+SECOND_PROFESSIONALS = [
+    ("Lucie Fournier", "referent", 0),
+    ("Hugo Marchand", "manager", 0),
+]
+SECOND_CITIES = [
+    ("74000", "Annecy"),
+    ("74200", "Thonon-les-Bains"),
+    ("74100", "Annemasse"),
+]
+SECOND_PEOPLE = 8
 # Where each demo journey stops: (target step, share of people).
 TARGETS = [
     ("intake", 8),
@@ -151,30 +172,89 @@ async def seed(settings: Settings, people: int = 50) -> None:
             log.info("demo already loaded: nothing to do")
             await engine.dispose()
             return
-    rng = random.Random(73)
     password_hash = hash_password(DEMO_PASSWORD)
-    async with transaction(sessions) as session:
-        structures = [Structure(name=n, kind=k, territory="73") for n, k in STRUCTURES]
-        session.add_all(structures)
-        await session.flush()
-        staff = [
-            User(
-                email=_email(name),
-                full_name=name,
-                role=role,
-                structure_id=structures[index].id,
-                territory="73",
-                password_hash=password_hash,
-            )
-            for name, role, index in PROFESSIONALS
-        ]
-        session.add_all(staff)
-    referents = [u for u in staff if u.role == "referent"]
+    savoie = _Territory("73", STRUCTURES, PROFESSIONALS, CITIES, random.Random(73))
+    second = _Territory(
+        SECOND_TERRITORY, SECOND_STRUCTURES, SECOND_PROFESSIONALS, SECOND_CITIES, random.Random(74)
+    )
+    for territory in (savoie, second):
+        await territory.staff_up(sessions, password_hash)
     plan = [t for t, share in TARGETS for _ in range(share)]
     for index in range(people):
         target = plan[index % len(plan)]
-        referent = rng.choice(referents)
-        postal_code, city = rng.choice(CITIES)
+        person = await savoie.enrol(sessions, temporal, settings, target)
+        # The first person who has just found work can sign in to their own space.
+        if target == "employment" and plan.index("employment") == index % len(plan):
+            await _beneficiary_account(sessions, person.id, person, password_hash)
+    # The second département's people, at a few steps.
+    for index in range(SECOND_PEOPLE):
+        await second.enrol(sessions, temporal, settings, plan[(index * 7) % len(plan)])
+    log.info(
+        "demo loaded",
+        extra={
+            "people": people + SECOND_PEOPLE,
+            "password": DEMO_PASSWORD,
+            "accounts": [_email(n) for n, *_ in (*PROFESSIONALS, *SECOND_PROFESSIONALS)],
+        },
+    )
+    await engine.dispose()
+
+
+@dataclass
+class _Enrolled:
+    id: str
+    first_name: str
+    last_name: str
+    territory: str
+
+
+class _Territory:
+    """One département of the demo: its structures and professionals, then its people."""
+
+    def __init__(
+        self,
+        code: str,
+        structures: list[tuple[str, str]],
+        professionals: list[tuple[str, str, int]],
+        cities: list[tuple[str, str]],
+        rng: random.Random,
+    ) -> None:
+        self.code, self.cities, self.rng = code, cities, rng
+        self.structure_names, self.professionals = structures, professionals
+        self.structures: list[Structure] = []
+        self.referents: list[User] = []
+
+    async def staff_up(self, sessions: async_sessionmaker[AsyncSession], password: str) -> None:
+        async with transaction(sessions) as session:
+            self.structures = [
+                Structure(name=n, kind=k, territory=self.code) for n, k in self.structure_names
+            ]
+            session.add_all(self.structures)
+            await session.flush()
+            staff = [
+                User(
+                    email=_email(name),
+                    full_name=name,
+                    role=role,
+                    structure_id=self.structures[index].id,
+                    territory=self.code,
+                    password_hash=password,
+                )
+                for name, role, index in self.professionals
+            ]
+            session.add_all(staff)
+        self.referents = [u for u in staff if u.role == "referent"]
+
+    async def enrol(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        temporal: Client,
+        settings: Settings,
+        target: str,
+    ) -> _Enrolled:
+        rng = self.rng
+        referent = rng.choice(self.referents)
+        postal_code, city = rng.choice(self.cities)
         data = BeneficiaryCreate(
             first_name=rng.choice(FIRST_NAMES),
             last_name=rng.choice(LAST_NAMES),
@@ -183,35 +263,23 @@ async def seed(settings: Settings, people: int = 50) -> None:
             address=f"{rng.randrange(1, 120)} rue de la République",
             postal_code=postal_code,
             city=city,
-            territory="73",
+            territory=self.code,
             # Some opened long ago: their orientation is overdue, as in real life.
             rsa_opened_on=date.today() - timedelta(days=rng.choice([5, 12, 20, 35, 60, 90])),
             referent_id=referent.id if target != "intake" else None,
         )
         async with transaction(sessions) as session:
-            service = JourneyService(session, temporal, settings)
-            enrolment = await service.enrol(data)
-        for action in _actions_to(target, referent, structures, rng):
+            enrolment = await JourneyService(session, temporal, settings).enrol(data)
+        for action in _actions_to(target, referent, self.structures, rng):
             async with transaction(sessions) as session:
                 await JourneyService(session, temporal, settings).act(
                     enrolment.beneficiary.id, action
                 )
-        # The first person who has just found work can sign in to their own space.
-        if target == "employment" and plan.index("employment") == index % len(plan):
-            await _beneficiary_account(sessions, enrolment.beneficiary.id, data, password_hash)
-    log.info(
-        "demo loaded",
-        extra={
-            "people": people,
-            "password": DEMO_PASSWORD,
-            "accounts": [_email(n) for n, *_ in PROFESSIONALS],
-        },
-    )
-    await engine.dispose()
+        return _Enrolled(enrolment.beneficiary.id, data.first_name, data.last_name, self.code)
 
 
 async def _beneficiary_account(
-    sessions: Any, beneficiary_id: str, data: BeneficiaryCreate, password_hash: str
+    sessions: Any, beneficiary_id: str, data: _Enrolled, password_hash: str
 ) -> None:
     """One person of the demo can sign in to their own space."""
     async with transaction(sessions) as session:
@@ -280,6 +348,14 @@ def _actions_to(
 DEMO_FEED_LINES = 40
 DEMO_FEED_MALFORMED = 3
 DEMO_FEED_SEED = 73
+# Where the feed's people live: mostly the Savoie, some in the Haute-Savoie (enrolled there),
+# one commune of the Isère, a département the demo does not host (its lines are rejected).
+DEMO_FEED_COMMUNES: tuple[Place, ...] = (
+    *SAVOIE_COMMUNES,
+    *SAVOIE_COMMUNES,
+    *HAUTE_SAVOIE_COMMUNES,
+    ISERE_COMMUNES[0],
+)
 # The file's name carries the day its events were generated for (their dates follow it).
 DEMO_FEED_PREFIX = "flux-caf-demo-"
 DEMO_REFERENT_EMAIL = "nadia.benali@demo.parcours.fr"
@@ -310,11 +386,15 @@ def demo_feed_path(var_dir: Path) -> tuple[Path, date]:
     return var_dir / f"{DEMO_FEED_PREFIX}{today.isoformat()}.csv", today
 
 
-def _demo_feed_file(var_dir: Path, *, seed: int, lines: int, malformed: int) -> tuple[Path, date]:
+def _demo_feed_file(
+    var_dir: Path, *, seed: int, lines: int, malformed: int, communes: tuple[Place, ...]
+) -> tuple[Path, date]:
     var_dir.mkdir(parents=True, exist_ok=True)
     path, generated_on = demo_feed_path(var_dir)
     if not path.exists():
-        write_feed_file(path, lines, seed=seed, malformed=malformed, today=generated_on)
+        write_feed_file(
+            path, lines, seed=seed, malformed=malformed, today=generated_on, communes=communes
+        )
     return path, generated_on
 
 
@@ -326,13 +406,20 @@ async def seed_caf_feed(
     lines: int = DEMO_FEED_LINES,
     malformed: int = DEMO_FEED_MALFORMED,
     referent_email: str | None = DEMO_REFERENT_EMAIL,
+    communes: tuple[Place, ...] = DEMO_FEED_COMMUNES,
 ) -> DemoFeedImport:
     """Import the demo's CAF feed file (once), and tell the simulators who the CAF and France
     Travail know (every run)."""
     path, generated_on = await asyncio.to_thread(
-        _demo_feed_file, var_dir, seed=seed, lines=lines, malformed=malformed
+        _demo_feed_file,
+        var_dir,
+        seed=seed,
+        lines=lines,
+        malformed=malformed,
+        communes=communes,
     )
-    await _tell_partner_simulators(settings, generate_events(lines, seed=seed, today=generated_on))
+    events = generate_events(lines, seed=seed, today=generated_on, communes=communes)
+    await _tell_partner_simulators(settings, events)
     content = await asyncio.to_thread(path.read_bytes)
     engine = create_engine(settings.database_url)
     sessions = create_sessionmaker(engine)
@@ -419,9 +506,9 @@ async def _hand_to_referent(
     file_id: str,
     referent_email: str,
 ) -> int:
-    """Give the demo référente the first people the feed enrolled whose journey is open (once:
-    a journey that has a référent is left alone), the first ones with their consent to share
-    with France Travail. Returns how many were handed to her now."""
+    """Give the demo référente the first people of her département the feed enrolled whose
+    journey is open (once: a journey that has a référent is left alone), the first ones with
+    their consent to share with France Travail. Returns how many were handed to her now."""
     async with sessions() as session:
         referent = await session.scalar(select(User).where(User.email == referent_email))
         enrolled = list(
@@ -440,7 +527,12 @@ async def _hand_to_referent(
         async with transaction(sessions) as session:
             journeys = JourneyService(session, temporal, settings)
             record = await journeys.journeys.get(beneficiary_id)
-            if record is None or record.step == Step.CLOSED:
+            # Her own département's people only (the feed also enrols the Haute-Savoie's).
+            if (
+                record is None
+                or record.step == Step.CLOSED
+                or record.territory != referent.territory
+            ):
                 continue
             if record.referent_id is None:
                 try:

@@ -12,7 +12,8 @@ import parcours.core.outbox  # the mail outbox's table
 import parcours.indicators.models
 import parcours.management.models  # the managers' console's tables
 import parcours.orientations.models  # their tables share the metadata too
-import parcours.partners.models  # noqa: F401  (their tables share the metadata)
+import parcours.partners.models
+import parcours.territories.models  # noqa: F401  (their tables share the metadata)
 from parcours.core.db import Base, create_engine
 from parcours.core.settings import get_settings
 

@@ -35,7 +35,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from simulators.synthetic import SyntheticPerson, make_address, make_person
+from simulators.synthetic import (
+    SAVOIE_COMMUNES,
+    Place,
+    SyntheticPerson,
+    make_address,
+    make_person,
+)
 
 
 class RightsState(StrEnum):
@@ -183,12 +189,12 @@ def _monthly_amount(rng: random.Random, adults: int, children: int) -> Decimal:
     return max(Decimal(0), (RSA_BASE_AMOUNT * factor - resources).quantize(Decimal("0.01")))
 
 
-def _household(rng: random.Random) -> tuple[Household, str]:
+def _household(rng: random.Random, communes: tuple[Place, ...]) -> tuple[Household, str]:
     situation = rng.choices(list(FAMILY_SITUATIONS), weights=(40, 10, 12, 5, 3, 10, 2, 18))[0]
     adults = 2 if situation in COUPLE_SITUATIONS else 1
     children = rng.choices((0, 1, 2, 3, 4), weights=(45, 25, 18, 8, 4))[0]
     homeless = rng.random() < 0.03
-    address = make_address(rng)
+    address = make_address(rng, communes)
     household = Household(
         family_situation=situation,
         adults=adults,
@@ -205,13 +211,15 @@ def _household(rng: random.Random) -> tuple[Household, str]:
     return household, address.department
 
 
-def _changed_household(rng: random.Random, household: Household) -> Household:
+def _changed_household(
+    rng: random.Random, household: Household, communes: tuple[Place, ...]
+) -> Household:
     """A move, a birth, a couple formed or broken: what a "change" event reports."""
     change = rng.choice(("move", "birth", "couple", "separation"))
     adults, children, situation = household.adults, household.dependent_children, None
     address = household.address
     if change == "move" or address is None:
-        moved = make_address(rng)
+        moved = make_address(rng, communes)
         address = Address(
             street=moved.street,
             postal_code=moved.postal_code,
@@ -260,11 +268,18 @@ def _event(case: _Case, kind: EventKind, occurred_on: date, rng: random.Random) 
     )
 
 
-def generate_events(count: int, seed: int = 0, today: date | None = None) -> list[RsaEvent]:
+def generate_events(
+    count: int,
+    seed: int = 0,
+    today: date | None = None,
+    communes: tuple[Place, ...] = SAVOIE_COMMUNES,
+) -> list[RsaEvent]:
     """``count`` events over the 180 days before ``today``, the same for the same arguments.
 
     About half open new rights; the others change, suspend, resume (a "change" back to state 2)
     or close the rights of someone already in the stream, in an order the CAF could send.
+    People live in ``communes`` ((code INSEE, postal code, name)); each line carries the
+    département of the commune where their rights opened.
     """
     rng = random.Random(seed)
     today = today or date.today()
@@ -288,7 +303,7 @@ def generate_events(count: int, seed: int = 0, today: date | None = None) -> lis
                 person = make_person(rng, today)
             caf_numbers.add(person.caf_number)
             nirs.add(person.nir[:13])
-            household, department = _household(rng)
+            household, department = _household(rng, communes)
             case = _Case(
                 person=person,
                 household=household,
@@ -308,7 +323,7 @@ def generate_events(count: int, seed: int = 0, today: date | None = None) -> lis
                 (EventKind.CHANGE, EventKind.SUSPENSION, EventKind.CLOSURE), weights=(45, 33, 22)
             )[0]
         if kind == EventKind.CHANGE:
-            case.household = _changed_household(rng, case.household)
+            case.household = _changed_household(rng, case.household, communes)
             case.state, case.suspension_reason = RightsState.OPEN, None
         elif kind == EventKind.SUSPENSION:
             if rng.random() < 0.4:
@@ -448,7 +463,11 @@ class FeedLine:
 
 
 def generate_feed_lines(
-    n: int, seed: int = 0, malformed: int = 0, today: date | None = None
+    n: int,
+    seed: int = 0,
+    malformed: int = 0,
+    today: date | None = None,
+    communes: tuple[Place, ...] = SAVOIE_COMMUNES,
 ) -> Iterator[FeedLine]:
     """The ``n`` data lines of a feed file (header excluded: ``FEED_HEADER``), of which
     ``malformed`` are deliberately broken and flagged with their ``defect``.
@@ -459,7 +478,7 @@ def generate_feed_lines(
         raise ValueError(f"malformed must be between 0 and n ({n}), not {malformed}")
     defects_rng = random.Random(f"{seed}-defects")
     broken_at = set(defects_rng.sample(range(n), malformed))
-    for index, event in enumerate(generate_events(n, seed=seed, today=today)):
+    for index, event in enumerate(generate_events(n, seed=seed, today=today, communes=communes)):
         fields = csv_fields(event)
         defect = None
         if index in broken_at:
@@ -476,14 +495,22 @@ class FeedFile:
 
 
 def write_feed_file(
-    path: Path | str, n: int, seed: int = 0, malformed: int = 0, today: date | None = None
+    path: Path | str,
+    n: int,
+    seed: int = 0,
+    malformed: int = 0,
+    today: date | None = None,
+    communes: tuple[Place, ...] = SAVOIE_COMMUNES,
 ) -> FeedFile:
     """Write a feed file of ``n`` data lines and say which lines are broken, and how."""
     path = Path(path)
     broken: dict[int, Defect] = {}
     with path.open("w", encoding="utf-8", newline="") as out:
         out.write(FEED_HEADER + "\n")
-        for line in generate_feed_lines(n, seed=seed, malformed=malformed, today=today):
+        lines = generate_feed_lines(
+            n, seed=seed, malformed=malformed, today=today, communes=communes
+        )
+        for line in lines:
             out.write(line.text + "\n")
             if line.defect is not None:
                 broken[line.number] = line.defect

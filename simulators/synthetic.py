@@ -1,5 +1,6 @@
-"""Synthetic people of the Savoie, reproducible from a seed: names, NIR (with a valid key), CAF
-numbers, addresses. Nobody here exists; the data only has the shape of the real thing."""
+"""Synthetic people of the Savoie (and, on demand, of other départements), reproducible from a
+seed: names, NIR (with a valid key), CAF numbers, addresses. Nobody here exists; the data only
+has the shape of the real thing."""
 
 from __future__ import annotations
 
@@ -32,6 +33,16 @@ SAVOIE_COMMUNES = (
     ("73179", "73290", "La Motte-Servolex"),
     ("73054", "73700", "Bourg-Saint-Maurice"),
 )
+HAUTE_SAVOIE_COMMUNES = (
+    ("74010", "74000", "Annecy"),
+    ("74281", "74200", "Thonon-les-Bains"),
+    ("74012", "74100", "Annemasse"),
+    ("74056", "74400", "Chamonix-Mont-Blanc"),
+    ("74042", "74130", "Bonneville"),
+)
+# Another département, not hosted in the demo: its lines are rejected.
+ISERE_COMMUNES = (("38185", "38000", "Grenoble"), ("38563", "38200", "Vienne"))
+Place = tuple[str, str, str]
 STREETS = (
     "rue de la République", "avenue de Lyon", "rue Sommeiller", "chemin des Vignes",
     "place Saint-Léger", "rue du Commandant Perceval", "boulevard de la Colonne",
@@ -85,8 +96,10 @@ def make_person(rng: random.Random, today: date) -> SyntheticPerson:
     )
 
 
-def make_address(rng: random.Random) -> SyntheticAddress:
-    insee_code, postal_code, city = rng.choice(SAVOIE_COMMUNES)
+def make_address(
+    rng: random.Random, communes: tuple[Place, ...] = SAVOIE_COMMUNES
+) -> SyntheticAddress:
+    insee_code, postal_code, city = rng.choice(communes)
     return SyntheticAddress(
         street=f"{rng.randrange(1, 120)} {rng.choice(STREETS)}",
         postal_code=postal_code,

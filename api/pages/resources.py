@@ -102,7 +102,7 @@ async def _origin(
         if pour:
             return await resources.person_origin(pour), None
         if commune:
-            return resources.commune_origin(commune), None
+            return await resources.commune_origin(commune), None
     except InvalidReference as error:
         return None, error.message
     return None, None

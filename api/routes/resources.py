@@ -72,7 +72,7 @@ async def origin_for(
     if beneficiary_id:
         return await resources.person_origin(beneficiary_id)
     if commune and commune.strip():
-        return resources.commune_origin(commune)
+        return await resources.commune_origin(commune)
     return None
 
 

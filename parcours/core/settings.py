@@ -82,8 +82,7 @@ class Settings(BaseSettings):
     # says it will come later (the look-up goes on under the partner's retry policy).
     partner_lookup_wait_s: float = 5.0
 
-    # CAF feed imports: people whose rights open are enrolled in this territory.
-    default_territory: str = "73"
+    # CAF feed imports (each line's person is enrolled in the line's département, if hosted).
     caf_import_batch_lines: int = 500
     caf_import_concurrency: int = 8
     caf_import_max_bytes: int = 50 * 1024 * 1024

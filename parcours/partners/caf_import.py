@@ -5,13 +5,16 @@ Each line's CAF event is claimed (``caf_applied_events``) in the same transactio
 changed: the same event never acts twice, whether the file is imported again, another file
 repeats it, or a batch is retried after a crash. What a line does:
 
-- new rights for someone Parcours does not know (by CAF number) → the person is enrolled and
-  their journey starts (territory: ``default_territory``), the carnet gets the CAF's facts;
+- new rights for someone Parcours does not know (by CAF number) → the person is enrolled in
+  the line's département and their journey starts there, the carnet gets the CAF's facts;
 - anything about a known person → their journey gets the ``rsa_rights_changed`` signal and
   their carnet the CAF's facts;
 - a change, suspension or closure for an unknown person → rejected ("personne inconnue"),
   never guessed; a malformed line → rejected with its reason. Rejections claim nothing, so a
-  later feed can still apply the event.
+  later feed can still apply the event;
+- a line whose département this platform does not host (``territories.active``), or that
+  does not exist, or whose commune code no commune has → rejected with that reason: the CAF
+  routes each line to its département, and another département's people are not ours.
 
 The activity (``activities.partners``) decides which transactions hold which step.
 """
@@ -22,7 +25,7 @@ import contextlib
 import hashlib
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -58,6 +61,8 @@ from parcours.partners.models import CafFeedFile
 from parcours.partners.repository import CafFeedRepository, CafImportListRepository
 from parcours.partners.schemas import IMPORT_STATUS_LABELS, CafImportRead, CafRejectRead
 from parcours.partners.service import PartnerDataService, household_record
+from parcours.territories import rules as territory_rules
+from parcours.territories.repository import TerritoryRepository
 
 log = logging.getLogger(__name__)
 
@@ -219,10 +224,16 @@ class CafImportService:
     # for the whole batch); the Temporal calls of a known person happen outside any.
 
     async def batch_context(self, events: list[CafFeedEvent]) -> BatchContext:
-        """What the batch's lines need to know beforehand, in two queries."""
+        """What the batch's lines need to know beforehand, in four queries."""
+        territories = TerritoryRepository(self.session)
+        found = await territories.by_codes(territory_of(e) for e in events)
         return BatchContext(
             applied=await self.feeds.applied_among([e.event_id for e in events]),
             people=await self.feeds.people_by_caf_numbers({e.caf_number for e in events}),
+            territories={code: (t.name, t.active) for code, t in found.items()},
+            communes=await territories.known_communes(
+                code for e in events if (code := commune_of(e))
+            ),
         )
 
     async def record(
@@ -265,7 +276,7 @@ class CafImportService:
                 address=address.street if address else None,
                 postal_code=address.postal_code if address else None,
                 city=address.city if address else None,
-                territory=self.settings.default_territory,
+                territory=territory_of(event),
                 rsa_opened_on=event.rights_opened_on or event.occurred_on,
                 household=household_record(event),
             )
@@ -365,11 +376,38 @@ class CafImportService:
         )
 
 
+def territory_of(event: CafFeedEvent) -> str:
+    """The département the CAF sent the line for: the person's journey is there."""
+    return territory_rules.departement_code(event.department)
+
+
+def commune_of(event: CafFeedEvent) -> str | None:
+    address = event.household.address
+    return address.insee_code.strip().upper() if address and address.insee_code else None
+
+
 @dataclass
 class BatchContext:
     applied: set[str]
     # CAF number → (beneficiary id, NIR) of the people who have it.
     people: dict[str, list[tuple[str, str | None]]]
+    # The batch's départements (code → name, hosted here) and its known commune codes.
+    territories: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    communes: set[str] = field(default_factory=set)
+
+    def misplaced(self, event: CafFeedEvent) -> LineOutcome | None:
+        """A line for a département not hosted here (or none), or a commune that does not
+        exist: rejected with the reason."""
+        code = territory_of(event)
+        if code not in self.territories:
+            return LineOutcome("rejected", territory_rules.unknown_departement(event.department))
+        name, active = self.territories[code]
+        if not active:
+            return LineOutcome("rejected", territory_rules.not_hosted(code, name))
+        commune = commune_of(event)
+        if commune is not None and commune not in self.communes:
+            return LineOutcome("rejected", territory_rules.unknown_commune(commune))
+        return None
 
     def person(self, event: CafFeedEvent) -> str | None:
         """Who the event is about: the person with its CAF number; when a household's two

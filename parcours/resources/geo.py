@@ -1,41 +1,42 @@
-"""Places: the Savoie communes (code INSEE, postal codes, approximate coordinates), turning a
-person's postal code and city into a point, and distances.
+"""Places for the resource base: every commune of France (code INSEE, postal codes, where its
+town hall stands), turning a person's postal code and city into a point, and distances.
 
-The communes come from ``communes_73.json`` (see its ``_source``: the coordinates are
-approximate town centres, good enough to sort services by distance).
+The communes are the ``communes`` table's (``parcours.territories``), read once per process
+into a ``Gazetteer`` — 35,000 rows, a fraction of a second — then looked up in memory: a search
+by distance never waits on SQL for its origin. ``await gazetteer(session)`` gives it.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from parcours.resources.text import normalise
+from parcours.territories.repository import TerritoryRepository
+from parcours.territories.rules import departement_of
 
 EARTH_RADIUS_KM = 6371.0088
 KM_PER_DEGREE = math.pi * EARTH_RADIUS_KM / 180
 
-_DATA = Path(__file__).with_name("communes_73.json")
+__all__ = ["Commune", "Gazetteer", "Point", "departement_of", "gazetteer"]
 
 
 @dataclass(frozen=True)
 class Commune:
     code: str
     name: str
+    departement: str
     postal_codes: tuple[str, ...]
     epci: str | None
     population: int
     lat: float
     lon: float
-    precise: bool
     former_names: tuple[str, ...] = ()
-
-    @property
-    def departement(self) -> str:
-        return department_of(self.code)
 
     @property
     def label(self) -> str:
@@ -48,73 +49,129 @@ class Point:
     lon: float
 
 
-def department_of(code_insee: str) -> str:
-    """The département of a commune code (three digits overseas, 2A/2B in Corsica)."""
-    return code_insee[:3] if code_insee.startswith("97") else code_insee[:2]
+def _key(name: str) -> str:
+    return normalise(name).replace(" ", "")
 
 
-@cache
-def communes() -> dict[str, Commune]:
-    """The communes by code INSEE, most populous first."""
-    data = json.loads(_DATA.read_text(encoding="utf-8"))
-    rows = sorted(data["communes"], key=lambda c: -c["population"])
-    return {
-        c["code"]: Commune(
-            code=c["code"],
-            name=c["nom"],
-            postal_codes=tuple(c["codes_postaux"]),
-            epci=c.get("epci"),
-            population=c["population"],
-            lat=c["lat"],
-            lon=c["lon"],
-            precise=c["precision"] == "commune",
-            former_names=tuple(c.get("anciens_noms", ())),
+class Gazetteer:
+    """The communes, indexed by code, postal code and name (most populous first)."""
+
+    def __init__(
+        self,
+        communes: Iterable[Commune],
+        epci_names: dict[str, str],
+        departement_names: dict[str, str],
+        unplaced: Iterable[str] = (),
+    ) -> None:
+        self.communes = {c.code: c for c in sorted(communes, key=lambda c: -c.population)}
+        # Communes known without coordinates (a handful): valid codes, never an origin.
+        self.unplaced = frozenset(unplaced)
+        self.epci_names = epci_names
+        self.departement_names = departement_names
+        self._by_postal_code: dict[str, list[Commune]] = {}
+        self._by_name: dict[str, list[Commune]] = {}
+        self._epci_departements: dict[str, str] = {}
+        for c in self.communes.values():
+            for postal_code in c.postal_codes:
+                self._by_postal_code.setdefault(postal_code, []).append(c)
+            for name in dict.fromkeys(_key(n) for n in (c.name, *c.former_names)):
+                self._by_name.setdefault(name, []).append(c)
+            if c.epci:
+                self._epci_departements.setdefault(c.epci, c.departement)
+
+    @classmethod
+    def from_rows(
+        cls, rows: Iterable[Any], epci_names: dict[str, str], departement_names: dict[str, str]
+    ) -> Gazetteer:
+        """From the table's rows; a commune without coordinates is only known by its code."""
+        rows = list(rows)
+        return cls(
+            (
+                Commune(
+                    code=r.code,
+                    name=r.name,
+                    departement=r.departement,
+                    postal_codes=tuple(r.postal_codes),
+                    epci=r.epci,
+                    population=r.population,
+                    lat=r.latitude,
+                    lon=r.longitude,
+                    former_names=tuple(r.former_names or ()),
+                )
+                for r in rows
+                if r.latitude is not None and r.longitude is not None
+            ),
+            epci_names,
+            departement_names,
+            unplaced=(r.code for r in rows if r.latitude is None or r.longitude is None),
         )
-        for c in rows
-    }
+
+    def knows(self, code: str) -> bool:
+        """Whether ``code`` is a commune's code INSEE."""
+        code = code.strip().upper()
+        return code in self.communes or code in self.unplaced
+
+    def commune(self, code: str | None) -> Commune | None:
+        return self.communes.get((code or "").strip().upper())
+
+    def in_departement(self, code: str) -> list[Commune]:
+        """The communes of a département, most populous first."""
+        return [c for c in self.communes.values() if c.departement == code]
+
+    def locate(self, postal_code: str | None, city: str | None) -> Commune | None:
+        """The commune of an address known by its postal code and city (either may be missing,
+        misspelt or a former commune's name); ``None`` when nothing matches."""
+        named = self._by_name.get(_key(city), []) if city else []
+        if postal_code:
+            in_code = self._by_postal_code.get(postal_code.strip(), [])
+            for c in named:
+                if c in in_code:
+                    return c
+            if in_code:
+                return in_code[0]  # the most populous commune of that postal code
+        return named[0] if named else None
+
+    def find(self, text: str) -> Commune | None:
+        """A commune given by its code INSEE, its postal code or its name."""
+        text = text.strip()
+        return self.commune(text) or self.locate(text if text.isdigit() else None, text)
+
+    def departement_label(self, code: str) -> str:
+        name = self.departement_names.get(code)
+        return f"{name} ({code})" if name else f"Département {code}"
+
+    def zone_label(self, code: str) -> str:
+        """A code of ``zone_eligibilite`` in words."""
+        if code in ("france", "99100"):
+            return "France entière"
+        if len(code) == 5 and (c := self.commune(code)):
+            return c.label
+        if len(code) == 9 and code in self.epci_names:
+            return self.epci_names[code]
+        if len(code) <= 3:
+            return self.departement_label(code)
+        return code
+
+    def epci_departement(self, code: str) -> str | None:
+        """The département of an EPCI (that of its first commune; ``None`` if unknown)."""
+        return self._epci_departements.get(code)
+
+    def is_departement(self, code: str) -> bool:
+        return code in self.departement_names
 
 
-@cache
-def _by_name() -> dict[str, list[Commune]]:
-    index: dict[str, list[Commune]] = {}
-    for c in communes().values():
-        for name in (c.name, *c.former_names):
-            index.setdefault(normalise(name), []).append(c)
-    return index
+# One gazetteer per database, read on first use (places change only with a migration; two
+# requests arriving together before it is read may both read it, the last one is kept).
+_loaded: dict[str, Gazetteer] = {}
 
 
-def commune(code: str | None) -> Commune | None:
-    return communes().get(code or "")
-
-
-def locate(postal_code: str | None, city: str | None) -> Commune | None:
-    """The commune of an address known by its postal code and city (either may be missing,
-    misspelt or a former commune's name); ``None`` outside the table."""
-    name = normalise(city).replace(" ", "") if city else ""
-    named = [c for key, found in _by_name().items() if key.replace(" ", "") == name for c in found]
-    if postal_code:
-        in_code = [c for c in communes().values() if postal_code in c.postal_codes]
-        for c in named:
-            if c in in_code:
-                return c
-        if in_code:
-            return in_code[0]  # the most populous commune of that postal code
-    return named[0] if named else None
-
-
-def search_communes(text: str, limit: int = 10) -> list[Commune]:
-    """Communes whose name or postal code starts with ``text`` (for pickers)."""
-    wanted = normalise(text)
-    if not wanted:
-        return []
-    found = [
-        c
-        for c in communes().values()
-        if any(p.startswith(wanted) for p in c.postal_codes)
-        or normalise(c.name).startswith(wanted)
-        or any(normalise(n).startswith(wanted) for n in c.former_names)
-    ]
-    return found[:limit]
+async def gazetteer(session: AsyncSession) -> Gazetteer:
+    """The communes of the session's database, read once per process."""
+    key = session.get_bind().engine.url.render_as_string(hide_password=True)
+    if (found := _loaded.get(key)) is None:
+        rows, epcis, names = await TerritoryRepository(session).place_rows()
+        found = _loaded[key] = await asyncio.to_thread(Gazetteer.from_rows, rows, epcis, names)
+    return found
 
 
 def haversine_km(a: Point, b: Point) -> float:
@@ -131,36 +188,3 @@ def bounding_box(centre: Point, radius_km: float) -> tuple[float, float, float, 
     dlat = radius_km / KM_PER_DEGREE
     dlon = radius_km / (KM_PER_DEGREE * max(0.01, math.cos(math.radians(centre.lat))))
     return centre.lat - dlat, centre.lat + dlat, centre.lon - dlon, centre.lon + dlon
-
-
-@cache
-def epci_names() -> dict[str, str]:
-    names: dict[str, str] = json.loads(_DATA.read_text(encoding="utf-8"))["epci"]
-    return names
-
-
-DEPARTEMENT_NAMES = {"73": "Savoie", "74": "Haute-Savoie", "38": "Isère", "01": "Ain"}
-
-
-def zone_label(code: str) -> str:
-    """A code of ``zone_eligibilite`` in words."""
-    if code in ("france", "99100"):
-        return "France entière"
-    if len(code) == 5 and (c := commune(code)):
-        return c.label
-    if len(code) == 9 and code in epci_names():
-        return epci_names()[code]
-    if len(code) <= 3:
-        name = DEPARTEMENT_NAMES.get(code)
-        return f"{name} ({code})" if name else f"Département {code}"
-    return code
-
-
-@cache
-def _epci_departements() -> dict[str, str]:
-    return {c.epci: c.departement for c in communes().values() if c.epci}
-
-
-def epci_departement(code: str) -> str | None:
-    """The département of an EPCI of the table (``None`` for others)."""
-    return _epci_departements().get(code)

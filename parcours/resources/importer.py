@@ -2,7 +2,8 @@
 data·inclusion publishes them, schema v1) and trainings (CSV), row by row.
 
 Pure functions: a file's bytes become rows; a row becomes either a record ready to store or
-the French reason it is rejected. Storing is ``parcours.resources.service``' business.
+the French reason it is rejected (places are looked up in the ``Gazetteer`` the caller passes).
+Storing is ``parcours.resources.service``' business.
 
 data·inclusion's JSON files are a list of objects (an API page ``{"items": […]}`` is read
 too); its CSV files hold one object per line, lists written as ``['a', 'b']`` (also read:
@@ -27,7 +28,7 @@ semaines                    weeks               durée en semaines
 adresse                     address
 code_postal                 postal_code
 commune                     city
-latitude, longitude                             sinon, le centre de la commune
+latitude, longitude                             sinon, la mairie de la commune
 conditions                                      prérequis, public visé
 description
 ==========================  ==================  ======================================
@@ -327,17 +328,25 @@ def _coordinates(lat: float | None, lon: float | None) -> str | None:
 
 
 def _place(
+    places: geo.Gazetteer,
     lat: float | None,
     lon: float | None,
     code_insee: str | None,
     postal: str | None,
     city: str | None,
 ) -> tuple[float | None, float | None]:
-    """The given coordinates, or else the centre of the commune (when in the table)."""
+    """The given coordinates, or else the commune's town hall (when it is known)."""
     if lat is not None and lon is not None:
         return lat, lon
-    found = geo.commune(code_insee) or geo.locate(postal, city)
+    found = places.commune(code_insee) or places.locate(postal, city)
     return (found.lat, found.lon) if found else (None, None)
+
+
+def unknown_commune(places: geo.Gazetteer, code_insee: str | None) -> str | None:
+    """Why a row's ``code_insee`` is refused (no commune has it), if it is."""
+    if code_insee and not places.knows(code_insee):
+        return f"code_insee : aucune commune n'a le code INSEE « {code_insee} »."
+    return None
 
 
 def validate_structure(row: Row) -> v1.Structure | Rejected:
@@ -368,9 +377,10 @@ def _text(value: Any) -> str | None:
     return str(value) if value is not None else None
 
 
-def structure_values(structure: v1.Structure) -> dict[str, Any]:
+def structure_values(structure: v1.Structure, places: geo.Gazetteer) -> dict[str, Any]:
     """The ``resource_structures`` columns of a valid structure."""
     lat, lon = _place(
+        places,
         structure.latitude,
         structure.longitude,
         structure.code_insee,
@@ -411,7 +421,7 @@ class ServiceRecord:
     words: dict[str, int]
 
 
-def zone_tokens(zone: Iterable[str] | None, code_insee: str | None) -> str:
+def zone_tokens(zone: Iterable[str] | None, code_insee: str | None, places: geo.Gazetteer) -> str:
     """``zone_eligibilite`` as space-separated tokens: each code; ``in:<département>`` for
     each commune or EPCI, so that a search by département finds them; ``*`` when there is no
     zone, ``france`` for the whole country."""
@@ -422,12 +432,12 @@ def zone_tokens(zone: Iterable[str] | None, code_insee: str | None) -> str:
     for code in codes:
         found = ["france"] if code in ("france", "99100") else [code]
         if len(code) == 5 and not code.startswith("99"):
-            found.append(f"in:{geo.department_of(code)}")
+            found.append(f"in:{geo.departement_of(code)}")
         elif len(code) == 9:  # an EPCI: its département is that of its communes
-            if department := geo.epci_departement(code):
+            if department := places.epci_departement(code):
                 found.append(f"in:{department}")
             elif code_insee:
-                found.append(f"in:{geo.department_of(code_insee)}")
+                found.append(f"in:{geo.departement_of(code_insee)}")
         tokens += [t for t in found if t not in tokens]
     return f" {' '.join(tokens)} "
 
@@ -457,7 +467,9 @@ def _weighted_words(parts: Iterable[tuple[str | None, int]]) -> dict[str, int]:
     return found
 
 
-def service_record(service: v1.Service, structure_name: str | None) -> ServiceRecord:
+def service_record(
+    service: v1.Service, structure_name: str | None, places: geo.Gazetteer
+) -> ServiceRecord:
     """The stored form of a valid service; ``structure_name`` is searchable with it."""
     thematiques = sorted(t.value for t in service.thematiques or ())
     publics = sorted(p.value for p in service.publics or ())
@@ -476,6 +488,7 @@ def service_record(service: v1.Service, structure_name: str | None) -> ServiceRe
         (service.conditions_acces, TEXT_WEIGHT),
     ]
     lat, lon = _place(
+        places,
         service.latitude,
         service.longitude,
         service.code_insee,
@@ -525,7 +538,7 @@ def service_record(service: v1.Service, structure_name: str | None) -> ServiceRe
         values=values,
         search={
             **{column: values[column] for column in SEARCH_COLUMNS},
-            "zones": zone_tokens(service.zone_eligibilite, service.code_insee),
+            "zones": zone_tokens(service.zone_eligibilite, service.code_insee, places),
             "publics": public_tokens(publics),
         },
         tags=frozenset(service_tags(service)),
@@ -631,10 +644,10 @@ def validate_training(row: Row) -> TrainingCreate | Rejected:
     return training
 
 
-def training_values(training: TrainingBase) -> dict[str, Any]:
+def training_values(training: TrainingBase, places: geo.Gazetteer) -> dict[str, Any]:
     """The ``trainings`` columns of a valid training (created or updated)."""
     lat, lon = _place(
-        training.latitude, training.longitude, None, training.postal_code, training.city
+        places, training.latitude, training.longitude, None, training.postal_code, training.city
     )
     search_text = normalise(
         " ".join(

@@ -55,16 +55,13 @@ class Distance:
         return geo.haversine_km(self.origin, geo.Point(lat, lon))
 
 
-def zone_filter(code: str) -> list[str]:
-    """The zone tokens of services open to the people of a commune (code INSEE) or of a
-    département: services of that place, of a wider place holding it, or without zone."""
-    code = code.strip()
+def zone_filter(code: str, epci: str | None = None) -> list[str]:
+    """The zone tokens of services open to the people of a commune (code INSEE, with its EPCI)
+    or of a département: services of that place, of a wider place holding it, or without
+    zone."""
+    code = code.strip().upper()
     if len(code) == 5:
-        department = geo.department_of(code)
-        commune = geo.commune(code)
-        epci = [commune.epci] if commune and commune.epci else []
-        return [department, "*", "france", code, *epci]
-    code = code.upper()
+        return [geo.departement_of(code), "*", "france", code, *([epci] if epci else [])]
     return [code, f"in:{code}", "*", "france"]
 
 
@@ -77,6 +74,8 @@ class ServiceQuery:
     frais: tuple[str, ...] = ()
     # A commune (code INSEE) or département code: only services open to its people.
     zone: str | None = None
+    # The EPCI of the commune ``zone`` (the service fills it in from the gazetteer).
+    zone_epci: str | None = None
     distance: Distance | None = None
     sort: SortOrder = SortOrder.RELEVANCE
     page: int = 1
@@ -103,7 +102,7 @@ class ServiceQuery:
         return [*self.publics, TOUS_PUBLICS, "*"] if self.publics else []
 
     def zone_tokens(self) -> list[str]:
-        return zone_filter(self.zone) if self.zone else []
+        return zone_filter(self.zone, self.zone_epci) if self.zone else []
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ request, or the command, owns the transaction."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterable, Sequence
 
@@ -73,7 +74,7 @@ def origin_of(commune: geo.Commune) -> Origin:
         label=commune.label,
         lat=commune.lat,
         lon=commune.lon,
-        precise=commune.precise,
+        precise=True,  # the town hall (or the middle of the commune)
     )
 
 
@@ -172,16 +173,44 @@ class ResourceBaseService:
 
     # --- Places ---
 
-    def commune_origin(self, code_or_text: str) -> Origin:
-        """A commune given by its code INSEE, postal code or name."""
+    async def places(self) -> geo.Gazetteer:
+        return await geo.gazetteer(self.session)
+
+    async def commune_origin(self, code_or_text: str) -> Origin:
+        """A commune of France given by its code INSEE, postal code or name."""
         text = code_or_text.strip()
-        found = geo.commune(text) or geo.locate(text if text.isdigit() else None, text)
+        places = await self.places()
+        found = places.find(text)
         if found is None:
+            if places.knows(text):
+                raise InvalidReference(
+                    f"La position de la commune « {text} » est inconnue : choisissez une "
+                    "commune voisine."
+                )
             raise InvalidReference(
-                f"Commune « {text} » inconnue : donnez son code INSEE, son code postal ou "
-                "son nom (communes de la Savoie)."
+                f"Commune « {text} » inconnue : donnez son code INSEE, son code postal ou son nom."
             )
         return origin_of(found)
+
+    async def zone(self, query: ServiceQuery) -> ServiceQuery:
+        """The query with its zone checked (a commune or a département that exists) and, for a
+        commune, its EPCI (services open to the EPCI's people are open to the commune's)."""
+        if not query.zone:
+            return query
+        places = await self.places()
+        code = query.zone.strip().upper()
+        if len(code) == 5:
+            if not places.knows(code):
+                raise InvalidReference(
+                    f"zone_eligibilite : aucune commune n'a le code INSEE « {code} »."
+                )
+            commune = places.commune(code)
+            return dataclasses.replace(
+                query, zone=code, zone_epci=commune.epci if commune else None
+            )
+        if not places.is_departement(code):
+            raise InvalidReference(f"zone_eligibilite : département « {code} » inconnu.")
+        return dataclasses.replace(query, zone=code)
 
     async def person_origin(self, beneficiary_id: str) -> Origin:
         """The commune of a person the caller follows (their postal code and city)."""
@@ -194,11 +223,11 @@ class ResourceBaseService:
             raise NotFound("Personne introuvable.")
         if self.principal is not None:
             log_access(self.session, self.principal, beneficiary_id, "read", "commune")
-        found = geo.locate(person.postal_code, person.city)
+        found = (await self.places()).locate(person.postal_code, person.city)
         if found is None:
             raise InvalidReference(
-                "L'adresse de la personne ne permet pas de la situer (code postal et commune "
-                "de la Savoie attendus) : choisissez une commune."
+                "L'adresse de la personne ne permet pas de la situer (code postal ou commune "
+                "inconnus) : choisissez une commune."
             )
         return origin_of(found)
 
@@ -206,6 +235,7 @@ class ResourceBaseService:
 
     async def search_services(self, query: ServiceQuery, origin: Origin | None) -> ServicePage:
         self._may_search()
+        query = await self.zone(query)
         rows, total = await self.repo.search_services(query)
         found = await self.repo.services_with_structure([r[0] for r in rows])
         items = [
@@ -248,7 +278,9 @@ class ResourceBaseService:
             courriel=service.courriel,
             contact_nom_prenom=service.contact_nom_prenom,
             zone_eligibilite=service.zone_eligibilite,
-            zone_eligibilite_labels=[geo.zone_label(c) for c in service.zone_eligibilite or ()],
+            zone_eligibilite_labels=[
+                (await self.places()).zone_label(c) for c in service.zone_eligibilite or ()
+            ],
             lien_source=service.lien_source,
             lien_mobilisation=service.lien_mobilisation,
             modes_mobilisation=_labelled(service.modes_mobilisation, MODE_MOBILISATION_LABELS),
@@ -293,7 +325,8 @@ class ResourceBaseService:
         reference = data.reference or f"parcours-{uuid.uuid4().hex[:12]}"
         if await self.repo.trainings_by_reference([reference]):
             raise InvalidReference(f"Une formation a déjà la référence « {reference} ».")
-        training = Training(reference=reference, **importer.training_values(data))
+        values = importer.training_values(data, await self.places())
+        training = Training(reference=reference, **values)
         self.repo.add_training(training)
         await self.session.flush()
         return training_read(training)
@@ -303,7 +336,7 @@ class ResourceBaseService:
         training = await self.repo.training(training_id)
         if training is None:
             raise NotFound("Formation introuvable.")
-        for column, value in importer.training_values(data).items():
+        for column, value in importer.training_values(data, await self.places()).items():
             setattr(training, column, value)
         training.active = data.active
         training.updated_at = utcnow()
@@ -396,14 +429,17 @@ class ResourceBaseService:
         rejected: list[Rejected] = []
         valid: list[dict[str, object]] = []
         seen: dict[Key, int] = {}
+        places = await self.places()
         for row in file.rows:
             result = importer.validate_structure(row)
             if isinstance(result, Rejected):
                 rejected.append(result)
+            elif problem := importer.unknown_commune(places, result.code_insee):
+                rejected.append(Rejected(row=row.number, id=result.id, reason=problem))
             elif not self._duplicate(
                 seen, (result.source, result.id), row.number, file.unit, rejected
             ):
-                valid.append(importer.structure_values(result))
+                valid.append(importer.structure_values(result, places))
         created = updated = 0
         for start in range(0, len(valid), _BATCH):
             batch = valid[start : start + _BATCH]
@@ -418,10 +454,13 @@ class ResourceBaseService:
         rejected: list[Rejected] = []
         valid = []
         seen: dict[Key, int] = {}
+        places = await self.places()
         for row in file.rows:
             result = importer.validate_service(row)
             if isinstance(result, Rejected):
                 rejected.append(result)
+            elif problem := importer.unknown_commune(places, result.code_insee):
+                rejected.append(Rejected(row=row.number, id=result.id, reason=problem))
             elif not self._duplicate(
                 seen, (result.source, result.id), row.number, file.unit, rejected
             ):
@@ -431,7 +470,8 @@ class ResourceBaseService:
             batch = valid[start : start + _BATCH]
             names = await self.repo.structure_names((s.source, s.structure_id) for s in batch)
             records: list[ServiceRecord] = [
-                importer.service_record(s, names.get((s.source, s.structure_id))) for s in batch
+                importer.service_record(s, names.get((s.source, s.structure_id)), places)
+                for s in batch
             ]
             existing = await self.repo.service_ids([r.key for r in records])
             await self.repo.upsert_services(records)
@@ -453,8 +493,9 @@ class ResourceBaseService:
                 valid.append(result)
         existing = await self.repo.trainings_by_reference([str(t.reference) for t in valid])
         now = utcnow()
+        places = await self.places()
         for data in valid:
-            values = importer.training_values(data)
+            values = importer.training_values(data, places)
             training = existing.get(str(data.reference))
             if training is None:
                 self.repo.add_training(Training(reference=data.reference, **values))

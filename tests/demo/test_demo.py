@@ -1,5 +1,6 @@
-"""`make run`'s demo: it loads on a fresh database, with journeys at every step, and its
-accounts sign in."""
+"""`make run`'s demo: it loads on a fresh database, with journeys at every step in the Savoie
+and a few in the Haute-Savoie, its accounts sign in, and each manager sees their own
+département's journeys only."""
 
 from __future__ import annotations
 
@@ -7,19 +8,23 @@ import asyncio
 import uuid
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import func, select
 from temporalio.testing import WorkflowEnvironment
 
-from demo.seed import DEMO_PASSWORD, seed
+from demo.seed import DEMO_PASSWORD, SECOND_PEOPLE, seed
 from parcours.access.service import AccountService
 from parcours.core.db import create_engine, create_sessionmaker
 from parcours.core.settings import ROOT, Settings
 from parcours.journey.models import JourneyRecord
+from parcours.journey.schemas import JourneyFilter
+from parcours.journey.service import JourneyService
 from worker.assembly import build_worker
 
 
+@pytest.mark.onboarding
 async def test_the_demo_loads_journeys_at_every_step_and_its_accounts_sign_in(
     dev_env: WorkflowEnvironment, settings: Settings, tmp_path: Path
 ) -> None:
@@ -48,10 +53,20 @@ async def test_the_demo_loads_journeys_at_every_step_and_its_accounts_sign_in(
                     )
                 ).all()
             )
-            signed_in = await AccountService(session, demo).sign_in(
-                "nadia.benali@demo.parcours.fr", DEMO_PASSWORD
-            )
-        assert sum(steps.values()) == 50, steps
+            accounts = AccountService(session, demo)
+            signed_in = await accounts.sign_in("nadia.benali@demo.parcours.fr", DEMO_PASSWORD)
+            # Each manager sees their own département's journeys, and only them.
+            seen: dict[str, tuple[set[str], int]] = {}
+            for email in ("marc.vial@demo.parcours.fr", "hugo.marchand@demo.parcours.fr"):
+                manager = (await accounts.sign_in(email, DEMO_PASSWORD)).principal
+                page = await JourneyService(session, dev_env.client, demo).list(
+                    JourneyFilter(), limit=200, principal=manager
+                )
+                seen[manager.territory] = ({j.territory for j in page.items}, page.total)
+            referent_74 = await accounts.sign_in("lucie.fournier@demo.parcours.fr", DEMO_PASSWORD)
+        assert seen == {"73": ({"73"}, 50), "74": ({"74"}, SECOND_PEOPLE)}
+        assert referent_74.principal.territory == "74"
+        assert sum(steps.values()) == 50 + SECOND_PEOPLE, steps
         assert set(steps) >= {
             "intake",
             "diagnosis",

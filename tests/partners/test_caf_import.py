@@ -38,6 +38,7 @@ from simulators.caf_feed import (
     generate_events,
     generate_feed_lines,
 )
+from simulators.synthetic import HAUTE_SAVOIE_COMMUNES, ISERE_COMMUNES, SAVOIE_COMMUNES
 from tests.support.caf_feed import (
     DEFECT_REASONS,
     TODAY,
@@ -335,3 +336,74 @@ async def test_only_managers_and_admins_import_and_a_wrong_file_is_refused(
     assert refused.status_code == 422
     assert "colonnes manquantes" in refused.json()["detail"]
     assert unknown.status_code == 404 and unknown.json()["detail"] == "Import introuvable."
+
+
+# --- Each line in its département -----------------------------------------------------------
+
+
+@pytest.mark.onboarding
+async def test_a_line_enrols_its_person_in_its_departement_or_is_rejected_if_not_hosted(
+    partners: PartnerStack, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    def opening(communes: tuple[tuple[str, str, str], ...], **changes: Any) -> RsaEvent:
+        event = next(
+            e
+            for e in generate_events(8, seed=fresh_seed(), today=TODAY, communes=communes)
+            if e.kind == EventKind.NEW_RIGHTS
+        )
+        return event.model_copy(update=changes)
+
+    annecy = opening(HAUTE_SAVOIE_COMMUNES)
+    grenoble = opening(ISERE_COMMUNES)
+    nowhere = opening(SAVOIE_COMMUNES, department="99")
+    chambery = opening(SAVOIE_COMMUNES)
+    no_such_commune = opening(SAVOIE_COMMUNES)
+    address = no_such_commune.household.address
+    assert address is not None
+    no_such_commune = no_such_commune.model_copy(
+        update={
+            "household": no_such_commune.household.model_copy(
+                update={"address": address.model_copy(update={"insee_code": "73999"})}
+            )
+        }
+    )
+    assert (annecy.department, grenoble.department) == ("74", "38")
+    path = tmp_path / "flux-deux-departements.csv"
+    path.write_text(
+        events_to_csv([annecy, grenoble, nowhere, chambery, no_such_commune]), encoding="utf-8"
+    )
+
+    out, _ = await import_file(partners, path)
+
+    report = await read_import(partners, sessions, file_id_of(path))
+    assert (report.created, report.rejected) == (2, 3)
+    assert {r.line: r.reason for r in report.rejects} == {
+        3: "département 38 (Isère) non accueilli sur la plateforme",
+        4: "département inconnu (« 99 »)",
+        6: "code INSEE de commune inconnu (« 73999 »)",
+    }
+    assert "ligne 3 : département 38 (Isère) non accueilli sur la plateforme" in out
+    people = await people_with(
+        sessions, [e.caf_number for e in (annecy, grenoble, nowhere, chambery, no_such_commune)]
+    )
+    async with sessions() as session:
+        journeys = dict(
+            (
+                await session.execute(
+                    select(JourneyRecord.beneficiary_id, JourneyRecord.territory).where(
+                        JourneyRecord.beneficiary_id.in_(
+                            [p.id for found in people.values() for p in found]
+                        )
+                    )
+                )
+            ).all()
+        )
+    (in_74,) = people[annecy.caf_number]
+    (in_73,) = people[chambery.caf_number]
+    assert (in_74.territory, journeys[in_74.id]) == ("74", "74")
+    assert (in_73.territory, journeys[in_73.id]) == ("73", "73")
+    assert people[grenoble.caf_number] == people[nowhere.caf_number] == []
+    assert people[no_such_commune.caf_number] == []
+    async with sessions() as session:
+        # Not claimed: once the Isère is hosted, a later feed can still apply it.
+        assert await session.get(CafAppliedEvent, grenoble.event_id) is None

@@ -52,6 +52,19 @@ TODAY = date.today()
 CHAMBERY, AIX, ALBERTVILLE = "73065", "73008", "73011"
 
 
+# The communes the helpers below use, from the ``communes`` table (filled by ``places``).
+PLACES: dict[str, geo.Commune] = {}
+
+
+@pytest.fixture(autouse=True)
+async def places(sessions: Sessions) -> geo.Gazetteer:
+    async with sessions() as session:
+        found = await geo.gazetteer(session)
+    if not PLACES:
+        PLACES.update(found.communes)
+    return found
+
+
 def tag() -> str:
     """A word no other test's services hold (letters only: words are searched by prefix)."""
     return "zq" + "".join(chr(ord("a") + int(c, 16) % 26) for c in uuid.uuid4().hex[:10])
@@ -59,7 +72,7 @@ def tag() -> str:
 
 def service(word: str, n: int, **fields: Any) -> dict[str, Any]:
     """A valid data·inclusion v1 service whose description carries ``word``."""
-    commune = geo.communes()[fields.pop("code_insee", CHAMBERY)]
+    commune = PLACES[fields.pop("code_insee", CHAMBERY)]
     data: dict[str, Any] = {
         "source": f"test-{word}",
         "structure_id": f"test-{word}--structure",
@@ -100,7 +113,7 @@ async def search(sessions: Sessions, **query: Any) -> tuple[list[str], int, list
 
 
 def near(code: str, radius_km: float | None = None) -> Distance:
-    commune = geo.communes()[code]
+    commune = PLACES[code]
     return Distance(geo.Point(commune.lat, commune.lon), radius_km)
 
 
@@ -250,7 +263,7 @@ async def test_csv_files_as_data_inclusion_publishes_them(sessions: Sessions) ->
             ["73"],
         )
         # No coordinates given: the commune's centre.
-        aix = geo.communes()[AIX]
+        aix = PLACES[AIX]
         assert (stored.latitude, stored.longitude) == (aix.lat, aix.lon)
 
 
@@ -393,7 +406,7 @@ async def test_relevance_puts_name_matches_first(sessions: Sessions) -> None:
 
 async def test_search_by_eligibility_zone(sessions: Sessions) -> None:
     word = tag()
-    grand_chambery = geo.communes()[CHAMBERY].epci
+    grand_chambery = PLACES[CHAMBERY].epci
     rows = [
         service(word, 1, nom="Chambéry seulement", zone_eligibilite=[CHAMBERY]),
         service(word, 2, nom="Aix seulement", zone_eligibilite=[AIX]),
@@ -561,7 +574,7 @@ async def test_trainings_import_search_and_reimport(sessions: Sessions) -> None:
     assert len(stored) == 3
     first = next(t for t in stored if t.reference == f"{word}-1")
     assert (first.places_left, first.rncp, first.funder) == (1, "RNCP34889", "region")
-    assert first.latitude == geo.communes()[CHAMBERY].lat
+    assert first.latitude == PLACES[CHAMBERY].lat
 
 
 # --- The 15-hours rule, and the demo ---
@@ -583,12 +596,12 @@ def test_weekly_hours_add_up_services_and_trainings_against_the_target() -> None
     assert (short.reached, short.missing) == (False, 14.0)
 
 
-def test_demo_base_covers_every_thematique_and_both_funders() -> None:
-    structures, services = savoie_base(today=TODAY)
+def test_demo_base_covers_every_thematique_and_both_funders(places: geo.Gazetteer) -> None:
+    structures, services = savoie_base(places, today=TODAY)
     assert len(services) >= 300 and len(structures) >= 50
     assert set(THEMATIQUE_LABELS) <= {t for s in services for t in s["thematiques"]}
     assert len({s["code_insee"] for s in services}) > 100
-    trainings = parse_file("formations.csv", trainings_csv(today=TODAY))
+    trainings = parse_file("formations.csv", trainings_csv(places, today=TODAY))
     assert {r.data["financeur"] for r in trainings.rows} == {"region", "france_travail"}
 
 
@@ -717,11 +730,10 @@ async def test_api_search_read_and_roles(
         )
         assert no_origin.status_code == 422
         nowhere = await http.get(
-            "/api/v1/resources/services", params={"commune": "Paris"}, headers=referent
+            "/api/v1/resources/services", params={"commune": "Atlantide"}, headers=referent
         )
-        assert (
-            nowhere.status_code == 422 and "Commune « Paris » inconnue" in nowhere.json()["detail"]
-        )
+        assert nowhere.status_code == 422
+        assert "Commune « Atlantide » inconnue" in nowhere.json()["detail"]
 
         # Someone who does not follow the person learns nothing about them.
         hidden = await http.get(
@@ -775,7 +787,7 @@ async def test_api_imports_are_for_admins(resources_url: str, staff: Staff) -> N
             headers=staff.headers("admin"),
         )
         assert created.status_code == 201, created.text
-        assert created.json()["latitude"] == geo.communes()["73303"].lat
+        assert created.json()["latitude"] == PLACES["73303"].lat
         again = await http.post(
             "/api/v1/resources/trainings",
             json={
@@ -856,3 +868,74 @@ def test_principal_roles_for_search() -> None:
     service = ResourceBaseService(cast(AsyncSession, None), funder)
     with pytest.raises(Forbidden, match="base de ressources"):
         service._may_search()
+
+
+# --- Any commune of France ---
+
+
+@pytest.mark.onboarding
+async def test_distance_search_from_a_commune_of_another_departement(
+    resources_url: str, sessions: Sessions, staff: Staff
+) -> None:
+    annecy, annemasse, lyon = "74010", "74012", "69123"
+    word = tag()
+    rows = [
+        service(word, 1, nom="À Annemasse", code_insee=annemasse),
+        service(word, 2, nom="À Annecy", code_insee=annecy),
+        service(word, 3, nom="À Lyon", code_insee=lyon),
+        service(word, 4, nom="Commune inexistante"),
+    ]
+    rows[3].update(code_insee="73999", code_postal="73999", commune="Nulle part")
+    report = await import_files(sessions, ("services.json", as_json(rows)))
+    (rejected,) = report.files[0].rejected
+    assert (rejected.row, rejected.reason) == (
+        4,
+        "code_insee : aucune commune n'a le code INSEE « 73999 ».",
+    )
+
+    async with httpx.AsyncClient(base_url=resources_url, timeout=30) as http:
+        referent = staff.headers("referent")
+        found = await http.get(
+            "/api/v1/resources/services",
+            params={"q": word, "commune": "Annecy", "sort": "distance"},
+            headers=referent,
+        )
+        assert found.status_code == 200, found.text
+        body = found.json()
+        assert body["origin"]["code_insee"] == annecy
+        assert body["origin"]["label"] == "Annecy (74000)"
+        assert [i["nom"] for i in body["items"]] == ["À Annecy", "À Annemasse", "À Lyon"]
+        km = [i["distance_km"] for i in body["items"]]
+        assert km[0] == 0 and 30 < km[1] < 45 and 100 < km[2] < 120
+
+        # From a commune of the Rhône, within 50 km: Lyon only.
+        near_lyon = await http.get(
+            "/api/v1/resources/services",
+            params={"q": word, "commune": "Villeurbanne", "radius_km": 50, "sort": "distance"},
+            headers=referent,
+        )
+        assert near_lyon.json()["origin"]["label"] == "Villeurbanne (69100)"
+        assert [i["nom"] for i in near_lyon.json()["items"]] == ["À Lyon"]
+        assert near_lyon.json()["items"][0]["distance_km"] < 10
+
+        # Open to the people of a commune of the Haute-Savoie: by its code INSEE.
+        eligible = await http.get(
+            "/api/v1/resources/services",
+            params={"q": word, "zone_eligibilite": annecy},
+            headers=referent,
+        )
+        assert eligible.json()["total"] == 3
+        unknown = await http.get(
+            "/api/v1/resources/services",
+            params={"q": word, "zone_eligibilite": "74999"},
+            headers=referent,
+        )
+        assert unknown.status_code == 422
+        assert unknown.json()["detail"] == (
+            "zone_eligibilite : aucune commune n'a le code INSEE « 74999 »."
+        )
+        nowhere = await http.get(
+            "/api/v1/resources/services", params={"commune": "74999"}, headers=referent
+        )
+        assert nowhere.status_code == 422
+        assert nowhere.json()["detail"].startswith("Commune « 74999 » inconnue")
