@@ -43,7 +43,10 @@ async def _create_admin(email: str, name: str, territory: str) -> int:
         return 1
     finally:
         await engine.dispose()
-    typer.echo(f"Administrateur créé : {user.full_name} <{user.email}>, département {territory}.")
+    typer.echo(
+        f"Administrateur créé : {user.full_name} <{user.email}>, département {user.territory}"
+        " (accueilli sur la plateforme)."
+    )
     if run.sent:
         typer.echo(
             f"Un courriel avec le lien pour choisir son mot de passe est parti vers {user.email}."

@@ -41,6 +41,7 @@ from parcours.core.security import (
 from parcours.core.settings import Settings
 from parcours.resources import geo, importer
 from parcours.resources.schemas import Rejected
+from parcours.territories.service import TerritoryService
 
 WRONG_CREDENTIALS = "Adresse électronique ou mot de passe incorrect."
 PASSWORD_RESET = "password_reset"
@@ -262,7 +263,10 @@ async def create_first_admin(
 ) -> tuple[User, str]:
     """The very first administrator of a département (``parcours admin create-admin``), with
     a one-time link to choose their password; refused once the département has one (the next
-    ones are invited from the console). The caller commits."""
+    ones are invited from the console), or for a code that is no département. The département
+    is hosted from then on (its people can be enrolled, its CAF lines apply). The caller
+    commits."""
+    territory = (await TerritoryService(session).activate(territory)).code
     admin_repo = AdminRepository(session)
     if await admin_repo.admins(territory):
         raise Conflict(
@@ -305,10 +309,6 @@ def ensure_admin(principal: Principal) -> Principal:
     if principal.role is not Role.ADMIN:
         raise Forbidden(ADMINS_ONLY)
     return principal
-
-
-def department_of_postal_code(code: str) -> str:
-    return code[:3] if code.startswith("97") else code[:2]
 
 
 class AdminService:
@@ -388,17 +388,16 @@ class AdminService:
                 "id, source, nom, code_postal ou code_insee…)."
             )
         report = StructureImportReport()
+        places = await geo.gazetteer(self.session)
         for row in parsed.rows:
             found = importer.validate_structure(row)
             if isinstance(found, Rejected):
                 report.skipped[str(row.number)] = found.reason
                 continue
-            if found.code_insee:
-                where: str | None = geo.department_of(found.code_insee)
-            elif found.code_postal:
-                where = department_of_postal_code(found.code_postal)
-            else:
-                where = None
+            commune = places.commune(found.code_insee) or places.locate(
+                found.code_postal, found.commune
+            )
+            where = commune.departement if commune else None
             if where != self.territory:
                 report.skipped[str(row.number)] = (
                     f"structure d'un autre département ({where or 'inconnu'}) : non importée"

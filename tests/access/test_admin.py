@@ -9,7 +9,6 @@ import asyncio
 import html
 import json
 import os
-import random
 import subprocess
 import sys
 import uuid
@@ -22,9 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parcours.access.models import AccessLogEntry, User
 from parcours.core.settings import DEV_CALLBACK_SECRET, ROOT, Settings
+from parcours.territories.models import Territory
 from simulators.signing import signed_headers
 from tests.support.accounts import Staff
 from tests.support.people import person_payload
+from tests.support.territories import departement_without_admin
 
 pytestmark = pytest.mark.onboarding
 
@@ -72,11 +73,6 @@ async def activate(api_url: str, link: str, password: str = "un-mot-de-passe-73"
         return browser.cookies
 
 
-def territory_code() -> str:
-    """A département of its own for a test that needs one with no administrator yet."""
-    return f"9{random.randrange(100, 999)}"[:3]
-
-
 def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "cli.main", *args],
@@ -96,7 +92,7 @@ def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
 async def test_the_first_administrator_comes_from_the_command_line_once(
     settings: Settings, sessions: async_sessionmaker[AsyncSession], api_url: str
 ) -> None:
-    territory = territory_code()
+    territory = await departement_without_admin(sessions)
     email = f"admin.{uuid.uuid4().hex[:6]}@departement.fr"
     created = await asyncio.to_thread(
         run_cli, settings, "admin", "create-admin", email, "--name", "Inès Morel",
@@ -118,7 +114,16 @@ async def test_the_first_administrator_comes_from_the_command_line_once(
     assert "a déjà un administrateur" in again.stderr
     async with sessions() as session:
         found = await session.scalar(select(User).where(User.email == f"x{email}"))
+        hosted = await session.get(Territory, territory)
     assert found is None
+    # The département is hosted from its first administrator on: its people can be enrolled.
+    assert hosted is not None and hosted.active
+
+    unknown = await asyncio.to_thread(
+        run_cli, settings, "admin", "create-admin", f"y{email}", "--name", "Autre",
+        "--territory", "99",
+    )  # fmt: skip
+    assert unknown.returncode == 1 and "Département « 99 » inconnu." in unknown.stderr
 
 
 async def test_an_administrator_creates_a_structure_invites_a_referente_who_enrols_a_person(

@@ -6,7 +6,6 @@ person's space, whose link reaches the person by mail too. Nobody copies a link 
 from __future__ import annotations
 
 import asyncio
-import random
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -26,6 +25,7 @@ from parcours.core.outbox import enqueued, send_outbox
 from parcours.core.settings import Settings
 from tests.support.mailbox import LocalMailbox
 from tests.support.servers import free_port
+from tests.support.territories import departement_without_admin
 
 pytestmark = [pytest.mark.browser, pytest.mark.onboarding]
 
@@ -72,7 +72,7 @@ async def test_a_departement_sets_itself_up_and_a_referente_enrols_her_first_per
     mailbox: LocalMailbox,
 ) -> None:
     url, mailing = mailed_app
-    territory = f"9{random.randrange(100, 999)}"[:3]
+    territory = await departement_without_admin(sessions)
     tag = uuid.uuid4().hex[:6]
     admin_email = f"admin.{tag}@departement.fr"
 

@@ -1,0 +1,21 @@
+"""Départements for the tests that open one: a real département (the ``territories`` table)
+that has no administrator yet, so that a first administrator can be created there."""
+
+from __future__ import annotations
+
+import random
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from parcours.access.models import User
+from parcours.territories.models import Territory
+
+
+async def departement_without_admin(sessions: async_sessionmaker[AsyncSession]) -> str:
+    async with sessions() as session:
+        known = set(await session.scalars(select(Territory.code)))
+        taken = set(await session.scalars(select(User.territory).where(User.role == "admin")))
+    free = sorted(known - taken - {"73", "74"})
+    assert free, "every département already has an administrator in the test database"
+    return random.choice(free)
