@@ -42,6 +42,7 @@ from parcours.journey.messages import (
     Action,
     DecideOrientationInput,
     ExitReason,
+    HandOffInput,
     JourneyEvent,
     JourneyInput,
     JourneyState,
@@ -74,6 +75,7 @@ from parcours.orientations.messages import (
     FranceTravailNoticeStart,
     france_travail_notice_workflow_id,
 )
+from parcours.territories.service import TerritoryService
 
 log = logging.getLogger(__name__)
 
@@ -318,6 +320,10 @@ class JourneyService:
                 action = action.model_copy(update={"actor_id": principal.id})
             if record.step == Step.CLOSED:
                 raise Conflict("Le parcours est clôturé : aucune action n'est plus possible.")
+            if isinstance(action, HandOffInput):
+                # Only to a département this platform hosts: someone there takes it over.
+                hosted = await TerritoryService(self.session).ensure_hosted(action.territory)
+                action = action.model_copy(update={"territory": hosted.code})
             referent_id = getattr(action, "referent_id", None)
             structure_id = getattr(action, "structure_id", None)
             await self._check_references(referent_id, structure_id)

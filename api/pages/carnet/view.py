@@ -43,6 +43,7 @@ from parcours.journey.schemas import ActionRead, BeneficiaryRead, JourneyRead
 from parcours.journey.service import JourneyService
 from parcours.orientations.service import ServiceOrientationService
 from parcours.partners.lookups import lookup_panel
+from parcours.territories.service import TerritoryService
 from parcours.training_requests.service import TrainingRequestService
 
 router = APIRouter(include_in_schema=False)
@@ -197,9 +198,14 @@ class CarnetPages:
                 detail.structure,
                 detail.journey.available_actions,
             )
+            hosted = await TerritoryService(self.session).hosted()
             context |= {
                 "d": detail,
                 "temporal_ui": self.settings.temporal_ui_url,
+                # Where a hand-off may go: the other départements this platform hosts.
+                "hand_off_to": ", ".join(
+                    f"{t.code} ({t.name})" for t in hosted if t.code != detail.journey.territory
+                ),
                 **await journey_choices(self.journeys),
             }
             template = "journey/journey.html"
