@@ -201,7 +201,8 @@ class JourneyService:
         self.people.add(person)
         await self.session.flush()
         await self.journeys.project(
-            RecordJourneyEventsInput(journey=state, first_seq=1, events=events)
+            RecordJourneyEventsInput(journey=state, first_seq=1, events=events),
+            handoff_read_days=self.settings.handoff_read_days,
         )
         log_access(self.session, principal, person.id, "update", "journey.enrol")
         return EnrolmentRead(
@@ -242,7 +243,8 @@ class JourneyService:
         )
         state, events = await self._begin(journey_input, adopt=True)
         await self.journeys.project(
-            RecordJourneyEventsInput(journey=state, first_seq=1, events=events)
+            RecordJourneyEventsInput(journey=state, first_seq=1, events=events),
+            handoff_read_days=self.settings.handoff_read_days,
         )
         log_access(self.session, None, beneficiary_id, "update", "journey.reopen")
         return JourneyRead.build(state, rules.available_actions(state))
