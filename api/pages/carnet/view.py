@@ -39,7 +39,7 @@ from parcours.core.errors import ParcoursError
 from parcours.core.schemas import PersonRef
 from parcours.core.settings import Settings
 from parcours.journey.rules import ACTIONS
-from parcours.journey.schemas import ActionRead, BeneficiaryRead, JourneyRead
+from parcours.journey.schemas import ActionRead, BeneficiaryRead, HandoverRead, JourneyRead
 from parcours.journey.service import JourneyService
 from parcours.orientations.service import ServiceOrientationService
 from parcours.partners.lookups import lookup_panel
@@ -135,6 +135,8 @@ class Header:
     referent: PersonRef | None
     structure: PersonRef | None
     actions: list[ActionRead]
+    # The reader is of the former follow-up group of a journey handed off: read only.
+    handed_off: HandoverRead | None = None
 
 
 class CarnetPages:
@@ -197,6 +199,7 @@ class CarnetPages:
                 detail.referent,
                 detail.structure,
                 detail.journey.available_actions,
+                detail.handed_off,
             )
             hosted = await TerritoryService(self.session).hosted()
             context |= {
@@ -219,7 +222,11 @@ class CarnetPages:
                 carnet.journey,
                 carnet.referent,
                 carnet.structure,
-                [a for a in carnet.journey.available_actions if a.name in allowed],
+                # After a hand-off, the former follow-up group reads only.
+                []
+                if carnet.handed_off
+                else [a for a in carnet.journey.available_actions if a.name in allowed],
+                carnet.handed_off,
             )
             context["c"] = carnet
             if tab == "situation":
