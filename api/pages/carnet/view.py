@@ -209,6 +209,7 @@ class CarnetPages:
                 "hand_off_to": ", ".join(
                     f"{t.code} ({t.name})" for t in hosted if t.code != detail.journey.territory
                 ),
+                "handoff_read_days": self.settings.handoff_read_days,
                 **await journey_choices(self.journeys),
             }
             template = "journey/journey.html"
