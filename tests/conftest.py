@@ -305,7 +305,7 @@ async def partner_stack(
     )
     app = with_partner_routes(create_app(stack_settings, temporal=dev_env.client))
     parts = PartnerWorkerParts.build(dev_env.client, sessions, stack_settings)
-    read_model = ReadModelActivities(sessions)
+    read_model = ReadModelActivities(sessions, stack_settings)
     settlement = JourneySettlementActivities(sessions, dev_env.client)
     worker = Worker(
         dev_env.client,

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from parcours.core.schemas import PersonRef
-from parcours.journey.schemas import BeneficiaryRead, JourneyRead
+from parcours.journey.schemas import BeneficiaryRead, HandoverRead, JourneyRead
 
 
 class Theme(StrEnum):
@@ -303,6 +303,9 @@ class CarnetRead(BaseModel):
     referent: PersonRef | None
     structure: PersonRef | None
     can_write: bool
+    # Set when the reader is of the journey's former follow-up group, reading it after its
+    # hand-off to another département (read only, for a while).
+    handed_off: HandoverRead | None = None
     facts: list[FactRead]
     diagnosis: DiagnosisRead | None
     project: ProjectRead | None

@@ -7,7 +7,8 @@ journey refuses, the whole change is refused and nothing is written.
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +16,14 @@ from temporalio.client import Client
 
 from parcours.access.models import User
 from parcours.access.repository import AccountRepository, log_access
-from parcours.access.rules import Principal, Role, can_write_carnet, ensure_read, ensure_write
+from parcours.access.rules import (
+    Principal,
+    Role,
+    can_write_carnet,
+    ensure_read,
+    ensure_write,
+    reading_after_handoff,
+)
 from parcours.access.service import AccountService
 from parcours.carnet.models import (
     Appointment,
@@ -85,7 +93,7 @@ from parcours.journey.messages import (
     SignContractInput,
     Step,
 )
-from parcours.journey.models import JourneyRecord
+from parcours.journey.models import JourneyHandover, JourneyRecord
 from parcours.journey.schemas import EVENT_LABELS, STEP_LABELS, BeneficiaryRead
 from parcours.journey.service import JourneyService, journey_read
 from parcours.management.repository import InterventionRepository
@@ -109,14 +117,22 @@ class CarnetService:
 
     # --- Access ---
 
+    async def _judged(
+        self, beneficiary_id: str
+    ) -> tuple[JourneyRecord | None, Sequence[JourneyHandover], datetime]:
+        """What the access rules judge by: the person's journey, its hand-offs (its former
+        follow-up group reads it for a while), and now."""
+        journey, handovers = await self.journeys.journeys.with_handovers(beneficiary_id)
+        return journey, handovers, utcnow()
+
     async def _readable(self, beneficiary_id: str, what: str) -> JourneyRecord:
-        journey = ensure_read(self.principal, await self.journeys.journeys.get(beneficiary_id))
+        journey = ensure_read(self.principal, *await self._judged(beneficiary_id))
         log_access(self.session, self.principal, beneficiary_id, "read", what)
         return journey
 
     async def _writable(self, beneficiary_id: str, what: str) -> JourneyRecord:
         """Check the right to write, and log the change (written with it, at flush)."""
-        journey = ensure_write(self.principal, await self.journeys.journeys.get(beneficiary_id))
+        journey = ensure_write(self.principal, *await self._judged(beneficiary_id))
         self._changed(beneficiary_id, what)
         return journey
 
@@ -130,7 +146,7 @@ class CarnetService:
         write lock held by this request would block that activity, so this request writes
         its own rows only once the journey has accepted.
         """
-        return ensure_write(self.principal, await self.journeys.journeys.get(beneficiary_id))
+        return ensure_write(self.principal, *await self._judged(beneficiary_id))
 
     async def _person(self, beneficiary_id: str) -> Beneficiary:
         person = await self.journeys.people.beneficiary(beneficiary_id)
@@ -149,7 +165,10 @@ class CarnetService:
     # --- Reading ---
 
     async def read(self, beneficiary_id: str, what: str = "carnet") -> CarnetRead:
-        journey = await self._readable(beneficiary_id, what)
+        found, handovers, now = await self._judged(beneficiary_id)
+        journey = ensure_read(self.principal, found, handovers, now)
+        log_access(self.session, self.principal, beneficiary_id, "read", what)
+        handed_off = reading_after_handoff(self.principal, journey, handovers, now)
         person = await self._person(beneficiary_id)
         repo = self.repo
         facts = await repo.current_facts(beneficiary_id)
@@ -245,6 +264,7 @@ class CarnetService:
             referent=ref(journey.referent_id),
             structure=PersonRef(id=structure.id, label=structure.name) if structure else None,
             can_write=can_write_carnet(self.principal, journey),
+            handed_off=await self.journeys.handover_read(handed_off) if handed_off else None,
             facts=[
                 FactRead(
                     id=f.id,
@@ -499,10 +519,10 @@ class CarnetService:
 
     async def _self_or_writer(self, beneficiary_id: str) -> JourneyRecord:
         self._own(beneficiary_id)
-        journey = await self.journeys.journeys.get(beneficiary_id)
+        judged = await self._judged(beneficiary_id)
         if self.principal.role is Role.BENEFICIARY:
-            return ensure_read(self.principal, journey)
-        return ensure_write(self.principal, journey)
+            return ensure_read(self.principal, *judged)
+        return ensure_write(self.principal, *judged)
 
     async def update_contact(self, beneficiary_id: str, data: ContactUpdate) -> None:
         await self._self_or_writer(beneficiary_id)
@@ -580,7 +600,7 @@ class CarnetService:
         """The référent opens the person's own space: an account for their e-mail (created
         once) and a one-time link to choose a password. Returns the account and the link's
         token."""
-        ensure_write(self.principal, await self.journeys.journeys.get(beneficiary_id))
+        ensure_write(self.principal, *await self._judged(beneficiary_id))
         if self.principal.role is not Role.REFERENT:
             raise Forbidden("Seul·e le ou la référent·e crée l'accès de la personne à son espace.")
         person = await self._person(beneficiary_id)

@@ -28,6 +28,7 @@ from temporalio.service import RPCError
 from parcours.access.repository import log_access
 from parcours.access.rules import Principal, ensure_write
 from parcours.carnet.schemas import SOURCE_LABELS, THEME_LABELS, Source, Theme
+from parcours.core.db import utcnow
 from parcours.core.errors import NotFound, ParcoursError, Unavailable
 from parcours.core.settings import Settings
 from parcours.core.temporal import engine_down, start_workflow
@@ -147,7 +148,8 @@ class LookupService:
         # Reads only until the look-up is over: its activity writes the carnet, and a write
         # held by this request (even a pending row) would hold SQLite's lock it needs.
         with self.session.no_autoflush:
-            ensure_write(self.principal, await JourneyRepository(self.session).get(beneficiary_id))
+            found, handovers = await JourneyRepository(self.session).with_handovers(beneficiary_id)
+            ensure_write(self.principal, found, handovers, utcnow())
             person = await self.partners.person(beneficiary_id)
             if person is None:
                 raise NotFound("Personne introuvable.")

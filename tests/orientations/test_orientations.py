@@ -644,7 +644,7 @@ async def time_stack(
         }
     )
     parts = PartnerWorkerParts.build(time_env.client, sessions, own)
-    read_model = ReadModelActivities(sessions)
+    read_model = ReadModelActivities(sessions, own)
     settlement = JourneySettlementActivities(sessions, time_env.client)
     worker = Worker(
         time_env.client,

@@ -39,10 +39,11 @@ from parcours.core.errors import ParcoursError
 from parcours.core.schemas import PersonRef
 from parcours.core.settings import Settings
 from parcours.journey.rules import ACTIONS
-from parcours.journey.schemas import ActionRead, BeneficiaryRead, JourneyRead
+from parcours.journey.schemas import ActionRead, BeneficiaryRead, HandoverRead, JourneyRead
 from parcours.journey.service import JourneyService
 from parcours.orientations.service import ServiceOrientationService
 from parcours.partners.lookups import lookup_panel
+from parcours.territories.service import TerritoryService
 from parcours.training_requests.service import TrainingRequestService
 
 router = APIRouter(include_in_schema=False)
@@ -134,6 +135,8 @@ class Header:
     referent: PersonRef | None
     structure: PersonRef | None
     actions: list[ActionRead]
+    # The reader is of the former follow-up group of a journey handed off: read only.
+    handed_off: HandoverRead | None = None
 
 
 class CarnetPages:
@@ -196,10 +199,17 @@ class CarnetPages:
                 detail.referent,
                 detail.structure,
                 detail.journey.available_actions,
+                detail.handed_off,
             )
+            hosted = await TerritoryService(self.session).hosted()
             context |= {
                 "d": detail,
                 "temporal_ui": self.settings.temporal_ui_url,
+                # Where a hand-off may go: the other départements this platform hosts.
+                "hand_off_to": ", ".join(
+                    f"{t.code} ({t.name})" for t in hosted if t.code != detail.journey.territory
+                ),
+                "handoff_read_days": self.settings.handoff_read_days,
                 **await journey_choices(self.journeys),
             }
             template = "journey/journey.html"
@@ -213,7 +223,11 @@ class CarnetPages:
                 carnet.journey,
                 carnet.referent,
                 carnet.structure,
-                [a for a in carnet.journey.available_actions if a.name in allowed],
+                # After a hand-off, the former follow-up group reads only.
+                []
+                if carnet.handed_off
+                else [a for a in carnet.journey.available_actions if a.name in allowed],
+                carnet.handed_off,
             )
             context["c"] = carnet
             if tab == "situation":
