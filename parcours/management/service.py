@@ -525,8 +525,9 @@ async def digest_read(session: AsyncSession, digest: Digest) -> DigestRead:
 def digest_text(
     digest: DigestRead, recipient: User, app_url: str, waiting_days: int
 ) -> tuple[str, str]:
-    """The digest as an e-mail: subject and plain-text body, in French. The arrivals from
-    other départements go as counts and links only (whose journey it is: on the page)."""
+    """The digest as an e-mail: subject and plain-text body, in French. Counts, what is late
+    and links only: no personal data about the people followed (whose journey it is shows on
+    the page the link opens, after sign-in)."""
     day = digest.day.strftime("%d/%m/%Y")
     counts = [f"{digest.waiting_total} en attente d'un référent"]
     if digest.covers_stalled:
@@ -545,7 +546,7 @@ def digest_text(
             lines.append("  Aucun.")
         for item in items:
             lines.append(
-                f"  - {item.full_name} — {item.detail}, {since_word} le {day_fr(item.since)} "
+                f"  - {item.detail}, {since_word} le {day_fr(item.since)} "
                 f"({item.days} j) : {base}{journeys}/{item.beneficiary_id}"
             )
         if total > len(items):
