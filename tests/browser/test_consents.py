@@ -8,7 +8,7 @@ import re
 from urllib.parse import quote
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import FilePayload, Page, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.support.browser import PASSWORD, SCREENSHOTS, Carnet
@@ -61,9 +61,12 @@ async def test_the_refusals_link_leads_to_the_consent_form_with_the_partner_chos
     await expect(form.get_by_role("radio", name="Donne son accord", exact=True)).to_be_checked()
 
     await form.locator('label[for="consentement-method-paper"]').click()
-    await form.locator("#consentement-file").set_input_files(
-        files=[{"name": "accord-structures.pdf", "mimeType": "application/pdf", "buffer": PDF}]
-    )
+    signed: FilePayload = {
+        "name": "accord-structures.pdf",
+        "mimeType": "application/pdf",
+        "buffer": PDF,
+    }
+    await form.locator("#consentement-file").set_input_files(files=[signed])
     await form.get_by_role("button", name="Enregistrer le consentement").click()
 
     await expect(page.get_by_role("status")).to_contain_text("Le consentement est enregistré")
