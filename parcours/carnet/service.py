@@ -516,6 +516,11 @@ class CarnetService:
 
         return consent_reads(consents, ref)
 
+    async def can_write(self, beneficiary_id: str) -> bool:
+        """Whether the caller may complete this carnet (record a consent, among others)."""
+        journey = await self.journeys.journeys.get(beneficiary_id)
+        return journey is not None and can_write_carnet(self.principal, journey)
+
     async def record_consent(
         self, beneficiary_id: str, data: ConsentRecord, document: DocumentUpload | None = None
     ) -> None:

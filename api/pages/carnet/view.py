@@ -149,8 +149,10 @@ class Header:
     referent: PersonRef | None
     structure: PersonRef | None
     actions: list[ActionRead]
-    # Each partner's consent to share: given, withdrawn or not asked yet, when and how.
+    # Each partner's consent to share: given, withdrawn or not asked yet, when and how; and
+    # whether the reader may record one (the follow-up group's référents).
     consents: list[ConsentRead]
+    consents_writable: bool
 
 
 class CarnetPages:
@@ -215,6 +217,7 @@ class CarnetPages:
                 detail.structure,
                 detail.journey.available_actions,
                 await self.carnet.consents(beneficiary_id),
+                await self.carnet.can_write(beneficiary_id),
             )
             context |= {
                 "d": detail,
@@ -234,6 +237,7 @@ class CarnetPages:
                 carnet.structure,
                 [a for a in carnet.journey.available_actions if a.name in allowed],
                 carnet.consents,
+                carnet.can_write,
             )
             context["c"] = carnet
             if tab == "situation":
