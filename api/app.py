@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
@@ -23,6 +24,7 @@ from api.pages import resources as resource_pages
 from api.pages import training_requests as training_request_pages
 from api.pages.access import router as access_pages
 from api.pages.carnet import router as carnet_pages
+from api.pages.carnet.consent_links import remedy_of
 from api.routes import (
     access,
     carnet,
@@ -74,7 +76,12 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     @app.exception_handler(ParcoursError)
     async def _domain_error(request: Request, error: ParcoursError) -> Response:
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"detail": error.message}, status_code=error.status_code)
+            body: dict[str, object] = {"detail": error.message}
+            remedy = remedy_of(error)
+            if remedy is not None:
+                # A missing consent: the page where it is recorded, and the call that does it.
+                body["remedy"] = asdict(remedy)
+            return JSONResponse(body, status_code=error.status_code)
         return error_page(request, error)
 
     @app.get("/metrics", include_in_schema=False)

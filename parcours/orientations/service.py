@@ -110,6 +110,7 @@ def orientation_read(
         status_label=STATUS_LABELS[status],
         reference=record.reference,
         reason=reason,
+        failure=record.failure if status is OrientationStatus.FAILED else None,
         requested_at=record.requested_at,
         sent_at=record.sent_at,
         reminded_at=record.reminded_at,
@@ -160,8 +161,10 @@ class ServiceOrientationService:
             if not await self.partners.consented(beneficiary_id, "structures"):
                 raise ConsentMissing(
                     "La personne n'a pas donné son accord pour que ses coordonnées soient "
-                    "transmises aux structures : rien n'a été envoyé. Elle peut le donner depuis "
-                    "son espace personnel."
+                    "transmises aux structures : rien n'a été envoyé. Enregistrez son accord, "
+                    "recueilli en entretien ou sur papier, ou elle le donne depuis son espace.",
+                    beneficiary_id=beneficiary_id,
+                    partner="structures",
                 )
         orientation_id, plan_action_id = new_id(), new_id()
         await self.journeys.act(

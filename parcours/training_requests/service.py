@@ -307,8 +307,11 @@ class TrainingRequestService(_Requests):
             if not await self.partners.consented(person.id, funder):
                 raise ConsentMissing(
                     f"La personne n'a pas donné son accord pour partager ses informations avec "
-                    f"{PARTNER_NAMES[funder]} : rien n'a été demandé. Elle peut le donner depuis "
-                    "son espace (« Partage de mes données »)."
+                    f"{PARTNER_NAMES[funder]} : rien n'a été demandé. Enregistrez son accord, "
+                    "recueilli en entretien ou sur papier, ou elle le donne depuis son espace "
+                    "(« Partage de mes données »).",
+                    beneficiary_id=person.id,
+                    partner=funder,
                 )
             if not person.nir:
                 raise PersonIncomplete(

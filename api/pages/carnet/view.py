@@ -26,6 +26,12 @@ from api.forms import (
     local_time,
     problems,
 )
+from api.pages.carnet.consent_links import (
+    CONSENT_PAGE,
+    consent_form_context,
+    consent_form_url,
+    remedy_of,
+)
 from api.templating import templates
 from parcours.access.rules import Principal, allowed_actions
 from parcours.carnet.schemas import (
@@ -33,6 +39,7 @@ from parcours.carnet.schemas import (
     CONTRACT_KIND_LABELS,
     PLAN_STATUS_LABELS,
     THEME_LABELS,
+    ConsentRead,
 )
 from parcours.carnet.service import CarnetService
 from parcours.core.errors import ParcoursError
@@ -100,6 +107,12 @@ FORM_LABELS: dict[str, dict[str, str]] = {
     "rendez-vous": {"starts_at": "Date et heure", "place": "Lieu", "purpose": "Objet"},
     "rendez-vous-statut": {"status": "Statut"},
     "document": {"file": "Fichier"},
+    "consentement": {
+        "partner": "Partenaire",
+        "granted": "Décision de la personne",
+        "method": "Mode de recueil",
+        "file": "Formulaire signé",
+    },
 }
 
 DONE_MESSAGES = {
@@ -114,6 +127,8 @@ DONE_MESSAGES = {
     "rendez-vous": "Le rendez-vous est ajouté.",
     "rendez-vous-statut": "Le rendez-vous est mis à jour.",
     "document": "Le document est déposé.",
+    "consentement": "Le consentement est enregistré : l'en-tête du carnet et son historique le "
+    "montrent.",
     "orientation": "L'orientation est ajoutée au plan et envoyée à la structure.",
     "inscription": "Enregistré.",
     **{name: "Enregistré." for name in ACTIONS},
@@ -135,6 +150,10 @@ class Header:
     referent: PersonRef | None
     structure: PersonRef | None
     actions: list[ActionRead]
+    # Each partner's consent to share: given, withdrawn or not asked yet, when and how; and
+    # whether the reader may record one (the follow-up group's référents).
+    consents: list[ConsentRead]
+    consents_writable: bool
     # The reader is of the former follow-up group of a journey handed off: read only.
     handed_off: HandoverRead | None = None
 
@@ -175,6 +194,7 @@ class CarnetPages:
             "journey_tab": JOURNEY_TAB,
             "journey_tab_label": JOURNEY_TAB_LABEL,
             "tab_url": tab_url,
+            "consent_form_url": consent_form_url,
             "action_tabs": ACTION_TABS,
             "one_click": ONE_CLICK_ACTIONS,
             "secondary": SECONDARY_ACTIONS,
@@ -199,6 +219,8 @@ class CarnetPages:
                 detail.referent,
                 detail.structure,
                 detail.journey.available_actions,
+                await self.carnet.consents(beneficiary_id),
+                await self.carnet.can_write(beneficiary_id),
                 detail.handed_off,
             )
             hosted = await TerritoryService(self.session).hosted()
@@ -227,6 +249,8 @@ class CarnetPages:
                 []
                 if carnet.handed_off
                 else [a for a in carnet.journey.available_actions if a.name in allowed],
+                carnet.consents,
+                carnet.can_write,
                 carnet.handed_off,
             )
             context["c"] = carnet
@@ -234,6 +258,8 @@ class CarnetPages:
                 context["account"] = await self.carnet.person_account(beneficiary_id)
                 if carnet.can_write:
                     context["lookups"] = await lookup_panel(self.session, beneficiary_id)
+            if tab == CONSENT_PAGE:
+                context |= consent_form_context(self.request, form)
             if tab == "contrat":
                 # Orientations to services and the 15-hours rule, alongside the plan; the
                 # person's training requests and their status (``carnet_formations.html``).
@@ -260,8 +286,10 @@ class CarnetPages:
         call: Callable[[dict[str, Any]], Awaitable[object]],
         *,
         failed: str | None = None,
+        then: str | None = None,
     ) -> Response:
-        """Validate and run one form; back to its tab, with a message either way."""
+        """Validate and run one form; back to its tab (or to ``then``), with a message either
+        way. A refusal that has a remedy (a missing consent) links to it."""
         form = await form_values(self.request)
         failed = failed or name
         labels = FORM_LABELS.get(name, {})
@@ -287,8 +315,11 @@ class CarnetPages:
                 [(None, error.message)],
                 labels,
                 error.status_code,
+                extra={"remedy": remedy_of(error, tab_url(beneficiary_id, tab))},
             )
-        return RedirectResponse(f"{tab_url(beneficiary_id, tab)}?fait={name}", status_code=303)
+        return RedirectResponse(
+            then or f"{tab_url(beneficiary_id, tab)}?fait={name}", status_code=303
+        )
 
     async def _failed(
         self,
@@ -299,6 +330,7 @@ class CarnetPages:
         found: list[tuple[str | None, str]],
         labels: dict[str, str],
         status_code: int,
+        extra: dict[str, Any] | None = None,
     ) -> Response:
         errors: list[tuple[str | None, str]] = []
         field_errors: dict[str, str] = {}
@@ -317,6 +349,7 @@ class CarnetPages:
             errors=errors,
             field_errors=field_errors,
             status_code=status_code,
+            extra=extra,
         )
 
 
