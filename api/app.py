@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError, InterfaceError
 from temporalio.client import Client
 
 from api import metrics, proconnect
@@ -39,11 +40,16 @@ from api.routes import (
 )
 from api.templating import error_page
 from parcours.core.db import create_engine, create_sessionmaker
-from parcours.core.errors import ParcoursError
+from parcours.core.errors import ParcoursError, Unavailable
 from parcours.core.settings import ROOT, Settings, get_settings
 from parcours.core.temporal import connect
 
 log = logging.getLogger(__name__)
+
+DATABASE_DOWN = (
+    "La base de données de Parcours ne répond pas pour l'instant : réessayez dans quelques "
+    "instants (une action renvoyée n'est appliquée qu'une fois)."
+)
 
 DSFR_DIST = ROOT / "node_modules" / "@gouvfr" / "dsfr" / "dist"
 
@@ -84,6 +90,22 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
             return JSONResponse(body, status_code=error.status_code)
         return error_page(request, error)
 
+    @app.exception_handler(DBAPIError)
+    async def _database_down(request: Request, error: DBAPIError) -> Response:
+        """The database dropped the connection or refused it (restarting, failing over): a
+        French 503, the request's transaction rolled back. Anything else is a bug: 500."""
+        if not (error.connection_invalidated or _is_connection_error(error)):
+            raise error
+        log.warning("database unavailable", extra={"error": type(error.orig).__name__})
+        return await _domain_error(request, Unavailable(DATABASE_DOWN))
+
+    @app.exception_handler(ConnectionError)
+    async def _connection_refused(request: Request, error: ConnectionError) -> Response:
+        """Opening a database connection while the server is down raises the socket's own
+        error (refused, reset), unwrapped by the driver: the same French 503."""
+        log.warning("database unavailable", extra={"error": type(error).__name__})
+        return await _domain_error(request, Unavailable(DATABASE_DOWN))
+
     @app.get("/metrics", include_in_schema=False)
     async def _metrics() -> Response:
         return metrics.metrics_response()
@@ -119,3 +141,18 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         app.mount("/static/dsfr", StaticFiles(directory=DSFR_DIST), name="dsfr")
     app.mount("/static/app", StaticFiles(directory=ROOT / "api" / "static"), name="app-static")
     return app
+
+
+def _is_connection_error(error: DBAPIError) -> bool:
+    """A lost or refused connection: SQLSTATE class 08 (connection exception) or 57P (the
+    server shutting down, starting up), or the socket itself, wherever the driver's chain
+    carries it."""
+    if isinstance(error, InterfaceError):
+        return True
+    seen: BaseException | None = error.orig
+    while seen is not None:
+        state = str(getattr(seen, "sqlstate", None) or getattr(seen, "pgcode", None) or "")
+        if state.startswith(("08", "57P")) or isinstance(seen, ConnectionError):
+            return True
+        seen = seen.__cause__
+    return False

@@ -76,6 +76,8 @@ def report(what: str, since_restart: float, clients: Clients) -> None:
         f"\n{what}: read model and workflows agreed {since_restart:.1f} s after the restart "
         f"(answers to the clients: {dict(sorted(clients.answers.items()))})"
     )
+    # A fault is answered in French (503) or not at all (the API itself down): never a 500.
+    assert 500 not in clients.answers, clients.answers
 
 
 async def test_worker_killed_mid_update(
