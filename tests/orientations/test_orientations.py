@@ -52,12 +52,12 @@ from parcours.orientations.models import ServiceOrientationRecord
 from parcours.orientations.schemas import ServiceOrientationCreate
 from parcours.orientations.service import ServiceOrientationService
 from parcours.partners.models import PartnerEvent
-from parcours.resources.models import ResourceService
 from parcours.resources.schemas import TrainingCreate
 from parcours.resources.service import ResourceBaseService
 from parcours.resources.vocabulary import Funder
 from tests.support.accounts import Staff
 from tests.support.clients import ApiClients, api_clients, signed_in
+from tests.support.orientations import Resource, add_service
 from tests.support.partners import PartnerStack
 from tests.support.people import person_payload
 from tests.support.workflows import pending_timers, settled
@@ -84,57 +84,6 @@ async def until(
 
 
 # --- The resource base and the people ---
-
-
-@dataclass(frozen=True)
-class Resource:
-    service_id: int
-    source_id: str
-    structure_source_id: str
-    name: str
-    structure: str
-
-
-async def add_service(sessions: Sessions, hours: float | None = 6.0) -> Resource:
-    """A structure and its service (a driving-licence workshop, ``hours`` a week), imported
-    as data·inclusion files."""
-    word = uuid.uuid4().hex[:10]
-    source = f"test-{word}"
-    structure: dict[str, Any] = {
-        "source": source,
-        "id": f"{source}--structure",
-        "nom": f"Auto-école sociale {word}",
-        "date_maj": (TODAY - timedelta(days=3)).isoformat(),
-        "siret": None,
-        "commune": "Chambéry",
-    }
-    service: dict[str, Any] = {
-        "source": source,
-        "structure_id": f"{source}--structure",
-        "id": f"{source}--permis",
-        "nom": f"Atelier code de la route {word}",
-        "description": "Préparer le code de la route en groupe, avec un moniteur.",
-        "date_maj": (TODAY - timedelta(days=3)).isoformat(),
-        "thematiques": ["mobilite--preparer-un-permis"],
-        "code_insee": "73065",
-        "commune": "Chambéry",
-        "volume_horaire_hebdomadaire": hours,
-    }
-    async with transaction(sessions) as session:
-        report = await ResourceBaseService(session).import_files(
-            [
-                ("structures.json", json.dumps([structure]).encode()),
-                ("services.json", json.dumps([service]).encode()),
-            ]
-        )
-        assert [f.created for f in report.files] == [1, 1], report
-        service_id = await session.scalar(
-            select(ResourceService.id).where(
-                ResourceService.source == source, ResourceService.source_id == service["id"]
-            )
-        )
-    assert service_id is not None
-    return Resource(service_id, service["id"], structure["id"], service["nom"], structure["nom"])
 
 
 def referent_of(staff: Staff) -> Principal:
