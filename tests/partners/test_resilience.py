@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import WorkflowExecutionStatus
 
 from parcours.carnet.models import Beneficiary
 from parcours.core.db import transaction
@@ -100,13 +101,20 @@ async def test_a_worker_killed_during_a_caf_import_leaves_nothing_lost_nothing_d
             .where(Beneficiary.caf_number.in_(list(expected.final_status)))
         )
     assert enrolled == expected.count("created")
-    # Nor a second journey: every journey started on that queue belongs to someone.
-    query = f"WorkflowType = 'Journey' AND TaskQueue = '{worker_settings.task_queue}'"
-    for _ in range(50):  # visibility lags a little behind
-        journeys = [execution.id async for execution in partners.client.list_workflows(query)]
-        if len(journeys) >= enrolled:
-            break
-        await asyncio.sleep(0.2)
+    # Nor a second journey: every journey started on that queue belongs to someone. Temporal
+    # lists executions a little after it records them: they are counted once it lists the
+    # import ended, which it recorded after every journey the import started.
+    query = f"TaskQueue = '{worker_settings.task_queue}'"
+
+    async def listed() -> list[str] | None:
+        executions = [e async for e in partners.client.list_workflows(query)]
+        ended = any(
+            e.id == handle.id and e.status is WorkflowExecutionStatus.COMPLETED for e in executions
+        )
+        journeys = [e.id for e in executions if e.workflow_type == "Journey"]
+        return journeys if ended and len(journeys) >= (enrolled or 0) else None
+
+    journeys = await worker.until(listed, "Temporal listed the import and its journeys")
     async with sessions() as session:
         orphans = [
             workflow_id
