@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parcours.core.settings import ROOT, Settings
+from parcours.journey.messages import journey_workflow_id
 from parcours.journey.models import JourneyEventRecord
 from parcours.training_requests.messages import (
     TrainingRequestState,
@@ -39,8 +40,10 @@ from tests.support.platform import (
     WritesHeld,
     agreement,
     until,
+    write_pending,
 )
 from tests.support.training_requests import add_training, follow, funder_account
+from tests.support.workflows import settled
 
 pytestmark = pytest.mark.resilience
 
@@ -83,16 +86,21 @@ async def test_worker_killed_mid_update(
 ) -> None:
     ids = await enrol(platform, staff)
     clients = Clients(platform.api_url, staff.headers("referent"), ids)
+    journeys = [journey_workflow_id(i) for i in ids]
+    watch = PhantomWatch(platform.client, sessions, ids)
 
     async def fault() -> float:
-        # The updates the engine records now cannot be written: the worker dies mid-update.
+        # The updates the engine records now cannot be written (the watch looks meanwhile):
+        # the worker dies mid-update.
+        client = await platform.client()
         async with WritesHeld(settings.database_url):
-            await asyncio.sleep(2)
+            await until(lambda: write_pending(client, journeys))
+            await watch.looked(2)
             platform.kill("worker")
         platform.launch("worker")
         return time.monotonic()
 
-    async with PhantomWatch(platform.client, sessions, ids) as watch:
+    async with watch:
         restarted = await clients.during(fault)
     await agreement(await platform.client(), sessions, ids)
     report("worker killed mid-update", time.monotonic() - restarted, clients)
@@ -227,9 +235,11 @@ async def test_a_child_workflows_sql_write_interrupted(
                 except httpx.TransportError:
                     return None
 
+            request = training_request_workflow_id(request_id)
             async with WritesHeld(settings.database_url):
                 approving = asyncio.create_task(approve())
-                await asyncio.sleep(2)  # the engine recorded the approval; SQL waits
+                # The engine recorded the approval; SQL waits.
+                await until(lambda: write_pending(client, [request]))
                 running.kill("worker")
             running.launch("worker")
             restarted = time.monotonic()
@@ -254,6 +264,10 @@ async def test_a_child_workflows_sql_write_interrupted(
             "\ntraining request approved while its write was cut: request and workflow agreed "
             f"{time.monotonic() - restarted:.1f} s after the restart"
         )
+        # The request tells the journey after its own write: the timeline is read once both
+        # have handled all of it.
+        await settled(handle)
+        await settled(client.get_workflow_handle(journey_workflow_id(person_id)))
         async with sessions() as session:
             kinds = [
                 kind
