@@ -15,6 +15,8 @@
   simulators sending their callbacks to the app, and a worker on its own task queue with the
   journeys, the CAF import and the partner calls, on the real Temporal dev server; the
   adapters point at the simulators.
+- Next to it, for the tests that kill it, ``parcours worker`` in a process of its own
+  (``worker_process``), on a task queue of its own.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ from tests.support.partners import (
 )
 from tests.support.probe import PartnerCallProbe
 from tests.support.servers import free_port, serve
+from tests.support.workers import WorkerOnItsQueue, worker_on_its_queue
 from worker.assembly import PARTNER_WORKFLOWS, PartnerWorkerParts, build_worker, journey_runner
 from workflows.journey import Journey
 
@@ -340,3 +343,13 @@ async def partners(partner_stack: PartnerStack) -> PartnerStack:
     """The stack with the simulators reset (no data, no switches)."""
     await partner_stack.reset()
     return partner_stack
+
+
+@pytest.fixture
+async def worker_process(
+    partners: PartnerStack, staff: Staff, tmp_path: Path
+) -> AsyncIterator[WorkerOnItsQueue]:
+    """``parcours worker`` in a process of its own, next to the partner stack, for the tests
+    that kill it (``kill -9``): its task queue, and the app starting workflows there."""
+    async with worker_on_its_queue(partners, staff, tmp_path) as worker:
+        yield worker

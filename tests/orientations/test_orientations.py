@@ -61,6 +61,7 @@ from tests.support.clients import ApiClients, api_clients, signed_in
 from tests.support.partners import CALLBACK_SECRET, CALLBACKS_PATH, PartnerStack
 from tests.support.people import person_payload
 from tests.support.resources import Resource, add_service
+from tests.support.workflows import pending_timers, settled
 from worker.assembly import PARTNER_WORKFLOWS, PartnerWorkerParts, journey_runner
 from workflows.journey import Journey
 
@@ -628,7 +629,11 @@ async def test_a_silent_structure_is_reminded_at_10_days_and_the_orientation_exp
     structures = await t.partners.state("structures")
     assert structures["reminders_by_key"] == {}
 
+    # Day 9: the orientation has handled all that came due and still waits for its reminder.
     await t.env.sleep(timedelta(days=9))
+    handle = t.env.client.get_workflow_handle(service_orientation_workflow_id(orientation_id))
+    await settled(handle)
+    assert len(await pending_timers(handle)) == 1
     still = await t.record(orientation_id, lambda r: True)
     assert (still.status, still.reminded_at) == ("sent", None)
 
@@ -648,7 +653,6 @@ async def test_a_silent_structure_is_reminded_at_10_days_and_the_orientation_exp
     async with t.sessions() as session:
         line = await session.get(PlanAction, expired.plan_action_id)
     assert line is not None and line.status == "abandoned"
-    handle = t.env.client.get_workflow_handle(service_orientation_workflow_id(orientation_id))
     assert (await handle.result())["status"] == "expired"
     journey_kinds = await until(
         lambda: t.journey_kinds(bid), lambda k: "service_orientation_expired" in k
