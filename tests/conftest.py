@@ -277,6 +277,29 @@ async def mailbox(tmp_path: Path) -> AsyncIterator[LocalMailbox]:
         await local.stop()
 
 
+@pytest.fixture
+async def mailed_app(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    dev_env: WorkflowEnvironment,
+    dev_worker: Worker,
+    mailbox: LocalMailbox,
+) -> AsyncIterator[tuple[str, Settings]]:
+    """The whole app sending its mail to this test's ``mailbox``, its links pointing at
+    itself: its address, and the settings it runs with."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    mailing = mailbox.settings(settings, public_app_url=url)
+    app = create_app(mailing, temporal=dev_env.client)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    yield url, mailing
+    server.should_exit = True
+    await task
+
+
 @pytest.fixture(scope="session")
 async def partner_stack(
     settings: Settings,
