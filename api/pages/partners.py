@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
 from api.deps import (
@@ -19,7 +19,7 @@ from api.deps import (
     SettingsDep,
     TemporalDep,
 )
-from api.forms import form_values, local_time
+from api.forms import after_action, form_values, local_time
 from api.templating import templates
 from parcours.core.errors import NotFound, ParcoursError
 from parcours.core.settings import Settings
@@ -152,7 +152,7 @@ async def upload_caf_feed(
                 request, service, file_id, error=error.message, status_code=error.status_code
             )
     done = "depose" if new or current.status != "completed" else "deja"
-    return RedirectResponse(f"/imports-caf/{file_id}?fait={done}", status_code=303)
+    return after_action(f"/imports-caf/{file_id}?fait={done}")
 
 
 async def _detail_page(
@@ -199,4 +199,4 @@ async def restart_caf_import(
             return await _detail_page(
                 request, service, file_id, error=error.message, status_code=error.status_code
             )
-    return RedirectResponse(f"/imports-caf/{file_id}?fait=relance", status_code=303)
+    return after_action(f"/imports-caf/{file_id}?fait=relance")

@@ -11,12 +11,13 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from api.auth import CSRF_FIELD
 from api.deps import PagePrincipal, SessionDep, SettingsDep, TemporalDep
+from api.forms import after_action
 from api.pages.training_requests import training_request_context
 from api.routes.resources import MAX_IMPORT_BYTES, distance_from
 from api.templating import templates
@@ -233,9 +234,7 @@ async def orient_to_service(
             await session.rollback()
             error, status_code = refused.message, refused.status_code
     if error is None:
-        return RedirectResponse(
-            f"/beneficiaires/{beneficiary_id}/contrat?fait=orientation", status_code=303
-        )
+        return after_action(f"/beneficiaires/{beneficiary_id}/contrat?fait=orientation")
     service = await ResourceBaseService(session, principal).service(service_id)
     return templates.TemplateResponse(
         request,
@@ -420,7 +419,7 @@ async def training_create(
         return _training_form(request, form, None, errors, errs, 422)
     except ParcoursError as error:
         return _training_form(request, form, None, [("", error.message)], {}, error.status_code)
-    return RedirectResponse(f"/ressources/formations/{created.id}?fait=creee", status_code=303)
+    return after_action(f"/ressources/formations/{created.id}?fait=creee")
 
 
 @router.get("/ressources/formations/{training_id}/modifier", response_class=HTMLResponse)
@@ -451,7 +450,7 @@ async def training_update(
         return _training_form(
             request, form, training_id, [("", error.message)], {}, error.status_code
         )
-    return RedirectResponse(f"/ressources/formations/{training_id}?fait=modifiee", status_code=303)
+    return after_action(f"/ressources/formations/{training_id}?fait=modifiee")
 
 
 # --- Administrators: imports ---

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
@@ -31,7 +31,7 @@ from api.deps import (
     SettingsDep,
     TemporalDep,
 )
-from api.forms import clean_form, form_values, french_problem, local_time
+from api.forms import after_action, clean_form, form_values, french_problem, local_time
 from api.pages.carnet.view import CarnetPages
 from api.templating import templates
 from parcours.access.rules import Principal, Role
@@ -248,7 +248,7 @@ async def _decide(
             errors=[(None, error.message)],
             status_code=error.status_code,
         )
-    return RedirectResponse(f"/financeurs/demandes/{request_id}?fait={name}", status_code=303)
+    return after_action(f"/financeurs/demandes/{request_id}?fait={name}")
 
 
 @router.post("/financeurs/demandes/{request_id}/informations")
@@ -339,10 +339,7 @@ async def request_training(
             {},
             error.status_code,
         )
-    return RedirectResponse(
-        f"/beneficiaires/{data.beneficiary_id}/contrat?demande=envoyee#formations",
-        status_code=303,
-    )
+    return after_action(f"/beneficiaires/{data.beneficiary_id}/contrat?demande=envoyee")
 
 
 async def _training_page(
@@ -410,9 +407,7 @@ async def _carnet_form(
             errors=[(None, error.message)],
             status_code=error.status_code,
         )
-    return RedirectResponse(
-        f"/beneficiaires/{beneficiary_id}/contrat?demande={name}#formations", status_code=303
-    )
+    return after_action(f"/beneficiaires/{beneficiary_id}/contrat?demande={name}")
 
 
 @router.post("/beneficiaires/{beneficiary_id}/formations/{request_id}/reponse")

@@ -111,7 +111,7 @@ async def test_enrolment_form_creates_the_person_and_opens_their_page(
 
     assert response.status_code == 303, response.text
     location = response.headers["location"]
-    opened = re.fullmatch(r"/parcours/([0-9a-f-]{36})\?fait=inscription", location)
+    opened = re.fullmatch(r"/parcours/([0-9a-f-]{36})\?fait=inscription#resultat", location)
     assert opened, location
     page = text(await http.get(location))
     assert re.search(rf"<h1[^>]*>{form['first_name']} {form['last_name']}</h1>", page)
@@ -189,7 +189,9 @@ async def test_action_form_moves_the_journey_and_shows_it(
     )
 
     assert response.status_code == 303, response.text
-    assert response.headers["location"] == f"/parcours/{beneficiary_id}?fait=begin_diagnosis"
+    assert response.headers["location"] == (
+        f"/parcours/{beneficiary_id}?fait=begin_diagnosis#resultat"
+    )
     page = text(await http.get(response.headers["location"]))
     assert "Enregistré." in page
     assert current_step(page) == "Diagnostic"

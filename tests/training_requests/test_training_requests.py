@@ -822,7 +822,7 @@ async def test_the_pages_request_a_training_and_the_funder_approves_it_from_the_
         )
         assert sent.status_code == 303
         assert sent.headers["location"] == (
-            f"/beneficiaires/{person_id}/contrat?demande=envoyee#formations"
+            f"/beneficiaires/{person_id}/contrat?demande=envoyee#resultat"
         )
         carnet = await referent.get(sent.headers["location"].split("#")[0])
         assert "La demande de formation est envoyée au financeur." in carnet.text

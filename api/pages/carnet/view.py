@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.forms import (
     FIELD_LABELS,
     FieldProblem,
+    after_action,
     clean_form,
     form_values,
     journey_choices,
@@ -274,7 +275,7 @@ class CarnetPages:
                 labels,
                 error.status_code,
             )
-        return RedirectResponse(f"{tab_url(beneficiary_id, tab)}?fait={name}", status_code=303)
+        return after_action(f"{tab_url(beneficiary_id, tab)}?fait={name}")
 
     async def _failed(
         self,
