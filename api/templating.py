@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
 from parcours.core.errors import ParcoursError
+from parcours.core.schemas import born_on, person_name
 from parcours.core.settings import ROOT
 
 templates = Jinja2Templates(directory=ROOT / "templates")
@@ -33,7 +34,13 @@ def _new_action_id() -> str:
 
 
 templates.env.globals.update(
-    options=_options, principal_of=_principal, csrf_of=_csrf, new_action_id=_new_action_id
+    options=_options,
+    principal_of=_principal,
+    csrf_of=_csrf,
+    new_action_id=_new_action_id,
+    # A person's name and what tells namesakes apart, written as everywhere else.
+    person_name=person_name,
+    born_on=born_on,
 )
 
 

@@ -28,6 +28,7 @@ from parcours.access.models import Structure, User
 from parcours.carnet.models import Beneficiary, Consent
 from parcours.core.db import create_engine, create_sessionmaker, transaction
 from parcours.core.errors import Conflict
+from parcours.core.schemas import person_name
 from parcours.core.security import hash_password
 from parcours.core.settings import ROOT, Settings
 from parcours.core.temporal import connect
@@ -286,7 +287,7 @@ async def _beneficiary_account(
         session.add(
             User(
                 email="personne@demo.parcours.fr",
-                full_name=f"{data.first_name} {data.last_name}",
+                full_name=person_name(data.first_name, data.last_name),
                 role="beneficiary",
                 territory=data.territory,
                 beneficiary_id=beneficiary_id,

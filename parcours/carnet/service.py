@@ -74,7 +74,7 @@ from parcours.core.db import utcnow
 from parcours.core.errors import Forbidden, InvalidReference, NotFound
 from parcours.core.mail import Mail
 from parcours.core.outbox import enqueue
-from parcours.core.schemas import PersonRef
+from parcours.core.schemas import PersonRef, person_name
 from parcours.core.settings import Settings
 from parcours.journey.messages import (
     BeginDiagnosisInput,
@@ -594,7 +594,7 @@ class CarnetService:
                 )
             user = await accounts.create_user(
                 email=person.email,
-                full_name=f"{person.first_name} {person.last_name}",
+                full_name=person_name(person.first_name, person.last_name),
                 role=Role.BENEFICIARY,
                 territory=person.territory,
                 beneficiary_id=beneficiary_id,
@@ -699,7 +699,7 @@ class ErasureService:
                 PendingErasure(
                     request_id=request.id,
                     beneficiary_id=person.id,
-                    full_name=f"{person.first_name} {person.last_name}",
+                    full_name=person_name(person.first_name, person.last_name),
                     territory=person.territory,
                     step_label=STEP_LABELS[Step(journey.step)] if journey else "—",
                     requested_at=request.requested_at,

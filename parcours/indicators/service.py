@@ -22,7 +22,7 @@ from parcours.access.repository import PeopleRepository
 from parcours.access.rules import Principal, Role
 from parcours.carnet.service import CarnetService
 from parcours.core.errors import Forbidden, InvalidReference
-from parcours.core.schemas import PersonRef
+from parcours.core.schemas import PersonRef, person_name
 from parcours.core.settings import Settings
 from parcours.indicators.repository import IndicatorRepository, IndicatorScope
 from parcours.indicators.rules import local_day
@@ -393,7 +393,7 @@ class JourneyStoryService:
         s = self.settings
         return JourneyStory(
             beneficiary_id=beneficiary_id,
-            full_name=f"{person.first_name} {person.last_name}",
+            full_name=person_name(person.first_name, person.last_name),
             journey=carnet.journey,
             referent=carnet.referent,
             structure=carnet.structure,

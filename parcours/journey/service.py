@@ -29,7 +29,7 @@ from parcours.access.rules import (
 from parcours.carnet.models import Beneficiary
 from parcours.core.db import new_id
 from parcours.core.errors import Conflict, Forbidden, InvalidReference, NotFound, Unavailable
-from parcours.core.schemas import PersonRef
+from parcours.core.schemas import PersonRef, person_name
 from parcours.core.settings import Settings
 from parcours.core.temporal import run_update, send_signal, send_update, start_workflow
 from parcours.journey import rules
@@ -449,7 +449,8 @@ class JourneyService:
         items = [
             JourneySummary(
                 beneficiary_id=j.beneficiary_id,
-                full_name=f"{b.first_name} {b.last_name}",
+                full_name=person_name(b.first_name, b.last_name),
+                birth_date=b.birth_date,
                 step=Step(j.step),
                 step_label=STEP_LABELS[Step(j.step)],
                 deadline=j.deadline,

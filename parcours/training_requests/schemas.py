@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from parcours.core.schemas import PersonRef
+from parcours.core.schemas import PersonRef, person_name
 from parcours.training_requests.messages import TrainingStatus
 
 STATUS_LABELS = {
@@ -121,6 +121,10 @@ class SharedPerson(BaseModel):
     project: str | None
     facts: list[SharedFact]
 
+    @property
+    def full_name(self) -> str:
+        return person_name(self.first_name, self.last_name)
+
 
 class TrainingRequestRead(BaseModel):
     id: str
@@ -164,6 +168,8 @@ class FunderRequestRead(TrainingRequestRead):
 class FunderRequestSummary(BaseModel):
     id: str
     person: PersonRef | None
+    # With the name, when the person consented: two namesakes told apart.
+    birth_date: date | None = None
     consented: bool
     training_title: str | None
     territory: str

@@ -6,14 +6,10 @@ favicon."""
 
 from __future__ import annotations
 
-import json
 import re
-import uuid
-from datetime import date, timedelta
 
 import pytest
 from playwright.async_api import Browser, Locator, Page, ViewportSize, expect
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
@@ -21,9 +17,8 @@ from parcours.core.db import transaction
 from parcours.core.settings import Settings
 from parcours.journey.messages import BeginDiagnosisInput
 from parcours.journey.service import JourneyService
-from parcours.resources.models import ResourceService
-from parcours.resources.service import ResourceBaseService
 from tests.support.browser import PASSWORD, SCREENSHOTS, Carnet
+from tests.support.resources import add_service
 
 pytestmark = pytest.mark.browser
 
@@ -109,36 +104,6 @@ async def test_on_a_phone_without_script_the_name_and_sign_out_stay_in_the_page(
         await page.context.close()
 
 
-async def add_service(sessions: async_sessionmaker[AsyncSession]) -> int:
-    """A service of the resource base (imported as data·inclusion files)."""
-    source = f"test-cadre-{uuid.uuid4().hex[:8]}"
-    day = (date.today() - timedelta(days=3)).isoformat()
-    structure = {"source": source, "id": f"{source}--s", "nom": "Garage solidaire", "date_maj": day}
-    service = {
-        "source": source,
-        "structure_id": f"{source}--s",
-        "id": f"{source}--v",
-        "nom": "Location de scooter",
-        "description": "Un scooter loué 2 € par jour pour aller en formation ou au travail. " * 12,
-        "date_maj": day,
-        "thematiques": ["mobilite--acceder-a-un-vehicule"],
-        "code_insee": "73065",
-        "commune": "Chambéry",
-    }
-    async with transaction(sessions) as session:
-        await ResourceBaseService(session).import_files(
-            [
-                ("structures.json", json.dumps([structure]).encode()),
-                ("services.json", json.dumps([service]).encode()),
-            ]
-        )
-        found = await session.scalar(
-            select(ResourceService.id).where(ResourceService.source == source)
-        )
-    assert found is not None
-    return found
-
-
 async def test_a_refused_orientation_comes_into_view_with_the_focus(
     page: Page,
     carnet: Carnet,
@@ -148,7 +113,8 @@ async def test_a_refused_orientation_comes_into_view_with_the_focus(
 ) -> None:
     """The person never agreed to share with the structures: the orientation is refused, and
     the reason is where the eyes and the screen reader are, not 900 px down the page."""
-    service_id = await add_service(sessions)
+    long = "Un scooter loué 2 € par jour pour aller en formation ou au travail. " * 12
+    service_id = await add_service(sessions, nom="Location de scooter", description=long)
     async with transaction(sessions) as session:
         await JourneyService(session, dev_env.client, settings).act(
             carnet.beneficiary_id, BeginDiagnosisInput()

@@ -10,16 +10,20 @@ import html
 import re
 import uuid
 from collections.abc import AsyncIterator
+from datetime import date
 
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from parcours.core.schemas import person_choice, person_name
 from parcours.core.settings import Settings
 from tests.support.accounts import Staff
 from tests.support.api import ENGINE_DOWN, act, app_without_temporal, count_people, enrol
 from tests.support.clients import ApiClients, Browsers, signed_in
 from tests.support.people import person_payload
+from tests.support.resources import add_service
+from tests.support.training_requests import add_training
 
 STEP_LABELS = ["Accueil", "Diagnostic", "Orientation", "Accompagnement", "Emploi"]
 
@@ -271,3 +275,50 @@ async def test_unknown_journey_gives_a_french_not_found_page(browsers: Browsers)
         assert '<html lang="fr"' in page
         assert "Personne introuvable." in page
         assert 'href="/parcours"' in page
+
+
+def test_a_name_is_written_one_way() -> None:
+    assert person_name(" Rayan ", "Blanc") == "Rayan Blanc"
+    assert person_choice("Rayan", "Blanc", date(1988, 2, 3)) == "Rayan Blanc, né·e le 03/02/1988"
+
+
+async def test_namesakes_are_told_apart_and_written_alike_on_every_list(
+    api: ApiClients, browsers: Browsers, staff: Staff, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Two people called Rayan Blanc: the référent's list, the orientation's choice of a
+    service and the training request's choice all write « Rayan Blanc », each with the birth
+    date that tells them apart (their step does not)."""
+    tag = uuid.uuid4().hex[:6]
+    last_name = f"Blanc{tag}"
+    people = {}
+    for born in ("1988-02-03", "1991-09-23"):
+        bid = await enrol(
+            api.referent,
+            first_name="Rayan",
+            last_name=last_name,
+            birth_date=born,
+            nir=None,
+            referent_id=staff.referent_id,
+            structure_id=staff.structure_id,
+        )
+        for action in ("begin-diagnosis", "complete-diagnosis"):
+            await act(api.referent, bid, action)
+        people[bid] = date.fromisoformat(born).strftime("%d/%m/%Y")
+    http = await browsers("referent")
+
+    listed = text(await http.get("/parcours", params={"q": last_name}))
+    for bid, born in people.items():
+        assert re.search(
+            rf'<a href="/beneficiaires/{bid}">Rayan {last_name}</a><br>'
+            rf'<span class="fr-text--xs">né·e le {born}</span>',
+            listed,
+        ), listed
+
+    service_id = await add_service(sessions)
+    training_id = await add_training(sessions, "region")
+    for page in (f"/ressources/services/{service_id}", f"/ressources/formations/{training_id}"):
+        shown = text(await http.get(page))
+        for bid, born in people.items():
+            assert re.search(
+                rf'<option value="{bid}"\s*>Rayan {last_name}, né·e le {born}</option>', shown
+            ), page
