@@ -86,6 +86,7 @@ from parcours.journey.messages import (
     Step,
 )
 from parcours.journey.models import JourneyRecord
+from parcours.journey.rules import event_actor
 from parcours.journey.schemas import EVENT_LABELS, STEP_LABELS, BeneficiaryRead
 from parcours.journey.service import JourneyService, journey_read
 from parcours.management.repository import InterventionRepository
@@ -203,7 +204,7 @@ class CarnetService:
                     at=e.occurred_at,
                     label=EVENT_LABELS.get(e.kind, e.kind),
                     origin="journey",
-                    by=ref(e.actor_id),
+                    by=ref(event_actor(e.kind, e.actor_id)),
                     detail=e.detail,
                 )
                 for e in events
@@ -213,7 +214,7 @@ class CarnetService:
                     at=e.occurred_at,
                     label=f"{EVENT_LABELS.get(e.kind, e.kind)} (parcours précédent)",
                     origin="earlier_journey",
-                    by=ref(e.actor_id),
+                    by=ref(event_actor(e.kind, e.actor_id)),
                     detail=e.detail,
                 )
                 for e in earlier
