@@ -184,7 +184,6 @@ async def _request_page(
     approval = {
         "start_date": (read.training.start_on.isoformat() if read.training else ""),
         "amount": str(read.requested_amount) if read.requested_amount is not None else "",
-        "reference": read.funder_reference or "",
     }
     return templates.TemplateResponse(
         request,

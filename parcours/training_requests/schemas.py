@@ -68,7 +68,13 @@ class MoreInfoCreate(Form):
 class ApprovalCreate(Form):
     start_date: date
     amount: Decimal = Field(ge=0, le=100_000, max_digits=10, decimal_places=2)
-    reference: str = Field(min_length=1, max_length=100)
+    reference: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="Le numéro de dossier chez le financeur : facultatif quand son système l'a "
+        "déjà transmis à la réception de la demande.",
+    )
 
 
 class RefusalCreate(Form):

@@ -39,7 +39,7 @@ from parcours.access.rules import (
 from parcours.carnet.models import Beneficiary
 from parcours.carnet.schemas import SOURCE_LABELS, THEME_LABELS, Source, Theme
 from parcours.core.db import new_id, utcnow
-from parcours.core.errors import Conflict, Forbidden, NotFound
+from parcours.core.errors import Conflict, Forbidden, InvalidReference, NotFound
 from parcours.core.schemas import PersonRef, person_choice, person_name
 from parcours.core.settings import Settings
 from parcours.core.temporal import run_update, send_update
@@ -608,11 +608,21 @@ class FunderConsoleService(_Requests):
         return await self._funder_read(record)
 
     async def approve(self, request_id: str, data: ApprovalCreate) -> FunderRequestRead:
+        reference = data.reference
+        if reference is None:
+            # The funder's system gave its reference when it received the request.
+            with self.session.no_autoflush:
+                reference = (await self._addressed(request_id)).funder_reference
+        if not reference:
+            raise InvalidReference(
+                "Votre référence : indiquez le numéro de dossier de votre système (il ne l'a "
+                "pas encore transmis à Parcours)."
+            )
         action = ApproveTrainingInput(
             actor_id=self._signed_in().id,
             start_date=data.start_date,
             amount=data.amount,
-            funder_reference=data.reference,
+            funder_reference=reference,
         )
         record = await self._decide(request_id, "approve", action, "funder.approval")
         return await self._funder_read(record)

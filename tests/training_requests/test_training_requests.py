@@ -1103,3 +1103,49 @@ def test_only_a_request_waiting_for_its_decision_is_withdrawn_and_then_takes_not
             "La demande a été retirée : le parcours de la personne est clôturé. "
             "Elle n'attend plus de décision."
         )
+
+
+async def test_the_funder_is_not_asked_again_for_the_reference_its_system_gave(
+    scene: Scene, new_account: NewAccount
+) -> None:
+    region = await funder_account(scene.sessions, new_account, "region")
+    person_id = await scene.person(consents=("region",))
+    training_id = await add_training(scene.sessions, "region")
+    request_id = (await scene.request(person_id, training_id))["id"]
+    given = await until(
+        lambda: _with(row(scene.sessions, request_id), lambda r: r.funder_reference is not None)
+    )
+    reference = given.funder_reference
+    assert reference
+
+    # The page shows it, and asks only for what the funder decides.
+    funder = Browser(scene.partners.api_url)
+    try:
+        assert (await funder.sign_in(region.email)).status_code == 303
+        page = await funder.get(f"/financeurs/demandes/{request_id}")
+        assert f'id="accord-reference">Votre référence : <strong>{reference}</strong>' in page.text
+        assert 'name="reference"' not in page.text
+    finally:
+        await funder.aclose()
+
+    start = date.today() + timedelta(days=30)
+    async with scene.api(region) as as_region:
+        # A system that gave no reference yet: the funder is asked for theirs.
+        async with transaction(scene.sessions) as session:
+            record = await session.get(TrainingRequestRecord, request_id)
+            assert record is not None
+            record.funder_reference = None
+        approval = {"start_date": start.isoformat(), "amount": "900"}
+        url = f"/api/v1/funder/training-requests/{request_id}/approval"
+        missing = await as_region.post(url, json=approval)
+        assert missing.status_code == 422
+        assert missing.json()["detail"].startswith("Votre référence : indiquez le numéro")
+        assert (await row(scene.sessions, request_id)).status == "submitted"
+
+        async with transaction(scene.sessions) as session:
+            record = await session.get(TrainingRequestRecord, request_id)
+            assert record is not None
+            record.funder_reference = reference
+        approved = await as_region.post(url, json=approval)
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["funder_reference"] == reference
