@@ -235,14 +235,17 @@ async def orient_to_service(
             error, status_code = refused.message, refused.status_code
     if error is None:
         return after_action(f"/beneficiaires/{beneficiary_id}/contrat?fait=orientation")
-    service = await ResourceBaseService(session, principal).service(service_id)
+    # The page again, for the person it was opened for (``?pour=``): distance, way back.
+    resources = ResourceBaseService(session, principal)
+    origin, _ = await _origin(resources, None, beneficiary_id or None)
+    service = await resources.service(service_id, origin)
     return templates.TemplateResponse(
         request,
         "resources/service.html",
         {
             "service": service,
-            "origin": None,
-            "back": "",
+            "origin": origin,
+            "back": _link({"pour": beneficiary_id}),
             "can_orient": orienting.can_orient,
             "people": await orienting.orientable_people(),
             "orient": {"beneficiary_id": beneficiary_id},
@@ -344,6 +347,7 @@ async def training_page(
         {
             "training": training,
             "origin": origin,
+            "back": _link({"pour": pour} if pour else {"commune": commune}),
             "is_admin": principal.role is Role.ADMIN,
             **requesting,
         },

@@ -13,6 +13,7 @@ with the reason and what was typed.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -353,8 +354,15 @@ async def _training_page(
     field_errors: dict[str, str],
     status_code: int = 422,
 ) -> Response:
-    training = await ResourceBaseService(session, principal).training(training_id)
-    context = await training_request_context(session, temporal, settings, principal, None)
+    # The page again, for the person it was opened for (``?pour=``): distance, way back.
+    resources = ResourceBaseService(session, principal)
+    pour = str(form.get("beneficiary_id") or "")
+    origin = None
+    if pour:
+        with contextlib.suppress(ParcoursError):
+            origin = await resources.person_origin(pour)
+    training = await resources.training(training_id, origin)
+    context = await training_request_context(session, temporal, settings, principal, pour)
     context |= {
         "request_form": form,
         "request_errors": errors,
@@ -363,7 +371,13 @@ async def _training_page(
     return templates.TemplateResponse(
         request,
         "resources/training.html",
-        {"training": training, "origin": None, "is_admin": False, **context},
+        {
+            "training": training,
+            "origin": origin,
+            "back": "?" + urlencode({"pour": pour}) if pour else "",
+            "is_admin": False,
+            **context,
+        },
         status_code=status_code,
     )
 

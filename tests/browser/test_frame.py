@@ -129,6 +129,10 @@ async def test_a_refused_orientation_comes_into_view_with_the_focus(
     await expect(result).to_have_attribute("role", "alert")
     await expect(result).to_contain_text("n'a pas donné son accord")
     await in_view_with_focus(page, result)
+    # Still the page for this person: the way back is to the search for them.
+    await expect(page.get_by_role("link", name="Retour à la recherche")).to_have_attribute(
+        "href", f"/ressources?pour={carnet.beneficiary_id}"
+    )
 
 
 async def test_a_refused_carnet_form_comes_into_view_with_the_focus(

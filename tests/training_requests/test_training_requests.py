@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -1149,3 +1150,29 @@ async def test_the_funder_is_not_asked_again_for_the_reference_its_system_gave(
         approved = await as_region.post(url, json=approval)
     assert approved.status_code == 200, approved.text
     assert approved.json()["funder_reference"] == reference
+
+
+async def test_the_training_page_stays_for_the_person_it_was_opened_for(scene: Scene) -> None:
+    """Opened with ``?pour=`` (from the person's carnet), the training's page chooses the
+    person and leads back to the trainings for them, as the service's page does; a refused
+    request keeps both."""
+    person_id = await scene.person(consents=())
+    training_id = await add_training(scene.sessions, "region")
+    back = f'href="/ressources/formations?pour={person_id}">Retour aux formations'
+    chosen = f'<option value="{person_id}" selected>'
+    referent = Browser(scene.partners.api_url)
+    try:
+        assert (await referent.sign_in(scene.staff["referent"].email)).status_code == 303
+        page = await referent.get(f"/ressources/formations/{training_id}?pour={person_id}")
+        assert chosen in page.text and back in page.text
+        referent.csrf = csrf_in(page.text)
+
+        refused = await referent.post(
+            f"/ressources/formations/{training_id}/demandes",
+            {"beneficiary_id": person_id, "message": "Motivée"},
+        )
+        assert refused.status_code == 409
+        assert "n'a pas donné son accord" in html.unescape(refused.text)
+        assert chosen in refused.text and back in refused.text
+    finally:
+        await referent.aclose()
