@@ -15,11 +15,20 @@ from datetime import date
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.testing import WorkflowEnvironment
 
+from api.app import create_app
 from parcours.core.schemas import person_choice, person_name
 from parcours.core.settings import Settings
 from tests.support.accounts import Staff
-from tests.support.api import ENGINE_DOWN, act, app_without_temporal, count_people, enrol
+from tests.support.api import (
+    ENGINE_DOWN,
+    act,
+    app_without_temporal,
+    count_people,
+    enrol,
+    served,
+)
 from tests.support.clients import ApiClients, Browsers, signed_in
 from tests.support.people import person_payload
 from tests.support.resources import add_service
@@ -275,6 +284,44 @@ async def test_unknown_journey_gives_a_french_not_found_page(browsers: Browsers)
         assert '<html lang="fr"' in page
         assert "Personne introuvable." in page
         assert 'href="/parcours"' in page
+
+
+async def test_errors_are_french_pages_and_the_api_keeps_json(
+    browsers: Browsers, settings: Settings, dev_env: WorkflowEnvironment
+) -> None:
+    http = await browsers("referent")
+    unknown = await http.get("/nimporte-quoi")
+    assert unknown.status_code == 404
+    page = text(unknown)
+    assert "<h1>Page non trouvée</h1>" in page and "Erreur 404" in page
+    assert 'id="signed-in-as">Referent 1</span>' in page  # still signed in, says the header
+    wrong_method = await http.post("/gestion/resume", data={})
+    assert wrong_method.status_code == 405
+    assert "Cette adresse ne s'utilise pas ainsi." in text(wrong_method)
+    bad_parameter = await http.get("/ressources", params={"page": "0"})
+    assert bad_parameter.status_code == 400
+    assert "L'adresse de la page contient une valeur qui n'est pas valide." in text(bad_parameter)
+
+    api = await http.get("/api/v1/nimporte-quoi")
+    assert (api.status_code, api.json()) == (404, {"detail": "Not Found"})
+    assert (await http.get("/api/v1/resources/services", params={"page": "0"})).status_code == 422
+
+    # Something unexpected: a French page, JSON for the API; nothing of the error shown.
+    app = create_app(settings, temporal=dev_env.client)
+
+    async def broken() -> None:
+        raise RuntimeError("secret detail")
+
+    app.add_api_route("/en-panne", broken)
+    app.add_api_route("/api/v1/en-panne", broken)
+    async with served(app) as client:
+        failed = await client.get("/en-panne")
+        assert failed.status_code == 500
+        assert "<h1>Erreur inattendue</h1>" in text(failed)
+        assert "secret detail" not in failed.text
+        api_failed = await client.get("/api/v1/en-panne")
+        assert api_failed.status_code == 500
+        assert api_failed.json() == {"detail": "Erreur inattendue : rien n'a été enregistré."}
 
 
 def test_a_name_is_written_one_way() -> None:
