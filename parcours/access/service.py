@@ -30,7 +30,7 @@ from parcours.core.db import utcnow
 from parcours.core.errors import Conflict, Forbidden, InvalidReference, NotFound, Unauthenticated
 from parcours.core.mail import Mail
 from parcours.core.outbox import enqueue
-from parcours.core.schemas import PersonRef, person_choice
+from parcours.core.schemas import PersonRef, person_name
 from parcours.core.security import (
     hash_password,
     new_token,
@@ -537,8 +537,7 @@ class AdminService:
             sessions_ended=sessions,
             tokens_revoked=tokens,
             journeys_to_reassign=[
-                PersonRef(id=i, label=person_choice(first, last, born))
-                for i, first, last, born in followed
+                PersonRef(id=i, label=person_name(first, last)) for i, first, last in followed
             ],
         )
 
