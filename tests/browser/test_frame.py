@@ -151,6 +151,26 @@ async def test_a_refused_carnet_form_comes_into_view_with_the_focus(
     await in_view_with_focus(page, result)
 
 
+async def test_without_script_a_refusal_still_takes_the_focus(
+    browser: Browser, app_url: str, carnet: Carnet
+) -> None:
+    """No script at all: the alert's ``autofocus`` alone brings it into view with the focus."""
+    page = await phone(browser, app_url, scripts=False)
+    try:
+        await sign_in(page, carnet.referent_email)
+        await page.goto(f"/beneficiaires/{carnet.beneficiary_id}/contrat")
+        form = page.locator("#contrat-form")
+        await form.locator("label", has_text="Contrat d'engagement réciproque (CER)").click()
+        await form.get_by_label("Date de signature").fill("2025-03-14")
+        await form.get_by_label("Heures d'activité par semaine").fill("15")
+        await form.get_by_role("button", name="Enregistrer le contrat").click()
+        result = page.locator("#resultat")
+        await expect(result).to_contain_text("Action possible seulement")
+        await in_view_with_focus(page, result)
+    finally:
+        await page.context.close()
+
+
 async def test_a_success_far_down_the_page_comes_into_view_with_the_focus(
     page: Page, carnet: Carnet
 ) -> None:
