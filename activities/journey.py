@@ -11,6 +11,7 @@ from temporalio.client import Client
 
 from activities.heartbeat import heartbeating
 from parcours.core.db import transaction
+from parcours.core.settings import Settings
 from parcours.journey.messages import (
     RECONCILE_JOURNEYS,
     RECORD_JOURNEY_EVENT,
@@ -29,8 +30,9 @@ from parcours.journey.settlement import JourneySettlement
 
 
 class ReadModelActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
         self.sessions = sessions
+        self.handoff_read_days = settings.handoff_read_days
 
     @activity.defn(name=RECORD_JOURNEY_EVENT)
     async def record_journey_event(self, data: RecordJourneyEventInput) -> None:
@@ -39,7 +41,8 @@ class ReadModelActivities:
             await JourneyRepository(session).project(
                 RecordJourneyEventsInput(
                     journey=data.journey, first_seq=data.seq, events=[data.event]
-                )
+                ),
+                handoff_read_days=self.handoff_read_days,
             )
 
     @activity.defn(name=RECORD_JOURNEY_EVENTS)
@@ -47,12 +50,14 @@ class ReadModelActivities:
         """A transition's events in one transaction; idempotent like the single-event one, and
         the workflow's truth replaces any event it did not record (``JourneyRepository``)."""
         async with transaction(self.sessions) as session:
-            await JourneyRepository(session).project(data)
+            await JourneyRepository(session).project(data, handoff_read_days=self.handoff_read_days)
 
 
 class JourneyReconcileActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], client: Client) -> None:
-        self.reconciler = JourneyReconciler(sessions, client)
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], client: Client, settings: Settings
+    ) -> None:
+        self.reconciler = JourneyReconciler(sessions, client, settings)
 
     @activity.defn(name=RECONCILE_JOURNEYS)
     async def reconcile_journeys(self, data: ReconcileInput) -> ReconcileResult:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
@@ -16,6 +17,7 @@ from fastapi.exception_handlers import (
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError, InterfaceError
 from starlette.exceptions import HTTPException
 from temporalio.client import Client
 
@@ -29,6 +31,7 @@ from api.pages import resources as resource_pages
 from api.pages import training_requests as training_request_pages
 from api.pages.access import router as access_pages
 from api.pages.carnet import router as carnet_pages
+from api.pages.carnet.consent_links import remedy_of
 from api.routes import (
     access,
     carnet,
@@ -44,11 +47,16 @@ from api.routes import (
 from api.templating import domain_error_page, error_page
 from parcours.access.service import AccountService
 from parcours.core.db import create_engine, create_sessionmaker
-from parcours.core.errors import ParcoursError
+from parcours.core.errors import ParcoursError, Unavailable
 from parcours.core.settings import ROOT, Settings, get_settings
 from parcours.core.temporal import connect
 
 log = logging.getLogger(__name__)
+
+DATABASE_DOWN = (
+    "La base de données de Parcours ne répond pas pour l'instant : réessayez dans quelques "
+    "instants (une action renvoyée n'est appliquée qu'une fois)."
+)
 
 DSFR_DIST = ROOT / "node_modules" / "@gouvfr" / "dsfr" / "dist"
 # What answers JSON when it fails: the API, and the machines' own addresses.
@@ -101,7 +109,12 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     @app.exception_handler(ParcoursError)
     async def _domain_error(request: Request, error: ParcoursError) -> Response:
         if answers_json(request):
-            return JSONResponse({"detail": error.message}, status_code=error.status_code)
+            body: dict[str, object] = {"detail": error.message}
+            remedy = remedy_of(error)
+            if remedy is not None:
+                # A missing consent: the page where it is recorded, and the call that does it.
+                body["remedy"] = asdict(remedy)
+            return JSONResponse(body, status_code=error.status_code)
         return domain_error_page(request, error)
 
     # Pages answer a French page for an unknown address, a wrong method or parameter, and an
@@ -136,6 +149,22 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
                 status_code=500,
                 media_type="text/plain; charset=utf-8",
             )
+
+    @app.exception_handler(DBAPIError)
+    async def _database_down(request: Request, error: DBAPIError) -> Response:
+        """The database dropped the connection or refused it (restarting, failing over): a
+        French 503, the request's transaction rolled back. Anything else is a bug: 500."""
+        if not (error.connection_invalidated or _is_connection_error(error)):
+            raise error
+        log.warning("database unavailable", extra={"error": type(error.orig).__name__})
+        return await _domain_error(request, Unavailable(DATABASE_DOWN))
+
+    @app.exception_handler(ConnectionError)
+    async def _connection_refused(request: Request, error: ConnectionError) -> Response:
+        """Opening a database connection while the server is down raises the socket's own
+        error (refused, reset), unwrapped by the driver: the same French 503."""
+        log.warning("database unavailable", extra={"error": type(error).__name__})
+        return await _domain_error(request, Unavailable(DATABASE_DOWN))
 
     @app.get("/metrics", include_in_schema=False)
     async def _metrics() -> Response:
@@ -178,3 +207,18 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
 
     app.mount("/static/app", StaticFiles(directory=ROOT / "api" / "static"), name="app-static")
     return app
+
+
+def _is_connection_error(error: DBAPIError) -> bool:
+    """A lost or refused connection: SQLSTATE class 08 (connection exception) or 57P (the
+    server shutting down, starting up), or the socket itself, wherever the driver's chain
+    carries it."""
+    if isinstance(error, InterfaceError):
+        return True
+    seen: BaseException | None = error.orig
+    while seen is not None:
+        state = str(getattr(seen, "sqlstate", None) or getattr(seen, "pgcode", None) or "")
+        if state.startswith(("08", "57P")) or isinstance(seen, ConnectionError):
+            return True
+        seen = seen.__cause__
+    return False

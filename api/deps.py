@@ -17,7 +17,7 @@ from temporalio.client import Client
 from api.auth import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, SignInRequired, _from_request
 from api.pages.carnet.view import CarnetPages
 from parcours.access.rules import Principal
-from parcours.access.service import AccountService, AdminService
+from parcours.access.service import AccountService, AdminService, record_token_use, tokens_used
 from parcours.carnet.service import CarnetService, ErasureService
 from parcours.core.errors import Forbidden, Unauthenticated
 from parcours.core.outbox import enqueued, send_outbox
@@ -57,10 +57,19 @@ async def get_session(request: Request, after: BackgroundTasks) -> AsyncIterator
         except BaseException:
             await session.rollback()
             raise
+    if used := tokens_used(session):
+        after.add_task(_record_token_use, request.app.state.sessions, used)
     if mails := enqueued(session):
         # After the response: the user does not wait for SMTP, and the mails the SMTP server
         # does not take now are the outbox workflow's, within a minute.
         after.add_task(_send_mails, request.app.state.sessions, request.app.state.settings, mails)
+
+
+async def _record_token_use(sessions: async_sessionmaker[AsyncSession], ids: list[str]) -> None:
+    try:
+        await record_token_use(sessions, ids)
+    except Exception:  # a last-use date is not worth an error: the next request tries again
+        log.warning("token use not recorded", exc_info=True)
 
 
 async def _send_mails(

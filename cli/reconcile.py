@@ -16,7 +16,9 @@ async def run_reconcile(
 ) -> int:
     engine = create_engine(settings.database_url)
     try:
-        reconciler = JourneyReconciler(create_sessionmaker(engine), await connect(settings))
+        reconciler = JourneyReconciler(
+            create_sessionmaker(engine), await connect(settings), settings
+        )
         if journeys:
             ids = journeys
         elif all_journeys:

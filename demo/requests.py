@@ -27,6 +27,7 @@ from demo.seed import DEMO_REFERENT_EMAIL
 from parcours.access.models import User
 from parcours.access.rules import Principal
 from parcours.carnet.models import Beneficiary, Consent
+from parcours.carnet.schemas import ConsentMethod
 from parcours.core.db import create_engine, create_sessionmaker, transaction, utcnow
 from parcours.core.settings import Settings
 from parcours.core.temporal import connect
@@ -160,10 +161,12 @@ async def _referent_and_people(
                             partner=partner,
                             granted=True,
                             changed_at=utcnow(),
+                            method=ConsentMethod.SELF_SERVICE.value,
                         )
                     )
                 else:
                     consent.granted = True
+                    consent.method = ConsentMethod.SELF_SERVICE.value
         return referent, people
 
 

@@ -26,6 +26,7 @@ from temporalio.client import Client
 from demo.resources import load_demo_resources
 from parcours.access.models import Structure, User
 from parcours.carnet.models import Beneficiary, Consent
+from parcours.carnet.schemas import ConsentMethod
 from parcours.core.db import create_engine, create_sessionmaker, transaction
 from parcours.core.errors import Conflict
 from parcours.core.schemas import person_name
@@ -554,7 +555,10 @@ async def _hand_to_referent(
                 if await session.get(Consent, (beneficiary_id, "france_travail")) is None:
                     session.add(
                         Consent(
-                            beneficiary_id=beneficiary_id, partner="france_travail", granted=True
+                            beneficiary_id=beneficiary_id,
+                            partner="france_travail",
+                            granted=True,
+                            method=ConsentMethod.SELF_SERVICE.value,
                         )
                     )
     return handed

@@ -15,6 +15,8 @@
   simulators sending their callbacks to the app, and a worker on its own task queue with the
   journeys, the CAF import and the partner calls, on the real Temporal dev server; the
   adapters point at the simulators.
+- Next to it, for the tests that kill it, ``parcours worker`` in a process of its own
+  (``worker_process``), on a task queue of its own.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ from tests.support.partners import (
 )
 from tests.support.probe import PartnerCallProbe
 from tests.support.servers import free_port, serve
+from tests.support.workers import WorkerOnItsQueue, worker_on_its_queue
 from worker.assembly import PARTNER_WORKFLOWS, PartnerWorkerParts, build_worker, journey_runner
 from workflows.journey import Journey
 
@@ -274,6 +277,29 @@ async def mailbox(tmp_path: Path) -> AsyncIterator[LocalMailbox]:
         await local.stop()
 
 
+@pytest.fixture
+async def mailed_app(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    dev_env: WorkflowEnvironment,
+    dev_worker: Worker,
+    mailbox: LocalMailbox,
+) -> AsyncIterator[tuple[str, Settings]]:
+    """The whole app sending its mail to this test's ``mailbox``, its links pointing at
+    itself: its address, and the settings it runs with."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    mailing = mailbox.settings(settings, public_app_url=url)
+    app = create_app(mailing, temporal=dev_env.client)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    yield url, mailing
+    server.should_exit = True
+    await task
+
+
 @pytest.fixture(scope="session")
 async def partner_stack(
     settings: Settings,
@@ -305,7 +331,7 @@ async def partner_stack(
     )
     app = with_partner_routes(create_app(stack_settings, temporal=dev_env.client))
     parts = PartnerWorkerParts.build(dev_env.client, sessions, stack_settings)
-    read_model = ReadModelActivities(sessions)
+    read_model = ReadModelActivities(sessions, stack_settings)
     settlement = JourneySettlementActivities(sessions, dev_env.client)
     worker = Worker(
         dev_env.client,
@@ -340,3 +366,13 @@ async def partners(partner_stack: PartnerStack) -> PartnerStack:
     """The stack with the simulators reset (no data, no switches)."""
     await partner_stack.reset()
     return partner_stack
+
+
+@pytest.fixture
+async def worker_process(
+    partners: PartnerStack, staff: Staff, tmp_path: Path
+) -> AsyncIterator[WorkerOnItsQueue]:
+    """``parcours worker`` in a process of its own, next to the partner stack, for the tests
+    that kill it (``kill -9``): its task queue, and the app starting workflows there."""
+    async with worker_on_its_queue(partners, staff, tmp_path) as worker:
+        yield worker

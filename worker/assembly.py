@@ -119,8 +119,8 @@ def build_worker(
     partners: PartnerWorkerParts | None = None,
 ) -> Worker:
     settings = settings or get_settings()
-    read_model = ReadModelActivities(sessions)
-    reconcile = JourneyReconcileActivities(sessions, client)
+    read_model = ReadModelActivities(sessions, settings)
+    reconcile = JourneyReconcileActivities(sessions, client, settings)
     settlement = JourneySettlementActivities(sessions, client)
     retention = RetentionActivities(sessions, client, settings)
     digest = DigestActivities(sessions, settings)

@@ -302,7 +302,7 @@ async def digest_page(
     principal: PagePrincipal,
     jour: Annotated[str | None, Query(max_length=10)] = None,
 ) -> Response:
-    if principal.role not in (Role.MANAGER, Role.ADMIN, Role.REFERENT):
+    if principal.role not in (Role.MANAGER, Role.ORIENTATION, Role.ADMIN, Role.REFERENT):
         raise ParcoursError("Cette page est réservée aux professionnels.")
     digests = await service.my_digests(limit=14)
     current = next((d for d in digests if d.day.isoformat() == jour), None) if jour else None
@@ -315,6 +315,7 @@ async def digest_page(
             "digests": digests,
             "addressed": addressed,
             "is_manager": principal.role is Role.MANAGER,
+            "is_orientation": principal.role is Role.ORIENTATION,
             "is_referent": principal.role is Role.REFERENT,
             "gets_digests": _gets_digests(principal),
             "hour": service.settings.digest_hour,
@@ -324,6 +325,6 @@ async def digest_page(
 
 
 def _gets_digests(principal: Principal) -> bool:
-    return principal.role is Role.MANAGER or (
+    return principal.role in (Role.MANAGER, Role.ORIENTATION) or (
         principal.role is Role.ADMIN and principal.structure_id is not None
     )

@@ -20,6 +20,8 @@ from api.deps import (
     TemporalDep,
 )
 from api.forms import after_action, form_values, local_time
+from api.pages.carnet.consent_links import remedy_of
+from api.pages.carnet.view import tab_url
 from api.templating import templates
 from parcours.core.errors import NotFound, ParcoursError
 from parcours.core.settings import Settings
@@ -62,6 +64,7 @@ async def ask_partner(
             failed="recherche",
             errors=[(None, error.message)],
             status_code=error.status_code,
+            extra={"remedy": remedy_of(error, tab_url(beneficiary_id, "situation"))},
         )
     return await pages.render(beneficiary_id, "situation", extra={"lookup": read})
 

@@ -18,6 +18,7 @@ from starlette.datastructures import UploadFile
 from api.auth import CSRF_FIELD
 from api.deps import PagePrincipal, SessionDep, SettingsDep, TemporalDep
 from api.forms import after_action
+from api.pages.carnet.consent_links import Remedy, remedy_of
 from api.pages.training_requests import training_request_context
 from api.routes.resources import MAX_IMPORT_BYTES, distance_from
 from api.templating import templates
@@ -222,6 +223,7 @@ async def orient_to_service(
     beneficiary_id = str(form.get("beneficiary_id") or "")
     orienting = ServiceOrientationService(session, temporal, settings, principal)
     error: str | None = None
+    remedy: Remedy | None = None
     status_code = 422
     if not beneficiary_id:
         error = "Choisissez la personne à orienter."
@@ -233,6 +235,8 @@ async def orient_to_service(
         except ParcoursError as refused:
             await session.rollback()
             error, status_code = refused.message, refused.status_code
+            back = f"/ressources/services/{service_id}?{urlencode({'pour': beneficiary_id})}"
+            remedy = remedy_of(refused, back)
     if error is None:
         return after_action(f"/beneficiaires/{beneficiary_id}/contrat?fait=orientation")
     # The page again, for the person it was opened for (``?pour=``): distance, way back.
@@ -250,6 +254,7 @@ async def orient_to_service(
             "people": await orienting.orientable_people(),
             "orient": {"beneficiary_id": beneficiary_id},
             "orient_error": error,
+            "orient_remedy": remedy,
         },
         status_code=status_code,
     )

@@ -33,6 +33,7 @@ from api.deps import (
     TemporalDep,
 )
 from api.forms import after_action, clean_form, form_values, french_problem, local_time
+from api.pages.carnet.consent_links import Remedy, remedy_of
 from api.pages.carnet.view import CarnetPages
 from api.templating import templates
 from parcours.access.rules import Principal, Role
@@ -327,6 +328,8 @@ async def request_training(
         )
     except ParcoursError as error:
         await session.rollback()
+        pour = urlencode({"pour": values.get("beneficiary_id", "")})
+        back = f"/ressources/formations/{training_id}?{pour}"
         return await _training_page(
             request,
             session,
@@ -338,6 +341,7 @@ async def request_training(
             [(None, error.message)],
             {},
             error.status_code,
+            remedy_of(error, back),
         )
     return after_action(f"/beneficiaires/{data.beneficiary_id}/contrat?demande=envoyee")
 
@@ -353,6 +357,7 @@ async def _training_page(
     errors: list[tuple[str | None, str]],
     field_errors: dict[str, str],
     status_code: int = 422,
+    remedy: Remedy | None = None,
 ) -> Response:
     # The page again, for the person it was opened for (``?pour=``): distance, way back.
     resources = ResourceBaseService(session, principal)
@@ -367,6 +372,7 @@ async def _training_page(
         "request_form": form,
         "request_errors": errors,
         "request_field_errors": field_errors,
+        "request_remedy": remedy,
     }
     return templates.TemplateResponse(
         request,

@@ -1,8 +1,8 @@
 """JSON API of the carnet de bord, and of the person's own space (``/me``)."""
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, UploadFile, status
+from fastapi import APIRouter, Form, UploadFile, status
 from fastapi.responses import Response
 
 from api.deps import ApiPrincipal, CarnetDep, SettingsDep
@@ -11,13 +11,17 @@ from parcours.carnet.schemas import (
     AppointmentCreate,
     AppointmentUpdate,
     CarnetRead,
+    ConsentMethod,
+    ConsentRecord,
     ConsentUpdate,
     ContactUpdate,
     ContractCreate,
     DiagnosisCreate,
+    DocumentUpload,
     FactCreate,
     FollowUpWish,
     NoteCreate,
+    Partner,
     PlanActionCreate,
     PlanActionUpdate,
     ProjectUpdate,
@@ -142,6 +146,42 @@ async def download_document(beneficiary_id: str, document_id: str, carnet: Carne
         document.data,
         media_type=document.content_type,
         headers={"Content-Disposition": f'attachment; filename="{_ascii(document.filename)}"'},
+    )
+
+
+@router.post(
+    "/beneficiaries/{beneficiary_id}/consents",
+    status_code=Done,
+    summary="Enregistrer un consentement recueilli en entretien ou sur papier",
+    description=(
+        "Le ou la référent·e enregistre l'accord (ou son retrait) que la personne a donné en "
+        "entretien (`in_person`) ou sur un formulaire papier signé (`paper`, formulaire joint "
+        "obligatoire : il rejoint les documents du carnet). La personne, elle, donne ou retire "
+        "son accord depuis son espace (`PUT /api/v1/me/consents`)."
+    ),
+    responses={
+        422: {"description": "Le formulaire signé manque (sur papier), ou un fichier refusé"}
+    },
+)
+async def record_consent(
+    beneficiary_id: str,
+    partner: Annotated[Partner, Form()],
+    method: Annotated[ConsentMethod, Form(description="in_person ou paper")],
+    carnet: CarnetDep,
+    settings: SettingsDep,
+    granted: Annotated[bool, Form(description="false : la personne retire son accord")] = True,
+    file: UploadFile | None = None,
+) -> None:
+    document = None
+    if file is not None and file.filename:
+        data = await file.read(settings.max_document_bytes + 1)
+        document = DocumentUpload(
+            filename=file.filename, content_type=file.content_type or "", data=data
+        )
+    await carnet.record_consent(
+        beneficiary_id,
+        ConsentRecord(partner=partner, granted=granted, method=method),
+        document,
     )
 
 

@@ -105,6 +105,18 @@ class AccountRepository:
     async def end_user_sessions(self, user_id: str) -> None:
         await self.session.execute(delete(WebSession).where(WebSession.user_id == user_id))
 
+    async def touch_tokens(self, ids: list[str], now: datetime, unless_since: datetime) -> None:
+        """Set the tokens' last use to ``now``, unless it is already after ``unless_since``."""
+        await self.session.execute(
+            update(ApiToken)
+            .where(
+                ApiToken.id.in_(ids),
+                or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < unless_since),
+            )
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
     async def api_token(
         self, token_hash: str, now: datetime
     ) -> tuple[ApiToken, User | None] | None:

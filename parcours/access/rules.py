@@ -3,19 +3,29 @@
 A carnet is visible to its follow-up group only: the référent and their structure (read and
 write), the département's chargé·e d'orientation and managers (read), and the person
 themself. Anyone else gets "introuvable" (404), never a hint that the person exists.
+
+When a journey is handed off to another département, its former follow-up group (the
+référent who followed it, the référents of the structure that followed it) may still read it,
+and only read it, until the hand-off's ``readable_until``: a write is refused (403) with the
+reason; afterwards they get "introuvable" like anyone else.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from parcours.core.errors import Forbidden, NotFound
 
 if TYPE_CHECKING:  # rows are read by attribute only: these rules stay pure
     from parcours.access.models import User
-    from parcours.journey.models import JourneyRecord
+    from parcours.journey.models import JourneyHandover, JourneyRecord
+
+PARIS = ZoneInfo("Europe/Paris")
 
 
 class Role(StrEnum):
@@ -99,25 +109,90 @@ def can_read(p: Principal, journey: JourneyRecord) -> bool:
 
 def can_write_carnet(p: Principal, journey: JourneyRecord) -> bool:
     """Référents of the follow-up group write the carnet; the others (chargé·e d'orientation,
-    manager, the person) read it."""
+    manager, the person, the former follow-up group after a hand-off) read it."""
     return p.role is Role.REFERENT and can_read(p, journey)
 
 
-def ensure_read(p: Principal, journey: JourneyRecord | None) -> JourneyRecord:
-    if journey is None or not can_read(p, journey):
+def reading_after_handoff(
+    p: Principal,
+    journey: JourneyRecord,
+    handovers: Sequence[JourneyHandover],
+    now: datetime | None,
+) -> JourneyHandover | None:
+    """The hand-off by which ``p``, of the journey's former follow-up group, still reads it
+    (read only), or None: ``p`` is not of it, reads the journey anyway, or the period is over.
+    The latest such hand-off when there are several."""
+    if not handovers or p.role is not Role.REFERENT or can_read(p, journey):
+        return None
+    if now is None:
+        raise ValueError("a hand-off's read period is judged at a given time")
+    found = [
+        h
+        for h in handovers
+        if h.journey_id == journey.journey_id
+        and now < h.readable_until
+        and (
+            h.from_referent_id == p.id
+            or (p.structure_id is not None and h.from_structure_id == p.structure_id)
+        )
+    ]
+    return max(found, key=lambda h: h.seq, default=None)
+
+
+def day_fr(moment: datetime) -> str:
+    return moment.astimezone(PARIS).strftime("%d/%m/%Y")
+
+
+def read_only_after_handoff(handover: JourneyHandover) -> str:
+    """Why a former follow-up group may not change a journey handed off (French, for them)."""
+    return (
+        f"Parcours transféré au département {handover.to_territory} le "
+        f"{day_fr(handover.handed_off_at)} : vous pouvez le lire jusqu'au "
+        f"{day_fr(handover.readable_until)}, sans pouvoir le modifier ni agir sur le parcours."
+    )
+
+
+def ensure_read(
+    p: Principal,
+    journey: JourneyRecord | None,
+    handovers: Sequence[JourneyHandover] = (),
+    now: datetime | None = None,
+) -> JourneyRecord:
+    """The journey if ``p`` may read it (``handovers``: the journey's, judged at ``now``,
+    for its former follow-up group), else "introuvable"."""
+    if journey is None or not (
+        can_read(p, journey) or reading_after_handoff(p, journey, handovers, now)
+    ):
         raise NotFound("Personne introuvable.")
     return journey
 
 
-def ensure_write(p: Principal, journey: JourneyRecord | None) -> JourneyRecord:
-    journey = ensure_read(p, journey)
+def ensure_write(
+    p: Principal,
+    journey: JourneyRecord | None,
+    handovers: Sequence[JourneyHandover] = (),
+    now: datetime | None = None,
+) -> JourneyRecord:
+    journey = ensure_read(p, journey, handovers, now)
     if not can_write_carnet(p, journey):
+        handover = reading_after_handoff(p, journey, handovers, now)
+        if handover is not None:
+            raise Forbidden(read_only_after_handoff(handover))
         raise Forbidden("Votre rôle vous permet de lire ce carnet, pas de le modifier.")
     return journey
 
 
-def ensure_action(p: Principal, journey: JourneyRecord | None, action: str) -> JourneyRecord:
-    journey = ensure_read(p, journey)
+def ensure_action(
+    p: Principal,
+    journey: JourneyRecord | None,
+    action: str,
+    handovers: Sequence[JourneyHandover] = (),
+    now: datetime | None = None,
+) -> JourneyRecord:
+    journey = ensure_read(p, journey, handovers, now)
+    handover = reading_after_handoff(p, journey, handovers, now)
+    if handover is not None:
+        raise Forbidden(read_only_after_handoff(handover))
     if p.role not in ACTION_ROLES[action]:
         raise Forbidden("Votre rôle ne permet pas cette action sur le parcours.")
     return journey

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parcours.access.models import ApiToken, Invitation, Structure, User, WebSession
 from parcours.access.repository import AccountRepository, AdminRepository, log_admin
@@ -26,7 +26,7 @@ from parcours.access.schemas import (
     TokenCreated,
     TokenRead,
 )
-from parcours.core.db import utcnow
+from parcours.core.db import transaction, utcnow
 from parcours.core.errors import Conflict, Forbidden, InvalidReference, NotFound, Unauthenticated
 from parcours.core.mail import Mail
 from parcours.core.outbox import enqueue
@@ -80,6 +80,24 @@ def password_reset_mail(user: User, link: str) -> Mail:
             "Si vous n'avez rien demandé, ignorez ce message : votre mot de passe ne change pas.\n"
         ),
     )
+
+
+# Where a request's session keeps the API tokens it used (their last use to record after it).
+_TOKENS_USED = "api_tokens_used"
+# A token's last use is kept to the minute: no write on every call of a busy client.
+TOKEN_USE_EVERY = timedelta(minutes=1)
+
+
+def tokens_used(session: AsyncSession) -> list[str]:
+    """The API tokens a request used whose last use is to be recorded."""
+    return sorted(session.info.get(_TOKENS_USED, ()))
+
+
+async def record_token_use(sessions: async_sessionmaker[AsyncSession], ids: list[str]) -> None:
+    """Record that the tokens were used now, in a short transaction of its own."""
+    now = utcnow()
+    async with transaction(sessions) as session:
+        await AccountRepository(session).touch_tokens(ids, now, now - TOKEN_USE_EVERY)
 
 
 @dataclass(frozen=True)
@@ -168,9 +186,10 @@ class AccountService:
         found = await self.accounts.api_token(token_hash(token), now)
         if found is not None:
             used = found[0]
-            # Its last use, to the minute: no write on every call of a busy client.
-            if used.last_used_at is None or now - used.last_used_at > timedelta(minutes=1):
-                used.last_used_at = now
+            # Its last use, to the minute, written after the request by ``record_token_use``
+            # in a transaction of its own: the request never holds a lock for it.
+            if used.last_used_at is None or now - used.last_used_at > TOKEN_USE_EVERY:
+                self.session.info.setdefault(_TOKENS_USED, set()).add(used.id)
         return found
 
     async def create_api_token(self, user: User, label: str) -> str:

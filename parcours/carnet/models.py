@@ -174,7 +174,9 @@ class Document(Base):
 
 
 class Consent(Base):
-    """The person's current consent to share their carnet with one partner."""
+    """The person's current consent to share their carnet with one partner: given or
+    withdrawn, when, how, by whom, and the signed form when it was given on paper. Each change
+    is in the access log (``carnet.consent.*``), which the carnet's history reads."""
 
     __tablename__ = "consents"
 
@@ -184,7 +186,13 @@ class Consent(Base):
     partner: Mapped[str] = mapped_column(String(30), primary_key=True)
     granted: Mapped[bool] = mapped_column(Boolean)
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Who recorded it: the person in her space, or the référent who collected it.
     changed_by: Mapped[str | None] = mapped_column(String(36))
+    # ``ConsentMethod``: self_service, in_person, paper (None: recorded before it was kept).
+    method: Mapped[str | None] = mapped_column(String(20))
+    document_id: Mapped[str | None] = mapped_column(
+        ForeignKey("documents.id", ondelete="SET NULL", name="fk_consents_document")
+    )
 
 
 class ErasureRequest(Base):

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from parcours.core.schemas import PersonRef
-from parcours.journey.schemas import BeneficiaryRead, JourneyRead
+from parcours.journey.schemas import BeneficiaryRead, HandoverRead, JourneyRead
 
 
 class Theme(StrEnum):
@@ -111,6 +111,44 @@ PARTNER_LABELS = {
     Partner.STRUCTURES: "les structures vers lesquelles je suis orienté·e",
 }
 
+# Each partner as the professionals' pages name it (the carnet's header, its history).
+PARTNER_TITLES = {
+    Partner.CAF: "CAF",
+    Partner.FRANCE_TRAVAIL: "France Travail",
+    Partner.STRUCTURES: "Structures",
+    Partner.REGION: "Région",
+}
+
+
+class ConsentMethod(StrEnum):
+    """How a consent was given or withdrawn (its « mode de recueil »)."""
+
+    SELF_SERVICE = "self_service"
+    IN_PERSON = "in_person"
+    PAPER = "paper"
+
+
+CONSENT_METHOD_LABELS = {
+    ConsentMethod.SELF_SERVICE: "par la personne dans son espace",
+    ConsentMethod.IN_PERSON: "recueilli en entretien",
+    ConsentMethod.PAPER: "sur papier signé",
+}
+# A consent recorded before Parcours kept how.
+UNKNOWN_METHOD_LABEL = "mode de recueil non renseigné"
+
+
+class ConsentState(StrEnum):
+    GIVEN = "given"
+    WITHDRAWN = "withdrawn"
+    NOT_ASKED = "not_asked"
+
+
+CONSENT_STATE_LABELS = {
+    ConsentState.GIVEN: "donné",
+    ConsentState.WITHDRAWN: "retiré",
+    ConsentState.NOT_ASKED: "pas encore demandé",
+}
+
 DOCUMENT_TYPES = {
     "application/pdf": b"%PDF-",
     "image/png": b"\x89PNG\r\n\x1a\n",
@@ -136,6 +174,31 @@ CHANGE_LABELS = {
     "carnet.erasure_request": "Demande d'effacement",
     "carnet.erasure": "Données effacées",
 }
+
+CONSENT_CHANGE_PREFIX = "carnet.consent."
+
+
+def consent_change(partner: Partner, granted: bool, method: ConsentMethod) -> str:
+    """How a consent's change is named in the access log (and so in the carnet's history):
+    ``carnet.consent.<partner>.<given|withdrawn>.<method>``."""
+    state = ConsentState.GIVEN if granted else ConsentState.WITHDRAWN
+    return f"{CONSENT_CHANGE_PREFIX}{partner.value}.{state.value}.{method.value}"
+
+
+def change_label(what: str) -> str:
+    """A carnet change as its history says it, in French."""
+    if what.startswith(CONSENT_CHANGE_PREFIX):
+        parts = what.removeprefix(CONSENT_CHANGE_PREFIX).split(".")
+        try:
+            partner, state = Partner(parts[0]), ConsentState(parts[1])
+            method = ConsentMethod(parts[2])
+        except (IndexError, ValueError):
+            return CHANGE_LABELS["carnet.consent"]
+        return (
+            f"Consentement {CONSENT_STATE_LABELS[state]} — {PARTNER_TITLES[partner]} "
+            f"({CONSENT_METHOD_LABELS[method]})"
+        )
+    return CHANGE_LABELS.get(what, what)
 
 
 class Form(BaseModel):
@@ -200,8 +263,27 @@ class ContactUpdate(Form):
 
 
 class ConsentUpdate(Form):
+    """The person's choice from her own space (given or withdrawn)."""
+
     partner: Partner
     granted: bool
+
+
+class ConsentRecord(Form):
+    """A consent the référent collected: in an interview, or on a signed paper form (then
+    attached to the carnet's documents)."""
+
+    partner: Partner
+    granted: bool = True
+    method: ConsentMethod
+
+
+class DocumentUpload(BaseModel):
+    """A file as it was uploaded, before the carnet checks it."""
+
+    filename: str
+    content_type: str
+    data: bytes
 
 
 class FollowUpWish(Form):
@@ -283,9 +365,20 @@ class DocumentRead(BaseModel):
 
 class ConsentRead(BaseModel):
     partner: Partner
+    # As the person reads it (« la Région (financement des formations) »).
     partner_label: str
+    # As the professionals' pages name it (« Région »).
+    partner_title: str
     granted: bool
+    state: ConsentState
+    state_label: str
     changed_at: datetime | None
+    method: ConsentMethod | None = None
+    # « recueilli en entretien », « sur papier signé »… (None: not asked yet).
+    method_label: str | None = None
+    by: PersonRef | None = None
+    # The signed form, on paper.
+    document_id: str | None = None
 
 
 class CarnetTimelineEntry(BaseModel):
@@ -303,6 +396,9 @@ class CarnetRead(BaseModel):
     referent: PersonRef | None
     structure: PersonRef | None
     can_write: bool
+    # Set when the reader is of the journey's former follow-up group, reading it after its
+    # hand-off to another département (read only, for a while).
+    handed_off: HandoverRead | None = None
     facts: list[FactRead]
     diagnosis: DiagnosisRead | None
     project: ProjectRead | None

@@ -7,7 +7,8 @@ journey refuses, the whole change is refused and nothing is written.
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +16,14 @@ from temporalio.client import Client
 
 from parcours.access.models import User
 from parcours.access.repository import AccountRepository, log_access
-from parcours.access.rules import Principal, Role, can_write_carnet, ensure_read, ensure_write
+from parcours.access.rules import (
+    Principal,
+    Role,
+    can_write_carnet,
+    ensure_read,
+    ensure_write,
+    reading_after_handoff,
+)
 from parcours.access.service import AccountService
 from parcours.carnet.models import (
     Appointment,
@@ -33,20 +41,26 @@ from parcours.carnet.models import (
 from parcours.carnet.repository import CarnetRepository
 from parcours.carnet.schemas import (
     APPOINTMENT_STATUS_LABELS,
-    CHANGE_LABELS,
+    CONSENT_METHOD_LABELS,
+    CONSENT_STATE_LABELS,
     CONTRACT_KIND_LABELS,
     DOCUMENT_TYPES,
     PARTNER_LABELS,
+    PARTNER_TITLES,
     PLAN_STATUS_LABELS,
     SOURCE_LABELS,
     THEME_LABELS,
+    UNKNOWN_METHOD_LABEL,
     AppointmentCreate,
     AppointmentRead,
     AppointmentStatus,
     AppointmentUpdate,
     CarnetRead,
     CarnetTimelineEntry,
+    ConsentMethod,
     ConsentRead,
+    ConsentRecord,
+    ConsentState,
     ConsentUpdate,
     ContactUpdate,
     ContractCreate,
@@ -55,6 +69,7 @@ from parcours.carnet.schemas import (
     DiagnosisCreate,
     DiagnosisRead,
     DocumentRead,
+    DocumentUpload,
     FactCreate,
     FactRead,
     NoteCreate,
@@ -69,8 +84,10 @@ from parcours.carnet.schemas import (
     ProjectUpdate,
     Source,
     Theme,
+    change_label,
+    consent_change,
 )
-from parcours.core.db import utcnow
+from parcours.core.db import new_id, utcnow
 from parcours.core.errors import Forbidden, InvalidReference, NotFound
 from parcours.core.mail import Mail
 from parcours.core.outbox import enqueue
@@ -85,7 +102,7 @@ from parcours.journey.messages import (
     SignContractInput,
     Step,
 )
-from parcours.journey.models import JourneyRecord
+from parcours.journey.models import JourneyHandover, JourneyRecord
 from parcours.journey.rules import event_actor
 from parcours.journey.schemas import EVENT_LABELS, STEP_LABELS, BeneficiaryRead
 from parcours.journey.service import JourneyService, journey_read
@@ -110,14 +127,22 @@ class CarnetService:
 
     # --- Access ---
 
+    async def _judged(
+        self, beneficiary_id: str
+    ) -> tuple[JourneyRecord | None, Sequence[JourneyHandover], datetime]:
+        """What the access rules judge by: the person's journey, its hand-offs (its former
+        follow-up group reads it for a while), and now."""
+        journey, handovers = await self.journeys.journeys.with_handovers(beneficiary_id)
+        return journey, handovers, utcnow()
+
     async def _readable(self, beneficiary_id: str, what: str) -> JourneyRecord:
-        journey = ensure_read(self.principal, await self.journeys.journeys.get(beneficiary_id))
+        journey = ensure_read(self.principal, *await self._judged(beneficiary_id))
         log_access(self.session, self.principal, beneficiary_id, "read", what)
         return journey
 
     async def _writable(self, beneficiary_id: str, what: str) -> JourneyRecord:
         """Check the right to write, and log the change (written with it, at flush)."""
-        journey = ensure_write(self.principal, await self.journeys.journeys.get(beneficiary_id))
+        journey = ensure_write(self.principal, *await self._judged(beneficiary_id))
         self._changed(beneficiary_id, what)
         return journey
 
@@ -131,7 +156,7 @@ class CarnetService:
         write lock held by this request would block that activity, so this request writes
         its own rows only once the journey has accepted.
         """
-        return ensure_write(self.principal, await self.journeys.journeys.get(beneficiary_id))
+        return ensure_write(self.principal, *await self._judged(beneficiary_id))
 
     async def _person(self, beneficiary_id: str) -> Beneficiary:
         person = await self.journeys.people.beneficiary(beneficiary_id)
@@ -150,7 +175,10 @@ class CarnetService:
     # --- Reading ---
 
     async def read(self, beneficiary_id: str, what: str = "carnet") -> CarnetRead:
-        journey = await self._readable(beneficiary_id, what)
+        found, handovers, now = await self._judged(beneficiary_id)
+        journey = ensure_read(self.principal, found, handovers, now)
+        log_access(self.session, self.principal, beneficiary_id, "read", what)
+        handed_off = reading_after_handoff(self.principal, journey, handovers, now)
         person = await self._person(beneficiary_id)
         repo = self.repo
         facts = await repo.current_facts(beneficiary_id)
@@ -179,6 +207,7 @@ class CarnetService:
                 *(f.recorded_by for f in facts),
                 *(n.author_id for n in notes),
                 *(d.uploaded_by for d in documents),
+                *(c.changed_by for c in consents.values()),
                 *(c.user_id for c in changes),
                 *(i.actor_id for i in interventions),
                 *(e.actor_id for e in (*events, *earlier)),
@@ -222,7 +251,7 @@ class CarnetService:
             + [
                 CarnetTimelineEntry(
                     at=c.at,
-                    label=CHANGE_LABELS.get(c.what, c.what),
+                    label=change_label(c.what),
                     origin="carnet",
                     by=ref(c.user_id),
                 )
@@ -246,6 +275,7 @@ class CarnetService:
             referent=ref(journey.referent_id),
             structure=PersonRef(id=structure.id, label=structure.name) if structure else None,
             can_write=can_write_carnet(self.principal, journey),
+            handed_off=await self.journeys.handover_read(handed_off) if handed_off else None,
             facts=[
                 FactRead(
                     id=f.id,
@@ -326,15 +356,7 @@ class CarnetService:
                 )
                 for d in documents
             ],
-            consents=[
-                ConsentRead(
-                    partner=p,
-                    partner_label=PARTNER_LABELS[p],
-                    granted=consents[p].granted if p in consents else False,
-                    changed_at=consents[p].changed_at if p in consents else None,
-                )
-                for p in Partner
-            ],
+            consents=consent_reads(consents, ref),
             follow_up_wish=person.follow_up_wish,
             timeline=timeline,
         )
@@ -475,7 +497,8 @@ class CarnetService:
 
     async def add_document(
         self, beneficiary_id: str, filename: str, content_type: str, data: bytes
-    ) -> None:
+    ) -> str:
+        """Attach a file to the carnet; returns its id."""
         await self._writable(beneficiary_id, "carnet.document")
         if len(data) == 0:
             raise InvalidReference("Le fichier est vide.")
@@ -485,25 +508,96 @@ class CarnetService:
         detected = next((t for t, magic in DOCUMENT_TYPES.items() if data.startswith(magic)), None)
         if detected is None:
             raise InvalidReference("Seuls les fichiers PDF, PNG et JPEG sont acceptés.")
-        self.repo.add(
-            Document(
-                beneficiary_id=beneficiary_id,
-                filename=filename[-200:] or "document",
-                content_type=detected,
-                size=len(data),
-                data=data,
-                uploaded_by=self.principal.id,
-            )
+        document = Document(
+            id=new_id(),
+            beneficiary_id=beneficiary_id,
+            filename=filename[-200:] or "document",
+            content_type=detected,
+            size=len(data),
+            data=data,
+            uploaded_by=self.principal.id,
         )
+        self.repo.add(document)
+        return document.id
+
+    # --- Consents: the person's in her space, the référent's collected in person or on paper ---
+
+    async def consents(self, beneficiary_id: str) -> list[ConsentRead]:
+        """Each partner's consent as the carnet's header shows it (the page logs its reading)."""
+        ensure_read(self.principal, *await self._judged(beneficiary_id))
+        consents = await self.repo.consents(beneficiary_id)
+        users = await self.journeys.people.users(
+            {c.changed_by for c in consents.values() if c.changed_by}
+        )
+
+        def ref(user_id: str | None) -> PersonRef | None:
+            user = users.get(user_id) if user_id else None
+            return PersonRef(id=user.id, label=user.full_name) if user else None
+
+        return consent_reads(consents, ref)
+
+    async def can_write(self, beneficiary_id: str) -> bool:
+        """Whether the caller may complete this carnet (record a consent, among others)."""
+        journey = await self.journeys.journeys.get(beneficiary_id)
+        return journey is not None and can_write_carnet(self.principal, journey)
+
+    async def record_consent(
+        self, beneficiary_id: str, data: ConsentRecord, document: DocumentUpload | None = None
+    ) -> None:
+        """The référent records a consent the person gave (or withdrew) in an interview or on
+        a signed form; on paper, the form is attached to the carnet's documents."""
+        ensure_write(self.principal, *await self._judged(beneficiary_id))
+        if data.method is ConsentMethod.SELF_SERVICE:
+            raise InvalidReference(
+                "Seule la personne donne ou retire son accord depuis son espace : indiquez s'il "
+                "a été recueilli en entretien ou sur papier."
+            )
+        if data.method is ConsentMethod.PAPER and document is None:
+            raise InvalidReference(
+                "Joignez le formulaire signé par la personne (PDF, PNG ou JPEG) : c'est la "
+                "preuve de son accord sur papier."
+            )
+        document_id = (
+            await self.add_document(
+                beneficiary_id, document.filename, document.content_type, document.data
+            )
+            if document
+            else None
+        )
+        await self._write_consent(
+            beneficiary_id, data.partner, data.granted, data.method, document_id
+        )
+
+    async def _write_consent(
+        self,
+        beneficiary_id: str,
+        partner: Partner,
+        granted: bool,
+        method: ConsentMethod,
+        document_id: str | None,
+    ) -> None:
+        """The partner's consent as it now stands; the change goes to the access log, which
+        the carnet's history reads (``carnet.consent.<partner>.<state>.<method>``)."""
+        self._changed(beneficiary_id, consent_change(partner, granted, method))
+        current = (await self.repo.consents(beneficiary_id)).get(partner.value)
+        if current is None:
+            current = Consent(beneficiary_id=beneficiary_id, partner=partner.value)
+            self.repo.add(current)
+        current.granted, current.changed_at, current.changed_by = (
+            granted,
+            utcnow(),
+            self.principal.id,
+        )
+        current.method, current.document_id = method.value, document_id
 
     # --- The person's own rights (also open to their référent) ---
 
     async def _self_or_writer(self, beneficiary_id: str) -> JourneyRecord:
         self._own(beneficiary_id)
-        journey = await self.journeys.journeys.get(beneficiary_id)
+        judged = await self._judged(beneficiary_id)
         if self.principal.role is Role.BENEFICIARY:
-            return ensure_read(self.principal, journey)
-        return ensure_write(self.principal, journey)
+            return ensure_read(self.principal, *judged)
+        return ensure_write(self.principal, *judged)
 
     async def update_contact(self, beneficiary_id: str, data: ContactUpdate) -> None:
         await self._self_or_writer(beneficiary_id)
@@ -513,22 +607,15 @@ class CarnetService:
             setattr(person, field, value or None)
 
     async def set_consent(self, beneficiary_id: str, data: ConsentUpdate) -> None:
+        """The person gives or withdraws her consent from her own space (her référent, through
+        this call, records what she said in an interview)."""
         await self._self_or_writer(beneficiary_id)
-        self._changed(beneficiary_id, "carnet.consent")
-        consents = await self.repo.consents(beneficiary_id)
-        current = consents.get(data.partner.value)
-        if current is None:
-            self.repo.add(
-                Consent(
-                    beneficiary_id=beneficiary_id,
-                    partner=data.partner.value,
-                    granted=data.granted,
-                    changed_by=self.principal.id,
-                )
-            )
-        else:
-            current.granted, current.changed_at = data.granted, utcnow()
-            current.changed_by = self.principal.id
+        method = (
+            ConsentMethod.SELF_SERVICE
+            if self.principal.role is Role.BENEFICIARY
+            else ConsentMethod.IN_PERSON
+        )
+        await self._write_consent(beneficiary_id, data.partner, data.granted, method, None)
 
     async def consented(self, beneficiary_id: str, partner: Partner) -> bool:
         consents = await self.repo.consents(beneficiary_id)
@@ -581,7 +668,7 @@ class CarnetService:
         """The référent opens the person's own space: an account for their e-mail (created
         once) and a one-time link to choose a password. Returns the account and the link's
         token."""
-        ensure_write(self.principal, await self.journeys.journeys.get(beneficiary_id))
+        ensure_write(self.principal, *await self._judged(beneficiary_id))
         if self.principal.role is not Role.REFERENT:
             raise Forbidden("Seul·e le ou la référent·e crée l'accès de la personne à son espace.")
         person = await self._person(beneficiary_id)
@@ -616,6 +703,39 @@ class CarnetService:
         self._changed(beneficiary_id, "carnet.erasure_request")
         if await self.repo.pending_erasure(beneficiary_id) is None:
             self.repo.add(ErasureRequest(beneficiary_id=beneficiary_id))
+
+
+def consent_reads(
+    consents: dict[str, Consent], ref: Callable[[str | None], PersonRef | None]
+) -> list[ConsentRead]:
+    """Every partner's consent, in the order the pages list them: given, withdrawn or not
+    asked yet, with when, how and by whom."""
+    found = []
+    for partner in PARTNER_TITLES:
+        consent = consents.get(partner.value)
+        if consent is None:
+            state = ConsentState.NOT_ASKED
+        else:
+            state = ConsentState.GIVEN if consent.granted else ConsentState.WITHDRAWN
+        method = ConsentMethod(consent.method) if consent and consent.method else None
+        found.append(
+            ConsentRead(
+                partner=partner,
+                partner_label=PARTNER_LABELS[partner],
+                partner_title=PARTNER_TITLES[partner],
+                granted=state is ConsentState.GIVEN,
+                state=state,
+                state_label=CONSENT_STATE_LABELS[state],
+                changed_at=consent.changed_at if consent else None,
+                method=method,
+                method_label=(CONSENT_METHOD_LABELS[method] if method else UNKNOWN_METHOD_LABEL)
+                if consent
+                else None,
+                by=ref(consent.changed_by) if consent else None,
+                document_id=consent.document_id if consent else None,
+            )
+        )
+    return found
 
 
 async def erase_person(

@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     # an orientation starts.
     service_orientation_reminder_days: int = Field(default=10, ge=1)
     service_orientation_expiry_days: int = Field(default=30, ge=2)
+    # A journey handed off to another département stays readable (never writable) by its
+    # former référent and the référents of its former structure for this many days (0: not
+    # at all). Read when the hand-off is written to the read model.
+    handoff_read_days: int = Field(default=90, ge=0)
 
     # The reconciler (read model vs. workflows) runs at the worker's start and then every
     # ``reconcile_every_minutes`` on the journeys written in the last ``reconcile_window_minutes``.

@@ -1,5 +1,6 @@
-"""The journeys' read model: one row per journey and its numbered events, written by the
-workflow's activity (guarded by ``seq``) and read by the pages and dashboards."""
+"""The journeys' read model: one row per journey, its numbered events and the hand-offs to
+other départements among them, written by the workflow's activity (guarded by ``seq``) and
+read by the pages, the dashboards and the access rules."""
 
 from __future__ import annotations
 
@@ -64,3 +65,32 @@ class JourneyEventRecord(Base):
     occurred_at: Mapped[datetime]
     actor_id: Mapped[str | None] = mapped_column(String(36))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class JourneyHandover(Base):
+    """A journey handed off to another département: written by the projection of its
+    ``handed_off`` event (one row per event, following the events if one is replaced). The
+    receiving team learns of it in its digest; the former référent and the référents of the
+    former structure may read the carnet until ``readable_until``, never write it."""
+
+    __tablename__ = "journey_handovers"
+    __table_args__ = (
+        UniqueConstraint("journey_id", "seq", name="uq_journey_handovers_journey_seq"),
+        Index("ix_journey_handovers_to_territory_at", "to_territory", "handed_off_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    journey_id: Mapped[str] = mapped_column(String(36))
+    # The ``handed_off`` event's number in the journey's timeline.
+    seq: Mapped[int] = mapped_column(Integer)
+    beneficiary_id: Mapped[str] = mapped_column(
+        ForeignKey("beneficiaries.id", ondelete="CASCADE"), index=True
+    )
+    from_territory: Mapped[str] = mapped_column(String(3))
+    to_territory: Mapped[str] = mapped_column(String(3))
+    # Who followed the journey when it left (None in hand-offs recorded before the event
+    # said so: nobody reads those afterwards).
+    from_referent_id: Mapped[str | None] = mapped_column(String(36))
+    from_structure_id: Mapped[str | None] = mapped_column(String(36))
+    handed_off_at: Mapped[datetime]
+    readable_until: Mapped[datetime]

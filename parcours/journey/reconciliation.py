@@ -28,6 +28,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from parcours.core.db import transaction
+from parcours.core.settings import Settings
 from parcours.journey.messages import (
     JOURNEY_WORKFLOW,
     JourneyState,
@@ -98,9 +99,12 @@ class JourneyReconciler:
     """Compares journeys' read model with their workflow, and repairs it: one transaction per
     journey, so one that cannot be repaired now leaves the others done."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], temporal: Client) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], temporal: Client, settings: Settings
+    ) -> None:
         self.sessions = sessions
         self.temporal = temporal
+        self.settings = settings
 
     async def recently_written(self, since: datetime) -> list[str]:
         async with self.sessions() as session:
@@ -200,7 +204,7 @@ class JourneyReconciler:
                 await journeys.forget_after(truth.id, min(never_recorded) - 1)
             batch = timeline.batch(after_seq=0)
             if batch is not None and difference.written_events:
-                await journeys.project(batch)
+                await journeys.project(batch, handoff_read_days=self.settings.handoff_read_days)
                 await session.refresh(record)
             difference.row_fixed = row_differences(record, truth)
             if difference.row_fixed:

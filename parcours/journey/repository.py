@@ -1,11 +1,11 @@
 """The journeys' read model: the projection of what the engine recorded (idempotent, and
-convergent: the workflow's events replace what stands at their number), and the reads pages
-need."""
+convergent: the workflow's events replace what stands at their number), with the hand-offs
+among its events, and the reads pages need."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, TypeVar, cast
 
@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parcours.access.repository import visible_journeys
 from parcours.carnet.models import Beneficiary
+from parcours.core.messages import ScalarDetail
 from parcours.indicators.repository import project_indicators, rebuild_indicators
 from parcours.journey.messages import (
     JourneyState,
@@ -33,7 +34,7 @@ from parcours.journey.messages import (
     RecordJourneyEventsInput,
     journey_workflow_id,
 )
-from parcours.journey.models import JourneyEventRecord, JourneyRecord
+from parcours.journey.models import JourneyEventRecord, JourneyHandover, JourneyRecord
 from parcours.journey.schemas import JourneyFilter
 
 _Query = TypeVar("_Query", bound=Select)
@@ -62,7 +63,7 @@ _PROJECTED = (
 
 
 @cache
-def _projection(dialect: str) -> tuple[Any, Any, Any]:
+def _projection(dialect: str) -> tuple[Any, Any, Any, Any]:
     """The projection's statements, built once per dialect and run with each event's values:
     building an upsert (its ``excluded`` columns) costs more than running it.
 
@@ -92,7 +93,11 @@ def _projection(dialect: str) -> tuple[Any, Any, Any]:
     event_insert = insert(cast(Table, JourneyEventRecord.__table__)).on_conflict_do_nothing(
         index_elements=["journey_id", "seq"]
     )
-    return forward, replacing, event_insert
+    # One hand-off per ``handed_off`` event, like the event itself.
+    handover_insert = insert(cast(Table, JourneyHandover.__table__)).on_conflict_do_nothing(
+        index_elements=["journey_id", "seq"]
+    )
+    return forward, replacing, event_insert, handover_insert
 
 
 def row_values(state: JourneyState) -> dict[str, Any]:
@@ -115,13 +120,38 @@ def row_values(state: JourneyState) -> dict[str, Any]:
     }
 
 
+def _text(value: ScalarDetail) -> str | None:
+    return None if value is None else str(value)
+
+
+def handover_values(data: RecordJourneyEventInput, handoff_read_days: int) -> dict[str, Any] | None:
+    """The hand-off row of a ``handed_off`` event (None for any other event). The former
+    follow-up group reads the journey for ``handoff_read_days`` after it."""
+    j, e = data.journey, data.event
+    if e.kind != "handed_off":
+        return None
+    return {
+        "journey_id": j.id,
+        "seq": data.seq,
+        "beneficiary_id": j.beneficiary_id,
+        "from_territory": _text(e.detail.get("from_territory")) or "",
+        "to_territory": _text(e.detail.get("to_territory")) or j.territory,
+        "from_referent_id": _text(e.detail.get("from_referent_id")),
+        "from_structure_id": _text(e.detail.get("from_structure_id")),
+        "handed_off_at": e.occurred_at,
+        "readable_until": e.occurred_at + timedelta(days=handoff_read_days),
+    }
+
+
 class JourneyRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def project(self, batch: RecordJourneyEventsInput) -> bool:
+    async def project(self, batch: RecordJourneyEventsInput, *, handoff_read_days: int) -> bool:
         """Write a transition the engine recorded: its events, numbered, and the journey after
-        it. Returns True when it replaced a branch the engine never recorded.
+        it (a hand-off among them also as a hand-off, readable by the former follow-up group
+        for ``handoff_read_days``). Returns True when it replaced a branch the engine never
+        recorded.
 
         Idempotent: an event already there (a retried write) is left as it is, and the row
         only moves forward. Convergent: a different event at one of these numbers is the trace
@@ -152,14 +182,20 @@ class JourneyRepository:
         if diverged is not None:
             await self.forget_after(j.id, diverged - 1)
         for one in batch.each():
-            await self._write(one, replacing=diverged is not None)
+            await self._write(
+                one, replacing=diverged is not None, handoff_read_days=handoff_read_days
+            )
         if diverged is not None:
             await rebuild_indicators(self.session, j.beneficiary_id, j.id)
         return diverged is not None
 
-    async def _write(self, data: RecordJourneyEventInput, *, replacing: bool) -> None:
+    async def _write(
+        self, data: RecordJourneyEventInput, *, replacing: bool, handoff_read_days: int
+    ) -> None:
         j, e = data.journey, data.event
-        forward, replace, event_insert = _projection(self.session.get_bind().dialect.name)
+        forward, replace, event_insert, handover_insert = _projection(
+            self.session.get_bind().dialect.name
+        )
         # Bind values go through the column types (aware datetimes → UTCDateTime).
         await self.session.execute(
             replace if replacing else forward,
@@ -187,13 +223,22 @@ class JourneyRepository:
                 "detail": e.detail,
             },
         )
+        handover = handover_values(data, handoff_read_days)
+        if handover is not None:
+            # Kept as first written, like the event: a retried write changes nothing.
+            await self.session.execute(handover_insert, handover)
         if not replacing:
             # The indicators' milestones and step spans move with the same event.
             await project_indicators(self.session, data)
 
     async def forget_after(self, journey_id: str, seq: int) -> int:
-        """Remove the journey's events after ``seq``: transitions the engine never recorded.
-        Returns how many there were."""
+        """Remove the journey's events after ``seq``, and the hand-offs they made:
+        transitions the engine never recorded. Returns how many events there were."""
+        await self.session.execute(
+            delete(JourneyHandover).where(
+                JourneyHandover.journey_id == journey_id, JourneyHandover.seq > seq
+            )
+        )
         result = await self.session.execute(
             delete(JourneyEventRecord).where(
                 JourneyEventRecord.journey_id == journey_id,
@@ -246,6 +291,45 @@ class JourneyRepository:
         return await self.session.scalar(
             select(JourneyRecord).where(JourneyRecord.journey_id == journey_id)
         )
+
+    async def with_handovers(
+        self, beneficiary_id: str
+    ) -> tuple[JourneyRecord | None, Sequence[JourneyHandover]]:
+        """The person's current journey and its hand-offs to other départements, the latest
+        first: what the access rules judge its former follow-up group by."""
+        journey = await self.get(beneficiary_id)
+        if journey is None:
+            return None, ()
+        return journey, await self.handovers(journey.journey_id)
+
+    async def handovers(self, journey_id: str) -> Sequence[JourneyHandover]:
+        result = await self.session.scalars(
+            select(JourneyHandover)
+            .where(JourneyHandover.journey_id == journey_id)
+            .order_by(JourneyHandover.seq.desc())
+        )
+        return result.all()
+
+    async def arrivals(
+        self, territory: str, since: datetime, until: datetime, *, limit: int
+    ) -> tuple[Sequence[JourneyHandover], int]:
+        """Journeys handed off to ``territory`` in [since, until), the earliest first (at most
+        ``limit``), and how many there are."""
+        where = (
+            JourneyHandover.to_territory == territory,
+            JourneyHandover.handed_off_at >= since,
+            JourneyHandover.handed_off_at < until,
+        )
+        total = await self.session.scalar(
+            select(func.count()).select_from(JourneyHandover).where(*where)
+        )
+        rows = await self.session.scalars(
+            select(JourneyHandover)
+            .where(*where)
+            .order_by(JourneyHandover.handed_off_at, JourneyHandover.id)
+            .limit(limit)
+        )
+        return rows.all(), total or 0
 
     async def events(self, journey: JourneyRecord) -> Sequence[JourneyEventRecord]:
         """The timeline up to the journey row as read: the two agree even when a transition

@@ -389,7 +389,14 @@ def apply(
             new.referent_id = referent_id
             new.structure_id = structure_id or new.structure_id
         case HandOffInput(territory=territory):
-            change.event("handed_off", from_territory=new.territory, to_territory=territory)
+            # Who followed the journey when it left: they may still read it for a while.
+            change.event(
+                "handed_off",
+                from_territory=new.territory,
+                to_territory=territory,
+                from_referent_id=new.referent_id,
+                from_structure_id=new.structure_id,
+            )
             new.territory, new.referent_id, new.structure_id = territory, None, None
             if new.step in (Step.DIAGNOSIS, Step.ORIENTATION, Step.ACCOMPANIMENT):
                 # The receiving département decides the orientation again, with its own delay.

@@ -258,6 +258,16 @@ class StepDuration(BaseModel):
     days: float
 
 
+class HandoverRead(BaseModel):
+    """A journey handed off to another département, as its former follow-up group reads it:
+    where it went, when, and until when they may read it (never change it)."""
+
+    to_territory: str
+    to_territory_name: str | None
+    handed_off_at: datetime
+    readable_until: datetime
+
+
 class JourneyDetail(BaseModel):
     journey: JourneyRead
     beneficiary: BeneficiaryRead
@@ -265,6 +275,9 @@ class JourneyDetail(BaseModel):
     structure: PersonRef | None
     timeline: list[TimelineEntry]
     time_in_steps: list[StepDuration]
+    # Set when the reader is of the journey's former follow-up group, reading it after its
+    # hand-off to another département (read only, for a while).
+    handed_off: HandoverRead | None = None
 
 
 class JourneySummary(BaseModel):

@@ -24,9 +24,10 @@ from parcours.access.rules import (
     Role,
     ensure_action,
     ensure_read,
+    reading_after_handoff,
 )
 from parcours.carnet.models import Beneficiary
-from parcours.core.db import new_id
+from parcours.core.db import new_id, utcnow
 from parcours.core.errors import Conflict, Forbidden, InvalidReference, NotFound, Unavailable
 from parcours.core.schemas import PersonRef, person_name
 from parcours.core.settings import Settings
@@ -43,6 +44,7 @@ from parcours.journey.messages import (
     Action,
     DecideOrientationInput,
     ExitReason,
+    HandOffInput,
     JourneyEvent,
     JourneyInput,
     JourneyState,
@@ -54,7 +56,7 @@ from parcours.journey.messages import (
     Step,
     journey_workflow_id,
 )
-from parcours.journey.models import JourneyRecord
+from parcours.journey.models import JourneyHandover, JourneyRecord
 from parcours.journey.repository import JourneyRepository
 from parcours.journey.schemas import (
     EVENT_LABELS,
@@ -62,6 +64,7 @@ from parcours.journey.schemas import (
     BeneficiaryCreate,
     BeneficiaryRead,
     EnrolmentRead,
+    HandoverRead,
     JourneyDetail,
     JourneyFilter,
     JourneyPage,
@@ -75,6 +78,8 @@ from parcours.orientations.messages import (
     FranceTravailNoticeStart,
     france_travail_notice_workflow_id,
 )
+from parcours.territories.repository import TerritoryRepository
+from parcours.territories.service import TerritoryService
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +205,8 @@ class JourneyService:
         self.people.add(person)
         await self.session.flush()
         await self.journeys.project(
-            RecordJourneyEventsInput(journey=state, first_seq=1, events=events)
+            RecordJourneyEventsInput(journey=state, first_seq=1, events=events),
+            handoff_read_days=self.settings.handoff_read_days,
         )
         log_access(self.session, principal, person.id, "update", "journey.enrol")
         return EnrolmentRead(
@@ -241,7 +247,8 @@ class JourneyService:
         )
         state, events = await self._begin(journey_input, adopt=True)
         await self.journeys.project(
-            RecordJourneyEventsInput(journey=state, first_seq=1, events=events)
+            RecordJourneyEventsInput(journey=state, first_seq=1, events=events),
+            handoff_read_days=self.settings.handoff_read_days,
         )
         log_access(self.session, None, beneficiary_id, "update", "journey.reopen")
         return JourneyRead.build(state, rules.available_actions(state))
@@ -315,10 +322,15 @@ class JourneyService:
             if principal is None:
                 record = await self._record(beneficiary_id)
             else:
-                record = ensure_action(principal, await self.journeys.get(beneficiary_id), name)
+                found, handovers = await self.journeys.with_handovers(beneficiary_id)
+                record = ensure_action(principal, found, name, handovers, utcnow())
                 action = action.model_copy(update={"actor_id": principal.id})
             if record.step == Step.CLOSED:
                 raise Conflict("Le parcours est clôturé : aucune action n'est plus possible.")
+            if isinstance(action, HandOffInput):
+                # Only to a département this platform hosts: someone there takes it over.
+                hosted = await TerritoryService(self.session).ensure_hosted(action.territory)
+                action = action.model_copy(update={"territory": hosted.code})
             referent_id = getattr(action, "referent_id", None)
             structure_id = getattr(action, "structure_id", None)
             await self._check_references(referent_id, structure_id)
@@ -381,10 +393,14 @@ class JourneyService:
     async def detail(
         self, beneficiary_id: str, principal: Principal | None = None
     ) -> JourneyDetail:
+        handed_off = None
         if principal is None:
             record = await self._record(beneficiary_id)
         else:
-            record = ensure_read(principal, await self.journeys.get(beneficiary_id))
+            found, handovers = await self.journeys.with_handovers(beneficiary_id)
+            now = utcnow()
+            record = ensure_read(principal, found, handovers, now)
+            handed_off = reading_after_handoff(principal, record, handovers, now)
             log_access(self.session, principal, beneficiary_id, "read", "journey")
         person = await self.people.beneficiary(beneficiary_id)
         assert person is not None
@@ -416,7 +432,9 @@ class JourneyService:
         journey = journey_read(record)
         if principal is not None:
             journey.available_actions = [
-                a for a in journey.available_actions if principal.role in ACTION_ROLES[a.name]
+                a
+                for a in journey.available_actions
+                if principal.role in ACTION_ROLES[a.name] and handed_off is None
             ]
         return JourneyDetail(
             journey=journey,
@@ -425,6 +443,18 @@ class JourneyService:
             structure=PersonRef(id=structure.id, label=structure.name) if structure else None,
             timeline=timeline,
             time_in_steps=await self._time_in_steps(record),
+            handed_off=await self.handover_read(handed_off) if handed_off else None,
+        )
+
+    async def handover_read(self, handover: JourneyHandover) -> HandoverRead:
+        """A hand-off as its former follow-up group reads it (the receiving département by
+        name)."""
+        territory = await TerritoryRepository(self.session).get(handover.to_territory)
+        return HandoverRead(
+            to_territory=handover.to_territory,
+            to_territory_name=territory.name if territory else None,
+            handed_off_at=handover.handed_off_at,
+            readable_until=handover.readable_until,
         )
 
     async def _time_in_steps(self, record: JourneyRecord) -> list[StepDuration]:

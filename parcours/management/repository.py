@@ -196,13 +196,14 @@ class DigestRepository:
         self.session.add(digest)
 
     async def recipients(self) -> Sequence[User]:
-        """Managers, and administrators of a structure: those who get a daily digest."""
+        """Managers, chargés d'orientation, and administrators of a structure: those who get
+        a daily digest."""
         rows = await self.session.scalars(
             select(User)
             .where(
                 User.active.is_(True),
                 or_(
-                    User.role == "manager",
+                    User.role.in_(("manager", "orientation")),
                     (User.role == "admin") & User.structure_id.is_not(None),
                 ),
             )

@@ -199,13 +199,25 @@ class DigestRead(BaseModel):
     send_error: str | None
     waiting: list[DigestLine]
     waiting_total: int
+    # Whether this digest lists stalled journeys (a chargé·e d'orientation's does not: the
+    # managers' console is where they are dealt with).
+    covers_stalled: bool = True
     newly_stalled: list[DigestLine]
     newly_stalled_total: int
     escalations: list[DigestLine]
+    # Journeys handed off to the recipient's département by another since the previous
+    # digest (``detail``: where from).
+    arrivals: list[DigestLine] = Field(default_factory=list)
+    arrivals_total: int = 0
 
     @property
     def empty(self) -> bool:
-        return not (self.waiting_total or self.newly_stalled_total or self.escalations)
+        return not (
+            self.waiting_total
+            or self.newly_stalled_total
+            or self.escalations
+            or self.arrivals_total
+        )
 
 
 @dataclass(frozen=True)

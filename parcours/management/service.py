@@ -6,9 +6,11 @@
   the workflow holds none of them; each is an intervention row (who, when, to whom, what),
   merged into the carnet's timeline, and written to the access log.
 - "Retry now" asks Temporal to run the failing activity again at once (``ResetActivity``).
-- The daily digest: for each manager and each structure's administrator, the people waiting
-  for a référent and the journeys stalled since their previous digest. Contents are ids and
-  dates; names are read when a digest is shown or sent.
+- The daily digest: for each manager, each chargé·e d'orientation and each structure's
+  administrator, the people waiting for a référent, the journeys stalled since their previous
+  digest (not for chargés d'orientation) and, for a département's managers and chargés
+  d'orientation, the journeys handed off to it by another. Contents are ids and dates; names
+  are read when a digest is shown (its e-mail names nobody among the arrivals).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from parcours.core.settings import Settings
 from parcours.core.temporal import engine_down
 from parcours.journey.messages import ReassignReferentInput, Step
 from parcours.journey.models import JourneyRecord
+from parcours.journey.repository import JourneyRepository
 from parcours.journey.schemas import STEP_LABELS
 from parcours.journey.service import JourneyService
 from parcours.management.models import Digest, JourneyIntervention, PartnerIncident
@@ -76,6 +79,7 @@ from parcours.management.schemas import (
     StalledJourneyRead,
     StalledPage,
 )
+from parcours.territories.repository import TerritoryRepository
 
 NO_REFERENT = "Ce parcours n'a pas encore de référent : réaffectez-le d'abord."
 NO_STRUCTURE = "Ce parcours n'est suivi par aucune structure : réaffectez-le d'abord."
@@ -341,13 +345,16 @@ class ManagementService:
 class DigestScope:
     territory: str
     structure_id: str | None
+    # Stalled journeys are the managers' (and a structure's administrators') to deal with.
+    stalled: bool = True
 
 
 def scope_of(recipient: User) -> DigestScope:
-    """A manager's digest covers their territory; an administrator's, their structure."""
+    """A manager's or a chargé·e d'orientation's digest covers their territory (arrivals
+    from other départements included); an administrator's, their structure."""
     if recipient.role == Role.ADMIN:
         return DigestScope(recipient.territory, recipient.structure_id)
-    return DigestScope(recipient.territory, None)
+    return DigestScope(recipient.territory, None, stalled=recipient.role != Role.ORIENTATION)
 
 
 class DigestService:
@@ -375,16 +382,47 @@ class DigestService:
             structure_id=scope.structure_id,
             limit=DIGEST_LINES,
         )
-        stalled, stalled_total, _ = await self.stalled.page(
-            StalledFilter(
-                territory=scope.territory,
-                structure_id=scope.structure_id,
-                stalled_after=covers_from,
-            ),
-            now=as_of,
-            inactive_days=self.settings.stalled_inactive_days,
-            limit=DIGEST_LINES,
-        )
+        content: dict[str, Any] = {
+            "waiting": [
+                {"beneficiary_id": j.beneficiary_id, "since": j.started_at.isoformat()}
+                for j in waiting
+            ],
+            "waiting_total": waiting_total,
+        }
+        if scope.stalled:
+            stalled, stalled_total, _ = await self.stalled.page(
+                StalledFilter(
+                    territory=scope.territory,
+                    structure_id=scope.structure_id,
+                    stalled_after=covers_from,
+                ),
+                now=as_of,
+                inactive_days=self.settings.stalled_inactive_days,
+                limit=DIGEST_LINES,
+            )
+            content["newly_stalled"] = [
+                {
+                    "beneficiary_id": row.beneficiary_id,
+                    "since": row.since.isoformat(),
+                    "causes": [c.value for c in row.causes],
+                }
+                for row in stalled
+            ]
+            content["newly_stalled_total"] = stalled_total
+        if scope.structure_id is None:
+            # A journey handed off arrives in the département, not yet in a structure.
+            arrivals, arrivals_total = await JourneyRepository(self.session).arrivals(
+                scope.territory, covers_from, as_of, limit=DIGEST_LINES
+            )
+            content["arrivals"] = [
+                {
+                    "beneficiary_id": a.beneficiary_id,
+                    "since": a.handed_off_at.isoformat(),
+                    "from_territory": a.from_territory,
+                }
+                for a in arrivals
+            ]
+            content["arrivals_total"] = arrivals_total
         escalations = (
             await InterventionRepository(self.session).escalations_to(
                 scope.structure_id, covers_from, as_of
@@ -399,20 +437,7 @@ class DigestService:
                 covers_from=covers_from,
                 created_at=as_of,
                 content={
-                    "waiting": [
-                        {"beneficiary_id": j.beneficiary_id, "since": j.started_at.isoformat()}
-                        for j in waiting
-                    ],
-                    "waiting_total": waiting_total,
-                    "newly_stalled": [
-                        {
-                            "beneficiary_id": row.beneficiary_id,
-                            "since": row.since.isoformat(),
-                            "causes": [c.value for c in row.causes],
-                        }
-                        for row in stalled
-                    ],
-                    "newly_stalled_total": stalled_total,
+                    **content,
                     "escalations": [
                         {"intervention_id": e.id, "beneficiary_id": e.beneficiary_id}
                         for e in escalations
@@ -428,11 +453,19 @@ async def digest_read(session: AsyncSession, digest: Digest) -> DigestRead:
     content = digest.content
     ids = {
         line["beneficiary_id"]
-        for kind in ("waiting", "newly_stalled", "escalations")
+        for kind in ("waiting", "newly_stalled", "escalations", "arrivals")
         for line in content.get(kind, [])
     }
     found = await StalledRepository(session).journeys_with_people(sorted(ids))
     names = {i: person_name(p.first_name, p.last_name) for i, (_, p) in found.items()}
+    departements = await TerritoryRepository(session).by_codes(
+        line["from_territory"] for line in content.get("arrivals", [])
+    )
+
+    def came_from(code: str) -> str:
+        departement = departements.get(code)
+        return f"Arrivé du département {code}" + (f" ({departement.name})" if departement else "")
+
     now = digest.created_at
     escalations = {
         e.id: e
@@ -482,22 +515,31 @@ async def digest_read(session: AsyncSession, digest: Digest) -> DigestRead:
             for i in content.get("newly_stalled", [])
         ],
         newly_stalled_total=int(content.get("newly_stalled_total", 0)),
+        covers_stalled="newly_stalled" in content,
         escalations=[
             e for e in (escalation(i) for i in content.get("escalations", [])) if e is not None
         ],
+        arrivals=[line(i, came_from(i["from_territory"])) for i in content.get("arrivals", [])],
+        arrivals_total=int(content.get("arrivals_total", 0)),
     )
 
 
 def digest_text(
     digest: DigestRead, recipient: User, app_url: str, waiting_days: int
 ) -> tuple[str, str]:
-    """The digest as an e-mail: subject and plain-text body, in French."""
+    """The digest as an e-mail: subject and plain-text body, in French. Counts, what is late
+    and links only: no personal data about the people followed (whose journey it is shows on
+    the page the link opens, after sign-in)."""
     day = digest.day.strftime("%d/%m/%Y")
-    subject = (
-        f"Parcours — résumé du {day} : {digest.waiting_total} en attente d'un référent, "
-        f"{digest.newly_stalled_total} parcours nouvellement bloqués"
-    )
+    counts = [f"{digest.waiting_total} en attente d'un référent"]
+    if digest.covers_stalled:
+        counts.append(f"{digest.newly_stalled_total} parcours nouvellement bloqués")
+    if digest.arrivals_total:
+        counts.append(f"{digest.arrivals_total} arrivé(s) d'un autre département")
+    subject = f"Parcours — résumé du {day} : " + ", ".join(counts)
     base = app_url.rstrip("/")
+    # Managers open a journey in their console; chargés d'orientation, in its carnet.
+    journeys = "/parcours" if recipient.role == Role.ORIENTATION else "/gestion/parcours"
     lines = [f"Bonjour {recipient.full_name},", ""]
 
     def section(title: str, items: list[DigestLine], total: int, since_word: str) -> None:
@@ -506,8 +548,8 @@ def digest_text(
             lines.append("  Aucun.")
         for item in items:
             lines.append(
-                f"  - {item.full_name} — {item.detail}, {since_word} le {day_fr(item.since)} "
-                f"({item.days} j) : {base}/gestion/parcours/{item.beneficiary_id}"
+                f"  - {item.detail}, {since_word} le {day_fr(item.since)} "
+                f"({item.days} j) : {base}{journeys}/{item.beneficiary_id}"
             )
         if total > len(items):
             lines.append(f"  … et {total - len(items)} autres.")
@@ -519,15 +561,27 @@ def digest_text(
         digest.waiting_total,
         "inscrite",
     )
-    section(
-        "Parcours bloqués depuis le résumé précédent",
-        digest.newly_stalled,
-        digest.newly_stalled_total,
-        "depuis",
-    )
+    if digest.arrivals_total:
+        lines.append(f"Parcours arrivés d'un autre département ({digest.arrivals_total})")
+        for item in digest.arrivals:
+            lines.append(
+                f"  - {item.detail}, le {day_fr(item.since)} : "
+                f"{base}/parcours/{item.beneficiary_id}"
+            )
+        if digest.arrivals_total > len(digest.arrivals):
+            lines.append(f"  … et {digest.arrivals_total - len(digest.arrivals)} autres.")
+        lines.append("")
+    if digest.covers_stalled:
+        section(
+            "Parcours bloqués depuis le résumé précédent",
+            digest.newly_stalled,
+            digest.newly_stalled_total,
+            "depuis",
+        )
     if digest.escalations:
         section("Signalements à votre structure", digest.escalations, len(digest.escalations), "le")
-    lines.append(f"Tous les parcours bloqués : {base}/gestion/bloques")
+    if digest.covers_stalled:
+        lines.append(f"Tous les parcours bloqués : {base}/gestion/bloques")
     return subject, "\n".join(lines)
 
 

@@ -63,6 +63,9 @@ class ServiceOrientationRead(BaseModel):
     # A refusal's reason as the structure gave it, why the orientation never reached it, or
     # why it was withdrawn.
     reason: str | None = None
+    # Why it never reached the structure, as a code (``consent_missing``…): the pages offer
+    # the remedy.
+    failure: str | None = None
     requested_at: datetime
     sent_at: datetime | None = None
     reminded_at: datetime | None = None

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from parcours.access.repository import log_access, visible_journeys
-from parcours.access.rules import ACTION_ROLES, Principal, ensure_read
+from parcours.access.rules import ACTION_ROLES, Principal, ensure_action, ensure_read
 from parcours.carnet.models import PlanAction
 from parcours.carnet.schemas import PlanStatus, Theme
 from parcours.core.db import new_id, utcnow
@@ -111,6 +111,7 @@ def orientation_read(
         status_label=STATUS_LABELS[status],
         reference=record.reference,
         reason=reason,
+        failure=record.failure if status is OrientationStatus.FAILED else None,
         requested_at=record.requested_at,
         sent_at=record.sent_at,
         reminded_at=record.reminded_at,
@@ -133,6 +134,12 @@ class ServiceOrientationService:
         self.repo = ServiceOrientationRepository(session)
         self.partners = PartnerRepository(session)
 
+    async def _readable(self, beneficiary_id: str) -> None:
+        """The person's journey is readable by the caller (its former follow-up group too,
+        for a while after a hand-off), else "introuvable"."""
+        found, handovers = await self.journeys.journeys.with_handovers(beneficiary_id)
+        ensure_read(self.principal, found, handovers, utcnow())
+
     async def orient(self, data: ServiceOrientationCreate) -> ServiceOrientationRead:
         """Orient the person to the service. The journey accepts it first (or refuses it, and
         nothing is written); then the plan's line is written (a write held while the journey's
@@ -141,7 +148,8 @@ class ServiceOrientationService:
         with self.session.no_autoflush:
             if not self.can_orient:
                 raise Forbidden("Votre rôle ne permet pas d'orienter une personne vers un service.")
-            ensure_read(self.principal, await self.journeys.journeys.get(beneficiary_id))
+            found, handovers = await self.journeys.journeys.with_handovers(beneficiary_id)
+            ensure_action(self.principal, found, "orient_to_service", handovers, utcnow())
             service = await self.repo.service(data.service_id)
             if service is None or not service.active:
                 raise InvalidReference("Ce service n'est pas (ou plus) dans la base de ressources.")
@@ -154,8 +162,10 @@ class ServiceOrientationService:
             if not await self.partners.consented(beneficiary_id, "structures"):
                 raise ConsentMissing(
                     "La personne n'a pas donné son accord pour que ses coordonnées soient "
-                    "transmises aux structures : rien n'a été envoyé. Elle peut le donner depuis "
-                    "son espace personnel."
+                    "transmises aux structures : rien n'a été envoyé. Enregistrez son accord, "
+                    "recueilli en entretien ou sur papier, ou elle le donne depuis son espace.",
+                    beneficiary_id=beneficiary_id,
+                    partner="structures",
                 )
         orientation_id, plan_action_id = new_id(), new_id()
         await self.journeys.act(
@@ -200,14 +210,14 @@ class ServiceOrientationService:
 
     async def of_person(self, beneficiary_id: str) -> list[ServiceOrientationRead]:
         """The person's orientations to services, the latest first (logged)."""
-        ensure_read(self.principal, await self.journeys.journeys.get(beneficiary_id))
+        await self._readable(beneficiary_id)
         log_access(self.session, self.principal, beneficiary_id, "read", "service_orientations")
         return [_row_read(row) for row in await self.repo.of_person(beneficiary_id)]
 
     async def plan(self, beneficiary_id: str, *, logged: bool = True) -> PlanOrientations:
         """What the plan shows of orientations: each line's orientation and the weekly hours
         (``logged`` off: the caller read the carnet, and logged that)."""
-        ensure_read(self.principal, await self.journeys.journeys.get(beneficiary_id))
+        await self._readable(beneficiary_id)
         if logged:
             log_access(self.session, self.principal, beneficiary_id, "read", "plan")
         rows = await self.repo.of_person(beneficiary_id)

@@ -28,6 +28,7 @@ from temporalio.service import RPCError
 from parcours.access.repository import log_access
 from parcours.access.rules import Principal, ensure_write
 from parcours.carnet.schemas import SOURCE_LABELS, THEME_LABELS, Source, Theme
+from parcours.core.db import utcnow
 from parcours.core.errors import NotFound, ParcoursError, Unavailable
 from parcours.core.settings import Settings
 from parcours.core.temporal import engine_down, start_workflow
@@ -73,8 +74,8 @@ FACT_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
     "caf": CAF_FACTS,
     "france_travail": (FRANCE_TRAVAIL_REGISTRATION,),
 }
+# A missing consent is told apart: it says whose and which partner's (``_failure``).
 _REFUSALS: dict[str, type[ParcoursError]] = {
-    CONSENT_MISSING: ConsentMissing,
     PERSON_INCOMPLETE: PersonIncomplete,
     PERSON_UNKNOWN: PersonUnknown,
     PARTNER_REFUSED: PartnerFailed,
@@ -147,7 +148,8 @@ class LookupService:
         # Reads only until the look-up is over: its activity writes the carnet, and a write
         # held by this request (even a pending row) would hold SQLite's lock it needs.
         with self.session.no_autoflush:
-            ensure_write(self.principal, await JourneyRepository(self.session).get(beneficiary_id))
+            found, handovers = await JourneyRepository(self.session).with_handovers(beneficiary_id)
+            ensure_write(self.principal, found, handovers, utcnow())
             person = await self.partners.person(beneficiary_id)
             if person is None:
                 raise NotFound("Personne introuvable.")
@@ -166,7 +168,7 @@ class LookupService:
             )
             outcome = await self._wait(handle)
         if outcome is not None and outcome.outcome in ("refused", "unavailable"):
-            raise self._failure(outcome)
+            raise self._failure(outcome, beneficiary_id)
         # The partner was asked (or is being asked): that goes to the access log.
         log_access(self.session, self.principal, beneficiary_id, "lookup", f"partners.{partner}")
         subject = SUBJECTS[partner]
@@ -258,14 +260,17 @@ class LookupService:
             raise engine_down(error, "look-up result unavailable", workflow_id=handle.id) from error
 
     @staticmethod
-    def _failure(outcome: PartnerLookupOutcome) -> ParcoursError:
+    def _failure(outcome: PartnerLookupOutcome, beneficiary_id: str) -> ParcoursError:
         if outcome.outcome == "unavailable":
             return Unavailable(
                 f"{SUBJECTS[outcome.partner]} n'a pas répondu malgré plusieurs essais : rien "
                 "n'a été ajouté au carnet. Réessayez plus tard."
             )
+        reason = outcome.reason or f"{SUBJECTS[outcome.partner]} a refusé la demande."
+        if outcome.refusal == CONSENT_MISSING:
+            return ConsentMissing(reason, beneficiary_id=beneficiary_id, partner=outcome.partner)
         kind = _REFUSALS.get(outcome.refusal or "", PartnerFailed)
-        return kind(outcome.reason or f"{SUBJECTS[outcome.partner]} a refusé la demande.")
+        return kind(reason)
 
     async def _facts(self, beneficiary_id: str, partner: str) -> list[LookupFact]:
         """The carnet's current facts that came from ``partner``, in the order it fills them."""

@@ -42,9 +42,17 @@ CAF_FACTS = (RSA_RIGHTS, RSA_AMOUNT, RSA_DUTIES, HOUSEHOLD, HOMELESS)
 
 
 class ConsentMissing(ParcoursError):
-    """The person has not consented to share their carnet with this partner."""
+    """The person has not consented to share their carnet with this partner. Raised with
+    whose consent and which partner's, the pages and the API lead to where it is recorded."""
 
     status_code = 409
+
+    def __init__(
+        self, message: str, *, beneficiary_id: str | None = None, partner: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.beneficiary_id = beneficiary_id
+        self.partner = partner
 
 
 class PersonUnknown(ParcoursError):
@@ -185,7 +193,9 @@ class PartnerDataService:
         if not await self.partners.consented(beneficiary_id, partner):
             raise ConsentMissing(
                 f"La personne n'a pas consenti au partage de ses données avec "
-                f"{PARTNER_NAMES[partner]} : rien n'a été envoyé."
+                f"{PARTNER_NAMES[partner]} : rien n'a été envoyé.",
+                beneficiary_id=beneficiary_id,
+                partner=partner,
             )
         return person
 

@@ -294,9 +294,8 @@ class TrainingRequestService(_Requests):
         p = self._signed_in()
         # Reads only until the journey accepted (see ``JourneyService.act``).
         with self.session.no_autoflush:
-            journey = ensure_action(
-                p, await self.journeys.get(data.beneficiary_id), "request_training"
-            )
+            found, handovers = await self.journeys.with_handovers(data.beneficiary_id)
+            journey = ensure_action(p, found, "request_training", handovers, utcnow())
             training = await self.repo.training(data.training_id)
             if training is None or not training.active:
                 raise NotFound("Formation introuvable (ou retirée de la base de ressources).")
@@ -311,8 +310,11 @@ class TrainingRequestService(_Requests):
             if not await self.partners.consented(person.id, funder):
                 raise ConsentMissing(
                     f"La personne n'a pas donné son accord pour partager ses informations avec "
-                    f"{PARTNER_NAMES[funder]} : rien n'a été demandé. Elle peut le donner depuis "
-                    "son espace (« Partage de mes données »)."
+                    f"{PARTNER_NAMES[funder]} : rien n'a été demandé. Enregistrez son accord, "
+                    "recueilli en entretien ou sur papier, ou elle le donne depuis son espace "
+                    "(« Partage de mes données »).",
+                    beneficiary_id=person.id,
+                    partner=funder,
                 )
             if not person.nir:
                 raise PersonIncomplete(
@@ -382,7 +384,8 @@ class TrainingRequestService(_Requests):
         self, beneficiary_id: str, *, log: bool = True
     ) -> list[TrainingRequestRead]:
         p = self._signed_in()
-        ensure_read(p, await self.journeys.get(beneficiary_id))
+        found, handovers = await self.journeys.with_handovers(beneficiary_id)
+        ensure_read(p, found, handovers, utcnow())
         records = list(await self.repo.for_person(beneficiary_id))
         if log:
             log_access(self.session, p, beneficiary_id, "read", "training_requests")

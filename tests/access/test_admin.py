@@ -305,8 +305,16 @@ async def test_a_partners_token_signs_its_callbacks_only_and_stops_when_revoked(
     async with admin(api_url, staff) as client:
         revoked = await client.post(f"/api/v1/admin/tokens/{token_id}/revocation")
         assert revoked.status_code == 200 and revoked.json()["active"] is False
-        used = {t["id"]: t for t in (await client.get("/api/v1/admin/tokens")).json()}[token_id]
-        assert used["last_used_at"] is not None
+
+        async def last_used() -> str | None:
+            listed = (await client.get("/api/v1/admin/tokens")).json()
+            found: str | None = {t["id"]: t for t in listed}[token_id]["last_used_at"]
+            return found
+
+        # Its last use is recorded just after the request that used it.
+        async with asyncio.timeout(10):
+            while await last_used() is None:
+                await asyncio.sleep(0.05)
     assert (await send("region", training_decision("region"))).status_code == 401
 
 

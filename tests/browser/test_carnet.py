@@ -130,7 +130,7 @@ async def test_the_person_withdraws_a_consent_from_their_space(
     await france_travail.get_by_role("button", name="Retirer mon accord à France Travail").click()
 
     await expect(page.get_by_role("status")).to_have_text("Votre choix de partage est enregistré.")
-    await expect(state).to_contain_text("Pas d'accord")
+    await expect(state).to_contain_text("Accord retiré")
     await expect(
         france_travail.get_by_role("button", name="Donner mon accord à France Travail")
     ).to_be_visible()

@@ -114,7 +114,9 @@ async def test_a_refused_orientation_comes_into_view_with_the_focus(
     """The person never agreed to share with the structures: the orientation is refused, and
     the reason is where the eyes and the screen reader are, not 900 px down the page."""
     long = "Un scooter loué 2 € par jour pour aller en formation ou au travail. " * 12
-    service_id = await add_service(sessions, nom="Location de scooter", description=long)
+    service_id = (
+        await add_service(sessions, nom="Location de scooter", description=long)
+    ).service_id
     async with transaction(sessions) as session:
         await JourneyService(session, dev_env.client, settings).act(
             carnet.beneficiary_id, BeginDiagnosisInput()

@@ -5,51 +5,22 @@ person's space, whose link reaches the person by mail too. Nobody copies a link 
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date
 
 import pytest
-import uvicorn
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from api.app import create_app
 from parcours.access.service import create_first_admin
 from parcours.core.db import transaction
 from parcours.core.outbox import enqueued, send_outbox
 from parcours.core.settings import Settings
 from tests.support.mailbox import LocalMailbox
-from tests.support.servers import free_port
 from tests.support.territories import departement_without_admin
 
 pytestmark = [pytest.mark.browser, pytest.mark.onboarding]
-
-
-@pytest.fixture
-async def mailed_app(
-    settings: Settings,
-    sessions: async_sessionmaker[AsyncSession],
-    dev_env: WorkflowEnvironment,
-    dev_worker: Worker,
-    mailbox: LocalMailbox,
-) -> AsyncIterator[tuple[str, Settings]]:
-    """The whole app, sending its mail to this test's mailbox, its links pointing at itself."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    mailing = mailbox.settings(settings, public_app_url=url)
-    app = create_app(mailing, temporal=dev_env.client)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
-    yield url, mailing
-    server.should_exit = True
-    await task
 
 
 async def new_profile(browser: Browser, url: str) -> Page:

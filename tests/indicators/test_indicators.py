@@ -125,7 +125,7 @@ class Simulated:
             first_seq=self.state.seq + 1,
             events=events,
         )
-        activities = ReadModelActivities(self.sessions)
+        activities = ReadModelActivities(self.sessions, Settings())
         await ActivityEnvironment().run(activities.record_journey_events, batch)
         self.batches.append(batch)
         self.state = batch.journey
@@ -557,7 +557,9 @@ async def indicator_rows(
 async def deliver(
     sessions: async_sessionmaker[AsyncSession], batch: RecordJourneyEventsInput
 ) -> None:
-    await ActivityEnvironment().run(ReadModelActivities(sessions).record_journey_events, batch)
+    await ActivityEnvironment().run(
+        ReadModelActivities(sessions, Settings()).record_journey_events, batch
+    )
 
 
 async def test_projection_is_idempotent_and_the_backfill_agrees_with_it(

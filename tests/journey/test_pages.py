@@ -361,7 +361,7 @@ async def test_namesakes_are_told_apart_and_written_alike_on_every_list(
             listed,
         ), listed
 
-    service_id = await add_service(sessions)
+    service_id = (await add_service(sessions)).service_id
     training_id = await add_training(sessions, "region")
     for page in (f"/ressources/services/{service_id}", f"/ressources/formations/{training_id}"):
         shown = text(await http.get(page))

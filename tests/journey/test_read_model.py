@@ -10,14 +10,16 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import ActivityEnvironment
 
 from activities.journey import ReadModelActivities
 from parcours.carnet.models import Beneficiary
 from parcours.core.db import transaction
+from parcours.core.settings import Settings
 from parcours.journey.messages import JourneyEvent, JourneyState, RecordJourneyEventInput, Step
-from parcours.journey.models import JourneyEventRecord, JourneyRecord
+from parcours.journey.models import JourneyEventRecord, JourneyHandover, JourneyRecord
 from parcours.journey.repository import JourneyRepository
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
@@ -56,7 +58,7 @@ def numbered(beneficiary_id: str, seq: int, step: Step, kind: str) -> RecordJour
 
 
 async def record(sessions: async_sessionmaker[AsyncSession], data: RecordJourneyEventInput) -> None:
-    activities = ReadModelActivities(sessions)
+    activities = ReadModelActivities(sessions, Settings())
     await ActivityEnvironment().run(activities.record_journey_event, data)
 
 
@@ -128,3 +130,73 @@ async def test_an_older_event_arriving_late_does_not_move_the_journey_back(
     before = await snapshot(sessions, beneficiary_id)
     await record(sessions, numbered(beneficiary_id, 1, Step.INTAKE, "journey_started"))
     assert await snapshot(sessions, beneficiary_id) == before
+
+
+async def handovers(
+    sessions: async_sessionmaker[AsyncSession], beneficiary_id: str
+) -> list[tuple[object, ...]]:
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(JourneyHandover)
+            .where(JourneyHandover.beneficiary_id == beneficiary_id)
+            .order_by(JourneyHandover.seq)
+        )
+        return [
+            (h.seq, h.from_territory, h.to_territory, h.from_referent_id, h.readable_until)
+            for h in rows
+        ]
+
+
+def handed_off(
+    beneficiary_id: str, seq: int, to: str, *, late_by: timedelta = timedelta()
+) -> RecordJourneyEventInput:
+    """The ``handed_off`` event at ``seq``, from Savoie to ``to``, ``late_by`` after the
+    day ``numbered`` gives it."""
+    data = numbered(beneficiary_id, seq, Step.ORIENTATION, "handed_off")
+    at = data.event.occurred_at + late_by
+    return RecordJourneyEventInput(
+        journey=data.journey.model_copy(update={"territory": to, "referent_id": None}),
+        seq=seq,
+        event=data.event.model_copy(
+            update={
+                "occurred_at": at,
+                "detail": {
+                    "from_territory": "73",
+                    "to_territory": to,
+                    "from_referent_id": "r-1",
+                    "from_structure_id": "s-1",
+                },
+            }
+        ),
+    )
+
+
+async def test_a_hand_off_is_kept_once_and_follows_the_events_that_replace_it(
+    sessions: async_sessionmaker[AsyncSession], beneficiary_id: str
+) -> None:
+    await record(sessions, numbered(beneficiary_id, 1, Step.INTAKE, "journey_started"))
+    moved = handed_off(beneficiary_id, 2, "74")
+    await record(sessions, moved)
+    await record(sessions, moved)  # a retried write
+    at = moved.event.occurred_at
+    read_days = Settings().handoff_read_days
+    assert await handovers(sessions, beneficiary_id) == [
+        (2, "73", "74", "r-1", at + timedelta(days=read_days))
+    ]
+
+    # The hand-off was a phantom: the engine recorded a pause at that number.
+    truth = numbered(beneficiary_id, 2, Step.INTAKE, "paused")
+    truth = truth.model_copy(
+        update={"event": truth.event.model_copy(update={"occurred_at": at + timedelta(hours=1)})}
+    )
+    await record(sessions, truth)
+    assert await handovers(sessions, beneficiary_id) == []
+
+    # Then the engine's hand-off, elsewhere, later in the timeline.
+    elsewhere = handed_off(beneficiary_id, 3, "01", late_by=timedelta(days=1))
+    await record(sessions, elsewhere)
+    assert await handovers(sessions, beneficiary_id) == [
+        (3, "73", "01", "r-1", elsewhere.event.occurred_at + timedelta(days=read_days))
+    ]
+    journey, _ = await read(sessions, beneficiary_id)
+    assert journey is not None and journey.territory == "01"

@@ -31,7 +31,7 @@ from temporalio.worker import Worker
 
 from activities.management import DigestActivities
 from parcours.access.models import AccessLogEntry, Structure
-from parcours.carnet.models import Consent
+from parcours.carnet.models import Beneficiary, Consent
 from parcours.core.db import transaction
 from parcours.core.settings import Settings
 from parcours.journey.messages import REFERENT_KEY
@@ -691,6 +691,11 @@ async def test_the_digest_is_emailed_when_an_smtp_host_is_set(
     body = mine.body
     assert "Personnes en attente d'un référent depuis plus de 7 jours (1)" in body
     assert f"{settings.public_app_url}/gestion/parcours/{waiting}" in mine.links
+    # Counts and links: nothing about the person followed leaves by mail.
+    async with sessions() as session:
+        person = await session.get(Beneficiary, waiting)
+    assert person is not None
+    assert person.last_name not in body and person.first_name not in body
     assert (await d.digest_of(d.manager_id)).sent_at is not None
     async with signed_in(api_url, d.manager_email) as browser:
         page = await browser.get("/gestion/resume")

@@ -52,7 +52,6 @@ from parcours.orientations.models import ServiceOrientationRecord
 from parcours.orientations.schemas import ServiceOrientationCreate
 from parcours.orientations.service import ServiceOrientationService
 from parcours.partners.models import PartnerEvent
-from parcours.resources.models import ResourceService
 from parcours.resources.schemas import TrainingCreate
 from parcours.resources.service import ResourceBaseService
 from parcours.resources.vocabulary import Funder
@@ -61,6 +60,8 @@ from tests.support.accounts import Staff
 from tests.support.clients import ApiClients, api_clients, signed_in
 from tests.support.partners import CALLBACK_SECRET, CALLBACKS_PATH, PartnerStack
 from tests.support.people import person_payload
+from tests.support.resources import Resource, add_service
+from tests.support.workflows import pending_timers, settled
 from worker.assembly import PARTNER_WORKFLOWS, PartnerWorkerParts, journey_runner
 from workflows.journey import Journey
 
@@ -84,57 +85,6 @@ async def until(
 
 
 # --- The resource base and the people ---
-
-
-@dataclass(frozen=True)
-class Resource:
-    service_id: int
-    source_id: str
-    structure_source_id: str
-    name: str
-    structure: str
-
-
-async def add_service(sessions: Sessions, hours: float | None = 6.0) -> Resource:
-    """A structure and its service (a driving-licence workshop, ``hours`` a week), imported
-    as data·inclusion files."""
-    word = uuid.uuid4().hex[:10]
-    source = f"test-{word}"
-    structure: dict[str, Any] = {
-        "source": source,
-        "id": f"{source}--structure",
-        "nom": f"Auto-école sociale {word}",
-        "date_maj": (TODAY - timedelta(days=3)).isoformat(),
-        "siret": None,
-        "commune": "Chambéry",
-    }
-    service: dict[str, Any] = {
-        "source": source,
-        "structure_id": f"{source}--structure",
-        "id": f"{source}--permis",
-        "nom": f"Atelier code de la route {word}",
-        "description": "Préparer le code de la route en groupe, avec un moniteur.",
-        "date_maj": (TODAY - timedelta(days=3)).isoformat(),
-        "thematiques": ["mobilite--preparer-un-permis"],
-        "code_insee": "73065",
-        "commune": "Chambéry",
-        "volume_horaire_hebdomadaire": hours,
-    }
-    async with transaction(sessions) as session:
-        report = await ResourceBaseService(session).import_files(
-            [
-                ("structures.json", json.dumps([structure]).encode()),
-                ("services.json", json.dumps([service]).encode()),
-            ]
-        )
-        assert [f.created for f in report.files] == [1, 1], report
-        service_id = await session.scalar(
-            select(ResourceService.id).where(
-                ResourceService.source == source, ResourceService.source_id == service["id"]
-            )
-        )
-    assert service_id is not None
-    return Resource(service_id, service["id"], structure["id"], service["nom"], structure["nom"])
 
 
 def referent_of(staff: Staff) -> Principal:
@@ -646,7 +596,7 @@ async def time_stack(
         }
     )
     parts = PartnerWorkerParts.build(time_env.client, sessions, own)
-    read_model = ReadModelActivities(sessions)
+    read_model = ReadModelActivities(sessions, own)
     settlement = JourneySettlementActivities(sessions, time_env.client)
     worker = Worker(
         time_env.client,
@@ -681,7 +631,11 @@ async def test_a_silent_structure_is_reminded_at_10_days_and_the_orientation_exp
     structures = await t.partners.state("structures")
     assert structures["reminders_by_key"] == {}
 
+    # Day 9: the orientation has handled all that came due and still waits for its reminder.
     await t.env.sleep(timedelta(days=9))
+    handle = t.env.client.get_workflow_handle(service_orientation_workflow_id(orientation_id))
+    await settled(handle)
+    assert len(await pending_timers(handle)) == 1
     still = await t.record(orientation_id, lambda r: True)
     assert (still.status, still.reminded_at) == ("sent", None)
 
@@ -701,7 +655,6 @@ async def test_a_silent_structure_is_reminded_at_10_days_and_the_orientation_exp
     async with t.sessions() as session:
         line = await session.get(PlanAction, expired.plan_action_id)
     assert line is not None and line.status == "abandoned"
-    handle = t.env.client.get_workflow_handle(service_orientation_workflow_id(orientation_id))
     assert (await handle.result())["status"] == "expired"
     journey_kinds = await until(
         lambda: t.journey_kinds(bid), lambda k: "service_orientation_expired" in k

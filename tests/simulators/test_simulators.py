@@ -3,8 +3,8 @@ signed callbacks, the CAF feed and its file form."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
-import time
 import uuid
 from datetime import date
 from pathlib import Path
@@ -173,18 +173,19 @@ async def test_a_request_without_key_is_refused(sim: httpx.AsyncClient) -> None:
 
 
 async def test_latency_slows_down_that_partner_only(sim: httpx.AsyncClient) -> None:
-    await sim.put("/_switches/caf", json={"latency_ms": 300})
+    await sim.put("/_switches/caf", json={"latency_ms": 5_000})
 
-    started = time.perf_counter()
-    assert (await sim.get("/caf/feed")).status_code == 200
-    slow = time.perf_counter() - started
-    started = time.perf_counter()
+    # A call to the CAF, received (counted) and made to wait…
+    slowed = asyncio.create_task(sim.get("/caf/feed"))
+    async with asyncio.timeout(5):
+        while (await sim.get("/caf/_state")).json()["traffic"]["calls"] == 0:
+            await asyncio.sleep(0.02)
+    # …while the Région answers, and creates what it is asked to.
     assert (await sim.get("/region/_state")).status_code == 200
-    await sim.post("/region/training-requests", json=training_request(), headers=key())
-    fast = time.perf_counter() - started
-
-    assert slow >= 0.3
-    assert fast < 0.3
+    created = await sim.post("/region/training-requests", json=training_request(), headers=key())
+    assert created.status_code == 200
+    assert not slowed.done()  # the Région answered before the CAF
+    assert (await slowed).status_code == 200
 
 
 async def test_fail_next_answers_503_then_recovers_having_stored_nothing(

@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
@@ -46,6 +45,7 @@ from parcours.journey.service import JourneyService
 from tests.support.accounts import Staff
 from tests.support.histories import every_run
 from tests.support.people import person_payload
+from tests.support.workflows import settled as workflow_settled
 from worker.assembly import build_worker
 from workflows.journey import Journey
 
@@ -67,30 +67,6 @@ async def eventually(
             if predicate(state):
                 return state
             await asyncio.sleep(0.05)
-
-
-async def idle(handle: JourneyHandle) -> None:
-    """The workflow has no activity in flight and its last task is done: a later history
-    comparison sees only what the next message causes."""
-    async with asyncio.timeout(20):
-        while True:
-            described = await handle.describe()
-            events = (await handle.fetch_history()).events
-            last = events[-1].event_type if events else None
-            if not described.raw_description.pending_activities and last not in BUSY_AFTER:
-                return
-            await asyncio.sleep(0.05)
-
-
-# After these, the workflow still has work to do.
-BUSY_AFTER = {
-    None,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
-}
 
 
 def projection(record: JourneyRecord) -> dict[str, object]:
@@ -144,9 +120,9 @@ class Journeys:
         )
         self.handles.append(handle)
         if settled:
-            # The journey's first event is in the read model and the workflow is idle.
+            # The journey's first event is in the read model and the workflow is settled.
             await eventually(handle, lambda s: s.seq >= 1)
-            await idle(handle)
+            await workflow_settled(handle)
         return handle
 
     def service(self, session: AsyncSession) -> JourneyService:

@@ -148,3 +148,12 @@ def service_orientation(beneficiary_id: str) -> Json:
         "structure_id": "ccas-chambery",
         "service_id": "aide-mobilite",
     }
+
+
+async def consent(
+    sessions: async_sessionmaker[AsyncSession], person_id: str, *partners: str
+) -> None:
+    """The person agrees to share with ``partners`` (in SQL, as their carnet records it)."""
+    async with transaction(sessions) as session:
+        for partner in partners:
+            session.add(Consent(beneficiary_id=person_id, partner=partner, granted=True))

@@ -205,6 +205,17 @@ async def until(check: Callable[[], Awaitable[Any]], *, timeout_s: float = 60) -
             await asyncio.sleep(0.2)
 
 
+async def write_pending(client: Client, workflow_ids: list[str]) -> bool:
+    """Whether one of these workflows has a change the engine recorded and SQL has not: its
+    write to the read model (a ``record_…`` activity) is pending."""
+    for workflow_id in workflow_ids:
+        described = await client.get_workflow_handle(workflow_id).describe()
+        pending = described.raw_description.pending_activities
+        if any(a.activity_type.name.startswith("record_") for a in pending):
+            return True
+    return False
+
+
 async def agreement(
     client: Client,
     sessions: async_sessionmaker[AsyncSession],
@@ -375,6 +386,13 @@ class PhantomWatch:
         for seq, kind, at in events:
             if seq > truth.state.seq or (seq in ours and ours[seq] != (kind, at)):
                 self.seen.append(f"{beneficiary_id}: event {seq} {kind} never recorded")
+
+    async def looked(self, times: int) -> None:
+        """Until the watch has looked at every journey ``times`` more times."""
+        target = self.looks + times
+        async with asyncio.timeout(60):
+            while self.looks < target:
+                await asyncio.sleep(0.05)
 
     async def __aenter__(self) -> PhantomWatch:
         self._task = asyncio.create_task(self.run())

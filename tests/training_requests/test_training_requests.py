@@ -17,7 +17,6 @@ after that is refused with the reason, and the funder's callback gets a receipt 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import html
 import json
@@ -54,6 +53,7 @@ from parcours.training_requests.messages import (
     TrainingRequestResult,
     TrainingRequestState,
     TrainingStatus,
+    training_request_workflow_id,
 )
 from parcours.training_requests.models import TrainingRequestRecord
 from parcours.training_requests.repository import TrainingRequestRepository
@@ -86,6 +86,7 @@ from tests.support.partners import CALLBACK_SECRET, CALLBACKS_PATH, PartnerStack
 from tests.support.privacy import searchable
 from tests.support.servers import free_port, serve
 from tests.support.training_requests import add_training, follow, funder_account, until
+from tests.support.workflows import pending_timers, settled
 from worker.assembly import PartnerWorkerParts, build_worker
 
 T = TypeVar("T")
@@ -452,8 +453,11 @@ async def test_a_funder_silent_for_15_days_is_reminded_and_the_request_shows_sta
     sent = await stack.sent(request_id)
     assert sent.deadline is not None
 
+    # Day 14: the request has handled all that came due and still waits on its deadline.
     await stack.env.sleep(timedelta(days=14))
-    await asyncio.sleep(0.5)
+    handle = stack.client.get_workflow_handle(training_request_workflow_id(request_id))
+    await settled(handle)
+    assert len(await pending_timers(handle)) == 1
     assert (await row(stack.sessions, request_id)).stalled_since is None
 
     await stack.env.sleep(timedelta(days=1, hours=1))
@@ -670,9 +674,13 @@ async def test_a_decision_from_the_funders_system_delivered_twice_lands_once(
     kinds = await until(
         lambda: _with(journey_kinds(scene.sessions, person_id), lambda k: "training_approved" in k)
     )
-    await asyncio.sleep(0.5)  # a second application would have had time to land
-    assert (await journey_kinds(scene.sessions, person_id)).count("training_approved") == 1
     assert kinds.count("training_approved") == 1
+    # Both deliveries are answered: whatever they made the request do is in its history. Once
+    # the request, then the journey it told, have handled all of it, the timeline is final.
+    request = scene.partners.client.get_workflow_handle(training_request_workflow_id(request_id))
+    await settled(request)
+    await settled(scene.partners.client.get_workflow_handle(f"journey-{person_id}"))
+    assert (await journey_kinds(scene.sessions, person_id)).count("training_approved") == 1
     actions = [a for a in await plan_of(scene.sessions, person_id) if a.training_id]
     assert [(a.training_id, a.status) for a in actions] == [(training_id, "in_progress")]
 

@@ -2,8 +2,9 @@
 
 from fastapi import APIRouter
 
-from api.pages.carnet import contract, erasure, me, notes, situation, tabs
+from api.pages.carnet import consents, contract, erasure, me, notes, situation, tabs
 
 router = APIRouter(include_in_schema=False)
-for part in (tabs, situation, contract, notes, me, erasure):
+# The consents page first: /beneficiaires/{id}/consentements must win over the tabs' route.
+for part in (consents, tabs, situation, contract, notes, me, erasure):
     router.include_router(part.router)

@@ -27,6 +27,12 @@ from api.forms import (
     local_time,
     problems,
 )
+from api.pages.carnet.consent_links import (
+    CONSENT_PAGE,
+    consent_form_context,
+    consent_form_url,
+    remedy_of,
+)
 from api.templating import templates
 from parcours.access.rules import Principal, allowed_actions
 from parcours.carnet.schemas import (
@@ -34,16 +40,18 @@ from parcours.carnet.schemas import (
     CONTRACT_KIND_LABELS,
     PLAN_STATUS_LABELS,
     THEME_LABELS,
+    ConsentRead,
 )
 from parcours.carnet.service import CarnetService
 from parcours.core.errors import ParcoursError
 from parcours.core.schemas import PersonRef
 from parcours.core.settings import Settings
 from parcours.journey.rules import ACTIONS
-from parcours.journey.schemas import ActionRead, BeneficiaryRead, JourneyRead
+from parcours.journey.schemas import ActionRead, BeneficiaryRead, HandoverRead, JourneyRead
 from parcours.journey.service import JourneyService
 from parcours.orientations.service import ServiceOrientationService
 from parcours.partners.lookups import lookup_panel
+from parcours.territories.service import TerritoryService
 from parcours.training_requests.service import TrainingRequestService
 
 router = APIRouter(include_in_schema=False)
@@ -100,6 +108,12 @@ FORM_LABELS: dict[str, dict[str, str]] = {
     "rendez-vous": {"starts_at": "Date et heure", "place": "Lieu", "purpose": "Objet"},
     "rendez-vous-statut": {"status": "Statut"},
     "document": {"file": "Fichier"},
+    "consentement": {
+        "partner": "Partenaire",
+        "granted": "Décision de la personne",
+        "method": "Mode de recueil",
+        "file": "Formulaire signé",
+    },
 }
 
 DONE_MESSAGES = {
@@ -114,6 +128,8 @@ DONE_MESSAGES = {
     "rendez-vous": "Le rendez-vous est ajouté.",
     "rendez-vous-statut": "Le rendez-vous est mis à jour.",
     "document": "Le document est déposé.",
+    "consentement": "Le consentement est enregistré : l'en-tête du carnet et son historique le "
+    "montrent.",
     "orientation": "L'orientation est ajoutée au plan et envoyée à la structure.",
     "inscription": "Enregistré.",
     **{name: "Enregistré." for name in ACTIONS},
@@ -135,6 +151,12 @@ class Header:
     referent: PersonRef | None
     structure: PersonRef | None
     actions: list[ActionRead]
+    # Each partner's consent to share: given, withdrawn or not asked yet, when and how; and
+    # whether the reader may record one (the follow-up group's référents).
+    consents: list[ConsentRead]
+    consents_writable: bool
+    # The reader is of the former follow-up group of a journey handed off: read only.
+    handed_off: HandoverRead | None = None
 
 
 class CarnetPages:
@@ -173,6 +195,7 @@ class CarnetPages:
             "journey_tab": JOURNEY_TAB,
             "journey_tab_label": JOURNEY_TAB_LABEL,
             "tab_url": tab_url,
+            "consent_form_url": consent_form_url,
             "action_tabs": ACTION_TABS,
             "one_click": ONE_CLICK_ACTIONS,
             "secondary": SECONDARY_ACTIONS,
@@ -197,10 +220,19 @@ class CarnetPages:
                 detail.referent,
                 detail.structure,
                 detail.journey.available_actions,
+                await self.carnet.consents(beneficiary_id),
+                await self.carnet.can_write(beneficiary_id),
+                detail.handed_off,
             )
+            hosted = await TerritoryService(self.session).hosted()
             context |= {
                 "d": detail,
                 "temporal_ui": self.settings.temporal_ui_url,
+                # Where a hand-off may go: the other départements this platform hosts.
+                "hand_off_to": ", ".join(
+                    f"{t.code} ({t.name})" for t in hosted if t.code != detail.journey.territory
+                ),
+                "handoff_read_days": self.settings.handoff_read_days,
                 **await journey_choices(self.journeys),
             }
             template = "journey/journey.html"
@@ -214,13 +246,21 @@ class CarnetPages:
                 carnet.journey,
                 carnet.referent,
                 carnet.structure,
-                [a for a in carnet.journey.available_actions if a.name in allowed],
+                # After a hand-off, the former follow-up group reads only.
+                []
+                if carnet.handed_off
+                else [a for a in carnet.journey.available_actions if a.name in allowed],
+                carnet.consents,
+                carnet.can_write,
+                carnet.handed_off,
             )
             context["c"] = carnet
             if tab == "situation":
                 context["account"] = await self.carnet.person_account(beneficiary_id)
                 if carnet.can_write:
                     context["lookups"] = await lookup_panel(self.session, beneficiary_id)
+            if tab == CONSENT_PAGE:
+                context |= consent_form_context(self.request, form)
             if tab == "contrat":
                 # Orientations to services and the 15-hours rule, alongside the plan; the
                 # person's training requests and their status (``carnet_formations.html``).
@@ -247,8 +287,10 @@ class CarnetPages:
         call: Callable[[dict[str, Any]], Awaitable[object]],
         *,
         failed: str | None = None,
+        then: str | None = None,
     ) -> Response:
-        """Validate and run one form; back to its tab, with a message either way."""
+        """Validate and run one form; back to its tab (or to ``then``), with a message either
+        way. A refusal that has a remedy (a missing consent) links to it."""
         form = await form_values(self.request)
         failed = failed or name
         labels = FORM_LABELS.get(name, {})
@@ -274,8 +316,9 @@ class CarnetPages:
                 [(None, error.message)],
                 labels,
                 error.status_code,
+                extra={"remedy": remedy_of(error, tab_url(beneficiary_id, tab))},
             )
-        return after_action(f"{tab_url(beneficiary_id, tab)}?fait={name}")
+        return after_action(then or f"{tab_url(beneficiary_id, tab)}?fait={name}")
 
     async def _failed(
         self,
@@ -286,6 +329,7 @@ class CarnetPages:
         found: list[tuple[str | None, str]],
         labels: dict[str, str],
         status_code: int,
+        extra: dict[str, Any] | None = None,
     ) -> Response:
         errors: list[tuple[str | None, str]] = []
         field_errors: dict[str, str] = {}
@@ -304,6 +348,7 @@ class CarnetPages:
             errors=errors,
             field_errors=field_errors,
             status_code=status_code,
+            extra=extra,
         )
 
 

@@ -1,0 +1,94 @@
+"""What a workflow's history says, for tests that check that something did NOT happen: instead
+of sleeping "long enough", they wait until the workflow has ``settled`` (done everything it has
+been asked so far, its writes included), then look; ``pending_timers`` says what it waits for."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+
+Handle = WorkflowHandle[Any, Any]
+
+
+async def settled(handle: Handle, *, within_s: float = 30) -> None:
+    """Once this returns, the workflow has handled every event its history holds (a timer
+    fired, a signal, an update, an activity's result), and has nothing in flight: no workflow
+    task, no activity (the read model's writes are activities), no child workflow starting,
+    no signal on its way to another workflow (children may run on their own). Or it has
+    ended. Whatever it does next needs a new event (a timer firing, a message)."""
+    busy: str | None = "not looked at yet"
+    try:
+        async with asyncio.timeout(within_s):
+            while busy := await _busy(handle):
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        raise AssertionError(f"{handle.id} never settled: {busy}") from None
+
+
+async def _busy(handle: Handle) -> str | None:
+    """What the workflow still has to do, if anything."""
+    described = await handle.describe()
+    if described.status is not WorkflowExecutionStatus.RUNNING:
+        return None
+    raw = described.raw_description
+    if raw.pending_activities:
+        return f"activities {[a.activity_type.name for a in raw.pending_activities]}"
+    if raw.HasField("pending_workflow_task"):
+        return "a workflow task"
+    last_scheduled = last_completed = 0
+    signals_out: set[int] = set()
+    children_starting: set[int] = set()
+    for event in (await handle.fetch_history()).events:
+        kind = event.event_type
+        if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+            last_scheduled = event.event_id
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            last_completed = event.event_id
+        elif kind == EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
+            signals_out.add(event.event_id)
+        elif kind == EventType.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED:
+            signaled = event.external_workflow_execution_signaled_event_attributes
+            signals_out.discard(signaled.initiated_event_id)
+        elif kind == EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED:
+            failed = event.signal_external_workflow_execution_failed_event_attributes
+            signals_out.discard(failed.initiated_event_id)
+        elif kind == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+            children_starting.add(event.event_id)
+        elif kind == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED:
+            child = event.child_workflow_execution_started_event_attributes
+            children_starting.discard(child.initiated_event_id)
+        elif kind == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED:
+            not_started = event.start_child_workflow_execution_failed_event_attributes
+            children_starting.discard(not_started.initiated_event_id)
+    # Every event that gives the workflow work schedules a workflow task: one scheduled after
+    # the last one completed is work not done yet.
+    if last_scheduled > last_completed:
+        return f"workflow task {last_scheduled} (last completed: {last_completed})"
+    if signals_out:
+        return f"signals on their way (events {sorted(signals_out)})"
+    if children_starting:
+        return f"child workflows starting (events {sorted(children_starting)})"
+    return None
+
+
+async def pending_timers(handle: Handle) -> list[HistoryEvent]:
+    """The timers the workflow started that have neither fired nor been cancelled."""
+    history = (await handle.fetch_history()).events
+    ended = {
+        event.timer_fired_event_attributes.started_event_id
+        for event in history
+        if event.event_type == EventType.EVENT_TYPE_TIMER_FIRED
+    } | {
+        event.timer_canceled_event_attributes.started_event_id
+        for event in history
+        if event.event_type == EventType.EVENT_TYPE_TIMER_CANCELED
+    }
+    return [
+        event
+        for event in history
+        if event.event_type == EventType.EVENT_TYPE_TIMER_STARTED and event.event_id not in ended
+    ]
