@@ -10,13 +10,19 @@ from dataclasses import asdict
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError, InterfaceError
+from starlette.exceptions import HTTPException
 from temporalio.client import Client
 
 from api import metrics, proconnect
-from api.auth import SignInRequired
+from api.auth import SESSION_COOKIE, SignInRequired, _from_request
 from api.pages import indicators as indicator_pages
 from api.pages import journey as journey_pages
 from api.pages import management as management_pages
@@ -38,7 +44,8 @@ from api.routes import (
     resources,
     training_requests,
 )
-from api.templating import error_page
+from api.templating import domain_error_page, error_page
+from parcours.access.service import AccountService
 from parcours.core.db import create_engine, create_sessionmaker
 from parcours.core.errors import ParcoursError, Unavailable
 from parcours.core.settings import ROOT, Settings, get_settings
@@ -52,6 +59,26 @@ DATABASE_DOWN = (
 )
 
 DSFR_DIST = ROOT / "node_modules" / "@gouvfr" / "dsfr" / "dist"
+# What answers JSON when it fails: the API, and the machines' own addresses.
+JSON_PATHS = ("/api/", "/healthz", "/metrics", "/openapi.json", "/docs", "/redoc")
+
+
+def answers_json(request: Request) -> bool:
+    path = request.url.path
+    return path == "/api" or path.startswith(JSON_PATHS)
+
+
+async def _who_is_there(request: Request) -> None:
+    """Who is signed in, for the header of an error page whose route never asked (an unknown
+    address): best effort, in a transaction of its own that writes nothing."""
+    if hasattr(request.state, "principal") or SESSION_COOKIE not in request.cookies:
+        return
+    try:
+        async with request.app.state.sessions() as session:
+            await _from_request(request, AccountService(session, request.app.state.settings))
+            await session.rollback()
+    except Exception:  # the error page shows without the name rather than not at all
+        log.warning("signed-in user not found for an error page", exc_info=True)
 
 
 def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:
@@ -81,14 +108,47 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
 
     @app.exception_handler(ParcoursError)
     async def _domain_error(request: Request, error: ParcoursError) -> Response:
-        if request.url.path.startswith("/api/"):
+        if answers_json(request):
             body: dict[str, object] = {"detail": error.message}
             remedy = remedy_of(error)
             if remedy is not None:
                 # A missing consent: the page where it is recorded, and the call that does it.
                 body["remedy"] = asdict(remedy)
             return JSONResponse(body, status_code=error.status_code)
-        return error_page(request, error)
+        return domain_error_page(request, error)
+
+    # Pages answer a French page for an unknown address, a wrong method or parameter, and an
+    # unexpected failure; the JSON API keeps FastAPI's JSON.
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, error: HTTPException) -> Response:
+        if answers_json(request):
+            return await http_exception_handler(request, error)
+        await _who_is_there(request)
+        return error_page(request, error.status_code, headers=error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, error: RequestValidationError) -> Response:
+        if answers_json(request):
+            return await request_validation_exception_handler(request, error)
+        return error_page(
+            request, 400, "L'adresse de la page contient une valeur qui n'est pas valide."
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> Response:
+        # Starlette logs the exception and raises it again once this answer is sent.
+        if answers_json(request):
+            return JSONResponse(
+                {"detail": "Erreur inattendue : rien n'a été enregistré."}, status_code=500
+            )
+        try:
+            return error_page(request, 500)
+        except Exception:  # the page itself failed: plain words, still French
+            return Response(
+                "Erreur inattendue : rien n'a été enregistré.",
+                status_code=500,
+                media_type="text/plain; charset=utf-8",
+            )
 
     @app.exception_handler(DBAPIError)
     async def _database_down(request: Request, error: DBAPIError) -> Response:
@@ -139,6 +199,12 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         app.include_router(pages.router)
     if DSFR_DIST.exists():
         app.mount("/static/dsfr", StaticFiles(directory=DSFR_DIST), name="dsfr")
+
+        # Where browsers look for it before reading the page's <link rel="icon">.
+        @app.get("/favicon.ico", include_in_schema=False)
+        async def _favicon() -> Response:
+            return FileResponse(DSFR_DIST / "favicon" / "favicon.ico", media_type="image/x-icon")
+
     app.mount("/static/app", StaticFiles(directory=ROOT / "api" / "static"), name="app-static")
     return app
 

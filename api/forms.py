@@ -1,6 +1,7 @@
 """What every page form shares: reading a posted form (empty fields are \"not given\", some
-fields come several times), French messages for invalid fields, French time, safe download
-names, and the choices the journey's forms offer."""
+fields come several times), French messages for invalid fields, the way back to the page after
+a success (scrolled to its result), French time, safe download names, and the choices the
+journey's forms offer."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
+from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from api.auth import CSRF_FIELD
@@ -122,6 +124,16 @@ async def form_values(request: Request) -> dict[str, Any]:
         elif texts:
             values[key] = texts[-1]
     return values
+
+
+# The id of an action's result on its page (``result`` in templates/_macros.html).
+RESULT_ID = "resultat"
+
+
+def after_action(url: str) -> RedirectResponse:
+    """Back to a page after a successful action, scrolled to its result (which parcours.js
+    and the alert's ``autofocus`` give the focus to)."""
+    return RedirectResponse(f"{url}#{RESULT_ID}", status_code=303)
 
 
 def content_disposition(filename: str) -> str:

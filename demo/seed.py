@@ -29,6 +29,7 @@ from parcours.carnet.models import Beneficiary, Consent
 from parcours.carnet.schemas import ConsentMethod
 from parcours.core.db import create_engine, create_sessionmaker, transaction
 from parcours.core.errors import Conflict
+from parcours.core.schemas import person_name
 from parcours.core.security import hash_password
 from parcours.core.settings import ROOT, Settings
 from parcours.core.temporal import connect
@@ -287,7 +288,7 @@ async def _beneficiary_account(
         session.add(
             User(
                 email="personne@demo.parcours.fr",
-                full_name=f"{data.first_name} {data.last_name}",
+                full_name=person_name(data.first_name, data.last_name),
                 role="beneficiary",
                 territory=data.territory,
                 beneficiary_id=beneficiary_id,

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from api.deps import JourneyServiceDep, OptionalPrincipal, PagePrincipal, SessionDep
-from api.forms import clean_form, form_errors, journey_choices
+from api.forms import after_action, clean_form, form_errors, journey_choices
 from api.pages.access.sign_in import home_of
 from api.templating import templates
 from parcours.core.errors import ParcoursError
@@ -120,6 +120,4 @@ async def enrol_submit(
             {"form": form, "errors": [error.message], **await journey_choices(service)},
             status_code=error.status_code,
         )
-    return RedirectResponse(
-        f"/parcours/{enrolment.beneficiary.id}?fait=inscription", status_code=303
-    )
+    return after_action(f"/parcours/{enrolment.beneficiary.id}?fait=inscription")

@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from api.deps import ManagementPageDep, PagePrincipal
-from api.forms import local_time, problems
+from api.forms import after_action, local_time, problems
 from api.templating import templates
 from parcours.access.rules import Principal, Role
 from parcours.core.errors import ParcoursError
@@ -202,7 +202,7 @@ async def stalled_bulk(request: Request, service: ManagementPageDep) -> Response
     done = {"reaffecter": "reaffectation", "relancer": "relance", "signaler": "signalement"}
     back = form.get("retour", "")
     query = urlencode({"fait": done[action], "n": len(result.done)})
-    return RedirectResponse(f"/gestion/bloques?{query}{'&' + back if back else ''}", 303)
+    return after_action(f"/gestion/bloques?{query}{'&' + back if back else ''}")
 
 
 async def _journey_page(
@@ -281,7 +281,7 @@ async def journey_action(
             errors=[error.message],
             status_code=status_code,
         )
-    return RedirectResponse(f"/gestion/parcours/{beneficiary_id}?fait={what}", status_code=303)
+    return after_action(f"/gestion/parcours/{beneficiary_id}?fait={what}")
 
 
 @router.post("/gestion/incidents/{incident_id}/relancer")
@@ -292,9 +292,7 @@ async def retry_incident(
     result = await service.retry(incident_id)
     assert incident is not None  # ``retry`` found it
     done = "appel" if result.outcome == "retried" else "appel-clos"
-    return RedirectResponse(
-        f"/gestion/parcours/{incident.beneficiary_id}?fait={done}", status_code=303
-    )
+    return after_action(f"/gestion/parcours/{incident.beneficiary_id}?fait={done}")
 
 
 @router.get("/gestion/resume")

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
 from api.deps import (
@@ -19,7 +19,7 @@ from api.deps import (
     SettingsDep,
     TemporalDep,
 )
-from api.forms import form_values, local_time
+from api.forms import after_action, form_values, local_time
 from api.pages.carnet.consent_links import remedy_of
 from api.pages.carnet.view import tab_url
 from api.templating import templates
@@ -155,7 +155,7 @@ async def upload_caf_feed(
                 request, service, file_id, error=error.message, status_code=error.status_code
             )
     done = "depose" if new or current.status != "completed" else "deja"
-    return RedirectResponse(f"/imports-caf/{file_id}?fait={done}", status_code=303)
+    return after_action(f"/imports-caf/{file_id}?fait={done}")
 
 
 async def _detail_page(
@@ -202,4 +202,4 @@ async def restart_caf_import(
             return await _detail_page(
                 request, service, file_id, error=error.message, status_code=error.status_code
             )
-    return RedirectResponse(f"/imports-caf/{file_id}?fait=relance", status_code=303)
+    return after_action(f"/imports-caf/{file_id}?fait=relance")

@@ -11,12 +11,13 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from api.auth import CSRF_FIELD
 from api.deps import PagePrincipal, SessionDep, SettingsDep, TemporalDep
+from api.forms import after_action
 from api.pages.carnet.consent_links import Remedy, remedy_of
 from api.pages.training_requests import training_request_context
 from api.routes.resources import MAX_IMPORT_BYTES, distance_from
@@ -237,17 +238,18 @@ async def orient_to_service(
             back = f"/ressources/services/{service_id}?{urlencode({'pour': beneficiary_id})}"
             remedy = remedy_of(refused, back)
     if error is None:
-        return RedirectResponse(
-            f"/beneficiaires/{beneficiary_id}/contrat?fait=orientation", status_code=303
-        )
-    service = await ResourceBaseService(session, principal).service(service_id)
+        return after_action(f"/beneficiaires/{beneficiary_id}/contrat?fait=orientation")
+    # The page again, for the person it was opened for (``?pour=``): distance, way back.
+    resources = ResourceBaseService(session, principal)
+    origin, _ = await _origin(resources, None, beneficiary_id or None)
+    service = await resources.service(service_id, origin)
     return templates.TemplateResponse(
         request,
         "resources/service.html",
         {
             "service": service,
-            "origin": None,
-            "back": "",
+            "origin": origin,
+            "back": _link({"pour": beneficiary_id}),
             "can_orient": orienting.can_orient,
             "people": await orienting.orientable_people(),
             "orient": {"beneficiary_id": beneficiary_id},
@@ -350,6 +352,7 @@ async def training_page(
         {
             "training": training,
             "origin": origin,
+            "back": _link({"pour": pour} if pour else {"commune": commune}),
             "is_admin": principal.role is Role.ADMIN,
             **requesting,
         },
@@ -425,7 +428,7 @@ async def training_create(
         return _training_form(request, form, None, errors, errs, 422)
     except ParcoursError as error:
         return _training_form(request, form, None, [("", error.message)], {}, error.status_code)
-    return RedirectResponse(f"/ressources/formations/{created.id}?fait=creee", status_code=303)
+    return after_action(f"/ressources/formations/{created.id}?fait=creee")
 
 
 @router.get("/ressources/formations/{training_id}/modifier", response_class=HTMLResponse)
@@ -456,7 +459,7 @@ async def training_update(
         return _training_form(
             request, form, training_id, [("", error.message)], {}, error.status_code
         )
-    return RedirectResponse(f"/ressources/formations/{training_id}?fait=modifiee", status_code=303)
+    return after_action(f"/ressources/formations/{training_id}?fait=modifiee")
 
 
 # --- Administrators: imports ---

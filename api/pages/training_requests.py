@@ -13,12 +13,13 @@ with the reason and what was typed.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
@@ -31,7 +32,7 @@ from api.deps import (
     SettingsDep,
     TemporalDep,
 )
-from api.forms import clean_form, form_values, french_problem, local_time
+from api.forms import after_action, clean_form, form_values, french_problem, local_time
 from api.pages.carnet.consent_links import Remedy, remedy_of
 from api.pages.carnet.view import CarnetPages
 from api.templating import templates
@@ -185,7 +186,6 @@ async def _request_page(
     approval = {
         "start_date": (read.training.start_on.isoformat() if read.training else ""),
         "amount": str(read.requested_amount) if read.requested_amount is not None else "",
-        "reference": read.funder_reference or "",
     }
     return templates.TemplateResponse(
         request,
@@ -249,7 +249,7 @@ async def _decide(
             errors=[(None, error.message)],
             status_code=error.status_code,
         )
-    return RedirectResponse(f"/financeurs/demandes/{request_id}?fait={name}", status_code=303)
+    return after_action(f"/financeurs/demandes/{request_id}?fait={name}")
 
 
 @router.post("/financeurs/demandes/{request_id}/informations")
@@ -343,10 +343,7 @@ async def request_training(
             error.status_code,
             remedy_of(error, back),
         )
-    return RedirectResponse(
-        f"/beneficiaires/{data.beneficiary_id}/contrat?demande=envoyee#formations",
-        status_code=303,
-    )
+    return after_action(f"/beneficiaires/{data.beneficiary_id}/contrat?demande=envoyee")
 
 
 async def _training_page(
@@ -362,8 +359,15 @@ async def _training_page(
     status_code: int = 422,
     remedy: Remedy | None = None,
 ) -> Response:
-    training = await ResourceBaseService(session, principal).training(training_id)
-    context = await training_request_context(session, temporal, settings, principal, None)
+    # The page again, for the person it was opened for (``?pour=``): distance, way back.
+    resources = ResourceBaseService(session, principal)
+    pour = str(form.get("beneficiary_id") or "")
+    origin = None
+    if pour:
+        with contextlib.suppress(ParcoursError):
+            origin = await resources.person_origin(pour)
+    training = await resources.training(training_id, origin)
+    context = await training_request_context(session, temporal, settings, principal, pour)
     context |= {
         "request_form": form,
         "request_errors": errors,
@@ -373,7 +377,13 @@ async def _training_page(
     return templates.TemplateResponse(
         request,
         "resources/training.html",
-        {"training": training, "origin": None, "is_admin": False, **context},
+        {
+            "training": training,
+            "origin": origin,
+            "back": "?" + urlencode({"pour": pour}) if pour else "",
+            "is_admin": False,
+            **context,
+        },
         status_code=status_code,
     )
 
@@ -416,9 +426,7 @@ async def _carnet_form(
             errors=[(None, error.message)],
             status_code=error.status_code,
         )
-    return RedirectResponse(
-        f"/beneficiaires/{beneficiary_id}/contrat?demande={name}#formations", status_code=303
-    )
+    return after_action(f"/beneficiaires/{beneficiary_id}/contrat?demande={name}")
 
 
 @router.post("/beneficiaires/{beneficiary_id}/formations/{request_id}/reponse")

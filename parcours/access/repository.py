@@ -307,15 +307,16 @@ class AdminRepository:
         assert isinstance(result, CursorResult)
         return int(result.rowcount or 0)
 
-    async def journeys_followed_by(self, user_id: str) -> list[tuple[str, str]]:
-        """The open journeys the agent is the référent of: person's id and name."""
+    async def journeys_followed_by(self, user_id: str) -> list[tuple[str, str, str]]:
+        """The open journeys the agent is the référent of: the person's id, first and last
+        names."""
         rows = await self.session.execute(
             select(Beneficiary.id, Beneficiary.first_name, Beneficiary.last_name)
             .join(JourneyRecord, JourneyRecord.beneficiary_id == Beneficiary.id)
             .where(JourneyRecord.referent_id == user_id, JourneyRecord.step != "closed")
             .order_by(Beneficiary.last_name, Beneficiary.first_name)
         )
-        return [(i, f"{first} {last}") for i, first, last in rows.all()]
+        return [(r[0], r[1], r[2]) for r in rows.all()]
 
     def _tokens_of(self, territory: str) -> Any:
         """A département's tokens: its agents', and its partners' (made by its admins)."""

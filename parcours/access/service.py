@@ -30,7 +30,7 @@ from parcours.core.db import transaction, utcnow
 from parcours.core.errors import Conflict, Forbidden, InvalidReference, NotFound, Unauthenticated
 from parcours.core.mail import Mail
 from parcours.core.outbox import enqueue
-from parcours.core.schemas import PersonRef
+from parcours.core.schemas import PersonRef, person_name
 from parcours.core.security import (
     hash_password,
     new_token,
@@ -555,7 +555,9 @@ class AdminService:
             agent=agent_read(user, structure, False),
             sessions_ended=sessions,
             tokens_revoked=tokens,
-            journeys_to_reassign=[PersonRef(id=i, label=name) for i, name in followed],
+            journeys_to_reassign=[
+                PersonRef(id=i, label=person_name(first, last)) for i, first, last in followed
+            ],
         )
 
     async def reactivate_agent(self, user_id: str) -> AgentRead:

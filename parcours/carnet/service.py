@@ -91,7 +91,7 @@ from parcours.core.db import new_id, utcnow
 from parcours.core.errors import Forbidden, InvalidReference, NotFound
 from parcours.core.mail import Mail
 from parcours.core.outbox import enqueue
-from parcours.core.schemas import PersonRef
+from parcours.core.schemas import PersonRef, person_name
 from parcours.core.settings import Settings
 from parcours.journey.messages import (
     BeginDiagnosisInput,
@@ -103,6 +103,7 @@ from parcours.journey.messages import (
     Step,
 )
 from parcours.journey.models import JourneyHandover, JourneyRecord
+from parcours.journey.rules import event_actor
 from parcours.journey.schemas import EVENT_LABELS, STEP_LABELS, BeneficiaryRead
 from parcours.journey.service import JourneyService, journey_read
 from parcours.management.repository import InterventionRepository
@@ -232,7 +233,7 @@ class CarnetService:
                     at=e.occurred_at,
                     label=EVENT_LABELS.get(e.kind, e.kind),
                     origin="journey",
-                    by=ref(e.actor_id),
+                    by=ref(event_actor(e.kind, e.actor_id)),
                     detail=e.detail,
                 )
                 for e in events
@@ -242,7 +243,7 @@ class CarnetService:
                     at=e.occurred_at,
                     label=f"{EVENT_LABELS.get(e.kind, e.kind)} (parcours précédent)",
                     origin="earlier_journey",
-                    by=ref(e.actor_id),
+                    by=ref(event_actor(e.kind, e.actor_id)),
                     detail=e.detail,
                 )
                 for e in earlier
@@ -681,7 +682,7 @@ class CarnetService:
                 )
             user = await accounts.create_user(
                 email=person.email,
-                full_name=f"{person.first_name} {person.last_name}",
+                full_name=person_name(person.first_name, person.last_name),
                 role=Role.BENEFICIARY,
                 territory=person.territory,
                 beneficiary_id=beneficiary_id,
@@ -819,7 +820,7 @@ class ErasureService:
                 PendingErasure(
                     request_id=request.id,
                     beneficiary_id=person.id,
-                    full_name=f"{person.first_name} {person.last_name}",
+                    full_name=person_name(person.first_name, person.last_name),
                     territory=person.territory,
                     step_label=STEP_LABELS[Step(journey.step)] if journey else "—",
                     requested_at=request.requested_at,

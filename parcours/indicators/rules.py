@@ -12,7 +12,7 @@ Python) share these rules, so both give the same row:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from itertools import pairwise
 from typing import Any
@@ -260,3 +260,26 @@ def journey_rows(
     if spans:
         spans[-1]["left_at"] = None
     return milestones, spans
+
+
+# --- Time spent in each step, from the stays (``journey_step_spans``) ---
+
+
+def stay_days(step: Step, entered_at: datetime, left_at: datetime | None, now: datetime) -> float:
+    """Days a stay lasted (the current one: until ``now``); a closed journey stays nowhere."""
+    if step is Step.CLOSED:
+        return 0.0
+    return ((left_at or now) - entered_at).total_seconds() / 86400
+
+
+def days_per_step(
+    stays: Iterable[tuple[Step, datetime, datetime | None]], now: datetime
+) -> dict[Step, float]:
+    """Days spent in each step the journey went through, stays added up, in the steps' order
+    (what the journey's page and its story show). The stays are the projection's: a step's
+    time runs from its entry to the next, whatever other events happened in between."""
+    totals: dict[Step, float] = {}
+    for step, entered_at, left_at in stays:
+        if step is not Step.CLOSED:
+            totals[step] = totals.get(step, 0.0) + stay_days(step, entered_at, left_at, now)
+    return {step: totals[step] for step in Step if step in totals}

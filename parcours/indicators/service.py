@@ -22,10 +22,10 @@ from parcours.access.repository import PeopleRepository
 from parcours.access.rules import Principal, Role
 from parcours.carnet.service import CarnetService
 from parcours.core.errors import Forbidden, InvalidReference
-from parcours.core.schemas import PersonRef
+from parcours.core.schemas import PersonRef, person_name
 from parcours.core.settings import Settings
 from parcours.indicators.repository import IndicatorRepository, IndicatorScope
-from parcours.indicators.rules import local_day
+from parcours.indicators.rules import days_per_step, local_day, stay_days
 from parcours.indicators.schemas import (
     ExitCount,
     Figures,
@@ -371,13 +371,10 @@ class JourneyStoryService:
         spans = await self.repo.spans(carnet.journey.journey_id)
         structures = await self.people.structures({s.structure_id for s in spans if s.structure_id})
         now = datetime.now(UTC)
-        stays, totals = [], dict.fromkeys(MEASURED_STEPS, 0.0)
+        stays = []
         for span in spans:
             step = Step(span.step)
-            days = 0.0
-            if step is not Step.CLOSED:
-                days = ((span.left_at or now) - span.entered_at).total_seconds() / 86400
-                totals[step] += days
+            days = stay_days(step, span.entered_at, span.left_at, now)
             where = structures.get(span.structure_id) if span.structure_id else None
             stays.append(
                 StepStay(
@@ -393,15 +390,16 @@ class JourneyStoryService:
         s = self.settings
         return JourneyStory(
             beneficiary_id=beneficiary_id,
-            full_name=f"{person.first_name} {person.last_name}",
+            full_name=person_name(person.first_name, person.last_name),
             journey=carnet.journey,
             referent=carnet.referent,
             structure=carnet.structure,
             stays=stays,
             time_in_steps=[
                 StepTotal(step=step, step_label=STEP_LABELS[step], days=round(days, 1))
-                for step, days in totals.items()
-                if any(stay.step is step for stay in stays)
+                for step, days in days_per_step(
+                    ((Step(s.step), s.entered_at, s.left_at) for s in spans), now
+                ).items()
             ],
             timeline=sorted(carnet.timeline, key=lambda entry: entry.at),
             workflow_url=(

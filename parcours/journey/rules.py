@@ -241,6 +241,16 @@ def next_wake(state: JourneyState, sla: Sla) -> datetime | None:
 
 # --- Transitions ---
 
+# Events the clock raises: nobody did them, even when a person's action is what found the
+# deadline passed (an enrolment long after the RSA opened, an action on a late journey).
+TIMER_EVENTS = frozenset({"deadline_passed", "check_in_due"})
+
+
+def event_actor(kind: str, actor_id: str | None) -> str | None:
+    """Who did an event of the timeline: nobody for the clock's (histories recorded before
+    ``TIMER_EVENTS`` carry the actor of the action that found them)."""
+    return None if kind in TIMER_EVENTS else actor_id
+
 
 class _Change:
     """Collects the events of one transition while it edits a copy of the state."""
@@ -256,7 +266,7 @@ class _Change:
                 kind=kind,
                 occurred_at=self.now,
                 step=self.state.step,
-                actor_id=self.actor_id,
+                actor_id=event_actor(kind, self.actor_id),
                 detail=detail,
             )
         )

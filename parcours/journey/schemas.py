@@ -13,7 +13,7 @@ from stdnum.exceptions import ValidationError as NirError
 from stdnum.fr import nir as nir_number
 
 from parcours.access.rules import Principal
-from parcours.core.schemas import TERRITORY_PATTERN, PersonRef
+from parcours.core.schemas import TERRITORY_PATTERN, PersonRef, person_name
 from parcours.journey.messages import (
     EmploymentContract,
     ExitReason,
@@ -77,6 +77,10 @@ class BeneficiaryRead(BaseModel):
     city: str | None
     territory: str
     rsa_opened_on: date | None
+
+    @property
+    def full_name(self) -> str:
+        return person_name(self.first_name, self.last_name)
 
 
 STEP_LABELS = {
@@ -279,6 +283,8 @@ class JourneyDetail(BaseModel):
 class JourneySummary(BaseModel):
     beneficiary_id: str
     full_name: str
+    # Tells two people of the same name apart on the list (not their step).
+    birth_date: date
     step: Step
     step_label: str
     deadline: datetime | None

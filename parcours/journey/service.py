@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -30,9 +29,11 @@ from parcours.access.rules import (
 from parcours.carnet.models import Beneficiary
 from parcours.core.db import new_id, utcnow
 from parcours.core.errors import Conflict, Forbidden, InvalidReference, NotFound, Unavailable
-from parcours.core.schemas import PersonRef
+from parcours.core.schemas import PersonRef, person_name
 from parcours.core.settings import Settings
 from parcours.core.temporal import run_update, send_signal, send_update, start_workflow
+from parcours.indicators.repository import IndicatorRepository
+from parcours.indicators.rules import days_per_step
 from parcours.journey import rules
 from parcours.journey.messages import (
     DEADLINE_KEY,
@@ -404,7 +405,8 @@ class JourneyService:
         person = await self.people.beneficiary(beneficiary_id)
         assert person is not None
         events = await self.journeys.events(record)
-        actor_ids = {e.actor_id for e in events if e.actor_id}
+        actors = {e.seq: rules.event_actor(e.kind, e.actor_id) for e in events}
+        actor_ids = {a for a in actors.values() if a}
         if record.referent_id:
             actor_ids.add(record.referent_id)
         users = await self.people.users(actor_ids)
@@ -420,8 +422,8 @@ class JourneyService:
                 step=Step(e.step),
                 step_label=STEP_LABELS[Step(e.step)],
                 occurred_at=e.occurred_at,
-                actor=PersonRef(id=e.actor_id, label=users[e.actor_id].full_name)
-                if e.actor_id in users
+                actor=PersonRef(id=actor, label=users[actor].full_name)
+                if (actor := actors[e.seq]) in users
                 else None,
                 detail=e.detail,
             )
@@ -440,7 +442,7 @@ class JourneyService:
             referent=PersonRef(id=referent.id, label=referent.full_name) if referent else None,
             structure=PersonRef(id=structure.id, label=structure.name) if structure else None,
             timeline=timeline,
-            time_in_steps=_time_in_steps(timeline, datetime.now(UTC)),
+            time_in_steps=await self._time_in_steps(record),
             handed_off=await self.handover_read(handed_off) if handed_off else None,
         )
 
@@ -454,6 +456,18 @@ class JourneyService:
             handed_off_at=handover.handed_off_at,
             readable_until=handover.readable_until,
         )
+
+    async def _time_in_steps(self, record: JourneyRecord) -> list[StepDuration]:
+        """Days spent in each step, from the journey's stays (the indicators' projection, as
+        the story reads them): a step entered without an event of its own counts too."""
+        spans = await IndicatorRepository(self.session).spans(record.journey_id)
+        totals = days_per_step(
+            ((Step(s.step), s.entered_at, s.left_at) for s in spans), datetime.now(UTC)
+        )
+        return [
+            StepDuration(step=step, step_label=STEP_LABELS[step], days=round(days, 1))
+            for step, days in totals.items()
+        ]
 
     async def count_by_step(self, principal: Principal) -> dict[str, int]:
         """How many of the journeys ``principal`` may see stand at each step."""
@@ -479,7 +493,8 @@ class JourneyService:
         items = [
             JourneySummary(
                 beneficiary_id=j.beneficiary_id,
-                full_name=f"{b.first_name} {b.last_name}",
+                full_name=person_name(b.first_name, b.last_name),
+                birth_date=b.birth_date,
                 step=Step(j.step),
                 step_label=STEP_LABELS[Step(j.step)],
                 deadline=j.deadline,
@@ -491,20 +506,3 @@ class JourneyService:
             for j, b in rows
         ]
         return JourneyPage(items=items, total=total, limit=limit, offset=offset)
-
-
-def _time_in_steps(timeline: list[TimelineEntry], now: datetime) -> list[StepDuration]:
-    """Days spent in each step, from the timeline's step changes (the current step up to now)."""
-    totals: dict[Step, float] = defaultdict(float)
-    current: tuple[Step, datetime] | None = None
-    for entry in timeline:
-        if current is None or entry.step is not current[0]:
-            if current is not None:
-                totals[current[0]] += (entry.occurred_at - current[1]).total_seconds() / 86400
-            current = (entry.step, entry.occurred_at)
-    if current is not None and current[0] is not Step.CLOSED:
-        totals[current[0]] += (now - current[1]).total_seconds() / 86400
-    return [
-        StepDuration(step=step, step_label=STEP_LABELS[step], days=round(days, 1))
-        for step, days in totals.items()
-    ]

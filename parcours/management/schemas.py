@@ -102,6 +102,8 @@ class InterventionRead(BaseModel):
 class StalledJourneyRead(BaseModel):
     beneficiary_id: str
     full_name: str
+    # Tells two people of the same name apart on the list.
+    birth_date: date | None = None
     step: Step
     step_label: str
     territory: str

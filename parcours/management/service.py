@@ -39,7 +39,7 @@ from parcours.core.errors import (
     NotFound,
     Unavailable,
 )
-from parcours.core.schemas import PersonRef
+from parcours.core.schemas import PersonRef, person_name
 from parcours.core.settings import Settings
 from parcours.core.temporal import engine_down
 from parcours.journey.messages import ReassignReferentInput, Step
@@ -122,7 +122,7 @@ class ManagementService:
         )
         stalled = await StalledService(self.session, self.settings).of_journey(beneficiary_id)
         return ManagedJourneyRead(
-            person=PersonRef(id=person.id, label=f"{person.first_name} {person.last_name}"),
+            person=PersonRef(id=person.id, label=person_name(person.first_name, person.last_name)),
             step_label=STEP_LABELS[Step(journey.step)],
             paused=journey.paused,
             workflow_id=journey.workflow_id,
@@ -153,7 +153,7 @@ class ManagementService:
         """Names of the people among ``ids`` the manager may see."""
         found = await StalledRepository(self.session).journeys_with_people(ids)
         return {
-            i: f"{person.first_name} {person.last_name}"
+            i: person_name(person.first_name, person.last_name)
             for i, (journey, person) in found.items()
             if can_read(self.principal, journey)
         }
@@ -322,8 +322,10 @@ class ManagementService:
         return [
             read.model_copy(
                 update={
-                    "full_name": f"{people[read.beneficiary_id][1].first_name} "
-                    f"{people[read.beneficiary_id][1].last_name}"
+                    "full_name": person_name(
+                        people[read.beneficiary_id][1].first_name,
+                        people[read.beneficiary_id][1].last_name,
+                    )
                     if read.beneficiary_id in people
                     else None
                 }
@@ -455,7 +457,7 @@ async def digest_read(session: AsyncSession, digest: Digest) -> DigestRead:
         for line in content.get(kind, [])
     }
     found = await StalledRepository(session).journeys_with_people(sorted(ids))
-    names = {i: f"{p.first_name} {p.last_name}" for i, (_, p) in found.items()}
+    names = {i: person_name(p.first_name, p.last_name) for i, (_, p) in found.items()}
     departements = await TerritoryRepository(session).by_codes(
         line["from_territory"] for line in content.get("arrivals", [])
     )
@@ -756,7 +758,8 @@ class StalledService:
             items.append(
                 StalledJourneyRead(
                     beneficiary_id=journey.beneficiary_id,
-                    full_name=f"{person.first_name} {person.last_name}",
+                    full_name=person_name(person.first_name, person.last_name),
+                    birth_date=person.birth_date,
                     step=step,
                     step_label=STEP_LABELS[step],
                     territory=journey.territory,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -130,11 +131,16 @@ class ServiceOrientationRepository:
 
     async def orientable_people(
         self, visible: ColumnElement[bool], limit: int = 500
-    ) -> Sequence[tuple[str, str, str]]:
-        """(id, first name, last name) of the people ``visible`` lets one see whose journey
-        takes an orientation now, by name."""
+    ) -> Sequence[tuple[str, str, str, date]]:
+        """(id, first name, last name, birth date) of the people ``visible`` lets one see whose
+        journey takes an orientation now, by name."""
         rows = await self.session.execute(
-            select(Beneficiary.id, Beneficiary.first_name, Beneficiary.last_name)
+            select(
+                Beneficiary.id,
+                Beneficiary.first_name,
+                Beneficiary.last_name,
+                Beneficiary.birth_date,
+            )
             .join(JourneyRecord, JourneyRecord.beneficiary_id == Beneficiary.id)
             .where(
                 visible,
@@ -145,4 +151,4 @@ class ServiceOrientationRepository:
             .order_by(Beneficiary.last_name, Beneficiary.first_name)
             .limit(limit)
         )
-        return [(r[0], r[1], r[2]) for r in rows.all()]
+        return [(r[0], r[1], r[2], r[3]) for r in rows.all()]

@@ -26,6 +26,7 @@ from parcours.carnet.models import PlanAction
 from parcours.carnet.schemas import PlanStatus, Theme
 from parcours.core.db import new_id, utcnow
 from parcours.core.errors import Forbidden, InvalidReference
+from parcours.core.schemas import person_choice
 from parcours.core.settings import Settings
 from parcours.journey.messages import OrientToServiceInput
 from parcours.journey.service import JourneyService
@@ -264,11 +265,11 @@ class ServiceOrientationService:
         return self.principal.role in ACTION_ROLES["orient_to_service"]
 
     async def orientable_people(self) -> list[tuple[str, str]]:
-        """(id, « Nom Prénom ») of the people the caller may orient now, by name."""
+        """(id, name and birth date) of the people the caller may orient now, by last name."""
         if not self.can_orient:
             return []
         people = await self.repo.orientable_people(visible_journeys(self.principal))
-        return [(i, f"{last} {first}") for i, first, last in people]
+        return [(i, person_choice(first, last, born)) for i, first, last, born in people]
 
 
 class ServiceOrientationProjection:

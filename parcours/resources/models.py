@@ -127,6 +127,8 @@ class ResourceServiceSearchRow(Base):
         primary_key=True,
         autoincrement=False,
     )
+    # Found by searches: false for an inactive service, and for the twin of an earlier one
+    # (its structure published it twice: ``ResourceRepository._leave_out_twins``).
     active: Mapped[bool] = mapped_column(Boolean)
     type: Mapped[str | None] = mapped_column(String(30))
     frais: Mapped[str | None] = mapped_column(String(20))

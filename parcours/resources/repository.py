@@ -18,6 +18,7 @@ from sqlalchemy import (
     select,
     text,
     tuple_,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,7 +36,7 @@ from parcours.resources.models import (
 )
 from parcours.resources.schemas import SortOrder
 from parcours.resources.search import Distance, ServiceQuery, TrainingQuery
-from parcours.resources.text import prefix_end
+from parcours.resources.text import normalise, prefix_end
 
 Key = tuple[str, str]
 
@@ -162,7 +163,43 @@ class ResourceRepository:
             await self.session.execute(insert(TAGS), list(chunk))
         for chunk in _chunks(words, 2000):
             await self.session.execute(insert(WORDS), list(chunk))
+        await self._leave_out_twins({(r.key[0], r.values["structure_source_id"]) for r in records})
         return ids
+
+    async def _leave_out_twins(self, structures: set[Key]) -> None:
+        """A structure's service published twice under two ids (the same name at the same
+        place) is one service: searches find the first (the smallest id), the others' search
+        rows are left out (``active`` false). Worked out again for every structure an import
+        touches, so that a rename or a move puts a service back."""
+        s = SERVICES.c
+        for chunk in _chunks(sorted(structures)):
+            rows = await self.session.execute(
+                select(
+                    s.id, s.source, s.structure_source_id, s.nom, s.code_insee, s.adresse, s.active
+                )
+                .where(tuple_(s.source, s.structure_source_id).in_(list(chunk)))
+                .order_by(s.id)
+            )
+            seen: set[tuple[str, ...]] = set()
+            shown: list[int] = []
+            twins: list[int] = []
+            for row in rows:
+                same = (
+                    row.source,
+                    row.structure_source_id,
+                    normalise(row.nom),
+                    row.code_insee or "",
+                    normalise(row.adresse),
+                )
+                if not row.active:
+                    continue
+                (twins if same in seen else shown).append(row.id)
+                seen.add(same)
+            for ids, active in ((shown, True), (twins, False)):
+                for part in _chunks(ids):
+                    await self.session.execute(
+                        update(SEARCH).where(SEARCH.c.service_id.in_(part)).values(active=active)
+                    )
 
     async def service(self, service_id: int) -> ResourceService | None:
         return await self.session.get(ResourceService, service_id)
@@ -191,7 +228,8 @@ class ResourceRepository:
     async def search_services(
         self, q: ServiceQuery
     ) -> tuple[list[tuple[int, int | None, float | None]], int]:
-        """One page of (service id, text score, squared distance) and the total count.
+        """One page of (service id, text score, squared distance) and the total count; a
+        service published twice by its structure is found once (``_leave_out_twins``).
 
         Only the narrow search tables are read. Without free text, the page is a top-N sort
         and the total a count apart (cheaper than sorting every match to count them); with

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from parcours.core.schemas import PersonRef
+from parcours.core.schemas import PersonRef, person_name
 from parcours.training_requests.messages import TrainingStatus
 
 STATUS_LABELS = {
@@ -68,7 +68,13 @@ class MoreInfoCreate(Form):
 class ApprovalCreate(Form):
     start_date: date
     amount: Decimal = Field(ge=0, le=100_000, max_digits=10, decimal_places=2)
-    reference: str = Field(min_length=1, max_length=100)
+    reference: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="Le numéro de dossier chez le financeur : facultatif quand son système l'a "
+        "déjà transmis à la réception de la demande.",
+    )
 
 
 class RefusalCreate(Form):
@@ -121,6 +127,10 @@ class SharedPerson(BaseModel):
     project: str | None
     facts: list[SharedFact]
 
+    @property
+    def full_name(self) -> str:
+        return person_name(self.first_name, self.last_name)
+
 
 class TrainingRequestRead(BaseModel):
     id: str
@@ -164,6 +174,8 @@ class FunderRequestRead(TrainingRequestRead):
 class FunderRequestSummary(BaseModel):
     id: str
     person: PersonRef | None
+    # With the name, when the person consented: two namesakes told apart.
+    birth_date: date | None = None
     consented: bool
     training_title: str | None
     territory: str

@@ -39,8 +39,8 @@ from parcours.access.rules import (
 from parcours.carnet.models import Beneficiary
 from parcours.carnet.schemas import SOURCE_LABELS, THEME_LABELS, Source, Theme
 from parcours.core.db import new_id, utcnow
-from parcours.core.errors import Conflict, Forbidden, NotFound
-from parcours.core.schemas import PersonRef
+from parcours.core.errors import Conflict, Forbidden, InvalidReference, NotFound
+from parcours.core.schemas import PersonRef, person_choice, person_name
 from parcours.core.settings import Settings
 from parcours.core.temporal import run_update, send_update
 from parcours.journey.messages import RequestTrainingInput
@@ -128,7 +128,7 @@ def _training_summary(training: Training | None) -> TrainingSummary | None:
 def _person(person: Beneficiary | None) -> PersonRef | None:
     if person is None:
         return None
-    return PersonRef(id=person.id, label=f"{person.first_name} {person.last_name}")
+    return PersonRef(id=person.id, label=person_name(person.first_name, person.last_name))
 
 
 def statuses_of(value: str | None) -> tuple[tuple[str, ...], bool | None]:
@@ -284,7 +284,10 @@ class TrainingRequestService(_Requests):
         if p.role not in ACTION_ROLES["request_training"]:
             return []
         people = await self.repo.candidates(visible_journeys(p))
-        return [PersonRef(id=b.id, label=f"{b.last_name.upper()} {b.first_name}") for b in people]
+        return [
+            PersonRef(id=b.id, label=person_choice(b.first_name, b.last_name, b.birth_date))
+            for b in people
+        ]
 
     async def request(self, data: TrainingRequestCreate) -> TrainingRequestRead:
         """Check, have the journey start the request, then write it. The caller commits."""
@@ -517,6 +520,7 @@ class FunderConsoleService(_Requests):
         return FunderRequestSummary(
             id=r.id,
             person=_person(row.person) if row.consented else None,
+            birth_date=row.person.birth_date if row.consented and row.person else None,
             consented=row.consented,
             training_title=row.training.title if row.training else None,
             territory=r.territory,
@@ -607,11 +611,21 @@ class FunderConsoleService(_Requests):
         return await self._funder_read(record)
 
     async def approve(self, request_id: str, data: ApprovalCreate) -> FunderRequestRead:
+        reference = data.reference
+        if reference is None:
+            # The funder's system gave its reference when it received the request.
+            with self.session.no_autoflush:
+                reference = (await self._addressed(request_id)).funder_reference
+        if not reference:
+            raise InvalidReference(
+                "Votre référence : indiquez le numéro de dossier de votre système (il ne l'a "
+                "pas encore transmis à Parcours)."
+            )
         action = ApproveTrainingInput(
             actor_id=self._signed_in().id,
             start_date=data.start_date,
             amount=data.amount,
-            funder_reference=data.reference,
+            funder_reference=reference,
         )
         record = await self._decide(request_id, "approve", action, "funder.approval")
         return await self._funder_read(record)

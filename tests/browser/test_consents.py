@@ -42,7 +42,7 @@ async def test_the_refusals_link_leads_to_the_consent_form_with_the_partner_chos
     service = f"/ressources/services/{resource.service_id}?pour={bid}"
     await page.goto(service)
     await page.get_by_role("button", name="Orienter vers ce service").click()
-    await expect(page.locator("#orienter-erreur")).to_contain_text(
+    await expect(page.locator("#resultat")).to_contain_text(
         "n'a pas donné son accord pour que ses coordonnées soient transmises aux structures"
     )
     await page.get_by_role(

@@ -81,12 +81,13 @@ async def test_a_training_requested_asked_about_answered_and_approved(
             )
         assert request_id is not None
 
-        async def received() -> bool:
+        async def received() -> str | None:
             async with sessions() as session:
                 found = await session.get(TrainingRequestRecord, request_id)
-                return found is not None and found.sent_at is not None
+                return found.funder_reference if found and found.sent_at else None
 
-        await until(received)
+        # The Région's system gave its file number on receipt.
+        reference = await until(received)
 
         # The Région's funder, from the console's link in the menu.
         await sign_in(funder, region.email)
@@ -118,18 +119,20 @@ async def test_a_training_requested_asked_about_answered_and_approved(
             "Votre réponse est transmise au financeur"
         )
 
-        # The funder approves: start date and amount as requested, their reference.
+        # The funder approves: start date and amount as requested; their reference, which
+        # their system gave, is shown and not asked again.
         await funder.reload()
         await expect(funder.locator("#echanges")).to_contain_text("deux saisons à Val Thorens")
         approval = funder.locator("#accord")
         start = date.today() + timedelta(days=40)
         await approval.get_by_label("Date de début").fill(start.isoformat())
         await expect(approval.get_by_label("Montant accordé (€)")).to_have_value("1850.50")
-        await approval.get_by_label("Votre référence").fill("AURA-FORM-2031")
+        await expect(approval.get_by_label("Votre référence")).to_have_count(0)
+        await expect(approval.locator("#accord-reference")).to_contain_text(reference)
         await approval.get_by_role("button", name="Accorder").click()
         await expect(funder.get_by_role("status")).to_contain_text("La formation est accordée")
         await expect(funder.locator("#statut-demande")).to_have_text("Accordée")
-        await expect(funder.locator("#demande")).to_contain_text("AURA-FORM-2031")
+        await expect(funder.locator("#demande")).to_contain_text(reference)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         await funder.screenshot(path=SCREENSHOTS / "financeur-demande.png", full_page=True)
 

@@ -111,7 +111,7 @@ async def test_a_departement_sets_itself_up_and_a_referente_enrols_her_first_per
         .click()
     )
     await referente.get_by_role("button", name="Créer l'accès de la personne").click()
-    await expect(referente.locator("#invitation")).to_contain_text(person_email)
+    await expect(referente.locator("#resultat")).to_contain_text(person_email)
     welcome = await mailbox.wait_for(to=person_email, subject_contains="espace")
     person = await new_profile(browser, url)
     await choose_password(person, welcome.links[0], "un-mot-de-passe-personne-1")

@@ -173,6 +173,7 @@ async def test_a_consent_recorded_on_paper_unblocks_an_orientation_refused_witho
         assert recorded.status_code == 303, recorded.text
         assert recorded.headers["location"] == (
             f"/beneficiaires/{bid}/consentements?fait=consentement&retour={quote(back, safe='')}"
+            "#resultat"
         )
         done = await browser.get(recorded.headers["location"])
         assert "Le consentement est enregistré" in html.unescape(done.text)
@@ -182,7 +183,9 @@ async def test_a_consent_recorded_on_paper_unblocks_an_orientation_refused_witho
             f"/ressources/services/{resource.service_id}/orienter", {"beneficiary_id": bid}
         )
         assert again.status_code == 303, again.text
-        assert again.headers["location"] == f"/beneficiaires/{bid}/contrat?fait=orientation"
+        assert again.headers["location"] == (
+            f"/beneficiaires/{bid}/contrat?fait=orientation#resultat"
+        )
 
     # The consent: given, on paper, by the référent, its signed form a document of the carnet.
     found = await carnet(api.referent, bid)

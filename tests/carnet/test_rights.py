@@ -354,7 +354,7 @@ async def test_a_person_downloads_their_data_then_is_erased_without_a_trace(
     erased = await admin.post(f"/admin/effacements/{pending.id}")
     assert (erased.status_code, erased.headers["location"]) == (
         303,
-        "/admin/effacements?fait=effacement",
+        "/admin/effacements?fait=effacement#resultat",
     )
 
     async with sessions() as session:

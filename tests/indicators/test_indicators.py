@@ -28,7 +28,7 @@ from parcours.carnet.models import Beneficiary
 from parcours.core.db import transaction
 from parcours.core.settings import Settings
 from parcours.indicators.models import JourneyMilestones, JourneyStepSpan
-from parcours.indicators.rules import COLUMNS, journey_rows, local_day
+from parcours.indicators.rules import COLUMNS, days_per_step, journey_rows, local_day, stay_days
 from parcours.journey import rules
 from parcours.journey.messages import (
     Action,
@@ -699,3 +699,28 @@ async def test_transitions_written_out_of_order_give_the_same_rows(
     assert await indicator_rows(sessions, twin.id) == await indicator_rows(sessions, j1.id)
     async with transaction(sessions) as session:
         await session.delete(await session.get(Beneficiary, twin.id))
+
+
+def test_time_per_step_adds_up_the_stays_in_the_steps_order() -> None:
+    """What the journey's page and its story show: a step's time runs from its entry to the
+    next stay's, twice visited adds up, the current stay runs until now, closed counts none."""
+    t0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
+    day = timedelta(days=1)
+    stays = [
+        (Step.INTAKE, t0, t0 + 2 * day),
+        (Step.DIAGNOSIS, t0 + 2 * day, t0 + 5 * day),
+        (Step.ORIENTATION, t0 + 5 * day, t0 + 23 * day),
+        (Step.ACCOMPANIMENT, t0 + 23 * day, t0 + 30 * day),
+        (Step.FOLLOW_UP, t0 + 30 * day, t0 + 40 * day),
+        (Step.ACCOMPANIMENT, t0 + 40 * day, None),
+    ]
+    assert days_per_step(stays, t0 + 42 * day) == {
+        Step.INTAKE: 2,
+        Step.DIAGNOSIS: 3,
+        Step.ORIENTATION: 18,
+        Step.ACCOMPANIMENT: 9,
+        Step.FOLLOW_UP: 10,
+    }
+    closed = [*stays[:-1], (Step.CLOSED, t0 + 40 * day, None)]
+    assert Step.CLOSED not in days_per_step(closed, t0 + 90 * day)
+    assert stay_days(Step.CLOSED, t0, None, t0 + day) == 0

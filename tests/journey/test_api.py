@@ -18,14 +18,17 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
+from parcours.core.db import transaction
 from parcours.core.settings import Settings
 from parcours.journey.messages import JourneyState
+from parcours.journey.models import JourneyEventRecord
 from parcours.journey.rules import ACTIONS
 from tests.support.accounts import NewAccount, Staff
 from tests.support.api import (
@@ -632,3 +635,67 @@ async def test_metrics_count_requests_by_route_and_status(
     assert "# TYPE parcours_http_requests_total counter" in metrics
     # Counted by route template, not by person: one series whatever the id.
     assert requests_counted(metrics, "GET", route, 404) == before + 1
+
+
+async def test_a_late_journeys_story_credits_nobody_with_the_clock_and_counts_every_step(
+    api: ApiClients, staff: Staff, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The RSA opened 90 days ago: validating the diagnosis finds the orientation's deadline
+    passed. « Délai dépassé » is nobody's doing (not the référent's who validated); and the
+    time per step comes from the journey's stays, so the follow-up, entered by the person's
+    choice (an event of the employment step), is counted too."""
+    opened = date.today() - timedelta(days=90)
+    bid = await enrol(
+        api.referent,
+        referent_id=staff.referent_id,
+        structure_id=staff.structure_id,
+        rsa_opened_on=opened.isoformat(),
+    )
+    await act(api.referent, bid, "begin-diagnosis")
+    assert (await act(api.referent, bid, "complete-diagnosis"))["stalled"]
+    await act(
+        api.orientation,
+        bid,
+        "decide-orientation",
+        kind="social",
+        structure_id=staff.structure_id,
+        referent_id=staff.referent_id,
+    )
+    await act(
+        api.referent,
+        bid,
+        "record-employment",
+        started_on=date.today().isoformat(),
+        contract="cdi",
+        follow_up_consent=True,
+    )
+    detail = await read_until(api.referent, bid, lambda d: d["journey"]["step"] == "follow_up")
+
+    by = {e["kind"]: (e["actor"] or {}).get("label") for e in detail["timeline"]}
+    assert by["diagnosis_completed"] == "Referent 1"
+    assert by["deadline_passed"] is None
+    # Employment and the follow-up began at the same instant: the journey stayed in the latter.
+    assert [t["step"] for t in detail["time_in_steps"]] == [
+        "intake",
+        "diagnosis",
+        "orientation",
+        "accompaniment",
+        "follow_up",
+    ]
+    assert all(0 <= t["days"] < 1 for t in detail["time_in_steps"])
+
+    # A history recorded before: its « Délai dépassé » carries the référent. Not shown.
+    async with transaction(sessions) as session:
+        await session.execute(
+            update(JourneyEventRecord)
+            .where(
+                JourneyEventRecord.beneficiary_id == bid,
+                JourneyEventRecord.kind == "deadline_passed",
+            )
+            .values(actor_id=staff.referent_id)
+        )
+    detail = await read(api.referent, bid)
+    assert [e["actor"] for e in detail["timeline"] if e["kind"] == "deadline_passed"] == [None]
+    carnet = (await api.referent.get(f"/api/v1/beneficiaries/{bid}/carnet")).json()
+    late = [e for e in carnet["timeline"] if e["label"] == "Délai dépassé"]
+    assert late and all(e["by"] is None for e in late)

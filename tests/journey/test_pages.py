@@ -10,16 +10,29 @@ import html
 import re
 import uuid
 from collections.abc import AsyncIterator
+from datetime import date
 
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.testing import WorkflowEnvironment
 
+from api.app import create_app
+from parcours.core.schemas import person_choice, person_name
 from parcours.core.settings import Settings
 from tests.support.accounts import Staff
-from tests.support.api import ENGINE_DOWN, act, app_without_temporal, count_people, enrol
+from tests.support.api import (
+    ENGINE_DOWN,
+    act,
+    app_without_temporal,
+    count_people,
+    enrol,
+    served,
+)
 from tests.support.clients import ApiClients, Browsers, signed_in
 from tests.support.people import person_payload
+from tests.support.resources import add_service
+from tests.support.training_requests import add_training
 
 STEP_LABELS = ["Accueil", "Diagnostic", "Orientation", "Accompagnement", "Emploi"]
 
@@ -111,7 +124,7 @@ async def test_enrolment_form_creates_the_person_and_opens_their_page(
 
     assert response.status_code == 303, response.text
     location = response.headers["location"]
-    opened = re.fullmatch(r"/parcours/([0-9a-f-]{36})\?fait=inscription", location)
+    opened = re.fullmatch(r"/parcours/([0-9a-f-]{36})\?fait=inscription#resultat", location)
     assert opened, location
     page = text(await http.get(location))
     assert re.search(rf"<h1[^>]*>{form['first_name']} {form['last_name']}</h1>", page)
@@ -189,7 +202,9 @@ async def test_action_form_moves_the_journey_and_shows_it(
     )
 
     assert response.status_code == 303, response.text
-    assert response.headers["location"] == f"/parcours/{beneficiary_id}?fait=begin_diagnosis"
+    assert response.headers["location"] == (
+        f"/parcours/{beneficiary_id}?fait=begin_diagnosis#resultat"
+    )
     page = text(await http.get(response.headers["location"]))
     assert "Enregistré." in page
     assert current_step(page) == "Diagnostic"
@@ -269,3 +284,88 @@ async def test_unknown_journey_gives_a_french_not_found_page(browsers: Browsers)
         assert '<html lang="fr"' in page
         assert "Personne introuvable." in page
         assert 'href="/parcours"' in page
+
+
+async def test_errors_are_french_pages_and_the_api_keeps_json(
+    browsers: Browsers, settings: Settings, dev_env: WorkflowEnvironment
+) -> None:
+    http = await browsers("referent")
+    unknown = await http.get("/nimporte-quoi")
+    assert unknown.status_code == 404
+    page = text(unknown)
+    assert "<h1>Page non trouvée</h1>" in page and "Erreur 404" in page
+    assert 'id="signed-in-as">Referent 1</span>' in page  # still signed in, says the header
+    wrong_method = await http.post("/gestion/resume", data={})
+    assert wrong_method.status_code == 405
+    assert "Cette adresse ne s'utilise pas ainsi." in text(wrong_method)
+    bad_parameter = await http.get("/ressources", params={"page": "0"})
+    assert bad_parameter.status_code == 400
+    assert "L'adresse de la page contient une valeur qui n'est pas valide." in text(bad_parameter)
+
+    api = await http.get("/api/v1/nimporte-quoi")
+    assert (api.status_code, api.json()) == (404, {"detail": "Not Found"})
+    assert (await http.get("/api/v1/resources/services", params={"page": "0"})).status_code == 422
+
+    # Something unexpected: a French page, JSON for the API; nothing of the error shown.
+    app = create_app(settings, temporal=dev_env.client)
+
+    async def broken() -> None:
+        raise RuntimeError("secret detail")
+
+    app.add_api_route("/en-panne", broken)
+    app.add_api_route("/api/v1/en-panne", broken)
+    async with served(app) as client:
+        failed = await client.get("/en-panne")
+        assert failed.status_code == 500
+        assert "<h1>Erreur inattendue</h1>" in text(failed)
+        assert "secret detail" not in failed.text
+        api_failed = await client.get("/api/v1/en-panne")
+        assert api_failed.status_code == 500
+        assert api_failed.json() == {"detail": "Erreur inattendue : rien n'a été enregistré."}
+
+
+def test_a_name_is_written_one_way() -> None:
+    assert person_name(" Rayan ", "Blanc") == "Rayan Blanc"
+    assert person_choice("Rayan", "Blanc", date(1988, 2, 3)) == "Rayan Blanc, né·e le 03/02/1988"
+
+
+async def test_namesakes_are_told_apart_and_written_alike_on_every_list(
+    api: ApiClients, browsers: Browsers, staff: Staff, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Two people called Rayan Blanc: the référent's list, the orientation's choice of a
+    service and the training request's choice all write « Rayan Blanc », each with the birth
+    date that tells them apart (their step does not)."""
+    tag = uuid.uuid4().hex[:6]
+    last_name = f"Blanc{tag}"
+    people = {}
+    for born in ("1988-02-03", "1991-09-23"):
+        bid = await enrol(
+            api.referent,
+            first_name="Rayan",
+            last_name=last_name,
+            birth_date=born,
+            nir=None,
+            referent_id=staff.referent_id,
+            structure_id=staff.structure_id,
+        )
+        for action in ("begin-diagnosis", "complete-diagnosis"):
+            await act(api.referent, bid, action)
+        people[bid] = date.fromisoformat(born).strftime("%d/%m/%Y")
+    http = await browsers("referent")
+
+    listed = text(await http.get("/parcours", params={"q": last_name}))
+    for bid, born in people.items():
+        assert re.search(
+            rf'<a href="/beneficiaires/{bid}">Rayan {last_name}</a><br>'
+            rf'<span class="fr-text--xs">né·e le {born}</span>',
+            listed,
+        ), listed
+
+    service_id = (await add_service(sessions)).service_id
+    training_id = await add_training(sessions, "region")
+    for page in (f"/ressources/services/{service_id}", f"/ressources/formations/{training_id}"):
+        shown = text(await http.get(page))
+        for bid, born in people.items():
+            assert re.search(
+                rf'<option value="{bid}"\s*>Rayan {last_name}, né·e le {born}</option>', shown
+            ), page

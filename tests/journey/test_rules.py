@@ -135,6 +135,22 @@ def test_orientation_decided_late_marks_the_journey_stalled_at_once() -> None:
     assert events == ["diagnosis_completed", "deadline_passed"]
 
 
+def test_a_deadline_found_passed_by_someones_action_is_nobodys_doing() -> None:
+    """The référent validates the diagnosis after the orientation's deadline: the diagnosis is
+    theirs, the passed deadline is the clock's (no « Délai dépassé … par » them)."""
+    late = T0 + timedelta(days=90)
+    state = do(started(), BeginDiagnosisInput(actor_id="r-1"), late)
+    _, events = rules.apply(state, CompleteDiagnosisInput(actor_id="r-1"), late, SLA)
+    assert [(e.kind, e.actor_id) for e in events] == [
+        ("diagnosis_completed", "r-1"),
+        ("deadline_passed", None),
+    ]
+    # Histories written before carry the actor on the clock's events: it is not shown.
+    assert rules.event_actor("deadline_passed", "r-1") is None
+    assert rules.event_actor("check_in_due", "r-1") is None
+    assert rules.event_actor("diagnosis_completed", "r-1") == "r-1"
+
+
 def test_contract_is_due_thirty_days_after_the_orientation() -> None:
     state = in_accompaniment()
     assert (state.step, state.referent_id, state.structure_id) == (

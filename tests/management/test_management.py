@@ -632,7 +632,7 @@ async def test_a_failing_partner_call_becomes_an_incident_the_manager_retries_no
         assert f'href="/gestion/parcours/{person}/histoire"' in page.text
         retried = await manager.post(f"/gestion/incidents/{found['id']}/relancer")
         assert retried.status_code == 303, retried.text
-        assert retried.headers["location"] == f"/gestion/parcours/{person}?fait=appel"
+        assert retried.headers["location"] == (f"/gestion/parcours/{person}?fait=appel#resultat")
         receipt = await asyncio.wait_for(handle.result(), timeout=20)
         # At once, not at the next attempt the retry policy had planned (its 4th, 8 s after
         # the 3rd): the call that went through is a first attempt again.

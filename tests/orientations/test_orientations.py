@@ -283,7 +283,9 @@ async def test_a_refusal_from_the_page_shows_its_reason_in_the_plan(
             f"/ressources/services/{resource.service_id}/orienter", {"beneficiary_id": bid}
         )
         assert posted.status_code == 303, posted.text
-        assert posted.headers["location"] == f"/beneficiaires/{bid}/contrat?fait=orientation"
+        assert posted.headers["location"] == (
+            f"/beneficiaires/{bid}/contrat?fait=orientation#resultat"
+        )
 
         (sent,) = await until(
             lambda: orientations_of(api, bid), lambda f: bool(f) and f[0]["status"] == "sent"

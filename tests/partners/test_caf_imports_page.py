@@ -82,7 +82,7 @@ async def test_an_uploaded_feed_is_imported_with_each_rejected_line_and_its_reas
             "/imports-caf", files={"fichier": ("encore.csv", path.read_bytes(), "text/csv")}
         )
         assert again.status_code == 303
-        assert again.headers["location"] == f"{url}?fait=deja"
+        assert again.headers["location"] == f"{url}?fait=deja#resultat"
         page = html.unescape((await browser.get(again.headers["location"])).text)
         assert "Ce fichier avait déjà été importé (même contenu) : rien n'a été refait." in page
         assert rejected_lines(page) == rejects

@@ -347,7 +347,7 @@ async def test_in_a_real_browser_the_referent_asks_the_caf_from_the_situation_ta
 
         await page.get_by_role("button", name="Demander à la CAF").click()
 
-        answer = page.locator("#recherche-resultat")
+        answer = page.locator("#resultat")
         await expect(answer.get_by_role("heading")).to_have_text("La CAF a répondu")
         await expect(answer).to_contain_text("Droit au RSA : Droit ouvert et versable")
         facts = page.locator("#situation-facts")

@@ -323,6 +323,43 @@ async def test_reimport_updates_in_place_without_duplicates(sessions: Sessions) 
     assert (count, stale_words) == (4, 0)
 
 
+async def test_a_service_its_structure_published_twice_is_found_once(sessions: Sessions) -> None:
+    """The same name at the same place, from the same structure, under two ids: one service
+    in the results (the first imported). The same name elsewhere, or from another structure,
+    is another service."""
+    word = tag()
+    here = {"adresse": "4 rue Sainte-Barbe"}
+    rows = [
+        service(word, 1, nom="Vestiaire solidaire", **here),
+        service(word, 2, nom="Vestiaire  SOLIDAIRE", **here),  # the same, written otherwise
+        service(word, 3, nom="Vestiaire solidaire", code_insee=AIX, **here),
+        service(word, 4, nom="Vestiaire solidaire", structure_id=f"test-{word}--autre", **here),
+    ]
+    await import_files(sessions, ("services.json", as_json(rows)))
+    async with sessions() as session:
+        ids = dict(
+            (
+                await session.execute(
+                    select(ResourceService.source_id, ResourceService.id).where(
+                        ResourceService.source == f"test-{word}"
+                    )
+                )
+            ).all()
+        )
+    _, total, items = await search(sessions, text=word)
+    assert total == 3
+    assert sorted(i.id for i in items) == sorted(ids[f"test-{word}--{n}"] for n in (1, 3, 4))
+    # Page by page: the same three.
+    pages = [await search(sessions, text=word, size=2, page=n) for n in (1, 2)]
+    assert [(len(items), total) for _, total, items in pages] == [(2, 3), (1, 3)]
+
+    # The first one renamed by a later import: the second is found again.
+    await import_files(sessions, ("services.json", as_json([{**rows[0], "nom": "Friperie"}])))
+    names, total, _ = await search(sessions, text=word)
+    assert total == 4
+    assert sorted(names) == ["Friperie", "Vestiaire  SOLIDAIRE", *["Vestiaire solidaire"] * 2]
+
+
 # --- Search ---
 
 

@@ -1,5 +1,5 @@
-"""The resource base as the orientation tests need it: a structure and its service, imported
-as data·inclusion files (``add_service``)."""
+"""The resource base as the tests need it: a structure and its service, imported as
+data·inclusion files (``add_service``)."""
 
 from __future__ import annotations
 
@@ -27,10 +27,10 @@ class Resource:
 
 
 async def add_service(
-    sessions: async_sessionmaker[AsyncSession], hours: float | None = 6.0
+    sessions: async_sessionmaker[AsyncSession], hours: float | None = 6.0, **fields: Any
 ) -> Resource:
-    """A structure and its service (a driving-licence workshop, ``hours`` a week), imported
-    as data·inclusion files."""
+    """A structure and its service (a driving-licence workshop, ``hours`` a week; ``fields``
+    change the service), imported as data·inclusion files."""
     word = uuid.uuid4().hex[:10]
     source = f"test-{word}"
     structure: dict[str, Any] = {
@@ -52,6 +52,7 @@ async def add_service(
         "code_insee": "73065",
         "commune": "Chambéry",
         "volume_horaire_hebdomadaire": hours,
+        **fields,
     }
     async with transaction(sessions) as session:
         report = await ResourceBaseService(session).import_files(

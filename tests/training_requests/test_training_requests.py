@@ -18,6 +18,7 @@ after that is refused with the reason, and the funder's callback gets a receipt 
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -830,7 +831,7 @@ async def test_the_pages_request_a_training_and_the_funder_approves_it_from_the_
         )
         assert sent.status_code == 303
         assert sent.headers["location"] == (
-            f"/beneficiaires/{person_id}/contrat?demande=envoyee#formations"
+            f"/beneficiaires/{person_id}/contrat?demande=envoyee#resultat"
         )
         carnet = await referent.get(sent.headers["location"].split("#")[0])
         assert "La demande de formation est envoyée au financeur." in carnet.text
@@ -1111,3 +1112,75 @@ def test_only_a_request_waiting_for_its_decision_is_withdrawn_and_then_takes_not
             "La demande a été retirée : le parcours de la personne est clôturé. "
             "Elle n'attend plus de décision."
         )
+
+
+async def test_the_funder_is_not_asked_again_for_the_reference_its_system_gave(
+    scene: Scene, new_account: NewAccount
+) -> None:
+    region = await funder_account(scene.sessions, new_account, "region")
+    person_id = await scene.person(consents=("region",))
+    training_id = await add_training(scene.sessions, "region")
+    request_id = (await scene.request(person_id, training_id))["id"]
+    given = await until(
+        lambda: _with(row(scene.sessions, request_id), lambda r: r.funder_reference is not None)
+    )
+    reference = given.funder_reference
+    assert reference
+
+    # The page shows it, and asks only for what the funder decides.
+    funder = Browser(scene.partners.api_url)
+    try:
+        assert (await funder.sign_in(region.email)).status_code == 303
+        page = await funder.get(f"/financeurs/demandes/{request_id}")
+        assert f'id="accord-reference">Votre référence : <strong>{reference}</strong>' in page.text
+        assert 'name="reference"' not in page.text
+    finally:
+        await funder.aclose()
+
+    start = date.today() + timedelta(days=30)
+    async with scene.api(region) as as_region:
+        # A system that gave no reference yet: the funder is asked for theirs.
+        async with transaction(scene.sessions) as session:
+            record = await session.get(TrainingRequestRecord, request_id)
+            assert record is not None
+            record.funder_reference = None
+        approval = {"start_date": start.isoformat(), "amount": "900"}
+        url = f"/api/v1/funder/training-requests/{request_id}/approval"
+        missing = await as_region.post(url, json=approval)
+        assert missing.status_code == 422
+        assert missing.json()["detail"].startswith("Votre référence : indiquez le numéro")
+        assert (await row(scene.sessions, request_id)).status == "submitted"
+
+        async with transaction(scene.sessions) as session:
+            record = await session.get(TrainingRequestRecord, request_id)
+            assert record is not None
+            record.funder_reference = reference
+        approved = await as_region.post(url, json=approval)
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["funder_reference"] == reference
+
+
+async def test_the_training_page_stays_for_the_person_it_was_opened_for(scene: Scene) -> None:
+    """Opened with ``?pour=`` (from the person's carnet), the training's page chooses the
+    person and leads back to the trainings for them, as the service's page does; a refused
+    request keeps both."""
+    person_id = await scene.person(consents=())
+    training_id = await add_training(scene.sessions, "region")
+    back = f'href="/ressources/formations?pour={person_id}">Retour aux formations'
+    chosen = f'<option value="{person_id}" selected>'
+    referent = Browser(scene.partners.api_url)
+    try:
+        assert (await referent.sign_in(scene.staff["referent"].email)).status_code == 303
+        page = await referent.get(f"/ressources/formations/{training_id}?pour={person_id}")
+        assert chosen in page.text and back in page.text
+        referent.csrf = csrf_in(page.text)
+
+        refused = await referent.post(
+            f"/ressources/formations/{training_id}/demandes",
+            {"beneficiary_id": person_id, "message": "Motivée"},
+        )
+        assert refused.status_code == 409
+        assert "n'a pas donné son accord" in html.unescape(refused.text)
+        assert chosen in refused.text and back in refused.text
+    finally:
+        await referent.aclose()

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from api.deps import AdminPageDep
-from api.forms import clean_form, form_values, local_time, problems
+from api.forms import after_action, clean_form, form_values, local_time, problems
 from api.templating import templates
 from parcours.access.schemas import (
     STAFF_ROLES,
@@ -123,7 +123,7 @@ async def _submit(
     if shown is not None:
         await admin.session.commit()
         return await _page(request, admin, tab, **{shown: result})
-    return RedirectResponse(f"/admin/{tab}?fait={done}", status_code=303)
+    return after_action(f"/admin/{tab}?fait={done}")
 
 
 @router.get("/admin")

@@ -4,10 +4,10 @@ administrator of their département (with a confirmation step)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from api.deps import ErasuresPageDep
-from api.forms import local_time
+from api.forms import after_action, local_time
 from api.templating import templates
 from parcours.carnet.service import ErasureService
 from parcours.core.errors import ParcoursError
@@ -59,4 +59,4 @@ async def erase(request: Request, request_id: str, erasures: ErasuresPageDep) ->
         return await _list_page(
             request, erasures, error=error.message, status_code=error.status_code
         )
-    return RedirectResponse("/admin/effacements?fait=effacement", status_code=303)
+    return after_action("/admin/effacements?fait=effacement")

@@ -13,7 +13,14 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from api.deps import CarnetPagesDep
-from api.forms import clean_form, content_disposition, form_values, local_time, problems
+from api.forms import (
+    after_action,
+    clean_form,
+    content_disposition,
+    form_values,
+    local_time,
+    problems,
+)
 from api.pages.carnet.view import FORM_LABELS, CarnetPages
 from api.templating import templates
 from parcours.access.rules import Principal, Role
@@ -47,6 +54,13 @@ ME_LABELS = {
     "coordonnees": FORM_LABELS["coordonnees"],
     "partage": {"partner": "Partenaire", "granted": "Accord"},
     "suivi": {"wish": "Suivi dans l'emploi"},
+}
+
+# After an action, the result is at the top of the page: a link goes back to its section.
+BACK_TO = {
+    "coordonnees": ("#coordonnees", "Revenir à « Mes coordonnées »"),
+    "partage": ("#partage", "Revenir à « Partage de mes données »"),
+    "suivi": ("#suivi", "Revenir à « Suivi dans l'emploi »"),
 }
 
 DONE_MESSAGES = {
@@ -85,6 +99,7 @@ async def _render(
             "partner_titles": PARTNER_TITLES,
             "erasure_pending": pending,
             "done": DONE_MESSAGES.get(pages.request.query_params.get("fait", "")),
+            "back": BACK_TO.get(failed or pages.request.query_params.get("fait", "")),
             "failed": failed,
             "form": form or {},
             "errors": errors or [],
@@ -126,7 +141,7 @@ async def _submit(
             errors=[(None, error.message)],
             status_code=error.status_code,
         )
-    return RedirectResponse(f"/mon-espace?fait={name}#{name}", status_code=303)
+    return after_action(f"/mon-espace?fait={name}")
 
 
 @router.get("/mon-espace")

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.forms import (
     FIELD_LABELS,
     FieldProblem,
+    after_action,
     clean_form,
     form_values,
     journey_choices,
@@ -317,9 +318,7 @@ class CarnetPages:
                 error.status_code,
                 extra={"remedy": remedy_of(error, tab_url(beneficiary_id, tab))},
             )
-        return RedirectResponse(
-            then or f"{tab_url(beneficiary_id, tab)}?fait={name}", status_code=303
-        )
+        return after_action(then or f"{tab_url(beneficiary_id, tab)}?fait={name}")
 
     async def _failed(
         self,
