@@ -144,14 +144,30 @@ async def run_update(
     ``Conflict`` saying ``gone``; an engine that does not answer within ``UPDATE_WAIT_S``
     (tried again under the same id meanwhile) is ``Unavailable``.
     """
-    update = await _start_update(
-        handle, name, arg, result_type, gone, WorkflowUpdateStage.COMPLETED, update_id
-    )
-    try:
-        result: T = await update.result()
-    except WorkflowUpdateFailedError as failed:
-        raise _refusal(failed) from failed
-    return result
+    update_id = update_id or str(uuid.uuid4())
+    give_up = time.monotonic() + UPDATE_WAIT_S
+    attempt = 0
+    while True:
+        attempt += 1
+        update = await _start_update(
+            handle, name, arg, result_type, gone, WorkflowUpdateStage.COMPLETED, update_id
+        )
+        try:
+            result: T = await update.result(rpc_timeout=timedelta(seconds=UPDATE_WAIT_S))
+        except WorkflowUpdateFailedError as failed:
+            raise _refusal(failed) from failed
+        except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
+            # The engine went away while the result was on its way: ask again under the same
+            # id (the update is applied once, whatever the number of asks).
+            transient = not isinstance(error, RPCError) or error.status in TRANSIENT
+            pause = min(0.2 * 2 ** (attempt - 1), 2.0)
+            if transient and time.monotonic() + pause < give_up:
+                await asyncio.sleep(pause)
+                continue
+            raise engine_down(
+                error, "workflow update result lost", update=name, workflow_id=handle.id
+            ) from error
+        return result
 
 
 async def send_update(
