@@ -122,9 +122,11 @@ async def _register_search_attributes(client: Client) -> None:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
-    """Time-skipping server: a 6-month follow-up runs in seconds."""
+    """Time-skipping server: a 6-month follow-up runs in seconds. One per test module: a
+    session's worth of long-lived journeys would all wake at each skip of months, and the skip
+    would time out on a loaded machine."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
@@ -151,7 +153,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def time_worker(
     time_env: WorkflowEnvironment,
     sessions: async_sessionmaker[AsyncSession],
