@@ -23,6 +23,7 @@ from temporalio.client import Client
 
 from api import metrics, proconnect
 from api.auth import SESSION_COOKIE, SignInRequired, _from_request
+from api.headers import SecurityHeaders
 from api.pages import indicators as indicator_pages
 from api.pages import journey as journey_pages
 from api.pages import management as management_pages
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         lifespan=lifespan,
     )
     app.add_middleware(metrics.MetricsMiddleware)
+    app.add_middleware(SecurityHeaders, production=settings.environment == "production")
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, error: SignInRequired) -> Response:
