@@ -10,7 +10,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, TypeVar
 
-from fastapi import BackgroundTasks, Depends, Request
+from fastapi import BackgroundTasks, Depends, Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
@@ -33,6 +33,15 @@ from parcours.partners.lookups import LookupService
 from parcours.partners.rules import ensure_caf_importer
 from parcours.resources.service import ResourceBaseService
 from parcours.training_requests.service import FunderConsoleService, TrainingRequestService
+
+# Numbers a client sends, bounded by what the database holds (a 32-bit integer key; no list
+# is paged that far): out of range is a 422, never the database's error.
+MAX_ROW_ID = 2**31 - 1
+MAX_OFFSET = 1_000_000
+MAX_PAGE = 10_000
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
+PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 
 log = logging.getLogger(__name__)
 

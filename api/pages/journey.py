@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from api.deps import JourneyServiceDep, OptionalPrincipal, PagePrincipal, SessionDep
+from api.deps import JourneyServiceDep, OptionalPrincipal, PageNumber, PagePrincipal, SessionDep
 from api.forms import after_action, clean_form, form_errors, journey_choices
 from api.pages.access.sign_in import home_of
 from api.templating import templates
@@ -49,7 +49,7 @@ async def journeys_page(
     stalled: Annotated[str | None, Query()] = None,
     echeance: Annotated[str | None, Query()] = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
 ) -> Response:
     step_value = step if step in {s.value for s in Step} else None
     # "stalled=1" is the older spelling of "en retard".

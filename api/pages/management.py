@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from api.deps import ManagementPageDep, PagePrincipal
+from api.deps import MAX_PAGE, ManagementPageDep, PagePrincipal, RowId
 from api.forms import after_action, local_time, problems
 from api.templating import templates
 from parcours.access.rules import Principal, Role
@@ -109,6 +109,7 @@ async def _list_page(
     query = dict(request.query_params)
     f, shown = _filters(query)
     page = int(query["page"]) if query.get("page", "").isdigit() and int(query["page"]) > 0 else 1
+    page = min(page, MAX_PAGE)
     listing = await service.stalled_page(f, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     done = request.query_params.get("fait")
     return templates.TemplateResponse(
@@ -286,7 +287,7 @@ async def journey_action(
 
 @router.post("/gestion/incidents/{incident_id}/relancer")
 async def retry_incident(
-    request: Request, incident_id: int, service: ManagementPageDep
+    request: Request, incident_id: RowId, service: ManagementPageDep
 ) -> RedirectResponse:
     incident = await service.incidents.get(incident_id)
     result = await service.retry(incident_id)

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from api.auth import CSRF_FIELD
-from api.deps import PagePrincipal, SessionDep, SettingsDep, TemporalDep
+from api.deps import PagePrincipal, RowId, SessionDep, SettingsDep, TemporalDep
 from api.forms import after_action
 from api.pages.carnet.consent_links import Remedy, remedy_of
 from api.pages.training_requests import training_request_context
@@ -182,7 +182,7 @@ async def search_page(
 @router.get("/ressources/services/{service_id}", response_class=HTMLResponse)
 async def service_page(
     request: Request,
-    service_id: int,
+    service_id: RowId,
     session: SessionDep,
     temporal: TemporalDep,
     settings: SettingsDep,
@@ -212,7 +212,7 @@ async def service_page(
 @router.post("/ressources/services/{service_id}/orienter", response_class=HTMLResponse)
 async def orient_to_service(
     request: Request,
-    service_id: int,
+    service_id: RowId,
     session: SessionDep,
     temporal: TemporalDep,
     settings: SettingsDep,

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, status
 from pydantic import BaseModel
 
-from api.deps import ApiPrincipal, JourneyServiceDep, SessionDep
+from api.deps import ApiPrincipal, JourneyServiceDep, Offset, SessionDep
 from parcours.access.rules import Role
 from parcours.core.errors import Forbidden
 from parcours.core.temporal import UPDATE_ID_PATTERN, commit_or_undo
@@ -49,7 +49,7 @@ async def list_journeys(
     stalled: bool | None = None,
     q: Annotated[str | None, Query(max_length=100, description="Nom ou prénom")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> JourneyPage:
     f = JourneyFilter(
         territory=territory,

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 
-from api.deps import ManagementDep
+from api.deps import ManagementDep, Offset, RowId
 from parcours.journey.messages import Step
 from parcours.management.schemas import (
     BulkResult,
@@ -63,7 +63,7 @@ async def stalled(
         int | None, Query(ge=0, le=3650, description="Bloqués depuis au moins N jours")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 25,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> StalledPage:
     f = stalled_filter(territory, structure_id, referent_id, step, cause, min_overdue_days)
     return await management.stalled_page(f, limit=limit, offset=offset)
@@ -119,7 +119,7 @@ async def incidents(beneficiary_id: str, service: ManagementDep) -> list[Inciden
     summary="Relancer maintenant un appel à un partenaire en échec",
     responses=NOT_FOUND,
 )
-async def retry(incident_id: int, service: ManagementDep) -> RetryRead:
+async def retry(incident_id: RowId, service: ManagementDep) -> RetryRead:
     return await service.retry(incident_id)
 
 

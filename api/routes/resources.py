@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, UploadFile, status
 
-from api.deps import ResourcesDep
+from api.deps import ResourcesDep, RowId
 from parcours.core.errors import InvalidReference
 from parcours.resources import geo
 from parcours.resources.schemas import (
@@ -144,7 +144,7 @@ async def search_services(
 
 @router.get("/services/{service_id}", summary="Lire un service")
 async def read_service(
-    service_id: int,
+    service_id: RowId,
     resources: ResourcesDep,
     commune: Commune = None,
     beneficiary_id: Person = None,

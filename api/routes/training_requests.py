@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from api.deps import (
     FunderConsoleDep,
+    Offset,
     TrainingRequestsDep,
 )
 from parcours.training_requests.messages import TrainingStatus
@@ -43,7 +44,6 @@ StatusFilter = Annotated[
     ),
 ]
 Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0)]
 
 REFUSED: dict[int | str, dict[str, Any]] = {
     409: {"description": "Impossible dans l'état actuel de la demande (motif en français)"}
