@@ -6,6 +6,7 @@ from fastapi import APIRouter, Form, UploadFile, status
 from fastapi.responses import Response
 
 from api.deps import ApiPrincipal, CarnetDep, SettingsDep
+from api.forms import content_disposition
 from parcours.access.rules import Principal, Role
 from parcours.carnet.schemas import (
     AppointmentCreate,
@@ -145,7 +146,7 @@ async def download_document(beneficiary_id: str, document_id: str, carnet: Carne
     return Response(
         document.data,
         media_type=document.content_type,
-        headers={"Content-Disposition": f'attachment; filename="{_ascii(document.filename)}"'},
+        headers={"Content-Disposition": content_disposition(document.filename)},
     )
 
 
@@ -254,7 +255,3 @@ async def my_erasure(carnet: CarnetDep, principal: ApiPrincipal) -> dict[str, st
     return {
         "detail": "Votre demande d'effacement est enregistrée ; vous serez informé·e de sa suite."
     }
-
-
-def _ascii(name: str) -> str:
-    return "".join(c if c.isascii() and c not in '"\\' else "_" for c in name)

@@ -7,6 +7,7 @@ journey refuses, the whole change is refused and nothing is written.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -511,7 +512,7 @@ class CarnetService:
         document = Document(
             id=new_id(),
             beneficiary_id=beneficiary_id,
-            filename=filename[-200:] or "document",
+            filename=safe_filename(filename),
             content_type=detected,
             size=len(data),
             data=data,
@@ -837,3 +838,23 @@ class ErasureService:
     async def carry_out(self, request_id: str) -> None:
         pending = await self.one(request_id)
         await erase_person(self.session, self.journeys, pending.beneficiary_id, self.principal)
+
+
+MAX_FILENAME = 200
+
+
+def safe_filename(sent: str) -> str:
+    """The name a document is kept under: the name the person typed, without the folders a
+    browser or a forged request may send before it, without control characters (a newline
+    or ``\\x01`` broke the download's headers), without leading dots, at most 200 characters
+    with its extension kept; « document » when nothing is left."""
+    name = sent.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C")
+    name = " ".join(name.split()).lstrip(". ")
+    if len(name) > MAX_FILENAME:
+        stem, dot, extension = name.rpartition(".")
+        if dot and 0 < len(extension) <= 10:
+            name = stem[: MAX_FILENAME - len(extension) - 1] + "." + extension
+        else:
+            name = name[:MAX_FILENAME]
+    return name or "document"

@@ -8,7 +8,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
@@ -278,6 +280,45 @@ async def test_a_pdf_is_kept_and_downloaded_identical(api: ApiClients, staff: St
     assert downloaded.content == data
     assert downloaded.headers["content-type"] == "application/pdf"
     assert downloaded.headers["content-disposition"].startswith("attachment;")
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("../../../../etc/passwd.pdf", "passwd.pdf"),
+        ("C:\\Users\\ines\\Relevé\x01 CAF\n.pdf", "Relevé CAF.pdf"),
+        (". .bashrc\t.pdf", "bashrc.pdf"),
+        ("\x00\x1f", "document"),
+        ("é" * 300 + ".pdf", "é" * 196 + ".pdf"),
+    ],
+)
+async def test_a_document_name_is_kept_without_folders_or_control_characters(
+    api: ApiClients, sent: str, kept: str
+) -> None:
+    beneficiary_id = await enrol(api.referent)
+    # The name as a forged request sends it, raw bytes (httpx would percent-encode them).
+    body = (
+        b"--limite\r\n"
+        b'Content-Disposition: form-data; name="file"; filename="'
+        + sent.encode()
+        + b'"\r\nContent-Type: application/pdf\r\n\r\n'
+        + PDF
+        + b"\r\n--limite--\r\n"
+    )
+    response = await api.referent.post(
+        f"{carnet_of(beneficiary_id)}/documents",
+        content=body,
+        headers={"Content-Type": "multipart/form-data; boundary=limite"},
+    )
+    assert response.status_code == 204, response.text
+    (document,) = (await carnet(api.referent, beneficiary_id))["documents"]
+    assert document["filename"] == kept
+    # The download's header carries the name safely: ASCII, and the exact name (RFC 6266).
+    downloaded = await api.referent.get(f"{carnet_of(beneficiary_id)}/documents/{document['id']}")
+    assert downloaded.status_code == 200 and downloaded.content == PDF
+    disposition = downloaded.headers["content-disposition"]
+    assert disposition.isascii() and "\n" not in disposition
+    assert disposition.endswith("filename*=UTF-8''" + quote(kept, safe=""))
 
 
 async def test_a_document_that_is_not_what_it_says_or_too_big_is_refused(
