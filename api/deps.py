@@ -17,7 +17,15 @@ from temporalio.client import Client
 from api.auth import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, SignInRequired, _from_request
 from api.pages.carnet.view import CarnetPages
 from parcours.access.rules import Principal
-from parcours.access.service import AccountService, AdminService, record_token_use, tokens_used
+from parcours.access.service import (
+    AccountService,
+    AdminService,
+    record_seen,
+    record_token_use,
+    sessions_seen,
+    tokens_used,
+)
+from parcours.access.throttle import SignInGuard
 from parcours.carnet.service import CarnetService, ErasureService
 from parcours.core.errors import Forbidden, Unauthenticated
 from parcours.core.outbox import enqueued, send_outbox
@@ -68,6 +76,8 @@ async def get_session(request: Request, after: BackgroundTasks) -> AsyncIterator
             raise
     if used := tokens_used(session):
         after.add_task(_record_token_use, request.app.state.sessions, used)
+    if seen := sessions_seen(session):
+        after.add_task(_record_seen, request.app.state.sessions, seen)
     if mails := enqueued(session):
         # After the response: the user does not wait for SMTP, and the mails the SMTP server
         # does not take now are the outbox workflow's, within a minute.
@@ -79,6 +89,13 @@ async def _record_token_use(sessions: async_sessionmaker[AsyncSession], ids: lis
         await record_token_use(sessions, ids)
     except Exception:  # a last-use date is not worth an error: the next request tries again
         log.warning("token use not recorded", exc_info=True)
+
+
+async def _record_seen(sessions: async_sessionmaker[AsyncSession], ids: list[str]) -> None:
+    try:
+        await record_seen(sessions, ids)
+    except Exception:  # the next request tries again
+        log.warning("session's last request not recorded", exc_info=True)
 
 
 async def _send_mails(
@@ -113,6 +130,13 @@ async def get_accounts(session: SessionDep, settings: SettingsDep) -> AccountSer
 
 
 AccountsDep = Annotated[AccountService, Depends(get_accounts)]
+
+
+def get_sign_in_guard(request: Request) -> SignInGuard:
+    return SignInGuard(request.app.state.sessions, request.app.state.settings)
+
+
+SignInGuardDep = Annotated[SignInGuard, Depends(get_sign_in_guard)]
 
 
 async def optional_principal(request: Request, accounts: AccountsDep) -> Principal | None:

@@ -47,8 +47,6 @@ class User(Base):
         ForeignKey("beneficiaries.id", ondelete="CASCADE"), unique=True
     )
     password_hash: Mapped[str | None] = mapped_column(String(200))
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None]
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -64,7 +62,10 @@ class WebSession(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The absolute end of the session (``session_hours`` after sign-in) …
     expires_at: Mapped[datetime]
+    # … and the last request seen, to the minute: idle for ``session_idle_minutes``, it ends.
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     provider_id_token: Mapped[str | None] = mapped_column(Text)
 
 
@@ -118,3 +119,16 @@ class AccessLogEntry(Base):
     subject: Mapped[str | None] = mapped_column(String(80))
     action: Mapped[str] = mapped_column(String(20))
     what: Mapped[str] = mapped_column(String(100))
+
+
+class SignInThrottle(Base):
+    """Sign-in attempts counted under one key — an address typed from one client address, a
+    client address, an address typed — within a window, and until when that key waits.
+    Keys are hashes: the table says nothing of who tried from where."""
+
+    __tablename__ = "sign_in_throttle"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[datetime]
+    blocked_until: Mapped[datetime | None]

@@ -83,17 +83,28 @@ class AccountRepository:
         """A person's own sign-in account, if they have one."""
         return await self.session.scalar(select(User).where(User.beneficiary_id == beneficiary_id))
 
-    async def web_session(self, session_id: str, now: datetime) -> tuple[WebSession, User] | None:
+    async def web_session(
+        self, session_id: str, now: datetime, idle_since: datetime
+    ) -> tuple[WebSession, User] | None:
+        """A session still open: before its end, seen since ``idle_since``, its user active."""
         row = (
             await self.session.execute(
                 select(WebSession, User)
                 .join(User, User.id == WebSession.user_id)
                 .where(
-                    WebSession.id == session_id, WebSession.expires_at > now, User.active.is_(True)
+                    WebSession.id == session_id,
+                    WebSession.expires_at > now,
+                    WebSession.last_seen_at > idle_since,
+                    User.active.is_(True),
                 )
             )
         ).first()
         return (row[0], row[1]) if row else None
+
+    async def touch_web_sessions(self, ids: list[str], now: datetime) -> None:
+        await self.session.execute(
+            update(WebSession).where(WebSession.id.in_(ids)).values(last_seen_at=now)
+        )
 
     async def end_web_session(self, session_id: str) -> WebSession | None:
         """Delete the session; return it as it was (None if there was none)."""

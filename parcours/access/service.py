@@ -88,6 +88,23 @@ _TOKENS_USED = "api_tokens_used"
 TOKEN_USE_EVERY = timedelta(minutes=1)
 
 
+# Where a request's session keeps the browser sessions it saw (their last request to record).
+_SESSIONS_SEEN = "web_sessions_seen"
+SEEN_EVERY = timedelta(minutes=1)
+
+
+def sessions_seen(session: AsyncSession) -> list[str]:
+    """The browser sessions a request used whose last request is to be recorded."""
+    return sorted(session.info.get(_SESSIONS_SEEN, ()))
+
+
+async def record_seen(sessions: async_sessionmaker[AsyncSession], ids: list[str]) -> None:
+    """Record that the browser sessions made a request now, in a short transaction of its own
+    (an idle session ends ``session_idle_minutes`` after its last request)."""
+    async with transaction(sessions) as session:
+        await AccountRepository(session).touch_web_sessions(ids, utcnow())
+
+
 def tokens_used(session: AsyncSession) -> list[str]:
     """The API tokens a request used whose last use is to be recorded."""
     return sorted(session.info.get(_TOKENS_USED, ()))
@@ -114,23 +131,13 @@ class AccountService:
         self.accounts = AccountRepository(session)
 
     async def sign_in(self, email: str, password: str) -> SignedIn:
-        """Check the password; after too many failures the account is locked for a while."""
-        now = utcnow()
+        """Check the password. The same work and the same answer whether the address is
+        unknown, the account deactivated or the password wrong (the hash is always computed);
+        how many tries are allowed is the ``SignInGuard``'s."""
         user = await self.accounts.user_by_email(email.strip())
-        if user is not None and user.locked_until is not None and user.locked_until > now:
-            minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-            raise Unauthenticated(
-                "Compte verrouillé après plusieurs échecs de connexion : "
-                f"réessayez dans {minutes} minute(s)."
-            )
-        if user is None or not user.active or not verify_password(user.password_hash, password):
-            if user is not None:
-                user.failed_logins += 1
-                if user.failed_logins >= self.settings.max_failed_logins:
-                    user.locked_until = now + timedelta(minutes=self.settings.lockout_minutes)
-                    user.failed_logins = 0
+        right = verify_password(user.password_hash if user else None, password)
+        if user is None or not user.active or not right:
             raise Unauthenticated(WRONG_CREDENTIALS)
-        user.failed_logins, user.locked_until = 0, None
         return await self.open_session(user)
 
     async def open_session(self, user: User, *, provider_id_token: str | None = None) -> SignedIn:
@@ -158,10 +165,15 @@ class AccountService:
 
     async def session_principal(self, token: str) -> tuple[Principal, str] | None:
         """The signed-in user of a session cookie and the session's CSRF token."""
-        found = await self.accounts.web_session(token_hash(token), utcnow())
+        now = utcnow()
+        idle_since = now - timedelta(minutes=self.settings.session_idle_minutes)
+        found = await self.accounts.web_session(token_hash(token), now, idle_since)
         if found is None:
             return None
         web_session, user = found
+        # The request is seen: written after it, to the minute (see ``record_seen``).
+        if now - web_session.last_seen_at > SEEN_EVERY:
+            self.session.info.setdefault(_SESSIONS_SEEN, set()).add(web_session.id)
         return Principal.of(user), web_session.csrf_token
 
     async def sign_out(self, token: str) -> str | None:
@@ -213,15 +225,14 @@ class AccountService:
         found = await self.accounts.invitation(token_hash(token), utcnow())
         if found is None:
             raise InvalidReference("Ce lien n'est plus valable : demandez-en un nouveau.")
-        problem = password_problem(password)
+        invitation, user = found
+        problem = password_problem(password, email=user.email)
         if problem:
             raise InvalidReference(problem)
-        invitation, user = found
         if not user.active:
             raise InvalidReference(ACCOUNT_DEACTIVATED)
         invitation.used_at = utcnow()
         user.password_hash = hash_password(password)
-        user.failed_logins, user.locked_until = 0, None
         await self.accounts.end_user_sessions(user.id)
         return await self.open_session(user)
 

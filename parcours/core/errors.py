@@ -39,3 +39,9 @@ class Forbidden(ParcoursError):
 
 class Unauthenticated(ParcoursError):
     status_code = 401
+
+
+class TooManyAttempts(ParcoursError):
+    """Too many tries in a short time (signing in): wait, then try again."""
+
+    status_code = 429

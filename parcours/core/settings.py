@@ -50,9 +50,19 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     # Sign-in. Cookies are Secure outside development (the dev server is plain http).
+    # A session ends 12 hours after sign-in, or after 30 minutes without a request.
     session_hours: int = 12
-    max_failed_logins: int = 5
-    lockout_minutes: int = 15
+    session_idle_minutes: int = 30
+    # Sign-in throttle (see parcours/access/throttle.py): attempts for one address typed from
+    # one client, failures from one client, failures for one address typed; counted over
+    # ``sign_in_window_minutes``; past the limit each try waits twice as long (from
+    # ``sign_in_first_wait_s``, at most ``sign_in_max_wait_s``).
+    sign_in_attempts_per_pair: int = 5
+    sign_in_failures_per_client: int = 30
+    sign_in_failures_per_account: int = 50
+    sign_in_window_minutes: int = 60
+    sign_in_first_wait_s: int = 30
+    sign_in_max_wait_s: int = 900
     invitation_days: int = 7
     cookie_secure: bool | None = None
     oidc_enabled: bool = False

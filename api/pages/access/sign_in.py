@@ -18,10 +18,10 @@ from api.auth import (
     set_sign_in_csrf,
     sign_in_csrf,
 )
-from api.deps import AccountsDep, OptionalPrincipal, SessionDep, SettingsDep
+from api.deps import AccountsDep, OptionalPrincipal, SettingsDep, SignInGuardDep
 from api.templating import templates
 from parcours.access.rules import Principal, Role
-from parcours.core.errors import ParcoursError
+from parcours.core.errors import ParcoursError, Unauthenticated
 from parcours.core.security import same
 
 router = APIRouter(include_in_schema=False)
@@ -87,7 +87,7 @@ async def sign_in_form(
 
 @router.post("/connexion")
 async def sign_in(
-    request: Request, accounts: AccountsDep, session: SessionDep, settings: SettingsDep
+    request: Request, accounts: AccountsDep, guard: SignInGuardDep, settings: SettingsDep
 ) -> Response:
     form = await request.form()
     email, password = str(form.get("email", "")), str(form.get("password", ""))
@@ -101,11 +101,15 @@ async def sign_in(
             next_url=next_url,
             status_code=403,
         )
+    client = request.client.host if request.client else "inconnu"
     try:
-        signed_in = await accounts.sign_in(email, password)
+        await guard.admit(email, client)
+        try:
+            signed_in = await accounts.sign_in(email, password)
+        except Unauthenticated:
+            await guard.failed(email, client)
+            raise
     except ParcoursError as error:
-        # Count the failure even though the page shows an error.
-        await session.commit()
         return _sign_in_page(
             request,
             settings,
@@ -114,6 +118,7 @@ async def sign_in(
             next_url=next_url,
             status_code=error.status_code,
         )
+    await guard.succeeded(email, client)
     response = RedirectResponse(
         _safe_next(next_url) or home_of(signed_in.principal), status_code=303
     )
