@@ -20,6 +20,7 @@ MIN_PASSWORD_LENGTH = 12
 PASSPHRASE_LENGTH = 16
 MAX_PASSWORD_LENGTH = 128
 
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
@@ -58,6 +59,7 @@ def password_problem(password: str, *, email: str = "") -> str | None:
             f"moins {PASSPHRASE_LENGTH} caractères (une phrase)."
         )
     return None
+
 
 def new_token() -> str:
     return secrets.token_urlsafe(32)
