@@ -7,12 +7,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import (
     http_exception_handler,
-    request_validation_exception_handler,
 )
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
@@ -49,6 +50,7 @@ from api.templating import domain_error_page, error_page
 from parcours.access.service import AccountService
 from parcours.core.db import create_engine, create_sessionmaker
 from parcours.core.errors import ParcoursError, Unavailable
+from parcours.core.security import same
 from parcours.core.settings import ROOT, Settings, get_settings
 from parcours.core.temporal import connect
 
@@ -131,7 +133,11 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, error: RequestValidationError) -> Response:
         if answers_json(request):
-            return await request_validation_exception_handler(request, error)
+            # Which field and why, never the value sent back (a NIR, an address…).
+            return JSONResponse(
+                {"detail": jsonable_encoder([_without_input(e) for e in error.errors()])},
+                status_code=422,
+            )
         return error_page(
             request, 400, "L'adresse de la page contient une valeur qui n'est pas valide."
         )
@@ -169,7 +175,20 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         return await _domain_error(request, Unavailable(DATABASE_DOWN))
 
     @app.get("/metrics", include_in_schema=False)
-    async def _metrics() -> Response:
+    async def _metrics(request: Request) -> Response:
+        if settings.metrics_token:
+            given = request.headers.get("authorization", "").removeprefix("Bearer ")
+            if not same(given, settings.metrics_token):
+                return JSONResponse(
+                    {"detail": "Jeton des métriques requis (Authorization: Bearer …)."},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+        elif settings.environment == "production":
+            return JSONResponse(
+                {"detail": "Métriques désactivées : définir PARCOURS_METRICS_TOKEN."},
+                status_code=404,
+            )
         return metrics.metrics_response()
 
     if settings.oidc_enabled:
@@ -209,6 +228,10 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
 
     app.mount("/static/app", StaticFiles(directory=ROOT / "api" / "static"), name="app-static")
     return app
+
+
+def _without_input(error: Any) -> dict[str, Any]:
+    return {k: v for k, v in dict(error).items() if k not in ("input", "url")}
 
 
 def _is_connection_error(error: DBAPIError) -> bool:

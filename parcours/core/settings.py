@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     simulators_region_decides_alone: bool = False
     simulators_demo_events: int = 0
     worker_metrics_address: str = "127.0.0.1:9464"
+    # The API's /metrics asks for this bearer token; without one it is open in development
+    # and tests only (in production it answers 404 until a token is set).
+    metrics_token: str = ""
     log_format: Literal["json", "console"] = "json"
     log_level: str = "INFO"
 

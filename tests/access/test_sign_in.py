@@ -148,6 +148,7 @@ def unique_address() -> str:
     return f"198.51.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"
 
 
+@pytest.mark.security
 async def test_after_five_tries_the_same_client_waits_and_nobody_else_does(
     api_url: str, new_account: NewAccount, settings: Settings
 ) -> None:
@@ -170,6 +171,7 @@ async def test_after_five_tries_the_same_client_waits_and_nobody_else_does(
         await agent.aclose()
 
 
+@pytest.mark.security
 async def test_each_try_past_the_limit_waits_twice_as_long_and_a_success_forgets(
     api_url: str, new_account: NewAccount, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -208,6 +210,7 @@ async def wait_is_over(sessions: async_sessionmaker[AsyncSession]) -> None:
         await session.execute(update(SignInThrottle).values(blocked_until=None))
 
 
+@pytest.mark.security
 async def test_forty_parallel_tries_check_five_passwords_at_most(
     api_url: str, new_account: NewAccount
 ) -> None:
@@ -231,6 +234,7 @@ async def test_forty_parallel_tries_check_five_passwords_at_most(
             await client.aclose()
 
 
+@pytest.mark.security
 async def test_one_client_trying_many_accounts_waits(
     settings: Settings, dev_env: WorkflowEnvironment, new_account: NewAccount
 ) -> None:
@@ -257,6 +261,7 @@ async def test_one_client_trying_many_accounts_waits(
             await client.aclose()
 
 
+@pytest.mark.security
 async def test_an_unknown_address_costs_the_same_password_check(
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
@@ -292,6 +297,7 @@ async def test_an_unknown_address_costs_the_same_password_check(
     )
 
 
+@pytest.mark.security
 async def test_a_session_ends_after_30_idle_minutes_or_12_hours(
     browser: Browser, staff: Staff, sessions: async_sessionmaker[AsyncSession], settings: Settings
 ) -> None:
@@ -549,6 +555,7 @@ async def test_each_role_lands_on_its_own_page(
         assert page.status_code == 200
 
 
+@pytest.mark.security
 @pytest.mark.parametrize(
     ("password", "refused_because"),
     [

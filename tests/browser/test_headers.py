@@ -14,7 +14,7 @@ from playwright.async_api import Browser, ConsoleMessage
 from tests.support.accounts import STAFF_PASSWORD, Staff
 from tests.support.browser import PASSWORD, Carnet
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.security]
 
 
 async def test_dsfr_and_the_pages_run_under_the_csp_without_a_refusal(

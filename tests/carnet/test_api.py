@@ -282,6 +282,7 @@ async def test_a_pdf_is_kept_and_downloaded_identical(api: ApiClients, staff: St
     assert downloaded.headers["content-disposition"].startswith("attachment;")
 
 
+@pytest.mark.security
 @pytest.mark.parametrize(
     ("sent", "kept"),
     [

@@ -11,6 +11,8 @@ from tests.support.accounts import NewAccount
 from tests.support.clients import ApiClients, Browsers
 from tests.support.training_requests import funder_account
 
+pytestmark = pytest.mark.security
+
 HUGE = str(2**63)
 
 
