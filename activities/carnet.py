@@ -11,7 +11,7 @@ from temporalio.client import Client
 from parcours.carnet.messages import ANONYMISE_EXPIRED, AnonymiseBatchInput, AnonymiseBatchResult
 from parcours.carnet.repository import CarnetRepository
 from parcours.carnet.service import erase_person
-from parcours.core.db import transaction
+from parcours.core.db import leave_no_copy, transaction
 from parcours.core.settings import Settings
 from parcours.journey.rules import add_months
 from parcours.journey.service import JourneyService
@@ -32,5 +32,7 @@ class RetentionActivities:
             journeys = JourneyService(session, self.temporal, self.settings)
             for beneficiary_id in ids:
                 await erase_person(session, journeys, beneficiary_id, None)
+        if ids:
+            await leave_no_copy(self.sessions)
         activity.logger.info("retention sweep batch", extra={"anonymised": len(ids)})
         return AnonymiseBatchResult(anonymised=len(ids), more=len(ids) == data.batch_size)

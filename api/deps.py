@@ -27,6 +27,7 @@ from parcours.access.service import (
 )
 from parcours.access.throttle import SignInGuard
 from parcours.carnet.service import CarnetService, ErasureService
+from parcours.core.db import erased, leave_no_copy
 from parcours.core.errors import Forbidden, Unauthenticated
 from parcours.core.outbox import enqueued, send_outbox
 from parcours.core.security import same
@@ -78,6 +79,8 @@ async def get_session(request: Request, after: BackgroundTasks) -> AsyncIterator
         after.add_task(_record_token_use, request.app.state.sessions, used)
     if seen := sessions_seen(session):
         after.add_task(_record_seen, request.app.state.sessions, seen)
+    if erased(session):
+        after.add_task(_leave_no_copy, request.app.state.sessions)
     if mails := enqueued(session):
         # After the response: the user does not wait for SMTP, and the mails the SMTP server
         # does not take now are the outbox workflow's, within a minute.
@@ -96,6 +99,13 @@ async def _record_seen(sessions: async_sessionmaker[AsyncSession], ids: list[str
         await record_seen(sessions, ids)
     except Exception:  # the next request tries again
         log.warning("session's last request not recorded", exc_info=True)
+
+
+async def _leave_no_copy(sessions: async_sessionmaker[AsyncSession]) -> None:
+    try:
+        await leave_no_copy(sessions)
+    except Exception:  # the next erasure, or SQLite's own checkpoint, does it
+        log.warning("write-ahead log not emptied after an erasure", exc_info=True)
 
 
 async def _send_mails(

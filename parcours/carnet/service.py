@@ -88,7 +88,7 @@ from parcours.carnet.schemas import (
     change_label,
     consent_change,
 )
-from parcours.core.db import new_id, utcnow
+from parcours.core.db import mark_erasure, new_id, utcnow
 from parcours.core.errors import Forbidden, InvalidReference, NotFound
 from parcours.core.mail import Mail
 from parcours.core.outbox import enqueue
@@ -747,6 +747,7 @@ async def erase_person(
     person = await journeys.people.beneficiary(beneficiary_id)
     if person is None or person.anonymised_at is not None:
         return
+    mark_erasure(session)
     journey = await journeys.journeys.get(beneficiary_id)
     if journey is not None and journey.step != Step.CLOSED:
         await journeys.act(beneficiary_id, CloseInput(exit_reason=ExitReason.OTHER), None)

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, event
+from sqlalchemy import DateTime, event, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -62,6 +62,9 @@ def create_engine(url: str, *, pool_size: int | None = None) -> AsyncEngine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            # What is deleted or overwritten is zeroed in the file, not left in free space
+            # (an erasure leaves no copy; see ``leave_no_copy``).
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         return engine
@@ -86,3 +89,26 @@ def new_id() -> str:
 
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
+
+
+# A session that erased a person's data says so here: once committed, ``leave_no_copy`` runs.
+_ERASED = "personal_data_erased"
+
+
+def mark_erasure(session: AsyncSession) -> None:
+    session.info[_ERASED] = True
+
+
+def erased(session: AsyncSession) -> bool:
+    return bool(session.info.get(_ERASED))
+
+
+async def leave_no_copy(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """After an erasure is committed: on SQLite, copy the write-ahead log into the database
+    (whose deleted content ``secure_delete`` zeroes) and empty it, so the erased values stay
+    in no file. PostgreSQL reuses its dead rows after VACUUM; its backups are the operator's
+    (README, « Effacement »)."""
+    async with sessions() as session:
+        if session.get_bind().dialect.name != "sqlite":
+            return
+        await session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))

@@ -9,20 +9,24 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import inspect, select, text
+import pytest
+from sqlalchemy import inspect, make_url, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from parcours.carnet.models import ErasureRequest
+from parcours.core.settings import Settings
 from parcours.journey.messages import ExitReason
 from tests.support.accounts import NewAccount, Staff
 from tests.support.api import act, enrol, kinds, read
 from tests.support.carnet import PDF, carnet, carnet_of, to_accompaniment, upload, write
 from tests.support.clients import ApiClients, Browsers
 from tests.support.people import person_payload
+from tests.support.platform import until
 from tests.support.privacy import forms, recognisable_person, searchable
 from workflows.journey import Journey
 
@@ -237,6 +241,7 @@ def traces(haystack: str, blobs: list[bytes], values: dict[str, object]) -> list
     return found
 
 
+@pytest.mark.security
 async def test_a_person_downloads_their_data_then_is_erased_without_a_trace(
     api: ApiClients,
     browsers: Browsers,
@@ -244,6 +249,7 @@ async def test_a_person_downloads_their_data_then_is_erased_without_a_trace(
     new_account: NewAccount,
     sessions: async_sessionmaker[AsyncSession],
     dev_env: WorkflowEnvironment,
+    settings: Settings,
 ) -> None:
     # Someone recognisable: values found nowhere in the database yet (the birth date too).
     before, _ = await database_text(sessions)
@@ -388,3 +394,19 @@ async def test_a_person_downloads_their_data_then_is_erased_without_a_trace(
     history = searchable(await handle.fetch_history())
     assert beneficiary_id in history
     assert traces(history, [], personal) == []
+
+    # Nor in the database's files (SQLite): not in the pages' free space, not in the
+    # write-ahead log, which the erasure empties once committed.
+    if settings.database_url.startswith("sqlite"):
+        path = Path(str(make_url(settings.database_url).database))
+        raw = [str(personal[k]).encode() for k in ("nir", "email", "caf_number", "first_name")] + [
+            str(v).encode() for v in written.values()
+        ]
+
+        async def left_in_files() -> bool:
+            files = b"".join(
+                p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists()
+            )
+            return not any(value in files for value in raw)
+
+        await until(left_in_files, timeout_s=30)
