@@ -67,6 +67,25 @@ def import_caf(
     raise typer.Exit(asyncio.run(run_import(get_settings(), file)))
 
 
+@app.command("partner-secret")
+def partner_secret_command(
+    partner: str = typer.Argument(..., help="caf, france_travail, region ou structures"),
+) -> None:
+    """Le secret propre d'un partenaire pour signer ses rappels (à lui remettre ; il nomme
+    sa clé dans l'en-tête X-Parcours-Key-Id)."""
+    from parcours.partners.callbacks import PARTNERS
+    from parcours.partners.signing import partner_secret
+
+    if partner not in PARTNERS:
+        typer.echo(f"Partenaire inconnu : {partner} (attendu : {', '.join(sorted(PARTNERS))}).")
+        raise typer.Exit(2)
+    settings = get_settings()
+    typer.echo(
+        settings.partner_callback_secrets.get(partner)
+        or partner_secret(settings.partner_callback_secret, partner)
+    )
+
+
 @app.command("import-resources")
 def import_resources(
     paths: list[Path] = typer.Argument(

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
 
 TIMESTAMP_HEADER = "X-Parcours-Timestamp"
 SIGNATURE_HEADER = "X-Parcours-Signature"
+# Which partner's key signed: each partner has its own secret.
+KEY_ID_HEADER = "X-Parcours-Key-Id"
 DEFAULT_WINDOW_S = 300
 
 
@@ -56,9 +59,36 @@ def verify(
     return hmac.compare_digest(expected, given)
 
 
+def partner_secret(master: str | bytes, partner: str) -> str:
+    """A partner's own secret, derived from the platform's master secret (the operator hands
+    each partner its own; the simulators, who play every partner, derive them)."""
+    return hmac.new(
+        _bytes(master), b"parcours-partner-callback:" + partner.encode(), hashlib.sha256
+    ).hexdigest()
+
+
 def signed_headers(
-    secret: str | bytes, body: str | bytes, now: float | None = None
+    secret: str | bytes, body: str | bytes, now: float | None = None, partner: str | None = None
 ) -> dict[str, str]:
-    """The two headers that sign ``body``, stamped with ``now`` (the current time by default)."""
+    """The headers that sign ``body``, stamped with ``now`` (the current time by default). A
+    callback names its partner (``"partner"`` in the JSON body): it is signed with that
+    partner's own secret, derived from ``secret``, and says so (``X-Parcours-Key-Id``);
+    ``partner`` names it for a body that does not."""
     timestamp = str(int(time.time() if now is None else now))
-    return {TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: sign(secret, timestamp, body)}
+    partner = partner or _partner_of(body)
+    if partner is None:
+        return {TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: sign(secret, timestamp, body)}
+    return {
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: sign(partner_secret(secret, partner), timestamp, body),
+        KEY_ID_HEADER: partner,
+    }
+
+
+def _partner_of(body: str | bytes) -> str | None:
+    try:
+        found = json.loads(body)
+    except ValueError:
+        return None
+    partner = found.get("partner") if isinstance(found, dict) else None
+    return partner if isinstance(partner, str) else None

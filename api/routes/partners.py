@@ -25,7 +25,7 @@ from parcours.partners.caf_import import InvalidFeed
 from parcours.partners.lookups import LookupRead, LookupService, LookupStatus
 from parcours.partners.messages import REQUEST_ID_PATTERN, LookupPartner
 from parcours.partners.schemas import CafImportRead, CallbackReceipt
-from parcours.partners.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from parcours.partners.signing import KEY_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 router = APIRouter(prefix="/api/v1", tags=["partenaires"])
 
@@ -76,8 +76,10 @@ async def read_caf_import(
     "/partners/callbacks",
     summary="Rappel signé d'un partenaire (décision, entrée en emploi, réponse d'orientation)",
     description=(
-        f'Signé par HMAC-SHA256 de `horodatage + "." + corps` (en-têtes `{TIMESTAMP_HEADER}` '
-        f"et `{SIGNATURE_HEADER}`) ; refusé (401) hors d'une fenêtre de 5 minutes. Un rappel "
+        f'Signé par HMAC-SHA256 de `horodatage + "." + corps` sous le secret propre du '
+        f"partenaire (en-têtes `{TIMESTAMP_HEADER}`, `{SIGNATURE_HEADER}` et `{KEY_ID_HEADER}` "
+        "qui nomme le partenaire) ; refusé (401) hors d'une fenêtre de 5 minutes, refusé (403) "
+        "s'il se dit d'un autre partenaire que celui de la clé. Un rappel "
         "déjà reçu (même `callback_id`) répond `duplicate` et ne change rien ; un rappel qui "
         "ne peut pas s'appliquer (par exemple une décision sur une demande retirée parce que "
         "le parcours de la personne est clôturé) répond `ignored` avec la raison (`reason`)."
@@ -90,6 +92,7 @@ async def receive_callback(request: Request, service: CallbacksDep) -> CallbackR
         await request.body(),
         request.headers.get(TIMESTAMP_HEADER),
         request.headers.get(SIGNATURE_HEADER),
+        request.headers.get(KEY_ID_HEADER),
     )
 
 
@@ -115,6 +118,7 @@ async def receive_partner_callback(
         await request.body(),
         request.headers.get(TIMESTAMP_HEADER),
         request.headers.get(SIGNATURE_HEADER),
+        request.headers.get(KEY_ID_HEADER),
         partner=partner,
     )
 

@@ -87,9 +87,12 @@ class Settings(BaseSettings):
     structures_url: str | None = None
     partner_connect_timeout_s: float = 3.0
     partner_timeout_s: float = 10.0
-    # Shared with the partners to sign their callbacks; callbacks older than the window are
-    # refused (replays).
+    # The master secret each partner's callback secret is derived from (never handed over
+    # itself); callbacks older than the window are refused (replays).
     partner_callback_secret: str = DEV_CALLBACK_SECRET
+    # Each partner's own callback secret (JSON: {"france_travail": "…"}); a partner absent
+    # here has one derived from partner_callback_secret (``parcours partner-secret``).
+    partner_callback_secrets: dict[str, str] = {}
     partner_callback_window_s: int = 300
     # A référent's look-up at the CAF or France Travail waits this long for the answer, then
     # says it will come later (the look-up goes on under the partner's retry policy).

@@ -17,7 +17,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,7 +40,7 @@ from parcours.orientations.schemas import WITHDRAWN_REASON
 from parcours.partners.models import PartnerEvent
 from parcours.partners.repository import PartnerRepository
 from parcours.partners.schemas import CallbackReceipt
-from parcours.partners.signing import verify
+from parcours.partners.signing import partner_secret, verify
 from parcours.training_requests.service import apply_funder_decision
 
 log = logging.getLogger(__name__)
@@ -52,13 +52,17 @@ class InvalidCallback(ParcoursError):
     status_code = 422
 
 
+Partner = Literal["caf", "france_travail", "region", "structures"]
+PARTNERS: frozenset[str] = frozenset(get_args(Partner))
+
+
 class CallbackEnvelope(BaseModel):
     """What every callback carries; the rest depends on its kind and is kept as received."""
 
     model_config = ConfigDict(extra="allow")
 
     callback_id: str = Field(min_length=1, max_length=64)
-    partner: Literal["caf", "france_travail", "region", "structures"]
+    partner: Partner
     kind: CallbackKind
     reference: str | None = Field(default=None, max_length=100)
     # training_decision
@@ -79,10 +83,22 @@ class PartnerCallbackService:
         self.partners = PartnerRepository(session)
 
     def check_signature(
-        self, body: bytes, timestamp: str | None, signature: str | None, now: float | None = None
-    ) -> None:
-        if not verify(
-            self.settings.partner_callback_secret,
+        self,
+        body: bytes,
+        timestamp: str | None,
+        signature: str | None,
+        key_id: str | None,
+        now: float | None = None,
+    ) -> str:
+        """The partner whose own key signed ``body`` (``Unauthenticated`` otherwise)."""
+        partner = (key_id or "").strip()
+        secret = None
+        if partner in PARTNERS:
+            secret = self.settings.partner_callback_secrets.get(partner) or partner_secret(
+                self.settings.partner_callback_secret, partner
+            )
+        if secret is None or not verify(
+            secret,
             timestamp,
             body,
             signature,
@@ -90,27 +106,34 @@ class PartnerCallbackService:
             window_s=self.settings.partner_callback_window_s,
         ):
             raise Unauthenticated(
-                "Rappel refusé : signature absente ou invalide, ou horodatage hors de la "
-                f"fenêtre de {self.settings.partner_callback_window_s} secondes."
+                "Rappel refusé : signature absente ou invalide sous la clé du partenaire "
+                "nommée (X-Parcours-Key-Id), ou horodatage hors de la fenêtre de "
+                f"{self.settings.partner_callback_window_s} secondes."
             )
+        return partner
 
     async def receive(
         self,
         body: bytes,
         timestamp: str | None,
         signature: str | None,
+        key_id: str | None,
         now: float | None = None,
         *,
         partner: str | None = None,
     ) -> CallbackReceipt:
         """Check, record once, apply. The caller commits. ``partner``: the partner the caller
         is (its API token's), whose callbacks only it may send."""
-        self.check_signature(body, timestamp, signature, now)
+        signer = self.check_signature(body, timestamp, signature, key_id, now)
         try:
             payload: Any = json.loads(body)
             envelope = CallbackEnvelope.model_validate(payload)
         except (ValueError, ValidationError) as error:
             raise InvalidCallback(f"Rappel illisible : {error}"[:500]) from error
+        if envelope.partner != signer:
+            raise Forbidden(
+                "Ce rappel se dit d'un autre partenaire que celui dont la clé l'a signé : refusé."
+            )
         if partner is not None and envelope.partner != partner:
             raise Forbidden(
                 "Ce rappel se dit d'un autre partenaire que celui de ce jeton : refusé."
@@ -156,16 +179,16 @@ class PartnerCallbackService:
         }
         return await handlers[event.kind](event)
 
-    async def _on_employment_entry(self, event: PartnerEvent) -> None:
+    async def _on_employment_entry(self, event: PartnerEvent) -> str | None:
         """France Travail learnt the person started work: a journey in accompaniment moves to
         employment (with the person's wish about follow-up, if known); otherwise the entry is
-        only recorded, for the référent to see."""
+        only recorded, for the référent to see, and the receipt says why."""
         log.info(
             "employment entry received",
             extra={"callback_id": event.callback_id, "beneficiary_id": event.beneficiary_id},
         )
         if event.beneficiary_id is None:
-            return
+            return "Personne inconnue de Parcours : entrée en emploi gardée, non appliquée."
         journeys = JourneyService(self.session, self.temporal, self.settings)
         person = await journeys.people.beneficiary(event.beneficiary_id)
         started = event.body.get("start_date") or event.body.get("started_on")
@@ -183,8 +206,9 @@ class PartnerCallbackService:
                 "employment entry not applied to the journey",
                 extra={"beneficiary_id": event.beneficiary_id, "reason": refused.message},
             )
-            return
+            return f"Entrée en emploi gardée, non appliquée au parcours : {refused.message}"
         event.handled_at = utcnow()
+        return None
 
     async def _on_training_decision(self, event: PartnerEvent) -> str | None:
         """A funder's decision on a training request (``subject_id`` is its request id): the

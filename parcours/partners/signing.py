@@ -4,7 +4,9 @@ The signed message is ``timestamp + "." + body`` (the raw body bytes), the key a
 with the partner, the signature HMAC-SHA256 in lower-case hex. The timestamp (Unix seconds)
 travels in ``X-Parcours-Timestamp`` and the signature in ``X-Parcours-Signature``. A timestamp
 outside a window around Parcours' clock is refused, so a captured callback cannot be replayed
-later. Partners (and the simulators, which play them) sign on their side with the same scheme.
+later. Each partner signs with its own secret and names it (``X-Parcours-Key-Id``: the
+partner). Partners (and the simulators, which play them) sign on their side with the same
+scheme.
 """
 
 from __future__ import annotations
@@ -15,7 +17,19 @@ import time
 
 TIMESTAMP_HEADER = "X-Parcours-Timestamp"
 SIGNATURE_HEADER = "X-Parcours-Signature"
+# The partner whose key signed: each partner has a secret of its own, so one partner cannot
+# sign as another.
+KEY_ID_HEADER = "X-Parcours-Key-Id"
 DEFAULT_WINDOW_S = 300
+
+
+def partner_secret(master: str, partner: str) -> str:
+    """A partner's own secret, derived from the platform's master secret
+    (``PARCOURS_PARTNER_CALLBACK_SECRET``) unless ``PARCOURS_PARTNER_CALLBACK_SECRETS`` gives
+    it; ``parcours partner-secret PARTNER`` prints it for the operator to hand over."""
+    return hmac.new(
+        master.encode(), b"parcours-partner-callback:" + partner.encode(), hashlib.sha256
+    ).hexdigest()
 
 
 def expected_signature(secret: str, timestamp: str, body: bytes) -> str:

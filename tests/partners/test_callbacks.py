@@ -13,7 +13,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parcours.partners.models import PartnerEvent
-from simulators.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, signed_headers
+from simulators.signing import (
+    KEY_ID_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    partner_secret,
+    sign,
+    signed_headers,
+)
 from tests.support.partners import (
     CALLBACK_SECRET,
     CALLBACKS_PATH,
@@ -104,7 +111,7 @@ async def test_an_entry_into_work_delivered_twice_is_applied_once(
     assert len(await recorded(sessions, callback["callback_id"])) == 1
 
 
-async def test_a_signed_callback_is_applied_and_named(
+async def test_a_signed_callback_for_nobody_known_is_kept_and_says_so(
     partners: PartnerStack, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     body = json.dumps(employment_callback()).encode()
@@ -112,9 +119,14 @@ async def test_a_signed_callback_is_applied_and_named(
         CALLBACKS_PATH, content=body, headers=signed_headers(CALLBACK_SECRET, body)
     )
     assert response.status_code == 200
-    assert response.json()["status"] == "applied"
+    # Nobody in Parcours has that NIR: kept, and the receipt says it did not take effect.
+    assert response.json() == {
+        "status": "ignored",
+        "callback_id": json.loads(body)["callback_id"],
+        "reason": "Personne inconnue de Parcours : entrée en emploi gardée, non appliquée.",
+    }
     (event,) = await recorded(sessions, response.json()["callback_id"])
-    assert event.beneficiary_id is None  # nobody in Parcours with that NIR
+    assert event.beneficiary_id is None
 
 
 def forged(body: bytes) -> dict[str, str]:
@@ -145,7 +157,37 @@ def garbled(body: bytes) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("headers", [forged, stale, from_the_future, tampered, unsigned, garbled])
+def with_the_master_secret(body: bytes) -> dict[str, str]:
+    """Signed with the shared master secret itself, as every partner once did."""
+    timestamp = str(int(time.time()))
+    return {
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: sign(CALLBACK_SECRET, timestamp, body),
+        KEY_ID_HEADER: "france_travail",
+    }
+
+
+def under_another_key(body: bytes) -> dict[str, str]:
+    """The Région's key named, France Travail's signature."""
+    return {
+        **signed_headers(CALLBACK_SECRET, body, partner="france_travail"),
+        KEY_ID_HEADER: "region",
+    }
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        forged,
+        stale,
+        from_the_future,
+        tampered,
+        unsigned,
+        garbled,
+        with_the_master_secret,
+        under_another_key,
+    ],
+)
 async def test_a_forged_or_stale_callback_is_refused_and_leaves_nothing(
     partners: PartnerStack, sessions: async_sessionmaker[AsyncSession], headers: Any
 ) -> None:
@@ -159,13 +201,38 @@ async def test_a_forged_or_stale_callback_is_refused_and_leaves_nothing(
     assert await recorded(sessions, payload["callback_id"]) == []
 
 
+@pytest.mark.security
+async def test_a_partner_cannot_sign_as_another(
+    partners: PartnerStack, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """France Travail's own key signs a callback that says it comes from the Région: refused,
+    nothing recorded; the Région's key signs the Région's callbacks."""
+    payload = employment_callback(partner="region")
+    body = json.dumps(payload).encode()
+    as_region = await partners.api.post(
+        CALLBACKS_PATH,
+        content=body,
+        headers=signed_headers(CALLBACK_SECRET, body, partner="france_travail"),
+    )
+    assert as_region.status_code == 403
+    assert "celui dont la clé l'a signé" in as_region.json()["detail"]
+    assert await recorded(sessions, payload["callback_id"]) == []
+    # Each partner's secret is its own: the master secret's, France Travail's and the
+    # Région's all differ.
+    secrets = {CALLBACK_SECRET, partner_secret(CALLBACK_SECRET, "france_travail")}
+    secrets.add(partner_secret(CALLBACK_SECRET, "region"))
+    assert len(secrets) == 3
+
+
 async def test_an_unreadable_callback_is_refused_after_its_signature(
     partners: PartnerStack, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     before = await count_events(sessions)
     for body in (b"{not json", json.dumps({"callback_id": "x", "kind": "gossip"}).encode()):
         response = await partners.api.post(
-            CALLBACKS_PATH, content=body, headers=signed_headers(CALLBACK_SECRET, body)
+            CALLBACKS_PATH,
+            content=body,
+            headers=signed_headers(CALLBACK_SECRET, body, partner="france_travail"),
         )
         assert response.status_code == 422
         assert response.json()["detail"].startswith("Rappel illisible")

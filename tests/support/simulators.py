@@ -18,7 +18,13 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from simulators.config import SimulatorConfig
-from simulators.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from simulators.signing import (
+    KEY_ID_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    partner_secret,
+    verify,
+)
 from tests.support.servers import free_port
 
 CALLBACK_SECRET = "test-callback-secret"
@@ -65,8 +71,10 @@ class CallbackReceiver:
             self.fail_next -= 1
             self.refused += 1
             return JSONResponse({"detail": "panne simulée côté Parcours"}, status_code=500)
-        valid = verify(
-            CALLBACK_SECRET,
+        # Signed with the key of the partner the callback names (derived from the master).
+        partner = request.headers.get(KEY_ID_HEADER, "")
+        valid = partner == json.loads(raw).get("partner") and verify(
+            partner_secret(CALLBACK_SECRET, partner),
             request.headers.get(TIMESTAMP_HEADER),
             raw,
             request.headers.get(SIGNATURE_HEADER),
