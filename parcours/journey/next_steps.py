@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from parcours.access.rules import ACTION_ROLES, Role, day_fr
 from parcours.journey import rules
@@ -76,6 +77,24 @@ class Reader:
     read_only: bool = False
 
 
+# Who decides a training request, as the subject of a sentence.
+FUNDER_SUBJECTS = {"region": "La Région", "france_travail": "France Travail"}
+
+
+@dataclass(frozen=True)
+class Awaited:
+    """A request of the journey waiting on a partner, outside its steps: a training request
+    its funder instructs (or asked more information about), an orientation to a service its
+    structure has to answer."""
+
+    kind: Literal["training", "training_more_info", "service"]
+    # The funder (``region``, ``france_travail``) or the structure's name.
+    who: str
+    # The training's title, or the service's name.
+    what: str
+    due: datetime | None = None
+
+
 @dataclass(frozen=True)
 class Around:
     """What the read model knows around the journey, by name."""
@@ -88,6 +107,8 @@ class Around:
     # The last request for an orientation decision during this stay in the step.
     asked_at: datetime | None = None
     asked_by: str | None = None
+    # The requests waiting on a partner.
+    awaited: tuple[Awaited, ...] = ()
 
 
 def next_steps(state: JourneyState, reader: Reader, around: Around, now: datetime) -> NextSteps:
@@ -112,6 +133,7 @@ def next_steps(state: JourneyState, reader: Reader, around: Around, now: datetim
             "Le ou la référente de la personne, ou un·e responsable du département, peut le "
             "reprendre."
         )
+    others += [_awaited(a) for a in around.awaited]
     if state.stalled and state.deadline is not None:
         others.append(
             f"L'échéance du {day_fr(state.deadline)} est dépassée : le parcours figure parmi "
@@ -229,6 +251,22 @@ def _who_acts(state: JourneyState, reader: Reader, around: Around) -> list[str]:
             )
             return [f"Le prochain point de suivi sera signalé à son échéance{when} ; {who} alors."]
     return []
+
+
+def _awaited(a: Awaited) -> str:
+    by = f" avant le {day_fr(a.due)}" if a.due else ""
+    match a.kind:
+        case "training":
+            funder = FUNDER_SUBJECTS.get(a.who, a.who)
+            answer = f", réponse attendue{by}" if by else ""
+            return f"{funder} instruit la demande de formation « {a.what} »{answer}."
+        case "training_more_info":
+            funder = FUNDER_SUBJECTS.get(a.who, a.who)
+            return (
+                f"{funder} attend des informations sur la demande de formation « {a.what} » : "
+                "le ou la référente les envoie depuis l'onglet « Contrat et plan d'action »."
+            )
+    return f"La structure « {a.who} » doit répondre à l'orientation vers « {a.what} »{by}."
 
 
 def _meanwhile(state: JourneyState, reader: Reader) -> str | None:

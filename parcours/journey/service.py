@@ -63,7 +63,7 @@ from parcours.journey.messages import (
     journey_workflow_id,
 )
 from parcours.journey.models import JourneyEventRecord, JourneyHandover, JourneyRecord
-from parcours.journey.next_steps import Around, Reader, next_steps
+from parcours.journey.next_steps import Around, Awaited, Reader, next_steps
 from parcours.journey.repository import JourneyRepository
 from parcours.journey.schemas import (
     ASK_ORIENTATION_DECISION,
@@ -87,12 +87,17 @@ from parcours.orientations.messages import (
     FranceTravailNoticeStart,
     france_travail_notice_workflow_id,
 )
+from parcours.orientations.messages import WAITING_STATUSES as ORIENTATION_WAITING
+from parcours.orientations.repository import ServiceOrientationRepository
 from parcours.territories.repository import TerritoryRepository
 from parcours.territories.service import TerritoryService
+from parcours.training_requests.messages import TrainingStatus
+from parcours.training_requests.repository import UNDECIDED_STATUSES, TrainingRequestRepository
 
 log = logging.getLogger(__name__)
 
 GONE = "Ce parcours n'accepte plus d'action (il est terminé)."
+MORE_INFO = TrainingStatus.MORE_INFO_REQUESTED.value
 
 # How long a request sent as a signal is waited for in the read model, so that the next page
 # shows it (it is on its way all the same after that).
@@ -533,8 +538,39 @@ class JourneyService:
             asked_at=asked_at,
             asked_by=asked_by,
         )
+        if record.step != Step.CLOSED:
+            around = replace(around, awaited=await self._awaited(record.beneficiary_id))
         reader = Reader(id=principal.id, role=principal.role, read_only=read_only)
         return next_steps(state_of(record), reader, around, utcnow())
+
+    async def _awaited(self, beneficiary_id: str) -> tuple[Awaited, ...]:
+        """The person's requests waiting on a partner: training requests their funder has not
+        decided, orientations to a service their structure has not answered."""
+        trainings = TrainingRequestRepository(self.session)
+        waiting = [
+            r for r in await trainings.for_person(beneficiary_id) if r.status in UNDECIDED_STATUSES
+        ]
+        titles = await trainings.trainings({r.training_id for r in waiting})
+        awaited = [
+            Awaited(
+                kind="training_more_info" if r.status == MORE_INFO else "training",
+                who=r.funder,
+                what=titles[r.training_id].title if r.training_id in titles else "—",
+                due=r.deadline,
+            )
+            for r in waiting
+        ]
+        awaited += [
+            Awaited(
+                kind="service",
+                who=o.structure_name or "—",
+                what=o.service_name or "—",
+                due=o.record.expires_at,
+            )
+            for o in await ServiceOrientationRepository(self.session).of_person(beneficiary_id)
+            if o.record.status in ORIENTATION_WAITING
+        ]
+        return tuple(awaited)
 
     async def ask_orientation_decision(
         self, beneficiary_id: str, principal: Principal

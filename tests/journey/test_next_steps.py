@@ -15,7 +15,7 @@ import pytest
 
 from parcours.access.rules import Role
 from parcours.journey.messages import ExitReason, JourneyOutcomeInput, JourneyState, Sla, Step
-from parcours.journey.next_steps import Around, Reader, next_steps
+from parcours.journey.next_steps import Around, Awaited, Reader, next_steps
 from parcours.journey.rules import decision_request_refusal, on_outcome, outcome_refusal
 from tests.support.accounts import Staff
 from tests.support.api import act, enrol, kinds, read, read_until
@@ -368,3 +368,30 @@ async def test_paused_and_closed_journeys_say_what_comes_next(
     closed = panel(text_of((await referent.get(f"/beneficiaires/{beneficiary_id}/situation")).text))
     assert "Le parcours est clôturé (Refus de l'accompagnement)" in closed
     assert "un nouveau parcours commence" in closed
+
+
+def test_requests_waiting_on_a_partner_say_who_answers_and_by_when() -> None:
+    around = Around(
+        referent="Nadia Benali",
+        awaited=(
+            Awaited(kind="training", who="region", what="Cariste", due=NOW + timedelta(days=9)),
+            Awaited(kind="training_more_info", who="france_travail", what="Soudure"),
+            Awaited(
+                kind="service",
+                who="Garage solidaire",
+                what="Location de voiture",
+                due=NOW + timedelta(days=20),
+            ),
+        ),
+    )
+
+    found = next_steps(journey(Step.ACCOMPANIMENT), READERS[Role.REFERENT], around, NOW)
+
+    assert found.others == [
+        "La Région instruit la demande de formation « Cariste », réponse attendue avant le "
+        "14/12/2026.",
+        "France Travail attend des informations sur la demande de formation « Soudure » : le "
+        "ou la référente les envoie depuis l'onglet « Contrat et plan d'action ».",
+        "La structure « Garage solidaire » doit répondre à l'orientation vers « Location de "
+        "voiture » avant le 25/12/2026.",
+    ]
