@@ -118,7 +118,7 @@ def next_steps(state: JourneyState, reader: Reader, around: Around, now: datetim
     if reader.read_only:
         return NextSteps(
             situation="Ce parcours a été transféré à un autre département : vous pouvez le "
-            "lire, plus agir sur lui.",
+            "lire, mais plus agir dessus.",
             others=[
                 "Le département qui l'a reçu décide de son orientation et désigne qui "
                 "accompagne la personne."
