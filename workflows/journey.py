@@ -95,6 +95,11 @@ AFTER_RECORD_PATCH = "read-model-after-record"
 # (added after the child workflows: journeys closed before left them waiting).
 SETTLE_ON_CLOSE_PATCH = "settle-requests-on-close"
 
+# A request for an orientation decision that crossed the step's change, or came twice within
+# a week, is left out of the timeline (added with the requests; before, every outcome was
+# recorded).
+DECISION_REQUEST_CHECK_PATCH = "decision-request-check"
+
 # Events the workflow keeps in memory for the reconciler (``timeline`` query).
 RECENT_EVENTS = 100
 
@@ -337,6 +342,12 @@ class Journey:
         first release; a new handler, so older histories replay unchanged)."""
         async with self._lock:
             await self._write_start()
+            refused = rules.outcome_refusal(self.state, signal, workflow.now())
+            if refused and workflow.patched(DECISION_REQUEST_CHECK_PATCH):
+                workflow.logger.info(
+                    "outcome left out", extra={"kind": signal.kind, "reason": refused}
+                )
+                return
             state, events = rules.on_outcome(self.state, signal, workflow.now(), self._sla)
             if events:
                 await self._commit(state, events)

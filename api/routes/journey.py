@@ -84,6 +84,27 @@ async def rsa_rights(
     await service.change_rsa_rights(beneficiary_id, signal)
 
 
+@router.post(
+    "/journeys/{beneficiary_id}/actions/ask-orientation-decision",
+    summary="Demander une décision d'orientation aux chargé·es d'orientation du département",
+    responses={
+        403: {"description": "Rôle qui décide lui-même (ou lecture seule après un transfert)"},
+        409: {
+            "description": "Parcours hors de l'étape Orientation, en pause, ou décision déjà "
+            "demandée dans la semaine (motif en français)"
+        },
+        503: {"description": "Le moteur de parcours ne répond pas : réessayer plus tard"},
+    },
+)
+async def ask_orientation_decision(
+    beneficiary_id: str, service: JourneyServiceDep, principal: ApiPrincipal
+) -> JourneyDetail:
+    """Une demande de décision arrive dans la boîte « À traiter » des chargé·es d'orientation
+    (événement ``decision_requested`` de l'historique du parcours). Une seule par semaine tant
+    que l'orientation n'est pas décidée : renvoyée plus tôt, elle est refusée (409)."""
+    return await service.ask_orientation_decision(beneficiary_id, principal)
+
+
 def _add_action_route(name: str, model: type[Action], label: str) -> None:
     async def endpoint(
         beneficiary_id: str,

@@ -203,6 +203,16 @@ class PeopleRepository:
             query = query.where(User.territory == territory)
         return (await self.session.scalars(query)).all()
 
+    async def orientation_agents(self, territory: str, limit: int) -> Sequence[User]:
+        """The département's active chargé·es d'orientation (at most ``limit``), by name."""
+        query = (
+            select(User)
+            .where(User.role == "orientation", User.territory == territory, User.active)
+            .order_by(User.full_name)
+            .limit(limit)
+        )
+        return (await self.session.scalars(query)).all()
+
     async def all_structures(self, territory: str | None = None) -> Sequence[Structure]:
         query = select(Structure).order_by(Structure.name)
         if territory:

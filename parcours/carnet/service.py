@@ -105,7 +105,7 @@ from parcours.journey.messages import (
 )
 from parcours.journey.models import JourneyHandover, JourneyRecord
 from parcours.journey.rules import event_actor
-from parcours.journey.schemas import EVENT_LABELS, STEP_LABELS, BeneficiaryRead
+from parcours.journey.schemas import STEP_LABELS, BeneficiaryRead, event_label
 from parcours.journey.service import JourneyService, journey_read
 from parcours.management.repository import InterventionRepository
 from parcours.management.schemas import INTERVENTION_LABELS, InterventionKind
@@ -232,7 +232,7 @@ class CarnetService:
             [
                 CarnetTimelineEntry(
                     at=e.occurred_at,
-                    label=EVENT_LABELS.get(e.kind, e.kind),
+                    label=_label(e.kind, ref(event_actor(e.kind, e.actor_id))),
                     origin="journey",
                     by=ref(event_actor(e.kind, e.actor_id)),
                     detail=e.detail,
@@ -242,7 +242,8 @@ class CarnetService:
             + [
                 CarnetTimelineEntry(
                     at=e.occurred_at,
-                    label=f"{EVENT_LABELS.get(e.kind, e.kind)} (parcours précédent)",
+                    label=f"{_label(e.kind, ref(event_actor(e.kind, e.actor_id)))} "
+                    "(parcours précédent)",
                     origin="earlier_journey",
                     by=ref(event_actor(e.kind, e.actor_id)),
                     detail=e.detail,
@@ -704,6 +705,10 @@ class CarnetService:
         self._changed(beneficiary_id, "carnet.erasure_request")
         if await self.repo.pending_erasure(beneficiary_id) is None:
             self.repo.add(ErasureRequest(beneficiary_id=beneficiary_id))
+
+
+def _label(kind: str, by: PersonRef | None) -> str:
+    return event_label(kind, by.label if by else None)
 
 
 def consent_reads(

@@ -43,6 +43,10 @@ SETTLE_REQUESTS = "settle_journey_requests"
 # The journey's signal for what is settled outside its steps.
 RECORD_OUTCOME = "record_outcome"
 
+# The ``record_outcome`` kind of a référent's request for an orientation decision (the
+# orientation team's inbox turns it into an item for each of them).
+DECISION_REQUESTED = "decision_requested"
+
 
 class Step(StrEnum):
     INTAKE = "intake"
@@ -125,6 +129,9 @@ class JourneyState(BaseModel):
     check_ins_done: list[int] = Field(default_factory=list)
     check_in_due: int | None = None
     exit_reason: ExitReason | None = None
+    # When an orientation decision was last asked for during this stay in the step (reset
+    # when the step changes); None in journeys before it existed.
+    decision_requested_at: datetime | None = None
     seq: int = 0
 
     @property

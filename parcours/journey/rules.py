@@ -11,8 +11,10 @@ import calendar
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
+from parcours.access.rules import day_fr
 from parcours.core.messages import ScalarDetail
 from parcours.journey.messages import (
+    DECISION_REQUESTED,
     Action,
     BeginDiagnosisInput,
     CloseInput,
@@ -274,6 +276,8 @@ class _Change:
     def enter(self, step: Step, deadline: datetime | None = None) -> None:
         self.state.step, self.state.step_since = step, self.now
         self.state.stalled = False
+        # A request for a decision belongs to the stay it was made in.
+        self.state.decision_requested_at = None
         self.state.deadline = deadline or _step_deadline(self.state, self.now, self.sla)
 
     def close(self, reason: ExitReason) -> None:
@@ -483,8 +487,54 @@ def on_outcome(
     change = _Change(state, now, sla, signal.actor_id)
     if state.step is Step.CLOSED:
         return state, []
+    if signal.kind == DECISION_REQUESTED:
+        change.state.decision_requested_at = now
     change.event(signal.kind, **signal.detail)
     return change.done()
+
+
+# --- Asking the orientation team for its decision ---
+
+# A request for an orientation decision is a timeline event (``record_outcome``), not a step:
+# made once per stay in the orientation step, and again after a week if nobody has decided
+# (the step changing is the answer).
+ASK_AGAIN_AFTER = timedelta(days=7)
+
+
+def decision_request_refusal(
+    state: JourneyState, asked_at: datetime | None, now: datetime
+) -> str | None:
+    """Why an orientation decision may not be asked for now (French), or None.
+    ``asked_at``: the last request during this stay in the orientation step."""
+    if state.step is Step.CLOSED:
+        return "Le parcours est clôturé : aucune action n'est plus possible."
+    if state.step is not Step.ORIENTATION:
+        current = STEP_LABELS[state.step]
+        return (
+            "Une décision d'orientation se demande à l'étape « Orientation » "
+            f"(étape actuelle : « {current} »)."
+        )
+    if state.paused:
+        return "Le parcours est en pause : reprenez-le avant de demander une décision."
+    if asked_at is not None and now < asked_at + ASK_AGAIN_AFTER:
+        return (
+            f"Décision d'orientation déjà demandée le {day_fr(asked_at)} : vous pourrez la "
+            f"redemander à partir du {day_fr(asked_again_from(asked_at))} si elle n'est "
+            "pas prise d'ici là."
+        )
+    return None
+
+
+def asked_again_from(asked_at: datetime) -> datetime:
+    return asked_at + ASK_AGAIN_AFTER
+
+
+def outcome_refusal(state: JourneyState, signal: JourneyOutcomeInput, now: datetime) -> str | None:
+    """Why the journey leaves an outcome out of its timeline (a request for a decision that
+    crossed the step's change, or sent twice), or None: it records it."""
+    if signal.kind == DECISION_REQUESTED:
+        return decision_request_refusal(state, state.decision_requested_at, now)
+    return None
 
 
 def on_time(

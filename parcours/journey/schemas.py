@@ -143,7 +143,12 @@ ACTION_LABELS = {
     "reassign_referent": "Changer de référent",
     "hand_off": "Transférer vers un autre département",
     "close": "Clôturer le parcours",
+    "ask_orientation_decision": "Demander une décision d'orientation",
 }
+
+# A request to the orientation team (a ``decision_requested`` event of the timeline, sent
+# with the journey's ``record_outcome`` signal), offered beside the actions.
+ASK_ORIENTATION_DECISION = "ask_orientation_decision"
 
 
 EVENT_LABELS = {
@@ -182,7 +187,20 @@ EVENT_LABELS = {
     "service_orientation_failed": "Orientation non transmise à la structure",
     "france_travail_notified": "Orientation transmise à France Travail",
     "france_travail_not_notified": "Orientation non transmise à France Travail",
+    "decision_requested": "Décision d'orientation demandée",
 }
+
+# Events whose label names who did them, when known.
+EVENT_LABELS_BY = {
+    "decision_requested": "Décision d'orientation demandée par {actor}",
+}
+
+
+def event_label(kind: str, actor: str | None = None) -> str:
+    """An event of the timeline in French (with who did it, for those that name them)."""
+    if actor and kind in EVENT_LABELS_BY:
+        return EVENT_LABELS_BY[kind].format(actor=actor)
+    return EVENT_LABELS.get(kind, kind)
 
 
 class ActionRead(BaseModel):
@@ -268,6 +286,29 @@ class HandoverRead(BaseModel):
     readable_until: datetime
 
 
+class NextMove(BaseModel):
+    """Something the reader can do now, and what follows from it."""
+
+    action: str
+    label: str
+    explanation: str
+    # Not what moves the journey forward (pause, close, hand-off…): drawn less prominently.
+    secondary: bool = False
+
+
+class NextSteps(BaseModel):
+    """« Et maintenant ? »: where the journey stands, what the reader can do now, who else
+    acts and by when, and what the reader can do meanwhile (``parcours.journey.next_steps``)."""
+
+    situation: str
+    yours: list[NextMove] = Field(default_factory=list)
+    others: list[str] = Field(default_factory=list)
+    meanwhile: str | None = None
+    # A request for an orientation decision during this stay in the step: when, by whom.
+    request: str | None = None
+    requested_at: datetime | None = None
+
+
 class JourneyDetail(BaseModel):
     journey: JourneyRead
     beneficiary: BeneficiaryRead
@@ -278,6 +319,8 @@ class JourneyDetail(BaseModel):
     # Set when the reader is of the journey's former follow-up group, reading it after its
     # hand-off to another département (read only, for a while).
     handed_off: HandoverRead | None = None
+    # What comes next, for the reader (None when read by the platform itself).
+    next_steps: NextSteps | None = None
 
 
 class JourneySummary(BaseModel):

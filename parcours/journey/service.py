@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -37,7 +40,9 @@ from parcours.indicators.rules import days_per_step
 from parcours.journey import rules
 from parcours.journey.messages import (
     DEADLINE_KEY,
+    DECISION_REQUESTED,
     JOURNEY_WORKFLOW,
+    RECORD_OUTCOME,
     REFERENT_KEY,
     STEP_KEY,
     TERRITORY_KEY,
@@ -47,6 +52,7 @@ from parcours.journey.messages import (
     HandOffInput,
     JourneyEvent,
     JourneyInput,
+    JourneyOutcomeInput,
     JourneyState,
     OrientationKind,
     RecordJourneyEventsInput,
@@ -56,10 +62,11 @@ from parcours.journey.messages import (
     Step,
     journey_workflow_id,
 )
-from parcours.journey.models import JourneyHandover, JourneyRecord
+from parcours.journey.models import JourneyEventRecord, JourneyHandover, JourneyRecord
+from parcours.journey.next_steps import Around, Awaited, Reader, next_steps
 from parcours.journey.repository import JourneyRepository
 from parcours.journey.schemas import (
-    EVENT_LABELS,
+    ASK_ORIENTATION_DECISION,
     STEP_LABELS,
     BeneficiaryCreate,
     BeneficiaryRead,
@@ -70,20 +77,52 @@ from parcours.journey.schemas import (
     JourneyPage,
     JourneyRead,
     JourneySummary,
+    NextSteps,
     StepDuration,
     TimelineEntry,
+    event_label,
 )
 from parcours.orientations.messages import (
     FRANCE_TRAVAIL_NOTICE_WORKFLOW,
     FranceTravailNoticeStart,
     france_travail_notice_workflow_id,
 )
+from parcours.orientations.messages import WAITING_STATUSES as ORIENTATION_WAITING
+from parcours.orientations.repository import ServiceOrientationRepository
 from parcours.territories.repository import TerritoryRepository
 from parcours.territories.service import TerritoryService
+from parcours.training_requests.messages import TrainingStatus
+from parcours.training_requests.repository import UNDECIDED_STATUSES, TrainingRequestRepository
 
 log = logging.getLogger(__name__)
 
 GONE = "Ce parcours n'accepte plus d'action (il est terminé)."
+MORE_INFO = TrainingStatus.MORE_INFO_REQUESTED.value
+
+# How long a request sent as a signal is waited for in the read model, so that the next page
+# shows it (it is on its way all the same after that).
+RECORDED_WAIT_S = 5.0
+# Named when they are this few; beyond, « les chargé·es d'orientation du département ».
+TEAM_NAMED_UP_TO = 3
+
+
+def _name(users: dict[str, Any], user_id: str | None) -> str | None:
+    return users[user_id].full_name if user_id in users else None
+
+
+def last_decision_request(
+    record: JourneyRecord, events: Sequence[JourneyEventRecord]
+) -> JourneyEventRecord | None:
+    """The last request for an orientation decision during the journey's stay in its step."""
+    asked = [
+        e
+        for e in events
+        if e.kind == DECISION_REQUESTED
+        and e.step == Step.ORIENTATION
+        and record.step == Step.ORIENTATION
+        and e.occurred_at >= record.step_since
+    ]
+    return asked[-1] if asked else None
 
 
 def _initial_search_attributes(state: JourneyState) -> TypedSearchAttributes:
@@ -418,7 +457,7 @@ class JourneyService:
             TimelineEntry(
                 seq=e.seq,
                 kind=e.kind,
-                label=EVENT_LABELS.get(e.kind, e.kind),
+                label=event_label(e.kind, _name(users, actors[e.seq])),
                 step=Step(e.step),
                 step_label=STEP_LABELS[Step(e.step)],
                 occurred_at=e.occurred_at,
@@ -430,12 +469,22 @@ class JourneyService:
             for e in events
         ]
         journey = journey_read(record)
+        what_next = None
         if principal is not None:
             journey.available_actions = [
                 a
                 for a in journey.available_actions
                 if principal.role in ACTION_ROLES[a.name] and handed_off is None
             ]
+            asked = last_decision_request(record, events)
+            what_next = await self._next_steps(
+                record,
+                principal,
+                read_only=handed_off is not None,
+                referent=referent.full_name if referent else None,
+                asked_at=asked.occurred_at if asked else None,
+                asked_by=_name(users, asked.actor_id) if asked else None,
+            )
         return JourneyDetail(
             journey=journey,
             beneficiary=BeneficiaryRead.model_validate(person),
@@ -444,7 +493,124 @@ class JourneyService:
             timeline=timeline,
             time_in_steps=await self._time_in_steps(record),
             handed_off=await self.handover_read(handed_off) if handed_off else None,
+            next_steps=what_next,
         )
+
+    async def what_next(self, beneficiary_id: str, principal: Principal) -> NextSteps:
+        """« Et maintenant ? » for ``principal`` on a journey they may read (not logged: the
+        page that shows it logs its own read)."""
+        found, handovers = await self.journeys.with_handovers(beneficiary_id)
+        now = utcnow()
+        record = ensure_read(principal, found, handovers, now)
+        handed_off = reading_after_handoff(principal, record, handovers, now)
+        asked = last_decision_request(record, await self.journeys.events(record))
+        users = await self.people.users(
+            {i for i in (record.referent_id, asked.actor_id if asked else None) if i}
+        )
+        return await self._next_steps(
+            record,
+            principal,
+            read_only=handed_off is not None,
+            referent=_name(users, record.referent_id),
+            asked_at=asked.occurred_at if asked else None,
+            asked_by=_name(users, asked.actor_id) if asked else None,
+        )
+
+    async def _next_steps(
+        self,
+        record: JourneyRecord,
+        principal: Principal,
+        *,
+        read_only: bool,
+        referent: str | None,
+        asked_at: datetime | None,
+        asked_by: str | None,
+    ) -> NextSteps:
+        """« Et maintenant ? » for ``principal``: the rule, given the names around."""
+        team = await self.people.orientation_agents(record.territory, TEAM_NAMED_UP_TO + 1)
+        territory = await TerritoryRepository(self.session).get(record.territory)
+        around = Around(
+            referent=referent,
+            territory=f"{record.territory} ({territory.name})" if territory else record.territory,
+            orientation_team=tuple(u.full_name for u in team)
+            if len(team) <= TEAM_NAMED_UP_TO
+            else (),
+            asked_at=asked_at,
+            asked_by=asked_by,
+        )
+        if record.step != Step.CLOSED:
+            around = replace(around, awaited=await self._awaited(record.beneficiary_id))
+        reader = Reader(id=principal.id, role=principal.role, read_only=read_only)
+        return next_steps(state_of(record), reader, around, utcnow())
+
+    async def _awaited(self, beneficiary_id: str) -> tuple[Awaited, ...]:
+        """The person's requests waiting on a partner: training requests their funder has not
+        decided, orientations to a service their structure has not answered."""
+        trainings = TrainingRequestRepository(self.session)
+        waiting = [
+            r for r in await trainings.for_person(beneficiary_id) if r.status in UNDECIDED_STATUSES
+        ]
+        titles = await trainings.trainings({r.training_id for r in waiting})
+        awaited = [
+            Awaited(
+                kind="training_more_info" if r.status == MORE_INFO else "training",
+                who=r.funder,
+                what=titles[r.training_id].title if r.training_id in titles else "—",
+                due=r.deadline,
+            )
+            for r in waiting
+        ]
+        awaited += [
+            Awaited(
+                kind="service",
+                who=o.structure_name or "—",
+                what=o.service_name or "—",
+                due=o.record.expires_at,
+            )
+            for o in await ServiceOrientationRepository(self.session).of_person(beneficiary_id)
+            if o.record.status in ORIENTATION_WAITING
+        ]
+        return tuple(awaited)
+
+    async def ask_orientation_decision(
+        self, beneficiary_id: str, principal: Principal
+    ) -> JourneyDetail:
+        """Ask the département's chargé·es d'orientation for their decision: the journey's
+        ``record_outcome`` signal with a ``decision_requested`` event (their inbox turns it
+        into an item for each of them). Refused (409, with the reason) outside the orientation
+        step, while paused, or within a week of the last request; the journey itself leaves
+        out a request that crossed the step's change or came twice."""
+        with self.session.no_autoflush:
+            found, handovers = await self.journeys.with_handovers(beneficiary_id)
+            now = utcnow()
+            record = ensure_action(principal, found, ASK_ORIENTATION_DECISION, handovers, now)
+            asked = last_decision_request(record, await self.journeys.events(record))
+            refusal = rules.decision_request_refusal(
+                state_of(record), asked.occurred_at if asked else None, now
+            )
+            if refusal:
+                raise Conflict(refusal)
+            handle = self.temporal.get_workflow_handle(journey_workflow_id(record.journey_id))
+            request = JourneyOutcomeInput(kind=DECISION_REQUESTED, actor_id=principal.id, detail={})
+            if not await send_signal(handle, RECORD_OUTCOME, request):
+                raise Conflict(GONE)
+            if await self._recorded(record, DECISION_REQUESTED):
+                await self.session.refresh(record)  # the row the activity wrote since
+        log_access(self.session, principal, beneficiary_id, "update", "journey.ask_decision")
+        return await self.detail(beneficiary_id, principal)
+
+    async def _recorded(self, record: JourneyRecord, kind: str) -> bool:
+        """Wait (a few seconds at most) until the read model holds an event ``kind`` after
+        what ``record`` knew: the next page shows it. False if it has not come yet."""
+        give_up = time.monotonic() + RECORDED_WAIT_S
+        while True:
+            written = await self.journeys.events_from(record.journey_id, record.seq + 1)
+            if any(k == kind for _, k, _ in written):
+                return True
+            if time.monotonic() >= give_up:
+                log.info("request not yet recorded", extra={"journey_id": record.journey_id})
+                return False
+            await asyncio.sleep(0.05)
 
     async def handover_read(self, handover: JourneyHandover) -> HandoverRead:
         """A hand-off as its former follow-up group reads it (the receiving département by

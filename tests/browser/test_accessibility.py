@@ -1,7 +1,8 @@
 """axe-core (the npm package, injected into the page from node_modules) finds no violation on a
 page of each role: the référente's carnet, the chargée d'orientation's journey, the funder's
 console, the manager's stalled journeys, the administrator's console, the person's own space,
-and the error page; on a phone too, with the menu open."""
+and the error page; the référente's « Et maintenant ? » at the orientation step, before and
+after she asked for the decision; on a phone too, with the menu open."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from playwright.async_api import Browser, Page
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
+from parcours.access.rules import Principal, Role
 from parcours.core.db import transaction
 from parcours.core.settings import ROOT, Settings
+from parcours.journey.messages import BeginDiagnosisInput, CompleteDiagnosisInput
 from parcours.journey.schemas import BeneficiaryCreate
 from parcours.journey.service import JourneyService
 from tests.support.accounts import STAFF_PASSWORD, NewAccount, Staff
@@ -84,6 +87,39 @@ async def test_a_page_of_each_role_has_no_violation(
             actor_id=staff.referent_id,
         )
     followed = enrolment.beneficiary.id
+    # Two people at the orientation step: the référente asks the decision for the second.
+    at_orientation = []
+    for first_name in ("Oriane", "Octave"):
+        async with transaction(sessions) as session:
+            journeys = JourneyService(session, dev_env.client, settings)
+            person = await journeys.enrol(
+                BeneficiaryCreate(
+                    first_name=first_name,
+                    last_name="Accessible",
+                    birth_date=date(1991, 4, 5),
+                    territory="73",
+                    rsa_opened_on=date.today(),
+                    referent_id=staff.referent_id,
+                    structure_id=staff.structure_id,
+                ),
+                actor_id=staff.referent_id,
+            )
+        async with transaction(sessions) as session:
+            journeys = JourneyService(session, dev_env.client, settings)
+            await journeys.act(person.beneficiary.id, BeginDiagnosisInput())
+            await journeys.act(person.beneficiary.id, CompleteDiagnosisInput())
+        at_orientation.append(person.beneficiary.id)
+    referente = Principal(
+        id=staff.referent_id,
+        role=Role.REFERENT,
+        full_name="Referent 1",
+        territory="73",
+        structure_id=staff.structure_id,
+    )
+    async with transaction(sessions) as session:
+        await JourneyService(session, dev_env.client, settings).ask_orientation_decision(
+            at_orientation[1], referente
+        )
     region = await funder_account(sessions, new_account, "region")
     pages = {
         "référente": (carnet.referent_email, PASSWORD, f"/beneficiaires/{carnet.beneficiary_id}"),
@@ -97,6 +133,16 @@ async def test_a_page_of_each_role_has_no_violation(
         "administrateur": (staff["admin"].email, STAFF_PASSWORD, "/admin/structures"),
         "personne": (carnet.person_email, PASSWORD, "/mon-espace"),
         "page d'erreur": (carnet.referent_email, PASSWORD, "/nimporte-quoi"),
+        "référente, orientation à demander": (
+            staff["referent"].email,
+            STAFF_PASSWORD,
+            f"/beneficiaires/{at_orientation[0]}/situation",
+        ),
+        "référente, décision demandée": (
+            staff["referent"].email,
+            STAFF_PASSWORD,
+            f"/parcours/{at_orientation[1]}",
+        ),
     }
     found: dict[str, list[dict[str, Any]]] = {}
     for role, (email, password, path) in pages.items():

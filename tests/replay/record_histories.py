@@ -34,6 +34,10 @@ On the time-skipping server (months of timers in seconds):
   days. The journey (``journey_oriented_to_service``) hears it all, then closes.
 - ``closed_with_requests``: a journey that orients to a service and requests a training
   (both waiting), then closes: it withdraws both (patch ``settle-requests-on-close``).
+- ``orientation_decision_requested``: at the orientation step the référente asks the
+  orientation team for its decision (``record_outcome``, ``decision_requested``), asks again
+  at once (left out: patch ``decision-request-check``), then the decision is taken and the
+  journey closes.
 - ``scheduled_runs``: one run of each workflow the worker's schedules start
   (``reconcile_journeys``, ``retention_sweep``, ``daily_digest``): short, but a deploy can
   land while one retries.
@@ -66,7 +70,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.enums.v1 import EventType, IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -93,6 +97,7 @@ from parcours.journey.messages import (
     ExitReason,
     HandOffInput,
     JourneyInput,
+    JourneyOutcomeInput,
     JourneyResult,
     JourneyState,
     OrientationKind,
@@ -162,6 +167,7 @@ from simulators.caf_feed import events_to_csv, generate_events
 from tests.support.histories import HISTORIES, every_run
 from tests.support.journeys import short_history_server
 from tests.support.privacy import forms, recognisable_person, searchable
+from tests.support.workflows import settled
 from worker.assembly import PartnerWorkerParts, build_worker
 from workflows.carnet import RetentionSweep
 from workflows.journey import Journey, ReconcileJourneys
@@ -686,6 +692,39 @@ async def closed_with_requests(r: Recorder) -> None:
     await r.keep("closed_with_requests", handle)
 
 
+async def orientation_decision_requested(r: Recorder) -> None:
+    """A request for the orientation decision, sent twice: recorded once."""
+    handle = await r.journey("00000000-0000-4000-8000-000000000008")
+    await r.act(handle, BeginDiagnosisInput(actor_id=REFERENT))
+    await r.act(handle, CompleteDiagnosisInput(actor_id=REFERENT))
+    request = JourneyOutcomeInput(kind="decision_requested", actor_id=REFERENT)
+    await handle.signal(Journey.record_outcome, request)
+    await r.heard(handle, "decision_requested")
+    await handle.signal(Journey.record_outcome, request)
+    # The second is handled (left out, behind its patch marker) before the decision.
+    await settled(handle)
+    markers = [
+        e
+        for e in (await handle.fetch_history()).events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+    ]
+    assert markers, "the request sent twice was left out behind its patch"
+    await r.act(
+        handle,
+        DecideOrientationInput(
+            kind=OrientationKind.SOCIAL,
+            structure_id=STRUCTURE,
+            referent_id=REFERENT,
+            actor_id=ORIENTATION_OFFICER,
+        ),
+    )
+    timeline = await handle.query(Journey.timeline)
+    assert [e.kind for e in timeline.events].count("decision_requested") == 1
+    await r.act(handle, CloseInput(exit_reason=ExitReason.OTHER, actor_id=REFERENT))
+    await handle.result()
+    await r.keep("orientation_decision_requested", handle)
+
+
 async def scheduled_runs(r: Recorder) -> None:
     """The short workflows the worker's schedules start, one run each."""
     runs: list[tuple[str, WorkflowHandle[Any, Any]]] = [
@@ -784,6 +823,7 @@ SCENARIOS: dict[str, tuple[Server, Scenario]] = {
     "training_request_reminded": ("time-skipping", training_request_reminded),
     "service_orientation_expired": ("time-skipping", service_orientation_expired),
     "closed_with_requests": ("time-skipping", closed_with_requests),
+    "orientation_decision_requested": ("time-skipping", orientation_decision_requested),
     "scheduled_runs": ("time-skipping", scheduled_runs),
     "deliver_outbox": ("time-skipping", deliver_outbox),
     "journey_continued_as_new": ("short-history", journey_continued_as_new),

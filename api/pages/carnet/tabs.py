@@ -16,6 +16,7 @@ from parcours.access.rules import Role
 from parcours.core.errors import NotFound
 from parcours.core.temporal import UPDATE_ID_PATTERN
 from parcours.journey.rules import ACTIONS
+from parcours.journey.schemas import ASK_ORIENTATION_DECISION
 
 router = APIRouter(include_in_schema=False)
 
@@ -63,6 +64,12 @@ async def journey_action(beneficiary_id: str, name: str, pages: CarnetPagesDep) 
     form = await form_values(pages.request)
     back = form.get("_retour", "")
     tab = back if back in TABS else JOURNEY_TAB
+    if name == ASK_ORIENTATION_DECISION:
+
+        async def ask(values: dict[str, Any]) -> None:
+            await pages.journeys.ask_orientation_decision(beneficiary_id, pages.principal)
+
+        return await pages.submit(beneficiary_id, tab, name, ask)
     if name not in ACTIONS:
         return await pages.render(
             beneficiary_id, tab, errors=[(None, "Action inconnue.")], status_code=404

@@ -47,7 +47,14 @@ from parcours.core.errors import ParcoursError
 from parcours.core.schemas import PersonRef
 from parcours.core.settings import Settings
 from parcours.journey.rules import ACTIONS
-from parcours.journey.schemas import ActionRead, BeneficiaryRead, HandoverRead, JourneyRead
+from parcours.journey.schemas import (
+    ASK_ORIENTATION_DECISION,
+    ActionRead,
+    BeneficiaryRead,
+    HandoverRead,
+    JourneyRead,
+    NextSteps,
+)
 from parcours.journey.service import JourneyService
 from parcours.orientations.service import ServiceOrientationService
 from parcours.partners.lookups import lookup_panel
@@ -72,7 +79,9 @@ JOURNEY_TAB_LABEL = "Étapes du parcours"
 # Journey actions whose real work is a carnet form: the header leads there.
 ACTION_TABS = {"complete_diagnosis": "diagnostic", "sign_contract": "contrat"}
 # Journey actions that need nothing typed: the header posts them directly.
-ONE_CLICK_ACTIONS = frozenset({"begin_diagnosis", "report_job_loss", "resume"})
+ONE_CLICK_ACTIONS = frozenset(
+    {"begin_diagnosis", "report_job_loss", "resume", ASK_ORIENTATION_DECISION}
+)
 SECONDARY_ACTIONS = frozenset({"close", "pause", "hand_off", "report_job_loss"})
 
 # What each form's fields are called on the page (for error messages).
@@ -133,6 +142,8 @@ DONE_MESSAGES = {
     "orientation": "L'orientation est ajoutée au plan et envoyée à la structure.",
     "inscription": "Enregistré.",
     **{name: "Enregistré." for name in ACTIONS},
+    ASK_ORIENTATION_DECISION: "Demande envoyée : les chargé·es d'orientation du département la "
+    "trouvent dans leur boîte « À traiter ».",
 }
 
 
@@ -157,6 +168,8 @@ class Header:
     consents_writable: bool
     # The reader is of the former follow-up group of a journey handed off: read only.
     handed_off: HandoverRead | None = None
+    # « Et maintenant ? »: what the reader can do now, who else acts, and meanwhile.
+    next: NextSteps | None = None
 
 
 class CarnetPages:
@@ -210,6 +223,7 @@ class CarnetPages:
             "appointment_statuses": APPOINTMENT_STATUS_LABELS,
             "contract_kinds": CONTRACT_KIND_LABELS,
             "role": self.principal.role.value,
+            "ask_decision": ASK_ORIENTATION_DECISION,
             **(extra or {}),
         }
         if tab == JOURNEY_TAB:
@@ -223,6 +237,7 @@ class CarnetPages:
                 await self.carnet.consents(beneficiary_id),
                 await self.carnet.can_write(beneficiary_id),
                 detail.handed_off,
+                detail.next_steps,
             )
             hosted = await TerritoryService(self.session).hosted()
             context |= {
@@ -253,6 +268,7 @@ class CarnetPages:
                 carnet.consents,
                 carnet.can_write,
                 carnet.handed_off,
+                await self.journeys.what_next(beneficiary_id, self.principal),
             )
             context["c"] = carnet
             if tab == "situation":
