@@ -37,6 +37,7 @@ SCENARIOS = {
     "partner_lookup",
     "journey_continued_as_new",
     "caf_import_continued_as_new",
+    "inbox_daily",
 }
 OLDER = {
     f"{journey}_before_{version}"
