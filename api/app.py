@@ -23,6 +23,7 @@ from temporalio.client import Client
 
 from api import metrics, proconnect
 from api.auth import SESSION_COOKIE, SignInRequired, _from_request
+from api.pages import inbox as inbox_pages
 from api.pages import indicators as indicator_pages
 from api.pages import journey as journey_pages
 from api.pages import management as management_pages
@@ -36,6 +37,7 @@ from api.routes import (
     access,
     carnet,
     health,
+    inbox,
     indicators,
     journey,
     management,
@@ -183,6 +185,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         training_requests,
         orientations,
         indicators,
+        inbox,
     ):
         app.include_router(routes.router)
     # The journey's pages first: /parcours/nouveau must win over the carnet's /parcours/{id}.
@@ -195,6 +198,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         training_request_pages,
         indicator_pages,
         partner_pages,
+        inbox_pages,
     ):
         app.include_router(pages.router)
     if DSFR_DIST.exists():

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parcours.access.rules import Principal, Role
 from parcours.core.db import new_id, utcnow
-from parcours.core.errors import NotFound
+from parcours.core.errors import Forbidden, NotFound
 from parcours.core.mail import Mail
 from parcours.core.outbox import enqueue
 from parcours.core.schemas import person_name
@@ -54,6 +54,12 @@ from parcours.management.models import JourneyIntervention
 
 PARIS = ZoneInfo("Europe/Paris")
 INBOX_PATH = "/a-traiter"
+# Who has an inbox: the agents who follow and orient people, and their managers.
+INBOX_ROLES = frozenset({Role.REFERENT, Role.ORIENTATION, Role.MANAGER})
+
+
+def has_inbox(principal: Principal) -> bool:
+    return principal.role in INBOX_ROLES
 
 
 class InboxProducer:
@@ -244,10 +250,15 @@ class InboxService:
         self.repo = InboxRepository(session)
         self.principal = principal
 
+    def _ensure_inbox(self) -> None:
+        if not has_inbox(self.principal):
+            raise Forbidden("Votre compte n'a pas de liste « À traiter ».")
+
     async def count(self) -> int:
         return await self.repo.open_count(self.principal.id)
 
     async def items(self) -> InboxRead:
+        self._ensure_inbox()
         rows = await self.repo.open_items(self.principal.id)
         messages = await self._messages([i.ref for i, _ in rows if i.source.startswith("inter")])
         items = [self._read(item, person, messages) for item, person in rows]
@@ -282,6 +293,7 @@ class InboxService:
         )
 
     async def mark_done(self, item_id: str) -> None:
+        self._ensure_inbox()
         item = await self.repo.item(item_id)
         if item is None or item.recipient_id != self.principal.id:
             raise NotFound("Cet élément n'est pas dans votre liste « À traiter ».")
@@ -290,10 +302,12 @@ class InboxService:
             await self.session.flush()
 
     async def preference(self) -> InboxPreferenceRead:
+        self._ensure_inbox()
         found = await self.repo.preference(self.principal.id)
         email = EmailPreference(found.email) if found else DEFAULT_EMAIL_PREFERENCE
         return InboxPreferenceRead(email=email, label=EMAIL_PREFERENCE_LABELS[email])
 
     async def set_preference(self, email: EmailPreference) -> InboxPreferenceRead:
+        self._ensure_inbox()
         await self.repo.set_preference(self.principal.id, email.value, utcnow())
         return InboxPreferenceRead(email=email, label=EMAIL_PREFERENCE_LABELS[email])
