@@ -51,6 +51,19 @@ class InboxRepository:
             where.append(InboxItem.step != rule.step_not)
         await self.session.execute(update(InboxItem).where(*where).values(settled_at=at))
 
+    async def has_open(self, journey_id: str, recipient_id: str, kind: str) -> bool:
+        found = await self.session.scalar(
+            select(InboxItem.id)
+            .where(
+                InboxItem.journey_id == journey_id,
+                InboxItem.recipient_id == recipient_id,
+                InboxItem.kind == kind,
+                _open(),
+            )
+            .limit(1)
+        )
+        return found is not None
+
     async def forget_after(self, journey_id: str, seq: int) -> None:
         """The items of journey events after ``seq``: events the engine never recorded."""
         await self.session.execute(

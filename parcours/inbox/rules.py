@@ -51,6 +51,11 @@ STEP_BOUND = frozenset(
 )
 
 
+# Items one journey gives an agent once while open (a journey handed to her at enrolment,
+# then oriented to her, is one thing to look at).
+ONCE_OPEN = frozenset({ItemKind.ASSIGNED})
+
+
 @dataclass(frozen=True)
 class Notice:
     """An item to write for each recipient of ``audience`` (``user_id`` for ``USER``)."""

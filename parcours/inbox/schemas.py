@@ -98,6 +98,8 @@ class InboxItemRead(BaseModel):
     summary: str
     beneficiary_id: str | None
     person: str | None
+    # What it is about within the journey (a training request's, an orientation's id).
+    ref: str | None = None
     # A manager's words (a relance's message, an escalation's reason).
     message: str | None = None
     action_label: str

@@ -30,6 +30,7 @@ from parcours.inbox.models import InboxItem
 from parcours.inbox.repository import InboxRepository
 from parcours.inbox.rules import (
     DUE_SOON_DAYS,
+    ONCE_OPEN,
     Audience,
     ItemKind,
     Notice,
@@ -78,6 +79,10 @@ class InboxProducer:
             for recipient in await self._recipients(notice, j.referent_id, j.territory):
                 if told_themselves(recipient, e.actor_id):
                     continue
+                if notice.kind in ONCE_OPEN and await self.repo.has_open(
+                    j.id, recipient, notice.kind
+                ):
+                    continue  # already in her list (enrolled with her, then oriented to her)
                 await self._add(
                     recipient,
                     source=f"journey:{j.id}:{data.seq}",
@@ -286,6 +291,7 @@ class InboxService:
             summary=item_summary(kind, item.detail or {}),
             beneficiary_id=item.beneficiary_id,
             person=person_name(person.first_name, person.last_name) if person else None,
+            ref=item.ref,
             message=messages.get(item.ref or "") if item.source.startswith("inter") else None,
             action_label=label,
             href=href.format(b=b, ref=item.ref or ""),
