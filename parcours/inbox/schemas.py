@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from parcours.inbox.rules import ItemKind
 
 FUNDERS = {"region": "la Région", "france_travail": "France Travail"}
+CONSENT_PARTNERS = {**FUNDERS, "caf": "la CAF", "structures": "les structures"}
 
 TITLES: dict[ItemKind, str] = {
     ItemKind.TRAINING_QUESTION: "Question d'un financeur sur une demande de formation",
@@ -69,6 +70,10 @@ def item_summary(kind: ItemKind, detail: dict[str, Any]) -> str:
             return "Orientation " + ANSWERS.get(str(detail.get("answer")), "répondue") + "."
         case ItemKind.HANDED_OVER:
             return f"Transféré depuis le département {detail.get('from_territory') or '?'}."
+        case ItemKind.CONSENT_CHANGED:
+            partner = CONSENT_PARTNERS.get(str(detail.get("partner")), "un partenaire")
+            given = "donné" if detail.get("granted") else "retiré"
+            return f"La personne a {given} son accord de partage avec {partner}."
         case ItemKind.DEADLINE_SOON:
             return f"L'étape arrive à échéance le {detail.get('deadline_day') or '?'}."
     return ""

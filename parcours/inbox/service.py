@@ -51,6 +51,7 @@ from parcours.inbox.schemas import (
     item_summary,
 )
 from parcours.journey.messages import RecordJourneyEventInput
+from parcours.journey.models import JourneyRecord
 from parcours.management.models import JourneyIntervention
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -141,6 +142,34 @@ class InboxProducer:
                 ref=intervention.id,
                 detail={},
                 created_at=intervention.created_at,
+            )
+
+    # --- A person's own change in her space ---
+
+    async def on_consent_changed(
+        self, journey: JourneyRecord, partner: str, *, granted: bool, by: str
+    ) -> None:
+        """The person gave or withdrew her consent to share with ``partner``: her référent
+        (else the chargé·es d'orientation) is told."""
+        if journey.referent_id:
+            recipients: Sequence[str] = [journey.referent_id]
+        else:
+            recipients = await self.repo.agents(Role.ORIENTATION, journey.territory)
+        at = utcnow()
+        for recipient in recipients:
+            if told_themselves(recipient, by):
+                continue
+            await self._add(
+                recipient,
+                source=f"consent:{journey.beneficiary_id}:{partner}:{at.isoformat()}",
+                kind=ItemKind.CONSENT_CHANGED,
+                beneficiary_id=journey.beneficiary_id,
+                journey_id=journey.journey_id,
+                journey_seq=None,
+                step=journey.step,
+                ref=None,
+                detail={"partner": partner, "granted": granted},
+                created_at=at,
             )
 
     # --- The daily pass ---

@@ -480,3 +480,27 @@ def test_the_rules_say_who_is_told_and_what_settles() -> None:
         JourneyEvent(kind="orientation_decided", occurred_at=now), decided
     )
     assert step_bound.step_not == "accompaniment"
+
+
+async def test_a_person_withdrawing_her_consent_reaches_her_referente(
+    stack: PartnerStack,
+    staff: Staff,
+    sessions: async_sessionmaker[AsyncSession],
+    new_account: NewAccount,
+) -> None:
+    person_id = await follow(sessions, stack.client, stack.settings, staff, consents=("region",))
+    person = await new_account("beneficiary", beneficiary_id=person_id)
+    async with api(stack, person) as client:
+        response = await client.put(
+            "/api/v1/me/consents", json={"partner": "region", "granted": False}
+        )
+    assert response.status_code in (200, 204), response.text
+    item = await item_about(stack, staff["referent"], ItemKind.CONSENT_CHANGED, person_id)
+    assert item["summary"] == "La personne a retiré son accord de partage avec la Région."
+    assert item["person"] == await person_name(sessions, person_id)
+    consent_items = [
+        i
+        for i in await inbox_of(stack, staff["referent"])
+        if i["kind"] == "consent_changed" and i["beneficiary_id"] == person_id
+    ]
+    assert len(consent_items) == 1
