@@ -74,7 +74,13 @@ class PartnerWorkerParts:
     ) -> PartnerWorkerParts:
         adapters = PartnerAdapters.from_settings(settings, transport)
         incidents = PartnerIncidentLog(sessions, settings.partner_incident_attempts)
-        calls = PartnerActivities(sessions, adapters, incidents)
+        calls = PartnerActivities(
+            sessions,
+            adapters,
+            incidents,
+            app_url=settings.public_app_url,
+            lookup_wait_s=settings.partner_lookup_wait_s,
+        )
         imports = CafImportActivities(sessions, client, settings)
         orientations = ServiceOrientationActivities(sessions, settings, adapters)
         training_requests = TrainingRequestActivities(sessions, settings)

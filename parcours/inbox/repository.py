@@ -89,6 +89,9 @@ class InboxRepository:
         )
         return rows.all()
 
+    async def journey_of(self, beneficiary_id: str) -> JourneyRecord | None:
+        return await self.session.get(JourneyRecord, beneficiary_id)
+
     async def active_user(self, user_id: str) -> User | None:
         user = await self.session.get(User, user_id)
         return user if user is not None and user.active else None

@@ -70,6 +70,9 @@ def item_summary(kind: ItemKind, detail: dict[str, Any]) -> str:
             return "Orientation " + ANSWERS.get(str(detail.get("answer")), "répondue") + "."
         case ItemKind.HANDED_OVER:
             return f"Transféré depuis le département {detail.get('from_territory') or '?'}."
+        case ItemKind.LOOKUP_ANSWERED:
+            partner = CONSENT_PARTNERS.get(str(detail.get("partner")), "Le partenaire")
+            return f"{partner[0].upper()}{partner[1:]} a répondu : sa réponse est dans le carnet."
         case ItemKind.CONSENT_CHANGED:
             partner = CONSENT_PARTNERS.get(str(detail.get("partner")), "un partenaire")
             given = "donné" if detail.get("granted") else "retiré"

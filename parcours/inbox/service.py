@@ -172,6 +172,27 @@ class InboxProducer:
                 created_at=at,
             )
 
+    # --- A partner's late answer ---
+
+    async def on_lookup_answered(self, beneficiary_id: str, partner: str, *, source: str) -> None:
+        """A CAF or France Travail look-up answered after the page stopped waiting: its
+        answer is in the carnet, the journey's référent is told (once per look-up)."""
+        journey = await self.repo.journey_of(beneficiary_id)
+        if journey is None or journey.referent_id is None:
+            return
+        await self._add(
+            journey.referent_id,
+            source=source[:120],
+            kind=ItemKind.LOOKUP_ANSWERED,
+            beneficiary_id=beneficiary_id,
+            journey_id=journey.journey_id,
+            journey_seq=None,
+            step=journey.step,
+            ref=None,
+            detail={"partner": partner},
+            created_at=utcnow(),
+        )
+
     # --- The daily pass ---
 
     async def due_soon(self, now: datetime) -> int:

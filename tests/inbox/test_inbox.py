@@ -29,6 +29,7 @@ from parcours.core.settings import Settings
 from parcours.inbox.messages import InboxDailyInput
 from parcours.inbox.models import InboxItem
 from parcours.inbox.rules import ItemKind, notices, settlements
+from parcours.inbox.service import InboxProducer
 from parcours.journey.messages import (
     RECORD_OUTCOME,
     BeginDiagnosisInput,
@@ -504,3 +505,70 @@ async def test_a_person_withdrawing_her_consent_reaches_her_referente(
         if i["kind"] == "consent_changed" and i["beneficiary_id"] == person_id
     ]
     assert len(consent_items) == 1
+
+
+async def test_a_deadline_within_a_week_is_one_item_until_the_journey_is_late(
+    staff: Staff, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    now = datetime.now(UTC)
+    async with transaction(sessions) as session:
+        person = Beneficiary(
+            first_name="Échéance",
+            last_name=f"Proche{uuid.uuid4().hex[:6]}",
+            birth_date=datetime(1985, 6, 1).date(),
+            territory="73",
+        )
+        session.add(person)
+        await session.flush()
+        person_id = person.id
+    state = JourneyState(
+        beneficiary_id=person_id,
+        territory="73",
+        step=Step.DIAGNOSIS,
+        step_since=now,
+        deadline=now + timedelta(days=3),
+        referent_id=staff.referent_id,
+        seq=1,
+    )
+    started = JourneyEvent(kind="journey_started", occurred_at=now, detail={"territory": "73"})
+    async with transaction(sessions) as session:
+        await JourneyRepository(session).project(
+            RecordJourneyEventsInput(journey=state, first_seq=1, events=[started]),
+            handoff_read_days=90,
+        )
+
+    async def items(kind: ItemKind) -> list[InboxItem]:
+        async with sessions() as session:
+            rows = await session.scalars(
+                select(InboxItem).where(
+                    InboxItem.beneficiary_id == person_id, InboxItem.kind == kind.value
+                )
+            )
+            return list(rows)
+
+    for _ in range(2):  # the daily pass, run twice the same day
+        async with transaction(sessions) as session:
+            await InboxProducer(session).due_soon(now)
+    (soon,) = await items(ItemKind.DEADLINE_SOON)
+    assert (soon.recipient_id, soon.settled_at) == (staff.referent_id, None)
+
+    # The deadline passes: the journey is late, its own item says so; the other is settled.
+    late = state.model_copy(update={"stalled": True, "seq": 2})
+    passed = JourneyEvent(
+        kind="deadline_passed",
+        occurred_at=now + timedelta(days=3),
+        step=Step.DIAGNOSIS,
+        detail={
+            "step": "diagnosis",
+            "deadline": late.deadline.isoformat() if late.deadline else "",
+        },
+    )
+    async with transaction(sessions) as session:
+        await JourneyRepository(session).project(
+            RecordJourneyEventsInput(journey=late, first_seq=2, events=[passed]),
+            handoff_read_days=90,
+        )
+    (soon,) = await items(ItemKind.DEADLINE_SOON)
+    assert soon.settled_at is not None
+    (overdue,) = await items(ItemKind.DEADLINE_PASSED)
+    assert (overdue.recipient_id, overdue.settled_at) == (staff.referent_id, None)
