@@ -33,6 +33,7 @@ class ReadModelActivities:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
         self.sessions = sessions
         self.handoff_read_days = settings.handoff_read_days
+        self.app_url = settings.public_app_url
 
     @activity.defn(name=RECORD_JOURNEY_EVENT)
     async def record_journey_event(self, data: RecordJourneyEventInput) -> None:
@@ -43,6 +44,7 @@ class ReadModelActivities:
                     journey=data.journey, first_seq=data.seq, events=[data.event]
                 ),
                 handoff_read_days=self.handoff_read_days,
+                app_url=self.app_url,
             )
 
     @activity.defn(name=RECORD_JOURNEY_EVENTS)
@@ -50,7 +52,9 @@ class ReadModelActivities:
         """A transition's events in one transaction; idempotent like the single-event one, and
         the workflow's truth replaces any event it did not record (``JourneyRepository``)."""
         async with transaction(self.sessions) as session:
-            await JourneyRepository(session).project(data, handoff_read_days=self.handoff_read_days)
+            await JourneyRepository(session).project(
+                data, handoff_read_days=self.handoff_read_days, app_url=self.app_url
+            )
 
 
 class JourneyReconcileActivities:

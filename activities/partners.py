@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,6 +24,7 @@ from activities.expected import expected_failure
 from activities.heartbeat import heartbeating
 from parcours.core.db import transaction
 from parcours.core.settings import Settings
+from parcours.inbox.service import InboxProducer
 from parcours.management.incidents import PartnerIncidentLog
 from parcours.management.repository import FailedCall
 from parcours.partners.adapters.clients import PartnerAdapters
@@ -170,10 +172,27 @@ class PartnerActivities:
         sessions: async_sessionmaker[AsyncSession],
         adapters: PartnerAdapters,
         incidents: PartnerIncidentLog | None = None,
+        *,
+        app_url: str = "",
+        lookup_wait_s: float = 5,
     ) -> None:
         self.sessions = sessions
         self.adapters = adapters
         self.incidents = incidents or PartnerIncidentLog(sessions)
+        self.app_url = app_url
+        self.lookup_wait_s = lookup_wait_s
+
+    async def _answered_late(
+        self, session: AsyncSession, beneficiary_id: str, partner: str
+    ) -> None:
+        """A look-up answered after the page stopped waiting (a retry, a slow partner): the
+        answer went to the carnet, and the référente's « À traiter » says so."""
+        info = activity.info()
+        waited = (datetime.now(UTC) - info.scheduled_time).total_seconds()
+        if info.attempt > 1 or waited > self.lookup_wait_s:
+            await InboxProducer(session, self.app_url).on_lookup_answered(
+                beneficiary_id, partner, source=f"lookup:{info.workflow_id}"
+            )
 
     @activity.defn(name=LOOKUP_CAF_HOUSEHOLD.activity)
     async def lookup_caf_household(self, data: PartnerLookupInput) -> CafLookupResult:
@@ -199,6 +218,7 @@ class PartnerActivities:
             person = await service.partners.person(data.beneficiary_id)
             if person is not None:  # erased while we were asking
                 await service.record_caf_rights(person, found)
+                await self._answered_late(session, data.beneficiary_id, "caf")
         return CafLookupResult(found=True, rsa_status=found.rsa_status)
 
     @activity.defn(name=FIND_FRANCE_TRAVAIL_PERSON.activity)
@@ -226,6 +246,7 @@ class PartnerActivities:
             person = await service.partners.person(data.beneficiary_id)
             if person is not None:
                 await service.record_france_travail(person, found)
+                await self._answered_late(session, data.beneficiary_id, "france_travail")
         if found is None:
             return FranceTravailLookupResult(found=False)
         return FranceTravailLookupResult(

@@ -25,6 +25,7 @@ from temporalio.client import Client
 from api import metrics, proconnect
 from api.auth import SESSION_COOKIE, SignInRequired, _from_request
 from api.headers import SecurityHeaders
+from api.pages import inbox as inbox_pages
 from api.pages import indicators as indicator_pages
 from api.pages import journey as journey_pages
 from api.pages import management as management_pages
@@ -38,6 +39,7 @@ from api.routes import (
     access,
     carnet,
     health,
+    inbox,
     indicators,
     journey,
     management,
@@ -204,6 +206,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         training_requests,
         orientations,
         indicators,
+        inbox,
     ):
         app.include_router(routes.router)
     # The journey's pages first: /parcours/nouveau must win over the carnet's /parcours/{id}.
@@ -216,6 +219,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         training_request_pages,
         indicator_pages,
         partner_pages,
+        inbox_pages,
     ):
         app.include_router(pages.router)
     if DSFR_DIST.exists():

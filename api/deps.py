@@ -32,6 +32,7 @@ from parcours.core.errors import Forbidden, Unauthenticated
 from parcours.core.outbox import enqueued, send_outbox
 from parcours.core.security import same
 from parcours.core.settings import Settings
+from parcours.inbox.service import InboxService, has_inbox
 from parcours.indicators.service import IndicatorService, JourneyStoryService
 from parcours.journey.service import JourneyService
 from parcours.management.service import ManagementService
@@ -167,8 +168,9 @@ async def api_principal(request: Request, accounts: AccountsDep) -> Principal:
     return principal
 
 
-async def page_principal(request: Request, accounts: AccountsDep) -> Principal:
-    """Pages: a signed-in browser; every form post carries the session's CSRF token."""
+async def page_principal(request: Request, accounts: AccountsDep, session: SessionDep) -> Principal:
+    """Pages: a signed-in browser; every form post carries the session's CSRF token. The
+    header's « À traiter » count is read here, once per page."""
     principal = await _from_request(request, accounts)
     if principal is None or getattr(request.state, "via_token", False):
         raise SignInRequired(request.url.path)
@@ -179,6 +181,8 @@ async def page_principal(request: Request, accounts: AccountsDep) -> Principal:
                 "Le formulaire a expiré ou ne vient pas de Parcours : rechargez la page et "
                 "recommencez."
             )
+    elif has_inbox(principal):
+        request.state.inbox_count = await InboxService(session, principal).count()
     return principal
 
 
@@ -230,6 +234,16 @@ def for_pages(service: ActingService[S]) -> Callable[..., Awaitable[S]]:
     return provide
 
 
+async def get_inbox(session: SessionDep, principal: ApiPrincipal) -> InboxService:
+    return InboxService(session, principal)
+
+
+async def get_inbox_page(session: SessionDep, principal: PagePrincipal) -> InboxService:
+    return InboxService(session, principal)
+
+
+InboxDep = Annotated[InboxService, Depends(get_inbox)]
+InboxPageDep = Annotated[InboxService, Depends(get_inbox_page)]
 CarnetDep = Annotated[CarnetService, Depends(for_api(CarnetService))]
 ManagementDep = Annotated[ManagementService, Depends(for_api(ManagementService))]
 ManagementPageDep = Annotated[ManagementService, Depends(for_pages(ManagementService))]

@@ -29,23 +29,33 @@ from parcours.access.rules import Principal
 from parcours.carnet.models import Beneficiary, Consent
 from parcours.carnet.schemas import ConsentMethod
 from parcours.core.db import create_engine, create_sessionmaker, transaction, utcnow
+from parcours.core.errors import ParcoursError
 from parcours.core.settings import Settings
 from parcours.core.temporal import connect
+from parcours.inbox.messages import SCHEDULE_ID as INBOX_SCHEDULE_ID
 from parcours.journey.messages import Step
 from parcours.journey.models import JourneyRecord
 from parcours.management.messages import SCHEDULE_ID as DIGEST_SCHEDULE_ID
+from parcours.management.schemas import ReminderCreate
+from parcours.management.service import ManagementService
 from parcours.orientations.models import ServiceOrientationRecord
 from parcours.orientations.schemas import ServiceOrientationCreate
 from parcours.orientations.service import ServiceOrientationService
 from parcours.resources.models import ResourceService, Training
 from parcours.training_requests.models import TrainingRequestRecord
-from parcours.training_requests.schemas import TrainingRequestCreate
-from parcours.training_requests.service import TrainingRequestService
+from parcours.training_requests.schemas import (
+    MoreInfoCreate,
+    TrainingRequestCreate,
+    TrainingRequestRead,
+)
+from parcours.training_requests.service import FunderConsoleService, TrainingRequestService
 
 log = logging.getLogger(__name__)
 
 # The people the requests are for: in accompaniment, followed by the demo référente.
 DEMO_PEOPLE = 4
+DEMO_FUNDER_EMAIL = "anne.roche@demo.parcours.fr"
+DEMO_MANAGER_EMAIL = "marc.vial@demo.parcours.fr"
 # How many calls the unreachable structure's system fails (its retries, every 5 s doubling up
 # to an hour, make that about 85 minutes of incident).
 INCIDENT_FAILURES = 10
@@ -94,11 +104,13 @@ async def seed_demo_requests(settings: Settings) -> DemoRequests:
         trainings = await _trainings(sessions)
         # Two for the Région (they wait for Anne Roche's decision in her console), one for
         # France Travail (its own system answers).
+        requests = []
         for person, training in zip(people, trainings, strict=False):
             async with transaction(sessions) as session:
-                await TrainingRequestService(session, temporal, settings, principal).request(
-                    TrainingRequestCreate(beneficiary_id=person, training_id=training)
-                )
+                created = await TrainingRequestService(
+                    session, temporal, settings, principal
+                ).request(TrainingRequestCreate(beneficiary_id=person, training_id=training))
+            requests.append(created)
             result.training_requests += 1
         services = await _services(sessions, 3)
         orientation_ids = []
@@ -118,6 +130,7 @@ async def seed_demo_requests(settings: Settings) -> DemoRequests:
                     sessions, temporal, settings, principal, people[0], services[2]
                 )
                 result.orientations += 1
+        await _inbox_examples(sessions, temporal, settings, requests, people)
         await _run_digest(temporal)
         return result
     finally:
@@ -262,6 +275,61 @@ async def _orient_once_more(
         await ServiceOrientationService(session, temporal, settings, principal).orient(
             ServiceOrientationCreate(beneficiary_id=person, service_id=service)
         )
+
+
+async def _inbox_examples(
+    sessions: async_sessionmaker[AsyncSession],
+    temporal: Client,
+    settings: Settings,
+    requests: list[TrainingRequestRead],
+    people: list[str],
+) -> None:
+    """What fills Nadia Benali's « À traiter » besides the structures' answers and the late
+    journeys: Anne Roche asks a question about a Région request, Marc Vial sends a relance.
+    Both go through the platform's services, so the inbox's producer writes their items."""
+    async with sessions() as session:
+        funder = await session.scalar(select(User).where(User.email == DEMO_FUNDER_EMAIL))
+        manager = await session.scalar(select(User).where(User.email == DEMO_MANAGER_EMAIL))
+    region = next((r for r in requests if r.funder == "region"), None)
+    if funder is not None and region is not None and await _sent(sessions, region.id):
+        try:
+            async with transaction(sessions) as session:
+                await FunderConsoleService(
+                    session, temporal, settings, Principal.of(funder)
+                ).ask_more_info(
+                    region.id,
+                    MoreInfoCreate(
+                        question="La personne a-t-elle déjà suivi une formation qualifiante ?"
+                    ),
+                )
+        except ParcoursError as error:
+            log.warning("demo funder question not asked", extra={"error": error.message})
+    if manager is not None and len(people) > 1:
+        async with transaction(sessions) as session:
+            await ManagementService(session, temporal, settings, Principal.of(manager)).remind(
+                ReminderCreate(
+                    beneficiary_ids=[people[1]],
+                    message="Pouvez-vous faire le point sur ce parcours avant vendredi ?",
+                )
+            )
+    try:
+        await temporal.get_schedule_handle(INBOX_SCHEDULE_ID).trigger()
+    except Exception as error:  # the deadlines of the week come with the next morning's run
+        log.warning("demo inbox day not triggered", extra={"error": str(error)})
+
+
+async def _sent(
+    sessions: async_sessionmaker[AsyncSession], request_id: str, wait_s: float = 30.0
+) -> bool:
+    """Whether the funder's system received the request (it can be asked about then)."""
+    for _ in range(int(wait_s / 0.5)):
+        async with sessions() as session:
+            record = await session.get(TrainingRequestRecord, request_id)
+            if record is not None and record.sent_at is not None:
+                return True
+        await asyncio.sleep(0.5)
+    log.warning("demo training request not received by its funder in time")
+    return False
 
 
 async def _run_digest(temporal: Client) -> None:

@@ -9,6 +9,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import parcours.core.outbox  # the mail outbox's table
+import parcours.inbox.models  # the agents' inboxes
 import parcours.indicators.models
 import parcours.management.models  # the managers' console's tables
 import parcours.orientations.models  # their tables share the metadata too

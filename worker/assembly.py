@@ -25,6 +25,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.carnet import RetentionActivities
+from activities.inbox import InboxActivities
 from activities.journey import (
     JourneyReconcileActivities,
     JourneySettlementActivities,
@@ -39,6 +40,7 @@ from parcours.core.settings import Settings, get_settings
 from parcours.management.incidents import PartnerIncidentLog
 from parcours.partners.adapters.clients import PartnerAdapters
 from workflows.carnet import RetentionSweep
+from workflows.inbox import InboxDaily
 from workflows.journey import Journey, ReconcileJourneys
 from workflows.mail import DeliverOutbox
 from workflows.management import DailyDigest
@@ -72,7 +74,13 @@ class PartnerWorkerParts:
     ) -> PartnerWorkerParts:
         adapters = PartnerAdapters.from_settings(settings, transport)
         incidents = PartnerIncidentLog(sessions, settings.partner_incident_attempts)
-        calls = PartnerActivities(sessions, adapters, incidents)
+        calls = PartnerActivities(
+            sessions,
+            adapters,
+            incidents,
+            app_url=settings.public_app_url,
+            lookup_wait_s=settings.partner_lookup_wait_s,
+        )
         imports = CafImportActivities(sessions, client, settings)
         orientations = ServiceOrientationActivities(sessions, settings, adapters)
         training_requests = TrainingRequestActivities(sessions, settings)
@@ -106,6 +114,7 @@ WORKFLOWS = [
     ReconcileJourneys,
     RetentionSweep,
     DailyDigest,
+    InboxDaily,
     DeliverOutbox,
     *PARTNER_WORKFLOWS,
 ]
@@ -125,6 +134,7 @@ def build_worker(
     retention = RetentionActivities(sessions, client, settings)
     digest = DigestActivities(sessions, settings)
     outbox = OutboxActivities(sessions, settings)
+    inbox = InboxActivities(sessions, settings)
     return Worker(
         client,
         task_queue=task_queue,
@@ -137,6 +147,7 @@ def build_worker(
             retention.anonymise_expired,
             digest.compose_digests,
             digest.send_digests,
+            inbox.run_inbox_day,
             outbox.send_outbox_mails,
             *(partners.activities if partners else []),
         ],

@@ -1,6 +1,7 @@
 """The Temporal schedules the worker makes sure exist when it starts: the daily retention sweep
-(RGPD), the managers' daily digest, the reconciliation of the read model every few minutes,
-and the mail outbox every minute. Created once, kept if they already exist."""
+(RGPD), the managers' daily digest, the agents' inbox day (deadlines of the week, daily
+summaries), the reconciliation of the read model every few minutes, and the mail outbox every
+minute. Created once, kept if they already exist."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ from temporalio.service import RPCError
 
 from parcours.carnet.messages import SCHEDULE_ID, RetentionSweepInput
 from parcours.core.settings import Settings
+from parcours.inbox.messages import SCHEDULE_ID as INBOX_SCHEDULE_ID
+from parcours.inbox.messages import WORKFLOW_ID as INBOX_WORKFLOW_ID
+from parcours.inbox.messages import InboxDailyInput
 from parcours.journey.messages import RECONCILE_SCHEDULE_ID, ReconcileInput
 from parcours.mail.messages import SCHEDULE_ID as OUTBOX_SCHEDULE_ID
 from parcours.mail.messages import WORKFLOW_ID as OUTBOX_WORKFLOW_ID
@@ -31,6 +35,7 @@ from parcours.management.messages import SCHEDULE_ID as DIGEST_SCHEDULE_ID
 from parcours.management.messages import WORKFLOW_ID as DIGEST_WORKFLOW_ID
 from parcours.management.messages import DailyDigestInput
 from workflows.carnet import RetentionSweep
+from workflows.inbox import InboxDaily
 from workflows.journey import ReconcileJourneys
 from workflows.mail import DeliverOutbox
 from workflows.management import DailyDigest
@@ -64,6 +69,23 @@ async def ensure_schedules(client: Client, settings: Settings) -> None:
                 DailyDigest.run,
                 DailyDigestInput(),
                 id=DIGEST_WORKFLOW_ID,
+                task_queue=settings.task_queue,
+            ),
+            spec=ScheduleSpec(
+                calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(settings.digest_hour)])]
+            ),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        ),
+    )
+    # The agents' inboxes: deadlines of the coming week, daily summaries (with the digest).
+    await _keep(
+        client,
+        INBOX_SCHEDULE_ID,
+        Schedule(
+            action=ScheduleActionStartWorkflow(
+                InboxDaily.run,
+                InboxDailyInput(),
+                id=INBOX_WORKFLOW_ID,
                 task_queue=settings.task_queue,
             ),
             spec=ScheduleSpec(

@@ -14,12 +14,20 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from api.deps import JourneyServiceDep, OptionalPrincipal, PageNumber, PagePrincipal, SessionDep
-from api.forms import after_action, clean_form, form_errors, journey_choices
+from api.deps import (
+    InboxPageDep,
+    JourneyServiceDep,
+    OptionalPrincipal,
+    PageNumber,
+    PagePrincipal,
+    SessionDep,
+)
+from api.forms import after_action, clean_form, form_errors, journey_choices, local_time
 from api.pages.access.sign_in import home_of
 from api.templating import templates
 from parcours.core.errors import ParcoursError
 from parcours.core.temporal import commit_or_undo
+from parcours.inbox.service import has_inbox
 from parcours.journey.messages import Step
 from parcours.journey.schemas import (
     STEP_LABELS,
@@ -45,6 +53,7 @@ async def journeys_page(
     request: Request,
     service: JourneyServiceDep,
     principal: PagePrincipal,
+    inbox: InboxPageDep,
     step: Annotated[str | None, Query()] = None,
     stalled: Annotated[str | None, Query()] = None,
     echeance: Annotated[str | None, Query()] = None,
@@ -74,6 +83,9 @@ async def journeys_page(
             "filters": {"step": step_value, "echeance": due or "", "q": q or ""},
             "page": page,
             "pages": max(1, -(-result.total // size)),
+            # The first of « À traiter », on the agent's home page.
+            "inbox": await inbox.items() if has_inbox(principal) else None,
+            "local": local_time,
         },
     )
 

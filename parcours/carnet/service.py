@@ -94,6 +94,7 @@ from parcours.core.mail import Mail
 from parcours.core.outbox import enqueue
 from parcours.core.schemas import PersonRef, person_name
 from parcours.core.settings import Settings
+from parcours.inbox.service import InboxProducer
 from parcours.journey.messages import (
     BeginDiagnosisInput,
     CloseInput,
@@ -618,6 +619,13 @@ class CarnetService:
             else ConsentMethod.IN_PERSON
         )
         await self._write_consent(beneficiary_id, data.partner, data.granted, method, None)
+        if self.principal.role is Role.BENEFICIARY:
+            # The person changed it herself: her référent needs to know.
+            journey = await self.journeys.journeys.get(beneficiary_id)
+            if journey is not None:
+                await InboxProducer(self.session, self.settings.public_app_url).on_consent_changed(
+                    journey, data.partner.value, granted=data.granted, by=self.principal.id
+                )
 
     async def consented(self, beneficiary_id: str, partner: Partner) -> bool:
         consents = await self.repo.consents(beneficiary_id)

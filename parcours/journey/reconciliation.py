@@ -204,7 +204,11 @@ class JourneyReconciler:
                 await journeys.forget_after(truth.id, min(never_recorded) - 1)
             batch = timeline.batch(after_seq=0)
             if batch is not None and difference.written_events:
-                await journeys.project(batch, handoff_read_days=self.settings.handoff_read_days)
+                await journeys.project(
+                    batch,
+                    handoff_read_days=self.settings.handoff_read_days,
+                    app_url=self.settings.public_app_url,
+                )
                 await session.refresh(record)
             difference.row_fixed = row_differences(record, truth)
             if difference.row_fixed:

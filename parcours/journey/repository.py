@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parcours.access.repository import visible_journeys
 from parcours.carnet.models import Beneficiary
 from parcours.core.messages import ScalarDetail
+from parcours.inbox.service import InboxProducer
 from parcours.indicators.repository import project_indicators, rebuild_indicators
 from parcours.journey.messages import (
     JourneyState,
@@ -147,11 +148,14 @@ class JourneyRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def project(self, batch: RecordJourneyEventsInput, *, handoff_read_days: int) -> bool:
+    async def project(
+        self, batch: RecordJourneyEventsInput, *, handoff_read_days: int, app_url: str = ""
+    ) -> bool:
         """Write a transition the engine recorded: its events, numbered, and the journey after
         it (a hand-off among them also as a hand-off, readable by the former follow-up group
-        for ``handoff_read_days``). Returns True when it replaced a branch the engine never
-        recorded.
+        for ``handoff_read_days``), and what each new event puts in agents' inboxes
+        (``InboxProducer``; its mails link to ``app_url``). Returns True when it replaced a
+        branch the engine never recorded.
 
         Idempotent: an event already there (a retried write) is left as it is, and the row
         only moves forward. Convergent: a different event at one of these numbers is the trace
@@ -181,16 +185,25 @@ class JourneyRepository:
         )
         if diverged is not None:
             await self.forget_after(j.id, diverged - 1)
+        inbox = InboxProducer(self.session, app_url)
         for one in batch.each():
             await self._write(
-                one, replacing=diverged is not None, handoff_read_days=handoff_read_days
+                one,
+                replacing=diverged is not None,
+                handoff_read_days=handoff_read_days,
+                inbox=inbox,
             )
         if diverged is not None:
             await rebuild_indicators(self.session, j.beneficiary_id, j.id)
         return diverged is not None
 
     async def _write(
-        self, data: RecordJourneyEventInput, *, replacing: bool, handoff_read_days: int
+        self,
+        data: RecordJourneyEventInput,
+        *,
+        replacing: bool,
+        handoff_read_days: int,
+        inbox: InboxProducer,
     ) -> None:
         j, e = data.journey, data.event
         forward, replace, event_insert, handover_insert = _projection(
@@ -210,7 +223,7 @@ class JourneyRepository:
                 "updated_at": e.occurred_at,
             },
         )
-        await self.session.execute(
+        written = await self.session.execute(
             event_insert,
             {
                 "beneficiary_id": j.beneficiary_id,
@@ -223,6 +236,11 @@ class JourneyRepository:
                 "detail": e.detail,
             },
         )
+        assert isinstance(written, CursorResult)
+        if written.rowcount:
+            # Only an event written now makes items: a retried or late write of an older
+            # transition must not settle what the journey asks today.
+            await inbox.on_journey_event(data)
         handover = handover_values(data, handoff_read_days)
         if handover is not None:
             # Kept as first written, like the event: a retried write changes nothing.
@@ -233,7 +251,9 @@ class JourneyRepository:
 
     async def forget_after(self, journey_id: str, seq: int) -> int:
         """Remove the journey's events after ``seq``, and the hand-offs they made:
-        transitions the engine never recorded. Returns how many events there were."""
+        transitions the engine never recorded, and the inbox items they made. Returns how
+        many events there were."""
+        await InboxProducer(self.session).forget_after(journey_id, seq)
         await self.session.execute(
             delete(JourneyHandover).where(
                 JourneyHandover.journey_id == journey_id, JourneyHandover.seq > seq

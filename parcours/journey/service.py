@@ -246,6 +246,7 @@ class JourneyService:
         await self.journeys.project(
             RecordJourneyEventsInput(journey=state, first_seq=1, events=events),
             handoff_read_days=self.settings.handoff_read_days,
+            app_url=self.settings.public_app_url,
         )
         log_access(self.session, principal, person.id, "update", "journey.enrol")
         return EnrolmentRead(
@@ -288,6 +289,7 @@ class JourneyService:
         await self.journeys.project(
             RecordJourneyEventsInput(journey=state, first_seq=1, events=events),
             handoff_read_days=self.settings.handoff_read_days,
+            app_url=self.settings.public_app_url,
         )
         log_access(self.session, None, beneficiary_id, "update", "journey.reopen")
         return JourneyRead.build(state, rules.available_actions(state))

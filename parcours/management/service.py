@@ -42,6 +42,7 @@ from parcours.core.errors import (
 from parcours.core.schemas import PersonRef, person_name
 from parcours.core.settings import Settings
 from parcours.core.temporal import engine_down
+from parcours.inbox.service import InboxProducer
 from parcours.journey.messages import ReassignReferentInput, Step
 from parcours.journey.models import JourneyRecord
 from parcours.journey.repository import JourneyRepository
@@ -197,12 +198,13 @@ class ManagementService:
         async def one(journey: JourneyRecord) -> None:
             if journey.referent_id is None:
                 raise Conflict(NO_REFERENT)
-            self._intervene(
+            intervention = self._intervene(
                 journey,
                 InterventionKind.REMINDER,
                 target_user_id=journey.referent_id,
                 body=(data.message or "").strip() or None,
             )
+            await self._notify(intervention, journey)
 
         return await self._each(data.beneficiary_ids, one)
 
@@ -210,12 +212,13 @@ class ManagementService:
         async def one(journey: JourneyRecord) -> None:
             if journey.structure_id is None:
                 raise Conflict(NO_STRUCTURE)
-            self._intervene(
+            intervention = self._intervene(
                 journey,
                 InterventionKind.ESCALATION,
                 target_structure_id=journey.structure_id,
                 body=data.reason,
             )
+            await self._notify(intervention, journey)
 
         return await self._each(data.beneficiary_ids, one)
 
@@ -240,6 +243,13 @@ class ManagementService:
         self.interventions.add(intervention)
         self._logged(journey.beneficiary_id, f"management.{kind.value}")
         return intervention
+
+    async def _notify(self, intervention: JourneyIntervention, journey: JourneyRecord) -> None:
+        """A relance or an escalation reaches its agents' inboxes (and their e-mail)."""
+        await self.session.flush()
+        await InboxProducer(self.session, self.settings.public_app_url).on_intervention(
+            intervention, journey.journey_id, journey.step
+        )
 
     async def _each(self, ids: Sequence[str], act: Any) -> BulkResult:
         ensure_manager(self.principal)

@@ -84,7 +84,8 @@ async def test_a_page_of_each_role_has_no_violation(
                 referent_id=staff.referent_id,
                 structure_id=staff.structure_id,
             ),
-            actor_id=staff.referent_id,
+            # Enrolled by the chargée d'orientation: « À traiter » of the référente has it.
+            actor_id=staff.orientation_id,
         )
     followed = enrolment.beneficiary.id
     # Two people at the orientation step: the référente asks the decision for the second.
@@ -128,6 +129,8 @@ async def test_a_page_of_each_role_has_no_violation(
             STAFF_PASSWORD,
             f"/parcours/{followed}",
         ),
+        "à traiter": (staff["referent"].email, STAFF_PASSWORD, "/a-traiter"),
+        "mes notifications": (staff["referent"].email, STAFF_PASSWORD, "/mon-compte/notifications"),
         "financeur": (region.email, STAFF_PASSWORD, "/financeurs/demandes"),
         "responsable": (staff["manager"].email, STAFF_PASSWORD, "/gestion/bloques"),
         "administrateur": (staff["admin"].email, STAFF_PASSWORD, "/admin/structures"),

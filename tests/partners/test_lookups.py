@@ -240,6 +240,13 @@ async def test_the_caf_down_gets_a_pending_answer_then_the_fact_once_it_is_back(
         await asyncio.sleep(0.25)
     assert facts["Droit au RSA"]["source"] == "caf"
     assert facts["Droit au RSA"]["value"].startswith("Droit ouvert et versable")
+    # The answer came after the page stopped waiting: « À traiter » tells the référente.
+    inbox = await partners.api.get("/api/v1/inbox", headers=staff.headers("referent"))
+    assert [
+        i["summary"]
+        for i in inbox.json()["items"]
+        if i["kind"] == "lookup_answered" and i["beneficiary_id"] == beneficiary_id
+    ] == ["La CAF a répondu : sa réponse est dans le carnet."]
 
 
 async def test_only_the_follow_up_group_with_write_rights_may_ask(

@@ -42,6 +42,7 @@ On the time-skipping server (months of timers in seconds):
   (``reconcile_journeys``, ``retention_sweep``, ``daily_digest``): short, but a deploy can
   land while one retries.
 - ``deliver_outbox``: one run of the mail outbox's workflow (``DeliverOutbox``).
+- ``inbox_daily``: one run of the inbox's daily workflow (``InboxDaily``).
 
 On a dev server that suggests continuing as new after a few events (``short_history_server``):
 
@@ -85,6 +86,8 @@ from parcours.carnet.messages import RetentionSweepInput
 from parcours.carnet.models import Beneficiary
 from parcours.core.db import create_engine, create_sessionmaker, transaction
 from parcours.core.settings import ROOT, Settings
+from parcours.inbox.messages import WORKFLOW_ID as INBOX_WORKFLOW_ID
+from parcours.inbox.messages import InboxDailyInput
 from parcours.journey import rules
 from parcours.journey.messages import (
     RECONCILE_SCHEDULE_ID,
@@ -170,6 +173,7 @@ from tests.support.privacy import forms, recognisable_person, searchable
 from tests.support.workflows import settled
 from worker.assembly import PartnerWorkerParts, build_worker
 from workflows.carnet import RetentionSweep
+from workflows.inbox import InboxDaily
 from workflows.journey import Journey, ReconcileJourneys
 from workflows.mail import DeliverOutbox
 from workflows.management import DailyDigest
@@ -767,6 +771,15 @@ async def deliver_outbox(r: Recorder) -> None:
     await r.keep("deliver_outbox", handle)
 
 
+async def inbox_daily(r: Recorder) -> None:
+    """One run of the inbox's daily workflow (deadlines of the week, daily summaries)."""
+    handle = await r.client.start_workflow(
+        InboxDaily.run, InboxDailyInput(), id=INBOX_WORKFLOW_ID, task_queue=TASK_QUEUE
+    )
+    await handle.result()
+    await r.keep("inbox_daily", handle)
+
+
 # --- Scenarios on the short-history dev server ---
 
 
@@ -826,6 +839,7 @@ SCENARIOS: dict[str, tuple[Server, Scenario]] = {
     "orientation_decision_requested": ("time-skipping", orientation_decision_requested),
     "scheduled_runs": ("time-skipping", scheduled_runs),
     "deliver_outbox": ("time-skipping", deliver_outbox),
+    "inbox_daily": ("time-skipping", inbox_daily),
     "journey_continued_as_new": ("short-history", journey_continued_as_new),
     "caf_import_continued_as_new": ("short-history", caf_import_continued_as_new),
 }

@@ -38,6 +38,7 @@ SCENARIOS = {
     "journey_continued_as_new",
     "caf_import_continued_as_new",
     "orientation_decision_requested",
+    "inbox_daily",
 }
 OLDER = {
     f"{journey}_before_{version}"

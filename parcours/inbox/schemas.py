@@ -1,0 +1,129 @@
+"""What pages, the JSON API and the e-mails show of the inbox: items with their French
+title, the person's name (pages and API only, never e-mail), where to act, and the e-mail
+preference."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from parcours.inbox.rules import ItemKind
+
+FUNDERS = {"region": "la Région", "france_travail": "France Travail"}
+CONSENT_PARTNERS = {**FUNDERS, "caf": "la CAF", "structures": "les structures"}
+
+TITLES: dict[ItemKind, str] = {
+    ItemKind.TRAINING_QUESTION: "Question d'un financeur sur une demande de formation",
+    ItemKind.TRAINING_DECISION: "Décision d'un financeur sur une demande de formation",
+    ItemKind.STRUCTURE_ANSWER: "Réponse d'une structure à une orientation",
+    ItemKind.ASSIGNED: "Parcours qui vous est confié",
+    ItemKind.HANDED_OVER: "Parcours arrivé d'un autre département",
+    ItemKind.DECISION_REQUESTED: "Décision d'orientation demandée",
+    ItemKind.DEADLINE_SOON: "Échéance dans moins de 7 jours",
+    ItemKind.DEADLINE_PASSED: "Parcours en retard",
+    ItemKind.REMINDER: "Relance de votre responsable",
+    ItemKind.ESCALATION: "Signalement à votre structure",
+    ItemKind.LOOKUP_ANSWERED: "Réponse d'un partenaire à une recherche",
+    ItemKind.CONSENT_CHANGED: "Accord de partage modifié",
+}
+
+# What to do, where (``{b}``: the person's id, ``{ref}``: what the item is about).
+ACTIONS: dict[ItemKind, tuple[str, str]] = {
+    ItemKind.TRAINING_QUESTION: (
+        "Répondre au financeur",
+        "/beneficiaires/{b}/contrat#demande-{ref}",
+    ),
+    ItemKind.TRAINING_DECISION: ("Voir la demande", "/beneficiaires/{b}/contrat#demande-{ref}"),
+    ItemKind.STRUCTURE_ANSWER: ("Voir le plan d'action", "/beneficiaires/{b}/contrat"),
+    ItemKind.ASSIGNED: ("Ouvrir le parcours", "/parcours/{b}"),
+    ItemKind.HANDED_OVER: ("Décider l'orientation", "/parcours/{b}"),
+    ItemKind.DECISION_REQUESTED: ("Décider l'orientation", "/parcours/{b}"),
+    ItemKind.DEADLINE_SOON: ("Ouvrir le parcours", "/parcours/{b}"),
+    ItemKind.DEADLINE_PASSED: ("Ouvrir le parcours", "/parcours/{b}"),
+    ItemKind.REMINDER: ("Ouvrir le parcours", "/parcours/{b}"),
+    ItemKind.ESCALATION: ("Ouvrir le parcours", "/parcours/{b}"),
+    ItemKind.LOOKUP_ANSWERED: ("Voir la situation", "/beneficiaires/{b}/situation"),
+    ItemKind.CONSENT_CHANGED: ("Voir les accords", "/beneficiaires/{b}/situation"),
+}
+
+DECISIONS = {"approved": "accordée", "refused": "refusée"}
+ANSWERS = {
+    "accepted": "acceptée par la structure",
+    "refused": "refusée par la structure",
+    "expired": "expirée sans réponse de la structure",
+}
+
+
+def item_summary(kind: ItemKind, detail: dict[str, Any]) -> str:
+    """One line on what happened, without personal data (also what e-mails may say)."""
+    funder = FUNDERS.get(str(detail.get("funder")), "le financeur")
+    match kind:
+        case ItemKind.TRAINING_QUESTION:
+            return f"{funder[0].upper()}{funder[1:]} demande des informations : répondez-lui."
+        case ItemKind.TRAINING_DECISION:
+            decision = DECISIONS.get(str(detail.get("decision")), "décidée")
+            return f"Formation {decision} par {funder}."
+        case ItemKind.STRUCTURE_ANSWER:
+            return "Orientation " + ANSWERS.get(str(detail.get("answer")), "répondue") + "."
+        case ItemKind.HANDED_OVER:
+            return f"Transféré depuis le département {detail.get('from_territory') or '?'}."
+        case ItemKind.LOOKUP_ANSWERED:
+            partner = CONSENT_PARTNERS.get(str(detail.get("partner")), "Le partenaire")
+            return f"{partner[0].upper()}{partner[1:]} a répondu : sa réponse est dans le carnet."
+        case ItemKind.CONSENT_CHANGED:
+            partner = CONSENT_PARTNERS.get(str(detail.get("partner")), "un partenaire")
+            given = "donné" if detail.get("granted") else "retiré"
+            return f"La personne a {given} son accord de partage avec {partner}."
+        case ItemKind.DEADLINE_SOON:
+            return f"L'étape arrive à échéance le {detail.get('deadline_day') or '?'}."
+    return ""
+
+
+class EmailPreference(StrEnum):
+    IMMEDIATE = "immediate"
+    DAILY = "daily"
+    NONE = "none"
+
+
+EMAIL_PREFERENCE_LABELS = {
+    EmailPreference.IMMEDIATE: "Un courriel pour chaque élément, dès qu'il arrive",
+    EmailPreference.DAILY: "Un résumé par jour (le matin)",
+    EmailPreference.NONE: "Aucun courriel",
+}
+
+DEFAULT_EMAIL_PREFERENCE = EmailPreference.DAILY
+
+
+class InboxItemRead(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    kind: ItemKind
+    title: str
+    summary: str
+    beneficiary_id: str | None
+    person: str | None
+    # What it is about within the journey (a training request's, an orientation's id).
+    ref: str | None = None
+    # A manager's words (a relance's message, an escalation's reason).
+    message: str | None = None
+    action_label: str
+    href: str
+    created_at: datetime
+
+
+class InboxRead(BaseModel):
+    items: list[InboxItemRead]
+    total: int
+
+
+class InboxPreferenceRead(BaseModel):
+    email: EmailPreference
+    label: str
+
+
+class InboxPreferenceUpdate(BaseModel):
+    email: EmailPreference
