@@ -216,8 +216,10 @@ ACCESS_WHAT = {
 def what_label(code: str) -> str:
     if code in ACCESS_WHAT:
         return ACCESS_WHAT[code]
-    if code.startswith("journey."):
-        return f"Parcours : {code.removeprefix('journey.').replace('_', ' ')}"
+    # A known code with details after it (``carnet.consent.caf.given.space``).
+    known = max((k for k in ACCESS_WHAT if code.startswith(k + ".")), key=len, default=None)
+    if known is not None:
+        return f"{ACCESS_WHAT[known]} ({code.removeprefix(known + '.').replace('.', ', ')})"
     if code.startswith("admin."):
         return f"Administration : {code.removeprefix('admin.').replace('_', ' ')}"
     return code
