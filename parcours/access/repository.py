@@ -16,6 +16,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -435,21 +436,11 @@ class AccessLogRepository:
         """The département's people whose id is ``text`` or whose name contains it."""
         words = text.lower().split()
         full = func.lower(Beneficiary.first_name + " " + Beneficiary.last_name)
-        reverse = func.lower(Beneficiary.last_name + " " + Beneficiary.first_name)
-        named = and_(
-            *(
-                or_(full.contains(w, autoescape=True), reverse.contains(w, autoescape=True))
-                for w in words
-            )
-        )
+        # Each word somewhere in the name: « benali nadia » finds Nadia Benali.
+        named = and_(true(), *(full.contains(w, autoescape=True) for w in words))
         rows = await self.session.scalars(
             select(Beneficiary)
-            .where(
-                or_(
-                    Beneficiary.id == text,
-                    and_(Beneficiary.territory == territory, named),
-                )
-            )
+            .where(Beneficiary.territory == territory, or_(Beneficiary.id == text, named))
             .order_by(Beneficiary.last_name, Beneficiary.first_name, Beneficiary.id)
             .limit(limit)
         )
