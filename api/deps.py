@@ -16,6 +16,7 @@ from temporalio.client import Client
 
 from api.auth import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, SignInRequired, _from_request
 from api.pages.carnet.view import CarnetPages
+from parcours.access.access_log import AccessLogService
 from parcours.access.rules import Principal
 from parcours.access.service import (
     AccountService,
@@ -316,6 +317,18 @@ async def get_admin_page(
 
 AdminDep = Annotated[AdminService, Depends(get_admin)]
 AdminPageDep = Annotated[AdminService, Depends(get_admin_page)]
+
+
+async def get_access_log(session: SessionDep, principal: ApiPrincipal) -> AccessLogService:
+    return AccessLogService(session, principal)
+
+
+async def get_access_log_page(session: SessionDep, principal: PagePrincipal) -> AccessLogService:
+    return AccessLogService(session, principal)
+
+
+AccessLogDep = Annotated[AccessLogService, Depends(get_access_log)]
+AccessLogPageDep = Annotated[AccessLogService, Depends(get_access_log_page)]
 
 
 async def partner_caller(request: Request, accounts: AccountsDep) -> str:

@@ -85,6 +85,8 @@ PROFESSIONALS = [
     ("Anne Roche", "funder", 4),
     ("Paul Lenoir", "funder", 1),
     ("Inès Morel", "admin", 0),
+    # The DPO: the access log of the département (who read whose carnet), nothing else.
+    ("Agathe Leroy", "dpo", 0),
 ]
 FIRST_NAMES = [
     "Léa",

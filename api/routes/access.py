@@ -1,12 +1,19 @@
 """JSON API of the administration console (``/api/v1/admin``): a département's structures,
-agents and API tokens, for its administrators (the same service as the pages)."""
+agents and API tokens, for its administrators (the same service as the pages); and its access
+log, for its administrators and its DPO."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, UploadFile, status
+from typing import Annotated
 
-from api.deps import AdminDep
+from fastapi import APIRouter, Query, UploadFile, status
+from fastapi.responses import Response
+
+from api.deps import AccessLogDep, AdminDep, Offset
+from api.forms import content_disposition
 from parcours.access.schemas import (
+    AccessLogFilter,
+    AccessLogPage,
     AgentDeactivated,
     AgentInvite,
     AgentInvited,
@@ -139,3 +146,39 @@ async def create_token(data: TokenCreate, admin: AdminDep) -> TokenCreated:
 @router.post("/tokens/{token_id}/revocation", summary="Révoquer un jeton", responses=ERRORS)
 async def revoke_token(token_id: str, admin: AdminDep) -> TokenRead:
     return await admin.revoke_token(token_id)
+
+
+@router.get(
+    "/access-log",
+    summary="Journal des accès du département : qui a lu ou modifié quel carnet, et quand "
+    "(administrateurs et délégué·e à la protection des données)",
+    responses=ERRORS,
+)
+async def access_log(
+    service: AccessLogDep,
+    f: Annotated[AccessLogFilter, Query()],
+    offset: Offset = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> AccessLogPage:
+    return await service.search(f, limit=limit, offset=offset)
+
+
+@router.get(
+    "/access-log/export.csv",
+    summary="Le journal des accès en CSV (« ; », UTF-8 avec BOM), mêmes filtres",
+    response_class=Response,
+    responses={**ERRORS, 200: {"content": {"text/csv": {}}}},
+)
+async def access_log_csv(service: AccessLogDep, f: Annotated[AccessLogFilter, Query()]) -> Response:
+    return access_log_response(*await service.export(f))
+
+
+def access_log_response(text: str, filename: str) -> Response:
+    return Response(
+        text.encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": content_disposition(filename),
+            "Cache-Control": "no-store",
+        },
+    )

@@ -108,7 +108,13 @@ class AccessLogEntry(Base):
     """Who read or changed which carnet, when, and what (kept when the carnet is erased)."""
 
     __tablename__ = "access_log"
-    __table_args__ = (Index("ix_access_log_beneficiary_at", "beneficiary_id", "at"),)
+    __table_args__ = (
+        Index("ix_access_log_beneficiary_at", "beneficiary_id", "at"),
+        # The DPO's search by agent and period, and by period alone (newest first); the
+        # unusual-access report reads one day.
+        Index("ix_access_log_user_at", "user_id", "at"),
+        Index("ix_access_log_at", "at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -16,6 +16,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -367,3 +368,113 @@ class AdminRepository:
             await self.session.execute(self._tokens_of(territory).where(ApiToken.id == token_id))
         ).first()
         return (row[0], row[1]) if row else None
+
+
+class AccessLogRepository:
+    """SQL of the access log as a département's administrator or DPO searches it: the entries
+    written by the département's own accounts (an agent of another département never shows)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def _entries(
+        self,
+        territory: str,
+        *,
+        beneficiary_ids: Sequence[str] | None,
+        agent_id: str | None,
+        start: datetime,
+        end: datetime,
+        action: str | None,
+    ) -> Any:
+        query = (
+            select(AccessLogEntry, User, Structure, Beneficiary)
+            .join(User, User.id == AccessLogEntry.user_id)
+            .outerjoin(Structure, Structure.id == User.structure_id)
+            .outerjoin(Beneficiary, Beneficiary.id == AccessLogEntry.beneficiary_id)
+            .where(User.territory == territory, AccessLogEntry.at >= start, AccessLogEntry.at < end)
+        )
+        if beneficiary_ids is not None:
+            query = query.where(AccessLogEntry.beneficiary_id.in_(beneficiary_ids))
+        if agent_id:
+            query = query.where(AccessLogEntry.user_id == agent_id)
+        if action:
+            query = query.where(AccessLogEntry.action == action)
+        return query
+
+    async def search(
+        self,
+        territory: str,
+        *,
+        beneficiary_ids: Sequence[str] | None,
+        agent_id: str | None,
+        start: datetime,
+        end: datetime,
+        action: str | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[tuple[AccessLogEntry, User, Structure | None, Beneficiary | None]], int]:
+        """Entries in [start, end), the newest first (``limit`` from ``offset``), and how many
+        there are in all."""
+        query = self._entries(
+            territory,
+            beneficiary_ids=beneficiary_ids,
+            agent_id=agent_id,
+            start=start,
+            end=end,
+            action=action,
+        )
+        total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = await self.session.execute(
+            query.order_by(AccessLogEntry.at.desc(), AccessLogEntry.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return [(r[0], r[1], r[2], r[3]) for r in rows.all()], int(total or 0)
+
+    async def people_matching(self, territory: str, text: str, limit: int) -> Sequence[Beneficiary]:
+        """The département's people whose id is ``text`` or whose name contains it."""
+        words = text.lower().split()
+        full = func.lower(Beneficiary.first_name + " " + Beneficiary.last_name)
+        # Each word somewhere in the name: « benali nadia » finds Nadia Benali.
+        named = and_(true(), *(full.contains(w, autoescape=True) for w in words))
+        rows = await self.session.scalars(
+            select(Beneficiary)
+            .where(Beneficiary.territory == territory, or_(Beneficiary.id == text, named))
+            .order_by(Beneficiary.last_name, Beneficiary.first_name, Beneficiary.id)
+            .limit(limit)
+        )
+        return rows.all()
+
+    async def carnets_read(
+        self, territory: str, start: datetime, end: datetime
+    ) -> list[tuple[str, str]]:
+        """Each (agent, person) pair where an agent of the département read the person's
+        carnet in [start, end), once."""
+        rows = await self.session.execute(
+            select(AccessLogEntry.user_id, AccessLogEntry.beneficiary_id)
+            .join(User, User.id == AccessLogEntry.user_id)
+            .where(
+                User.territory == territory,
+                User.role.in_(["referent", "orientation", "manager"]),
+                AccessLogEntry.action == "read",
+                AccessLogEntry.beneficiary_id.is_not(None),
+                AccessLogEntry.at >= start,
+                AccessLogEntry.at < end,
+            )
+            .distinct()
+        )
+        return [(r[0], r[1]) for r in rows.all() if r[0] and r[1]]
+
+    async def journeys(self, beneficiary_ids: Sequence[str]) -> dict[str, JourneyRecord]:
+        if not beneficiary_ids:
+            return {}
+        rows = await self.session.scalars(
+            select(JourneyRecord).where(JourneyRecord.beneficiary_id.in_(beneficiary_ids))
+        )
+        return {j.beneficiary_id: j for j in rows}
+
+    async def users(self, ids: set[str]) -> Sequence[User]:
+        if not ids:
+            return []
+        return (await self.session.scalars(select(User).where(User.id.in_(ids)))).all()

@@ -35,6 +35,8 @@ class Role(StrEnum):
     MANAGER = "manager"
     BENEFICIARY = "beneficiary"
     ADMIN = "admin"
+    # Délégué·e à la protection des données: reads the access log, never a carnet.
+    DPO = "dpo"
 
 
 ROLE_LABELS = {
@@ -44,7 +46,10 @@ ROLE_LABELS = {
     Role.MANAGER: "Responsable de territoire",
     Role.BENEFICIARY: "Personne accompagnée",
     Role.ADMIN: "Administrateur·rice",
+    Role.DPO: "Délégué·e à la protection des données",
 }
+# Who searches and exports the access log of their département.
+ACCESS_LOG_ROLES = frozenset({Role.ADMIN, Role.DPO})
 
 # Which roles may run each journey action (on a journey they can see).
 ACTION_ROLES: dict[str, frozenset[Role]] = {
@@ -96,12 +101,18 @@ class Principal:
         return self.role in (Role.REFERENT, Role.ORIENTATION, Role.MANAGER)
 
 
+def follows(p: Principal, journey: JourneyRecord) -> bool:
+    """The journey is in ``p``'s follow-up list: ``p`` is its référent, or ``p``'s structure
+    follows it."""
+    return journey.referent_id == p.id or (
+        p.structure_id is not None and journey.structure_id == p.structure_id
+    )
+
+
 def can_read(p: Principal, journey: JourneyRecord) -> bool:
     match p.role:
         case Role.REFERENT:
-            return journey.referent_id == p.id or (
-                p.structure_id is not None and journey.structure_id == p.structure_id
-            )
+            return follows(p, journey)
         case Role.ORIENTATION | Role.MANAGER:
             return journey.territory == p.territory
         case Role.BENEFICIARY:
@@ -202,3 +213,55 @@ def ensure_action(
 
 def allowed_actions(p: Principal, names: list[str]) -> list[str]:
     return [n for n in names if p.role in ACTION_ROLES[n]]
+
+
+def ensure_access_log_reader(p: Principal) -> Principal:
+    """The département's administrator or DPO, else refused (403)."""
+    if p.role not in ACCESS_LOG_ROLES:
+        raise Forbidden(
+            "Le journal des accès est réservé à l'administrateur·rice du département et à son "
+            "ou sa délégué·e à la protection des données."
+        )
+    return p
+
+
+# --- Unusual access: an agent reading many carnets outside her follow-up list in a day ---
+
+
+@dataclass(frozen=True)
+class CarnetReading:
+    """One agent read one person's carnet (at least once) on the day looked at."""
+
+    user_id: str
+    beneficiary_id: str
+
+
+@dataclass(frozen=True)
+class UnusualReader:
+    user_id: str
+    # Distinct carnets read outside the agent's follow-up list that day.
+    outside: int
+
+
+def unusual_readers(
+    reads: Sequence[CarnetReading],
+    agents: dict[str, Principal],
+    journeys: dict[str, JourneyRecord],
+    threshold: int,
+) -> list[UnusualReader]:
+    """The agents who read more than ``threshold`` distinct carnets of people outside their
+    follow-up list (``follows``: neither their journeys nor their structure's), most first.
+    Only professionals count (a person reads their own carnet); a carnet whose journey is
+    gone (erased) counts as outside."""
+    outside: dict[str, set[str]] = {}
+    for read in reads:
+        agent = agents.get(read.user_id)
+        if agent is None or not agent.is_professional:
+            continue
+        journey = journeys.get(read.beneficiary_id)
+        if journey is None or not follows(agent, journey):
+            outside.setdefault(agent.id, set()).add(read.beneficiary_id)
+    found = [UnusualReader(user_id, len(ids)) for user_id, ids in outside.items()]
+    return sorted(
+        (r for r in found if r.outside > threshold), key=lambda r: (-r.outside, r.user_id)
+    )

@@ -164,3 +164,111 @@ class TokenCreated(BaseModel):
     token: TokenRead
     # Shown once: only its hash is kept.
     secret: str
+
+
+# --- The access log, as the département's administrator or DPO searches it ---
+
+ACCESS_ACTIONS = {
+    "read": "Lecture",
+    "update": "Modification",
+    "invite": "Invitation",
+}
+# What was read or changed, in French (an unknown code shows as it is written).
+ACCESS_WHAT = {
+    "carnet": "Carnet de bord",
+    "carnet.access_log": "Historique des accès du carnet",
+    "carnet.appointment": "Rendez-vous",
+    "carnet.appointment_status": "Suite d'un rendez-vous",
+    "carnet.consent": "Consentement",
+    "carnet.contact": "Coordonnées",
+    "carnet.contract": "Contrat d'engagement",
+    "carnet.diagnosis": "Diagnostic",
+    "carnet.document": "Document",
+    "carnet.erasure": "Effacement des données",
+    "carnet.erasure_request": "Demande d'effacement",
+    "carnet.export": "Export des données (droit d'accès)",
+    "carnet.fact": "Situation",
+    "carnet.follow_up_wish": "Souhait de suivi en emploi",
+    "carnet.note": "Note",
+    "carnet.plan_action": "Action du plan",
+    "carnet.plan_status": "Suivi d'une action du plan",
+    "carnet.project": "Projet professionnel",
+    "account.invitation": "Accès de la personne à son espace",
+    "journey": "Parcours",
+    "journey.enrol": "Inscription",
+    "journey.reopen": "Nouveau parcours",
+    "journey.ask_decision": "Demande de décision d'orientation",
+    "journey.story": "Histoire du parcours",
+    "management.interventions": "Interventions des responsables",
+    "plan": "Plan d'action",
+    "service_orientations": "Orientations vers un service",
+    "training_request": "Demande de formation",
+    "training_requests": "Demandes de formation",
+    "training_request.create": "Demande de formation (création)",
+    "training_request.answer": "Demande de formation (réponse)",
+    "training_request.end": "Demande de formation (fin)",
+    "partner.training_decision": "Décision d'un financeur",
+    "access_log.search": "Recherche dans le journal des accès",
+    "access_log.export": "Export du journal des accès",
+}
+
+
+def what_label(code: str) -> str:
+    if code in ACCESS_WHAT:
+        return ACCESS_WHAT[code]
+    # A known code with details after it (``carnet.consent.caf.given.space``).
+    known = max((k for k in ACCESS_WHAT if code.startswith(k + ".")), key=len, default=None)
+    if known is not None:
+        return f"{ACCESS_WHAT[known]} ({code.removeprefix(known + '.').replace('.', ', ')})"
+    if code.startswith("admin."):
+        return f"Administration : {code.removeprefix('admin.').replace('_', ' ')}"
+    return code
+
+
+AccessAction = Literal["read", "update", "invite"]
+
+
+class AccessLogFilter(BaseModel):
+    """Whose carnet (``beneficiary_id``, or ``person``: a name or part of it), which agent,
+    which days (Paris time, both included), which action."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    person: str | None = Field(default=None, max_length=200)
+    beneficiary_id: str | None = Field(default=None, max_length=36)
+    agent_id: str | None = Field(default=None, max_length=36)
+    du: date | None = None
+    au: date | None = None
+    action: AccessAction | None = None
+
+
+class AccessLogLine(BaseModel):
+    at: datetime
+    agent: PersonRef | None
+    role: str | None
+    role_label: str | None
+    structure: PersonRef | None
+    person: PersonRef | None
+    action: str
+    action_label: str
+    what: str
+    what_label: str
+
+
+class AccessLogPage(BaseModel):
+    du: date
+    au: date
+    # The people the ``person`` text matched (at most 50): the lines are theirs.
+    matches: list[PersonRef]
+    total: int
+    limit: int
+    offset: int
+    items: list[AccessLogLine]
+
+
+class UnusualReaderRead(BaseModel):
+    """An agent who read more carnets outside her follow-up list in a day than the setting."""
+
+    agent: PersonRef
+    day: date
+    outside: int

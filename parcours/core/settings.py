@@ -138,6 +138,9 @@ class Settings(BaseSettings):
     # The daily digest (at this hour, UTC) lists people waiting for a référent this long.
     digest_hour: int = Field(default=6, ge=0, le=23)
     digest_waiting_days: int = Field(default=7, ge=1)
+    # Unusual access, in the managers' digest: an agent who read more than this many carnets
+    # outside her follow-up list in a day.
+    unusual_access_reads: int = Field(default=20, ge=1)
     # E-mail (``parcours.core.mail``): sent only when an SMTP host is set; ``parcours dev``
     # points it at the simulators' mailbox.
     smtp_host: str | None = None

@@ -190,6 +190,16 @@ class DigestLine(BaseModel):
     detail: str
 
 
+class UnusualAccessLine(BaseModel):
+    """An agent who read many carnets outside her list in a day; ``search``: the access log's
+    search of that agent and day (the administrator's or DPO's page)."""
+
+    agent_id: str
+    agent_name: str
+    outside: int
+    search: str
+
+
 class DigestRead(BaseModel):
     id: str
     day: date
@@ -209,6 +219,11 @@ class DigestRead(BaseModel):
     # digest (``detail``: where from).
     arrivals: list[DigestLine] = Field(default_factory=list)
     arrivals_total: int = 0
+    # Agents of the département who read more than ``unusual_threshold`` carnets outside
+    # their follow-up list on ``unusual_day`` (a manager's digest; None: not covered).
+    unusual_day: date | None = None
+    unusual_threshold: int = 0
+    unusual_access: list[UnusualAccessLine] = Field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -217,6 +232,7 @@ class DigestRead(BaseModel):
             or self.newly_stalled_total
             or self.escalations
             or self.arrivals_total
+            or self.unusual_access
         )
 
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +28,7 @@ from temporalio.api.workflowservice.v1 import ResetActivityRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from parcours.access.access_log import unusual_access
 from parcours.access.models import Structure, User
 from parcours.access.repository import PeopleRepository, log_access
 from parcours.access.rules import Principal, Role, can_read, ensure_read
@@ -79,6 +80,7 @@ from parcours.management.schemas import (
     StalledFilter,
     StalledJourneyRead,
     StalledPage,
+    UnusualAccessLine,
 )
 from parcours.territories.repository import TerritoryRepository
 
@@ -433,6 +435,17 @@ class DigestService:
                 for a in arrivals
             ]
             content["arrivals_total"] = arrivals_total
+        if scope.stalled and scope.structure_id is None:
+            # A manager's: the agents who read many carnets outside their list the day before
+            # (ids and counts only; names are read when the digest is shown).
+            yesterday = (as_of.astimezone(PARIS) - timedelta(days=1)).date()
+            threshold = self.settings.unusual_access_reads
+            found = await unusual_access(self.session, scope.territory, yesterday, threshold)
+            content["unusual_access"] = {
+                "day": yesterday.isoformat(),
+                "threshold": threshold,
+                "agents": [{"user_id": r.user_id, "outside": r.outside} for r in found],
+            }
         escalations = (
             await InterventionRepository(self.session).escalations_to(
                 scope.structure_id, covers_from, as_of
@@ -483,8 +496,10 @@ async def digest_read(session: AsyncSession, digest: Digest) -> DigestRead:
             [line["intervention_id"] for line in content.get("escalations", [])]
         )
     }
+    unusual = content.get("unusual_access") or {}
     authors = await PeopleRepository(session).users(
         {e.actor_id for e in escalations.values() if e.actor_id}
+        | {a["user_id"] for a in unusual.get("agents", [])}
     )
 
     def line(item: dict[str, Any], detail: str) -> DigestLine:
@@ -531,7 +546,24 @@ async def digest_read(session: AsyncSession, digest: Digest) -> DigestRead:
         ],
         arrivals=[line(i, came_from(i["from_territory"])) for i in content.get("arrivals", [])],
         arrivals_total=int(content.get("arrivals_total", 0)),
+        unusual_day=date.fromisoformat(unusual["day"]) if unusual else None,
+        unusual_threshold=int(unusual.get("threshold", 0)),
+        unusual_access=[
+            UnusualAccessLine(
+                agent_id=a["user_id"],
+                agent_name=agent.full_name if (agent := authors.get(a["user_id"])) else "Agent",
+                outside=int(a["outside"]),
+                search=access_log_search(a["user_id"], date.fromisoformat(unusual["day"])),
+            )
+            for a in unusual.get("agents", [])
+        ],
     )
+
+
+def access_log_search(agent_id: str, day: date) -> str:
+    """The access log's search of one agent's day (the administrator's or DPO's page)."""
+    query = urlencode({"agent_id": agent_id, "du": day.isoformat(), "au": day.isoformat()})
+    return f"/admin/journal-des-acces?{query}"
 
 
 def digest_text(
@@ -546,6 +578,8 @@ def digest_text(
         counts.append(f"{digest.newly_stalled_total} parcours nouvellement bloqués")
     if digest.arrivals_total:
         counts.append(f"{digest.arrivals_total} arrivé(s) d'un autre département")
+    if digest.unusual_access:
+        counts.append(f"{len(digest.unusual_access)} accès inhabituel(s)")
     subject = f"Parcours — résumé du {day} : " + ", ".join(counts)
     base = app_url.rstrip("/")
     # Managers open a journey in their console; chargés d'orientation, in its carnet.
@@ -590,6 +624,20 @@ def digest_text(
         )
     if digest.escalations:
         section("Signalements à votre structure", digest.escalations, len(digest.escalations), "le")
+    if digest.unusual_access and digest.unusual_day:
+        # Counts and links only, like the rest: no agent's name and no person's leaves by mail.
+        lines.append(
+            f"Accès inhabituels le {digest.unusual_day.strftime('%d/%m/%Y')} "
+            f"({len(digest.unusual_access)} agent(s) ayant lu plus de "
+            f"{digest.unusual_threshold} carnets hors de leur liste de suivi)"
+        )
+        for unusual in digest.unusual_access:
+            lines.append(f"  - {unusual.outside} carnets : {base}{unusual.search}")
+        lines.append(
+            "  (journal des accès : l'administrateur·rice ou le ou la délégué·e à la protection "
+            "des données du département)"
+        )
+        lines.append("")
     if digest.covers_stalled:
         lines.append(f"Tous les parcours bloqués : {base}/gestion/bloques")
     return subject, "\n".join(lines)

@@ -134,6 +134,12 @@ async def test_a_page_of_each_role_has_no_violation(
         "financeur": (region.email, STAFF_PASSWORD, "/financeurs/demandes"),
         "responsable": (staff["manager"].email, STAFF_PASSWORD, "/gestion/bloques"),
         "administrateur": (staff["admin"].email, STAFF_PASSWORD, "/admin/structures"),
+        # Three people match « Accessible »: the choice among them, and their accesses.
+        "journal des accès": (
+            staff["admin"].email,
+            STAFF_PASSWORD,
+            "/admin/journal-des-acces?person=Accessible",
+        ),
         "personne": (carnet.person_email, PASSWORD, "/mon-espace"),
         "page d'erreur": (carnet.referent_email, PASSWORD, "/nimporte-quoi"),
         "référente, orientation à demander": (

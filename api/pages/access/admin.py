@@ -39,6 +39,7 @@ TABS = {
     "agents": "Agents",
     "jetons": "Jetons d'API",
     "effacements": "Demandes d'effacement",
+    "journal-des-acces": "Journal des accès",
 }
 FIELDS = {
     "name": "Nom",

@@ -33,6 +33,7 @@ def home_of(principal: Principal) -> str:
         Role.ADMIN: "/admin/effacements",
         Role.FUNDER: "/financeurs/demandes",
         Role.MANAGER: "/gestion/bloques",
+        Role.DPO: "/admin/journal-des-acces",
     }
     return homes.get(principal.role, "/parcours")
 
