@@ -6,7 +6,10 @@ which no trace of their personal data is left in the database, and none ever was
 
 from __future__ import annotations
 
+import asyncio
 import random
+import subprocess
+import sys
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -226,6 +229,15 @@ async def database_text(sessions: async_sessionmaker[AsyncSession]) -> tuple[str
     return "\n".join(rows_text).casefold(), blobs
 
 
+# Whether a database file or its write-ahead log holds one of the values (hex arguments).
+FILES_HOLD = """
+import pathlib, sys
+path = pathlib.Path(sys.argv[1])
+data = b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+print("found" if any(bytes.fromhex(v) in data for v in sys.argv[2:]) else "none")
+"""
+
+
 def traces(haystack: str, blobs: list[bytes], values: dict[str, object]) -> list[str]:
     """The names of the values found, in any written form, in the text or the blobs."""
     found = []
@@ -404,9 +416,15 @@ async def test_a_person_downloads_their_data_then_is_erased_without_a_trace(
         ]
 
         async def left_in_files() -> bool:
-            files = b"".join(
-                p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists()
+            # Read in another process: opening and closing the database file here would drop
+            # this process's SQLite locks on it (POSIX locks are per process).
+            found = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-c", FILES_HOLD, str(path), *(v.hex() for v in raw)],
+                capture_output=True,
+                text=True,
+                check=True,
             )
-            return not any(value in files for value in raw)
+            return found.stdout.strip() == "none"
 
         await until(left_in_files, timeout_s=30)
