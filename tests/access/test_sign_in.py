@@ -490,7 +490,9 @@ async def test_an_invitation_link_sets_the_password_once(
     used = await browser.client.post(link, data={"password": chosen, "confirm": chosen})
     assert used.status_code == 422
     assert "Ce lien n'est plus valable : demandez-en un nouveau." in text(used)
-    await browser.post("/deconnexion")
+    # Signed in by the link, not by ``sign_in``: sign out with the token its pages carry.
+    page = await browser.get("/parcours")
+    await browser.client.post("/deconnexion", data={"csrf_token": csrf_in(page.text)})
     assert (await browser.sign_in(account.email, chosen)).status_code == 303
 
 

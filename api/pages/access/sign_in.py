@@ -21,7 +21,7 @@ from api.auth import (
 from api.deps import AccountsDep, OptionalPrincipal, SettingsDep, SignInGuardDep
 from api.templating import templates
 from parcours.access.rules import Principal, Role
-from parcours.core.errors import ParcoursError, Unauthenticated
+from parcours.core.errors import Forbidden, ParcoursError, Unauthenticated
 from parcours.core.security import same
 
 router = APIRouter(include_in_schema=False)
@@ -127,8 +127,19 @@ async def sign_in(
 
 
 @router.post("/deconnexion")
-async def sign_out(request: Request, accounts: AccountsDep, settings: SettingsDep) -> Response:
+async def sign_out(
+    request: Request, accounts: AccountsDep, settings: SettingsDep, principal: OptionalPrincipal
+) -> Response:
     provider_id_token = None
+    if principal is not None and not getattr(request.state, "via_token", False):
+        # A live session ends only from one of its own pages: another site's form (or a
+        # stale one) must not sign the agent out.
+        form = await request.form()
+        if not same(str(form.get(CSRF_FIELD, "")), request.state.csrf):
+            raise Forbidden(
+                "Le formulaire a expiré ou ne vient pas de Parcours : rechargez la page et "
+                "recommencez."
+            )
     if token := request.cookies.get(SESSION_COOKIE):
         provider_id_token = await accounts.sign_out(token)
     response: Response | None = None
