@@ -191,11 +191,28 @@ async def request_password_reset(
     return _reset_page(request, settings, sent=True)
 
 
-@router.get("/activation/{token}")
-async def invitation_form(request: Request, token: str) -> Response:
-    return templates.TemplateResponse(
-        request, "access/activation.html", {"token": token, "error": None}
+def _invitation_page(
+    request: Request,
+    settings: Any,
+    token: str,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    csrf = sign_in_csrf(request)
+    response = templates.TemplateResponse(
+        request,
+        "access/activation.html",
+        {"token": token, "error": error, "csrf": csrf},
+        status_code=status_code,
     )
+    set_sign_in_csrf(response, csrf, settings)
+    return response
+
+
+@router.get("/activation/{token}")
+async def invitation_form(request: Request, token: str, settings: SettingsDep) -> Response:
+    return _invitation_page(request, settings, token)
 
 
 @router.post("/activation/{token}")
@@ -203,22 +220,26 @@ async def accept_invitation(
     request: Request, token: str, accounts: AccountsDep, settings: SettingsDep
 ) -> Response:
     form = await request.form()
+    # The form's own token, as for signing in: another site must not post its own invitation
+    # link from the visitor's browser and sign them into the account it made.
+    if not same(str(form.get(CSRF_FIELD, "")), request.cookies.get(SIGN_IN_CSRF_COOKIE)):
+        return _invitation_page(
+            request, settings, token, error="Le formulaire a expiré : recommencez.", status_code=403
+        )
     password, confirm = str(form.get("password", "")), str(form.get("confirm", ""))
     if password != confirm:
-        return templates.TemplateResponse(
+        return _invitation_page(
             request,
-            "access/activation.html",
-            {"token": token, "error": "Les deux mots de passe ne sont pas identiques."},
+            settings,
+            token,
+            error="Les deux mots de passe ne sont pas identiques.",
             status_code=422,
         )
     try:
         signed_in = await accounts.accept_invitation(token, password)
     except ParcoursError as error:
-        return templates.TemplateResponse(
-            request,
-            "access/activation.html",
-            {"token": token, "error": error.message},
-            status_code=error.status_code,
+        return _invitation_page(
+            request, settings, token, error=error.message, status_code=error.status_code
         )
     response = RedirectResponse(home_of(signed_in.principal), status_code=303)
     set_session_cookie(response, signed_in, settings)
