@@ -7,7 +7,8 @@ with their own signature) or in ``COVERED``, which says what it is about:
 - ``HERS``: its path names one of a person's objects (her journey, carnet, document, plan
   action, appointment, training request), filled in with those of a person followed by
   another structure. Nobody but her agents may reach it: a référent of another structure, a
-  funder and another person are refused (403 or 404), never shown anything of hers;
+  manager of another département, a funder and another person are refused (403 or 404, or
+  sent to their own home page), never shown anything of hers, and her carnet is unchanged;
 - ``OPEN``: anything else a signed-in user may try (lists, searches, their own space, the
   admin's and managers' screens): whatever the answer, never her name, never a 500.
 
@@ -312,6 +313,14 @@ async def followed_elsewhere(
     )
 
 
+async def carnet_of(api: ApiClients, her: Her) -> dict[str, Any]:
+    """Her carnet as her référent reads it."""
+    response = await api.referent.get(f"/api/v1/beneficiaries/{her.ids['beneficiary_id']}/carnet")
+    assert response.status_code == 200, response.text
+    found: dict[str, Any] = response.json()
+    return found
+
+
 def filled(path: str, her: Her, staff: Staff) -> str:
     """The path with its parameters: hers where it names her objects, else something real
     (a structure, a user) or an id that names nothing."""
@@ -389,9 +398,13 @@ async def test_nobody_outside_her_structure_reaches_a_person(
     staff: Staff,
     sessions: async_sessionmaker[AsyncSession],
     person: tuple[httpx.AsyncClient, Browser],
+    new_account: NewAccount,
 ) -> None:
     api_url = partners.api_url
     her = await followed_elsewhere(api, staff, sessions, partners)
+    before = await carnet_of(api, her)
+    # A manager sees every journey of their département: not those of another one.
+    far_manager = await new_account("manager", territory="74")
     # Her own référent finds her by name: the search below would see her.
     listed = await api.referent.get("/api/v1/journeys", params={"q": her.name})
     assert her.name.casefold() in listed.text.casefold()
@@ -402,9 +415,11 @@ async def test_nobody_outside_her_structure_reaches_a_person(
         httpx.AsyncClient(base_url=api_url, timeout=60) as anonymous,
         signed_in(api_url, staff["outsider"].email) as outsider,
         signed_in(api_url, staff["funder"].email) as funder,
+        signed_in(api_url, far_manager.email) as elsewhere,
     ):
         who = {
             "outsider": (api.outsider, outsider),
+            "manager of 74": (api(far_manager), elsewhere),
             "funder": (api.funder, funder),
             "person": (person_api, person_browser),
         }
@@ -434,3 +449,5 @@ async def test_nobody_outside_her_structure_reaches_a_person(
                 elif kind == HERS and status not in (303, 403, 404):
                     wrong.append(f"{role} {method} {path}: {status}")
     assert not wrong, "\n".join(wrong)
+    # All those writes refused, her carnet is as it was.
+    assert await carnet_of(api, her) == before
