@@ -7,8 +7,10 @@ with their own signature) or in ``COVERED``, which says what it is about:
 - ``HERS``: its path names one of a person's objects (her journey, carnet, document, plan
   action, appointment, training request), filled in with those of a person followed by
   another structure. Nobody but her agents may reach it: a référent of another structure, a
-  manager of another département, a funder and another person are refused (403 or 404, or
-  sent to their own home page), never shown anything of hers, and her carnet is unchanged;
+  manager of another département, a funder and another person are refused (403 or 404; a
+  read may also send them to their own home page), never shown anything of hers, and her
+  carnet is unchanged. Writes carry a body their schema accepts (built from the OpenAPI
+  document), so the refusal comes from the rights, not from a missing field;
 - ``OPEN``: anything else a signed-in user may try (lists, searches, their own space, the
   admin's and managers' screens): whatever the answer, never her name, never a 500.
 
