@@ -24,6 +24,7 @@ from parcours.core.settings import DEV_CALLBACK_SECRET, ROOT, Settings
 from parcours.territories.models import Territory
 from simulators.signing import signed_headers
 from tests.support.accounts import Staff
+from tests.support.clients import csrf_in
 from tests.support.people import person_payload
 from tests.support.territories import departement_without_admin
 
@@ -68,7 +69,10 @@ async def activate(api_url: str, link: str, password: str = "un-mot-de-passe-73"
     async with httpx.AsyncClient(base_url=api_url, timeout=30) as browser:
         form = await browser.get(path)
         assert form.status_code == 200 and "Choisir son mot de passe" in form.text
-        done = await browser.post(path, data={"password": password, "confirm": password})
+        token = csrf_in(form.text)
+        done = await browser.post(
+            path, data={"password": password, "confirm": password, "csrf_token": token}
+        )
         assert done.status_code == 303, done.text
         return browser.cookies
 
@@ -153,8 +157,10 @@ async def test_an_administrator_creates_a_structure_invites_a_referente_who_enro
     # The link works once; it was for 72 hours.
     path = "/" + invited["link"].split("/", 3)[3]
     async with httpx.AsyncClient(base_url=api_url, timeout=30) as browser:
+        token = csrf_in((await browser.get(path)).text)
+        again = "un-autre-mot-de-passe-1"
         reused = await browser.post(
-            path, data={"password": "un-autre-mot-de-passe-1", "confirm": "un-autre-mot-de-passe-1"}
+            path, data={"password": again, "confirm": again, "csrf_token": token}
         )
     assert reused.status_code == 422 and "n'est plus valable" in html.unescape(reused.text)
 

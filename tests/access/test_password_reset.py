@@ -39,7 +39,10 @@ async def ask_reset(url: str, email: str) -> httpx.Response:
 
 async def choose(url: str, link: str, password: str = NEW_PASSWORD) -> httpx.Response:
     async with httpx.AsyncClient(base_url=url, timeout=30) as browser:
-        return await browser.post(link, data={"password": password, "confirm": password})
+        token = csrf_in((await browser.get(link)).text)
+        return await browser.post(
+            link, data={"password": password, "confirm": password, "csrf_token": token}
+        )
 
 
 async def signs_in(url: str, email: str, password: str) -> bool:

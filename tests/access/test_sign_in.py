@@ -478,25 +478,39 @@ async def test_an_invitation_link_sets_the_password_once(
     link = f"/activation/{token}"
     chosen = "Un-mot-de-passe-choisi-42"
 
-    assert (await browser.get(link)).status_code == 200
-    too_short = await browser.client.post(link, data={"password": "court1", "confirm": "court1"})
+    form_page = await browser.get(link)
+    assert form_page.status_code == 200
+    form = {"csrf_token": csrf_in(form_page.text)}
+    no_token = await browser.client.post(link, data={"password": chosen, "confirm": chosen})
+    assert no_token.status_code == 403
+    assert "Le formulaire a expiré : recommencez." in text(no_token)
+    too_short = await browser.client.post(
+        link, data={"password": "court1", "confirm": "court1", **form}
+    )
     assert too_short.status_code == 422
     assert "Le mot de passe doit compter au moins 12 caractères" in text(too_short)
-    mismatch = await browser.client.post(link, data={"password": chosen, "confirm": chosen + "x"})
+    mismatch = await browser.client.post(
+        link, data={"password": chosen, "confirm": chosen + "x", **form}
+    )
     assert mismatch.status_code == 422
     assert "Les deux mots de passe ne sont pas identiques." in text(mismatch)
     # No password yet: signing in fails like any wrong password.
     assert alert(await browser.sign_in(account.email, chosen)) == WRONG
 
-    accepted = await browser.client.post(link, data={"password": chosen, "confirm": chosen})
+    accepted = await browser.client.post(link, data={"password": chosen, "confirm": chosen, **form})
 
     assert (accepted.status_code, accepted.headers["location"]) == (303, "/parcours")
     assert browser.session_cookie  # signed in straight away
     assert (await browser.get("/parcours")).status_code == 200
-    used = await browser.client.post(link, data={"password": chosen, "confirm": chosen})
+    token = csrf_in((await browser.get(link)).text)
+    used = await browser.client.post(
+        link, data={"password": chosen, "confirm": chosen, "csrf_token": token}
+    )
     assert used.status_code == 422
     assert "Ce lien n'est plus valable : demandez-en un nouveau." in text(used)
-    await browser.post("/deconnexion")
+    # Signed in by the link, not by ``sign_in``: sign out with the token its pages carry.
+    page = await browser.get("/parcours")
+    await browser.client.post("/deconnexion", data={"csrf_token": csrf_in(page.text)})
     assert (await browser.sign_in(account.email, chosen)).status_code == 303
 
 

@@ -21,7 +21,7 @@ from api.auth import (
 from api.deps import AccountsDep, OptionalPrincipal, SettingsDep, SignInGuardDep
 from api.templating import templates
 from parcours.access.rules import Principal, Role
-from parcours.core.errors import ParcoursError, Unauthenticated
+from parcours.core.errors import Forbidden, ParcoursError, Unauthenticated
 from parcours.core.security import same
 
 router = APIRouter(include_in_schema=False)
@@ -128,8 +128,19 @@ async def sign_in(
 
 
 @router.post("/deconnexion")
-async def sign_out(request: Request, accounts: AccountsDep, settings: SettingsDep) -> Response:
+async def sign_out(
+    request: Request, accounts: AccountsDep, settings: SettingsDep, principal: OptionalPrincipal
+) -> Response:
     provider_id_token = None
+    if principal is not None and not getattr(request.state, "via_token", False):
+        # A live session ends only from one of its own pages: another site's form (or a
+        # stale one) must not sign the agent out.
+        form = await request.form()
+        if not same(str(form.get(CSRF_FIELD, "")), request.state.csrf):
+            raise Forbidden(
+                "Le formulaire a expiré ou ne vient pas de Parcours : rechargez la page et "
+                "recommencez."
+            )
     if token := request.cookies.get(SESSION_COOKIE):
         provider_id_token = await accounts.sign_out(token)
     response: Response | None = None
@@ -181,11 +192,28 @@ async def request_password_reset(
     return _reset_page(request, settings, sent=True)
 
 
-@router.get("/activation/{token}")
-async def invitation_form(request: Request, token: str) -> Response:
-    return templates.TemplateResponse(
-        request, "access/activation.html", {"token": token, "error": None}
+def _invitation_page(
+    request: Request,
+    settings: Any,
+    token: str,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    csrf = sign_in_csrf(request)
+    response = templates.TemplateResponse(
+        request,
+        "access/activation.html",
+        {"token": token, "error": error, "csrf": csrf},
+        status_code=status_code,
     )
+    set_sign_in_csrf(response, csrf, settings)
+    return response
+
+
+@router.get("/activation/{token}")
+async def invitation_form(request: Request, token: str, settings: SettingsDep) -> Response:
+    return _invitation_page(request, settings, token)
 
 
 @router.post("/activation/{token}")
@@ -193,22 +221,26 @@ async def accept_invitation(
     request: Request, token: str, accounts: AccountsDep, settings: SettingsDep
 ) -> Response:
     form = await request.form()
+    # The form's own token, as for signing in: another site must not post its own invitation
+    # link from the visitor's browser and sign them into the account it made.
+    if not same(str(form.get(CSRF_FIELD, "")), request.cookies.get(SIGN_IN_CSRF_COOKIE)):
+        return _invitation_page(
+            request, settings, token, error="Le formulaire a expiré : recommencez.", status_code=403
+        )
     password, confirm = str(form.get("password", "")), str(form.get("confirm", ""))
     if password != confirm:
-        return templates.TemplateResponse(
+        return _invitation_page(
             request,
-            "access/activation.html",
-            {"token": token, "error": "Les deux mots de passe ne sont pas identiques."},
+            settings,
+            token,
+            error="Les deux mots de passe ne sont pas identiques.",
             status_code=422,
         )
     try:
         signed_in = await accounts.accept_invitation(token, password)
     except ParcoursError as error:
-        return templates.TemplateResponse(
-            request,
-            "access/activation.html",
-            {"token": token, "error": error.message},
-            status_code=error.status_code,
+        return _invitation_page(
+            request, settings, token, error=error.message, status_code=error.status_code
         )
     response = RedirectResponse(home_of(signed_in.principal), status_code=303)
     set_session_cookie(response, signed_in, settings)
