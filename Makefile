@@ -34,9 +34,11 @@ run: install
 ## Run every test (SQLite by default; DATABASE_URL=postgresql+asyncpg://… for PostgreSQL)
 test: install $(CHROMIUM_STAMP)
 	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m isolated
 
 test-postgres: install $(CHROMIUM_STAMP)
 	DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test $(BIN)/pytest -q
+	DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test $(BIN)/pytest -q -m isolated
 
 ## Benchmarks: print figures (never asserted in tests)
 bench: install

@@ -160,7 +160,7 @@ async def scheduled_runs(client: Client, settings: Settings) -> None:
         )
 
 
-@pytest.mark.timeout(600)  # eleven workflow types over a session's database
+@pytest.mark.isolated  # in a session of its own: see the marker in pyproject.toml
 async def test_no_personal_data_in_any_history_of_any_workflow_type(
     api: ApiClients,
     staff: Staff,
