@@ -25,6 +25,7 @@ from temporalio.client import Client
 from api import metrics, proconnect
 from api.auth import SESSION_COOKIE, SignInRequired, _from_request
 from api.headers import SecurityHeaders
+from api.openapi import describe_errors
 from api.pages import inbox as inbox_pages
 from api.pages import indicators as indicator_pages
 from api.pages import journey as journey_pages
@@ -66,6 +67,15 @@ DATABASE_DOWN = (
 DSFR_DIST = ROOT / "node_modules" / "@gouvfr" / "dsfr" / "dist"
 # What answers JSON when it fails: the API, and the machines' own addresses.
 JSON_PATHS = ("/api/", "/healthz", "/metrics", "/openapi.json", "/docs", "/redoc")
+# What the framework answers in English, said in French.
+IN_FRENCH = {
+    "There was an error parsing the body": (
+        "Corps de la requête illisible : un JSON (ou un formulaire) bien formé est attendu."
+    ),
+    "Invalid multipart data.": "Fichier envoyé illisible : un envoi multipart bien formé attendu.",
+    "Not Found": "Cette adresse n'existe pas dans l'API.",
+    "Method Not Allowed": "Cette adresse n'accepte pas cette méthode.",
+}
 
 
 def answers_json(request: Request) -> bool:
@@ -105,6 +115,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         description="Orientation et accompagnement — service public de l'insertion et de l'emploi.",
         lifespan=lifespan,
     )
+    describe_errors(app)
     app.add_middleware(metrics.MetricsMiddleware)
     app.add_middleware(SecurityHeaders, production=settings.environment == "production")
 
@@ -128,6 +139,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, error: HTTPException) -> Response:
         if answers_json(request):
+            if error.detail in IN_FRENCH:
+                error = HTTPException(error.status_code, IN_FRENCH[error.detail], error.headers)
             return await http_exception_handler(request, error)
         await _who_is_there(request)
         return error_page(request, error.status_code, headers=error.headers)

@@ -201,19 +201,29 @@ async def access_log(beneficiary_id: str, carnet: CarnetDep) -> list[dict[str, A
 # --- The person's own space ---
 
 
+# An agent's token has no space of its own here.
+MY_SPACE: dict[int | str, dict[str, str]] = {
+    404: {"description": "Réservé aux personnes accompagnées : ce jeton est celui d'un agent"}
+}
+
+
 def _me(principal: Principal) -> str:
     if principal.role is not Role.BENEFICIARY or principal.beneficiary_id is None:
         raise NotFound("Cet espace est celui des personnes accompagnées.")
     return principal.beneficiary_id
 
 
-@router.get("/me/carnet", tags=["mon espace"], summary="Mon carnet")
+@router.get("/me/carnet", tags=["mon espace"], responses=MY_SPACE, summary="Mon carnet")
 async def my_carnet(carnet: CarnetDep, principal: ApiPrincipal) -> CarnetRead:
     return await carnet.read(_me(principal))
 
 
 @router.put(
-    "/me/contact", status_code=Done, tags=["mon espace"], summary="Corriger mes coordonnées"
+    "/me/contact",
+    status_code=Done,
+    tags=["mon espace"],
+    responses=MY_SPACE,
+    summary="Corriger mes coordonnées",
 )
 async def my_contact(data: ContactUpdate, carnet: CarnetDep, principal: ApiPrincipal) -> None:
     await carnet.update_contact(_me(principal), data)
@@ -223,6 +233,7 @@ async def my_contact(data: ContactUpdate, carnet: CarnetDep, principal: ApiPrinc
     "/me/consents",
     status_code=Done,
     tags=["mon espace"],
+    responses=MY_SPACE,
     summary="Donner ou retirer mon accord de partage",
 )
 async def my_consent(data: ConsentUpdate, carnet: CarnetDep, principal: ApiPrincipal) -> None:
@@ -233,13 +244,19 @@ async def my_consent(data: ConsentUpdate, carnet: CarnetDep, principal: ApiPrinc
     "/me/follow-up",
     status_code=Done,
     tags=["mon espace"],
+    responses=MY_SPACE,
     summary="Suivi dans l'emploi : oui ou non",
 )
 async def my_follow_up(data: FollowUpWish, carnet: CarnetDep, principal: ApiPrincipal) -> None:
     await carnet.set_follow_up_wish(_me(principal), data.wish)
 
 
-@router.get("/me/export", tags=["mon espace"], summary="Télécharger toutes mes données (JSON)")
+@router.get(
+    "/me/export",
+    tags=["mon espace"],
+    responses=MY_SPACE,
+    summary="Télécharger toutes mes données (JSON)",
+)
 async def my_export(carnet: CarnetDep, principal: ApiPrincipal) -> dict[str, Any]:
     return await carnet.export(_me(principal))
 
@@ -248,6 +265,7 @@ async def my_export(carnet: CarnetDep, principal: ApiPrincipal) -> dict[str, Any
     "/me/erasure",
     status_code=status.HTTP_202_ACCEPTED,
     tags=["mon espace"],
+    responses=MY_SPACE,
     summary="Demander l'effacement de mes données",
 )
 async def my_erasure(carnet: CarnetDep, principal: ApiPrincipal) -> dict[str, str]:

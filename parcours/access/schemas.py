@@ -5,9 +5,9 @@ partners."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 from parcours.access.rules import ROLE_LABELS, Role
 from parcours.core.schemas import PersonRef
@@ -83,10 +83,19 @@ class StructureImportReport(BaseModel):
     skipped: dict[str, str] = Field(default_factory=dict)
 
 
+# An agent's role: any but a person's (described so to API clients, checked below in French).
+StaffRole = Annotated[
+    Role,
+    WithJsonSchema(
+        {"type": "string", "enum": [r.value for r in Role if r is not Role.BENEFICIARY]}
+    ),
+]
+
+
 class AgentInvite(Form):
     email: str = Field(max_length=254, pattern=EMAIL_PATTERN)
     full_name: str = Field(min_length=2, max_length=200)
-    role: Role
+    role: StaffRole
     structure_id: str = Field(min_length=1, max_length=36)
 
     @field_validator("role")
@@ -99,7 +108,7 @@ class AgentInvite(Form):
 
 class AgentUpdate(Form):
     full_name: str | None = Field(default=None, min_length=2, max_length=200)
-    role: Role | None = None
+    role: StaffRole | None = None
     structure_id: str | None = Field(default=None, min_length=1, max_length=36)
 
     @field_validator("role")

@@ -11,7 +11,8 @@ from parcours.core.schemas import TERRITORY_PATTERN, PersonRef
 from parcours.journey.messages import Step
 from parcours.journey.schemas import JourneyRead
 
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+# Years of this century and the last: year 0 is no month of any journey (and no date).
+MONTH_PATTERN = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"
 
 
 class IndicatorFilter(BaseModel):

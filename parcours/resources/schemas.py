@@ -116,7 +116,12 @@ class TrainingBase(BaseModel):
     organisation: str = Field(min_length=2, max_length=200)
     funder: Funder
     formacode: str | None = Field(default=None, pattern=r"^\d{5}$")
-    rncp: str | None = Field(default=None, max_length=12)
+    rncp: str | None = Field(
+        default=None,
+        max_length=12,
+        # What the check below accepts, said to API clients (its refusal stays in French).
+        json_schema_extra={"pattern": r"^\s*([Rr][Nn][Cc][Pp])?\s*[0-9]{3,6}\s*$"},
+    )
     start_on: date
     end_on: date
     places_left: int | None = Field(default=None, ge=0, le=10000)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 from parcours.core.schemas import PersonRef, person_name
 from parcours.training_requests.messages import TrainingStatus
@@ -43,12 +44,19 @@ class Form(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
 
 
+# Euros and cents, up to 100,000: described as the number it is (pydantic would also offer
+# any numeric-looking string, its bounds left out).
+Amount = Annotated[
+    Decimal,
+    Field(ge=0, le=100_000, max_digits=10, decimal_places=2),
+    WithJsonSchema({"type": "number", "minimum": 0, "maximum": 100_000, "multipleOf": 0.01}),
+]
+
+
 class TrainingRequestCreate(Form):
     beneficiary_id: str = Field(min_length=1, max_length=36)
     training_id: str = Field(min_length=1, max_length=36)
-    requested_amount: Decimal | None = Field(
-        default=None, ge=0, le=100_000, max_digits=10, decimal_places=2
-    )
+    requested_amount: Amount | None = None
     message: str | None = Field(default=None, max_length=2000)
 
 
@@ -67,7 +75,7 @@ class MoreInfoCreate(Form):
 
 class ApprovalCreate(Form):
     start_date: date
-    amount: Decimal = Field(ge=0, le=100_000, max_digits=10, decimal_places=2)
+    amount: Amount
     reference: str | None = Field(
         default=None,
         min_length=1,
