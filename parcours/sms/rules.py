@@ -46,7 +46,8 @@ STATUS_LABELS: dict[SmsStatus, str] = {
 
 
 class InvalidPhone(ValueError):
-    """A number refused at entry; ``message`` says why, in French, for the person who typed it."""
+    """A number refused at entry; ``message`` says why, in French, for the person who typed it
+    (without repeating the number: an error message may be logged or shown elsewhere)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -68,16 +69,16 @@ def _french_number(raw: str) -> phonenumbers.PhoneNumber:
         if phonenumbers.is_valid_number(number):
             if phonenumbers.region_code_for_number(number) not in FRENCH_REGIONS:
                 raise InvalidPhone(
-                    f"Numéro refusé : « {text} » n'est pas un numéro français (métropole ou "
-                    "outre-mer) ; Parcours n'envoie de SMS qu'à ces numéros."
+                    "Numéro refusé : ce n'est pas un numéro français (métropole ou outre-mer), "
+                    "les seuls que Parcours accepte."
                 )
             return number
         if text.startswith(("+", "00")):
             break  # international: the region given does not change how it reads
     raise InvalidPhone(
-        f"Numéro de téléphone invalide : « {text} » n'est pas un numéro attribué en France "
-        "(métropole ou outre-mer). Vérifiez les chiffres : 06 12 34 56 78, 0692 12 34 56 "
-        "ou +33 6 12 34 56 78."
+        "Numéro de téléphone invalide : ce n'est pas un numéro attribué en France (métropole "
+        "ou outre-mer). Vérifiez les chiffres : 06 12 34 56 78, 0692 12 34 56 ou "
+        "+33 6 12 34 56 78."
     )
 
 
@@ -93,10 +94,21 @@ def normalise_mobile(raw: str) -> str:
     number = _french_number(raw)
     if phonenumbers.number_type(number) not in _MOBILE_TYPES:
         raise InvalidPhone(
-            f"Numéro refusé : « {raw.strip()} » n'est pas un numéro de mobile ; un SMS ne "
-            "peut partir que vers un mobile (06 ou 07, 0692, 0690… outre-mer)."
+            "Numéro refusé : ce n'est pas un numéro de mobile ; un SMS ne peut partir que vers "
+            "un mobile (06 ou 07 ; 0692, 0690, 0694, 0696… outre-mer)."
         )
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def mobile_or_none(phone: str | None) -> str | None:
+    """The number an SMS to this person can go to (E.164), or None: no phone, a fixed line, or
+    a number entered before numbers were checked that is not a French mobile."""
+    if not phone:
+        return None
+    try:
+        return normalise_mobile(phone)
+    except InvalidPhone:
+        return None
 
 
 def is_quiet(at: datetime) -> bool:

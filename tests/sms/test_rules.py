@@ -14,6 +14,7 @@ from parcours.sms.rules import (
     InvalidPhone,
     SmsStatus,
     is_quiet,
+    mobile_or_none,
     normalise_mobile,
     normalise_phone,
     quiet_hours_release,
@@ -53,13 +54,13 @@ def test_french_mobiles_are_written_e164(typed: str, e164: str) -> None:
 @pytest.mark.parametrize(
     ("typed", "reason"),
     [
-        ("04 79 12 34 56", "n'est pas un numéro de mobile"),  # a fixed line in Savoie
-        ("0262 21 12 34", "n'est pas un numéro de mobile"),  # a fixed line in La Réunion
-        ("06 12 34", "n'est pas un numéro attribué en France"),
-        ("07 11 22 33 44", "n'est pas un numéro attribué en France"),  # 071… is not allocated
-        ("pas un numéro", "n'est pas un numéro attribué en France"),
-        ("+44 7911 123456", "n'est pas un numéro français"),  # a British mobile
-        ("+269 321 23 45", "n'est pas un numéro français"),  # the Comoros, not Mayotte (+262)
+        ("04 79 12 34 56", "ce n'est pas un numéro de mobile"),  # a fixed line in Savoie
+        ("0262 21 12 34", "ce n'est pas un numéro de mobile"),  # a fixed line in La Réunion
+        ("06 12 34", "ce n'est pas un numéro attribué en France"),
+        ("07 11 22 33 44", "ce n'est pas un numéro attribué en France"),  # 071… is not allocated
+        ("pas un numéro", "ce n'est pas un numéro attribué en France"),
+        ("+44 7911 123456", "ce n'est pas un numéro français"),  # a British mobile
+        ("+269 321 23 45", "ce n'est pas un numéro français"),  # the Comoros, not Mayotte (+262)
         ("", "saisissez 10 chiffres"),
         ("0" * 40, "saisissez 10 chiffres"),
     ],
@@ -78,6 +79,13 @@ def test_a_persons_phone_may_be_a_fixed_line_but_must_be_french_and_valid() -> N
         normalise_phone("06 pas un numéro")
 
 
+def test_a_person_can_be_texted_only_on_a_mobile() -> None:
+    assert mobile_or_none("+33612345678") == "+33612345678"
+    assert mobile_or_none("+33479123456") is None  # a fixed line
+    assert mobile_or_none("06 pas") is None  # typed before numbers were checked
+    assert mobile_or_none(None) is None
+
+
 class Invitation(BaseModel):
     mobile: MobilePhone
     phone: FrenchPhone | None = None
@@ -90,7 +98,8 @@ def test_the_mobile_phone_type_normalises_at_entry_and_says_why_it_refuses() -> 
     (error,) = refused.value.errors()
     assert error["loc"] == ("mobile",)
     # The message as the form or the API shows it: French, without pydantic's prefix.
-    assert error["msg"].startswith("Numéro refusé : « 04 79 12 34 56 » n'est pas un numéro de")
+    assert error["msg"].startswith("Numéro refusé : ce n'est pas un numéro de mobile ;")
+    assert "04 79" not in error["msg"]  # never echoed: a message may be logged
     with pytest.raises(ValidationError, match="n'est pas un numéro attribué"):
         Invitation(mobile="0612345678", phone="01 23")
 
