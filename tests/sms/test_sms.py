@@ -12,6 +12,7 @@ tests run the same at any hour, without sleeping.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from collections.abc import AsyncIterator
@@ -232,6 +233,22 @@ async def test_a_provider_down_or_slow_is_tried_again_and_nothing_goes_twice(
     row = await stack.row(written.id)
     assert (row.status, row.attempts, row.last_error) == (SmsStatus.SENT, 4, None)
     assert row.provider_message_id == str(received["message_id"])
+
+
+async def test_two_senders_at_once_send_each_sms_once(stack: SmsStack) -> None:
+    numbers = [mobile() for _ in range(6)]
+    written = [await stack.enqueue(to) for to in numbers]
+    await stack.switches(latency_ms=50)  # each call takes a while: the senders overlap
+
+    runs = await asyncio.gather(stack.send(), stack.send())
+
+    assert sum(sent for sent, _, _ in runs) == len(numbers)
+    for to in numbers:
+        assert len(await stack.received(to)) == 1
+    state = (await stack.sim.get("/sms/_state")).json()
+    for sms in written:
+        assert state["messages_by_key"][f"sms-{sms.id}"]["attempts"] == 1
+        assert (await stack.row(sms.id)).attempts == 1
 
 
 async def test_a_number_the_provider_refuses_is_refused_and_not_tried_again(
