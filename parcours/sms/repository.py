@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, CursorResult, Table, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parcours.carnet.models import Beneficiary
 from parcours.sms.models import SmsMessage
 from parcours.sms.rules import SmsStatus
 
@@ -28,6 +29,13 @@ class SmsRepository:
         result = await self.session.execute(statement, values)
         assert isinstance(result, CursorResult)
         return bool(result.rowcount)
+
+    async def person_phone(self, beneficiary_id: str) -> tuple[bool, str | None]:
+        """Whether the person is known (and not erased), and her phone."""
+        person = await self.session.get(Beneficiary, beneficiary_id)
+        if person is None or person.anonymised_at is not None:
+            return False, None
+        return True, person.phone
 
     async def get(self, sms_id: str) -> SmsMessage | None:
         return await self.session.scalar(

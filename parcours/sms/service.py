@@ -13,6 +13,10 @@ the provider's delivery report says whether it reached the phone (``record_deliv
         beneficiary_id=person.id,
     )
 
+To the person's own mobile (read from her carnet; ``NoMobile``, a 409 with the reason in
+French, when she has none): ``enqueue_sms_to_person(session, beneficiary_id=…, body=…,
+purpose=…, idempotency_key=…)``.
+
 Once per key: enqueueing again with the same key writes nothing (a retried activity, a double
 click). Never at night: an SMS written between 20:00 and 08:00 (Paris) waits for 08:00, and no
 sender sends during those hours. Each SMS at most once: a sender claims it in its own committed
@@ -35,7 +39,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parcours.core.db import new_id, transaction, utcnow
-from parcours.core.errors import NotFound, Unauthenticated
+from parcours.core.errors import Conflict, NotFound, Unauthenticated
 from parcours.core.settings import Settings
 from parcours.partners.adapters.http import PartnerError
 from parcours.partners.adapters.sms import SmsAdapter, sms_enabled
@@ -43,6 +47,7 @@ from parcours.sms.repository import SmsRepository
 from parcours.sms.rules import (
     SmsStatus,
     is_quiet,
+    mobile_or_none,
     normalise_mobile,
     quiet_hours_release,
     retry_delay,
@@ -98,6 +103,42 @@ async def enqueue_sms(
     row = await repository.by_key(idempotency_key)
     assert row is not None
     return SmsRead.model_validate(row)
+
+
+class NoMobile(Conflict):
+    """The person has no number an SMS can go to (none, or a fixed line)."""
+
+
+async def enqueue_sms_to_person(
+    session: AsyncSession,
+    *,
+    beneficiary_id: str,
+    body: str,
+    purpose: str,
+    idempotency_key: str,
+    now: datetime | None = None,
+) -> SmsRead:
+    """``enqueue_sms`` to the mobile of the person's carnet. ``NotFound`` for a person unknown
+    or erased; ``NoMobile`` (409, its reason in French, for the agent) when she has no mobile
+    number in her contact details."""
+    known, phone = await SmsRepository(session).person_phone(beneficiary_id)
+    if not known:
+        raise NotFound("Personne introuvable.")
+    mobile = mobile_or_none(phone)
+    if mobile is None:
+        raise NoMobile(
+            "Pas de SMS possible : la personne n'a pas de numéro de mobile dans ses coordonnées"
+            + (" (son numéro est celui d'un fixe)." if phone else ".")
+        )
+    return await enqueue_sms(
+        session,
+        to=mobile,
+        body=body,
+        purpose=purpose,
+        idempotency_key=idempotency_key,
+        beneficiary_id=beneficiary_id,
+        now=now,
+    )
 
 
 async def read_sms(session: AsyncSession, sms_id: str) -> SmsRead:

@@ -33,13 +33,20 @@ from api.routes import sms as sms_routes
 from cli.dev import DEV_SMS_API_KEY, DEV_SMS_REPORT_SECRET, sms_environment, where_sms_go
 from parcours.carnet.repository import CarnetRepository
 from parcours.core.db import transaction
-from parcours.core.errors import ParcoursError
+from parcours.core.errors import NotFound, ParcoursError
 from parcours.core.settings import Settings
 from parcours.partners.adapters.sms import SmsAdapter
 from parcours.sms.messages import DeliverSmsInput
 from parcours.sms.rules import InvalidPhone, SmsStatus
 from parcours.sms.schemas import SmsRead
-from parcours.sms.service import REPORT_SECRET_HEADER, enqueue_sms, read_sms, send_due_sms
+from parcours.sms.service import (
+    REPORT_SECRET_HEADER,
+    NoMobile,
+    enqueue_sms,
+    enqueue_sms_to_person,
+    read_sms,
+    send_due_sms,
+)
 from simulators.app import create_app as create_simulators
 from simulators.config import SimulatorConfig
 from tests.support.partners import add_person
@@ -325,18 +332,36 @@ async def test_without_a_provider_sms_wait_in_the_outbox(
     assert (await stack.row(written.id)).status is SmsStatus.PENDING
 
 
-async def test_a_persons_sms_go_with_her_and_are_erased_with_her(stack: SmsStack) -> None:
-    person = await add_person(stack.sessions)
-    async with transaction(stack.sessions) as session:
-        written = await enqueue_sms(
+async def text(sessions: async_sessionmaker[AsyncSession], person: str) -> SmsRead:
+    async with transaction(sessions) as session:
+        return await enqueue_sms_to_person(
             session,
-            to="07 61 22 33 44",
+            beneficiary_id=person,
             body="Votre rendez-vous de demain est annulé.",
             purpose="appointment_cancelled",
             idempotency_key=f"test-{uuid.uuid4()}",
-            beneficiary_id=person,
             now=MORNING,
         )
+
+
+async def test_an_sms_to_a_person_goes_to_her_mobile_or_says_why_not(stack: SmsStack) -> None:
+    person = await add_person(stack.sessions, phone="+33761223344")
+    written = await text(stack.sessions, person)
+    assert (written.recipient, written.beneficiary_id) == ("+33761223344", person)
+
+    fixed_line = await add_person(stack.sessions, phone="+33479123456")
+    with pytest.raises(NoMobile, match="son numéro est celui d'un fixe"):
+        await text(stack.sessions, fixed_line)
+    no_phone = await add_person(stack.sessions, phone=None)
+    with pytest.raises(NoMobile, match="pas de numéro de mobile dans ses coordonnées"):
+        await text(stack.sessions, no_phone)
+    with pytest.raises(NotFound):
+        await text(stack.sessions, str(uuid.uuid4()))
+
+
+async def test_a_persons_sms_go_with_her_and_are_erased_with_her(stack: SmsStack) -> None:
+    person = await add_person(stack.sessions, phone="07 61 22 33 44")
+    written = await text(stack.sessions, person)
     assert written.beneficiary_id == person
     async with transaction(stack.sessions) as session:
         await CarnetRepository(session).erase_personal_rows(person)
