@@ -412,3 +412,15 @@ def test_parcours_dev_sends_sms_to_the_simulated_provider_unless_one_is_set(
     real = settings.model_copy(update={"sms_url": "https://api.brevo.com", "sms_api_key": "k"})
     assert sms_environment(real) == {}
     assert "https://api.brevo.com" in where_sms_go(real)
+
+
+@pytest.mark.security
+async def test_the_platform_refuses_every_report_while_no_secret_is_set(
+    http: httpx.AsyncClient,
+) -> None:
+    """The real app (no ``PARCOURS_SMS_REPORT_SECRET`` in the test settings): an empty secret
+    never matches, even an empty header."""
+    report = {"messageId": 1, "event": "delivered"}
+    for headers in ({}, {REPORT_SECRET_HEADER: ""}, {REPORT_SECRET_HEADER: "anything"}):
+        answer = await http.post("/api/v1/sms/delivery-reports", json=report, headers=headers)
+        assert answer.status_code == 401, answer.text
