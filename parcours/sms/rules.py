@@ -111,6 +111,20 @@ def mobile_or_none(phone: str | None) -> str | None:
         return None
 
 
+def phone_shown(phone: str | None) -> str:
+    """A number as people read it in France (06 12 34 56 78, 0692 12 34 56); one that does not
+    parse (typed before numbers were checked) as it was typed; "" for none."""
+    if not phone:
+        return ""
+    try:
+        number = phonenumbers.parse(phone, "FR")
+    except NumberParseException:
+        return phone
+    if not phonenumbers.is_valid_number(number):
+        return phone
+    return phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+
+
 def is_quiet(at: datetime) -> bool:
     """Whether ``at`` (aware) falls in the quiet hours, Paris time."""
     local = at.astimezone(PARIS).time()

@@ -17,6 +17,7 @@ from parcours.sms.rules import (
     mobile_or_none,
     normalise_mobile,
     normalise_phone,
+    phone_shown,
     quiet_hours_release,
     status_after_report,
 )
@@ -84,6 +85,13 @@ def test_a_person_can_be_texted_only_on_a_mobile() -> None:
     assert mobile_or_none("+33479123456") is None  # a fixed line
     assert mobile_or_none("06 pas") is None  # typed before numbers were checked
     assert mobile_or_none(None) is None
+
+
+def test_a_phone_is_shown_as_people_read_it_in_france() -> None:
+    assert phone_shown("+33612345678") == "06 12 34 56 78"
+    assert phone_shown("+262692123456") == "0692 12 34 56"
+    assert phone_shown("06 pas un numéro") == "06 pas un numéro"  # typed before the checks
+    assert phone_shown(None) == ""
 
 
 class Invitation(BaseModel):
