@@ -47,6 +47,7 @@ from api.routes import (
     orientations,
     partners,
     resources,
+    sms,
     training_requests,
 )
 from api.templating import domain_error_page, error_page
@@ -220,6 +221,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         orientations,
         indicators,
         inbox,
+        sms,
     ):
         app.include_router(routes.router)
     # The journey's pages first: /parcours/nouveau must win over the carnet's /parcours/{id}.

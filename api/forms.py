@@ -24,6 +24,7 @@ FIELD_LABELS = {
     "birth_date": "Date de naissance",
     "nir": "Numéro de sécurité sociale",
     "email": "Adresse électronique",
+    "phone": "Téléphone",
     "postal_code": "Code postal",
     "territory": "Département",
     "rsa_opened_on": "Date d'ouverture du RSA",

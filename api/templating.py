@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from parcours.core.errors import ParcoursError
 from parcours.core.schemas import born_on, person_name
 from parcours.core.settings import ROOT
+from parcours.sms.rules import phone_shown
 
 templates = Jinja2Templates(directory=ROOT / "templates")
 
@@ -41,6 +42,8 @@ templates.env.globals.update(
     # A person's name and what tells namesakes apart, written as everywhere else.
     person_name=person_name,
     born_on=born_on,
+    # Phones are kept E.164 (+33612345678); people read 06 12 34 56 78.
+    phone_shown=phone_shown,
 )
 
 

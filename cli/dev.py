@@ -1,9 +1,10 @@
 """``parcours dev``: the whole platform on one machine, as docker-compose wires it in
 production — Temporal dev server (SQLite under the var directory), the partner simulators with
-the local mailbox, worker and API as separate processes, kept running by ``cli.supervisor`` (a
-component that stops is restarted). Unless an SMTP server is configured, every mail goes to
-that mailbox (``mail/`` in the var directory, listed at the simulators' /mailbox). Ctrl-C stops
-them all; data stays in the var directory for the next run."""
+the local mailbox and the SMS provider, worker and API as separate processes, kept running by
+``cli.supervisor`` (a component that stops is restarted). Unless an SMTP server is configured,
+every mail goes to that mailbox (``mail/`` in the var directory, listed at the simulators'
+/mailbox), and unless an SMS provider is, every SMS to the simulated one. Ctrl-C stops them
+all; data stays in the var directory for the next run."""
 
 from __future__ import annotations
 
@@ -58,6 +59,32 @@ def mail_environment(settings: Settings) -> dict[str, str]:
     }
 
 
+# What ``parcours dev`` gives the platform and the simulators when no SMS provider is set.
+DEV_SMS_API_KEY = "dev-sms-api-key"
+DEV_SMS_REPORT_SECRET = "dev-sms-report-secret"
+
+
+def sms_environment(settings: Settings) -> dict[str, str]:
+    """Unless an SMS provider is configured, every part sends its SMS to the simulators'
+    provider, which reports them delivered to the API."""
+    if settings.sms_url:
+        return {}
+    return {
+        "PARCOURS_SMS_URL": f"http://{settings.simulators_host}:{settings.simulators_port}/sms",
+        "PARCOURS_SMS_API_KEY": settings.sms_api_key or DEV_SMS_API_KEY,
+        "PARCOURS_SMS_REPORT_SECRET": settings.sms_report_secret or DEV_SMS_REPORT_SECRET,
+    }
+
+
+def where_sms_go(settings: Settings) -> str:
+    if settings.sms_url:
+        return f"envoyés par {settings.sms_url}"
+    return (
+        f"http://{settings.simulators_host}:{settings.simulators_port}/sms/_messages  "
+        "(fournisseur simulé)"
+    )
+
+
 def where_mails_go(settings: Settings) -> str:
     if settings.smtp_host:
         return f"envoyés par le serveur SMTP {settings.smtp_host}:{settings.smtp_port}"
@@ -93,6 +120,7 @@ def run_dev(settings: Settings, seed: bool = True) -> int:
         "DATABASE_URL": settings.database_url,
     }
     env.update(mail_environment(settings))
+    env.update(sms_environment(settings))
     ui_port = urlsplit(settings.temporal_ui_url).port or DEFAULT_UI_PORT
     supervisor = Supervisor(ROOT, env)
 
@@ -153,6 +181,7 @@ def run_dev(settings: Settings, seed: bool = True) -> int:
             f"  partenaires    http://{settings.simulators_host}:{settings.simulators_port}"
             "  (simulateurs CAF, France Travail, Région, structures)\n"
             f"  courriels      {where_mails_go(settings)}\n"
+            f"  SMS            {where_sms_go(settings)}\n"
             "  comptes de démonstration : nadia.benali@demo.parcours.fr (référente), "
             "claire.dumas@… (orientation), marc.vial@… (responsable), anne.roche@… "
             "(financeur Région), personne@demo.parcours.fr "

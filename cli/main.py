@@ -155,8 +155,8 @@ def seed_demo(people: int = typer.Option(50, help="Nombre de personnes à créer
 
 @app.command()
 def simulators() -> None:
-    """Serve the partner simulators (CAF, France Travail, Région, structures) and the local
-    mailbox (SMTP on PARCOURS_MAILBOX_SMTP_PORT, mails kept in PARCOURS_MAILBOX_DIR)."""
+    """Serve the partner simulators (CAF, France Travail, Région, structures, SMS provider) and
+    the local mailbox (SMTP on PARCOURS_MAILBOX_SMTP_PORT, mails kept in PARCOURS_MAILBOX_DIR)."""
     from simulators.server import run
 
     _setup("simulators")
@@ -171,6 +171,11 @@ def simulators() -> None:
         region_decides_alone=settings.simulators_region_decides_alone,
         mailbox_dir=str(settings.mailbox_folder),
         smtp_port=settings.mailbox_smtp_port,
+        # The SMS provider: the key and report secret the platform holds; "delivered" 2 s on.
+        sms_api_key=settings.sms_api_key or None,
+        sms_report_url=f"{settings.public_api_url}/api/v1/sms/delivery-reports",
+        sms_report_secret=settings.sms_report_secret,
+        sms_report_delay_s=2.0,
     )
 
 

@@ -1,5 +1,6 @@
-"""The simulators' HTTP app: one router per partner, the switches, a reset, and the local
-mailbox when configured (its SMTP server started with the app, its page at ``/mailbox``).
+"""The simulators' HTTP app: one router per partner (the SMS provider included), the switches,
+a reset, and the local mailbox when configured (its SMTP server started with the app, its page
+at ``/mailbox``).
 
 ``create_app(config)`` builds every partner's store once (``Partners``) and keeps it in
 ``app.state.partners``; ``POST /_reset`` swaps in a fresh one. Stores live in memory; their
@@ -19,7 +20,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 
-from simulators import caf, france_travail, mailbox, region, structures
+from simulators import caf, france_travail, mailbox, region, sms, structures
 from simulators.background import BackgroundWork
 from simulators.caf import CafRegistry
 from simulators.caf_feed import EventKind, generate_events
@@ -30,6 +31,7 @@ from simulators.faults import Partner, Switchboard, Switches
 from simulators.france_travail import FranceTravail, JobseekerCreate
 from simulators.funding import FundingDesk
 from simulators.mailbox import Mailbox, serve_smtp
+from simulators.sms import SmsGateway
 from simulators.structures import Structures
 
 
@@ -43,6 +45,7 @@ class Partners:
     france_travail: FranceTravail
     region: FundingDesk
     structures: Structures
+    sms: SmsGateway
 
     @classmethod
     def build(cls, config: SimulatorConfig) -> Partners:
@@ -78,6 +81,7 @@ class Partners:
             ),
             region=funding_desk(Partner.REGION, "REG-FORM", region.REGION_CEILING),
             structures=Structures(run_id, switches=switches, callbacks=callbacks),
+            sms=SmsGateway(run_id, config=config, switches=switches, background=background),
         )
         partners.load_demo()
         return partners
@@ -105,6 +109,7 @@ class Partners:
     async def aclose(self) -> None:
         await self.background.aclose()
         await self.callbacks.aclose()
+        await self.sms.aclose()
 
 
 def current_partners(request: Request) -> Partners:
@@ -172,9 +177,9 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
     app = FastAPI(
         title="Parcours — simulateurs des partenaires",
         description=(
-            "La CAF, France Travail, la Région et les structures, pour le développement et les "
-            "tests. Les interrupteurs (`/_switches`) rendent un partenaire lent, en panne, "
-            "muet après avoir agi, ou bavard (rappels en double)."
+            "La CAF, France Travail, la Région, les structures et le fournisseur de SMS, pour le "
+            "développement et les tests. Les interrupteurs (`/_switches`) rendent un partenaire "
+            "lent, en panne, muet après avoir agi, ou bavard (rappels en double)."
         ),
         version="1",
         lifespan=lifespan,
@@ -182,7 +187,14 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
     app.state.partners = Partners.build(config)
     app.add_exception_handler(PartnerError, render_partner_error)
     app.include_router(controls)
-    for partner_router in (caf.router, france_travail.router, region.router, structures.router):
+    partners_routers = (
+        caf.router,
+        france_travail.router,
+        region.router,
+        structures.router,
+        sms.router,
+    )
+    for partner_router in partners_routers:
         app.include_router(partner_router)
     if config.mailbox_dir is not None:
         app.state.mailbox = Mailbox(Path(config.mailbox_dir))

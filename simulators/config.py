@@ -39,3 +39,10 @@ class SimulatorConfig:
     mailbox_dir: str | None = None
     mailbox_smtp_host: str = "127.0.0.1"
     mailbox_smtp_port: int | None = None
+    # The SMS provider: the API key it expects (None: any non-empty key), where its delivery
+    # reports go (None: kept, not sent) with the shared secret, and how long after an SMS it
+    # reports it delivered on its own (None: only when told, ``POST /sms/_report/{id}``).
+    sms_api_key: str | None = None
+    sms_report_url: str | None = None
+    sms_report_secret: str = ""
+    sms_report_delay_s: float | None = None

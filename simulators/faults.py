@@ -26,6 +26,7 @@ class Partner(StrEnum):
     FRANCE_TRAVAIL = "france_travail"
     REGION = "region"
     STRUCTURES = "structures"
+    SMS = "sms"
 
 
 class Switches(BaseModel):

@@ -27,9 +27,15 @@ def run(
     mailbox_dir: str | None = DEFAULT_MAILBOX_DIR,
     smtp_port: int | None = DEFAULT_SMTP_PORT,
     log_level: str = "info",
+    sms_api_key: str | None = None,
+    sms_report_url: str | None = None,
+    sms_report_secret: str = "",
+    sms_report_delay_s: float | None = None,
 ) -> None:
     """Serve every partner on ``host:port`` until interrupted, and the local mailbox (SMTP on
-    ``host:smtp_port``, mails in ``mailbox_dir``) unless ``mailbox_dir`` is None."""
+    ``host:smtp_port``, mails in ``mailbox_dir``) unless ``mailbox_dir`` is None. The SMS
+    provider's delivery reports go to ``sms_report_url`` (with ``sms_report_secret``),
+    ``sms_report_delay_s`` after each SMS."""
     config = SimulatorConfig(
         callback_url=callback_url,
         callback_secret=callback_secret,
@@ -40,5 +46,9 @@ def run(
         mailbox_dir=mailbox_dir,
         mailbox_smtp_host=host,
         mailbox_smtp_port=smtp_port,
+        sms_api_key=sms_api_key,
+        sms_report_url=sms_report_url,
+        sms_report_secret=sms_report_secret,
+        sms_report_delay_s=sms_report_delay_s,
     )
     uvicorn.run(create_app(config), host=host, port=port, log_level=log_level)

@@ -35,6 +35,7 @@ from activities.mail import OutboxActivities
 from activities.management import DigestActivities
 from activities.orientations import ServiceOrientationActivities
 from activities.partners import CafImportActivities, PartnerActivities
+from activities.sms import SmsActivities
 from activities.training_requests import TrainingRequestActivities
 from parcours.core.settings import Settings, get_settings
 from parcours.management.incidents import PartnerIncidentLog
@@ -46,6 +47,7 @@ from workflows.mail import DeliverOutbox
 from workflows.management import DailyDigest
 from workflows.orientations import FranceTravailOrientationNotice, ServiceOrientation
 from workflows.partners import CafImport, PartnerLookup
+from workflows.sms import DeliverSms
 from workflows.training_requests import TrainingRequest
 
 # The workflows whose activities call partners: the CAF import and look-ups, orientations to
@@ -116,6 +118,7 @@ WORKFLOWS = [
     DailyDigest,
     InboxDaily,
     DeliverOutbox,
+    DeliverSms,
     *PARTNER_WORKFLOWS,
 ]
 
@@ -135,6 +138,7 @@ def build_worker(
     digest = DigestActivities(sessions, settings)
     outbox = OutboxActivities(sessions, settings)
     inbox = InboxActivities(sessions, settings)
+    sms = SmsActivities(sessions, settings)
     return Worker(
         client,
         task_queue=task_queue,
@@ -149,6 +153,7 @@ def build_worker(
             digest.send_digests,
             inbox.run_inbox_day,
             outbox.send_outbox_mails,
+            sms.send_due_sms,
             *(partners.activities if partners else []),
         ],
         max_concurrent_activities=50,

@@ -1,7 +1,7 @@
 """The Temporal schedules the worker makes sure exist when it starts: the daily retention sweep
 (RGPD), the managers' daily digest, the agents' inbox day (deadlines of the week, daily
 summaries), the reconciliation of the read model every few minutes, and the mail outbox every
-minute. Created once, kept if they already exist."""
+minute, the SMS outbox every minute. Created once, kept if they already exist."""
 
 from __future__ import annotations
 
@@ -34,11 +34,15 @@ from parcours.mail.messages import DeliverOutboxInput
 from parcours.management.messages import SCHEDULE_ID as DIGEST_SCHEDULE_ID
 from parcours.management.messages import WORKFLOW_ID as DIGEST_WORKFLOW_ID
 from parcours.management.messages import DailyDigestInput
+from parcours.sms.messages import SCHEDULE_ID as SMS_SCHEDULE_ID
+from parcours.sms.messages import WORKFLOW_ID as SMS_WORKFLOW_ID
+from parcours.sms.messages import DeliverSmsInput
 from workflows.carnet import RetentionSweep
 from workflows.inbox import InboxDaily
 from workflows.journey import ReconcileJourneys
 from workflows.mail import DeliverOutbox
 from workflows.management import DailyDigest
+from workflows.sms import DeliverSms
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +126,21 @@ async def ensure_schedules(client: Client, settings: Settings) -> None:
                 DeliverOutbox.run,
                 DeliverOutboxInput(),
                 id=OUTBOX_WORKFLOW_ID,
+                task_queue=settings.task_queue,
+            ),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(minutes=1))]),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        ),
+    )
+    # The SMS due now (held for the quiet hours, provider down), every minute.
+    await _keep(
+        client,
+        SMS_SCHEDULE_ID,
+        Schedule(
+            action=ScheduleActionStartWorkflow(
+                DeliverSms.run,
+                DeliverSmsInput(),
+                id=SMS_WORKFLOW_ID,
                 task_queue=settings.task_queue,
             ),
             spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(minutes=1))]),

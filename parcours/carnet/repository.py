@@ -27,6 +27,7 @@ from parcours.carnet.models import (
 )
 from parcours.core.db import utcnow
 from parcours.journey.models import JourneyRecord
+from parcours.sms.models import SmsMessage
 
 # Everything personal about a person, erased together.
 PERSONAL_TABLES: tuple[Any, ...] = (
@@ -39,6 +40,8 @@ PERSONAL_TABLES: tuple[Any, ...] = (
     Appointment,
     Document,
     Consent,
+    # Her number and the texts sent to her.
+    SmsMessage,
 )
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from parcours.core.schemas import PersonRef
 from parcours.journey.schemas import BeneficiaryRead, HandoverRead, JourneyRead
+from parcours.sms.schemas import FrenchPhone
 
 
 class Theme(StrEnum):
@@ -256,7 +257,8 @@ class AppointmentUpdate(Form):
 
 class ContactUpdate(Form):
     email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    phone: str | None = Field(default=None, max_length=20, pattern=r"^[0-9 +().-]{6,20}$")
+    # A French number (fixed or mobile, overseas included), kept E.164: SMS go to it.
+    phone: FrenchPhone | None = None
     address: str | None = Field(default=None, max_length=300)
     postal_code: str | None = Field(default=None, pattern=r"^\d{5}$")
     city: str | None = Field(default=None, max_length=100)

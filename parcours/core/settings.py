@@ -163,6 +163,21 @@ class Settings(BaseSettings):
     mailbox_dir: Path | None = None
     public_app_url: str = "http://127.0.0.1:8000"
 
+    # SMS (``parcours.sms``): sent through a transactional SMS provider speaking Brevo's HTTP
+    # interface, only when ``sms_url`` is set (``parcours dev`` points it at the simulator).
+    # Without it, SMS stay in the outbox. ``sms_sender``: the name the phone shows (11
+    # characters at most, letters and digits).
+    sms_url: str | None = None
+    sms_api_key: str = ""
+    sms_sender: str = Field(default="Parcours", min_length=1, max_length=11)
+    # The provider's delivery reports (``POST /api/v1/sms/delivery-reports``) carry this secret
+    # in the ``X-Parcours-Sms-Secret`` header; empty: every report is refused.
+    sms_report_secret: str = ""
+    # A message the provider did not take is tried again after this long, twice as long after
+    # each failure (an hour at most), up to ``sms_max_attempts`` times.
+    sms_retry_after_s: float = Field(default=60.0, ge=0)
+    sms_max_attempts: int = Field(default=20, ge=1)
+
     @model_validator(mode="after")
     def _database_in_var_dir(self) -> Settings:
         if not self.database_url:

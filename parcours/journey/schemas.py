@@ -23,6 +23,7 @@ from parcours.journey.messages import (
     Step,
     journey_workflow_id,
 )
+from parcours.sms.schemas import FrenchPhone
 
 
 class BeneficiaryCreate(BaseModel):
@@ -34,7 +35,8 @@ class BeneficiaryCreate(BaseModel):
     nir: str | None = Field(default=None, description="Numéro de sécurité sociale (15 chiffres)")
     caf_number: str | None = Field(default=None, max_length=20)
     email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    phone: str | None = Field(default=None, max_length=20)
+    # A French number (fixed or mobile, overseas included), kept E.164: SMS go to it.
+    phone: FrenchPhone | None = None
     address: str | None = Field(default=None, max_length=300)
     postal_code: str | None = Field(default=None, pattern=r"^\d{5}$")
     city: str | None = Field(default=None, max_length=100)

@@ -103,14 +103,14 @@ async def test_a_person_corrects_their_contact_details(
 
     corrected = await client.put(
         "/api/v1/me/contact",
-        json={"phone": "07 11 22 33 44", "address": "3 rue Neuve", "city": "Aix-les-Bains"},
+        json={"phone": "07 61 22 33 44", "address": "3 rue Neuve", "city": "Aix-les-Bains"},
     )
 
     assert corrected.status_code == 204, corrected.text
     seen_by_referent = await carnet(api.referent, beneficiary_id)
     who = seen_by_referent["beneficiary"]
     assert (who["phone"], who["address"], who["city"], who["postal_code"]) == (
-        "07 11 22 33 44",
+        "+33761223344",  # kept E.164
         "3 rue Neuve",
         "Aix-les-Bains",
         "73000",  # not sent, not changed
@@ -129,7 +129,7 @@ async def test_a_person_corrects_their_contact_details(
     refused = await client.put("/api/v1/me/contact", json={"email": "pas-une-adresse"})
     assert refused.status_code == 422
     assert [e["loc"][-1] for e in refused.json()["detail"]] == ["email"]
-    assert (await me(client))["beneficiary"]["phone"] == "07 11 22 33 44"
+    assert (await me(client))["beneficiary"]["phone"] == "+33761223344"
 
 
 async def test_a_person_gives_then_withdraws_consent_partner_by_partner(
@@ -279,7 +279,7 @@ async def test_a_person_downloads_their_data_then_is_erased_without_a_trace(
         "appointment": f"Permanence de la mairie {tag}",
         "plan": f"Passer le permis {tag}",
         "document": marker,
-        "new_phone": f"06{rng.randint(0, 99_999_999):08d}",
+        "new_phone": f"06{rng.randint(10_000_000, 29_999_999)}",  # 061…, 062…: allocated
         "new_address": f"{rng.randint(2, 99)} impasse des Gentianes {tag}",
     }
     payload = person_payload(
@@ -331,7 +331,7 @@ async def test_a_person_downloads_their_data_then_is_erased_without_a_trace(
         identity["last_name"],
     )
     assert data["beneficiary"]["nir"] == identity["nir"]
-    assert data["beneficiary"]["phone"] == written["new_phone"]
+    assert data["beneficiary"]["phone"] == f"+33{str(written['new_phone'])[1:]}"  # E.164
     assert [f["value"] for f in data["facts"]] == [written["fact"]]
     assert data["diagnosis"]["summary"] == written["diagnosis"]
     assert [a["objective"] for a in data["plan"]] == [written["plan"]]

@@ -42,6 +42,8 @@ On the time-skipping server (months of timers in seconds):
   (``reconcile_journeys``, ``retention_sweep``, ``daily_digest``): short, but a deploy can
   land while one retries.
 - ``deliver_outbox``: one run of the mail outbox's workflow (``DeliverOutbox``).
+- ``deliver_sms``: one run of the SMS outbox's workflow (``DeliverSms``; no provider
+  configured: nothing is sent, the history has the real shape).
 - ``inbox_daily``: one run of the inbox's daily workflow (``InboxDaily``).
 
 On a dev server that suggests continuing as new after a few events (``short_history_server``):
@@ -156,6 +158,8 @@ from parcours.partners.messages import (
 )
 from parcours.resources.models import ResourceService, ResourceStructure, Training
 from parcours.resources.text import normalise
+from parcours.sms.messages import WORKFLOW_ID as SMS_WORKFLOW_ID
+from parcours.sms.messages import DeliverSmsInput
 from parcours.training_requests.messages import (
     AnswerMoreInfoInput,
     ApproveTrainingInput,
@@ -179,6 +183,7 @@ from workflows.mail import DeliverOutbox
 from workflows.management import DailyDigest
 from workflows.orientations import FranceTravailOrientationNotice, ServiceOrientation
 from workflows.partners import CafImport, PartnerLookup
+from workflows.sms import DeliverSms
 from workflows.training_requests import TrainingRequest
 
 TASK_QUEUE = "record-histories"
@@ -771,6 +776,15 @@ async def deliver_outbox(r: Recorder) -> None:
     await r.keep("deliver_outbox", handle)
 
 
+async def deliver_sms(r: Recorder) -> None:
+    """One run of the SMS outbox's workflow (started every minute by its schedule)."""
+    handle = await r.client.start_workflow(
+        DeliverSms.run, DeliverSmsInput(), id=SMS_WORKFLOW_ID, task_queue=TASK_QUEUE
+    )
+    await handle.result()
+    await r.keep("deliver_sms", handle)
+
+
 async def inbox_daily(r: Recorder) -> None:
     """One run of the inbox's daily workflow (deadlines of the week, daily summaries)."""
     handle = await r.client.start_workflow(
@@ -839,6 +853,7 @@ SCENARIOS: dict[str, tuple[Server, Scenario]] = {
     "orientation_decision_requested": ("time-skipping", orientation_decision_requested),
     "scheduled_runs": ("time-skipping", scheduled_runs),
     "deliver_outbox": ("time-skipping", deliver_outbox),
+    "deliver_sms": ("time-skipping", deliver_sms),
     "inbox_daily": ("time-skipping", inbox_daily),
     "journey_continued_as_new": ("short-history", journey_continued_as_new),
     "caf_import_continued_as_new": ("short-history", caf_import_continued_as_new),

@@ -69,6 +69,8 @@ PUBLIC = {
     ("GET", "/deconnexion/proconnect/retour"),
     ("POST", "/api/v1/partners/callbacks"),
     ("POST", "/api/v1/partners/{partner}/callbacks"),
+    # The SMS provider's webhook, with its shared secret (tests/sms/test_sms.py).
+    ("POST", "/api/v1/sms/delivery-reports"),
 }
 
 COVERED = {

@@ -31,6 +31,7 @@ from parcours.inbox.messages import InboxDailyInput
 from parcours.journey.messages import ReconcileInput
 from parcours.mail.messages import DeliverOutboxInput
 from parcours.management.messages import DailyDigestInput
+from parcours.sms.messages import DeliverSmsInput
 from simulators.caf_feed import EventKind, RsaEvent, events_to_csv, generate_events
 from simulators.synthetic import SAVOIE_COMMUNES
 from tests.support.accounts import Staff
@@ -50,6 +51,7 @@ from workflows.inbox import InboxDaily
 from workflows.journey import ReconcileJourneys
 from workflows.mail import DeliverOutbox
 from workflows.management import DailyDigest
+from workflows.sms import DeliverSms
 
 pytestmark = pytest.mark.security
 
@@ -148,6 +150,7 @@ async def scheduled_runs(client: Client, settings: Settings) -> None:
         (DailyDigest.run, DailyDigestInput()),
         (InboxDaily.run, InboxDailyInput()),
         (DeliverOutbox.run, DeliverOutboxInput()),
+        (DeliverSms.run, DeliverSmsInput()),
         # A century: nobody in the test database is due (erasing a session's worth of people
         # whose journeys live on other servers would take minutes); the run is what counts.
         (RetentionSweep.run, RetentionSweepInput(retention_months=1200)),

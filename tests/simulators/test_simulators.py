@@ -242,7 +242,7 @@ async def test_switches_are_read_and_checked(sim: httpx.AsyncClient) -> None:
     assert (await sim.put("/_switches/structures", json=switches)).status_code == 200
 
     everything = (await sim.get("/_switches")).json()
-    assert set(everything) == {"caf", "france_travail", "region", "structures"}
+    assert set(everything) == {"caf", "france_travail", "region", "structures", "sms"}
     assert everything["structures"] | switches == everything["structures"]
     assert (await sim.put("/_switches/msa", json={})).status_code == 404
     assert (await sim.put("/_switches/caf", json={"fail_rate": 2})).status_code == 422

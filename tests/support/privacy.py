@@ -30,7 +30,7 @@ def recognisable_person() -> dict[str, Any]:
         "nir": nir_number.validate(nir),
         "caf_number": f"CAF{tag}",
         "email": f"helene.{tag}@exemple.fr",
-        "phone": f"07{rng.randint(0, 99_999_999):08d}",
+        "phone": f"07{rng.randint(30_000_000, 99_999_999)}",  # 073… to 079…: allocated
         "address": f"{rng.randint(2, 99)} chemin des Épinettes {tag}",
         "postal_code": "73300",
         "city": "Saint-Jean-de-Maurienne",

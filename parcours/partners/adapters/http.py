@@ -14,12 +14,13 @@ log = logging.getLogger(__name__)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
-PartnerName = Literal["caf", "france_travail", "region", "structures"]
+PartnerName = Literal["caf", "france_travail", "region", "structures", "sms"]
 PARTNER_NAMES: dict[str, str] = {
     "caf": "la CAF",
     "france_travail": "France Travail",
     "region": "la Région",
     "structures": "la structure",
+    "sms": "le fournisseur de SMS",
 }
 _RETRYABLE_4XX = frozenset({408, 429})
 
@@ -61,12 +62,14 @@ class PartnerClient:
         timeout_s: float = 10.0,
         connect_timeout_s: float = 3.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
+        """``headers``: sent on every call (a provider's API key)."""
         self.partner = partner
         self._http = httpx.AsyncClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
-            headers={"User-Agent": "Parcours/1 (SPIE)"},
+            headers={"User-Agent": "Parcours/1 (SPIE)", **(headers or {})},
             transport=transport,
         )
 
