@@ -86,7 +86,7 @@ class ConvocationLetter:
     place_address: tuple[str, ...]
     agent_name: str
     # Printed under the date of the letter (« Chambéry, le … »); the letter's date.
-    written_at: str
+    written_in: str
     written_on: date
     accessibility: str | None = None
     agent_role: str | None = None
@@ -160,11 +160,14 @@ def convocation_html(letter: ConvocationLetter) -> str:
 
 
 def render_convocation_pdf(letter: ConvocationLetter) -> bytes:
-    """The convocation letter as a PDF (A4, fonts subset and embedded: a few tens of kB)."""
+    """The convocation letter as a PDF (A4, fonts subset and embedded: a few tens of kB),
+    tagged PDF/UA so that screen readers read it in order (RGAA)."""
     # Imported here: WeasyPrint loads Pango when imported, which only letter-making processes
     # (the worker's activities, the tests) need.
     from weasyprint import CSS, HTML
 
     document = HTML(string=convocation_html(letter), base_url=str(LETTERS))
-    pdf: bytes = document.write_pdf(stylesheets=[CSS(filename=str(LETTERS / "convocation.css"))])
+    pdf: bytes = document.write_pdf(
+        stylesheets=[CSS(filename=str(LETTERS / "convocation.css"))], pdf_variant="pdf/ua-1"
+    )
     return pdf

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from pypdf import PdfReader
+from pypdf.generic import DictionaryObject
 
 from parcours.appointments.letters import (
     KIND_LABELS,
@@ -41,7 +42,7 @@ LETTER = ConvocationLetter(
     accessibility="Accès de plain-pied, boucle magnétique à l'accueil",
     agent_name="Amélie Dupré",
     agent_role="référente RSA",
-    written_at="Chambéry",
+    written_in="Chambéry",
     written_on=date(2026, 12, 1),
 )
 
@@ -102,6 +103,17 @@ def test_names_with_accents_and_apostrophes_print_as_written() -> None:
 def test_markup_in_a_value_is_printed_not_interpreted() -> None:
     text = text_of(render_convocation_pdf(replace(LETTER, person_name="<b>Martin</b> & fils")))
     assert "<b>Martin</b> & fils" in text
+
+
+def test_the_letter_is_tagged_for_screen_readers_and_its_title_names_no_one() -> None:
+    reader = PdfReader(BytesIO(render_convocation_pdf(LETTER)))
+    catalog = reader.root_object
+    # PDF/UA: a tagged PDF, read in order.
+    mark_info = catalog["/MarkInfo"]
+    assert isinstance(mark_info, DictionaryObject) and bool(mark_info["/Marked"])
+    assert catalog["/Lang"] == "fr"
+    assert reader.metadata is not None and reader.metadata.title is not None
+    assert "RDV-2026-0042" in reader.metadata.title and "Martin" not in reader.metadata.title
 
 
 def test_a_letter_stays_small() -> None:
