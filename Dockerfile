@@ -47,6 +47,12 @@ ENV PATH=/opt/venv/bin:$PATH \
     PARCOURS_API_HOST=0.0.0.0 \
     PARCOURS_API_PORT=8000 \
     PARCOURS_WORKER_METRICS_ADDRESS=0.0.0.0:9464
+# WeasyPrint's libraries (convocation letters as PDF, parcours/appointments/letters.py): Pango,
+# HarfBuzz's subsetter and a font with every French letter (the Makefile installs the same).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 parcours \
     && useradd --system --uid 10001 --gid parcours --home-dir /app --no-create-home \
         --shell /usr/sbin/nologin parcours

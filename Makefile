@@ -5,6 +5,11 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 JS_STAMP := node_modules/.installed
 CHROMIUM_STAMP := $(VENV)/.chromium
+WEASYPRINT_STAMP := $(VENV)/.weasyprint
+# What WeasyPrint (convocation letters as PDF) loads: Pango (with HarfBuzz, fontconfig), HarfBuzz's
+# font subsetter (small PDFs; required by WeasyPrint's next versions) and a font with every
+# French letter.
+WEASYPRINT_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: install run test test-postgres bench lint format clean
@@ -27,16 +32,21 @@ $(CHROMIUM_STAMP): | $(PY_STAMP)
 	command -v chromium >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium)
 	touch $@
 
+# Debian's packages for WeasyPrint, installed only when one is missing.
+$(WEASYPRINT_STAMP): | $(PY_STAMP)
+	dpkg -s $(WEASYPRINT_PACKAGES) >/dev/null 2>&1 || ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $(WEASYPRINT_PACKAGES))
+	touch $@
+
 ## Run the whole platform: Temporal dev server, worker, API and pages on http://127.0.0.1:8000
-run: install
+run: install $(WEASYPRINT_STAMP)
 	$(BIN)/parcours dev
 
 ## Run every test (SQLite by default; DATABASE_URL=postgresql+asyncpg://… for PostgreSQL)
-test: install $(CHROMIUM_STAMP)
+test: install $(CHROMIUM_STAMP) $(WEASYPRINT_STAMP)
 	$(BIN)/pytest -q
 	$(BIN)/pytest -q -m isolated
 
-test-postgres: install $(CHROMIUM_STAMP)
+test-postgres: install $(CHROMIUM_STAMP) $(WEASYPRINT_STAMP)
 	DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test $(BIN)/pytest -q
 	DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test $(BIN)/pytest -q -m isolated
 

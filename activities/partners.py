@@ -60,6 +60,7 @@ from parcours.partners.messages import (
     PARTNER_UNAVAILABLE,
     PERSON_INCOMPLETE,
     PERSON_UNKNOWN,
+    SEND_APPOINTMENT_TO_FRANCE_TRAVAIL,
     SEND_STRUCTURE_ORIENTATION,
     SUBMIT_TRAINING_REQUEST_REGION,
     WITHDRAW_TRAINING_REQUEST_REGION,
@@ -68,6 +69,8 @@ from parcours.partners.messages import (
     CafImportPlan,
     CafImportRef,
     CafLookupResult,
+    FranceTravailAppointmentInput,
+    FranceTravailAppointmentResult,
     FranceTravailLookupResult,
     PartnerLookupInput,
     PartnerReceipt,
@@ -289,6 +292,42 @@ class PartnerActivities:
                 if known is not None and known.france_travail_id != receipt.identifier:
                     known.france_travail_id = receipt.identifier
         return PartnerReceipt(reference=receipt.reference, replayed=replayed)
+
+    @activity.defn(name=SEND_APPOINTMENT_TO_FRANCE_TRAVAIL.activity)
+    async def send_appointment_to_france_travail(
+        self, data: FranceTravailAppointmentInput
+    ) -> FranceTravailAppointmentResult:
+        """Send an appointment and its status to France Travail (once per key), only with the
+        person's consent: without it (or without NIR, or erased) nothing is sent and the result
+        says why — an appointment's life goes on without France Travail."""
+        try:
+            async with transaction(self.sessions) as session:
+                appointment = await PartnerDataService(session).france_travail_appointment(data)
+        except (ConsentMissing, PersonUnknown, PersonIncomplete) as error:
+            skipped = {
+                ConsentMissing: "consent_missing",
+                PersonUnknown: "person_unknown",
+                PersonIncomplete: "person_incomplete",
+            }[type(error)]
+            activity.logger.info(
+                "appointment not sent to France Travail",
+                extra={"appointment_id": data.appointment_id, "skipped": skipped},
+            )
+            return FranceTravailAppointmentResult(
+                sent=False,
+                skipped=skipped,
+                reason=str(error),
+            )
+        receipt, replayed = await partner_http_call(
+            lambda: self.adapters.france_travail.send_appointment(
+                appointment, key=data.idempotency_key
+            ),
+            incidents=self.incidents,
+            beneficiary_id=data.beneficiary_id,
+        )
+        return FranceTravailAppointmentResult(
+            sent=True, reference=receipt.reference, replayed=replayed
+        )
 
     @activity.defn(name=SUBMIT_TRAINING_REQUEST_REGION.activity)
     async def submit_training_request(self, data: TrainingRequestInput) -> PartnerReceipt:

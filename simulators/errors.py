@@ -9,9 +9,15 @@ from fastapi.responses import JSONResponse
 class PartnerError(Exception):
     status_code = 400
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, code: str | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        # The partner's own error code, for partners whose APIs answer one (France Travail).
+        self.code = code
+
+
+class Forbidden(PartnerError):
+    status_code = 403
 
 
 class NotFound(PartnerError):
@@ -28,4 +34,7 @@ class Unprocessable(PartnerError):
 
 async def render_partner_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, PartnerError)
-    return JSONResponse(status_code=error.status_code, content={"detail": error.detail})
+    content = {"detail": error.detail}
+    if error.code is not None:
+        content["code"] = error.code
+    return JSONResponse(status_code=error.status_code, content=content)

@@ -2,8 +2,9 @@
 
 Switches act on a partner's *operations* (the calls Parcours makes), never on the control
 endpoints (``_state``, ``_decide``…) that tests and demos use to drive and inspect the partner.
-A failure happens before the work (the partner is down); a hold happens after it (the partner did
-the work, the client gave up waiting), which is what idempotency keys are for.
+A failure happens before the work (the partner is down); a hold or a lost answer happens after it
+(the partner did the work, the client gave up waiting or got a 500), which is what idempotency
+keys are for.
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ class Switches(BaseModel):
         ge=0,
         description="Les N prochains appels sont traités, puis la réponse est retenue hold_ms",
     )
+    fail_after_next: int = Field(
+        default=0,
+        ge=0,
+        description="Les N prochains appels sont traités, puis la réponse est perdue (500)",
+    )
     hold_ms: int = Field(
         default=30_000, ge=0, le=600_000, description="Durée de la retenue (timeout_next)"
     )
@@ -67,6 +73,8 @@ class Injection:
     latency_s: float = 0.0
     fail_status: int | None = None
     hold_s: float = 0.0
+    # Answered instead of the partner's answer, after the work is done.
+    lost_answer_status: int | None = None
 
 
 class Switchboard:
@@ -111,6 +119,12 @@ class Switchboard:
             )
             traffic.held += 1
             return Injection(latency_s=latency_s, hold_s=switches.hold_ms / 1000)
+        if switches.fail_after_next:
+            self._switches[partner] = switches.model_copy(
+                update={"fail_after_next": switches.fail_after_next - 1}
+            )
+            traffic.failed += 1
+            return Injection(latency_s=latency_s, lost_answer_status=500)
         return Injection(latency_s=latency_s)
 
 
@@ -118,6 +132,7 @@ _FAILURE_DETAILS = {
     500: "Erreur interne du partenaire (panne simulée).",
     503: "Service du partenaire indisponible (panne simulée).",
 }
+_LOST_ANSWER_DETAIL = "Erreur interne du partenaire après traitement (réponse perdue, simulée)."
 
 RouteHandler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -140,6 +155,11 @@ def partner_route(partner: Partner) -> type[APIRoute]:
                         content={"detail": _FAILURE_DETAILS[injection.fail_status]},
                     )
                 response = await handle(request)
+                if injection.lost_answer_status is not None and response.status_code < 400:
+                    return JSONResponse(
+                        status_code=injection.lost_answer_status,
+                        content={"detail": _LOST_ANSWER_DETAIL},
+                    )
                 if injection.hold_s:
                     # The work is done and stored; only the answer is late.
                     await asyncio.sleep(injection.hold_s)

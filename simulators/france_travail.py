@@ -1,6 +1,6 @@
 """France Travail: who is registered (found by NIR and birth date), professional orientation
-notices, training funding requests (AIF) with their decisions, and entries into work reported
-back to Parcours."""
+notices, partners' appointments and their statuses (« Rendez-vous partenaire »), training
+funding requests (AIF) with their decisions, and entries into work reported back to Parcours."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Body, Depends, Request, Response
+from pydantic import AwareDatetime, BaseModel, Field, ValidationError, model_validator
 
 from simulators.callbacks import CallbackRecord, CallbackSender
-from simulators.errors import NotFound
+from simulators.errors import Forbidden, NotFound, PartnerError
 from simulators.faults import Partner, partner_route
 from simulators.funding import FundingDesk, add_training_routes
 from simulators.idempotency import IdempotencyLedger, Outcome, idempotency_key
@@ -87,6 +87,100 @@ class OrientationRecord(BaseModel):
 Contract = Literal["cdi", "cdd", "interim", "business_creation", "inclusion", "other"]
 
 
+# --- « Rendez-vous partenaire »: a partner's appointments with a person, and their statuses.
+# The shape of France Travail's partner-appointment API as partners (RDV-Insertion) send it:
+# the partner's appointment id, date, duration, theme, motif (ORI orientation, ACC first
+# accompaniment, AUT other), contact modality, individual or collective reception, who booked
+# it, the partner organisation, the status; the person as France Travail's other partner calls
+# identify them (NIR, birth date); the consent the partner collected to share it.
+AppointmentStatus = Literal["PRIS", "EFFECTUE", "ABSENT", "ABSENT_EXCUSE", "ANNULE"]
+
+
+class AppointmentOrganisation(BaseModel):
+    code: Literal["CD", "FT", "DCD", "IND"] = Field(
+        description="CD conseil départemental, FT France Travail, DCD délégataire, IND autre"
+    )
+    libelle: str = Field(min_length=1, max_length=200)
+
+
+class ConsentMarker(BaseModel):
+    recueilli: bool = Field(description="La personne a consenti au partage avec France Travail")
+    dateRecueil: date | None = None
+
+
+class PartnerAppointment(BaseModel):
+    # France Travail's field names, as its API spells them.
+    id: str = Field(min_length=1, max_length=100, description="Identifiant du partenaire")
+    person: PersonRef
+    date: AwareDatetime
+    duree: int = Field(ge=5, le=480, description="Durée en minutes")
+    theme: str = Field(min_length=1, max_length=200)
+    motif: Literal["ORI", "ACC", "AUT"]
+    modaliteContact: Literal["PHYSIQUE", "TELEPHONE", "VISIO"]
+    typeReception: Literal["IND", "COL"]
+    initiateur: Literal["USAGER", "PARTENAIRE"]
+    organisme: AppointmentOrganisation
+    statut: AppointmentStatus
+    motifAbsence: str | None = Field(default=None, max_length=50)
+    origine: str = Field(min_length=1, max_length=50)
+    consentement: ConsentMarker | None = None
+
+    @model_validator(mode="after")
+    def _excuse_goes_with_an_excused_absence(self) -> PartnerAppointment:
+        if (self.statut == "ABSENT_EXCUSE") != (self.motifAbsence is not None):
+            raise ValueError("motifAbsence est exigé pour ABSENT_EXCUSE, et seulement pour lui")
+        return self
+
+
+class AppointmentReceipt(BaseModel):
+    reference: str
+    id: str
+    statut: AppointmentStatus
+    identifier: str | None = Field(
+        description="Identifiant France Travail, si la personne est connue"
+    )
+
+
+class AppointmentRecord(BaseModel):
+    """One status of one appointment, as France Travail received it."""
+
+    reference: str
+    idempotency_key: str
+    received_at: datetime
+    appointment: PartnerAppointment
+
+
+class InvalidRequest(PartnerError):
+    status_code = 400
+
+
+def partner_appointment(appointment_id: str, payload: Any) -> PartnerAppointment:
+    """The body read as France Travail reads it, refused with its error codes."""
+    try:
+        appointment = PartnerAppointment.model_validate(payload)
+    except ValidationError as error:
+        fields = ", ".join(
+            ".".join(str(part) for part in e["loc"]) or "corps" for e in error.errors()
+        )
+        raise InvalidRequest(
+            f"Requête invalide ({error.error_count()} erreur(s)) : {fields}.",
+            code="REQUETE_INVALIDE",
+        ) from None
+    if appointment.id != appointment_id:
+        raise InvalidRequest(
+            f"L'identifiant du rendez-vous ({appointment.id}) diffère de celui de l'adresse "
+            f"({appointment_id}).",
+            code="IDENTIFIANT_INCOHERENT",
+        )
+    if appointment.consentement is None or not appointment.consentement.recueilli:
+        raise Forbidden(
+            "Le consentement de la personne au partage avec France Travail n'est pas indiqué : "
+            "le rendez-vous n'est pas enregistré.",
+            code="CONSENTEMENT_ABSENT",
+        )
+    return appointment
+
+
 class EmploymentReport(BaseModel):
     """An entry into work as France Travail learns it (a DPAE, a declaration)."""
 
@@ -119,6 +213,10 @@ class FranceTravail:
         self._jobseekers: dict[str, IndividualRead] = {}
         self._orientations: dict[str, OrientationRecord] = {}
         self.orientation_ledger = IdempotencyLedger()
+        # Every status received, in order; the appointments as they stand, by the partner's id.
+        self._appointment_updates: list[AppointmentRecord] = []
+        self._appointments: dict[str, AppointmentRecord] = {}
+        self.appointment_ledger = IdempotencyLedger()
         self.searches = 0
 
     def register(self, body: JobseekerCreate) -> IndividualRead:
@@ -170,6 +268,28 @@ class FranceTravail:
 
         return self.orientation_ledger.once(key, body, register)
 
+    def receive_appointment(self, key: str, body: PartnerAppointment) -> Outcome:
+        def record() -> dict[str, Any]:
+            reference = f"FT-RDV-{self._run_id}-{len(self._appointment_updates) + 1:06d}"
+            received = AppointmentRecord(
+                reference=reference,
+                idempotency_key=key,
+                received_at=datetime.now(UTC),
+                appointment=body,
+            )
+            self._appointment_updates.append(received)
+            self._appointments[body.id] = received
+            known = self.find(body.person.nir, body.person.birth_date)
+            receipt = AppointmentReceipt(
+                reference=reference,
+                id=body.id,
+                statut=body.statut,
+                identifier=known.identifier if known else None,
+            )
+            return receipt.model_dump(mode="json")
+
+        return self.appointment_ledger.once(key, body, record)
+
     async def report_employment(self, body: EmploymentReport, *, wait: bool) -> EmploymentSent:
         known = self.find(body.nir, body.birth_date)
         callback = await self._callbacks.send(
@@ -197,6 +317,14 @@ class FranceTravail:
                 record.model_dump(mode="json") for record in self._orientations.values()
             ],
             "orientations_by_key": self.orientation_ledger.snapshot(),
+            "appointment_updates": [
+                record.model_dump(mode="json") for record in self._appointment_updates
+            ],
+            "appointments": {
+                appointment_id: record.model_dump(mode="json")
+                for appointment_id, record in self._appointments.items()
+            },
+            "appointments_by_key": self.appointment_ledger.snapshot(),
             **self.funding.state(),
         }
 
@@ -239,6 +367,26 @@ async def notify_orientation(
     body: ProfessionalOrientationCreate, agency: Agency, key: Key
 ) -> Response:
     return agency.notify_orientation(key, body).response()
+
+
+@operations.put(
+    "/rendez-vous-partenaire/v1/rendez-vous/{appointment_id}",
+    summary="Transmettre un rendez-vous partenaire et son statut (idempotent par clé)",
+    response_model=AppointmentReceipt,
+    responses={
+        400: {"description": "Requête invalide (code REQUETE_INVALIDE, IDENTIFIANT_INCOHERENT)"},
+        403: {"description": "Consentement de la personne absent (code CONSENTEMENT_ABSENT)"},
+    },
+)
+async def receive_appointment(
+    appointment_id: str,
+    agency: Agency,
+    key: Key,
+    # Read as France Travail reads it (its own error codes), not by FastAPI's validation.
+    body: Annotated[Any, Body()],
+) -> Response:
+    appointment = partner_appointment(appointment_id, body)
+    return agency.receive_appointment(key, appointment).response()
 
 
 @controls.post("/_individus", status_code=201, summary="Inscrire une personne (tests, démo)")

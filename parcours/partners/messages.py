@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -205,6 +205,16 @@ CANCEL_STRUCTURE_ORIENTATION = PartnerCall(
 )
 
 
+# An appointment and each of its statuses (issue 14, item 7): France Travail must receive every
+# status once and may be in maintenance for hours, like the orientation notices.
+SEND_APPOINTMENT_TO_FRANCE_TRAVAIL = PartnerCall(
+    "send_appointment_to_france_travail",
+    "france_travail",
+    FRANCE_TRAVAIL_RETRY,
+    schedule_to_close=timedelta(days=3),
+)
+
+
 def idempotency_key(step: str) -> str:
     """The key of one partner call of this workflow: its id plus the step (make the step
     unique within the workflow, e.g. with the journey's event number when a step can recur).
@@ -298,6 +308,68 @@ class StructureCancellationInput(PartnerCallInput):
     orientation_id: str
     reference: str
     reason: Literal["journey_closed"] = "journey_closed"
+
+
+AppointmentKind = Literal[
+    "orientation",
+    "accompaniment",
+    "follow_up",
+    "multidisciplinary_team",
+    "collective_session",
+]
+# planifié, honoré, absent excusé, absent non excusé, annulé.
+AppointmentStatus = Literal[
+    "planned", "attended", "excused_absence", "unexcused_absence", "cancelled"
+]
+# Why an absence was excused, as a category: the person's own words (which may tell of their
+# health) stay in the carnet, never in Temporal nor at France Travail.
+AbsenceExcuse = Literal[
+    "work_or_training", "personal_impediment", "administrative", "transport", "other"
+]
+
+
+def france_travail_appointment_step(appointment_id: str, status: str, version: int = 0) -> str:
+    """The step of one status of one appointment sent to France Travail, for
+    ``idempotency_key``: each status is sent once; ``version`` grows when the same status
+    comes back with other facts (an appointment planned again at another time)."""
+    return f"france-travail-appointment-{appointment_id}-{status}-{version}"
+
+
+class FranceTravailAppointmentInput(PartnerCallInput):
+    """One appointment and its current status, for France Travail: ids, dates and statuses
+    only (the activity reads the person and the structure from SQL)."""
+
+    appointment_id: str = Field(min_length=1, max_length=100)
+    status: AppointmentStatus
+    excuse: AbsenceExcuse | None = None
+    kind: AppointmentKind
+    # The first accompaniment appointment (where the contrat d'engagement is built).
+    first_accompaniment: bool = False
+    starts_at: AwareDatetime
+    duration_minutes: int = Field(ge=5, le=480)
+    modality: Literal["in_person", "phone", "video"] = "in_person"
+    collective: bool = False
+    booked_by: Literal["person", "agent"] = "agent"
+    # The structure that receives the person (France Travail's « organisme »).
+    structure_id: str | None = None
+
+    @model_validator(mode="after")
+    def _an_excuse_only_for_an_excused_absence(self) -> FranceTravailAppointmentInput:
+        if (self.status == "excused_absence") != (self.excuse is not None):
+            raise ValueError("an excuse goes with an excused absence, and only with it")
+        return self
+
+
+class FranceTravailAppointmentResult(Message):
+    """``sent``: France Travail holds this status (``replayed`` when an earlier attempt had
+    already delivered it). Otherwise ``skipped`` says why nothing was sent (no consent, the
+    person erased or without NIR) and ``reason`` says it in French."""
+
+    sent: bool
+    skipped: Literal["consent_missing", "person_unknown", "person_incomplete"] | None = None
+    reason: str | None = None
+    reference: str | None = None
+    replayed: bool = False
 
 
 class PartnerReceipt(Message):

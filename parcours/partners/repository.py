@@ -216,6 +216,9 @@ class PartnerRepository:
         consent = await self.session.get(Consent, (beneficiary_id, partner))
         return consent is not None and consent.granted
 
+    async def consent(self, beneficiary_id: str, partner: str) -> Consent | None:
+        return await self.session.get(Consent, (beneficiary_id, partner))
+
     async def current_facts(
         self, beneficiary_id: str, keys: Iterable[tuple[str, str]]
     ) -> dict[tuple[str, str], SituationFact]:

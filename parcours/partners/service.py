@@ -20,8 +20,20 @@ from parcours.carnet.schemas import Source, Theme
 from parcours.core.db import utcnow
 from parcours.core.errors import ParcoursError
 from parcours.partners.adapters.caf import FAMILY_SITUATIONS, CafRights
-from parcours.partners.adapters.france_travail import JobseekerRead, PersonRef, ReferentRef
+from parcours.partners.adapters.france_travail import (
+    FT_MODALITIES,
+    FT_ORGANISATIONS,
+    FT_STATUSES,
+    FT_THEMES,
+    AppointmentOrganisation,
+    ConsentMarker,
+    JobseekerRead,
+    PartnerAppointment,
+    PersonRef,
+    ReferentRef,
+)
 from parcours.partners.adapters.structures import OrientedPerson
+from parcours.partners.messages import FranceTravailAppointmentInput
 from parcours.partners.repository import PartnerRepository
 
 PARTNER_NAMES = {
@@ -220,6 +232,51 @@ class PartnerDataService:
             birth_date=person.birth_date,
             phone=person.phone,
             email=person.email,
+        )
+
+    async def france_travail_appointment(
+        self, data: FranceTravailAppointmentInput
+    ) -> PartnerAppointment:
+        """The appointment as France Travail's « Rendez-vous partenaire » takes it, if the person
+        consented to share with France Travail (else ``ConsentMissing``) and has a NIR (else
+        ``PersonIncomplete``)."""
+        person = await self.person_for(data.beneficiary_id, "france_travail")
+        consent = await self.partners.consent(data.beneficiary_id, "france_travail")
+        structure = await self.partners.structure(data.structure_id) if data.structure_id else None
+        if structure is None:
+            organisation = AppointmentOrganisation(
+                code="CD", libelle=f"Département {person.territory}"
+            )
+        else:
+            organisation = AppointmentOrganisation(
+                code=FT_ORGANISATIONS.get(structure.kind, "IND"),
+                libelle=structure.name,
+            )
+        if data.kind == "orientation":
+            motif = "ORI"
+        elif data.kind == "accompaniment" and data.first_accompaniment:
+            motif = "ACC"
+        else:
+            motif = "AUT"
+        return PartnerAppointment.model_validate(
+            {
+                "id": data.appointment_id,
+                "person": self.identity(person),
+                "date": data.starts_at,
+                "duree": data.duration_minutes,
+                "theme": FT_THEMES[data.kind],
+                "motif": motif,
+                "modaliteContact": FT_MODALITIES[data.modality],
+                "typeReception": "COL" if data.collective else "IND",
+                "initiateur": "USAGER" if data.booked_by == "person" else "PARTENAIRE",
+                "organisme": organisation,
+                "statut": FT_STATUSES[data.status],
+                "motifAbsence": data.excuse.upper() if data.excuse else None,
+                "consentement": ConsentMarker(
+                    recueilli=True,
+                    dateRecueil=consent.changed_at.date() if consent else None,
+                ),
+            }
         )
 
     async def referent(self, referent_id: str | None) -> ReferentRef | None:

@@ -28,6 +28,11 @@ CALLS: dict[str, tuple[calls.PartnerCall, type[BaseModel], type[BaseModel]]] = {
         calls.ProfessionalOrientationInput,
         calls.PartnerReceipt,
     ),
+    "send_appointment_to_france_travail": (
+        calls.SEND_APPOINTMENT_TO_FRANCE_TRAVAIL,
+        calls.FranceTravailAppointmentInput,
+        calls.FranceTravailAppointmentResult,
+    ),
     "submit_training_request_region": (
         calls.SUBMIT_TRAINING_REQUEST["region"],
         calls.TrainingRequestInput,

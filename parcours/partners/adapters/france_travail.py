@@ -1,10 +1,12 @@
-"""France Travail: find a person (NIR and birth date) with their registration, and notify it
-of a professional orientation (idempotent by key)."""
+"""France Travail: find a person (NIR and birth date) with their registration, notify it of a
+professional orientation, send it partners' appointments and their statuses (« Rendez-vous
+partenaire »), each idempotent by key."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict
 
@@ -62,6 +64,70 @@ class OrientationReceipt(BaseModel):
     identifier: str | None = None
 
 
+# --- « Rendez-vous partenaire » ----------------------------------------------------------------
+# France Travail's partner-appointment API, in the shape partners (RDV-Insertion) send it: its
+# field names and codes. Its status list has no excused absence (RDV-Insertion sends ANNULE,
+# rdv-insertion#2457 asks for one): Parcours sends ABSENT_EXCUSE with a reason code, which the
+# local simulator accepts; production maps it when France Travail publishes its code.
+FT_STATUSES: dict[str, str] = {
+    "planned": "PRIS",
+    "attended": "EFFECTUE",
+    "excused_absence": "ABSENT_EXCUSE",
+    "unexcused_absence": "ABSENT",
+    "cancelled": "ANNULE",
+}
+FT_MODALITIES = {"in_person": "PHYSIQUE", "phone": "TELEPHONE", "video": "VISIO"}
+# Which organisation receives the person, in France Travail's codes.
+FT_ORGANISATIONS = {"departement": "CD", "france_travail": "FT"}
+FT_THEMES = {
+    "orientation": "RSA orientation",
+    "accompaniment": "RSA accompagnement",
+    "follow_up": "RSA suivi",
+    "multidisciplinary_team": "RSA équipe pluridisciplinaire",
+    "collective_session": "RSA information collective",
+}
+ORIGIN = "PARCOURS"
+
+
+class AppointmentOrganisation(BaseModel):
+    code: Literal["CD", "FT", "DCD", "IND"]
+    libelle: str
+
+
+class ConsentMarker(BaseModel):
+    """The consent Parcours holds for sharing with France Travail: France Travail refuses an
+    appointment without it."""
+
+    recueilli: bool
+    dateRecueil: date | None = None
+
+
+class PartnerAppointment(BaseModel):
+    id: str
+    person: PersonRef
+    date: datetime
+    duree: int
+    theme: str
+    motif: Literal["ORI", "ACC", "AUT"]
+    modaliteContact: Literal["PHYSIQUE", "TELEPHONE", "VISIO"]
+    typeReception: Literal["IND", "COL"]
+    initiateur: Literal["USAGER", "PARTENAIRE"]
+    organisme: AppointmentOrganisation
+    statut: Literal["PRIS", "EFFECTUE", "ABSENT", "ABSENT_EXCUSE", "ANNULE"]
+    motifAbsence: str | None = None
+    origine: str = ORIGIN
+    consentement: ConsentMarker
+
+
+class AppointmentReceipt(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    reference: str
+    id: str
+    statut: str
+    identifier: str | None = None
+
+
 class FranceTravailAdapter:
     def __init__(self, client: PartnerClient) -> None:
         self.client = client
@@ -83,6 +149,20 @@ class FranceTravailAdapter:
     ) -> tuple[OrientationReceipt, bool]:
         receipt, replayed = await self.client.call(
             "POST", "/orientations", key=key, body=orientation, result=OrientationReceipt
+        )
+        assert receipt is not None
+        return receipt, replayed
+
+    async def send_appointment(
+        self, appointment: PartnerAppointment, *, key: str
+    ) -> tuple[AppointmentReceipt, bool]:
+        """Create or update the appointment at France Travail with its current status."""
+        receipt, replayed = await self.client.call(
+            "PUT",
+            f"/rendez-vous-partenaire/v1/rendez-vous/{quote(appointment.id, safe='')}",
+            key=key,
+            body=appointment,
+            result=AppointmentReceipt,
         )
         assert receipt is not None
         return receipt, replayed

@@ -1,0 +1,173 @@
+"""Convocation letters: what a letter says (``ConvocationLetter``, plain values the appointments
+service fills from SQL) and the PDF WeasyPrint prints from it
+(``templates/appointments/letters/convocation.html`` and its print style sheet), kept in the
+carnet's documents as proof that the person was convoked.
+
+Rendering is pure and synchronous (a few tens of milliseconds of CPU): call it from an activity
+or a worker thread, never from a workflow or on the event loop of a busy request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from parcours.core.settings import ROOT
+
+PARIS = ZoneInfo("Europe/Paris")
+LETTERS = ROOT / "templates" / "appointments" / "letters"
+
+AppointmentKind = Literal[
+    "orientation",
+    "accompaniment",
+    "follow_up",
+    "multidisciplinary_team",
+    "collective_session",
+]
+
+# How the letter names each kind of appointment (« Objet », body).
+KIND_LABELS: dict[str, str] = {
+    "orientation": "rendez-vous d'orientation",
+    "accompaniment": "rendez-vous d'accompagnement",
+    "follow_up": "rendez-vous de suivi",
+    "multidisciplinary_team": "passage devant l'équipe pluridisciplinaire",
+    "collective_session": "réunion d'information collective",
+}
+
+MANDATORY = "Ce rendez-vous est obligatoire."
+# Only the équipe pluridisciplinaire gives its opinion on a sanction (code de l'action sociale
+# et des familles, L. 262-52): the other kinds never threaten one in writing.
+SANCTION_WARNING = "Votre absence non justifiée peut entraîner une sanction (suspension du RSA)."
+
+_DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+_MONTHS = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
+
+
+@dataclass(frozen=True)
+class ConvocationLetter:
+    """Everything one convocation letter prints, as plain values.
+
+    ``starts_at`` must be aware (it is printed in Paris time). Address lines are printed as
+    given, one per line, in the window of the envelope."""
+
+    reference: str
+    kind: AppointmentKind
+    starts_at: datetime
+    duration: timedelta
+    # Who writes: the département and the structure that convokes.
+    department: str
+    structure_name: str
+    structure_address: tuple[str, ...]
+    structure_phone: str
+    structure_email: str
+    # Whom the letter is for.
+    person_name: str
+    person_address: tuple[str, ...]
+    # Where and with whom.
+    place_name: str
+    place_address: tuple[str, ...]
+    agent_name: str
+    # Printed under the date of the letter (« Chambéry, le … »); the letter's date.
+    written_in: str
+    written_on: date
+    accessibility: str | None = None
+    agent_role: str | None = None
+    # What to bring (« votre pièce d'identité, … »), if anything.
+    bring: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.starts_at.tzinfo is None:
+            raise ValueError("starts_at must be aware: the letter prints it in Paris time")
+        if self.kind not in KIND_LABELS:
+            raise ValueError(f"unknown appointment kind: {self.kind!r}")
+
+    @property
+    def kind_label(self) -> str:
+        return KIND_LABELS[self.kind]
+
+    @property
+    def sanctionable(self) -> bool:
+        return self.kind == "multidisciplinary_team"
+
+
+def french_day(value: date) -> str:
+    """« mardi 15 décembre 2026 » (« 1er » for the first of the month)."""
+    day = "1er" if value.day == 1 else str(value.day)
+    return f"{_DAYS[value.weekday()]} {day} {_MONTHS[value.month - 1]} {value.year}"
+
+
+def french_time(moment: datetime) -> str:
+    """« 9 h 30 », « 14 h » — in Paris time."""
+    local = moment.astimezone(PARIS)
+    return f"{local.hour} h {local.minute:02d}" if local.minute else f"{local.hour} h"
+
+
+def french_datetime(moment: datetime) -> str:
+    """« mardi 15 décembre 2026 à 9 h 30 », in Paris time."""
+    return f"{french_day(moment.astimezone(PARIS).date())} à {french_time(moment)}"
+
+
+def french_duration(duration: timedelta) -> str:
+    """« 45 minutes », « 1 h », « 1 h 30 »."""
+    minutes = int(duration.total_seconds() // 60)
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return f"{rest} minutes"
+    return f"{hours} h {rest:02d}" if rest else f"{hours} h"
+
+
+def _environment(directory: Path) -> Environment:
+    return Environment(
+        loader=FileSystemLoader(directory),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+_templates = _environment(LETTERS)
+
+
+def convocation_html(letter: ConvocationLetter) -> str:
+    """The letter as the HTML WeasyPrint prints (also what a page could preview)."""
+    return _templates.get_template("convocation.html").render(
+        letter=letter,
+        starts=french_datetime(letter.starts_at),
+        duration=french_duration(letter.duration),
+        written_on=french_day(letter.written_on),
+        mandatory=MANDATORY,
+        sanction_warning=SANCTION_WARNING if letter.sanctionable else None,
+    )
+
+
+def render_convocation_pdf(letter: ConvocationLetter) -> bytes:
+    """The convocation letter as a PDF (A4, fonts subset and embedded: a few tens of kB),
+    tagged PDF/UA so that screen readers read it in order (RGAA)."""
+    # Imported here: WeasyPrint loads Pango when imported, which only letter-making processes
+    # (the worker's activities, the tests) need.
+    from weasyprint import CSS, HTML
+
+    document = HTML(string=convocation_html(letter), base_url=str(LETTERS))
+    pdf: bytes = document.write_pdf(
+        stylesheets=[CSS(filename=str(LETTERS / "convocation.css"))], pdf_variant="pdf/ua-1"
+    )
+    return pdf
