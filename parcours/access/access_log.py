@@ -1,5 +1,5 @@
-"""The DPO's tools on the access log: a département's administrator or délégué·e à la
-protection des données searches who read or changed whose carnet (by person, agent, period,
+"""The DPO's tools on the access log: a département's administrator, délégué·e à la
+protection des données or managers search who read or changed whose carnet (by person, agent, period,
 action) and exports it as CSV; and the report of unusual access (an agent reading many carnets
 outside her follow-up list in a day) that the managers' daily digest carries.
 
@@ -104,22 +104,35 @@ class AccessLogService:
         subject = f"user:{f.agent_id}" if f.agent_id else f"territory:{self.territory}"
         log_admin(self.session, self.principal, subject, "read", what)
 
+    async def _rows(
+        self,
+        f: AccessLogFilter,
+        ids: list[str] | None,
+        du: date,
+        au: date,
+        *,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[tuple[AccessLogEntry, User, Structure | None, Beneficiary | None]], int]:
+        """The département's log lines the filter selects (none when a name matched nobody),
+        newest first, and how many there are in all."""
+        if ids == []:
+            return [], 0
+        return await self.log.search(
+            self.territory,
+            beneficiary_ids=ids,
+            agent_id=f.agent_id or None,
+            start=day_start(du),
+            end=day_start(au + timedelta(days=1)),
+            action=f.action,
+            limit=limit,
+            offset=offset,
+        )
+
     async def search(self, f: AccessLogFilter, *, limit: int, offset: int) -> AccessLogPage:
         du, au = self._period(f)
         matches, ids = await self._people(f)
-        rows: list[tuple[AccessLogEntry, User, Structure | None, Beneficiary | None]] = []
-        total = 0
-        if ids != []:
-            rows, total = await self.log.search(
-                self.territory,
-                beneficiary_ids=ids,
-                agent_id=f.agent_id or None,
-                start=day_start(du),
-                end=day_start(au + timedelta(days=1)),
-                action=f.action,
-                limit=limit,
-                offset=offset,
-            )
+        rows, total = await self._rows(f, ids, du, au, limit=limit, offset=offset)
         self._logged(f, ids, "access_log.search")
         return AccessLogPage(
             du=du,
@@ -136,18 +149,7 @@ class AccessLogService:
         and the file's name."""
         du, au = self._period(f)
         _, ids = await self._people(f)
-        rows: list[tuple[AccessLogEntry, User, Structure | None, Beneficiary | None]] = []
-        if ids != []:
-            rows, _ = await self.log.search(
-                self.territory,
-                beneficiary_ids=ids,
-                agent_id=f.agent_id or None,
-                start=day_start(du),
-                end=day_start(au + timedelta(days=1)),
-                action=f.action,
-                limit=MAX_EXPORT_LINES,
-                offset=0,
-            )
+        rows, _ = await self._rows(f, ids, du, au, limit=MAX_EXPORT_LINES, offset=0)
         self._logged(f, ids, "access_log.export")
         return access_log_csv([_line(*row) for row in rows]), (
             f"journal-des-acces-{self.territory}-{du.isoformat()}-{au.isoformat()}.csv"

@@ -49,7 +49,9 @@ ROLE_LABELS = {
     Role.DPO: "Délégué·e à la protection des données",
 }
 # Who searches and exports the access log of their département.
-ACCESS_LOG_ROLES = frozenset({Role.ADMIN, Role.DPO})
+# The département's administrator and DPO, and its managers: their digest points them to an
+# agent's day in the log when she read many carnets outside her list, and the link must open.
+ACCESS_LOG_ROLES = frozenset({Role.ADMIN, Role.DPO, Role.MANAGER})
 
 # Which roles may run each journey action (on a journey they can see).
 ACTION_ROLES: dict[str, frozenset[Role]] = {
@@ -216,11 +218,11 @@ def allowed_actions(p: Principal, names: list[str]) -> list[str]:
 
 
 def ensure_access_log_reader(p: Principal) -> Principal:
-    """The département's administrator or DPO, else refused (403)."""
+    """The département's administrator, DPO or managers, else refused (403)."""
     if p.role not in ACCESS_LOG_ROLES:
         raise Forbidden(
-            "Le journal des accès est réservé à l'administrateur·rice du département et à son "
-            "ou sa délégué·e à la protection des données."
+            "Le journal des accès est réservé à l'administrateur·rice du département, à son "
+            "ou sa délégué·e à la protection des données et à ses responsables."
         )
     return p
 

@@ -33,7 +33,7 @@ FIELDS = {
     "au": "Au",
     "action": "Action",
 }
-# The console's tabs: an administrator's all, a DPO's this one only.
+# The console's tabs: an administrator's all, a DPO's or a manager's this one only.
 DPO_TABS = {"journal-des-acces": "Journal des accès"}
 
 
