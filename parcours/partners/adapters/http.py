@@ -10,6 +10,8 @@ from typing import Any, Literal, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from parcours.core.tracing import instrument_http
+
 log = logging.getLogger(__name__)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -72,6 +74,7 @@ class PartnerClient:
             headers={"User-Agent": "Parcours/1 (SPIE)", **(headers or {})},
             transport=transport,
         )
+        instrument_http(self._http)
 
     async def aclose(self) -> None:
         await self._http.aclose()
