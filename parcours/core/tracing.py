@@ -73,6 +73,10 @@ _HEADER_PREFIXES = ("http.request.header.", "http.response.header.")
 # What an ``exception`` event keeps: its type (the message may quote a value).
 _EXCEPTION_KEPT = frozenset({"exception.type", "exception.escaped"})
 
+# The httpx extension a caller sets when a request's path carries a person's identifier (the
+# CAF's allocataire number): the span shows this pattern instead of the path.
+TRACED_PATH = "parcours_traced_path"
+
 _provider: TracerProvider | None = None
 
 
@@ -194,7 +198,21 @@ def instrument_http(client: httpx.AsyncClient) -> None:
         return
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
-    HTTPXClientInstrumentor.instrument_client(client, tracer_provider=_provider)
+    HTTPXClientInstrumentor.instrument_client(
+        client, tracer_provider=_provider, request_hook=_traced_path
+    )
+
+
+async def _traced_path(span: trace.Span, request: Any) -> None:
+    """A request whose path names a person (``TRACED_PATH`` in its extensions) is traced
+    under the path's pattern."""
+    pattern = (request.extensions or {}).get(TRACED_PATH)
+    if not pattern or not span.is_recording():
+        return
+    scheme, netloc = request.url.scheme, request.url.netloc.decode("ascii")
+    url = urlunsplit((scheme, netloc, pattern, "", ""))
+    span.set_attribute("http.url", url)
+    span.set_attribute("url.full", url)
 
 
 class WithoutPersonalData(SpanExporter):

@@ -1,8 +1,10 @@
 """Traces, end to end: a référent's request that orients a person to a service is one trace —
 the HTTP request, the journey's update, the read model's SQL write and the call to the
 structure — each span's parent in the same trace; and no span carries the person's name or
-NIR, even when the référent searched for them by name. Without an OTLP endpoint, nothing is
-traced at all.
+NIR, even when the référent searched for them by name. Also: a database error leaves its
+type and not the values it quotes; a CAF look-up is traced without the allocataire number;
+with an OTLP endpoint, ``configure_tracing`` sends the spans there under the service's name
+(``OTEL_SERVICE_NAME`` if set); without one, nothing is traced at all.
 
 The app, a worker, their Temporal client, database engine and partners' clients are built
 here, inside ``traced_by`` (an in-memory exporter for this test only), next to the partner
@@ -11,10 +13,15 @@ stack's simulators; the rest of the session stays untraced.
 
 from __future__ import annotations
 
+import http.server
+import os
+import subprocess
+import sys
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -30,8 +37,10 @@ from activities.journey import JourneySettlementActivities, ReadModelActivities
 from api.app import create_app
 from parcours.core import tracing
 from parcours.core.db import create_engine, create_sessionmaker
-from parcours.core.settings import Settings
+from parcours.core.settings import ROOT, Settings
 from parcours.core.tracing import new_tracer_provider, temporal_interceptors, traced_by
+from parcours.partners.adapters.caf import CafAdapter
+from parcours.partners.adapters.http import PartnerClient
 from tests.support.accounts import Staff
 from tests.support.clients import ApiClients, api_clients
 from tests.support.partners import PartnerStack, unique_nir, with_partner_routes
@@ -267,3 +276,70 @@ def test_an_error_leaves_its_type_not_its_message() -> None:
         "exception.escaped": "False",
     }
     assert "188047311512352" not in _text(sent)
+
+
+async def test_a_caf_look_up_is_traced_without_the_allocataire_number() -> None:
+    exported = InMemorySpanExporter()
+    unknown = httpx.MockTransport(lambda request: httpx.Response(404, json={"detail": "?"}))
+    with traced_by(new_tracer_provider("parcours-test", exported)):
+        client = PartnerClient("caf", "http://caf.test", transport=unknown)
+    try:
+        assert await CafAdapter(client).beneficiary("7345612", key="lookup-1") is None
+    finally:
+        await client.aclose()
+    (call,) = exported.get_finished_spans()
+    assert call.attributes and call.attributes["http.url"] == (
+        "http://caf.test/beneficiaries/{caf_number}"
+    )
+    assert "7345612" not in _text(call)
+
+
+# What ``parcours api`` runs first, in a process of its own (the provider is global, once per
+# process): one span sent, then the process exits.
+EXPORTING = """
+from parcours.core.tracing import configure_tracing
+provider = configure_tracing("parcours-api")
+tracer = provider.get_tracer("test")
+with tracer.start_as_current_span("GET /api/v1/journeys", attributes={"http.url": "/?q=Dupont"}):
+    pass
+provider.shutdown()
+"""
+
+
+class _Collector(http.server.BaseHTTPRequestHandler):
+    received: ClassVar[list[tuple[str, bytes]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((self.path, body))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.end_headers()
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("named", [None, "parcours-api-savoie"])
+def test_an_endpoint_sends_the_spans_over_otlp_under_the_service_name(named: str | None) -> None:
+    port = free_port()
+    _Collector.received = []
+    collector = http.server.ThreadingHTTPServer(("127.0.0.1", port), _Collector)
+    thread = threading.Thread(target=collector.serve_forever, daemon=True)
+    thread.start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{port}"
+    if named:
+        env["OTEL_SERVICE_NAME"] = named
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", EXPORTING], cwd=ROOT, env=env, capture_output=True, timeout=60
+        )
+    finally:
+        collector.shutdown()
+        collector.server_close()
+    assert done.returncode == 0, done.stderr.decode()
+    ((path, body),) = _Collector.received
+    assert path == "/v1/traces"
+    assert (named or "parcours-api").encode() in body
+    assert b"GET /api/v1/journeys" in body and b"Dupont" not in body

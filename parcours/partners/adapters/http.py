@@ -10,7 +10,7 @@ from typing import Any, Literal, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from parcours.core.tracing import instrument_http
+from parcours.core.tracing import TRACED_PATH, instrument_http
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +88,12 @@ class PartnerClient:
         body: BaseModel | None = None,
         result: type[Model],
         not_found_is_none: bool = False,
+        traced_as: str | None = None,
     ) -> tuple[Model | None, bool]:
         """Send one request with ``key`` as its idempotency key and parse the answer.
+
+        ``traced_as``: the path's pattern, for a path that carries a person's identifier
+        (traces show the pattern, never the identifier).
 
         Returns the parsed answer (None for a 404 when ``not_found_is_none``) and whether the
         partner replayed a stored answer (the same key had already done the work).
@@ -100,7 +104,13 @@ class PartnerClient:
         if content is not None:
             headers["Content-Type"] = "application/json"
         try:
-            response = await self._http.request(method, path, content=content, headers=headers)
+            response = await self._http.request(
+                method,
+                path,
+                content=content,
+                headers=headers,
+                extensions={TRACED_PATH: traced_as} if traced_as else None,
+            )
         except httpx.TimeoutException as error:
             raise PartnerUnavailable(
                 self.partner, f"{name} n'a pas répondu à temps ({type(error).__name__})."
