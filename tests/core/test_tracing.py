@@ -254,6 +254,7 @@ async def test_without_an_endpoint_nothing_is_traced(
     # Nothing listens to the engine's statements (the app's own listener is on "connect").
     assert len(engine.sync_engine.dispatch.before_cursor_execute) == 0
     await engine.dispose()
+    assert not getattr(create_app(settings), "_is_instrumented_by_opentelemetry", False)
 
 
 def test_an_error_leaves_its_type_not_its_message() -> None:
