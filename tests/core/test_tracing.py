@@ -35,6 +35,7 @@ from temporalio.worker import Worker
 
 from activities.journey import JourneySettlementActivities, ReadModelActivities
 from api.app import create_app
+from cli.dev import where_traces_go
 from parcours.core import tracing
 from parcours.core.db import create_engine, create_sessionmaker
 from parcours.core.settings import ROOT, Settings
@@ -344,3 +345,11 @@ def test_an_endpoint_sends_the_spans_over_otlp_under_the_service_name(named: str
     assert path == "/v1/traces"
     assert (named or "parcours-api").encode() in body
     assert b"GET /api/v1/journeys" in body and b"Dupont" not in body
+
+
+def test_parcours_dev_says_where_the_traces_go(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in tracing.ENDPOINT_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    assert where_traces_go().startswith("désactivées")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")
+    assert where_traces_go() == "OTLP vers http://collector:4318 (parcours-api, parcours-worker)"
