@@ -108,7 +108,7 @@ def new_tracer_provider(
 ) -> TracerProvider:
     """A provider whose spans reach ``exporter`` without personal data (``batch``: from a
     background thread, as in production; else as each span ends, as tests read them)."""
-    resource = Resource.create({SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME", service_name)})
+    resource = Resource.create({SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME") or service_name})
     provider = TracerProvider(resource=resource)
     filtered = WithoutPersonalData(exporter)
     provider.add_span_processor(
