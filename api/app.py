@@ -51,6 +51,7 @@ from api.routes import (
     training_requests,
 )
 from api.templating import domain_error_page, error_page
+from api.tracing import trace_requests
 from parcours.access.service import AccountService
 from parcours.core.db import create_engine, create_sessionmaker
 from parcours.core.errors import ParcoursError, Unavailable
@@ -246,6 +247,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
             return FileResponse(DSFR_DIST / "favicon" / "favicon.ico", media_type="image/x-icon")
 
     app.mount("/static/app", StaticFiles(directory=ROOT / "api" / "static"), name="app-static")
+    trace_requests(app)
     return app
 
 

@@ -21,6 +21,7 @@ from cli.temporal_server import dev_server_command
 from demo.requests import demo_requests_summary, seed_demo_requests
 from demo.seed import demo_feed_summary, seed_caf_feed
 from parcours.core.settings import ROOT, Settings
+from parcours.core.tracing import tracing_endpoint
 
 DEFAULT_UI_PORT = 8233
 
@@ -93,6 +94,15 @@ def where_mails_go(settings: Settings) -> str:
         f" SMTP {settings.simulators_host}:{settings.mailbox_smtp_port}, fichiers .eml dans"
         f" {_shown(settings.mailbox_folder)})"
     )
+
+
+def where_traces_go() -> str:
+    """The API and the worker trace themselves (``configure_tracing``) from the environment
+    they inherit."""
+    endpoint = tracing_endpoint()
+    if endpoint is None:
+        return "désactivées (définir OTEL_EXPORTER_OTLP_ENDPOINT pour les envoyer)"
+    return f"OTLP vers {endpoint} (parcours-api, parcours-worker)"
 
 
 def _shown(path: Path) -> str:
@@ -182,6 +192,7 @@ def run_dev(settings: Settings, seed: bool = True) -> int:
             "  (simulateurs CAF, France Travail, Région, structures)\n"
             f"  courriels      {where_mails_go(settings)}\n"
             f"  SMS            {where_sms_go(settings)}\n"
+            f"  traces         {where_traces_go()}\n"
             "  comptes de démonstration : nadia.benali@demo.parcours.fr (référente), "
             "claire.dumas@… (orientation), marc.vial@… (responsable), anne.roche@… "
             "(financeur Région), personne@demo.parcours.fr "

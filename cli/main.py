@@ -10,6 +10,7 @@ import typer
 from cli.admin import app as admin_commands
 from parcours.core.logging import configure_logging
 from parcours.core.settings import ROOT, get_settings
+from parcours.core.tracing import configure_tracing
 
 app = typer.Typer(help="Parcours — orientation et accompagnement (SPIE).", no_args_is_help=True)
 
@@ -39,6 +40,7 @@ def worker() -> None:
     from cli.worker import run_worker
 
     _setup("worker")
+    configure_tracing("parcours-worker")
     asyncio.run(run_worker(get_settings()))
 
 
@@ -50,6 +52,7 @@ def api() -> None:
     from api.app import create_app
 
     _setup("api")
+    configure_tracing("parcours-api")
     settings = get_settings()
     uvicorn.run(
         create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None

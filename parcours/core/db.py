@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from parcours.core.tracing import instrument_engine
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes on every backend (SQLite keeps no time zone)."""
@@ -66,10 +68,11 @@ def create_engine(url: str, *, pool_size: int | None = None) -> AsyncEngine:
             # (an erasure leaves no copy; see ``leave_no_copy``).
             cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
-
-        return engine
-    sizing = fixed or {"pool_size": 10, "max_overflow": 20}
-    return create_async_engine(url, pool_pre_ping=True, **sizing)
+    else:
+        sizing = fixed or {"pool_size": 10, "max_overflow": 20}
+        engine = create_async_engine(url, pool_pre_ping=True, **sizing)
+    instrument_engine(engine)
+    return engine
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -46,6 +46,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from parcours.core.errors import Conflict, Unavailable
 from parcours.core.settings import Settings
+from parcours.core.tracing import temporal_interceptors
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,8 @@ async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
         runtime=runtime,
+        # Traced when the process traces (the workers built on this client as well).
+        interceptors=temporal_interceptors(),
     )
 
 

@@ -100,5 +100,6 @@ class CafAdapter:
             key=key,
             result=CafBeneficiary,
             not_found_is_none=True,
+            traced_as="/beneficiaries/{caf_number}",
         )
         return found

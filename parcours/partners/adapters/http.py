@@ -10,6 +10,8 @@ from typing import Any, Literal, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from parcours.core.tracing import TRACED_PATH, instrument_http
+
 log = logging.getLogger(__name__)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -72,6 +74,7 @@ class PartnerClient:
             headers={"User-Agent": "Parcours/1 (SPIE)", **(headers or {})},
             transport=transport,
         )
+        instrument_http(self._http)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -85,8 +88,12 @@ class PartnerClient:
         body: BaseModel | None = None,
         result: type[Model],
         not_found_is_none: bool = False,
+        traced_as: str | None = None,
     ) -> tuple[Model | None, bool]:
         """Send one request with ``key`` as its idempotency key and parse the answer.
+
+        ``traced_as``: the path's pattern, for a path that carries a person's identifier
+        (traces show the pattern, never the identifier).
 
         Returns the parsed answer (None for a 404 when ``not_found_is_none``) and whether the
         partner replayed a stored answer (the same key had already done the work).
@@ -97,7 +104,13 @@ class PartnerClient:
         if content is not None:
             headers["Content-Type"] = "application/json"
         try:
-            response = await self._http.request(method, path, content=content, headers=headers)
+            response = await self._http.request(
+                method,
+                path,
+                content=content,
+                headers=headers,
+                extensions={TRACED_PATH: traced_as} if traced_as else None,
+            )
         except httpx.TimeoutException as error:
             raise PartnerUnavailable(
                 self.partner, f"{name} n'a pas répondu à temps ({type(error).__name__})."
