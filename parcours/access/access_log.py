@@ -1,7 +1,7 @@
 """The DPO's tools on the access log: a département's administrator, délégué·e à la
-protection des données or managers search who read or changed whose carnet (by person, agent, period,
-action) and exports it as CSV; and the report of unusual access (an agent reading many carnets
-outside her follow-up list in a day) that the managers' daily digest carries.
+protection des données or managers search who read or changed whose carnet (by person, agent,
+period, action) and export it as CSV; and the report of unusual access (an agent reading many
+carnets outside her follow-up list in a day) that the managers' daily digest carries.
 
 Reading the log is itself an access: each search and export is logged, with its filters'
 subject (the person or agent looked for)."""
