@@ -24,6 +24,7 @@ from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
+from activities.appointments import AppointmentActivities
 from activities.carnet import RetentionActivities
 from activities.inbox import InboxActivities
 from activities.journey import (
@@ -39,6 +40,7 @@ from activities.training_requests import TrainingRequestActivities
 from parcours.core.settings import Settings, get_settings
 from parcours.management.incidents import PartnerIncidentLog
 from parcours.partners.adapters.clients import PartnerAdapters
+from workflows.appointments import Appointment
 from workflows.carnet import RetentionSweep
 from workflows.inbox import InboxDaily
 from workflows.journey import Journey, ReconcileJourneys
@@ -116,6 +118,7 @@ WORKFLOWS = [
     DailyDigest,
     InboxDaily,
     DeliverOutbox,
+    Appointment,
     *PARTNER_WORKFLOWS,
 ]
 
@@ -135,6 +138,7 @@ def build_worker(
     digest = DigestActivities(sessions, settings)
     outbox = OutboxActivities(sessions, settings)
     inbox = InboxActivities(sessions, settings)
+    appointments = AppointmentActivities(sessions, settings)
     return Worker(
         client,
         task_queue=task_queue,
@@ -149,6 +153,9 @@ def build_worker(
             digest.send_digests,
             inbox.run_inbox_day,
             outbox.send_outbox_mails,
+            appointments.record_appointment,
+            appointments.notify_person,
+            appointments.prepare_convocation_documents,
             *(partners.activities if partners else []),
         ],
         max_concurrent_activities=50,
