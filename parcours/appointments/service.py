@@ -140,11 +140,23 @@ def _when(slot: Slot) -> str:
 
 
 class _Appointments:
-    def __init__(self, session: AsyncSession, temporal: Client, settings: Settings) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        temporal: Client,
+        settings: Settings,
+        *,
+        now: datetime | None = None,
+    ) -> None:
         self.session = session
         self.temporal = temporal
         self.settings = settings
         self.repo = AppointmentRepository(session)
+        # The request's moment (tests on the time-skipping server give the server's).
+        self._at = now
+
+    def _now(self) -> datetime:
+        return self._at or utcnow()
 
     async def _settings(self, structure_id: str) -> SettingsRead:
         found = await self.repo.settings(structure_id)
@@ -212,7 +224,7 @@ class _Appointments:
     ) -> None:
         if not await self.repo.take_seat(appointment.id, slot, starts_at):
             assert appointment.structure_id is not None
-            now = utcnow()
+            now = self._now()
             offers = await self._free(
                 appointment.structure_id,
                 appointment.kind,
@@ -284,9 +296,15 @@ class AppointmentService(_Appointments):
     recording attendance; the agenda; a person's appointments (the carnet's tab)."""
 
     def __init__(
-        self, session: AsyncSession, temporal: Client, settings: Settings, principal: Principal
+        self,
+        session: AsyncSession,
+        temporal: Client,
+        settings: Settings,
+        principal: Principal,
+        *,
+        now: datetime | None = None,
     ) -> None:
-        super().__init__(session, temporal, settings)
+        super().__init__(session, temporal, settings, now=now)
         self.principal = principal
 
     def _structure_id(self) -> str:
@@ -398,7 +416,7 @@ class AppointmentService(_Appointments):
         return await self._settings(structure_id)
 
     async def free(self, kind: AppointmentKind | None = None) -> list[OccurrenceRead]:
-        now = utcnow()
+        now = self._now()
         return await self._free(
             self._structure_id(), kind.value if kind else None, now, now + timedelta(days=30)
         )
@@ -416,7 +434,7 @@ class AppointmentService(_Appointments):
             if structure is None or not structure.active:
                 raise InvalidReference("Structure inconnue.")
             setting = await self._settings(structure_id)
-            now = utcnow()
+            now = self._now()
             expires_at = now + timedelta(days=setting.invitation_days)
             free = await self._free(structure_id, data.kind.value, now, expires_at, 1)
             if not free:
@@ -480,7 +498,7 @@ class AppointmentService(_Appointments):
                 or not rules.occurrence_of(_rule(slot), starts_at)
             ):
                 raise InvalidReference("Ce créneau n'existe pas dans votre structure.")
-            if starts_at <= utcnow():
+            if starts_at <= self._now():
                 raise Conflict("Ce créneau est passé : choisissez-en un autre.")
             taken = await self.repo.taken([slot.id], starts_at)
             if taken.get((slot.id, starts_at), 0) >= slot.capacity:
@@ -500,7 +518,7 @@ class AppointmentService(_Appointments):
             ),
             p,
         )
-        now = utcnow()
+        now = self._now()
         appointment = Appointment(
             id=appointment_id,
             beneficiary_id=data.beneficiary_id,
@@ -596,7 +614,7 @@ class BookingService(_Appointments):
         assert appointment.structure_id is not None
         structure = await self.repo.structure(appointment.structure_id)
         setting = await self._settings(appointment.structure_id)
-        now = utcnow()
+        now = self._now()
         status = AppointmentStatus(appointment.status)
         expired = status is AppointmentStatus.INVITATION_EXPIRED or (
             status is AppointmentStatus.INVITED
