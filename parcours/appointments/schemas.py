@@ -160,6 +160,7 @@ class BookingChoice(Form):
 
 class OccurrenceRead(BaseModel):
     slot_id: str
+    kind_label: str
     starts_at: datetime
     ends_at: datetime
     place: str
@@ -216,3 +217,13 @@ class AgendaRead(BaseModel):
     start: date
     days: int
     appointments: list[AppointmentRead]
+
+
+class AppointmentTabRead(BaseModel):
+    """The carnet's « Rendez-vous » tab: invitations and convocations with their history, and
+    what the reader may offer (none unless an agent of a structure)."""
+
+    appointments: list[AppointmentRead]
+    can_plan: bool
+    kinds: dict[str, str]
+    offers: list[OccurrenceRead]

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from parcours.access.repository import log_access
-from parcours.access.rules import Principal, Role, can_read
+from parcours.access.rules import ACTION_ROLES, Principal, Role, can_read
 from parcours.appointments import rules
 from parcours.appointments.messages import (
     ATTENDANCE_STATUSES,
@@ -55,9 +55,11 @@ from parcours.appointments.schemas import (
     CHANGE_LABELS,
     KIND_LABELS,
     MODE_LABELS,
+    NOTED,
     WEEKDAYS,
     AgendaRead,
     AppointmentRead,
+    AppointmentTabRead,
     AttendanceUpdate,
     BookingChoice,
     BookingPageRead,
@@ -192,6 +194,7 @@ class _Appointments:
             offers.append(
                 OccurrenceRead(
                     slot_id=o.slot_id,
+                    kind_label=KIND_LABELS.get(o.kind, o.kind),
                     starts_at=o.starts_at.astimezone(UTC),
                     ends_at=o.ends_at.astimezone(UTC),
                     place=place.name,
@@ -591,13 +594,33 @@ class AppointmentService(_Appointments):
             start=start, days=days, appointments=await self._reads([a for a, _ in rows], people)
         )
 
-    async def of_person(self, beneficiary_id: str) -> list[AppointmentRead]:
+    async def of_person(self, beneficiary_id: str, *, log: bool = True) -> list[AppointmentRead]:
         p = self.principal
         journey = await JourneyRepository(self.session).get(beneficiary_id)
         if journey is None or not can_read(p, journey):
             raise NotFound("Personne introuvable.")
-        log_access(self.session, p, beneficiary_id, "read", "appointment.list")
+        if log:
+            log_access(self.session, p, beneficiary_id, "read", "appointment.list")
         return await self._reads(await self.repo.of_person(beneficiary_id))
+
+    async def tab(self, beneficiary_id: str) -> AppointmentTabRead:
+        """The carnet's tab (the carnet's read is logged already)."""
+        appointments = [
+            a for a in await self.of_person(beneficiary_id, log=False) if a.mode != NOTED
+        ]
+        p = self.principal
+        can_plan = p.role in ACTION_ROLES["plan_appointment"] and p.structure_id is not None
+        offers: list[OccurrenceRead] = []
+        if can_plan:
+            now = self._now()
+            assert p.structure_id is not None
+            offers = await self._free(p.structure_id, None, now, now + timedelta(days=30), 40)
+        return AppointmentTabRead(
+            appointments=appointments,
+            can_plan=can_plan,
+            kinds=dict(KIND_LABELS),
+            offers=offers,
+        )
 
 
 class BookingService(_Appointments):

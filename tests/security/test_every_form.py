@@ -35,6 +35,9 @@ EXPIRED = "Le formulaire a expiré"
 # and a field that must match), and answer with the form again, saying it expired: the
 # invitation form too, whose link alone would let another site sign a visitor into its account.
 BEFORE_SIGN_IN = {"/connexion", "/mot-de-passe-oublie", "/activation/{token}"}
+# The person's booking link: no account either, its forms carry the same kind of token; tried
+# on a real link (a random one names no appointment: 404).
+BOOKING_LINK = {"/rdv/{token}", "/rdv/{token}/deplacer", "/rdv/{token}/annuler"}
 
 # Whose form it is, by the start of its path; anything else is a référent's.
 OWNERS = {
@@ -95,15 +98,16 @@ async def sessions_of(
             await second.aclose()
 
 
-async def before_sign_in(api_url: str, method: str, url: str) -> list[str]:
-    """A form posted before signing in, with no token, or with another browser's."""
+async def before_sign_in(api_url: str, method: str, url: str, page: str | None = None) -> list[str]:
+    """A form posted before signing in, with no token, or with another browser's (the form
+    is on ``page``, by default its own address)."""
     wrong = []
     async with (
         httpx.AsyncClient(base_url=api_url, timeout=60) as mine,
         httpx.AsyncClient(base_url=api_url, timeout=60) as theirs,
     ):
-        own = csrf_in((await mine.get(url)).text)
-        borrowed = csrf_in((await theirs.get(url)).text)
+        own = csrf_in((await mine.get(page or url)).text)
+        borrowed = csrf_in((await theirs.get(page or url)).text)
         assert own and borrowed and own != borrowed
         for label, token in (("no token", ""), ("another browser's", borrowed)):
             answer = await mine.request(method, url, data={"csrf_token": token})
@@ -117,11 +121,17 @@ async def test_every_form_refuses_a_missing_or_borrowed_token(
     sessions_of: dict[str, tuple[Browser, Browser]],
     person_account: tuple[str, Account],
     api_url: str,
+    api: ApiClients,
 ) -> None:
     person_id = person_account[0]
+    token = await booking_link(api, person_id)
     wrong: list[str] = []
     for method, path in forms(settings):
         url = filled(path, person_id)
+        if path in BOOKING_LINK:
+            link = path.replace("{token}", token)
+            wrong += await before_sign_in(api_url, method, link, f"/rdv/{token}")
+            continue
         if path in BEFORE_SIGN_IN:
             wrong += await before_sign_in(api_url, method, url)
             continue
@@ -132,6 +142,31 @@ async def test_every_form_refuses_a_missing_or_borrowed_token(
             if answer.status_code != 403 or EXPIRED not in answer.text:
                 wrong.append(f"{method} {path} with {label}: {answer.status_code}")
     assert not wrong, "\n".join(wrong)
+
+
+async def booking_link(api: ApiClients, person_id: str) -> str:
+    """An invitation's link token for the person (a place and a weekly slot first)."""
+    place = await api.referent.post(
+        "/api/v1/appointments/places", json={"name": "CCAS", "address": "1 rue de la Gare"}
+    )
+    assert place.status_code == 201, place.text
+    for weekday in range(7):
+        slot = await api.referent.post(
+            "/api/v1/appointments/slots",
+            json={
+                "place_id": place.json()["id"],
+                "kind": "suivi",
+                "start_time": "10:00",
+                "weekday": weekday,
+            },
+        )
+        assert slot.status_code == 201, slot.text
+    invited = await api.referent.post(
+        "/api/v1/appointments/invitations", json={"beneficiary_id": person_id, "kind": "suivi"}
+    )
+    assert invited.status_code == 201, invited.text
+    token: str = invited.json()["link"].rsplit("/", 1)[1]
+    return token
 
 
 async def test_signing_out_asks_for_the_token_of_the_session(api_url: str, staff: Staff) -> None:
