@@ -51,9 +51,7 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
-    op.create_index(
-        "ix_appointment_places_structure_id", "appointment_places", ["structure_id"]
-    )
+    op.create_index("ix_appointment_places_structure_id", "appointment_places", ["structure_id"])
     op.create_table(
         "appointment_slots",
         sa.Column("id", sa.String(length=36), primary_key=True),
@@ -169,9 +167,7 @@ def upgrade() -> None:
         ),
         sa.UniqueConstraint("slot_id", "starts_at", "seat", name="uq_appointment_seats"),
     )
-    op.create_index(
-        "ix_appointment_seats_appointment_id", "appointment_seats", ["appointment_id"]
-    )
+    op.create_index("ix_appointment_seats_appointment_id", "appointment_seats", ["appointment_id"])
 
 
 def downgrade() -> None:
