@@ -24,6 +24,7 @@ from parcours.core.db import transaction
 from parcours.core.settings import Settings
 from tests.support.accounts import Account, NewAccount, Staff
 from tests.support.api import enrol
+from tests.support.appointments import booking_link
 from tests.support.clients import ApiClients, Browser, csrf_in, signed_in
 from tests.support.routes import SAFE, every_route
 
@@ -142,31 +143,6 @@ async def test_every_form_refuses_a_missing_or_borrowed_token(
             if answer.status_code != 403 or EXPIRED not in answer.text:
                 wrong.append(f"{method} {path} with {label}: {answer.status_code}")
     assert not wrong, "\n".join(wrong)
-
-
-async def booking_link(api: ApiClients, person_id: str) -> str:
-    """An invitation's link token for the person (a place and a weekly slot first)."""
-    place = await api.referent.post(
-        "/api/v1/appointments/places", json={"name": "CCAS", "address": "1 rue de la Gare"}
-    )
-    assert place.status_code == 201, place.text
-    for weekday in range(7):
-        slot = await api.referent.post(
-            "/api/v1/appointments/slots",
-            json={
-                "place_id": place.json()["id"],
-                "kind": "suivi",
-                "start_time": "10:00",
-                "weekday": weekday,
-            },
-        )
-        assert slot.status_code == 201, slot.text
-    invited = await api.referent.post(
-        "/api/v1/appointments/invitations", json={"beneficiary_id": person_id, "kind": "suivi"}
-    )
-    assert invited.status_code == 201, invited.text
-    token: str = invited.json()["link"].rsplit("/", 1)[1]
-    return token
 
 
 async def test_signing_out_asks_for_the_token_of_the_session(api_url: str, staff: Staff) -> None:
