@@ -33,10 +33,12 @@ async def test_the_person_books_from_her_link_on_her_phone(
     try:
         await page.goto(f"/rdv/{token}")
         await expect(page.get_by_role("heading", level=1)).to_have_text("Rendez-vous d'orientation")
-        first = page.locator("#creneaux input[type=radio]").first
-        chosen = await page.locator("#creneaux label").first.inner_text()
-        await page.locator("#creneaux label").first.click()
-        await expect(first).to_be_checked()
+        # A slot each day at 10:00: the third one is more than 24 hours away, still movable.
+        radio = page.locator("#creneaux input[type=radio]").nth(2)
+        label = page.locator("#creneaux label").nth(2)
+        chosen = await label.inner_text()
+        await label.click()
+        await expect(radio).to_be_checked()
         await page.get_by_role("button", name="Confirmer ce rendez-vous").click()
         await expect(page.get_by_text("Votre rendez-vous est confirmé")).to_be_visible()
         await expect(page.locator("#mon-rendez-vous")).to_contain_text("Rendez-vous pris")
