@@ -224,6 +224,8 @@ async def agenda_page(
 async def record_attendance(
     request: Request, appointment_id: str, service: AppointmentsPageDep
 ) -> Response:
+    # Someone else's appointment is not found, whatever the form holds.
+    await service.ensure_managed(appointment_id)
     form = await form_values(request)
     back = str(form.get("_retour", ""))
     try:

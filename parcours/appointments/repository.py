@@ -132,7 +132,7 @@ class AppointmentRepository:
             )
             .order_by(Appointment.starts_at)
         )
-        return [(a, b) for a, b in rows.tuples()]
+        return [(a, b) for a, b in rows]
 
     async def changes(self, appointment_ids: Sequence[str]) -> Sequence[AppointmentChange]:
         if not appointment_ids:

@@ -551,6 +551,11 @@ class AppointmentService(_Appointments):
 
     # --- Attendance ---
 
+    async def ensure_managed(self, appointment_id: str) -> None:
+        """404 unless the appointment is an invitation or convocation of the caller's
+        structure (before a form is even read)."""
+        await self._managed(appointment_id)
+
     async def _managed(self, appointment_id: str) -> Appointment:
         appointment = await self.repo.appointment(appointment_id)
         if (
