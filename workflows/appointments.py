@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         NOTIFY_PERSON,
         PREPARE_CONVOCATION_DOCUMENTS,
         RECORD_APPOINTMENT,
+        WITHDRAW_SIGNAL,
         AppointmentAction,
         AppointmentMode,
         AppointmentStart,
@@ -46,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         NotifyPersonInput,
         RecordAppointmentInput,
         RecordAttendanceInput,
+        WithdrawAppointmentInput,
     )
     from parcours.core.messages import READ_MODEL_RETRY, READ_MODEL_TIMEOUT
     from parcours.journey.messages import tell_journey
@@ -61,6 +63,7 @@ NOTICES: dict[str, NotifyEvent] = {
     "booked": NotifyEvent.BOOKED,
     "moved": NotifyEvent.MOVED,
     "cancelled": NotifyEvent.CANCELLED,
+    "withdrawn": NotifyEvent.CANCELLED,
     "convoked": NotifyEvent.CONVOKED,
     "appointment_reminder": NotifyEvent.APPOINTMENT_REMINDER,
 }
@@ -259,3 +262,16 @@ class Appointment:
     @record_attendance.validator
     def _v_record_attendance(self, action: RecordAttendanceInput) -> None:
         self._validate(action)
+
+    @workflow.signal(name=WITHDRAW_SIGNAL)
+    async def withdraw(self, signal: WithdrawAppointmentInput) -> None:
+        """The person's journey closed: an appointment still to come is cancelled (and she is
+        told); one that is over stays as it is."""
+        async with self._lock:
+            cancelled = rules.apply_withdrawal(self.state)
+            if cancelled is None:
+                workflow.logger.info(
+                    "withdrawal ignored", extra={"appointment_id": self.state.appointment_id}
+                )
+                return
+            self._change(cancelled, "withdrawn", None)

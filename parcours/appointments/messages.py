@@ -29,6 +29,8 @@ NOTIFY_PERSON = "notify_person"
 # Where a convocation's letter is made when the agent asked for one (the letter itself, a PDF
 # kept in the carnet, is built by the convocation-letter work: for now it records the ask).
 PREPARE_CONVOCATION_DOCUMENTS = "prepare_convocation_documents"
+# The person's journey closed: what still waits is cancelled (``JourneySettlement``).
+WITHDRAW_SIGNAL = "withdraw"
 
 
 class AppointmentKind(StrEnum):
@@ -186,6 +188,10 @@ class NotifyPersonInput(Message):
     event: NotifyEvent
     # The appointment's change this notice is about: the activity waits until SQL has it.
     seq: int = Field(ge=0)
+
+
+class WithdrawAppointmentInput(Message):
+    """Signal: the journey closed."""
 
 
 class ConvocationDocumentsInput(Message):

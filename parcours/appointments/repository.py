@@ -134,6 +134,17 @@ class AppointmentRepository:
         )
         return [(a, b) for a, b in rows]
 
+    async def pending_ids(self, beneficiary_id: str) -> list[str]:
+        """The person's invitations and convocations still to come."""
+        rows = await self.session.scalars(
+            select(Appointment.id).where(
+                Appointment.beneficiary_id == beneficiary_id,
+                Appointment.workflow_id.is_not(None),
+                Appointment.status.in_(("invited", "booked", "convoked")),
+            )
+        )
+        return list(rows)
+
     async def changes(self, appointment_ids: Sequence[str]) -> Sequence[AppointmentChange]:
         if not appointment_ids:
             return []

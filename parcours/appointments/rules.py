@@ -131,6 +131,17 @@ def apply(
     raise TransitionRefused("Action inconnue.")
 
 
+def apply_withdrawal(state: AppointmentState) -> AppointmentState | None:
+    """The journey closed: an appointment still to come is cancelled; None when it is over."""
+    if state.status in (
+        AppointmentStatus.INVITED,
+        AppointmentStatus.BOOKED,
+        AppointmentStatus.CONVOKED,
+    ):
+        return state.model_copy(update={"status": AppointmentStatus.CANCELLED})
+    return None
+
+
 # --- Time ---
 
 

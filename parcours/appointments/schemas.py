@@ -43,6 +43,7 @@ CHANGE_LABELS: dict[str, str] = {
     "booked": "Créneau choisi par la personne",
     "moved": "Rendez-vous déplacé par la personne",
     "cancelled": "Rendez-vous annulé",
+    "withdrawn": "Rendez-vous annulé : parcours clôturé",
     "convoked": "Convocation envoyée",
     "appointment_reminder": "Rappel du rendez-vous envoyé",
     "attendance_due": "Présence à enregistrer (signalée à l'agent)",

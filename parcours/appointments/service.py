@@ -752,7 +752,7 @@ class AppointmentProjection:
             if s.slot_id is not None:
                 appointment.slot_id = s.slot_id
             appointment.updated_at = utcnow()
-        if s.status is AppointmentStatus.INVITATION_EXPIRED:
+        if s.status in (AppointmentStatus.INVITATION_EXPIRED, AppointmentStatus.CANCELLED):
             await self.repo.release_seats(appointment.id)
         await self.repo.add_change(
             {

@@ -350,6 +350,7 @@ class SettleRequestsResult(Message):
 
     training_requests: int = 0
     orientations: int = 0
+    appointments: int = 0
 
 
 # --- Signals from partners (not human actions: applied when they make sense, else logged). ---

@@ -4,7 +4,8 @@ its link, reminded 2 days before, attended — and the journey reaches its orien
 invitation nobody books expires and reaches the référente's inbox (the link then says whom to
 call); a slot taken meanwhile offers the next ones; a structure without free slots is refused
 with its reason; a non-excused absence is on the journey's timeline; cancelling or moving less
-than 24 h before is refused; attendance left unrecorded 2 days after reaches the inbox."""
+than 24 h before is refused; attendance left unrecorded 2 days after reaches the inbox; a
+journey that closes cancels its appointments still to come."""
 
 from __future__ import annotations
 
@@ -51,10 +52,10 @@ from parcours.core.outbox import OutboxMail
 from parcours.core.settings import Settings
 from parcours.inbox.models import InboxItem
 from parcours.inbox.rules import ItemKind
-from parcours.journey.messages import JourneyState, Step
+from parcours.journey.messages import CloseInput, ExitReason, JourneyState, Step
 from parcours.journey.models import JourneyEventRecord
 from tests.support.accounts import Staff
-from tests.support.journeys import JourneyHandle, Journeys
+from tests.support.journeys import JourneyHandle, Journeys, act
 from tests.support.platform import until
 from tests.support.workflows import settled
 
@@ -125,6 +126,10 @@ class Desk:
         self.appointments.append(invitation.id)
         await settled(self.child(invitation.id))
         return invitation.id, invitation.link.rsplit("/", 1)[1]
+
+    async def free_now(self) -> list[OccurrenceRead]:
+        async with self.sessions() as session:
+            return await (await self.agent(session)).free(AppointmentKind.ORIENTATION)
 
     async def offers(self, token: str) -> list[OccurrenceRead]:
         async with self.sessions() as session:
@@ -207,7 +212,10 @@ async def desk(
         with contextlib.suppress(RPCError):  # ended already
             await desk.child(appointment_id).terminate(reason="end of test")
     for handle in journeys.handles:
-        await settled(handle)
+        # A closed journey cannot be described on the test server (its unset deadline does
+        # not decode): it has ended, nothing of it runs.
+        with contextlib.suppress(TypeError):
+            await settled(handle)
     await journeys.terminate_open()
 
 
@@ -399,3 +407,21 @@ async def test_attendance_left_unrecorded_reaches_the_inbox(desk: Desk) -> None:
         return items if items and items[0].settled_at is not None else None
 
     await until(settled_item)
+
+
+async def test_a_closed_journey_cancels_its_appointments_still_to_come(desk: Desk) -> None:
+    await desk.open_daily()
+    handle = await desk.journeys.enrol()
+    appointment_id, token = await desk.invite(handle)
+    offer = later_than(await desk.offers(token), await desk.journeys.now() + timedelta(days=2))
+    await desk.book(token, offer)
+    await settled(desk.child(appointment_id))
+    await act(handle, CloseInput(exit_reason=ExitReason.OTHER, actor_id=desk.staff.referent_id))
+    await handle.result()
+    state = await desk.state(appointment_id)
+    assert state.status is AppointmentStatus.CANCELLED
+    assert (await desk.mailed(handle, 3))[-1].startswith("Votre rendez-vous est annulé")
+    # Its seat is free again.
+    assert any(
+        (o.slot_id, o.starts_at) == (offer.slot_id, offer.starts_at) for o in await desk.free_now()
+    )
