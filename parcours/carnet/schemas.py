@@ -356,6 +356,8 @@ class AppointmentRead(BaseModel):
     status: str
     status_label: str
     mode: str = "noted"
+    # The person's booking link (her own space only).
+    link: str | None = None
 
 
 class DocumentRead(BaseModel):

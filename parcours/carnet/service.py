@@ -28,6 +28,7 @@ from parcours.access.rules import (
 from parcours.access.service import AccountService
 from parcours.appointments.models import Appointment
 from parcours.appointments.schemas import NOTED, status_label
+from parcours.appointments.service import BOOKING_PATH, link_token
 from parcours.carnet.models import (
     Beneficiary,
     Consent,
@@ -125,6 +126,16 @@ class CarnetService:
         self.principal = principal
         self.repo = CarnetRepository(session)
         self.journeys = JourneyService(session, temporal, settings)
+
+    def _booking_link(self, appointment: Appointment) -> str | None:
+        """The person's own booking link, in her own space, while it books or changes."""
+        if (
+            self.principal.role is not Role.BENEFICIARY
+            or appointment.mode != "invitation"
+            or appointment.status not in ("invited", "booked")
+        ):
+            return None
+        return BOOKING_PATH + link_token(self.settings.secret_key, appointment.id)
 
     # --- Access ---
 
@@ -345,6 +356,7 @@ class CarnetService:
                     status=a.status,
                     status_label=status_label(a.status),
                     mode=a.mode,
+                    link=self._booking_link(a),
                 )
                 for a in appointments
             ],

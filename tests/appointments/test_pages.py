@@ -3,7 +3,8 @@ real app, the dev server and its worker): the référente declares a place and a
 a slot without its day is refused in French; a structure with no slot of a kind cannot invite
 (the carnet's tab says why); she invites from the carnet's « Rendez-vous » tab and sees the
 invitation with its history; she convokes to a free slot, which the week's agenda shows. And
-through the JSON API: a structure without any slot is refused with a 409 and its reason."""
+through the JSON API: a structure without any slot is refused with a 409 and its reason. The
+person finds her booking link in her own space."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.support.accounts import Staff
+from tests.support.accounts import NewAccount, Staff
 from tests.support.api import enrol
-from tests.support.clients import ApiClients, Browsers
+from tests.support.appointments import booking_link
+from tests.support.clients import ApiClients, Browsers, signed_in
 from tests.support.training_requests import until
 
 pytestmark = pytest.mark.appointments
@@ -110,3 +112,18 @@ async def test_a_structure_without_slots_cannot_invite_through_the_api(api: ApiC
     assert refused.status_code == 409
     assert "aucun créneau libre" in refused.json()["detail"]
     assert "Rendez-vous de suivi" in refused.json()["detail"]
+
+
+async def test_the_person_finds_her_booking_link_in_her_own_space(
+    api: ApiClients, api_url: str, new_account: NewAccount
+) -> None:
+    person_id = await enrol(api.referent)
+    token = await booking_link(api, person_id, kind="orientation")
+    account = await new_account("beneficiary", beneficiary_id=person_id)
+    async with signed_in(api_url, account.email) as her:
+        space = (await her.get("/mon-espace")).text
+    assert f'href="/rdv/{token}"' in space
+    assert "Choisir mon créneau" in space
+    # Her référente sees the invitation, not the link.
+    carnet = (await api.referent.get(f"/api/v1/beneficiaries/{person_id}/carnet")).json()
+    assert [a["link"] for a in carnet["appointments"]] == [None]
