@@ -39,7 +39,6 @@ REFUSED: dict[int | str, dict[str, Any]] = {
     409: {"description": "Impossible maintenant (la raison est dans le message)"},
     404: {"description": "Introuvable (ou hors de votre structure)"},
 }
-TOKEN = Annotated[str, "le jeton du lien reçu par la personne"]
 
 
 @router.get("/api/v1/appointments/places", summary="Les lieux de ma structure")
@@ -151,12 +150,12 @@ async def of_person(beneficiary_id: str, service: AppointmentsDep) -> list[Appoi
 
 
 @router.get("/api/v1/rdv/{token}", summary="Le rendez-vous du lien, et les créneaux proposés")
-async def booking_page(token: TOKEN, service: BookingDep) -> BookingPageRead:
+async def booking_page(token: str, service: BookingDep) -> BookingPageRead:
     return await service.page(token)
 
 
 @router.post("/api/v1/rdv/{token}/booking", summary="Choisir un créneau", responses=REFUSED)
-async def book(token: TOKEN, data: BookingChoice, service: BookingDep) -> AppointmentRead:
+async def book(token: str, data: BookingChoice, service: BookingDep) -> AppointmentRead:
     return await service.book(token, data)
 
 
@@ -165,7 +164,7 @@ async def book(token: TOKEN, data: BookingChoice, service: BookingDep) -> Appoin
     summary="Déplacer le rendez-vous (jusqu'à 24 heures avant)",
     responses=REFUSED,
 )
-async def move(token: TOKEN, data: BookingChoice, service: BookingDep) -> AppointmentRead:
+async def move(token: str, data: BookingChoice, service: BookingDep) -> AppointmentRead:
     return await service.move(token, data)
 
 
@@ -174,5 +173,5 @@ async def move(token: TOKEN, data: BookingChoice, service: BookingDep) -> Appoin
     summary="Annuler le rendez-vous (jusqu'à 24 heures avant)",
     responses=REFUSED,
 )
-async def cancel(token: TOKEN, service: BookingDep) -> AppointmentRead:
+async def cancel(token: str, service: BookingDep) -> AppointmentRead:
     return await service.cancel(token)
