@@ -113,6 +113,8 @@ def apply(
                     "slot_id": slot_id,
                     "starts_at": starts_at,
                     "ends_at": ends_at,
+                    # Booked less than 2 days before: the confirmation is the reminder.
+                    "appointment_reminded": starts_at - APPOINTMENT_REMINDER_BEFORE <= now,
                 }
             ), "booked"
         case MoveSlotInput(slot_id=slot_id, starts_at=starts_at, ends_at=ends_at):
@@ -121,7 +123,7 @@ def apply(
                     "slot_id": slot_id,
                     "starts_at": starts_at,
                     "ends_at": ends_at,
-                    "appointment_reminded": False,
+                    "appointment_reminded": starts_at - APPOINTMENT_REMINDER_BEFORE <= now,
                 }
             ), "moved"
         case CancelAppointmentInput():

@@ -17,7 +17,7 @@ from parcours.appointments.messages import (
     CancelAppointmentInput,
     RecordAttendanceInput,
 )
-from parcours.appointments.rules import PARIS, SlotRule, due, occurrences, refusal
+from parcours.appointments.rules import PARIS, SlotRule, apply, due, occurrences, refusal
 
 pytestmark = pytest.mark.appointments
 
@@ -100,3 +100,17 @@ def test_booking_cancelling_and_attendance_are_refused_when_they_cannot_be() -> 
     assert "après le rendez-vous" in (refusal(booked, attended, MONDAY_NOON) or "")
     assert refusal(booked, attended, MONDAY_NOON + timedelta(days=3)) is None
     assert "Aucun créneau" in (refusal(state, attended, MONDAY_NOON) or "")
+
+
+def test_booked_less_than_2_days_before_the_confirmation_is_the_reminder() -> None:
+    state = invited(7)
+    soon = MONDAY_NOON + timedelta(days=1)
+    later = MONDAY_NOON + timedelta(days=4)
+    for starts_at, reminded in ((soon, True), (later, False)):
+        booked, _ = apply(
+            state,
+            BookSlotInput(slot_id="s", starts_at=starts_at, ends_at=starts_at + timedelta(hours=1)),
+            MONDAY_NOON,
+        )
+        assert booked.appointment_reminded is reminded
+        assert ("appointment_reminder" in [what for _, what in due(booked)]) is not reminded

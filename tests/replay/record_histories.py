@@ -812,7 +812,7 @@ async def appointment_attended(r: Recorder) -> None:
     await settled(child)
     await r.advance_to(now + timedelta(days=3, minutes=1))
     await settled(child)
-    starts = now + timedelta(days=5)
+    starts = now + timedelta(days=6)
     await child.execute_update(
         "book",
         BookSlotInput(
