@@ -26,6 +26,7 @@ from api import metrics, proconnect
 from api.auth import SESSION_COOKIE, SignInRequired, _from_request
 from api.headers import SecurityHeaders
 from api.openapi import describe_errors
+from api.pages import appointments as appointment_pages
 from api.pages import inbox as inbox_pages
 from api.pages import indicators as indicator_pages
 from api.pages import journey as journey_pages
@@ -38,6 +39,7 @@ from api.pages.carnet import router as carnet_pages
 from api.pages.carnet.consent_links import remedy_of
 from api.routes import (
     access,
+    appointments,
     carnet,
     health,
     inbox,
@@ -223,6 +225,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         indicators,
         inbox,
         sms,
+        appointments,
     ):
         app.include_router(routes.router)
     # The journey's pages first: /parcours/nouveau must win over the carnet's /parcours/{id}.
@@ -236,6 +239,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         indicator_pages,
         partner_pages,
         inbox_pages,
+        appointment_pages,
     ):
         app.include_router(pages.router)
     if DSFR_DIST.exists():

@@ -27,6 +27,7 @@ from parcours.access.service import (
     tokens_used,
 )
 from parcours.access.throttle import SignInGuard
+from parcours.appointments.service import AppointmentService, BookingService
 from parcours.carnet.service import CarnetService, ErasureService
 from parcours.core.db import erased, leave_no_copy
 from parcours.core.errors import Forbidden, Unauthenticated
@@ -243,6 +244,16 @@ async def get_inbox_page(session: SessionDep, principal: PagePrincipal) -> Inbox
     return InboxService(session, principal)
 
 
+async def get_booking(
+    session: SessionDep, temporal: TemporalDep, settings: SettingsDep
+) -> BookingService:
+    """The person's booking link: no account, the link's token is the key."""
+    return BookingService(session, temporal, settings)
+
+
+BookingDep = Annotated[BookingService, Depends(get_booking)]
+AppointmentsDep = Annotated[AppointmentService, Depends(for_api(AppointmentService))]
+AppointmentsPageDep = Annotated[AppointmentService, Depends(for_pages(AppointmentService))]
 InboxDep = Annotated[InboxService, Depends(get_inbox)]
 InboxPageDep = Annotated[InboxService, Depends(get_inbox_page)]
 CarnetDep = Annotated[CarnetService, Depends(for_api(CarnetService))]

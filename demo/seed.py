@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from demo.appointments import seed_demo_appointments
 from demo.resources import load_demo_resources
 from parcours.access.models import Structure, User
 from parcours.carnet.models import Beneficiary, Consent
@@ -183,6 +184,12 @@ async def seed(settings: Settings, people: int = 50) -> None:
     )
     for territory in (savoie, second):
         await territory.staff_up(sessions, password_hash)
+    # The Chambéry hub's place and weekly slots: its référentes can invite from day one.
+    await seed_demo_appointments(
+        sessions,
+        savoie.structures[0].id,
+        savoie.referents[0].id if savoie.referents else None,
+    )
     plan = [t for t, share in TARGETS for _ in range(share)]
     for index in range(people):
         target = plan[index % len(plan)]

@@ -8,6 +8,7 @@ from typing import Any
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import parcours.appointments.models  # places, slots, appointments
 import parcours.core.outbox  # the mail outbox's table
 import parcours.inbox.models  # the agents' inboxes
 import parcours.indicators.models

@@ -42,6 +42,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.appointments import AppointmentActivities
 from activities.journey import JourneySettlementActivities, ReadModelActivities
 from api.app import create_app
 from cli.temporal_server import SEARCH_ATTRIBUTES, binary
@@ -70,6 +71,7 @@ from tests.support.probe import PartnerCallProbe
 from tests.support.servers import free_port, serve
 from tests.support.workers import WorkerOnItsQueue, worker_on_its_queue
 from worker.assembly import PARTNER_WORKFLOWS, PartnerWorkerParts, build_worker, journey_runner
+from workflows.appointments import Appointment
 from workflows.journey import Journey
 
 POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgresql")
@@ -338,14 +340,19 @@ async def partner_stack(
     parts = PartnerWorkerParts.build(dev_env.client, sessions, stack_settings)
     read_model = ReadModelActivities(sessions, stack_settings)
     settlement = JourneySettlementActivities(sessions, dev_env.client)
+    # A journey's appointments run on its queue too (its child workflows).
+    appointments = AppointmentActivities(sessions, stack_settings)
     worker = Worker(
         dev_env.client,
         task_queue=stack_settings.task_queue,
-        workflows=[Journey, *PARTNER_WORKFLOWS, PartnerCallProbe],
+        workflows=[Journey, Appointment, *PARTNER_WORKFLOWS, PartnerCallProbe],
         activities=[
             read_model.record_journey_event,
             read_model.record_journey_events,
             settlement.settle_journey_requests,
+            appointments.record_appointment,
+            appointments.notify_person,
+            appointments.prepare_convocation_documents,
             *parts.activities,
         ],
         unsandboxed_workflow_runner=journey_runner(stack_settings),

@@ -24,6 +24,7 @@ from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
+from activities.appointments import AppointmentActivities
 from activities.carnet import RetentionActivities
 from activities.inbox import InboxActivities
 from activities.journey import (
@@ -40,6 +41,7 @@ from activities.training_requests import TrainingRequestActivities
 from parcours.core.settings import Settings, get_settings
 from parcours.management.incidents import PartnerIncidentLog
 from parcours.partners.adapters.clients import PartnerAdapters
+from workflows.appointments import Appointment
 from workflows.carnet import RetentionSweep
 from workflows.inbox import InboxDaily
 from workflows.journey import Journey, ReconcileJourneys
@@ -120,6 +122,7 @@ WORKFLOWS = [
     InboxDaily,
     DeliverOutbox,
     DeliverSms,
+    Appointment,
     *PARTNER_WORKFLOWS,
 ]
 
@@ -140,6 +143,7 @@ def build_worker(
     outbox = OutboxActivities(sessions, settings)
     inbox = InboxActivities(sessions, settings)
     sms = SmsActivities(sessions, settings)
+    appointments = AppointmentActivities(sessions, settings)
     return Worker(
         client,
         task_queue=task_queue,
@@ -155,6 +159,9 @@ def build_worker(
             inbox.run_inbox_day,
             outbox.send_outbox_mails,
             sms.send_due_sms,
+            appointments.record_appointment,
+            appointments.notify_person,
+            appointments.prepare_convocation_documents,
             *(partners.activities if partners else []),
         ],
         max_concurrent_activities=50,

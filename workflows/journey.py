@@ -19,6 +19,13 @@ from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from parcours.appointments.messages import (
+        APPOINTMENT_WORKFLOW,
+        AppointmentKind,
+        AppointmentMode,
+        AppointmentStart,
+        appointment_workflow_id,
+    )
     from parcours.core.messages import READ_MODEL_RETRY, READ_MODEL_TIMEOUT
     from parcours.journey import rules
     from parcours.journey.messages import (
@@ -32,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         STEP_KEY,
         TERRITORY_KEY,
         Action,
+        AppointmentMark,
         BeginDiagnosisInput,
         CloseInput,
         CompleteDiagnosisInput,
@@ -45,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         JourneyTimeline,
         OrientToServiceInput,
         PauseInput,
+        PlanAppointmentInput,
         ReassignReferentInput,
         ReconcileInput,
         ReconcileResult,
@@ -520,6 +529,43 @@ class Journey:
     @orient_to_service.validator
     def _v_orient_to_service(self, action: OrientToServiceInput) -> None:
         self._validate(action)
+
+    @workflow.update
+    async def plan_appointment(self, action: PlanAppointmentInput) -> JourneyState:
+        """An invitation to book, or a convocation: an ``Appointment`` child workflow, which
+        tells the journey of each change (``record_outcome``). Added with appointments: a new
+        handler, so older histories replay unchanged."""
+        async with self._lock:
+            state = await self._act_locked(action)
+            await workflow.start_child_workflow(
+                APPOINTMENT_WORKFLOW,
+                AppointmentStart(
+                    appointment_id=action.appointment_id,
+                    beneficiary_id=state.beneficiary_id,
+                    journey_workflow_id=workflow.info().workflow_id,
+                    mode=AppointmentMode(action.mode),
+                    kind=AppointmentKind(action.kind),
+                    structure_id=action.structure_id,
+                    expires_at=action.expires_at,
+                    starts_at=action.starts_at,
+                    ends_at=action.ends_at,
+                    with_letter=action.with_letter,
+                    planned_by=action.actor_id,
+                    planned_at=workflow.now(),
+                ),
+                id=appointment_workflow_id(action.appointment_id),
+                parent_close_policy=ParentClosePolicy.ABANDON,
+            )
+            return state
+
+    @plan_appointment.validator
+    def _v_plan_appointment(self, action: PlanAppointmentInput) -> None:
+        self._validate(action)
+
+    @workflow.query
+    def appointments(self) -> list[AppointmentMark]:
+        """The journey's appointments, pending and past (ids, dates, statuses)."""
+        return self.state.appointments
 
 
 @workflow.defn(name=RECONCILE_WORKFLOW)

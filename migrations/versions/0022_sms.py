@@ -1,7 +1,7 @@
 """the SMS outbox: one row per SMS, from the decision to send it to its delivery report
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-05 16:40:00
 
 Written by a feature in its own transaction, once per idempotency key; held to 08:00 (Paris)
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0022"
-down_revision: str | None = "0020"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -70,6 +70,7 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "close": frozenset({Role.REFERENT, Role.MANAGER}),
     "request_training": frozenset({Role.REFERENT}),
     "orient_to_service": frozenset({Role.REFERENT, Role.ORIENTATION}),
+    "plan_appointment": frozenset({Role.REFERENT, Role.ORIENTATION}),
     # Not an update: a request to the orientation team, by those who cannot decide.
     "ask_orientation_decision": frozenset({Role.REFERENT, Role.MANAGER}),
 }

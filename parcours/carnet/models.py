@@ -141,21 +141,6 @@ class Note(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Appointment(Base):
-    __tablename__ = "appointments"
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    beneficiary_id: Mapped[str] = mapped_column(
-        ForeignKey("beneficiaries.id", ondelete="CASCADE"), index=True
-    )
-    starts_at: Mapped[datetime]
-    place: Mapped[str] = mapped_column(String(200))
-    purpose: Mapped[str] = mapped_column(String(200))
-    with_user_id: Mapped[str | None] = mapped_column(String(36))
-    status: Mapped[str] = mapped_column(String(20), default="planned")
-    created_by: Mapped[str | None] = mapped_column(String(36))
-
-
 class Document(Base):
     """A PDF or image attached to the carnet (size-limited, type checked on its bytes)."""
 

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from parcours.access.models import AccessLogEntry
+from parcours.appointments.models import Appointment
 from parcours.carnet.models import (
-    Appointment,
     Beneficiary,
     Consent,
     Diagnosis,

@@ -348,12 +348,18 @@ class NoteRead(BaseModel):
 
 
 class AppointmentRead(BaseModel):
+    """An appointment in the carnet: noted by hand (``mode`` ``noted``, the four statuses of
+    ``AppointmentStatus``) or an invitation or convocation (its status from its workflow)."""
+
     id: str
-    starts_at: datetime
-    place: str
-    purpose: str
-    status: AppointmentStatus
+    starts_at: datetime | None
+    place: str | None
+    purpose: str | None
+    status: str
     status_label: str
+    mode: str = "noted"
+    # The person's booking link (her own space only).
+    link: str | None = None
 
 
 class DocumentRead(BaseModel):

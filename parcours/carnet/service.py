@@ -26,8 +26,10 @@ from parcours.access.rules import (
     reading_after_handoff,
 )
 from parcours.access.service import AccountService
+from parcours.appointments.models import Appointment
+from parcours.appointments.schemas import NOTED, status_label
+from parcours.appointments.service import BOOKING_PATH, link_token
 from parcours.carnet.models import (
-    Appointment,
     Beneficiary,
     Consent,
     Diagnosis,
@@ -41,7 +43,6 @@ from parcours.carnet.models import (
 )
 from parcours.carnet.repository import CarnetRepository
 from parcours.carnet.schemas import (
-    APPOINTMENT_STATUS_LABELS,
     CONSENT_METHOD_LABELS,
     CONSENT_STATE_LABELS,
     CONTRACT_KIND_LABELS,
@@ -54,7 +55,6 @@ from parcours.carnet.schemas import (
     UNKNOWN_METHOD_LABEL,
     AppointmentCreate,
     AppointmentRead,
-    AppointmentStatus,
     AppointmentUpdate,
     CarnetRead,
     CarnetTimelineEntry,
@@ -89,7 +89,7 @@ from parcours.carnet.schemas import (
     consent_change,
 )
 from parcours.core.db import mark_erasure, new_id, utcnow
-from parcours.core.errors import Forbidden, InvalidReference, NotFound
+from parcours.core.errors import Conflict, Forbidden, InvalidReference, NotFound
 from parcours.core.mail import Mail
 from parcours.core.outbox import enqueue
 from parcours.core.schemas import PersonRef, person_name
@@ -126,6 +126,16 @@ class CarnetService:
         self.principal = principal
         self.repo = CarnetRepository(session)
         self.journeys = JourneyService(session, temporal, settings)
+
+    def _booking_link(self, appointment: Appointment) -> str | None:
+        """The person's own booking link, in her own space, while it books or changes."""
+        if (
+            self.principal.role is not Role.BENEFICIARY
+            or appointment.mode != "invitation"
+            or appointment.status not in ("invited", "booked")
+        ):
+            return None
+        return BOOKING_PATH + link_token(self.settings.secret_key, appointment.id)
 
     # --- Access ---
 
@@ -344,7 +354,9 @@ class CarnetService:
                     place=a.place,
                     purpose=a.purpose,
                     status=a.status,
-                    status_label=APPOINTMENT_STATUS_LABELS[AppointmentStatus(a.status)],
+                    status_label=status_label(a.status),
+                    mode=a.mode,
+                    link=self._booking_link(a),
                 )
                 for a in appointments
             ],
@@ -496,6 +508,11 @@ class CarnetService:
         appointment = await self.repo.appointment(beneficiary_id, appointment_id)
         if appointment is None:
             raise NotFound("Rendez-vous introuvable.")
+        if appointment.mode != NOTED:
+            raise Conflict(
+                "Ce rendez-vous suit son invitation ou sa convocation : sa présence "
+                "s'enregistre depuis l'agenda des rendez-vous."
+            )
         appointment.status = data.status.value
 
     async def add_document(

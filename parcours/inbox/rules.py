@@ -32,6 +32,8 @@ class ItemKind(StrEnum):
     ESCALATION = "escalation"
     LOOKUP_ANSWERED = "lookup_answered"
     CONSENT_CHANGED = "consent_changed"
+    INVITATION_EXPIRED = "invitation_expired"
+    ATTENDANCE_TO_RECORD = "attendance_to_record"
 
 
 class Audience(StrEnum):
@@ -141,6 +143,28 @@ def notices(event: JourneyEvent, state: JourneyState) -> list[Notice]:
             ]
         case "decision_requested":
             return [Notice(ItemKind.DECISION_REQUESTED, Audience.ORIENTATION)]
+        case "appointment_invitation_expired":
+            # Nobody booked: the agent is asked to convoke.
+            return [
+                Notice(
+                    ItemKind.INVITATION_EXPIRED,
+                    referent_or_orientation,
+                    ref=_text(d.get("appointment_id")),
+                    detail={"appointment_kind": d.get("appointment_kind")},
+                )
+            ]
+        case "appointment_attendance_due":
+            return [
+                Notice(
+                    ItemKind.ATTENDANCE_TO_RECORD,
+                    referent_or_orientation,
+                    ref=_text(d.get("appointment_id")),
+                    detail={
+                        "appointment_kind": d.get("appointment_kind"),
+                        "starts_at": d.get("starts_at"),
+                    },
+                )
+            ]
         case "deadline_passed":
             return [
                 Notice(
@@ -151,6 +175,16 @@ def notices(event: JourneyEvent, state: JourneyState) -> list[Notice]:
             ]
     return []
 
+
+# What settles « présence à enregistrer ».
+_ATTENDANCE_RECORDED = frozenset(
+    {
+        "appointment_attended",
+        "appointment_absent_unexcused",
+        "appointment_absent_excused",
+        "appointment_cancelled",
+    }
+)
 
 # What answers or ends a funder's question.
 _QUESTION_ENDS = frozenset({"training_more_info_answered", "training_approved", "training_refused"})
@@ -163,6 +197,11 @@ def settlements(event: JourneyEvent, state: JourneyState) -> list[Settle]:
     settle = [Settle(kinds=STEP_BOUND, step_not=state.step.value)]
     if event.kind in _QUESTION_ENDS and (ref := _text(event.detail.get("request_id"))):
         settle.append(Settle(kinds=frozenset({ItemKind.TRAINING_QUESTION}), ref=ref))
+    if event.kind in _ATTENDANCE_RECORDED and (ref := _text(event.detail.get("appointment_id"))):
+        settle.append(Settle(kinds=frozenset({ItemKind.ATTENDANCE_TO_RECORD}), ref=ref))
+    if event.kind == "appointment_planned":
+        # A new invitation or convocation answers « invitation expirée : convoquez ».
+        settle.append(Settle(kinds=frozenset({ItemKind.INVITATION_EXPIRED})))
     if event.kind == "deadline_passed":
         settle.append(Settle(kinds=frozenset({ItemKind.DEADLINE_SOON})))
     if not state.stalled:

@@ -28,6 +28,8 @@ TITLES: dict[ItemKind, str] = {
     ItemKind.ESCALATION: "Signalement à votre structure",
     ItemKind.LOOKUP_ANSWERED: "Réponse d'un partenaire à une recherche",
     ItemKind.CONSENT_CHANGED: "Accord de partage modifié",
+    ItemKind.INVITATION_EXPIRED: "Invitation expirée : convoquez la personne",
+    ItemKind.ATTENDANCE_TO_RECORD: "Présence à un rendez-vous à enregistrer",
 }
 
 # What to do, where (``{b}``: the person's id, ``{ref}``: what the item is about).
@@ -47,6 +49,8 @@ ACTIONS: dict[ItemKind, tuple[str, str]] = {
     ItemKind.ESCALATION: ("Ouvrir le parcours", "/parcours/{b}"),
     ItemKind.LOOKUP_ANSWERED: ("Voir la situation", "/beneficiaires/{b}/situation"),
     ItemKind.CONSENT_CHANGED: ("Voir les accords", "/beneficiaires/{b}/situation"),
+    ItemKind.INVITATION_EXPIRED: ("Convoquer", "/beneficiaires/{b}/rendez-vous"),
+    ItemKind.ATTENDANCE_TO_RECORD: ("Enregistrer la présence", "/rendez-vous/agenda"),
 }
 
 DECISIONS = {"approved": "accordée", "refused": "refusée"}
@@ -79,6 +83,10 @@ def item_summary(kind: ItemKind, detail: dict[str, Any]) -> str:
             return f"La personne a {given} son accord de partage avec {partner}."
         case ItemKind.DEADLINE_SOON:
             return f"L'étape arrive à échéance le {detail.get('deadline_day') or '?'}."
+        case ItemKind.INVITATION_EXPIRED:
+            return "Aucun rendez-vous n'a été pris avec le lien d'invitation."
+        case ItemKind.ATTENDANCE_TO_RECORD:
+            return "Le rendez-vous est passé depuis 2 jours sans présence enregistrée."
     return ""
 
 

@@ -101,6 +101,17 @@ class Sla(Message):
     follow_up_check_in_months: tuple[int, ...] = (1, 3, 6)
 
 
+class AppointmentMark(BaseModel):
+    """One of the journey's appointments as the journey knows it: ids, dates, statuses (the
+    ``Appointment`` child workflow tells it of each change)."""
+
+    appointment_id: str
+    mode: str
+    kind: str
+    status: str
+    starts_at: datetime | None = None
+
+
 class JourneyState(BaseModel):
     """The journey as the workflow holds it; also what its query returns."""
 
@@ -132,6 +143,8 @@ class JourneyState(BaseModel):
     # When an orientation decision was last asked for during this stay in the step (reset
     # when the step changes); None in journeys before it existed.
     decision_requested_at: datetime | None = None
+    # Its appointments, pending and past (empty in journeys before appointments existed).
+    appointments: list[AppointmentMark] = Field(default_factory=list)
     seq: int = 0
 
     @property
@@ -299,6 +312,20 @@ class RequestTrainingInput(Action):
     funder: Literal["region", "france_travail"]
 
 
+class PlanAppointmentInput(Action):
+    """Invite the person to book an appointment, or convoke her to one (an ``Appointment``
+    child workflow); the appointment's row is written by the request once accepted."""
+
+    appointment_id: str = Field(min_length=1, max_length=36)
+    mode: Literal["invitation", "convocation"]
+    kind: str = Field(min_length=1, max_length=40)
+    structure_id: str = Field(min_length=1, max_length=36)
+    expires_at: datetime | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    with_letter: bool = False
+
+
 class OrientToServiceInput(Action):
     """Orient the person to a service of the resource base (a ``ServiceOrientation`` child
     workflow); ``plan_action_id`` is the line of their plan it becomes."""
@@ -323,6 +350,7 @@ class SettleRequestsResult(Message):
 
     training_requests: int = 0
     orientations: int = 0
+    appointments: int = 0
 
 
 # --- Signals from partners (not human actions: applied when they make sense, else logged). ---

@@ -16,6 +16,7 @@ from parcours.core.messages import ScalarDetail
 from parcours.journey.messages import (
     DECISION_REQUESTED,
     Action,
+    AppointmentMark,
     BeginDiagnosisInput,
     CloseInput,
     CompleteDiagnosisInput,
@@ -28,6 +29,7 @@ from parcours.journey.messages import (
     JourneyState,
     OrientToServiceInput,
     PauseInput,
+    PlanAppointmentInput,
     ReassignReferentInput,
     RecordCheckInInput,
     RecordEmploymentInput,
@@ -71,6 +73,7 @@ ACTION_NAMES: dict[type[Action], str] = {cls: name for name, (cls, _) in ACTIONS
 REQUESTS: dict[str, tuple[type[Action], str]] = {
     "request_training": (RequestTrainingInput, "Demander le financement d'une formation"),
     "orient_to_service": (OrientToServiceInput, "Orienter vers un service"),
+    "plan_appointment": (PlanAppointmentInput, "Inviter ou convoquer à un rendez-vous"),
 }
 REQUEST_NAMES: dict[type[Action], str] = {cls: name for name, (cls, _) in REQUESTS.items()}
 
@@ -134,6 +137,8 @@ _GATES: dict[str, Callable[[JourneyState], str | None]] = {
     "orient_to_service": _needs_step(
         Step.DIAGNOSIS, Step.ORIENTATION, Step.ACCOMPANIMENT, Step.EMPLOYMENT, Step.FOLLOW_UP
     ),
+    # At any open step (a closed journey is refused before the gates).
+    "plan_appointment": lambda s: None,
 }
 
 
@@ -428,6 +433,22 @@ def apply(
                 service_id=service_id,
                 resource_structure_id=resource_structure_id,
             )
+        case PlanAppointmentInput(appointment_id=appointment_id, mode=mode, kind=kind):
+            new.appointments.append(
+                AppointmentMark(
+                    appointment_id=appointment_id,
+                    mode=mode,
+                    kind=kind,
+                    status="invited" if mode == "invitation" else "convoked",
+                    starts_at=action.starts_at,
+                )
+            )
+            change.event(
+                "appointment_planned",
+                appointment_id=appointment_id,
+                mode=mode,
+                appointment_kind=kind,
+            )
     return change.done()
 
 
@@ -490,7 +511,36 @@ def on_outcome(
     if signal.kind == DECISION_REQUESTED:
         change.state.decision_requested_at = now
     change.event(signal.kind, **signal.detail)
+    if signal.kind.startswith(APPOINTMENT_OUTCOME):
+        _on_appointment(change, signal)
     return change.done()
+
+
+# The kinds an ``Appointment`` child workflow tells its journey: ``appointment_<status>`` and
+# ``appointment_attendance_due``.
+APPOINTMENT_OUTCOME = "appointment_"
+
+
+def _on_appointment(change: _Change, signal: JourneyOutcomeInput) -> None:
+    """The journey's own mark of the appointment follows its workflow; an orientation
+    appointment attended before the orientation step brings the journey to it: the person met
+    the orientation team, whose decision is now what the journey waits for."""
+    d = signal.detail
+    appointment_id, status = d.get("appointment_id"), d.get("status")
+    starts_at = d.get("starts_at")
+    for mark in change.state.appointments:
+        if mark.appointment_id == appointment_id and isinstance(status, str):
+            mark.status = status
+            if isinstance(starts_at, str):
+                mark.starts_at = datetime.fromisoformat(starts_at)
+    if (
+        signal.kind == "appointment_attended"
+        and d.get("appointment_kind") == "orientation"
+        and change.state.step in (Step.INTAKE, Step.DIAGNOSIS)
+        and not change.state.paused
+    ):
+        change.enter(Step.ORIENTATION)
+        change.event("orientation_appointment_held", appointment_id=appointment_id)
 
 
 # --- Asking the orientation team for its decision ---

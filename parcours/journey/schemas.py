@@ -190,6 +190,16 @@ EVENT_LABELS = {
     "france_travail_notified": "Orientation transmise à France Travail",
     "france_travail_not_notified": "Orientation non transmise à France Travail",
     "decision_requested": "Décision d'orientation demandée",
+    "appointment_planned": "Invitation ou convocation à un rendez-vous",
+    "appointment_booked": "Rendez-vous pris par la personne",
+    "appointment_moved": "Rendez-vous déplacé par la personne",
+    "appointment_cancelled": "Rendez-vous annulé",
+    "appointment_invitation_expired": "Invitation expirée sans rendez-vous pris",
+    "appointment_attendance_due": "Présence au rendez-vous à enregistrer",
+    "appointment_attended": "Présente au rendez-vous",
+    "appointment_absent_unexcused": "Absente au rendez-vous, sans excuse",
+    "appointment_absent_excused": "Absente au rendez-vous, excusée",
+    "orientation_appointment_held": "Rendez-vous d'orientation tenu : orientation à décider",
 }
 
 # Events whose label names who did them, when known.

@@ -1,6 +1,6 @@
 """What a closed journey leaves behind, settled: its training requests still waiting for their
 funder's decision and its orientations still waiting for their structure's answer are
-withdrawn.
+withdrawn, its appointments still to come cancelled.
 
 The ``Journey`` workflow runs this once it has closed (whatever closed it: the ``close``
 update, the CAF closing the rights, the end of follow-up), as an activity the engine records
@@ -20,6 +20,8 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from parcours.appointments import messages as appointments
+from parcours.appointments.repository import AppointmentRepository
 from parcours.core.temporal import send_signal
 from parcours.journey.messages import SettleRequestsInput, SettleRequestsResult
 from parcours.orientations import messages as orientations
@@ -45,6 +47,7 @@ class JourneySettlement:
         async with self.sessions() as session:
             requests = await TrainingRequestRepository(session).undecided_ids(data.beneficiary_id)
             oriented = await ServiceOrientationRepository(session).waiting_ids(data.beneficiary_id)
+            coming = await AppointmentRepository(session).pending_ids(data.beneficiary_id)
         told_requests = 0
         for request_id in _together(requests, data.training_request_ids):
             handle = self.temporal.get_workflow_handle(
@@ -65,12 +68,26 @@ class JourneySettlement:
                 handle, orientations.WITHDRAW_SIGNAL, orientations.WithdrawOrientationInput()
             ):
                 told_orientations += 1
+        told_appointments = 0
+        for appointment_id in coming:
+            handle = self.temporal.get_workflow_handle(
+                appointments.appointment_workflow_id(appointment_id)
+            )
+            if await send_signal(
+                handle, appointments.WITHDRAW_SIGNAL, appointments.WithdrawAppointmentInput()
+            ):
+                told_appointments += 1
         log.info(
             "closed journey settled",
             extra={
                 "beneficiary_id": data.beneficiary_id,
                 "training_requests": told_requests,
                 "orientations": told_orientations,
+                "appointments": told_appointments,
             },
         )
-        return SettleRequestsResult(training_requests=told_requests, orientations=told_orientations)
+        return SettleRequestsResult(
+            training_requests=told_requests,
+            orientations=told_orientations,
+            appointments=told_appointments,
+        )

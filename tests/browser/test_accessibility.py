@@ -1,13 +1,14 @@
 """axe-core (the npm package, injected into the page from node_modules) finds no violation on a
 page of each role: the référente's carnet, the chargée d'orientation's journey, the funder's
 console, the manager's stalled journeys, the administrator's console, the person's own space,
-and the error page; the référente's « Et maintenant ? » at the orientation step, before and
+and the error page; the appointment pages (the carnet's tab, the agenda, places and slots, the
+person's booking page); the référente's « Et maintenant ? » at the orientation step, before and
 after she asked for the decision; on a phone too, with the menu open."""
 
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, time
 from typing import Any
 
 import pytest
@@ -16,6 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from parcours.access.rules import Principal, Role
+from parcours.appointments.messages import AppointmentKind
+from parcours.appointments.schemas import InvitationCreate, PlaceCreate, SlotCreate
+from parcours.appointments.service import AppointmentService
 from parcours.core.db import transaction
 from parcours.core.settings import ROOT, Settings
 from parcours.journey.messages import BeginDiagnosisInput, CompleteDiagnosisInput
@@ -121,6 +125,25 @@ async def test_a_page_of_each_role_has_no_violation(
         await JourneyService(session, dev_env.client, settings).ask_orientation_decision(
             at_orientation[1], referente
         )
+    # The structure's place and slots, and an invitation: the appointment pages have content.
+    async with transaction(sessions) as session:
+        desk = AppointmentService(session, dev_env.client, settings, referente)
+        place = await desk.add_place(
+            PlaceCreate(name="Accueil", address="1 rue de la Gare", accessibility="Plain-pied")
+        )
+        for weekday in range(7):
+            await desk.add_slot(
+                SlotCreate(
+                    place_id=place.id,
+                    kind=AppointmentKind.ORIENTATION,
+                    start_time=time(10, 0),
+                    weekday=weekday,
+                )
+            )
+    async with transaction(sessions) as session:
+        invitation = await AppointmentService(session, dev_env.client, settings, referente).invite(
+            InvitationCreate(beneficiary_id=at_orientation[0], kind=AppointmentKind.ORIENTATION)
+        )
     region = await funder_account(sessions, new_account, "region")
     pages = {
         "référente": (carnet.referent_email, PASSWORD, f"/beneficiaires/{carnet.beneficiary_id}"),
@@ -152,6 +175,17 @@ async def test_a_page_of_each_role_has_no_violation(
             STAFF_PASSWORD,
             f"/parcours/{at_orientation[1]}",
         ),
+        "rendez-vous du carnet": (
+            staff["referent"].email,
+            STAFF_PASSWORD,
+            f"/beneficiaires/{at_orientation[0]}/rendez-vous",
+        ),
+        "agenda": (staff["referent"].email, STAFF_PASSWORD, "/rendez-vous/agenda"),
+        "lieux et créneaux": (
+            staff["referent"].email,
+            STAFF_PASSWORD,
+            "/rendez-vous/lieux-et-creneaux",
+        ),
     }
     found: dict[str, list[dict[str, Any]]] = {}
     for role, (email, password, path) in pages.items():
@@ -160,7 +194,18 @@ async def test_a_page_of_each_role_has_no_violation(
             found[role] = await violations(page)
         finally:
             await page.context.close()
-    assert found == {role: [] for role in pages}, found
+    # The person's booking page: no account.
+    context = await browser.new_context(
+        base_url=app_url, locale="fr-FR", timezone_id="Europe/Paris", bypass_csp=True
+    )
+    booking = await context.new_page()
+    await booking.goto("/rdv/" + invitation.link.rsplit("/", 1)[1])
+    await booking.locator("html[data-fr-js='true']").wait_for(state="attached")
+    try:
+        found["prise de rendez-vous"] = await violations(booking)
+    finally:
+        await context.close()
+    assert found == {role: [] for role in [*pages, "prise de rendez-vous"]}, found
 
 
 async def test_the_open_menu_on_a_phone_has_no_violation(

@@ -34,6 +34,9 @@ On the time-skipping server (months of timers in seconds):
   days. The journey (``journey_oriented_to_service``) hears it all, then closes.
 - ``closed_with_requests``: a journey that orients to a service and requests a training
   (both waiting), then closes: it withdraws both (patch ``settle-requests-on-close``).
+- ``appointment_attended``: an invitation of the journey (``journey_with_appointment``),
+  reminded at day +3, booked, reminded 2 days before, attended; the journey reaches its
+  orientation step, then closes.
 - ``orientation_decision_requested``: at the orientation step the référente asks the
   orientation team for its decision (``record_outcome``, ``decision_requested``), asks again
   at once (left out: patch ``decision-request-check``), then the decision is taken and the
@@ -64,7 +67,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
@@ -83,6 +86,16 @@ from activities.orientations import ServiceOrientationActivities
 from activities.partners import CafImportActivities
 from activities.training_requests import TrainingRequestActivities
 from cli.temporal_server import SEARCH_ATTRIBUTES, binary
+from parcours.access.models import Structure
+from parcours.appointments.messages import (
+    AppointmentKind,
+    AppointmentState,
+    AppointmentStatus,
+    BookSlotInput,
+    RecordAttendanceInput,
+    appointment_workflow_id,
+)
+from parcours.appointments.models import Appointment, Place, Slot
 from parcours.carnet.messages import SCHEDULE_ID as RETENTION_SCHEDULE_ID
 from parcours.carnet.messages import RetentionSweepInput
 from parcours.carnet.models import Beneficiary
@@ -108,6 +121,7 @@ from parcours.journey.messages import (
     OrientationKind,
     OrientToServiceInput,
     PauseInput,
+    PlanAppointmentInput,
     ReassignReferentInput,
     ReconcileInput,
     RecordCheckInInput,
@@ -118,6 +132,7 @@ from parcours.journey.messages import (
     RsaStatus,
     SetFollowUpConsentInput,
     SignContractInput,
+    Step,
     journey_workflow_id,
 )
 from parcours.mail.messages import WORKFLOW_ID as OUTBOX_WORKFLOW_ID
@@ -198,6 +213,10 @@ STRUCTURE = "00000000-0000-4000-8000-0000000000b1"
 TRAINING = "00000000-0000-4000-8000-0000000000c1"
 TRAINING_REQUEST = "00000000-0000-4000-8000-0000000000c2"
 ORIENTATION = "00000000-0000-4000-8000-0000000000d1"
+APPOINTMENT = "00000000-0000-4000-8000-0000000000e1"
+APPOINTMENT_STRUCTURE = "00000000-0000-4000-8000-0000000000e2"
+APPOINTMENT_PLACE = "00000000-0000-4000-8000-0000000000e3"
+APPOINTMENT_SLOT = "00000000-0000-4000-8000-0000000000e4"
 # The resource base's own keys (integers) of the service and its structure.
 RESOURCE_STRUCTURE, RESOURCE_SERVICE = 1, 1
 
@@ -734,6 +753,95 @@ async def orientation_decision_requested(r: Recorder) -> None:
     await r.keep("orientation_decision_requested", handle)
 
 
+async def appointment_attended(r: Recorder) -> None:
+    """An invitation (``appointment_attended``): reminded at day +3, booked, reminded 2 days
+    before, attended. The journey (``journey_with_appointment``) hears each change, reaches
+    its orientation step (an orientation appointment attended), then closes."""
+    person = "00000000-0000-4000-8000-000000000009"
+    handle = await r.journey(person)
+    await r.act(handle, BeginDiagnosisInput(actor_id=REFERENT))
+    now = await r.now()
+    expires = now + timedelta(days=7)
+    await r.act(
+        handle,
+        PlanAppointmentInput(
+            appointment_id=APPOINTMENT,
+            mode="invitation",
+            kind=AppointmentKind.ORIENTATION.value,
+            structure_id=APPOINTMENT_STRUCTURE,
+            expires_at=expires,
+            actor_id=REFERENT,
+        ),
+    )
+    # What the référente's request writes once the journey accepted.
+    async with transaction(r.sessions) as session:
+        session.add(
+            Structure(id=APPOINTMENT_STRUCTURE, name="Pôle insertion", kind="ccas", territory="73")
+        )
+        await session.flush()
+        session.add(
+            Place(
+                id=APPOINTMENT_PLACE,
+                structure_id=APPOINTMENT_STRUCTURE,
+                name="Accueil",
+                address="Place Caffe, 73000 Chambéry",
+            )
+        )
+        await session.flush()
+        session.add(
+            Slot(
+                id=APPOINTMENT_SLOT,
+                structure_id=APPOINTMENT_STRUCTURE,
+                place_id=APPOINTMENT_PLACE,
+                kind="orientation",
+                start_time=time(10, 0),
+                duration_minutes=45,
+                capacity=1,
+                weekday=0,
+            )
+        )
+        session.add(
+            Appointment(
+                id=APPOINTMENT,
+                beneficiary_id=person,
+                mode="invitation",
+                kind="orientation",
+                status="invited",
+                structure_id=APPOINTMENT_STRUCTURE,
+                workflow_id=appointment_workflow_id(APPOINTMENT),
+                expires_at=expires,
+                seq=0,
+            )
+        )
+    child = r.client.get_workflow_handle(appointment_workflow_id(APPOINTMENT))
+    await settled(child)
+    await r.advance_to(now + timedelta(days=3, minutes=1))
+    await settled(child)
+    starts = now + timedelta(days=6)
+    await child.execute_update(
+        "book",
+        BookSlotInput(
+            slot_id=APPOINTMENT_SLOT, starts_at=starts, ends_at=starts + timedelta(minutes=45)
+        ),
+        result_type=AppointmentState,
+    )
+    await settled(child)
+    await r.advance_to(starts - timedelta(days=2) + timedelta(minutes=1))
+    await settled(child)
+    await r.advance_to(starts + timedelta(hours=1))
+    await child.execute_update(
+        "record_attendance",
+        RecordAttendanceInput(status=AppointmentStatus.ATTENDED, actor_id=REFERENT),
+        result_type=AppointmentState,
+    )
+    await child.result()
+    await r.reached(handle, lambda state: state.step is Step.ORIENTATION)
+    await r.act(handle, CloseInput(exit_reason=ExitReason.OTHER, actor_id=REFERENT))
+    await handle.result()
+    await r.keep("appointment_attended", child)
+    await r.keep("journey_with_appointment", handle)
+
+
 async def scheduled_runs(r: Recorder) -> None:
     """The short workflows the worker's schedules start, one run each."""
     runs: list[tuple[str, WorkflowHandle[Any, Any]]] = [
@@ -851,6 +959,7 @@ SCENARIOS: dict[str, tuple[Server, Scenario]] = {
     "service_orientation_expired": ("time-skipping", service_orientation_expired),
     "closed_with_requests": ("time-skipping", closed_with_requests),
     "orientation_decision_requested": ("time-skipping", orientation_decision_requested),
+    "appointment_attended": ("time-skipping", appointment_attended),
     "scheduled_runs": ("time-skipping", scheduled_runs),
     "deliver_outbox": ("time-skipping", deliver_outbox),
     "deliver_sms": ("time-skipping", deliver_sms),

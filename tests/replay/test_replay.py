@@ -39,6 +39,8 @@ SCENARIOS = {
     "caf_import_continued_as_new",
     "orientation_decision_requested",
     "inbox_daily",
+    "appointment_attended",
+    "journey_with_appointment",
 }
 OLDER = {
     f"{journey}_before_{version}"

@@ -24,6 +24,7 @@ from parcours.core.db import transaction
 from parcours.core.settings import Settings
 from tests.support.accounts import Account, NewAccount, Staff
 from tests.support.api import enrol
+from tests.support.appointments import booking_link
 from tests.support.clients import ApiClients, Browser, csrf_in, signed_in
 from tests.support.routes import SAFE, every_route
 
@@ -35,6 +36,9 @@ EXPIRED = "Le formulaire a expiré"
 # and a field that must match), and answer with the form again, saying it expired: the
 # invitation form too, whose link alone would let another site sign a visitor into its account.
 BEFORE_SIGN_IN = {"/connexion", "/mot-de-passe-oublie", "/activation/{token}"}
+# The person's booking link: no account either, its forms carry the same kind of token; tried
+# on a real link (a random one names no appointment: 404).
+BOOKING_LINK = {"/rdv/{token}", "/rdv/{token}/deplacer", "/rdv/{token}/annuler"}
 
 # Whose form it is, by the start of its path; anything else is a référent's.
 OWNERS = {
@@ -95,15 +99,16 @@ async def sessions_of(
             await second.aclose()
 
 
-async def before_sign_in(api_url: str, method: str, url: str) -> list[str]:
-    """A form posted before signing in, with no token, or with another browser's."""
+async def before_sign_in(api_url: str, method: str, url: str, page: str | None = None) -> list[str]:
+    """A form posted before signing in, with no token, or with another browser's (the form
+    is on ``page``, by default its own address)."""
     wrong = []
     async with (
         httpx.AsyncClient(base_url=api_url, timeout=60) as mine,
         httpx.AsyncClient(base_url=api_url, timeout=60) as theirs,
     ):
-        own = csrf_in((await mine.get(url)).text)
-        borrowed = csrf_in((await theirs.get(url)).text)
+        own = csrf_in((await mine.get(page or url)).text)
+        borrowed = csrf_in((await theirs.get(page or url)).text)
         assert own and borrowed and own != borrowed
         for label, token in (("no token", ""), ("another browser's", borrowed)):
             answer = await mine.request(method, url, data={"csrf_token": token})
@@ -117,11 +122,17 @@ async def test_every_form_refuses_a_missing_or_borrowed_token(
     sessions_of: dict[str, tuple[Browser, Browser]],
     person_account: tuple[str, Account],
     api_url: str,
+    api: ApiClients,
 ) -> None:
     person_id = person_account[0]
+    token = await booking_link(api, person_id)
     wrong: list[str] = []
     for method, path in forms(settings):
         url = filled(path, person_id)
+        if path in BOOKING_LINK:
+            link = path.replace("{token}", token)
+            wrong += await before_sign_in(api_url, method, link, f"/rdv/{token}")
+            continue
         if path in BEFORE_SIGN_IN:
             wrong += await before_sign_in(api_url, method, url)
             continue

@@ -71,6 +71,16 @@ PUBLIC = {
     ("POST", "/api/v1/partners/{partner}/callbacks"),
     # The SMS provider's webhook, with its shared secret (tests/sms/test_sms.py).
     ("POST", "/api/v1/sms/delivery-reports"),
+    # The person's booking link: no account, the link's token is the key (its pages' forms
+    # carry their own token, as signing in does).
+    ("GET", "/rdv/{token}"),
+    ("POST", "/rdv/{token}"),
+    ("POST", "/rdv/{token}/deplacer"),
+    ("POST", "/rdv/{token}/annuler"),
+    ("GET", "/api/v1/rdv/{token}"),
+    ("POST", "/api/v1/rdv/{token}/booking"),
+    ("POST", "/api/v1/rdv/{token}/move"),
+    ("POST", "/api/v1/rdv/{token}/cancellation"),
 }
 
 COVERED = {
@@ -260,6 +270,28 @@ COVERED = {
     ("POST", "/a-traiter/{item_id}/traite"): OPEN,
     ("GET", "/mon-compte/notifications"): OPEN,
     ("POST", "/mon-compte/notifications"): OPEN,
+    ("GET", "/api/v1/appointments/places"): OPEN,
+    ("POST", "/api/v1/appointments/places"): OPEN,
+    ("GET", "/api/v1/appointments/slots"): OPEN,
+    ("POST", "/api/v1/appointments/slots"): OPEN,
+    ("DELETE", "/api/v1/appointments/slots/{slot_id}"): OPEN,
+    ("GET", "/api/v1/appointments/settings"): OPEN,
+    ("PUT", "/api/v1/appointments/settings"): OPEN,
+    ("GET", "/api/v1/appointments/free"): OPEN,
+    ("POST", "/api/v1/appointments/invitations"): OPEN,
+    ("POST", "/api/v1/appointments/convocations"): OPEN,
+    ("POST", "/api/v1/appointments/{appointment_id}/attendance"): HERS,
+    ("GET", "/api/v1/appointments/agenda"): OPEN,
+    ("GET", "/api/v1/beneficiaries/{beneficiary_id}/appointments"): HERS,
+    ("GET", "/rendez-vous/agenda"): OPEN,
+    ("POST", "/rendez-vous/{appointment_id}/presence"): HERS,
+    ("GET", "/rendez-vous/lieux-et-creneaux"): OPEN,
+    ("POST", "/rendez-vous/lieux"): OPEN,
+    ("POST", "/rendez-vous/creneaux"): OPEN,
+    ("POST", "/rendez-vous/creneaux/{slot_id}/retrait"): OPEN,
+    ("POST", "/rendez-vous/reglages"): OPEN,
+    ("POST", "/beneficiaires/{beneficiary_id}/invitations"): HERS,
+    ("POST", "/beneficiaires/{beneficiary_id}/convocations"): HERS,
 }
 
 

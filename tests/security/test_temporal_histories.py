@@ -3,7 +3,8 @@
 One recognisable person goes through everything the platform does: enrolment, consents, a
 service orientation, CAF and France Travail look-ups, a professional orientation (France
 Travail is told), a training request, a line of the CAF's feed; then every scheduled workflow
-runs (digest, « À traiter », outbox, retention, reconciliation). Every run of every workflow
+runs (digest, « À traiter », outbox, retention, reconciliation); she is invited to an appointment,
+books it from her link, and is convoked to another with a letter. Every run of every workflow
 started meanwhile is read back and searched, JSON and decoded payloads, for each of her
 values. Every workflow type the worker runs must have been seen: a new type fails here until
 it is driven.
@@ -36,6 +37,7 @@ from simulators.caf_feed import EventKind, RsaEvent, events_to_csv, generate_eve
 from simulators.synthetic import SAVOIE_COMMUNES
 from tests.support.accounts import Staff
 from tests.support.api import act
+from tests.support.appointments import booking_link
 from tests.support.caf_feed import fresh_seed
 from tests.support.clients import ApiClients, api_clients
 from tests.support.histories import every_run
@@ -132,6 +134,24 @@ async def everything_for(
         structure_id=staff.structure_id,
         referent_id=staff.referent_id,
     )
+    # An invitation, booked from its link, and a convocation with its letter asked.
+    token = await booking_link(api, bid, kind="accompagnement")
+    offers = (await api.referent.get(f"/api/v1/rdv/{token}")).json()["offers"]
+    booked = await api.referent.post(
+        f"/api/v1/rdv/{token}/booking",
+        json={"slot_id": offers[0]["slot_id"], "starts_at": offers[0]["starts_at"]},
+    )
+    assert booked.status_code == 200, booked.text
+    convoked = await api.referent.post(
+        "/api/v1/appointments/convocations",
+        json={
+            "beneficiary_id": bid,
+            "slot_id": offers[1]["slot_id"],
+            "starts_at": offers[1]["starts_at"],
+            "with_letter": True,
+        },
+    )
+    assert convoked.status_code == 201, convoked.text
     training_id = await add_training(sessions, "region")
     requested = await api.referent.post(
         "/api/v1/training-requests", json={"beneficiary_id": bid, "training_id": training_id}

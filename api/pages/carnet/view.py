@@ -35,6 +35,7 @@ from api.pages.carnet.consent_links import (
 )
 from api.templating import templates
 from parcours.access.rules import Principal, allowed_actions
+from parcours.appointments.service import AppointmentService
 from parcours.carnet.schemas import (
     APPOINTMENT_STATUS_LABELS,
     CONTRACT_KIND_LABELS,
@@ -136,6 +137,8 @@ DONE_MESSAGES = {
     "note": "La note est ajoutée.",
     "rendez-vous": "Le rendez-vous est ajouté.",
     "rendez-vous-statut": "Le rendez-vous est mis à jour.",
+    "invitation": "L'invitation est envoyée : la personne choisit son créneau avec le lien reçu.",
+    "convocation": "La convocation est envoyée.",
     "document": "Le document est déposé.",
     "consentement": "Le consentement est enregistré : l'en-tête du carnet et son historique le "
     "montrent.",
@@ -277,6 +280,12 @@ class CarnetPages:
                     context["lookups"] = await lookup_panel(self.session, beneficiary_id)
             if tab == CONSENT_PAGE:
                 context |= consent_form_context(self.request, form)
+            if tab == "rendez-vous":
+                # Invitations and convocations with their history, and what the agent may
+                # offer (her structure's kinds and free slots).
+                context["appointments"] = await AppointmentService(
+                    self.session, self.journeys.temporal, self.settings, self.principal
+                ).tab(beneficiary_id)
             if tab == "contrat":
                 # Orientations to services and the 15-hours rule, alongside the plan; the
                 # person's training requests and their status (``carnet_formations.html``).

@@ -1,0 +1,1 @@
+"""Appointments: places and slots, invitations to book, convocations, reminders, attendance."""
