@@ -12,31 +12,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from parcours.appointments.messages import AppointmentKind
 from parcours.core.settings import ROOT
 
 PARIS = ZoneInfo("Europe/Paris")
 LETTERS = ROOT / "templates" / "appointments" / "letters"
 
-AppointmentKind = Literal[
-    "orientation",
-    "accompaniment",
-    "follow_up",
-    "multidisciplinary_team",
-    "collective_session",
-]
-
 # How the letter names each kind of appointment (« Objet », body).
 KIND_LABELS: dict[str, str] = {
-    "orientation": "rendez-vous d'orientation",
-    "accompaniment": "rendez-vous d'accompagnement",
-    "follow_up": "rendez-vous de suivi",
-    "multidisciplinary_team": "passage devant l'équipe pluridisciplinaire",
-    "collective_session": "réunion d'information collective",
+    AppointmentKind.ORIENTATION: "rendez-vous d'orientation",
+    AppointmentKind.ACCOMPAGNEMENT: "rendez-vous d'accompagnement",
+    AppointmentKind.SUIVI: "rendez-vous de suivi",
+    AppointmentKind.EQUIPE_PLURIDISCIPLINAIRE: "passage devant l'équipe pluridisciplinaire",
+    AppointmentKind.INFORMATION_COLLECTIVE: "réunion d'information collective",
 }
 
 MANDATORY = "Ce rendez-vous est obligatoire."
@@ -105,7 +97,7 @@ class ConvocationLetter:
 
     @property
     def sanctionable(self) -> bool:
-        return self.kind == "multidisciplinary_team"
+        return self.kind == AppointmentKind.EQUIPE_PLURIDISCIPLINAIRE
 
 
 def french_day(value: date) -> str:

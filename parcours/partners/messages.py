@@ -18,6 +18,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from parcours.appointments.messages import AppointmentKind
 from parcours.core.messages import Message
 from parcours.journey.messages import RsaStatus
 
@@ -310,13 +311,6 @@ class StructureCancellationInput(PartnerCallInput):
     reason: Literal["journey_closed"] = "journey_closed"
 
 
-AppointmentKind = Literal[
-    "orientation",
-    "accompaniment",
-    "follow_up",
-    "multidisciplinary_team",
-    "collective_session",
-]
 # planifié, honoré, absent excusé, absent non excusé, annulé.
 AppointmentStatus = Literal[
     "planned", "attended", "excused_absence", "unexcused_absence", "cancelled"

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parcours.appointments.messages import AppointmentKind
 from parcours.carnet.models import Beneficiary, SituationFact
 from parcours.carnet.schemas import Source, Theme
 from parcours.core.db import utcnow
@@ -252,9 +253,9 @@ class PartnerDataService:
                 code=FT_ORGANISATIONS.get(structure.kind, "IND"),
                 libelle=structure.name,
             )
-        if data.kind == "orientation":
+        if data.kind == AppointmentKind.ORIENTATION:
             motif = "ORI"
-        elif data.kind == "accompaniment" and data.first_accompaniment:
+        elif data.kind == AppointmentKind.ACCOMPAGNEMENT and data.first_accompaniment:
             motif = "ACC"
         else:
             motif = "AUT"

@@ -78,8 +78,8 @@ def test_only_the_equipe_pluridisciplinaire_warns_of_a_sanction() -> None:
     for kind in KIND_LABELS:
         text = text_of(render_convocation_pdf(replace(LETTER, kind=kind)))  # type: ignore[arg-type]
         assert "Ce rendez-vous est obligatoire." in text
-        assert (SANCTION in text) is (kind == "multidisciplinary_team"), kind
-    team = text_of(render_convocation_pdf(replace(LETTER, kind="multidisciplinary_team")))
+        assert (SANCTION in text) is (kind == "equipe_pluridisciplinaire"), kind
+    team = text_of(render_convocation_pdf(replace(LETTER, kind="equipe_pluridisciplinaire")))
     assert "Passage devant l'équipe pluridisciplinaire" in team
 
 
@@ -117,7 +117,7 @@ def test_the_letter_is_tagged_for_screen_readers_and_its_title_names_no_one() ->
 
 
 def test_a_letter_stays_small() -> None:
-    pdf = render_convocation_pdf(replace(LETTER, kind="multidisciplinary_team"))
+    pdf = render_convocation_pdf(replace(LETTER, kind="equipe_pluridisciplinaire"))
     print(f"convocation_pdf_bytes={len(pdf)}")
     assert len(pdf) < 100_000
 

@@ -91,7 +91,7 @@ async def test_every_status_reaches_france_travail_as_its_api_spells_it(
         "cancelled": ("ANNULE", {}),
     }
     extra = {
-        "kind": "accompaniment",
+        "kind": "accompagnement",
         "first_accompaniment": True,
         "modality": "phone",
         "booked_by": "person",

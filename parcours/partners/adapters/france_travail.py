@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict
 
+from parcours.appointments.messages import AppointmentKind
 from parcours.partners.adapters.http import PartnerClient
 
 
@@ -80,11 +81,11 @@ FT_MODALITIES = {"in_person": "PHYSIQUE", "phone": "TELEPHONE", "video": "VISIO"
 # Which organisation receives the person, in France Travail's codes.
 FT_ORGANISATIONS = {"departement": "CD", "france_travail": "FT"}
 FT_THEMES = {
-    "orientation": "RSA orientation",
-    "accompaniment": "RSA accompagnement",
-    "follow_up": "RSA suivi",
-    "multidisciplinary_team": "RSA équipe pluridisciplinaire",
-    "collective_session": "RSA information collective",
+    AppointmentKind.ORIENTATION: "RSA orientation",
+    AppointmentKind.ACCOMPAGNEMENT: "RSA accompagnement",
+    AppointmentKind.SUIVI: "RSA suivi",
+    AppointmentKind.EQUIPE_PLURIDISCIPLINAIRE: "RSA équipe pluridisciplinaire",
+    AppointmentKind.INFORMATION_COLLECTIVE: "RSA information collective",
 }
 ORIGIN = "PARCOURS"
 
