@@ -4,10 +4,13 @@ channel plugs in here), and prepare a convocation's documents when a letter was 
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from parcours.appointments.letters import PARIS, render_convocation_pdf
 from parcours.appointments.messages import (
     NOTIFY_PERSON,
     PREPARE_CONVOCATION_DOCUMENTS,
@@ -16,8 +19,12 @@ from parcours.appointments.messages import (
     NotifyPersonInput,
     RecordAppointmentInput,
 )
-from parcours.appointments.service import AppointmentProjection, PersonNotifier
-from parcours.core.db import transaction
+from parcours.appointments.service import (
+    AppointmentProjection,
+    ConvocationLetters,
+    PersonNotifier,
+)
+from parcours.core.db import transaction, utcnow
 from parcours.core.settings import Settings
 
 
@@ -51,8 +58,15 @@ class AppointmentActivities:
 
     @activity.defn(name=PREPARE_CONVOCATION_DOCUMENTS)
     async def prepare_convocation_documents(self, data: ConvocationDocumentsInput) -> None:
-        """The convocation's letter (PDF) and calendar file are made here by the letter's
-        own work; for now the ask is recorded on the appointment."""
+        """The convocation's letter: its facts read from SQL, printed as PDF (WeasyPrint,
+        in a thread: up to a second of CPU), kept in the carnet's documents once."""
+        today = utcnow().astimezone(PARIS).date()
         async with transaction(self.sessions) as session:
-            if not await AppointmentProjection(session).letter_requested(data.appointment_id):
-                raise ApplicationError("appointment row not written yet", type="NotYetWritten")
+            status, letter = await ConvocationLetters(session).to_print(data.appointment_id, today)
+        if status == "not_yet":
+            raise ApplicationError("appointment row not written yet", type="NotYetWritten")
+        if letter is None:
+            return
+        pdf = await asyncio.to_thread(render_convocation_pdf, letter)
+        async with transaction(self.sessions) as session:
+            await ConvocationLetters(session).keep(data.appointment_id, pdf)

@@ -108,6 +108,7 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("letter_requested_at", sa.DateTime(timezone=True), nullable=True)
         )
+        batch.add_column(sa.Column("letter_document_id", sa.String(length=36), nullable=True))
         batch.add_column(sa.Column("attendance_reason", sa.Text(), nullable=True))
         batch.add_column(sa.Column("seq", sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("created_at", sa.DateTime(timezone=True), nullable=True))
@@ -189,6 +190,7 @@ def downgrade() -> None:
             "created_at",
             "seq",
             "attendance_reason",
+            "letter_document_id",
             "letter_requested_at",
             "with_letter",
             "expires_at",

@@ -116,6 +116,8 @@ class Appointment(Base):
     expires_at: Mapped[datetime | None]
     with_letter: Mapped[bool] = mapped_column(Boolean, default=False)
     letter_requested_at: Mapped[datetime | None]
+    # The convocation letter kept in the carnet's documents (its proof), once printed.
+    letter_document_id: Mapped[str | None] = mapped_column(String(36))
     # An excused absence's reason (French, kept here, never in Temporal).
     attendance_reason: Mapped[str | None] = mapped_column(Text)
     # The workflow's change last written (a retried or late write of an older one is skipped).

@@ -29,6 +29,7 @@ from temporalio.client import Client
 from parcours.access.repository import log_access
 from parcours.access.rules import ACTION_ROLES, Principal, Role, can_read
 from parcours.appointments import rules
+from parcours.appointments.letters import ConvocationLetter
 from parcours.appointments.messages import (
     ATTENDANCE_STATUSES,
     UPDATE_NAMES,
@@ -76,6 +77,7 @@ from parcours.appointments.schemas import (
     SlotRead,
     status_label,
 )
+from parcours.carnet.models import Document
 from parcours.core.db import new_id, utcnow
 from parcours.core.errors import Conflict, Forbidden, InvalidReference, NotFound
 from parcours.core.mail import Mail
@@ -87,6 +89,7 @@ from parcours.core.temporal import run_update
 from parcours.journey.messages import PlanAppointmentInput
 from parcours.journey.repository import JourneyRepository
 from parcours.journey.service import JourneyService
+from parcours.territories.repository import TerritoryRepository
 
 log = logging.getLogger(__name__)
 
@@ -769,16 +772,99 @@ class AppointmentProjection:
         await self.session.flush()
         return True
 
-    async def letter_requested(self, appointment_id: str) -> bool:
-        """Where a convocation's letter is made (the PDF, kept in the carnet's documents, is
-        built by the letter's own work): for now the ask is recorded, once."""
+
+class ConvocationLetters:
+    """A convocation's letter (issue 14, item 3): its facts read from SQL, printed as PDF by
+    the activity (outside any transaction), then kept in the carnet's documents — the proof
+    that the person was convoked — once."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.repo = AppointmentRepository(session)
+
+    async def to_print(
+        self, appointment_id: str, today: date
+    ) -> tuple[str, ConvocationLetter | None]:
+        """``not_yet`` (the row is not written yet), ``kept`` (printed already, or the person
+        erased: nothing to print) or ``print`` with the letter."""
         appointment = await self.repo.appointment(appointment_id)
-        if appointment is None:
-            return False
-        if appointment.letter_requested_at is None:
-            appointment.letter_requested_at = utcnow()
-            await self.session.flush()
-        return True
+        if appointment is None or appointment.starts_at is None or not appointment.structure_id:
+            return "not_yet", None
+        if appointment.kind is None:
+            return "kept", None  # noted by hand: no letter
+        person = await self.repo.person(appointment.beneficiary_id)
+        if appointment.letter_document_id or person is None:
+            return "kept", None
+        structure = await self.repo.structure(appointment.structure_id)
+        setting = await self.repo.settings(appointment.structure_id)
+        place = await self.repo.place(appointment.place_id) if appointment.place_id else None
+        slot = await self.repo.slot(appointment.slot_id) if appointment.slot_id else None
+        agent_id = (slot.agent_id if slot else None) or appointment.created_by
+        agent = await self.repo.user(agent_id) if agent_id else None
+        structure_name = structure.name if structure else "Votre structure"
+        territory = (
+            await TerritoryRepository(self.session).get(structure.territory) if structure else None
+        )
+        place_lines = _address_lines(place.address if place else "")
+        if appointment.ends_at:
+            duration = appointment.ends_at - appointment.starts_at
+        else:
+            duration = timedelta(minutes=slot.duration_minutes if slot else 60)
+        return "print", ConvocationLetter(
+            reference=f"RDV-{appointment.id[:8].upper()}",
+            kind=AppointmentKind(appointment.kind),
+            starts_at=appointment.starts_at.replace(tzinfo=appointment.starts_at.tzinfo or UTC),
+            duration=duration,
+            department=f"Département — {territory.name}" if territory else "Le Département",
+            structure_name=structure_name,
+            structure_address=place_lines,
+            structure_phone=(setting.contact_phone if setting else None) or "",
+            structure_email=(setting.contact_email if setting else None) or "",
+            person_name=person_name(person.first_name, person.last_name),
+            person_address=tuple(
+                line
+                for line in (
+                    person.address,
+                    " ".join(filter(None, (person.postal_code, person.city))),
+                )
+                if line
+            ),
+            place_name=place.name if place else structure_name,
+            place_address=place_lines,
+            accessibility=place.accessibility if place else None,
+            agent_name=agent.full_name if agent else structure_name,
+            written_in=_town(place_lines) or (territory.name if territory else structure_name),
+            written_on=today,
+        )
+
+    async def keep(self, appointment_id: str, pdf: bytes) -> None:
+        """The printed letter in the carnet's documents, once (a retried attempt finds it)."""
+        appointment = await self.repo.appointment(appointment_id)
+        if appointment is None or appointment.letter_document_id or appointment.starts_at is None:
+            return
+        document = Document(
+            id=new_id(),
+            beneficiary_id=appointment.beneficiary_id,
+            filename=f"convocation-{appointment.starts_at.date().isoformat()}.pdf",
+            content_type="application/pdf",
+            size=len(pdf),
+            data=pdf,
+            uploaded_by=None,
+        )
+        self.repo.add(document)
+        appointment.letter_document_id = document.id
+        appointment.letter_requested_at = utcnow()
+        await self.session.flush()
+
+
+def _address_lines(address: str) -> tuple[str, ...]:
+    """« 12 rue de la Gare, 73000 Chambéry » as the letter's lines."""
+    return tuple(part.strip() for part in address.split(",") if part.strip())
+
+
+def _town(lines: tuple[str, ...]) -> str:
+    """The town of an address's last line (« 73000 Chambéry » → « Chambéry »)."""
+    return lines[-1].lstrip("0123456789 ").strip() if lines else ""
 
 
 NOTICE_SUBJECTS: dict[NotifyEvent, str] = {

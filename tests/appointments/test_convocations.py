@@ -1,20 +1,24 @@
 """A convocation on the time-skipping server (a module of its own: its own server), through the
 service the pages call: the agent sets the slot, the person is mailed her convocation, the
-letter is asked for (where the letter's work plugs in), and she is reminded 2 days before."""
+letter is printed as PDF and kept in her carnet's documents, and she is reminded 2 days before."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import timedelta
+from io import BytesIO
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from parcours.appointments.letters import french_datetime
 from parcours.appointments.messages import AppointmentKind
 from parcours.appointments.models import Appointment
 from parcours.appointments.schemas import ConvocationCreate
+from parcours.carnet.models import Beneficiary, Document
 from parcours.core.db import transaction
 from parcours.core.settings import Settings
 from tests.support.accounts import Staff
@@ -60,12 +64,28 @@ async def test_a_convocation_is_mailed_its_letter_asked_and_reminded_2_days_befo
         "Convocation à un rendez-vous — Équipe pluridisciplinaire"
     ]
 
-    async def letter_asked() -> datetime | None:
+    async def letter_kept() -> Document | None:
         async with desk.sessions() as session:
             row = await session.get(Appointment, convocation.id)
-            return row.letter_requested_at if row else None
+            if row is None or row.letter_document_id is None:
+                return None
+            return await session.get(Document, row.letter_document_id)
 
-    await until(letter_asked)
+    # The letter, printed, is in her carnet's documents: the proof she was convoked.
+    letter = await until(letter_kept)
+    assert letter.beneficiary_id == person_of(handle)
+    assert letter.content_type == "application/pdf"
+    assert letter.filename == f"convocation-{offer.starts_at.date().isoformat()}.pdf"
+    text = " ".join(
+        (page.extract_text() or "") for page in PdfReader(BytesIO(letter.data)).pages
+    ).replace("\n", " ")
+    async with desk.sessions() as session:
+        person = await session.get(Beneficiary, person_of(handle))
+    assert person is not None
+    assert person.last_name in text
+    assert "Ce rendez-vous est obligatoire." in text
+    assert "peut entraîner une sanction" in text
+    assert french_datetime(offer.starts_at) in " ".join(text.split())
     await desk.advance_to(offer.starts_at - timedelta(days=2) + timedelta(minutes=1))
     assert (await desk.state(convocation.id)).appointment_reminded
     assert (await desk.mailed(handle, 2))[-1].startswith("Rappel de votre rendez-vous")
