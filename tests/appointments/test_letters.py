@@ -14,11 +14,11 @@ from pypdf import PdfReader
 from pypdf.generic import DictionaryObject
 
 from parcours.appointments.letters import (
-    KIND_LABELS,
     ConvocationLetter,
     french_datetime,
     render_convocation_pdf,
 )
+from parcours.appointments.messages import AppointmentKind
 
 pytestmark = pytest.mark.appointments
 
@@ -27,7 +27,7 @@ SANCTION = "Votre absence non justifiée peut entraîner une sanction (suspensio
 
 LETTER = ConvocationLetter(
     reference="RDV-2026-0042",
-    kind="orientation",
+    kind=AppointmentKind.ORIENTATION,
     starts_at=datetime(2026, 12, 15, 9, 30, tzinfo=PARIS),
     duration=timedelta(minutes=45),
     department="Département de la Savoie",
@@ -75,11 +75,13 @@ def test_a_convocation_says_who_when_where_and_that_it_is_mandatory() -> None:
 
 
 def test_only_the_equipe_pluridisciplinaire_warns_of_a_sanction() -> None:
-    for kind in KIND_LABELS:
-        text = text_of(render_convocation_pdf(replace(LETTER, kind=kind)))  # type: ignore[arg-type]
+    for kind in AppointmentKind:
+        text = text_of(render_convocation_pdf(replace(LETTER, kind=kind)))
         assert "Ce rendez-vous est obligatoire." in text
         assert (SANCTION in text) is (kind == "equipe_pluridisciplinaire"), kind
-    team = text_of(render_convocation_pdf(replace(LETTER, kind="equipe_pluridisciplinaire")))
+    team = text_of(
+        render_convocation_pdf(replace(LETTER, kind=AppointmentKind.EQUIPE_PLURIDISCIPLINAIRE))
+    )
     assert "Passage devant l'équipe pluridisciplinaire" in team
 
 
@@ -117,7 +119,7 @@ def test_the_letter_is_tagged_for_screen_readers_and_its_title_names_no_one() ->
 
 
 def test_a_letter_stays_small() -> None:
-    pdf = render_convocation_pdf(replace(LETTER, kind="equipe_pluridisciplinaire"))
+    pdf = render_convocation_pdf(replace(LETTER, kind=AppointmentKind.EQUIPE_PLURIDISCIPLINAIRE))
     print(f"convocation_pdf_bytes={len(pdf)}")
     assert len(pdf) < 100_000
 
