@@ -1,6 +1,6 @@
 """The appointments' activities: write a change to the read model, tell the person
-(``notify_person``: the one place a message to her is built, from SQL — e-mail today, the SMS
-channel plugs in here), and prepare a convocation's documents when a letter was asked."""
+(``notify_person``: the one place a message to her is built, from SQL — by e-mail and by SMS),
+and print a convocation's letter when one was asked."""
 
 from __future__ import annotations
 

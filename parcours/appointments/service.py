@@ -89,6 +89,8 @@ from parcours.core.temporal import run_update
 from parcours.journey.messages import PlanAppointmentInput
 from parcours.journey.repository import JourneyRepository
 from parcours.journey.service import JourneyService
+from parcours.sms.rules import mobile_or_none
+from parcours.sms.service import enqueue_sms
 from parcours.territories.repository import TerritoryRepository
 
 log = logging.getLogger(__name__)
@@ -879,8 +881,9 @@ NOTICE_SUBJECTS: dict[NotifyEvent, str] = {
 
 
 class PersonNotifier:
-    """Builds the person's message about her appointment from SQL and writes it to the
-    outbox (the caller's transaction). E-mail today; an SMS channel goes here too."""
+    """Builds the person's messages about her appointment from SQL and writes them to the
+    outboxes (the caller's transaction): an e-mail when she has an address, an SMS when she
+    has a mobile number."""
 
     def __init__(self, session: AsyncSession, settings: Settings) -> None:
         self.session = session
@@ -888,7 +891,7 @@ class PersonNotifier:
         self.repo = AppointmentRepository(session)
 
     async def notify(self, appointment_id: str, event: NotifyEvent, seq: int) -> str:
-        """``sent``, ``no_channel`` (no e-mail address: nothing sent), ``gone`` (erased), or
+        """``sent``, ``no_channel`` (neither e-mail nor mobile: nothing sent), ``gone`` (erased), or
         ``not_yet`` (SQL does not have change ``seq`` yet: the activity tries again)."""
         appointment = await self.repo.appointment(appointment_id)
         if appointment is None or appointment.seq < seq:
@@ -896,12 +899,57 @@ class PersonNotifier:
         person = await self.repo.person(appointment.beneficiary_id)
         if person is None:
             return "gone"
-        if not person.email:
+        mobile = mobile_or_none(person.phone)
+        if not person.email and mobile is None:
             return "no_channel"
-        body = await self._body(appointment, event)
-        subject = f"{NOTICE_SUBJECTS[event]} — {KIND_LABELS.get(appointment.kind or '', '')}"
-        await enqueue(self.session, Mail(to=person.email, subject=subject, body=body))
+        if person.email:
+            body = await self._body(appointment, event)
+            subject = f"{NOTICE_SUBJECTS[event]} — {KIND_LABELS.get(appointment.kind or '', '')}"
+            await enqueue(self.session, Mail(to=person.email, subject=subject, body=body))
+        if mobile is not None:
+            # Once per change and event, even when this attempt is retried; held to 8:00
+            # when written at night.
+            await enqueue_sms(
+                self.session,
+                to=mobile,
+                body=await self._sms(appointment, event),
+                purpose=f"appointment.{event.value}",
+                idempotency_key=f"appointment-{appointment.id}-{event.value}-{seq}",
+                beneficiary_id=person.id,
+            )
         return "sent"
+
+    async def _sms(self, appointment: Appointment, event: NotifyEvent) -> str:
+        """The same news in a text message's few words, with the link where there is one."""
+        assert appointment.structure_id is not None
+        structure = await self.repo.structure(appointment.structure_id)
+        place = await self.repo.place(appointment.place_id) if appointment.place_id else None
+        name = structure.name if structure else "votre structure"
+        kind = KIND_LABELS.get(appointment.kind or "", "Rendez-vous").lower()
+        when = rules.day_time_fr(appointment.starts_at) if appointment.starts_at else ""
+        where = f", {place.name}" if place else ""
+        link = (
+            f"{self.settings.public_app_url.rstrip('/')}{BOOKING_PATH}"
+            f"{link_token(self.settings.secret_key, appointment.id)}"
+        )
+        match event:
+            case NotifyEvent.INVITED | NotifyEvent.INVITATION_REMINDER:
+                until = rules.day_time_fr(appointment.expires_at) if appointment.expires_at else ""
+                text = (
+                    f"{name} vous invite à prendre rendez-vous ({kind}) avant le {until} : {link}"
+                )
+            case NotifyEvent.BOOKED | NotifyEvent.MOVED | NotifyEvent.APPOINTMENT_REMINDER:
+                text = f"Rendez-vous ({kind}) avec {name} le {when}{where}."
+                if appointment.mode == "invitation":
+                    text += f" Annuler ou déplacer : {link}"
+            case NotifyEvent.CONVOKED:
+                text = (
+                    f"Convocation ({kind}) de {name} le {when}{where}. "
+                    "Ce rendez-vous est obligatoire."
+                )
+            case NotifyEvent.CANCELLED:
+                text = f"Votre rendez-vous du {when} ({kind}) avec {name} est annulé."
+        return f"Parcours : {text}"
 
     async def _body(self, appointment: Appointment, event: NotifyEvent) -> str:
         assert appointment.structure_id is not None

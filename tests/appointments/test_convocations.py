@@ -21,6 +21,8 @@ from parcours.appointments.schemas import ConvocationCreate
 from parcours.carnet.models import Beneficiary, Document
 from parcours.core.db import transaction
 from parcours.core.settings import Settings
+from parcours.sms.schemas import SmsRead
+from parcours.sms.service import sms_for_beneficiary
 from tests.support.accounts import Staff
 from tests.support.appointments import Desk, later_than, open_desk, person_of
 from tests.support.platform import until
@@ -63,6 +65,16 @@ async def test_a_convocation_is_mailed_its_letter_asked_and_reminded_2_days_befo
     assert await desk.mailed(handle, 1) == [
         "Convocation à un rendez-vous — Équipe pluridisciplinaire"
     ]
+
+    # Her mobile gets the news too, once, in a text message's few words.
+    async def texted() -> list[SmsRead]:
+        async with desk.sessions() as session:
+            return await sms_for_beneficiary(session, person_of(handle))
+
+    (sms,) = await until(texted)
+    assert sms.recipient == "+33612345678"
+    assert sms.body.startswith("Parcours : Convocation (équipe pluridisciplinaire)")
+    assert sms.body.endswith("Ce rendez-vous est obligatoire.")
 
     async def letter_kept() -> Document | None:
         async with desk.sessions() as session:
