@@ -19,6 +19,7 @@ from api.forms import (
     FieldProblem,
     after_action,
     clean_form,
+    content_disposition,
     form_errors,
     form_values,
     local_time,
@@ -112,6 +113,16 @@ async def booking_page(
     request: Request, token: str, service: BookingDep, settings: SettingsDep
 ) -> Response:
     return await _booking(request, token, service, settings)
+
+
+@router.get("/rdv/{token}/rendez-vous.ics")
+async def booking_calendar(token: str, service: BookingDep) -> Response:
+    """The appointment for the person's calendar (its cancellation once cancelled)."""
+    return Response(
+        await service.calendar(token),
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": content_disposition("rendez-vous.ics")},
+    )
 
 
 async def _act_on_link(

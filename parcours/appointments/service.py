@@ -29,6 +29,7 @@ from temporalio.client import Client
 from parcours.access.repository import log_access
 from parcours.access.rules import ACTION_ROLES, Principal, Role, can_read
 from parcours.appointments import rules
+from parcours.appointments.calendar import CalendarEvent, appointment_ics
 from parcours.appointments.letters import ConvocationLetter
 from parcours.appointments.messages import (
     ATTENDANCE_STATUSES,
@@ -679,6 +680,38 @@ class BookingService(_Appointments):
             can_book=can_book,
             can_change=can_change,
             offers=offers,
+        )
+
+    async def calendar(self, token: str) -> bytes:
+        """The appointment as a calendar file (``.ics``): its current version (``SEQUENCE``
+        is the workflow's change number), or its cancellation, under one UID."""
+        appointment = await self._by_token(token)
+        if appointment.starts_at is None:
+            raise NotFound("Aucun créneau n'est encore choisi : rien à ajouter à votre agenda.")
+        assert appointment.structure_id is not None
+        structure = await self.repo.structure(appointment.structure_id)
+        place = await self.repo.place(appointment.place_id) if appointment.place_id else None
+        name = structure.name if structure else "votre structure"
+        starts_at = appointment.starts_at.replace(tzinfo=appointment.starts_at.tzinfo or UTC)
+        ends_at = appointment.ends_at
+        duration = (
+            ends_at.replace(tzinfo=ends_at.tzinfo or UTC) - starts_at
+            if ends_at
+            else timedelta(hours=1)
+        )
+        link = f"{self.settings.public_app_url.rstrip('/')}{BOOKING_PATH}{token}"
+        cancelled = appointment.status == AppointmentStatus.CANCELLED
+        return appointment_ics(
+            CalendarEvent(
+                uid=f"{appointment.id}@parcours",
+                starts_at=starts_at,
+                duration=duration,
+                summary=f"{KIND_LABELS.get(appointment.kind or '', 'Rendez-vous')} — {name}",
+                location=", ".join(filter(None, (place.name, place.address))) if place else name,
+                description=f"Votre rendez-vous avec {name}. Le voir, le déplacer : {link}",
+                sequence=appointment.seq,
+                status="CANCELLED" if cancelled else "CONFIRMED",
+            )
         )
 
     async def book(self, token: str, choice: BookingChoice) -> AppointmentRead:

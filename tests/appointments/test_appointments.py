@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
+from icalendar import Calendar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
@@ -265,3 +266,28 @@ async def test_a_closed_journey_cancels_its_appointments_still_to_come(desk: Des
     assert any(
         (o.slot_id, o.starts_at) == (offer.slot_id, offer.starts_at) for o in await desk.free_now()
     )
+
+
+async def test_a_booked_appointment_comes_with_its_calendar_file(desk: Desk) -> None:
+    await desk.open_daily()
+    handle = await desk.journeys.enrol()
+    appointment_id, token = await desk.invite(handle)
+    offer = later_than(await desk.offers(token), await desk.journeys.now() + timedelta(days=3))
+    await desk.book(token, offer)
+    async with desk.sessions() as session:
+        booked = Calendar.from_ical(await (await desk.booking(session)).calendar(token))
+    (event,) = booked.walk("VEVENT")
+    assert booked["METHOD"] == "REQUEST"
+    assert event["UID"] == f"{appointment_id}@parcours"
+    assert event.decoded("DTSTART") == offer.starts_at
+    assert event.decoded("DTEND") == offer.ends_at
+
+    # Cancelled from her link: the same event, a later version, to take off her calendar.
+    async with transaction(desk.sessions) as session:
+        await (await desk.booking(session)).cancel(token)
+    async with desk.sessions() as session:
+        cancelled = Calendar.from_ical(await (await desk.booking(session)).calendar(token))
+    (gone,) = cancelled.walk("VEVENT")
+    assert cancelled["METHOD"] == "CANCEL"
+    assert gone["UID"] == event["UID"]
+    assert int(gone.decoded("SEQUENCE")) > int(event.decoded("SEQUENCE"))

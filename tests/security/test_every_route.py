@@ -74,6 +74,7 @@ PUBLIC = {
     # The person's booking link: no account, the link's token is the key (its pages' forms
     # carry their own token, as signing in does).
     ("GET", "/rdv/{token}"),
+    ("GET", "/rdv/{token}/rendez-vous.ics"),
     ("POST", "/rdv/{token}"),
     ("POST", "/rdv/{token}/deplacer"),
     ("POST", "/rdv/{token}/annuler"),
