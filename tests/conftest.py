@@ -100,6 +100,8 @@ def settings(database_url: str) -> Settings:
         # Every test signs in from 127.0.0.1: the per-client limit has a test (and an app)
         # of its own.
         sign_in_failures_per_client=10_000,
+        # The test workers other than the partner stack's do not call partners.
+        france_travail_appointments=False,
     )
 
 
@@ -325,6 +327,7 @@ async def partner_stack(
             "partner_timeout_s": 1.0,
             "partner_callback_secret": CALLBACK_SECRET,
             "caf_import_batch_lines": 25,
+            "france_travail_appointments": True,
         }
     )
     simulators = create_simulators(

@@ -41,7 +41,7 @@ from activities.training_requests import TrainingRequestActivities
 from parcours.core.settings import Settings, get_settings
 from parcours.management.incidents import PartnerIncidentLog
 from parcours.partners.adapters.clients import PartnerAdapters
-from workflows.appointments import Appointment
+from workflows.appointments import Appointment, FranceTravailAppointmentNotice
 from workflows.carnet import RetentionSweep
 from workflows.inbox import InboxDaily
 from workflows.journey import Journey, ReconcileJourneys
@@ -53,12 +53,14 @@ from workflows.sms import DeliverSms
 from workflows.training_requests import TrainingRequest
 
 # The workflows whose activities call partners: the CAF import and look-ups, orientations to
-# services and France Travail's notices of orientations, training requests to their funder.
+# services, France Travail's notices of orientations and of appointments, training requests to
+# their funder.
 PARTNER_WORKFLOWS: list[type] = [
     CafImport,
     PartnerLookup,
     ServiceOrientation,
     FranceTravailOrientationNotice,
+    FranceTravailAppointmentNotice,
     TrainingRequest,
 ]
 

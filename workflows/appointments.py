@@ -24,17 +24,21 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from parcours.appointments import rules
     from parcours.appointments.messages import (
         APPOINTMENT_WORKFLOW,
         FINAL_STATUSES,
+        FRANCE_TRAVAIL_APPOINTMENT_WORKFLOW,
+        FRANCE_TRAVAIL_STATUSES,
         NOTIFY_PERSON,
         PREPARE_CONVOCATION_DOCUMENTS,
         RECORD_APPOINTMENT,
         WITHDRAW_SIGNAL,
         AppointmentAction,
+        AppointmentKind,
         AppointmentMode,
         AppointmentStart,
         AppointmentState,
@@ -48,9 +52,18 @@ with workflow.unsafe.imports_passed_through():
         RecordAppointmentInput,
         RecordAttendanceInput,
         WithdrawAppointmentInput,
+        france_travail_notice_id,
     )
     from parcours.core.messages import READ_MODEL_RETRY, READ_MODEL_TIMEOUT
     from parcours.journey.messages import tell_journey
+    from parcours.partners.messages import (
+        SEND_APPOINTMENT_TO_FRANCE_TRAVAIL,
+        FranceTravailAppointmentInput,
+        FranceTravailAppointmentResult,
+        call_partner,
+        france_travail_appointment_step,
+        idempotency_key,
+    )
 
 # The appointment's row is written by the request right after the journey accepted it; a row
 # never written (the request failed) or erased (the person's data) is not waited for forever.
@@ -196,6 +209,7 @@ class Appointment:
                     "person not notified",
                     extra={"appointment_id": state.appointment_id, "event": notice.value},
                 )
+        await self._tell_france_travail(state, change)
         if change in JOURNEY_TOLD:
             await tell_journey(
                 self._input.journey_workflow_id,
@@ -210,6 +224,38 @@ class Appointment:
                 actor_id,
             )
         return True
+
+    async def _tell_france_travail(self, state: AppointmentState, change: str) -> None:
+        """Each status of an orientation or accompaniment appointment goes to France Travail
+        once, in a workflow of its own (it may wait hours for France Travail; the appointment
+        does not)."""
+        status = FRANCE_TRAVAIL_STATUSES.get(change)
+        if not self._input.france_travail or status is None or state.starts_at is None:
+            return
+        ends_at = state.ends_at or state.starts_at + timedelta(hours=1)
+        minutes = int((ends_at - state.starts_at).total_seconds() // 60)
+        notice = FranceTravailAppointmentInput(
+            beneficiary_id=self._input.beneficiary_id,
+            idempotency_key=idempotency_key(
+                france_travail_appointment_step(state.appointment_id, status, state.seq)
+            ),
+            appointment_id=state.appointment_id,
+            status=status,
+            # The person's words stay in the carnet: France Travail gets a category.
+            excuse="other" if status == "excused_absence" else None,
+            kind=state.kind,
+            starts_at=state.starts_at,
+            duration_minutes=max(5, min(480, minutes)),
+            collective=state.kind is AppointmentKind.INFORMATION_COLLECTIVE,
+            booked_by="person" if state.mode is AppointmentMode.INVITATION else "agent",
+            structure_id=self._input.structure_id,
+        )
+        await workflow.start_child_workflow(
+            FRANCE_TRAVAIL_APPOINTMENT_WORKFLOW,
+            notice,
+            id=france_travail_notice_id(state.appointment_id, state.seq),
+            parent_close_policy=ParentClosePolicy.ABANDON,
+        )
 
     async def _act(self, action: AppointmentAction) -> AppointmentState:
         async with self._lock:
@@ -275,3 +321,23 @@ class Appointment:
                 )
                 return
             self._change(cancelled, "withdrawn", None)
+
+
+@workflow.defn(name=FRANCE_TRAVAIL_APPOINTMENT_WORKFLOW)
+class FranceTravailAppointmentNotice:
+    """One status of one appointment, sent to France Travail (« Rendez-vous partenaire ») once:
+    the activity checks the person's consent and sends nothing without it; the key is this
+    status's own, so a retried call is answered once."""
+
+    @workflow.run
+    async def run(self, input: FranceTravailAppointmentInput) -> FranceTravailAppointmentResult:
+        try:
+            return await call_partner(
+                SEND_APPOINTMENT_TO_FRANCE_TRAVAIL, input, FranceTravailAppointmentResult
+            )
+        except ActivityError as error:
+            workflow.logger.warning(
+                "appointment not sent to France Travail",
+                extra={"appointment_id": input.appointment_id, "status": input.status},
+            )
+            return FranceTravailAppointmentResult(sent=False, reason=str(error.cause or error))

@@ -550,6 +550,7 @@ class Journey:
                     starts_at=action.starts_at,
                     ends_at=action.ends_at,
                     with_letter=action.with_letter,
+                    france_travail=action.france_travail,
                     planned_by=action.actor_id,
                     planned_at=workflow.now(),
                 ),

@@ -110,6 +110,8 @@ class AppointmentStart(Message):
     ends_at: datetime | None = None
     with_letter: bool = False
     planned_by: str | None = None
+    # Its statuses go to France Travail (an orientation or accompaniment appointment).
+    france_travail: bool = False
     planned_at: datetime
 
 
@@ -196,3 +198,26 @@ class WithdrawAppointmentInput(Message):
 
 class ConvocationDocumentsInput(Message):
     appointment_id: str
+
+
+# --- France Travail (issue 14, item 7) ---
+
+FRANCE_TRAVAIL_APPOINTMENT_WORKFLOW = "FranceTravailAppointmentNotice"
+# The kinds France Travail follows: where a journey's orientation and its contract are made.
+FRANCE_TRAVAIL_KINDS = frozenset({AppointmentKind.ORIENTATION, AppointmentKind.ACCOMPAGNEMENT})
+# Each change France Travail hears of, as its status (planned again when moved).
+FRANCE_TRAVAIL_STATUSES: dict[str, str] = {
+    "booked": "planned",
+    "convoked": "planned",
+    "moved": "planned",
+    "attended": "attended",
+    "absent_excused": "excused_absence",
+    "absent_unexcused": "unexcused_absence",
+    "cancelled": "cancelled",
+    "withdrawn": "cancelled",
+}
+
+
+def france_travail_notice_id(appointment_id: str, seq: int) -> str:
+    """One notice per change: a second start of the same one is refused by Temporal."""
+    return f"{appointment_workflow_id(appointment_id)}-france-travail-{seq}"

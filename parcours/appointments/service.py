@@ -33,6 +33,7 @@ from parcours.appointments.calendar import CalendarEvent, appointment_ics
 from parcours.appointments.letters import ConvocationLetter
 from parcours.appointments.messages import (
     ATTENDANCE_STATUSES,
+    FRANCE_TRAVAIL_KINDS,
     UPDATE_NAMES,
     AppointmentAction,
     AppointmentKind,
@@ -165,6 +166,11 @@ class _Appointments:
 
     def _now(self) -> datetime:
         return self._at or utcnow()
+
+    def _to_france_travail(self, kind: AppointmentKind) -> bool:
+        """Whether this appointment's statuses go to France Travail (its activity still checks
+        the person's consent before each)."""
+        return self.settings.france_travail_appointments and kind in FRANCE_TRAVAIL_KINDS
 
     async def _settings(self, structure_id: str) -> SettingsRead:
         found = await self.repo.settings(structure_id)
@@ -462,6 +468,7 @@ class AppointmentService(_Appointments):
                 kind=data.kind.value,
                 structure_id=structure_id,
                 expires_at=expires_at,
+                france_travail=self._to_france_travail(data.kind),
             ),
             p,
         )
@@ -524,6 +531,7 @@ class AppointmentService(_Appointments):
                 starts_at=starts_at,
                 ends_at=ends_at,
                 with_letter=data.with_letter,
+                france_travail=self._to_france_travail(AppointmentKind(slot.kind)),
             ),
             p,
         )

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     region_url: str | None = None
     structures_url: str | None = None
     partner_connect_timeout_s: float = 3.0
+    # Orientation and accompaniment appointments, and each of their statuses, go to France
+    # Travail's partner-appointment interface (with the person's consent).
+    france_travail_appointments: bool = True
     partner_timeout_s: float = 10.0
     # The master secret each partner's callback secret is derived from (never handed over
     # itself); callbacks older than the window are refused (replays).

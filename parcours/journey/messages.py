@@ -324,6 +324,7 @@ class PlanAppointmentInput(Action):
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     with_letter: bool = False
+    france_travail: bool = False
 
 
 class OrientToServiceInput(Action):

@@ -303,7 +303,10 @@ async def test_errors_are_french_pages_and_the_api_keeps_json(
     assert "L'adresse de la page contient une valeur qui n'est pas valide." in text(bad_parameter)
 
     api = await http.get("/api/v1/nimporte-quoi")
-    assert (api.status_code, api.json()) == (404, {"detail": "Not Found"})
+    assert (api.status_code, api.json()) == (
+        404,
+        {"detail": "Cette adresse n'existe pas dans l'API."},
+    )
     assert (await http.get("/api/v1/resources/services", params={"page": "0"})).status_code == 422
 
     # Something unexpected: a French page, JSON for the API; nothing of the error shown.

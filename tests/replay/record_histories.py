@@ -48,6 +48,8 @@ On the time-skipping server (months of timers in seconds):
 - ``deliver_sms``: one run of the SMS outbox's workflow (``DeliverSms``; no provider
   configured: nothing is sent, the history has the real shape).
 - ``inbox_daily``: one run of the inbox's daily workflow (``InboxDaily``).
+- ``france_travail_appointment_notice``: one status of an appointment sent to France Travail
+  (``FranceTravailAppointmentNotice``, its partner call answered by a stub).
 
 On a dev server that suggests continuing as new after a few events (``short_history_server``):
 
@@ -67,7 +69,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
@@ -94,6 +96,7 @@ from parcours.appointments.messages import (
     BookSlotInput,
     RecordAttendanceInput,
     appointment_workflow_id,
+    france_travail_notice_id,
 )
 from parcours.appointments.models import Appointment, Place, Slot
 from parcours.carnet.messages import SCHEDULE_ID as RETENTION_SCHEDULE_ID
@@ -154,11 +157,14 @@ from parcours.partners.messages import (
     FIND_FRANCE_TRAVAIL_PERSON,
     LOOKUP_CAF_HOUSEHOLD,
     NOTIFY_FRANCE_TRAVAIL_ORIENTATION,
+    SEND_APPOINTMENT_TO_FRANCE_TRAVAIL,
     SEND_STRUCTURE_ORIENTATION,
     SUBMIT_TRAINING_REQUEST_REGION,
     WITHDRAW_TRAINING_REQUEST_REGION,
     CafImportInput,
     CafLookupResult,
+    FranceTravailAppointmentInput,
+    FranceTravailAppointmentResult,
     FranceTravailLookupResult,
     PartnerLookupInput,
     PartnerLookupStart,
@@ -191,6 +197,7 @@ from tests.support.journeys import short_history_server
 from tests.support.privacy import forms, recognisable_person, searchable
 from tests.support.workflows import settled
 from worker.assembly import PartnerWorkerParts, build_worker
+from workflows.appointments import FranceTravailAppointmentNotice
 from workflows.carnet import RetentionSweep
 from workflows.inbox import InboxDaily
 from workflows.journey import Journey, ReconcileJourneys
@@ -248,6 +255,12 @@ class PartnerStubs:
     ) -> PartnerReceipt:
         return PartnerReceipt(reference="FT-ORIENTATION-0001")
 
+    @activity.defn(name=SEND_APPOINTMENT_TO_FRANCE_TRAVAIL.activity)
+    async def send_appointment_to_france_travail(
+        self, data: FranceTravailAppointmentInput
+    ) -> FranceTravailAppointmentResult:
+        return FranceTravailAppointmentResult(sent=True, reference="FT-RDV-0001")
+
     @activity.defn(name=SUBMIT_TRAINING_REQUEST_REGION.activity)
     async def submit_training_request(self, data: TrainingRequestInput) -> PartnerReceipt:
         return PartnerReceipt(reference="REGION-DEMANDE-0001")
@@ -292,6 +305,7 @@ def partner_parts(
             stubs.lookup_caf_household,
             stubs.find_france_travail_person,
             stubs.notify_france_travail_orientation,
+            stubs.send_appointment_to_france_travail,
             stubs.submit_training_request,
             stubs.send_structure_orientation,
             stubs.remind_structure,
@@ -893,6 +907,30 @@ async def deliver_sms(r: Recorder) -> None:
     await r.keep("deliver_sms", handle)
 
 
+async def france_travail_appointment_notice(r: Recorder) -> None:
+    """One status of an accompaniment appointment sent to France Travail, as the
+    ``Appointment`` workflow starts it for each change."""
+    appointment_id = "00000000-0000-4000-8000-0000000000a7"
+    handle = await r.client.start_workflow(
+        FranceTravailAppointmentNotice.run,
+        FranceTravailAppointmentInput(
+            beneficiary_id="00000000-0000-4000-8000-000000000007",
+            idempotency_key=f"{appointment_workflow_id(appointment_id)}:france-travail-1",
+            appointment_id=appointment_id,
+            status="planned",
+            kind=AppointmentKind.ACCOMPAGNEMENT,
+            starts_at=datetime(2026, 12, 15, 9, 30, tzinfo=UTC),
+            duration_minutes=45,
+            booked_by="person",
+            structure_id=STRUCTURE,
+        ),
+        id=france_travail_notice_id(appointment_id, 1),
+        task_queue=TASK_QUEUE,
+    )
+    assert (await handle.result()).sent
+    await r.keep("france_travail_appointment_notice", handle)
+
+
 async def inbox_daily(r: Recorder) -> None:
     """One run of the inbox's daily workflow (deadlines of the week, daily summaries)."""
     handle = await r.client.start_workflow(
@@ -963,6 +1001,7 @@ SCENARIOS: dict[str, tuple[Server, Scenario]] = {
     "scheduled_runs": ("time-skipping", scheduled_runs),
     "deliver_outbox": ("time-skipping", deliver_outbox),
     "deliver_sms": ("time-skipping", deliver_sms),
+    "france_travail_appointment_notice": ("time-skipping", france_travail_appointment_notice),
     "inbox_daily": ("time-skipping", inbox_daily),
     "journey_continued_as_new": ("short-history", journey_continued_as_new),
     "caf_import_continued_as_new": ("short-history", caf_import_continued_as_new),

@@ -70,6 +70,8 @@ async def schemathesis(api_url: str, report: Path, token: str | None) -> tuple[i
         "--output-truncate",
         "false",
         *os.environ.get("PARCOURS_SCHEMATHESIS_ARGS", "").split(),
+        # Its cache of what failed before stays with this run, out of the repository.
+        cwd=report,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_TELEMETRY": "false"},
