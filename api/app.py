@@ -51,7 +51,6 @@ from api.routes import (
     training_requests,
 )
 from api.templating import domain_error_page, error_page
-from parcours.access.read_log import ReadLogWriter
 from parcours.access.service import AccountService
 from parcours.core.db import create_engine, create_sessionmaker
 from parcours.core.errors import ParcoursError, Unavailable
@@ -106,7 +105,6 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         engine = create_engine(settings.database_url)
         app.state.settings = settings
         app.state.sessions = create_sessionmaker(engine)
-        app.state.read_log = ReadLogWriter(app.state.sessions)
         app.state.temporal = temporal or await connect(settings)
         log.info("api ready", extra={"database": engine.url.render_as_string(hide_password=True)})
         yield

@@ -17,7 +17,6 @@ from temporalio.client import Client
 from api.auth import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, SignInRequired, _from_request
 from api.pages.carnet.view import CarnetPages
 from parcours.access.access_log import AccessLogService
-from parcours.access.read_log import take_pending_reads
 from parcours.access.rules import Principal
 from parcours.access.service import (
     AccountService,
@@ -74,9 +73,6 @@ async def get_session(request: Request, after: BackgroundTasks) -> AsyncIterator
     async with request.app.state.sessions() as session:
         try:
             yield session
-            # The reads' log rows first, group-committed with other readers' (the answer
-            # waits for them: no read shown unlogged), then the request's own changes.
-            await request.app.state.read_log.write(take_pending_reads(session))
             await session.commit()
         except BaseException:
             await session.rollback()

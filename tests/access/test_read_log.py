@@ -1,6 +1,6 @@
-"""Reads are logged off the read's critical path, never behind its answer: concurrent
-readers' rows go in shared commits (every read still one row), a reader whose log cannot be
-written gets no carnet, and a session that commits itself writes its reads as before."""
+"""Reads log their row at their commit, not in the middle of the read: concurrent readers
+are each logged once, a reader whose commit fails (a crash, the database gone) gets no carnet
+and leaves no row, and a rolled-back read logs nothing."""
 
 from __future__ import annotations
 
@@ -9,14 +9,16 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
 from parcours.access.models import AccessLogEntry
-from parcours.access.read_log import ReadLogWriter, log_read
-from parcours.core.db import create_engine, create_sessionmaker, transaction
+from parcours.access.read_log import log_read
+from parcours.core.db import transaction
 from parcours.core.settings import Settings
 from tests.support.accounts import Staff
 from tests.support.api import enrol, served
@@ -56,25 +58,31 @@ async def test_twenty_concurrent_reads_are_twenty_rows_in_the_log(
     assert all(started <= r.at <= datetime.now(UTC) for r in rows)
 
 
+class CommitFails(Session):
+    """A database that goes away at the commit, after the read."""
+
+    def commit(self) -> None:
+        raise OperationalError("COMMIT", {}, Exception("the database went away"))
+
+
 async def test_no_carnet_is_shown_when_its_read_cannot_be_logged(
     settings: Settings,
     staff: Staff,
     sessions: async_sessionmaker[AsyncSession],
     dev_env: WorkflowEnvironment,
     dev_worker: Worker,
-    tmp_path: object,
 ) -> None:
     app = create_app(settings, temporal=dev_env.client)
     async with served(app) as http, api_clients(str(http.base_url), staff) as api:
         beneficiary_id = await enrol(api.referent)
-        # The log's database goes away between the read and its log row's commit, as in a
-        # crash: the reader must not get the carnet.
-        broken = create_engine(f"sqlite+aiosqlite:///{tmp_path}/missing/folder/parcours.db")
-        app.state.read_log = ReadLogWriter(create_sessionmaker(broken))
+        working = app.state.sessions
+        app.state.sessions = async_sessionmaker(
+            working.kw["bind"], expire_on_commit=False, sync_session_class=CommitFails
+        )
         try:
             response = await api.manager.get(f"/api/v1/journeys/{beneficiary_id}")
         finally:
-            await broken.dispose()
+            app.state.sessions = working
 
     assert response.status_code == 500
     assert "Prenom" not in response.text and beneficiary_id not in response.text
