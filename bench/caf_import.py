@@ -6,9 +6,16 @@ production runs it (``python -m cli.main worker``), then ``python -m cli.main im
 on a generated feed (``simulators.caf_feed.write_feed_file``, some lines deliberately broken).
 Everything it started is stopped on the way out.
 
+Its anchor, in the same run: the same feed's mix of starts and signals sent by a bare client
+(``bench.raw.BareFeedJourney`` on its own worker, ``python -m bench.raw``): a start for each
+line the import ``created``, a signal for each it ``signalled`` — in the file's order for each
+person, as many people in flight as the platform's import (``caf_import_concurrency``).
+
 Figures go to stdout as ``key=value`` lines (``caf_import_lines_per_s``: data lines over the
-command's wall time, storing the file included; ``caf_import_peak_rss_mib``: the worker's peak
-resident memory, where the import runs); progress goes to stderr.
+command's wall time, storing the file included; ``caf_import_raw_lines_per_s``: the same lines
+over the bare client's time; ``caf_import_ratio``: the first over the second;
+``caf_import_peak_rss_mib``: the worker's peak resident memory, where the import runs);
+progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -33,15 +41,18 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import func, select
 from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
 
+from bench.raw import BareFeedInput, BareFeedJourney, BareRightsChanged
 from cli.temporal_server import dev_server_command
 from parcours.core.db import create_engine, create_sessionmaker
-from parcours.core.settings import ROOT
+from parcours.core.settings import ROOT, Settings
 from parcours.journey.models import JourneyRecord
 from parcours.partners.models import CafFeedFile, CafFeedLine
 from simulators.caf_feed import write_feed_file
 
 TASK_QUEUE = "bench-caf-import"
+RAW_TASK_QUEUE = "bench-caf-raw"
 
 
 def progress(message: str) -> None:
@@ -127,6 +138,9 @@ class Platform:
                 except RuntimeError:
                     await asyncio.sleep(0.2)
         self.spawn("worker", [sys.executable, "-m", "cli.main", "worker"], self.env())
+        raw_worker = ["--address", self.temporal_address, "--task-queue", RAW_TASK_QUEUE]
+        raw_worker += ["--metrics-address", f"127.0.0.1:{free_port()}"]
+        self.spawn("raw-worker", [sys.executable, "-m", "bench.raw", *raw_worker], self.env())
 
     def stop(self, keep: bool = False) -> None:
         """Clients first, then the server they drain their work to."""
@@ -184,6 +198,13 @@ async def bench(platform: Platform, options: argparse.Namespace) -> dict[str, fl
                 ).all()
             )
             stored = await session.scalar(select(func.count()).select_from(CafFeedFile))
+            applied = (
+                await session.execute(
+                    select(CafFeedLine.outcome, CafFeedLine.beneficiary_id)
+                    .where(CafFeedLine.outcome.in_(("created", "signalled")))
+                    .order_by(CafFeedLine.number)
+                )
+            ).all()
         assert stored == 1 and sum(outcomes.values()) == options.lines, outcomes
         # The journeys the import started go on writing their read model: until every one has.
         progress(f"imported in {elapsed:.1f} s; waiting for the journeys to settle …")
@@ -202,10 +223,24 @@ async def bench(platform: Platform, options: argparse.Namespace) -> dict[str, fl
         settled = time.perf_counter() - started
     finally:
         await engine.dispose()
+
+    per_person: dict[str, list[str]] = {}
+    for outcome, beneficiary_id in applied:
+        per_person.setdefault(beneficiary_id or "", []).append(outcome or "")
+    concurrency = Settings(database_url=platform.database_url).caf_import_concurrency
+    progress(
+        f"the bare client: {len(applied)} starts and signals for {len(per_person)} people, "
+        f"{concurrency} in flight …"
+    )
+    raw_elapsed = await send_bare_feed(platform, per_person, concurrency)
+    raw_rate = options.lines / raw_elapsed
     return {
         "caf_import_lines": options.lines,
         "caf_import_seconds": elapsed,
         "caf_import_lines_per_s": options.lines / elapsed,
+        "caf_import_raw_seconds": raw_elapsed,
+        "caf_import_raw_lines_per_s": raw_rate,
+        "caf_import_ratio": (options.lines / elapsed) / raw_rate,
         "caf_import_created": outcomes.get("created", 0),
         "caf_import_signalled": outcomes.get("signalled", 0),
         "caf_import_unchanged": outcomes.get("unchanged", 0),
@@ -214,6 +249,38 @@ async def bench(platform: Platform, options: argparse.Namespace) -> dict[str, fl
         "caf_import_peak_rss_mib": worker_peak,
         "caf_import_cli_peak_rss_mib": importer_peak,
     }
+
+
+async def send_bare_feed(
+    platform: Platform, per_person: dict[str, list[str]], concurrency: int
+) -> float:
+    """What the import asked of the engine, asked by a bare client: for each person in turn
+    (``concurrency`` at once) a start per ``created`` line, a signal per ``signalled`` one.
+    The seconds it took."""
+    client = await Client.connect(platform.temporal_address, data_converter=pydantic_data_converter)
+    run_id = uuid.uuid4().hex[:8]
+    people = iter(enumerate(per_person.values()))
+
+    async def lane() -> None:
+        for p, outcomes in people:
+            handle = None
+            for n, outcome in enumerate(outcomes):
+                if outcome == "created" or handle is None:
+                    workflow_id = f"bare-feed-{run_id}-{p}-{n}"
+                    handle = await client.start_workflow(
+                        BareFeedJourney.run,
+                        BareFeedInput(person_id=workflow_id),
+                        id=workflow_id,
+                        task_queue=RAW_TASK_QUEUE,
+                    )
+                else:
+                    await handle.signal(
+                        BareFeedJourney.rsa_rights_changed, BareRightsChanged(status="suspendu")
+                    )
+
+    started = time.perf_counter()
+    await asyncio.gather(*(lane() for _ in range(concurrency)))
+    return time.perf_counter() - started
 
 
 def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -246,7 +313,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if options.keep:
             progress(f"databases and logs kept in {platform.workdir}")
     for key, value in figures.items():
-        print(f"{key}={value:.2f}" if isinstance(value, float) else f"{key}={value}")
+        if not isinstance(value, float):
+            print(f"{key}={value}")
+        else:
+            print(f"{key}={value:.3f}" if "ratio" in key else f"{key}={value:.2f}")
     return 0
 
 

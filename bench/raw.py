@@ -2,6 +2,11 @@
 
 One no-op activity at start, then six updates, each with a validator and one no-op activity:
 as many round trips to the server as a journey enrolled and moved to its end through the API.
+With ``BareCosts(local_activities=True)`` the activities are local, as the ``Journey``'s
+read-model writes are: the cheapest workflow of the same semantics. ``touch`` is a bare update
+with a no-op local activity (the anchor of an action's latency). ``BareFeedJourney`` is what a
+CAF feed line costs the engine at the least: started with a no-op local activity, signalled
+with another per change (the anchor of the CAF import).
 ``python -m bench.raw --address … --task-queue … --metrics-address …`` runs its worker in its
 own process, as ``parcours worker`` runs the platform's.
 
@@ -42,6 +47,7 @@ class BareCosts:
     search_attributes: bool = False  # upsert the 4 search attributes after each activity
     deadline_timers: bool = False  # wait for the next step with a (cancelled) deadline timer
     payload_bytes: int = 0  # padding in each activity input and update result
+    local_activities: bool = False  # the activities run as local activities
 
 
 @dataclass(frozen=True)
@@ -104,11 +110,15 @@ class BareJourney:
             await workflow.wait_condition(lambda: self._step != seen, timeout=timedelta(days=15))
 
     async def _record(self, step: int) -> None:
-        await workflow.execute_activity(
-            bare_record,
-            BareEvent(journey_id=self._input.journey_id, step=step, padding=self._padding),
-            start_to_close_timeout=timedelta(seconds=30),
-        )
+        event = BareEvent(journey_id=self._input.journey_id, step=step, padding=self._padding)
+        if self._costs.local_activities:
+            await workflow.execute_local_activity(
+                bare_record, event, start_to_close_timeout=timedelta(seconds=30)
+            )
+        else:
+            await workflow.execute_activity(
+                bare_record, event, start_to_close_timeout=timedelta(seconds=30)
+            )
         if self._costs.search_attributes:
             updates: list[SearchAttributeUpdate[Any]] = [
                 STEP_KEY.value_set(f"step-{step}"),
@@ -130,12 +140,65 @@ class BareJourney:
         if advance.step != self._step + 1:
             raise ValueError(f"step {advance.step} after {self._step}")
 
+    @workflow.update
+    async def touch(self) -> BareState:
+        """As a pause or a resume: validated, one no-op local activity, the state back."""
+        await workflow.execute_local_activity(
+            bare_record,
+            BareEvent(journey_id=self._input.journey_id, step=self._step),
+            start_to_close_timeout=timedelta(seconds=30),
+        )
+        return BareState(step=self._step)
+
+    @touch.validator
+    def _check_touch(self) -> None:
+        if self._step >= STEPS:
+            raise ValueError("the journey has ended")
+
+
+@dataclass(frozen=True)
+class BareFeedInput:
+    person_id: str
+
+
+@dataclass(frozen=True)
+class BareRightsChanged:
+    status: str
+
+
+@workflow.defn(name="BareFeedJourney")
+class BareFeedJourney:
+    """A journey as a CAF feed line starts or signals it, and nothing else."""
+
+    @workflow.init
+    def __init__(self, input: BareFeedInput) -> None:
+        self._person_id = input.person_id
+        self._changes = 0
+
+    @workflow.run
+    async def run(self, input: BareFeedInput) -> None:
+        await self._record()
+        # Open as long as the benchmark's server lives, as a journey waits for its next step.
+        await workflow.wait_condition(lambda: False)
+
+    async def _record(self) -> None:
+        await workflow.execute_local_activity(
+            bare_record,
+            BareEvent(journey_id=self._person_id, step=self._changes),
+            start_to_close_timeout=timedelta(seconds=30),
+        )
+
+    @workflow.signal
+    async def rsa_rights_changed(self, change: BareRightsChanged) -> None:
+        self._changes += 1
+        await self._record()
+
 
 def build_bare_worker(client: Client, task_queue: str) -> Worker:
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[BareJourney],
+        workflows=[BareJourney, BareFeedJourney],
         activities=[bare_record],
         max_concurrent_activities=50,
     )

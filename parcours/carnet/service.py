@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from parcours.access.models import User
+from parcours.access.read_log import log_read
 from parcours.access.repository import AccountRepository, log_access
 from parcours.access.rules import (
     Principal,
@@ -149,7 +150,7 @@ class CarnetService:
 
     async def _readable(self, beneficiary_id: str, what: str) -> JourneyRecord:
         journey = ensure_read(self.principal, *await self._judged(beneficiary_id))
-        log_access(self.session, self.principal, beneficiary_id, "read", what)
+        log_read(self.session, self.principal, beneficiary_id, what)
         return journey
 
     async def _writable(self, beneficiary_id: str, what: str) -> JourneyRecord:
@@ -680,8 +681,10 @@ class CarnetService:
         return await self.repo.pending_erasure(beneficiary_id)
 
     async def access_log(self, beneficiary_id: str) -> list[dict[str, Any]]:
-        """Who read or changed this carnet, newest first (the reading is logged too)."""
-        await self._readable(beneficiary_id, "carnet.access_log")
+        """Who read or changed this carnet, newest first (the reading is logged too, and
+        shown: written with the request's transaction, before the log is read)."""
+        ensure_read(self.principal, *await self._judged(beneficiary_id))
+        log_access(self.session, self.principal, beneficiary_id, "read", "carnet.access_log")
         return [
             {"at": e.at.isoformat(), "user_id": e.user_id, "action": e.action, "what": e.what}
             for e in await self.repo.access_log(beneficiary_id)

@@ -19,6 +19,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from parcours.access.read_log import log_read
 from parcours.access.repository import PeopleRepository, log_access, visible_journeys
 from parcours.access.rules import (
     ACTION_ROLES,
@@ -442,7 +443,7 @@ class JourneyService:
             now = utcnow()
             record = ensure_read(principal, found, handovers, now)
             handed_off = reading_after_handoff(principal, record, handovers, now)
-            log_access(self.session, principal, beneficiary_id, "read", "journey")
+            log_read(self.session, principal, beneficiary_id, "journey")
         person = await self.people.beneficiary(beneficiary_id)
         assert person is not None
         events = await self.journeys.events(record)

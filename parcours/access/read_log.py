@@ -1,0 +1,57 @@
+"""The access log's read rows, written at the read's commit rather than in the middle of it.
+
+A read of a carnet or a journey writes one ``AccessLogEntry`` (who, whom, when, what) in the
+read's own transaction, as before: the DPO's "who read this carnet this year" stays exact to
+the read, and a read whose transaction does not commit — a crash, a database gone — answers an
+error, never the carnet. What changes is *when* the row is written: ``log_read`` keeps it on
+the session until the commit (``before_commit``) instead of adding it, so an autoflush at the
+read's next query no longer inserts it. On SQLite that insert took the single write lock at the
+read's first query after the check and held it to the end of the request: twenty concurrent
+readers queued behind each other, and behind the worker's read-model writes. Now the lock is
+held only for the commit's insert.
+
+Neither batched across readers (a group commit measured no better here: the reads are bound by
+the API's CPU, and the batch's connection queued behind actions) nor deduplicated (one row per
+agent, person and minute would lose each read's time and what was read)."""
+
+from __future__ import annotations
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
+
+from parcours.access.models import AccessLogEntry
+from parcours.access.rules import Principal
+from parcours.core.db import utcnow
+
+# The session's read rows not written yet (``Session.info``).
+_PENDING_READS = "access_log_pending_reads"
+
+
+def log_read(session: AsyncSession, p: Principal | None, beneficiary_id: str, what: str) -> None:
+    """Log that ``p`` read ``what`` of ``beneficiary_id``'s carnet: written when the session
+    commits, in its transaction."""
+    pending: list[AccessLogEntry] = session.info.setdefault(_PENDING_READS, [])
+    pending.append(
+        AccessLogEntry(
+            at=utcnow(),
+            user_id=p.id if p else None,
+            beneficiary_id=beneficiary_id,
+            action="read",
+            what=what,
+        )
+    )
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending_reads(session: Session) -> None:
+    # Before the commit's own flush: the rows go in the same transaction.
+    if pending := session.info.pop(_PENDING_READS, None):
+        session.add_all(pending)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_pending_reads(session: Session, previous: SessionTransaction) -> None:
+    # What was read in a rolled-back transaction was not shown: nothing to log.
+    if not previous.nested:
+        session.info.pop(_PENDING_READS, None)
