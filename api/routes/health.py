@@ -9,7 +9,13 @@ from sqlalchemy import text
 router = APIRouter(tags=["exploitation"])
 
 
-@router.get("/healthz", summary="État du service (base de données et Temporal)")
+@router.get(
+    "/healthz",
+    summary="État du service (base de données et Temporal)",
+    responses={
+        503: {"description": "La base de données ou Temporal ne répond pas : le détail dit lequel"}
+    },
+)
 async def healthz(request: Request) -> JSONResponse:
     checks: dict[str, str] = {}
     try:

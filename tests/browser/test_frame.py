@@ -208,7 +208,7 @@ async def test_an_unknown_page_answers_a_french_404_and_the_api_json(
 
     api = await page.request.get("/api/v1/nimporte-quoi")
     assert api.status == 404
-    assert await api.json() == {"detail": "Not Found"}
+    assert await api.json() == {"detail": "Cette adresse n'existe pas dans l'API."}
 
 
 async def test_the_favicon_is_the_etats(page: Page, app_url: str) -> None:
