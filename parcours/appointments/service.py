@@ -564,6 +564,8 @@ class AppointmentService(_Appointments):
             status=AppointmentStatus.CONVOKED.value,
             structure_id=structure_id,
             workflow_id=appointment_workflow_id(appointment_id),
+            # Her link shows the appointment and gives it to her calendar (nothing to book).
+            token_hash=token_hash(link_token(self.settings.secret_key, appointment_id)),
             with_letter=data.with_letter,
             created_by=p.id,
             with_user_id=p.id,
@@ -1005,7 +1007,7 @@ class PersonNotifier:
             case NotifyEvent.CONVOKED:
                 text = (
                     f"Convocation ({kind}) de {name} le {when}{where}. "
-                    "Ce rendez-vous est obligatoire."
+                    f"Ce rendez-vous est obligatoire. Détails : {link}"
                 )
             case NotifyEvent.CANCELLED:
                 text = f"Votre rendez-vous du {when} ({kind}) avec {name} est annulé."
@@ -1047,7 +1049,11 @@ class PersonNotifier:
                 lines += [f"Vous êtes convoquée par {name} : {kind}, le {when}."]
                 if place:
                     lines += [f"Lieu : {place.name}, {place.address}."]
-                lines += ["Ce rendez-vous est obligatoire."]
+                lines += [
+                    "Ce rendez-vous est obligatoire.",
+                    "Le voir et l'ajouter à votre agenda :",
+                    link,
+                ]
             case NotifyEvent.CANCELLED:
                 lines += [f"Votre rendez-vous du {when} ({kind}) est annulé."]
         contact = [
