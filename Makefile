@@ -56,6 +56,7 @@ bench: install
 	$(BIN)/python -m bench.resources
 	$(BIN)/python -m bench.caf_import
 	$(BIN)/python -m bench.management
+	$(BIN)/python -m bench.appointments
 
 lint: install
 	$(BIN)/ruff format --check .

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,11 +48,46 @@ class AppointmentRepository:
     async def place(self, place_id: str) -> Place | None:
         return await self.session.get(Place, place_id)
 
-    async def slots(self, structure_id: str, kind: str | None = None) -> Sequence[Slot]:
+    async def slots(
+        self,
+        structure_id: str,
+        kind: str | None = None,
+        between: tuple[date, date] | None = None,
+    ) -> Sequence[Slot]:
+        """The structure's active slots (of a kind); ``between`` (first day, day after the
+        last): only those that can fall in those days."""
         query = select(Slot).where(Slot.structure_id == structure_id, Slot.active.is_(True))
         if kind is not None:
             query = query.where(Slot.kind == kind)
+        if between is not None:
+            first, after = between
+            query = query.where(
+                or_(
+                    and_(Slot.on_date >= first, Slot.on_date < after),
+                    and_(
+                        Slot.on_date.is_(None),
+                        or_(Slot.valid_from.is_(None), Slot.valid_from < after),
+                        or_(Slot.valid_until.is_(None), Slot.valid_until >= first),
+                    ),
+                )
+            )
         return (await self.session.scalars(query.order_by(Slot.weekday, Slot.start_time))).all()
+
+    async def taken_between(
+        self, structure_id: str, since: datetime, until: datetime
+    ) -> dict[tuple[str, datetime], int]:
+        """Seats booked per (slot, start) of the structure's slots from ``since`` to ``until``."""
+        rows = await self.session.execute(
+            select(Seat.slot_id, Seat.starts_at, func.count())
+            .join(Slot, Slot.id == Seat.slot_id)
+            .where(
+                Slot.structure_id == structure_id,
+                Seat.starts_at >= since,
+                Seat.starts_at <= until,
+            )
+            .group_by(Seat.slot_id, Seat.starts_at)
+        )
+        return {(slot_id, starts_at): count for slot_id, starts_at, count in rows}
 
     async def slot(self, slot_id: str) -> Slot | None:
         return await self.session.get(Slot, slot_id)

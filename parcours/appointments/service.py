@@ -194,9 +194,7 @@ class _Appointments:
         until: datetime,
         limit: int | None = None,
     ) -> list[OccurrenceRead]:
-        slots = await self.repo.slots(structure_id, kind)
-        taken = await self.repo.taken([s.id for s in slots], now)
-        found = rules.occurrences([_rule(s) for s in slots], taken, now, until, kind)
+        found = await self._occurrences(structure_id, kind, now, until, limit)
         places = {p.id: p for p in await self.repo.places(structure_id)}
         offers = []
         for o in found[:limit] if limit else found:
@@ -216,6 +214,27 @@ class _Appointments:
                 )
             )
         return offers
+
+    async def _occurrences(
+        self, structure_id: str, kind: str | None, now: datetime, until: datetime, limit: int | None
+    ) -> list[rules.Occurrence]:
+        """The free occurrences in [``now``, ``until``), soonest first. With a ``limit``, the
+        first week is looked at, then three, then the whole span, until enough are found:
+        a structure with thousands of slots ahead is not unfolded for a page of a few."""
+        spans = [timedelta(days=7), timedelta(days=21), until - now] if limit else [until - now]
+        found: list[rules.Occurrence] = []
+        for span in spans:
+            end = min(now + span, until)
+            between = (
+                now.astimezone(rules.PARIS).date(),
+                end.astimezone(rules.PARIS).date() + timedelta(days=1),
+            )
+            slots = await self.repo.slots(structure_id, kind, between)
+            taken = await self.repo.taken_between(structure_id, now, end)
+            found = rules.occurrences([_rule(s) for s in slots], taken, now, end, kind)
+            if (limit and len(found) >= limit) or end >= until:
+                break
+        return found
 
     async def _occurrence(
         self, appointment: Appointment, slot_id: str, starts_at: datetime
@@ -545,6 +564,8 @@ class AppointmentService(_Appointments):
             status=AppointmentStatus.CONVOKED.value,
             structure_id=structure_id,
             workflow_id=appointment_workflow_id(appointment_id),
+            # Her link shows the appointment and gives it to her calendar (nothing to book).
+            token_hash=token_hash(link_token(self.settings.secret_key, appointment_id)),
             with_letter=data.with_letter,
             created_by=p.id,
             with_user_id=p.id,
@@ -986,7 +1007,7 @@ class PersonNotifier:
             case NotifyEvent.CONVOKED:
                 text = (
                     f"Convocation ({kind}) de {name} le {when}{where}. "
-                    "Ce rendez-vous est obligatoire."
+                    f"Ce rendez-vous est obligatoire. Détails : {link}"
                 )
             case NotifyEvent.CANCELLED:
                 text = f"Votre rendez-vous du {when} ({kind}) avec {name} est annulé."
@@ -1028,7 +1049,11 @@ class PersonNotifier:
                 lines += [f"Vous êtes convoquée par {name} : {kind}, le {when}."]
                 if place:
                     lines += [f"Lieu : {place.name}, {place.address}."]
-                lines += ["Ce rendez-vous est obligatoire."]
+                lines += [
+                    "Ce rendez-vous est obligatoire.",
+                    "Le voir et l'ajouter à votre agenda :",
+                    link,
+                ]
             case NotifyEvent.CANCELLED:
                 lines += [f"Votre rendez-vous du {when} ({kind}) est annulé."]
         contact = [

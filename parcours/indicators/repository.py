@@ -46,6 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 from parcours.access.models import Structure
+from parcours.appointments.models import Appointment
 from parcours.carnet.models import Beneficiary
 from parcours.core.db import UTCDateTime
 from parcours.indicators import rules as milestones
@@ -254,6 +255,54 @@ class IndicatorRepository:
         if scope.structure_id:
             query = query.where(M.c.structure_id == scope.structure_id)
         return query
+
+    async def oriented(self, scope: IndicatorScope) -> list[dict[str, Any]]:
+        """People oriented in the period: when, and the structure that follows them."""
+        month = self._month(M.c.oriented_on).label("month")
+        query = select(month, M.c.beneficiary_id, M.c.structure_id, M.c.oriented_on)
+        return await self._rows(self._milestones_in(query, M.c.oriented_on, scope))
+
+    async def attended(
+        self, beneficiary_ids: Sequence[str], since: datetime
+    ) -> dict[str, list[datetime]]:
+        """When each of these people attended an appointment, since ``since``."""
+        found: dict[str, list[datetime]] = defaultdict(list)
+        for i in range(0, len(beneficiary_ids), 500):  # SQLite's bound parameters
+            rows = await self.session.execute(
+                select(Appointment.beneficiary_id, Appointment.starts_at).where(
+                    Appointment.beneficiary_id.in_(beneficiary_ids[i : i + 500]),
+                    Appointment.status == "attended",
+                    Appointment.starts_at >= since,
+                )
+            )
+            for beneficiary_id, starts_at in rows:
+                if starts_at is not None:
+                    found[beneficiary_id].append(starts_at)
+        return found
+
+    async def appointments(
+        self, scope: IndicatorScope, start: datetime, end: datetime
+    ) -> list[dict[str, Any]]:
+        """Invitations and convocations of the département's structures whose slot falls in
+        [``start``, ``end``): how they were made, how they ended, which structure received."""
+        query = (
+            select(
+                Appointment.mode,
+                Appointment.status,
+                Appointment.starts_at,
+                Appointment.structure_id,
+            )
+            .join(Structure, Structure.id == Appointment.structure_id)
+            .where(
+                Structure.territory == scope.territory,
+                Appointment.mode.in_(("invitation", "convocation")),
+                Appointment.starts_at >= start,
+                Appointment.starts_at < end,
+            )
+        )
+        if scope.structure_id:
+            query = query.where(Appointment.structure_id == scope.structure_id)
+        return [dict(r) for r in (await self.session.execute(query)).mappings()]
 
     async def cohort(
         self, scope: IndicatorScope, orientation_days: Sequence[int]

@@ -12,7 +12,7 @@ Python) share these rules, so both give the same row:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from itertools import pairwise
 from typing import Any
@@ -283,3 +283,14 @@ def days_per_step(
         if step is not Step.CLOSED:
             totals[step] = totals.get(step, 0.0) + stay_days(step, entered_at, left_at, now)
     return {step: totals[step] for step in Step if step in totals}
+
+
+# --- Appointments (issue 14, item 8) ---
+
+
+def first_attended_after(oriented_on: date, attended: Sequence[datetime]) -> int | None:
+    """Days (in French time) from the orientation to the first appointment the person
+    attended on that day or after it; None while she has attended none."""
+    delays = [(local_day(a) - oriented_on).days for a in attended]
+    after = [d for d in delays if d >= 0]
+    return min(after) if after else None

@@ -90,6 +90,44 @@ class ExitCount(BaseModel):
     count: int
 
 
+class AppointmentFigures(BaseModel):
+    """The appointments' figures of a period, a month or a structure:
+
+    - ``oriented``, ``first_attended_within``, delays: people oriented in the period (by the
+      structure that follows them) and their first appointment attended after it — a delay
+      counts once it is over, or once met;
+    - ``no_show_*``, ``self_booked``: invitations and convocations whose slot falls in the
+      period (by the structure that receives); a no-show is an absence not excused, out of the
+      appointments whose attendance is recorded.
+    """
+
+    oriented: int
+    first_attended_within: list[Rate]
+    mean_delay_days: float | None
+    median_delay_days: float | None
+    no_show_invitations: Rate
+    no_show_convocations: Rate
+    self_booked: Rate
+
+
+class AppointmentMonth(BaseModel):
+    month: str
+    label: str
+    figures: AppointmentFigures
+
+
+class AppointmentStructure(BaseModel):
+    structure: PersonRef | None
+    label: str
+    figures: AppointmentFigures
+
+
+class AppointmentIndicators(BaseModel):
+    total: AppointmentFigures
+    months: list[AppointmentMonth]
+    structures: list[AppointmentStructure]
+
+
 class IndicatorsRead(BaseModel):
     territory: str
     structure: PersonRef | None
@@ -104,6 +142,7 @@ class IndicatorsRead(BaseModel):
     positive_exit_rate: Rate
     months: list[MonthFigures]
     structures: list[StructureFigures]
+    appointments: AppointmentIndicators
 
 
 class StepStay(BaseModel):

@@ -24,9 +24,19 @@ from parcours.carnet.service import CarnetService
 from parcours.core.errors import Forbidden, InvalidReference
 from parcours.core.schemas import PersonRef, person_name
 from parcours.core.settings import Settings
-from parcours.indicators.repository import IndicatorRepository, IndicatorScope
-from parcours.indicators.rules import days_per_step, local_day, stay_days
+from parcours.indicators.repository import IndicatorRepository, IndicatorScope, percentile
+from parcours.indicators.rules import (
+    PARIS,
+    days_per_step,
+    first_attended_after,
+    local_day,
+    stay_days,
+)
 from parcours.indicators.schemas import (
+    AppointmentFigures,
+    AppointmentIndicators,
+    AppointmentMonth,
+    AppointmentStructure,
     ExitCount,
     Figures,
     FunnelStage,
@@ -126,6 +136,48 @@ class _Tally:
 
     def __getitem__(self, name: str) -> int:
         return self.counts.get(name, 0)
+
+
+@dataclass
+class _AppointmentTally:
+    """What the appointments' figures of one group add up."""
+
+    oriented: int = 0
+    within: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    due: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    delays: list[int] = field(default_factory=list)
+    with_slot: int = 0
+    self_booked: int = 0
+    recorded: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    no_shows: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def figures(self) -> AppointmentFigures:
+        delays = self.delays
+        return AppointmentFigures(
+            oriented=self.oriented,
+            first_attended_within=[
+                _rate(f"1er rendez-vous honoré {_days_label(d)}", self.within[d], self.due[d])
+                for d in FIRST_APPOINTMENT_DAYS
+            ],
+            mean_delay_days=_round(sum(delays) / len(delays)) if delays else None,
+            median_delay_days=_round(percentile(delays, 0.5)),
+            no_show_invitations=_rate(
+                "Absences non excusées (invitations)",
+                self.no_shows["invitation"],
+                self.recorded["invitation"],
+            ),
+            no_show_convocations=_rate(
+                "Absences non excusées (convocations)",
+                self.no_shows["convocation"],
+                self.recorded["convocation"],
+            ),
+            self_booked=_rate("Rendez-vous pris par la personne", self.self_booked, self.with_slot),
+        )
+
+
+# The delays of the first appointment attended after the orientation.
+FIRST_APPOINTMENT_DAYS = (15, 30)
+ATTENDANCE_RECORDED = frozenset({"attended", "absent_unexcused", "absent_excused"})
 
 
 @dataclass(frozen=True)
@@ -302,7 +354,9 @@ class IndicatorService:
             ("followed", "Suivi dans l'emploi", total["cohort_followed"]),
             ("kept", "Emploi maintenu à 6 mois", total["cohort_kept"]),
         ]
+        appointments = await self._appointments(scope, _months(first, last))
         return IndicatorsRead(
+            appointments=appointments,
             territory=scope.territory,
             structure=structure,
             from_month=first,
@@ -343,6 +397,62 @@ class IndicatorService:
             months=[
                 MonthFigures(month=key, label=month_label(key), figures=figures(by_month[key]))
                 for key in _months(first, last)
+            ],
+            structures=structures,
+        )
+
+    async def _appointments(
+        self, scope: IndicatorScope, months: list[str]
+    ) -> AppointmentIndicators:
+        """First appointments after the orientation (by month of orientation and structure
+        that follows), no-shows and self-booking (by month of the slot and structure that
+        receives)."""
+        start = datetime.combine(scope.start, datetime.min.time(), PARIS).astimezone(UTC)
+        end = datetime.combine(scope.end, datetime.min.time(), PARIS).astimezone(UTC)
+        oriented = await self.repo.oriented(scope)
+        attended = await self.repo.attended(sorted({r["beneficiary_id"] for r in oriented}), start)
+        held = await self.repo.appointments(scope, start, end)
+        total = _AppointmentTally()
+        by_month: dict[str, _AppointmentTally] = defaultdict(_AppointmentTally)
+        by_structure: dict[str | None, _AppointmentTally] = defaultdict(_AppointmentTally)
+        for row in oriented:
+            delay = first_attended_after(
+                row["oriented_on"], attended.get(row["beneficiary_id"], [])
+            )
+            for t in (total, by_month[row["month"]], by_structure[row["structure_id"]]):
+                t.oriented += 1
+                if delay is not None:
+                    t.delays.append(delay)
+                for days in FIRST_APPOINTMENT_DAYS:
+                    met = delay is not None and delay <= days
+                    t.within[days] += met
+                    t.due[days] += met or row["oriented_on"] <= scope.today - timedelta(days=days)
+        for row in held:
+            month = month_key(local_day(row["starts_at"]))
+            for t in (total, by_month[month], by_structure[row["structure_id"]]):
+                t.with_slot += 1
+                t.self_booked += row["mode"] == "invitation"
+                if row["status"] in ATTENDANCE_RECORDED:
+                    t.recorded[row["mode"]] += 1
+                    t.no_shows[row["mode"]] += row["status"] == "absent_unexcused"
+        names = {
+            s.id: s.name
+            for s in (await self.people.structures({i for i in by_structure if i})).values()
+        }
+        structures = [
+            AppointmentStructure(
+                structure=PersonRef(id=sid, label=names.get(sid, sid)) if sid else None,
+                label=names.get(sid, sid) if sid else NO_STRUCTURE,
+                figures=tally.figures(),
+            )
+            for sid, tally in by_structure.items()
+        ]
+        structures.sort(key=lambda s: (s.structure is None, s.label.lower()))
+        return AppointmentIndicators(
+            total=total.figures(),
+            months=[
+                AppointmentMonth(month=key, label=month_label(key), figures=by_month[key].figures())
+                for key in months
             ],
             structures=structures,
         )
@@ -421,6 +531,8 @@ TABLES = {
     "etapes": "Temps passé par étape",
     "entonnoir": "Entonnoir du parcours",
     "sorties": "Sorties par motif",
+    "rendez-vous": "Rendez-vous par mois",
+    "rendez-vous-structures": "Rendez-vous par structure",
 }
 
 Cell = str | int | float | None
@@ -460,6 +572,31 @@ def _figure_cells(f: Figures) -> list[Cell]:
     ]
 
 
+def _appointment_headers(read: IndicatorsRead) -> list[str]:
+    total = read.appointments.total
+    return [
+        "Personnes orientées",
+        *(f"{r.label} (%)" for r in total.first_attended_within),
+        "Délai moyen du 1er rendez-vous (jours)",
+        "Délai médian du 1er rendez-vous (jours)",
+        f"{total.no_show_invitations.label} (%)",
+        f"{total.no_show_convocations.label} (%)",
+        f"{total.self_booked.label} (%)",
+    ]
+
+
+def _appointment_cells(f: AppointmentFigures) -> list[Cell]:
+    return [
+        f.oriented,
+        *(r.percent for r in f.first_attended_within),
+        f.mean_delay_days,
+        f.median_delay_days,
+        f.no_show_invitations.percent,
+        f.no_show_convocations.percent,
+        f.self_booked.percent,
+    ]
+
+
 def table(read: IndicatorsRead, name: str) -> Table:
     """One of the indicators' tables (``TABLES``), as the page shows it and CSV exports it."""
     match name:
@@ -487,6 +624,19 @@ def table(read: IndicatorsRead, name: str) -> Table:
                 TABLES[name],
                 ["Étape du parcours", "Personnes", "Part des entrées (%)"],
                 [[s.label, s.count, s.percent] for s in read.funnel],
+            )
+        case "rendez-vous":
+            return Table(
+                TABLES[name],
+                ["Mois", *_appointment_headers(read)],
+                [[m.label, *_appointment_cells(m.figures)] for m in read.appointments.months]
+                + [["Total de la période", *_appointment_cells(read.appointments.total)]],
+            )
+        case "rendez-vous-structures":
+            return Table(
+                TABLES[name],
+                ["Structure", *_appointment_headers(read)],
+                [[s.label, *_appointment_cells(s.figures)] for s in read.appointments.structures],
             )
         case "sorties":
             closed = sum(e.count for e in read.exits)

@@ -9,6 +9,7 @@ from datetime import timedelta
 from io import BytesIO
 
 import pytest
+from icalendar import Calendar
 from pypdf import PdfReader
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
@@ -74,7 +75,16 @@ async def test_a_convocation_is_mailed_its_letter_asked_and_reminded_2_days_befo
     (sms,) = await until(texted)
     assert sms.recipient == "+33612345678"
     assert sms.body.startswith("Parcours : Convocation (équipe pluridisciplinaire)")
-    assert sms.body.endswith("Ce rendez-vous est obligatoire.")
+    assert "Ce rendez-vous est obligatoire. Détails : http" in sms.body
+    # Her link shows the convocation (nothing to book) and gives it to her calendar.
+    token = sms.body.rsplit("/", 1)[1]
+    async with desk.sessions() as session:
+        page = await (await desk.booking(session)).page(token)
+        ics = Calendar.from_ical(await (await desk.booking(session)).calendar(token))
+    assert page.appointment.status == "convoked" and not page.can_book and not page.can_change
+    (event,) = ics.walk("VEVENT")
+    assert event.decoded("DTSTART") == offer.starts_at
+    assert "Équipe pluridisciplinaire" in str(event["SUMMARY"])
 
     async def letter_kept() -> Document | None:
         async with desk.sessions() as session:

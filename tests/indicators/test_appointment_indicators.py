@@ -1,0 +1,128 @@
+"""The appointments' indicators (issue 14, item 8), on a data set counted by hand: the first
+appointment attended after the orientation within 15 and 30 days, its mean and median delay,
+no-shows of invitations and of convocations, and the share of appointments the person booked
+herself — for the period, each month and each structure, on the page's tables and in CSV."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from parcours.access.models import Structure
+from parcours.access.rules import Principal, Role
+from parcours.appointments.models import Appointment
+from parcours.carnet.models import Beneficiary
+from parcours.core.db import transaction
+from parcours.core.settings import Settings
+from parcours.indicators.models import JourneyMilestones
+from parcours.indicators.schemas import IndicatorFilter, IndicatorsRead
+from parcours.indicators.service import IndicatorService, table, to_csv
+from parcours.journey.models import JourneyRecord
+
+pytestmark = pytest.mark.appointments
+
+
+def at(day: str, hour: int = 9) -> datetime:
+    return datetime.fromisoformat(day).replace(hour=hour, tzinfo=UTC)
+
+
+async def free_territory(sessions: async_sessionmaker[AsyncSession]) -> str:
+    async with sessions() as session:
+        used = set(await session.scalars(select(JourneyRecord.territory).distinct()))
+        used |= set(await session.scalars(select(Structure.territory).distinct()))
+    return random.choice([str(c) for c in range(900, 990) if str(c) not in used])
+
+
+async def read_figures(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, territory: str
+) -> IndicatorsRead:
+    manager = Principal(id=str(uuid.uuid4()), role=Role.MANAGER, full_name="M", territory=territory)
+    async with sessions() as session:
+        return await IndicatorService(session, settings, manager).read(
+            IndicatorFilter(from_month="2025-01", to_month="2025-12"), today=date(2026, 12, 5)
+        )
+
+
+async def test_first_appointments_no_shows_and_self_booking_counted_by_hand(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    territory = await free_territory(sessions)
+    async with transaction(sessions) as session:
+        hub = Structure(name="Pôle insertion", kind="departement", territory=territory)
+        session.add(hub)
+        await session.flush()
+        people = []
+        for name, oriented_on in (
+            ("Une", "2025-03-03"),
+            ("Deux", "2025-03-05"),
+            ("Trois", "2025-03-20"),
+        ):
+            person = Beneficiary(
+                first_name=name, last_name="Test", birth_date=date(1990, 1, 1), territory=territory
+            )
+            session.add(person)
+            await session.flush()
+            session.add(
+                JourneyMilestones(
+                    journey_id=f"journey-{person.id}",
+                    beneficiary_id=person.id,
+                    territory=territory,
+                    structure_id=hub.id,
+                    reference_on=date(2025, 2, 1),
+                    oriented_on=date.fromisoformat(oriented_on),
+                    seq=3,
+                )
+            )
+            people.append(person.id)
+
+        def appointment(who: int, mode: str, day: str, status: str) -> Appointment:
+            return Appointment(
+                beneficiary_id=people[who],
+                mode=mode,
+                kind="accompagnement",
+                starts_at=at(day),
+                status=status,
+                structure_id=hub.id,
+            )
+
+        session.add_all(
+            [
+                # Une: booked from her invitation, attended 7 days after her orientation.
+                appointment(0, "invitation", "2025-03-10", "attended"),
+                # Deux: convoked, absent without excuse, convoked again, attended on day 22.
+                appointment(1, "convocation", "2025-03-12", "absent_unexcused"),
+                appointment(1, "convocation", "2025-03-27", "attended"),
+                # Trois attended nothing. One more invitation booked in April, not yet held.
+                appointment(2, "invitation", "2025-04-14", "booked"),
+            ]
+        )
+
+    read = await read_figures(sessions, settings, territory)
+    total = read.appointments.total
+    assert total.oriented == 3
+    within = [(r.numerator, r.denominator) for r in total.first_attended_within]
+    assert within == [(1, 3), (2, 3)]  # 15 days: Une; 30 days: Une and Deux
+    assert (total.mean_delay_days, total.median_delay_days) == (14.5, 14.5)
+    invitations, convocations = total.no_show_invitations, total.no_show_convocations
+    assert (invitations.numerator, invitations.denominator) == (0, 1)
+    assert (convocations.numerator, convocations.denominator, convocations.percent) == (1, 2, 50.0)
+    assert (total.self_booked.numerator, total.self_booked.denominator) == (2, 4)
+
+    months = {m.month: m.figures for m in read.appointments.months}
+    assert len(months) == 12
+    assert months["2025-03"].oriented == 3 and months["2025-03"].self_booked.denominator == 3
+    assert months["2025-04"].oriented == 0 and months["2025-04"].self_booked.numerator == 1
+    (structure,) = read.appointments.structures
+    assert structure.label == "Pôle insertion" and structure.figures == total
+
+    # The page's table and its CSV, in French numbers.
+    rows = table(read, "rendez-vous").rows
+    assert rows[-1] == ["Total de la période", 3, 33.3, 66.7, 14.5, 14.5, 0.0, 50.0, 50.0]
+    text = to_csv(read, "rendez-vous-structures")
+    assert "Pôle insertion;3;33,3;66,7;14,5;14,5;0,0;50,0;50,0" in text
+    assert "1er rendez-vous honoré sous 15 jours (%)" in text.splitlines()[0]
