@@ -56,7 +56,7 @@ from api.templating import domain_error_page, error_page
 from api.tracing import trace_requests
 from parcours.access.service import AccountService
 from parcours.core.db import create_engine, create_sessionmaker
-from parcours.core.errors import ParcoursError, Unavailable
+from parcours.core.errors import InvalidReference, ParcoursError, Unavailable
 from parcours.core.security import same
 from parcours.core.settings import ROOT, Settings, get_settings
 from parcours.core.temporal import connect
@@ -80,6 +80,11 @@ IN_FRENCH = {
     "Not Found": "Cette adresse n'existe pas dans l'API.",
     "Method Not Allowed": "Cette adresse n'accepte pas cette méthode.",
 }
+
+VALUE_REFUSED = (
+    "Une valeur envoyée ne peut pas être enregistrée (caractère nul, nombre ou date hors "
+    "limites) : corrigez-la et renvoyez la demande."
+)
 
 
 def answers_json(request: Request) -> bool:
@@ -180,7 +185,12 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     @app.exception_handler(DBAPIError)
     async def _database_down(request: Request, error: DBAPIError) -> Response:
         """The database dropped the connection or refused it (restarting, failing over): a
-        French 503, the request's transaction rolled back. Anything else is a bug: 500."""
+        French 503, the request's transaction rolled back. A value the database cannot take
+        (SQLSTATE class 22: a NUL character, a number out of its range), sent by the client:
+        a 422 that says so. Anything else is a bug: 500."""
+        if _sqlstates(error) and all(s.startswith("22") for s in _sqlstates(error)):
+            log.warning("value refused by the database", extra={"sqlstate": _sqlstates(error)[0]})
+            return await _domain_error(request, InvalidReference(VALUE_REFUSED))
         if not (error.connection_invalidated or _is_connection_error(error)):
             raise error
         log.warning("database unavailable", extra={"error": type(error.orig).__name__})
@@ -257,6 +267,18 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
 
 def _without_input(error: Any) -> dict[str, Any]:
     return {k: v for k, v in dict(error).items() if k not in ("input", "url")}
+
+
+def _sqlstates(error: DBAPIError) -> list[str]:
+    """The SQLSTATE codes along the driver's chain (PostgreSQL's; none on SQLite)."""
+    found = []
+    seen: BaseException | None = error.orig
+    while seen is not None:
+        state = str(getattr(seen, "sqlstate", None) or getattr(seen, "pgcode", None) or "")
+        if state:
+            found.append(state)
+        seen = seen.__cause__
+    return found
 
 
 def _is_connection_error(error: DBAPIError) -> bool:

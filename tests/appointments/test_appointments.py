@@ -23,6 +23,7 @@ from parcours.appointments.messages import (
     AppointmentKind,
     AppointmentStatus,
 )
+from parcours.appointments.models import Appointment
 from parcours.appointments.schemas import (
     AttendanceUpdate,
     BookingChoice,
@@ -285,6 +286,13 @@ async def test_a_booked_appointment_comes_with_its_calendar_file(desk: Desk) -> 
     # Cancelled from her link: the same event, a later version, to take off her calendar.
     async with transaction(desk.sessions) as session:
         await (await desk.booking(session)).cancel(token)
+
+    async def cancellation_recorded() -> bool:
+        async with desk.sessions() as session:
+            row = await session.get(Appointment, appointment_id)
+            return row is not None and row.seq > int(event.decoded("SEQUENCE"))
+
+    await until(cancellation_recorded)
     async with desk.sessions() as session:
         cancelled = Calendar.from_ical(await (await desk.booking(session)).calendar(token))
     (gone,) = cancelled.walk("VEVENT")

@@ -69,7 +69,7 @@ async def test_first_appointments_no_shows_and_self_booking_counted_by_hand(
             await session.flush()
             session.add(
                 JourneyMilestones(
-                    journey_id=f"journey-{person.id}",
+                    journey_id=person.id,
                     beneficiary_id=person.id,
                     territory=territory,
                     structure_id=hub.id,

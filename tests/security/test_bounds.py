@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.app import VALUE_REFUSED
+from tests.conftest import POSTGRES
 from tests.support.accounts import NewAccount
 from tests.support.clients import ApiClients, Browsers
 from tests.support.training_requests import funder_account
@@ -55,3 +57,13 @@ async def test_the_pages_answer_out_of_range_numbers_in_french(browsers: Browser
     stalled = await manager.get(f"/gestion/bloques?page={HUGE}")
     assert stalled.status_code == 200
     assert "<html" in stalled.text
+
+
+async def test_a_nul_character_is_refused_not_a_server_error(api: ApiClients) -> None:
+    """PostgreSQL cannot store a NUL character (SQLite can, and finds nobody): the client
+    sent it, the answer says so, never a 500 (schemathesis found it on PostgreSQL)."""
+    response = await api.referent.get("/api/v1/journeys/%00abc")
+    assert response.status_code in (404, 422), response.text
+    if POSTGRES:
+        assert response.status_code == 422
+        assert response.json() == {"detail": VALUE_REFUSED}
