@@ -72,9 +72,11 @@ async def api(partners: PartnerStack, staff: Staff) -> AsyncIterator[ApiClients]
 
 
 def caf_line(person: dict[str, Any]) -> RsaEvent:
-    """A line of the CAF's feed about her: her rights suspended."""
+    """A line of the CAF's feed about her: her rights suspended (a dozen random lines may
+    hold none: draw again until one does)."""
     event = next(
         e
+        for _ in range(100)
         for e in generate_events(
             12, seed=fresh_seed(), today=date.today(), communes=SAVOIE_COMMUNES
         )
