@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from parcours.appointments.messages import AppointmentKind
+from parcours.core.french import DAY_NAMES, MONTH_NAMES
 from parcours.core.settings import ROOT
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -35,22 +36,6 @@ MANDATORY = "Ce rendez-vous est obligatoire."
 # Only the équipe pluridisciplinaire gives its opinion on a sanction (code de l'action sociale
 # et des familles, L. 262-52): the other kinds never threaten one in writing.
 SANCTION_WARNING = "Votre absence non justifiée peut entraîner une sanction (suspension du RSA)."
-
-_DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-_MONTHS = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
 
 
 @dataclass(frozen=True)
@@ -103,7 +88,7 @@ class ConvocationLetter:
 def french_day(value: date) -> str:
     """« mardi 15 décembre 2026 » (« 1er » for the first of the month)."""
     day = "1er" if value.day == 1 else str(value.day)
-    return f"{_DAYS[value.weekday()]} {day} {_MONTHS[value.month - 1]} {value.year}"
+    return f"{DAY_NAMES[value.weekday()]} {day} {MONTH_NAMES[value.month - 1]} {value.year}"
 
 
 def french_time(moment: datetime) -> str:

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from parcours.appointments.messages import AppointmentKind, AppointmentStatus
+from parcours.core.french import DAY_NAMES
 
 # The mode of an appointment noted by hand in the carnet (before invitations existed).
 NOTED = "noted"
@@ -54,7 +55,7 @@ CHANGE_LABELS: dict[str, str] = {
 
 MODE_LABELS = {"invitation": "Invitation", "convocation": "Convocation", NOTED: "Noté"}
 
-WEEKDAYS = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
+WEEKDAYS = list(DAY_NAMES)
 
 
 def status_label(status: str) -> str:

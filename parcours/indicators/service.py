@@ -22,6 +22,7 @@ from parcours.access.repository import PeopleRepository
 from parcours.access.rules import Principal, Role
 from parcours.carnet.service import CarnetService
 from parcours.core.errors import Forbidden, InvalidReference
+from parcours.core.french import MONTH_NAMES
 from parcours.core.schemas import PersonRef, person_name
 from parcours.core.settings import Settings
 from parcours.indicators.repository import IndicatorRepository, IndicatorScope, percentile
@@ -55,20 +56,6 @@ from parcours.journey.rules import POSITIVE_EXITS
 from parcours.journey.schemas import EXIT_LABELS, STEP_LABELS
 
 MAX_MONTHS = 36
-MONTH_NAMES = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
 NO_STRUCTURE = "Sans structure"
 # The steps whose time is measured, in the journey's order.
 MEASURED_STEPS = [s for s in Step if s is not Step.CLOSED]
