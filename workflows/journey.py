@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -78,6 +78,14 @@ with workflow.unsafe.imports_passed_through():
         ServiceOrientationStart,
         service_orientation_workflow_id,
     )
+    from parcours.partners.messages import (
+        REQUEST_FRANCE_TRAVAIL_ORIENTATION,
+        FranceTravailOrientationRequestInput,
+        PartnerReceipt,
+        call_partner,
+        failure_of,
+        idempotency_key,
+    )
     from parcours.training_requests.messages import (
         TRAINING_REQUEST_WORKFLOW,
         TrainingRequestStart,
@@ -108,6 +116,10 @@ SETTLE_ON_CLOSE_PATCH = "settle-requests-on-close"
 # a week, is left out of the timeline (added with the requests; before, every outcome was
 # recorded).
 DECISION_REQUEST_CHECK_PATCH = "decision-request-check"
+
+# Past the legal orientation delay, the journey asks France Travail to orient (issue 15: a new
+# partner call after a timer; journeys started before have no legal clock and never get here).
+FRANCE_TRAVAIL_ORIENTATION_PATCH = "france-travail-orientation"
 
 # Events the workflow keeps in memory for the reconciler (``timeline`` query).
 RECENT_EVENTS = 100
@@ -180,6 +192,43 @@ class Journey:
         except TimeoutError:
             async with self._lock:
                 state, events = rules.on_time(self.state, workflow.now(), self._sla)
+                await self._commit(state, events)
+                asked = self.state.seq
+            if any(e.kind == rules.FRANCE_TRAVAIL_REQUESTED for e in events) and workflow.patched(
+                FRANCE_TRAVAIL_ORIENTATION_PATCH
+            ):
+                await self._ask_france_travail(asked)
+
+    async def _ask_france_travail(self, seq: int) -> None:
+        """The legal delay passed without a decision: France Travail is asked to orient (once,
+        by the idempotency key of this request's event number). Its decision comes back as the
+        ``decide_orientation`` update (a signed callback); the timeline says whether it was
+        asked, or why not. Outside the lock: France Travail may be away for hours, and the
+        département may still decide meanwhile."""
+        due = self.state.france_travail_requested_due_on
+        assert due is not None
+        try:
+            receipt = await call_partner(
+                REQUEST_FRANCE_TRAVAIL_ORIENTATION,
+                FranceTravailOrientationRequestInput(
+                    beneficiary_id=self.state.beneficiary_id,
+                    idempotency_key=idempotency_key(f"france-travail-orientation-{seq}"),
+                    journey_id=self.state.id,
+                    due_on=due,
+                    territory=self.state.territory,
+                ),
+                PartnerReceipt,
+            )
+            outcome = JourneyOutcomeInput(
+                kind="france_travail_orientation_sent", detail={"reference": receipt.reference}
+            )
+        except ActivityError as error:
+            outcome = JourneyOutcomeInput(
+                kind="france_travail_orientation_not_sent", detail={"reason": failure_of(error)}
+            )
+        async with self._lock:
+            state, events = rules.on_outcome(self.state, outcome, workflow.now(), self._sla)
+            if events:
                 await self._commit(state, events)
 
     async def _settle_requests(self) -> None:

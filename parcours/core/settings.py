@@ -116,6 +116,10 @@ class Settings(BaseSettings):
     follow_up_consent_days: int = 15
     check_in_grace_days: int = 15
     follow_up_check_in_months: list[int] = [1, 3, 6]
+    # The legal orientation delay: this many weeks after the right opens (or is transferred
+    # in) without an orientation decision, France Travail orients (art. D.262-65-2 CASF,
+    # décret 2024-1244). Read when a journey starts. 0: France Travail never takes over.
+    france_travail_orients_after_weeks: int = Field(default=6, ge=0)
     # A training's funder (Région, France Travail) answers a request within this many days;
     # then it is reminded and the request shows as stalled. Read when a request starts.
     funder_answer_days: int = 15

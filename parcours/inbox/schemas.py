@@ -30,6 +30,8 @@ TITLES: dict[ItemKind, str] = {
     ItemKind.CONSENT_CHANGED: "Accord de partage modifié",
     ItemKind.INVITATION_EXPIRED: "Invitation expirée : convoquez la personne",
     ItemKind.ATTENDANCE_TO_RECORD: "Présence à un rendez-vous à enregistrer",
+    ItemKind.QUARTERLY_DECLARATION_MISSING: "Droit RSA clos : déclaration trimestrielle manquante",
+    ItemKind.FRANCE_TRAVAIL_ORIENTS: "Délai légal d'orientation dépassé : France Travail oriente",
 }
 
 # What to do, where (``{b}``: the person's id, ``{ref}``: what the item is about).
@@ -51,6 +53,8 @@ ACTIONS: dict[ItemKind, tuple[str, str]] = {
     ItemKind.CONSENT_CHANGED: ("Voir les accords", "/beneficiaires/{b}/situation"),
     ItemKind.INVITATION_EXPIRED: ("Convoquer", "/beneficiaires/{b}/rendez-vous"),
     ItemKind.ATTENDANCE_TO_RECORD: ("Enregistrer la présence", "/rendez-vous/agenda"),
+    ItemKind.QUARTERLY_DECLARATION_MISSING: ("Voir la situation", "/beneficiaires/{b}/situation"),
+    ItemKind.FRANCE_TRAVAIL_ORIENTS: ("Ouvrir le parcours", "/parcours/{b}"),
 }
 
 DECISIONS = {"approved": "accordée", "refused": "refusée"}
@@ -87,6 +91,17 @@ def item_summary(kind: ItemKind, detail: dict[str, Any]) -> str:
             return "Aucun rendez-vous n'a été pris avec le lien d'invitation."
         case ItemKind.ATTENDANCE_TO_RECORD:
             return "Le rendez-vous est passé depuis 2 jours sans présence enregistrée."
+        case ItemKind.QUARTERLY_DECLARATION_MISSING:
+            return (
+                "La CAF a clos le droit faute de déclaration trimestrielle de ressources : "
+                "aidez la personne à la faire, le droit peut être rétabli. Le parcours reste "
+                "ouvert."
+            )
+        case ItemKind.FRANCE_TRAVAIL_ORIENTS:
+            return (
+                f"Pas d'orientation à l'échéance légale du {detail.get('due_on') or '?'} : "
+                "France Travail oriente la personne."
+            )
     return ""
 
 
