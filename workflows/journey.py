@@ -155,6 +155,8 @@ class Journey:
         # SQL knows of: earlier runs' children, and journeys started before this was kept).
         self._training_requests: list[str] = []
         self._orientations: list[str] = []
+        # The request to France Travail past the legal orientation delay, while it runs.
+        self._asking: asyncio.Task[None] | None = None
 
     @property
     def _current(self) -> bool:
@@ -170,6 +172,9 @@ class Journey:
             await self._wait_for_change_or_time()
             if workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
+                if self._asking is not None:
+                    # France Travail's answer (or the reason it was not asked) first.
+                    await self._asking
                 workflow.continue_as_new(input.model_copy(update={"state": self.state}))
         if workflow.patched(SETTLE_ON_CLOSE_PATCH):
             await self._settle_requests()
@@ -197,14 +202,16 @@ class Journey:
             if any(e.kind == rules.FRANCE_TRAVAIL_REQUESTED for e in events) and workflow.patched(
                 FRANCE_TRAVAIL_ORIENTATION_PATCH
             ):
-                await self._ask_france_travail(asked)
+                # Beside the journey's own waits: France Travail may be away for hours, and
+                # the journey's deadlines, check-ins and close go on meanwhile.
+                self._asking = asyncio.create_task(self._ask_france_travail(asked))
 
     async def _ask_france_travail(self, seq: int) -> None:
         """The legal delay passed without a decision: France Travail is asked to orient (once,
         by the idempotency key of this request's event number). Its decision comes back as the
         ``decide_orientation`` update (a signed callback); the timeline says whether it was
-        asked, or why not. Outside the lock: France Travail may be away for hours, and the
-        département may still decide meanwhile."""
+        asked, or why not. Outside the lock, as a task of its own: France Travail may be away
+        for hours, and the département may still decide meanwhile."""
         due = self.state.france_travail_requested_due_on
         assert due is not None
         try:
