@@ -178,7 +178,7 @@ async def test_france_travail_orients_after_six_weeks_without_decision(law_stack
                 InboxItem.kind == ItemKind.FRANCE_TRAVAIL_ORIENTS.value,
             )
         )
-        assert [i.recipient_id for i in items] == [stack.journeys.staff.orientation_id]
+        assert stack.journeys.staff.orientation_id in [i.recipient_id for i in items]
 
     # A référent may not pass her decision off as France Travail's.
     beneficiary_id = handle.id.removeprefix("journey-")
