@@ -171,10 +171,13 @@ class Journey:
         while self.state.step is not Step.CLOSED:
             await self._wait_for_change_or_time()
             if workflow.info().is_continue_as_new_suggested():
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                if self._asking is not None:
-                    # France Travail's answer (or the reason it was not asked) first.
-                    await self._asking
+                # France Travail's answer (or the reason it was not asked) first, too.
+                await workflow.wait_condition(
+                    lambda: (
+                        workflow.all_handlers_finished()
+                        and (self._asking is None or self._asking.done())
+                    )
+                )
                 workflow.continue_as_new(input.model_copy(update={"state": self.state}))
         if workflow.patched(SETTLE_ON_CLOSE_PATCH):
             await self._settle_requests()
