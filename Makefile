@@ -12,7 +12,7 @@ WEASYPRINT_STAMP := $(VENV)/.weasyprint
 WEASYPRINT_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: install run test test-postgres bench lint format clean
+.PHONY: install run test test-postgres bench bench-national lint format clean
 
 install: $(PY_STAMP) $(JS_STAMP)
 
@@ -57,6 +57,11 @@ bench: install
 	$(BIN)/python -m bench.caf_import
 	$(BIN)/python -m bench.management
 	$(BIN)/python -m bench.appointments
+
+## The managers' console with the whole country on Parcours: 2,000,000 journeys in PostgreSQL
+## (seeded once, about half an hour; BENCH_ARGS=--reuse times an earlier seed again)
+bench-national: install
+	$(BIN)/python -m bench.national $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff format --check .
