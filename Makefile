@@ -57,6 +57,7 @@ bench: install
 	$(BIN)/python -m bench.caf_import
 	$(BIN)/python -m bench.management
 	$(BIN)/python -m bench.appointments
+	$(BIN)/python -m bench.long_journeys
 
 ## The managers' console with the whole country on Parcours: 2,000,000 journeys in PostgreSQL
 ## (seeded once, about half an hour; BENCH_ARGS=--reuse times an earlier seed again)
