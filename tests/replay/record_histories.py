@@ -940,6 +940,29 @@ async def inbox_daily(r: Recorder) -> None:
     await r.keep("inbox_daily", handle)
 
 
+async def journey_bounded_history(r: Recorder) -> None:
+    """Pauses and resumptions until the journey's run passes ``HISTORY_EVENTS_BOUND`` events
+    and continues as new by itself (the server would only suggest it at 4,096)."""
+    handle = await r.journey("00000000-0000-4000-8000-000000000007")
+    await r.act(handle, BeginDiagnosisInput(actor_id=REFERENT))
+    first = (await handle.describe()).run_id
+    while (await handle.describe()).run_id == first:
+        await r.act(handle, PauseInput(actor_id=REFERENT))
+        await r.act(handle, ResumeInput(actor_id=REFERENT))
+    second = (await handle.describe()).run_id
+    await r.act(handle, CompleteDiagnosisInput(actor_id=REFERENT))
+    await r.act(handle, CloseInput(exit_reason=ExitReason.MOVED_AWAY, actor_id=REFERENT))
+    await handle.result()
+    # Each run by its id (the time-skipping server describes a closed journey, its deadline
+    # unset, in a form the client cannot read).
+    for name, run_id in (
+        ("journey_bounded_history", first),
+        ("journey_bounded_history_run2", second),
+    ):
+        run = r.client.get_workflow_handle(handle.id, run_id=run_id)
+        r.write(name, await run.fetch_history())
+
+
 # --- Scenarios on the short-history dev server ---
 
 
@@ -1003,6 +1026,7 @@ SCENARIOS: dict[str, tuple[Server, Scenario]] = {
     "deliver_sms": ("time-skipping", deliver_sms),
     "france_travail_appointment_notice": ("time-skipping", france_travail_appointment_notice),
     "inbox_daily": ("time-skipping", inbox_daily),
+    "journey_bounded_history": ("time-skipping", journey_bounded_history),
     "journey_continued_as_new": ("short-history", journey_continued_as_new),
     "caf_import_continued_as_new": ("short-history", caf_import_continued_as_new),
 }

@@ -48,7 +48,7 @@ OLDER = {
     for version in ("v2", "v3", "v4")
 }
 # Their first run ends by continuing as new: the replay covers that path.
-CONTINUED = {"journey_continued_as_new", "caf_import_continued_as_new"}
+CONTINUED = {"journey_continued_as_new", "caf_import_continued_as_new", "journey_bounded_history"}
 
 FINISHED = {
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
