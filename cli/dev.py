@@ -105,6 +105,10 @@ def where_traces_go() -> str:
     return f"OTLP vers {endpoint} (parcours-api, parcours-worker)"
 
 
+def _processes(count: int, what: str) -> str:
+    return f" ; {count} {what} sur ce port" if count > 1 else ""
+
+
 def _shown(path: Path) -> str:
     try:
         return f"{path.relative_to(ROOT)}/"
@@ -117,10 +121,56 @@ def _address(address: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def run_dev(settings: Settings, seed: bool = True) -> int:
+def worker_components(settings: Settings, count: int) -> list[Component]:
+    """``count`` worker processes on the same task queue (Temporal spreads the tasks); each
+    serves its metrics on a port of its own: the configured one, then the next ones."""
+    host, port = _address(settings.worker_metrics_address)
+    if count == 1:
+        # Its metrics are served once it runs; it connects to Temporal right after.
+        return [Component("worker", "Le worker s'est arrêté", _parcours("worker"), (host, port))]
+    return [
+        Component(
+            f"worker {n}",
+            f"Le worker {n} s'est arrêté",
+            _parcours("worker"),
+            port=(host, port + n - 1),
+            env={"PARCOURS_WORKER_METRICS_ADDRESS": f"{host}:{port + n - 1}"},
+        )
+        for n in range(1, count + 1)
+    ]
+
+
+def api_components(settings: Settings, count: int) -> list[Component]:
+    """``count`` API processes on the one API port (``parcours api --shared-port``: the kernel
+    spreads the connections, ``cli.api``). The port answers as soon as the first one listens:
+    the others are watched from their start."""
+    address = (settings.api_host, settings.api_port)
+    if count == 1:
+        return [Component("API", "L'API s'est arrêtée", _parcours("api"), port=address)]
+    return [
+        Component(
+            f"API {n}",
+            f"L'API {n} s'est arrêtée",
+            _parcours("api", "--shared-port"),
+            port=address,
+        )
+        for n in range(1, count + 1)
+    ]
+
+
+SQLITE_SCALED = (
+    "Attention : plusieurs workers ou API sur SQLite écrivent chacun à leur tour (un seul "
+    "écrivain) ; définir DATABASE_URL=postgresql+asyncpg://… (make run-scaled)."
+)
+
+
+def run_dev(settings: Settings, seed: bool = True, workers: int = 1, apis: int = 1) -> int:
     """Start the platform in order, each part once the one it needs answers; keep it running
-    until Ctrl-C or SIGTERM. 1 when a part could not start (why, in French), else 0."""
+    until Ctrl-C or SIGTERM. 1 when a part could not start (why, in French), else 0.
+    ``workers`` and ``apis``: how many processes of each (``make run-scaled``: 2 and 2)."""
     var = settings.var_dir
+    if settings.is_sqlite and (workers > 1 or apis > 1):
+        print(SQLITE_SCALED, file=sys.stderr, flush=True)
     var.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
@@ -161,32 +211,20 @@ def run_dev(settings: Settings, seed: bool = True) -> int:
                 log=var / "simulators.log",
             )
         )
-        supervisor.start(
-            Component(
-                "worker",
-                "Le worker s'est arrêté",
-                _parcours("worker"),
-                # Its metrics are served once it runs; it connects to Temporal right after.
-                port=_address(settings.worker_metrics_address),
-            )
-        )
+        for component in worker_components(settings, workers):
+            supervisor.start(component)
         if seed:
             subprocess.run(_parcours("seed-demo"), cwd=ROOT, env=env, check=True)
             _import_demo_caf_feed(settings)
-        supervisor.start(
-            Component(
-                "API",
-                "L'API s'est arrêtée",
-                _parcours("api"),
-                port=(settings.api_host, settings.api_port),
-            )
-        )
+        for component in api_components(settings, apis):
+            supervisor.start(component)
         if seed:
             _make_demo_requests(settings)
         print(
             "\nParcours est prêt :\n"
             f"  pages et API   http://{settings.api_host}:{settings.api_port}  "
-            f"(OpenAPI : /docs)\n"
+            f"(OpenAPI : /docs{_processes(apis, 'processus API')})\n"
+            f"  workers        {workers} processus sur la file {settings.task_queue}\n"
             f"  Temporal UI    {settings.temporal_ui_url}\n"
             f"  partenaires    http://{settings.simulators_host}:{settings.simulators_port}"
             "  (simulateurs CAF, France Travail, Région, structures)\n"

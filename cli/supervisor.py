@@ -45,13 +45,15 @@ class Component:
     """One process of the platform: ``name`` as users call it (« serveur Temporal »),
     ``stopped`` the French words that begin the terminal's line when it stops (« Le serveur
     Temporal s'est arrêté »), ``port`` the address that answers once it is up, ``log`` the
-    file its output goes to (else the terminal)."""
+    file its output goes to (else the terminal), ``env`` what its environment says beyond the
+    platform's (the second worker's metrics address)."""
 
     name: str
     stopped: str
     command: list[str]
     port: tuple[str, int] | None = None
     log: Path | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     # Watched (restarted when it stops) once it came up.
     watched: bool = False
@@ -126,7 +128,7 @@ class Supervisor:
             component.process = subprocess.Popen(
                 component.command,
                 cwd=self.cwd,
-                env=self.env,
+                env={**self.env, **component.env},
                 stdout=out,
                 stderr=subprocess.STDOUT if out else None,
                 start_new_session=True,
