@@ -40,6 +40,7 @@ from parcours.core.db import create_engine, create_sessionmaker, transaction
 from parcours.core.settings import ROOT, Settings
 from parcours.core.temporal import connect
 from parcours.journey.models import JourneyEventRecord
+from parcours.orientations.messages import france_travail_notice_workflow_id
 from tests.dev_runner.conftest import DevRun, dev_run, until
 from tests.support.accounts import Account, create_account
 from tests.support.partners import consent
@@ -241,13 +242,19 @@ async def under_load(
         finally:
             load.running = False
             await asyncio.gather(*clients)
-        france_travail = (await sim.get("/france-travail/_state")).json()
 
     print(
         f"\nscaled run: {len(load.acknowledged)} actions acknowledged, answers "
         f"{dict(sorted(load.answers.items()))}, reads {dict(sorted(load.reads.items()))}"
     )
     client = await connect(settings)
+    # France Travail's notices, started as the orientations were decided, have ended.
+    for decided in (a for a in load.acknowledged if a.action == "decide-orientation"):
+        notice = france_travail_notice_workflow_id(decided.beneficiary_id, decided.seq)
+        result = await asyncio.wait_for(client.get_workflow_handle(notice).result(), 120)
+        assert result["notified"], result
+    async with httpx.AsyncClient(base_url=simulators, timeout=30) as sim:
+        france_travail = (await sim.get("/france-travail/_state")).json()
     # Journeys and read model agree; the reconciler has nothing to repair.
     await agreement(client, sessions, ids)
     reconcile = await asyncio.to_thread(
