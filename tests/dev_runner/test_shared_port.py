@@ -1,0 +1,73 @@
+"""What lets ``parcours dev --workers 2 --apis 2`` run without a proxy: API processes bind one
+port together (``parcours api --shared-port``) and the kernel spreads the connections over
+them; a process that did not ask to share cannot take the port; each worker serves its metrics
+on a port of its own."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from cli.api import shared_socket
+from cli.dev import api_components, worker_components
+from parcours.core.settings import Settings
+from tests.conftest import free_port
+
+
+def test_two_shared_sockets_on_one_port_both_take_connections() -> None:
+    port = free_port()
+    first, second = shared_socket("127.0.0.1", port), shared_socket("127.0.0.1", port)
+    with first, second:
+        for listening in (first, second):
+            listening.listen()
+            listening.setblocking(False)
+        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
+        try:
+            taken = [_accepted(first), _accepted(second)]
+        finally:
+            for client in clients:
+                client.close()
+
+    assert sum(taken) == 40
+    assert all(taken)  # 40 connections all on one socket: one chance in 2**39
+
+
+def test_a_process_that_does_not_share_cannot_take_the_port() -> None:
+    port = free_port()
+    with shared_socket("127.0.0.1", port) as shared:
+        shared.listen()
+        with socket.socket() as plain, pytest.raises(OSError):
+            plain.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            plain.bind(("127.0.0.1", port))
+
+
+def test_each_worker_has_its_metrics_port_and_the_apis_share_theirs() -> None:
+    settings = Settings(worker_metrics_address="127.0.0.1:9464", api_port=8000)
+
+    workers = worker_components(settings, 2)
+    apis = api_components(settings, 2)
+
+    assert [w.port for w in workers] == [("127.0.0.1", 9464), ("127.0.0.1", 9465)]
+    assert [w.env["PARCOURS_WORKER_METRICS_ADDRESS"] for w in workers] == [
+        "127.0.0.1:9464",
+        "127.0.0.1:9465",
+    ]
+    assert [w.stopped for w in workers] == ["Le worker 1 s'est arrêté", "Le worker 2 s'est arrêté"]
+    assert {a.port for a in apis} == {("127.0.0.1", 8000)}
+    assert all(a.command[-2:] == ["api", "--shared-port"] for a in apis)
+    # One of each: as ``make run`` always ran them.
+    (worker,) = worker_components(settings, 1)
+    (api,) = api_components(settings, 1)
+    assert (worker.name, worker.env, api.command[-1]) == ("worker", {}, "api")
+
+
+def _accepted(listening: socket.socket) -> int:
+    count = 0
+    while True:
+        try:
+            connection, _ = listening.accept()
+        except BlockingIOError:
+            return count
+        connection.close()
+        count += 1
