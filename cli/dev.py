@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from api.metrics import MULTIPROCESS_DIR_ENV
 from cli.supervisor import Component, StartFailed, Supervisor
 from cli.temporal_server import dev_server_command
 from demo.requests import demo_requests_summary, seed_demo_requests
@@ -140,19 +142,27 @@ def worker_components(settings: Settings, count: int) -> list[Component]:
     ]
 
 
+def api_metrics_dir(settings: Settings) -> Path:
+    return settings.var_dir / "api-metrics"
+
+
 def api_components(settings: Settings, count: int) -> list[Component]:
     """``count`` API processes on the one API port (``parcours api --shared-port``: the kernel
-    spreads the connections, ``cli.api``). The port answers as soon as the first one listens:
-    the others are watched from their start."""
+    spreads the connections, ``cli.api``); each is up once it listens there itself. Their
+    ``/metrics`` add up all of them (counters in files under the var directory, emptied at
+    each run)."""
     address = (settings.api_host, settings.api_port)
     if count == 1:
         return [Component("API", "L'API s'est arrêtée", _parcours("api"), port=address)]
+    counters = api_metrics_dir(settings)
     return [
         Component(
             f"API {n}",
             f"L'API {n} s'est arrêtée",
             _parcours("api", "--shared-port"),
             port=address,
+            env={MULTIPROCESS_DIR_ENV: str(counters)},
+            shares_port=True,
         )
         for n in range(1, count + 1)
     ]
@@ -216,6 +226,9 @@ def run_dev(settings: Settings, seed: bool = True, workers: int = 1, apis: int =
         if seed:
             subprocess.run(_parcours("seed-demo"), cwd=ROOT, env=env, check=True)
             _import_demo_caf_feed(settings)
+        # The API processes' counters of an earlier run are not this one's.
+        shutil.rmtree(api_metrics_dir(settings), ignore_errors=True)
+        api_metrics_dir(settings).mkdir()
         for component in api_components(settings, apis):
             supervisor.start(component)
         if seed:

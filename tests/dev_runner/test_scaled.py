@@ -11,7 +11,8 @@ worker and one API process are killed (``kill -9``). Then:
   idempotency key each (it counts the calls per key);
 - journeys and read model agree (``tests.support.platform.agreement``), and the reconciler
   (``parcours reconcile``) finds nothing to repair;
-- the supervisor started the killed worker and API process again.
+- the supervisor started the killed worker and API process again, and the API's ``/metrics``
+  counts the requests of both API processes (the killed one's included).
 
 A client whose connection dies with the API process sends the same action again under the
 same Idempotency-Key, as a careful client does: the other process answers it, once."""
@@ -31,10 +32,12 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from cli.supervisor import listens
 from parcours.access.models import Structure
 from parcours.core.db import create_engine, create_sessionmaker, transaction
 from parcours.core.settings import ROOT, Settings
@@ -99,6 +102,8 @@ class Load:
     acknowledged: list[Acknowledged] = field(default_factory=list)
     answers: dict[int, int] = field(default_factory=dict)
     reads: dict[int, int] = field(default_factory=dict)
+    # Why an answer was lost (status 0 above): the connection refused, reset, timed out…
+    lost: dict[str, int] = field(default_factory=dict)
     running: bool = True
 
     def count(self, into: dict[int, int], status: int) -> None:
@@ -116,8 +121,9 @@ class Load:
                         json=body,
                         headers={**who.headers, "Idempotency-Key": key},
                     )
-                except httpx.TransportError:
+                except httpx.TransportError as error:
                     self.count(self.answers, 0)
+                    self.lost[type(error).__name__] = self.lost.get(type(error).__name__, 0) + 1
                     await asyncio.sleep(0.3)
                     continue
                 self.count(self.answers, response.status_code)
@@ -171,11 +177,34 @@ async def enrol(api_url: str, referent: Account) -> str:
     return beneficiary_id
 
 
+async def journey_reads_counted(api_url: str) -> float:
+    """The journey reads answered 200, as the API's ``/metrics`` counts them."""
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
+        exposed = (await http.get("/metrics")).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(exposed)
+        for sample in family.samples
+        if sample.name == "parcours_http_requests_total"
+        and sample.labels
+        == {"method": "GET", "route": "/api/v1/journeys/{beneficiary_id}", "status": "200"}
+    )
+
+
+def serving(run: DevRun, component: str) -> list[int]:
+    """The component's processes that serve: every worker, the API processes that listen on
+    the API port (one still starting does not yet)."""
+    pids = run.processes().get(component, [])
+    if component == "api":
+        return [pid for pid in pids if listens(pid, run.port("api"))]
+    return pids
+
+
 async def kill_one(run: DevRun, component: str) -> int:
-    """``kill -9`` one of the component's processes once both run; its pid."""
+    """``kill -9`` one of the component's processes once both serve; its pid."""
 
     async def both() -> list[int] | None:
-        pids = run.processes().get(component, [])
+        pids = serving(run, component)
         return pids if len(pids) == 2 else None
 
     pids = await until(both, f"two {component} processes", run)
@@ -185,7 +214,7 @@ async def kill_one(run: DevRun, component: str) -> int:
 
 async def restarted(run: DevRun, component: str, killed: int) -> None:
     async def two_again() -> bool:
-        pids = run.processes().get(component, [])
+        pids = serving(run, component)
         return len(pids) == 2 and killed not in pids
 
     await until(two_again, f"the killed {component} started again", run)
@@ -245,7 +274,9 @@ async def under_load(
 
     print(
         f"\nscaled run: {len(load.acknowledged)} actions acknowledged, answers "
-        f"{dict(sorted(load.answers.items()))}, reads {dict(sorted(load.reads.items()))}"
+        f"{dict(sorted(load.answers.items()))}, reads {dict(sorted(load.reads.items()))}, "
+        f"lost {load.lost}\n"
+        + "\n".join(line for line in run.text().splitlines() if "redémarrage" in line)
     )
     client = await connect(settings)
     # France Travail's notices, started as the orientations were decided, have ended.
@@ -302,6 +333,9 @@ async def under_load(
         "France Travail calls per key: "
         f"{sorted(france_travail['orientations_by_key'][k]['attempts'] for k in keys)}"
     )
+    # The API's /metrics adds up both processes (the killed one's counts included): at least
+    # the reads the clients were answered.
+    assert await journey_reads_counted(run.api_url) >= load.reads[200]
     # Killed processes are said and restarted; the clients were never answered a 500.
     assert "s'est arrêté (code -9)" in run.text()
     assert "s'est arrêtée (code -9)" in run.text()

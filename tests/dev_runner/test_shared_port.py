@@ -5,12 +5,14 @@ on a port of its own."""
 
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
 
 from cli.api import shared_socket
 from cli.dev import api_components, worker_components
+from cli.supervisor import listens
 from parcours.core.settings import Settings
 from tests.conftest import free_port
 
@@ -31,6 +33,17 @@ def test_two_shared_sockets_on_one_port_both_take_connections() -> None:
 
     assert sum(taken) == 40
     assert all(taken)  # 40 connections all on one socket: one chance in 2**39
+
+
+def test_a_process_is_up_once_it_listens_itself_on_the_shared_port() -> None:
+    port = free_port()
+    with shared_socket("127.0.0.1", port) as starting:
+        assert not listens(os.getpid(), port)  # bound, its application still starting
+
+        starting.listen()
+
+        assert listens(os.getpid(), port)
+        assert not listens(os.getpid(), free_port())
 
 
 def test_a_process_that_does_not_share_cannot_take_the_port() -> None:
@@ -55,7 +68,7 @@ def test_each_worker_has_its_metrics_port_and_the_apis_share_theirs() -> None:
     ]
     assert [w.stopped for w in workers] == ["Le worker 1 s'est arrêté", "Le worker 2 s'est arrêté"]
     assert {a.port for a in apis} == {("127.0.0.1", 8000)}
-    assert all(a.command[-2:] == ["api", "--shared-port"] for a in apis)
+    assert all(a.command[-2:] == ["api", "--shared-port"] and a.shares_port for a in apis)
     # One of each: as ``make run`` always ran them.
     (worker,) = worker_components(settings, 1)
     (api,) = api_components(settings, 1)
