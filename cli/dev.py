@@ -12,6 +12,7 @@ import asyncio
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -168,6 +169,22 @@ def api_components(settings: Settings, count: int) -> list[Component]:
     ]
 
 
+def refuse_taken_api_port(settings: Settings) -> None:
+    """``StartFailed`` when something already listens on the API port. A single API would
+    fail to bind it; API processes sharing the port would join whatever listens there — an
+    API left over from an earlier run, on other code or another database — and serve half the
+    requests with it."""
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        if probe.connect_ex((settings.api_host, settings.api_port)) != 0:
+            return
+    raise StartFailed(
+        f"Démarrage impossible (API) : le port {settings.api_port} est déjà pris (un processus "
+        "API d'un lancement précédent ?) ; les processus API qui partagent le port s'y "
+        "joindraient."
+    )
+
+
 SQLITE_SCALED = (
     "Attention : plusieurs workers ou API sur SQLite écrivent chacun à leur tour (un seul "
     "écrivain) ; définir DATABASE_URL=postgresql+asyncpg://… (make run-scaled)."
@@ -200,6 +217,8 @@ def run_dev(settings: Settings, seed: bool = True, workers: int = 1, apis: int =
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGHUP, on_term)  # the terminal closed: the children are in no group
     try:
+        if apis > 1:
+            refuse_taken_api_port(settings)
         subprocess.run(_parcours("migrate"), cwd=ROOT, env=env, check=True)
         print(f"Temporal (dev server) démarre sur {settings.temporal_address}…", flush=True)
         temporal = _address(settings.temporal_address)

@@ -5,8 +5,10 @@ on a port of its own."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,7 @@ from cli.dev import api_components, worker_components
 from cli.supervisor import listens
 from parcours.core.settings import Settings
 from tests.conftest import free_port
+from tests.dev_runner.conftest import PATIENCE_S, dev_run
 
 
 def test_two_shared_sockets_on_one_port_both_take_connections() -> None:
@@ -84,3 +87,20 @@ def _accepted(listening: socket.socket) -> int:
             return count
         connection.close()
         count += 1
+
+
+@pytest.mark.resilience
+async def test_shared_api_processes_refuse_a_port_something_already_listens_on(
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as left_over:  # an API of an earlier run, say
+        left_over.bind(("127.0.0.1", 0))
+        left_over.listen()
+        port = str(left_over.getsockname()[1])
+        async with dev_run(
+            tmp_path, "--apis", "2", wait_ready=False, PARCOURS_API_PORT=port
+        ) as run:
+            status = await asyncio.to_thread(run.process.wait, PATIENCE_S)
+
+    assert status == 1
+    assert f"Démarrage impossible (API) : le port {port} est déjà pris" in run.text()
