@@ -71,13 +71,13 @@ async def own_database() -> AsyncIterator[str]:
     url = make_url(POSTGRES_URL)
     name = f"scaled_{uuid.uuid4().hex[:8]}"
     admin = create_async_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
         yield url.set(database=name).render_as_string(hide_password=False)
+    finally:  # a failed run's database too
         async with admin.connect() as connection:
             await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
         await admin.dispose()
 
 
