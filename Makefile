@@ -12,7 +12,7 @@ WEASYPRINT_STAMP := $(VENV)/.weasyprint
 WEASYPRINT_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: install run test test-postgres bench bench-national lint format clean
+.PHONY: install run run-scaled test test-postgres bench bench-national lint format clean
 
 install: $(PY_STAMP) $(JS_STAMP)
 
@@ -40,6 +40,12 @@ $(WEASYPRINT_STAMP): | $(PY_STAMP)
 ## Run the whole platform: Temporal dev server, worker, API and pages on http://127.0.0.1:8000
 run: install $(WEASYPRINT_STAMP)
 	$(BIN)/parcours dev
+
+## The same with two workers and two API processes on one port, on PostgreSQL (README:
+## « Plusieurs workers et plusieurs API »); SCALED_DATABASE_URL names another database.
+SCALED_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/parcours
+run-scaled: install $(WEASYPRINT_STAMP)
+	DATABASE_URL=$(SCALED_DATABASE_URL) $(BIN)/parcours dev --workers 2 --apis 2
 
 ## Run every test (SQLite by default; DATABASE_URL=postgresql+asyncpg://… for PostgreSQL)
 test: install $(CHROMIUM_STAMP) $(WEASYPRINT_STAMP)
