@@ -298,7 +298,10 @@ class HandOffInput(Action):
 
 
 class CloseInput(Action):
-    exit_reason: ExitReason
+    exit_reason: ExitReason = ExitReason.OTHER
+    # The département's coded exit (``parcours.exits``); the service sets ``exit_reason`` from
+    # it. Optional: histories from before coded exits replay unchanged.
+    exit_code: str | None = Field(default=None, max_length=40)
 
 
 # --- Requests a journey sends on through a child workflow (not steps: the step stays). ---
