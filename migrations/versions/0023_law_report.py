@@ -70,6 +70,8 @@ def upgrade() -> None:
     if rows:
         op.bulk_insert(exit_codes, rows)
 
+    # The journey's read model shows the coded exit it was closed with.
+    op.add_column("journeys", sa.Column("exit_code", sa.String(length=40)))
     op.add_column("journey_milestones", sa.Column("exit_code", sa.String(length=40)))
     op.add_column("journey_milestones", sa.Column("orientation", sa.String(length=20)))
     op.add_column("journey_milestones", sa.Column("oriented_by", sa.String(length=20)))
@@ -112,5 +114,7 @@ def downgrade() -> None:
     with op.batch_alter_table("journey_milestones") as batch:
         for name in ("transferred_in_on", "subject_to_duties", "oriented_by", "orientation"):
             batch.drop_column(name)
+        batch.drop_column("exit_code")
+    with op.batch_alter_table("journeys") as batch:
         batch.drop_column("exit_code")
     op.drop_table("exit_codes")

@@ -140,6 +140,8 @@ class JourneyState(BaseModel):
     check_ins_done: list[int] = Field(default_factory=list)
     check_in_due: int | None = None
     exit_reason: ExitReason | None = None
+    # The département's coded exit it was closed with (None: no code, or before coded exits).
+    exit_code: str | None = None
     # When an orientation decision was last asked for during this stay in the step (reset
     # when the step changes); None in journeys before it existed.
     decision_requested_at: datetime | None = None

@@ -286,7 +286,7 @@ class _Change:
         self.state.deadline = deadline or _step_deadline(self.state, self.now, self.sla)
 
     def close(self, reason: ExitReason, code: str | None = None) -> None:
-        self.state.exit_reason = reason
+        self.state.exit_reason, self.state.exit_code = reason, code
         self.state.paused_at = self.state.paused_until = None
         self.enter(Step.CLOSED)
         if code is None:

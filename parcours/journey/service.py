@@ -183,6 +183,7 @@ def state_of(record: JourneyRecord) -> JourneyState:
         paused_at=record.updated_at if record.paused else None,
         check_in_due=record.check_in_due,
         exit_reason=ExitReason(record.exit_reason) if record.exit_reason else None,
+        exit_code=record.exit_code,
         seq=record.seq,
     )
 

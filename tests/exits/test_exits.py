@@ -121,6 +121,9 @@ async def test_the_exit_list_is_administered_and_offered_when_closing(
     )
     event = next(e for e in detail["timeline"] if e["kind"] == "closed")
     assert event["detail"] == {"exit_reason": "other", "exit_code": code}
+    assert detail["journey"]["exit_code"] == code
+    closed_page = text(await referent.get(f"/parcours/{beneficiary_id}"))
+    assert '<span id="journey-exit">Service civique</span>' in closed_page
 
     # The FSE+ / PDI export has its line, counted positive as the département's list says.
     year = date.today().year
@@ -134,6 +137,19 @@ async def test_the_exit_list_is_administered_and_offered_when_closing(
     assert len(mine) == 1
     cells = mine[0].split(";")
     assert cells[5:8] == [code, "Service civique", "oui"]
+
+
+async def test_the_api_closes_with_a_code_and_its_reason(api: ApiClients, staff: Staff) -> None:
+    beneficiary_id = await enrol(api.referent, referent_id=staff.referent_id)
+    close = f"/api/v1/journeys/{beneficiary_id}/actions/close"
+    unknown = await api.referent.post(close, json={"exit_code": "loterie"})
+    assert unknown.status_code == 422
+    assert "Motif de sortie inconnu" in unknown.json()["detail"]
+    closed = await api.referent.post(close, json={"exit_code": "fin_de_droits"})
+    assert closed.status_code == 200, closed.text
+    journey = closed.json()
+    assert (journey["exit_reason"], journey["exit_code"]) == ("rights_closed", "fin_de_droits")
+    assert journey["exit_reason_label"] == "Fin des droits RSA"
 
 
 # --- The law's indicators, from recorded events ---

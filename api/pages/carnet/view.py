@@ -304,6 +304,11 @@ class CarnetPages:
                     self.session, self.journeys.temporal, self.settings, self.principal
                 ).for_person(beneficiary_id, log=False)
             template = f"carnet/{tab.replace('-', '_')}.html"
+        if header.journey.exit_code:
+            # The coded exit's label, as the département's list says it.
+            coded = await ExitCodeService(self.session).by_code(header.journey.territory)
+            found = coded.get(header.journey.exit_code)
+            context["exit_label"] = found.label if found else header.journey.exit_code
         context |= {
             "h": header,
             "b": header.beneficiary,
