@@ -78,6 +78,8 @@ def upgrade() -> None:
     op.add_column("journey_milestones", sa.Column("subject_to_duties", sa.Boolean()))
     op.add_column("journey_milestones", sa.Column("transferred_in_on", sa.Date()))
 
+    _backfill_orientations()
+
     op.create_table(
         "journey_procedure_events",
         sa.Column("journey_id", sa.String(length=36), primary_key=True),
@@ -107,6 +109,49 @@ def upgrade() -> None:
         ["territory", "occurred_on"],
     )
     op.create_index("ix_journey_procedure_events_case", "journey_procedure_events", ["case_id"])
+
+
+def _backfill_orientations() -> None:
+    """Journeys oriented before: the track of their first orientation and who decided it (the
+    département, unless the event says France Travail), so the comités' figures count them."""
+    events = sa.table(
+        "journey_events",
+        sa.column("journey_id", sa.String),
+        sa.column("seq", sa.Integer),
+        sa.column("kind", sa.String),
+        sa.column("detail", sa.JSON),
+    )
+    milestones = sa.table(
+        "journey_milestones",
+        sa.column("journey_id", sa.String),
+        sa.column("orientation", sa.String),
+        sa.column("oriented_by", sa.String),
+    )
+    bind = op.get_bind()
+    first: dict[str, dict[str, str | None]] = {}
+    rows = bind.execute(
+        sa.select(events.c.journey_id, events.c.detail)
+        .where(events.c.kind == "orientation_decided")
+        .order_by(events.c.journey_id, events.c.seq)
+    )
+    for journey_id, detail in rows:
+        if journey_id not in first:
+            detail = detail or {}
+            orientation = detail.get("orientation")
+            by = detail.get("decided_by")
+            first[journey_id] = {
+                "j": journey_id,
+                "o": orientation if isinstance(orientation, str) else None,
+                "by": "france_travail" if by == "france_travail" else "department",
+            }
+    update = (
+        sa.update(milestones)
+        .where(milestones.c.journey_id == sa.bindparam("j"))
+        .values(orientation=sa.bindparam("o"), oriented_by=sa.bindparam("by"))
+    )
+    batch = list(first.values())
+    for start in range(0, len(batch), 2000):
+        bind.execute(update, batch[start : start + 2000])
 
 
 def downgrade() -> None:
