@@ -27,6 +27,7 @@ from api.auth import SESSION_COOKIE, SignInRequired, _from_request
 from api.headers import SecurityHeaders
 from api.openapi import describe_errors
 from api.pages import appointments as appointment_pages
+from api.pages import exits as exit_pages
 from api.pages import inbox as inbox_pages
 from api.pages import indicators as indicator_pages
 from api.pages import journey as journey_pages
@@ -41,6 +42,7 @@ from api.routes import (
     access,
     appointments,
     carnet,
+    exits,
     health,
     inbox,
     indicators,
@@ -236,6 +238,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         inbox,
         sms,
         appointments,
+        exits,
     ):
         app.include_router(routes.router)
     # The journey's pages first: /parcours/nouveau must win over the carnet's /parcours/{id}.
@@ -247,6 +250,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         management_pages,
         training_request_pages,
         indicator_pages,
+        exit_pages,
         partner_pages,
         inbox_pages,
         appointment_pages,

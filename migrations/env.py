@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 
 import parcours.appointments.models  # places, slots, appointments
 import parcours.core.outbox  # the mail outbox's table
+import parcours.exits.models  # the départements' coded exits
 import parcours.inbox.models  # the agents' inboxes
 import parcours.indicators.models
 import parcours.management.models  # the managers' console's tables

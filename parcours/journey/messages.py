@@ -140,6 +140,8 @@ class JourneyState(BaseModel):
     check_ins_done: list[int] = Field(default_factory=list)
     check_in_due: int | None = None
     exit_reason: ExitReason | None = None
+    # The département's coded exit it was closed with (None: no code, or before coded exits).
+    exit_code: str | None = None
     # When an orientation decision was last asked for during this stay in the step (reset
     # when the step changes); None in journeys before it existed.
     decision_requested_at: datetime | None = None
@@ -298,7 +300,10 @@ class HandOffInput(Action):
 
 
 class CloseInput(Action):
-    exit_reason: ExitReason
+    exit_reason: ExitReason = ExitReason.OTHER
+    # The département's coded exit (``parcours.exits``); the service sets ``exit_reason`` from
+    # it. Optional: histories from before coded exits replay unchanged.
+    exit_code: str | None = Field(default=None, max_length=40)
 
 
 # --- Requests a journey sends on through a child workflow (not steps: the step stays). ---

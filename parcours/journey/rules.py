@@ -285,11 +285,14 @@ class _Change:
         self.state.decision_requested_at = None
         self.state.deadline = deadline or _step_deadline(self.state, self.now, self.sla)
 
-    def close(self, reason: ExitReason) -> None:
-        self.state.exit_reason = reason
+    def close(self, reason: ExitReason, code: str | None = None) -> None:
+        self.state.exit_reason, self.state.exit_code = reason, code
         self.state.paused_at = self.state.paused_until = None
         self.enter(Step.CLOSED)
-        self.event("closed", exit_reason=reason.value)
+        if code is None:
+            self.event("closed", exit_reason=reason.value)
+        else:
+            self.event("closed", exit_reason=reason.value, exit_code=code)
 
     def done(self) -> tuple[JourneyState, list[JourneyEvent]]:
         state = self.state
@@ -413,8 +416,8 @@ def apply(
                 change.enter(
                     Step.ORIENTATION, now + timedelta(weeks=sla.orientation_weeks_after_rsa)
                 )
-        case CloseInput(exit_reason=reason):
-            change.close(reason)
+        case CloseInput(exit_reason=reason, exit_code=code):
+            change.close(reason, code)
         case RequestTrainingInput(request_id=request_id, training_id=training_id, funder=funder):
             change.event(
                 "training_requested",

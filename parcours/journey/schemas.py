@@ -241,6 +241,8 @@ class JourneyRead(BaseModel):
     check_in_due: int | None
     exit_reason: ExitReason | None
     exit_reason_label: str | None
+    # The département's coded exit (its label: ``parcours.exits``).
+    exit_code: str | None = None
     available_actions: list[ActionRead]
     seq: int
 
@@ -266,6 +268,7 @@ class JourneyRead(BaseModel):
             check_in_due=state.check_in_due,
             exit_reason=state.exit_reason,
             exit_reason_label=EXIT_LABELS[state.exit_reason] if state.exit_reason else None,
+            exit_code=state.exit_code,
             available_actions=[ActionRead(name=n, label=ACTION_LABELS[n]) for n in available],
             seq=state.seq,
         )

@@ -36,6 +36,7 @@ from parcours.core.errors import Conflict, Forbidden, InvalidReference, NotFound
 from parcours.core.schemas import PersonRef, person_name
 from parcours.core.settings import Settings
 from parcours.core.temporal import run_update, send_signal, send_update, start_workflow
+from parcours.exits.service import ExitCodeService
 from parcours.indicators.repository import IndicatorRepository
 from parcours.indicators.rules import days_per_step
 from parcours.journey import rules
@@ -48,6 +49,7 @@ from parcours.journey.messages import (
     STEP_KEY,
     TERRITORY_KEY,
     Action,
+    CloseInput,
     DecideOrientationInput,
     ExitReason,
     HandOffInput,
@@ -181,6 +183,7 @@ def state_of(record: JourneyRecord) -> JourneyState:
         paused_at=record.updated_at if record.paused else None,
         check_in_due=record.check_in_due,
         exit_reason=ExitReason(record.exit_reason) if record.exit_reason else None,
+        exit_code=record.exit_code,
         seq=record.seq,
     )
 
@@ -373,6 +376,12 @@ class JourneyService:
                 # Only to a département this platform hosts: someone there takes it over.
                 hosted = await TerritoryService(self.session).ensure_hosted(action.territory)
                 action = action.model_copy(update={"territory": hosted.code})
+            if isinstance(action, CloseInput) and action.exit_code is not None:
+                # The département's coded exit, active, decides the exit reason.
+                coded = await ExitCodeService(self.session).for_closing(
+                    record.territory, action.exit_code
+                )
+                action = action.model_copy(update={"exit_reason": coded.exit_reason})
             referent_id = getattr(action, "referent_id", None)
             structure_id = getattr(action, "structure_id", None)
             await self._check_references(referent_id, structure_id)

@@ -47,6 +47,7 @@ from parcours.carnet.service import CarnetService
 from parcours.core.errors import ParcoursError
 from parcours.core.schemas import PersonRef
 from parcours.core.settings import Settings
+from parcours.exits.service import ExitCodeService
 from parcours.journey.rules import ACTIONS
 from parcours.journey.schemas import (
     ASK_ORIENTATION_DECISION,
@@ -252,6 +253,13 @@ class CarnetPages:
                 ),
                 "handoff_read_days": self.settings.handoff_read_days,
                 **await journey_choices(self.journeys),
+                # The close form offers the département's active coded exits.
+                "exit_codes": [
+                    (c.code, c.label + (" (sortie positive)" if c.positive else ""))
+                    for c in await ExitCodeService(self.session).codes(
+                        detail.journey.territory, active_only=True
+                    )
+                ],
             }
             template = "journey/journey.html"
         else:
@@ -296,6 +304,11 @@ class CarnetPages:
                     self.session, self.journeys.temporal, self.settings, self.principal
                 ).for_person(beneficiary_id, log=False)
             template = f"carnet/{tab.replace('-', '_')}.html"
+        if header.journey.exit_code:
+            # The coded exit's label, as the département's list says it.
+            coded = await ExitCodeService(self.session).by_code(header.journey.territory)
+            found = coded.get(header.journey.exit_code)
+            context["exit_label"] = found.label if found else header.journey.exit_code
         context |= {
             "h": header,
             "b": header.beneficiary,
