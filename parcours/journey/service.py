@@ -161,6 +161,9 @@ def sla_from(settings: Settings) -> Sla:
         follow_up_consent_days=settings.follow_up_consent_days,
         check_in_grace_days=settings.check_in_grace_days,
         follow_up_check_in_months=tuple(settings.follow_up_check_in_months),
+        social_review_months=settings.social_review_months,
+        social_review_extended_months=settings.social_review_extended_months,
+        social_review_notice_days=settings.social_review_notice_days,
     )
 
 
