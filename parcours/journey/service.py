@@ -376,6 +376,14 @@ class JourneyService:
                 # Only to a département this platform hosts: someone there takes it over.
                 hosted = await TerritoryService(self.session).ensure_hosted(action.territory)
                 action = action.model_copy(update={"territory": hosted.code})
+            reason = getattr(action, "social_review_reason", None)
+            if reason and reason not in self.settings.social_review_extension_reasons:
+                raise InvalidReference(
+                    "Une revue du parcours social à 12 mois se justifie par une raison de la "
+                    "liste (art. D.262-65-2-1 CASF) : "
+                    + ", ".join(self.settings.social_review_extension_reasons)
+                    + "."
+                )
             referent_id = getattr(action, "referent_id", None)
             structure_id = getattr(action, "structure_id", None)
             await self._check_references(referent_id, structure_id)

@@ -13,10 +13,11 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
+from parcours.access.read_log import log_read
 from parcours.access.repository import PeopleRepository
-from parcours.access.rules import Principal, Role
+from parcours.access.rules import Principal, Role, ensure_action, ensure_read
 from parcours.core.db import new_id, utcnow
-from parcours.core.errors import Conflict, Forbidden, InvalidReference, NotFound
+from parcours.core.errors import Conflict, InvalidReference, NotFound
 from parcours.core.mail import Mail
 from parcours.core.outbox import enqueue
 from parcours.core.settings import Settings
@@ -126,7 +127,8 @@ class ReorientationService:
     ) -> ReorientationRead:
         """The orientation team's decision; the journey refuses a reorientation to the same
         track and structure, a refusal without its reason, a request that is not pending."""
-        record = await self._journey(beneficiary_id)
+        found, handovers = await self.journeys.journeys.with_handovers(beneficiary_id)
+        record = ensure_action(self.principal, found, "decide_reorientation", handovers, utcnow())
         row = await self.repo.get(request_id)
         if row is None or row.journey_id != record.journey_id:
             raise NotFound("Demande de réorientation introuvable.")
@@ -214,9 +216,11 @@ class ReorientationService:
             social_review=social_review_from(events),
         )
 
-    async def own_panel(self, beneficiary_id: str) -> ReorientationPanel:
-        if self.principal.beneficiary_id != beneficiary_id:
-            raise Forbidden("Vous ne pouvez lire que votre propre parcours.")
+    async def read_panel(self, beneficiary_id: str) -> ReorientationPanel:
+        """The panel for a reader who may read the journey (else 404), logged."""
+        found, handovers = await self.journeys.journeys.with_handovers(beneficiary_id)
+        ensure_read(self.principal, found, handovers, utcnow())
+        log_read(self.session, self.principal, beneficiary_id, "journey.reorientations")
         return await self.panel(beneficiary_id)
 
     async def _read(self, row: ReorientationRequest) -> ReorientationRead:
@@ -230,7 +234,7 @@ class ReorientationService:
             requested_by_role=row.requested_by_role,
             requested_by_label=ROLE_LABELS.get(row.requested_by_role, row.requested_by_role),
             requested_by=row.requested_by,
-            reason_code=row.reason_code,  # type: ignore[arg-type]
+            reason_code=row.reason_code,
             reason_label=REASON_LABELS.get(row.reason_code, row.reason_code),
             reason_text=row.reason_text,
             requested_at=row.requested_at,

@@ -21,7 +21,7 @@ from parcours.journey.messages import (
     Step,
 )
 from parcours.journey.rules import add_months
-from tests.journey.test_workflow import assert_refused, journeys, reach  # noqa: F401
+from tests.journey.test_workflow import assert_refused, reach
 from tests.support.journeys import JourneyHandle, Journeys, act, eventually
 from workflows.journey import Journey
 

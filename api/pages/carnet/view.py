@@ -59,6 +59,8 @@ from parcours.journey.schemas import (
 from parcours.journey.service import JourneyService
 from parcours.orientations.service import ServiceOrientationService
 from parcours.partners.lookups import lookup_panel
+from parcours.reorientation.schemas import ASKABLE_REASONS, EXTENSION_LABELS, REFUSAL_LABELS
+from parcours.reorientation.service import ReorientationService
 from parcours.territories.service import TerritoryService
 from parcours.training_requests.service import TrainingRequestService
 
@@ -127,6 +129,10 @@ FORM_LABELS: dict[str, dict[str, str]] = {
 }
 
 DONE_MESSAGES = {
+    "reorientation": "La demande de réorientation est envoyée à l'équipe d'orientation.",
+    "reorientation_decision": "La décision de réorientation est enregistrée ; les référent·es "
+    "et la personne en sont informé·es.",
+    "revue_sociale": "La revue du parcours social est conclue.",
     "fait": "L'élément de situation est enregistré.",
     "coordonnees": "Les coordonnées sont corrigées.",
     "diagnostic": "Le diagnostic est enregistré.",
@@ -252,6 +258,16 @@ class CarnetPages:
                 ),
                 "handoff_read_days": self.settings.handoff_read_days,
                 **await journey_choices(self.journeys),
+                # Reorientation requests with their reasons, and the social track's review.
+                "reo": await ReorientationService(
+                    self.session, self.journeys.temporal, self.settings, self.principal
+                ).panel(beneficiary_id),
+                "reo_reasons": ASKABLE_REASONS,
+                "reo_refusals": REFUSAL_LABELS,
+                "review_reasons": [
+                    (r, EXTENSION_LABELS.get(r, r))
+                    for r in self.settings.social_review_extension_reasons
+                ],
             }
             template = "journey/journey.html"
         else:
