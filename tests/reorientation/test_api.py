@@ -8,10 +8,13 @@ import uuid
 
 import httpx
 import pytest
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
+from api.app import create_app
 from parcours.core.settings import Settings
 from tests.support.accounts import NewAccount, Staff
-from tests.support.api import act, enrol, read_until
+from tests.support.api import act, enrol, read_until, served
 from tests.support.clients import ApiClients, Browsers, api_clients, signed_in
 from tests.support.mailbox import LocalMailbox
 
@@ -198,3 +201,66 @@ async def test_social_review_not_open_yet_is_refused_through_the_api(
         json={"decision": "keep", "social_review_reason": "weather"},
     )
     assert unknown.status_code == 422
+
+
+async def test_social_review_form_keeps_the_track_then_reorients(
+    settings: Settings,
+    dev_env: WorkflowEnvironment,
+    dev_worker: Worker,
+    staff: Staff,
+) -> None:
+    """An app whose review notice is wider than 6 months: a social journey's review is due at
+    once (the same timer, fired at the orientation), and concluded through the page's form."""
+    wide = settings.model_copy(update={"social_review_notice_days": 200})
+    async with served(create_app(wide, temporal=dev_env.client)) as http:
+        url = str(http.base_url)
+        async with api_clients(url, staff) as api:
+            bid = await enrol(api.referent, referent_id=staff.referent_id)
+            await act(api.referent, bid, "begin-diagnosis")
+            await act(api.referent, bid, "complete-diagnosis")
+            await act(
+                api.orientation,
+                bid,
+                "decide-orientation",
+                kind="social",
+                structure_id=staff.structure_id,
+                referent_id=staff.referent_id,
+            )
+            await read_until(
+                api.referent,
+                bid,
+                lambda d: "social_review_due" in [e["kind"] for e in d["timeline"]],
+            )
+        async with signed_in(url, staff["referent"].email) as browser:
+            page = text(await browser.get(f"/parcours/{bid}"))
+            assert "à faire maintenant" in page
+            assert 'id="revue-sociale-form"' in page
+            kept = await browser.post(f"/parcours/{bid}/revue-sociale", data={"decision": "keep"})
+            assert kept.status_code == 303, kept.text
+            page = text(await browser.get(kept.headers["location"]))
+            assert "La revue du parcours social est conclue." in page
+            # Kept: the next review runs, 6 months on (due again at once on this app).
+            async with api_clients(url, staff) as api:
+                detail = await read_until(
+                    api.referent,
+                    bid,
+                    lambda d: [e["kind"] for e in d["timeline"]].count("social_review_due") == 2,
+                )
+            concluded = next(
+                e for e in detail["timeline"] if e["kind"] == "social_review_concluded"
+            )
+            assert concluded["detail"]["decision"] == "keep"
+            assert concluded["detail"]["on_time"] is True
+            assert concluded["detail"]["extended"] is False
+            reoriented = await browser.post(
+                f"/parcours/{bid}/revue-sociale",
+                data={
+                    "decision": "reorient",
+                    "reason_text": "Prête pour un emploi à temps partiel.",
+                },
+            )
+            assert reoriented.status_code == 303, reoriented.text
+            page = text(await browser.get(f"/parcours/{bid}"))
+            assert "Demande en attente de décision" in page
+            assert "Revue du parcours social" in page
+            assert "Prête pour un emploi à temps partiel." in page
