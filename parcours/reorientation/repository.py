@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parcours.reorientation.models import ReorientationRequest
@@ -27,3 +27,20 @@ class ReorientationRepository:
             .order_by(ReorientationRequest.requested_at.desc())
         )
         return rows.all()
+
+    async def for_person(self, beneficiary_id: str) -> Sequence[ReorientationRequest]:
+        rows = await self.session.scalars(
+            select(ReorientationRequest)
+            .where(ReorientationRequest.beneficiary_id == beneficiary_id)
+            .order_by(ReorientationRequest.requested_at)
+        )
+        return rows.all()
+
+    async def erase_personal_rows(self, beneficiary_id: str) -> None:
+        """RGPD: what the person and the professionals wrote about her goes; the requests
+        keep their ids, dates, codes and decisions."""
+        await self.session.execute(
+            update(ReorientationRequest)
+            .where(ReorientationRequest.beneficiary_id == beneficiary_id)
+            .values(reason_text=None, decision_text=None)
+        )
