@@ -44,3 +44,18 @@ def social_review_from(events: Iterable[EventLike]) -> SocialReviewRead | None:
         elif e.kind in _ENDS:
             review = None
     return review
+
+
+def open_requests(events: Iterable[EventLike]) -> set[str]:
+    """The reorientation requests still waiting for a decision (oldest event first): a
+    journey handed off or closed leaves none waiting."""
+    waiting: set[str] = set()
+    for e in events:
+        request_id = e.detail.get("request_id")
+        if e.kind == "reorientation_requested" and isinstance(request_id, str):
+            waiting.add(request_id)
+        elif e.kind in ("reorientation_accepted", "reorientation_refused"):
+            waiting.discard(str(request_id))
+        elif e.kind in _ENDS:
+            waiting.clear()
+    return waiting

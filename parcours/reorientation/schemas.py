@@ -40,7 +40,13 @@ EXTENSION_LABELS: dict[str, str] = {
     "caring": "Aidant·e d'un proche",
 }
 
-STATUS_LABELS = {"pending": "En attente de décision", "accepted": "Acceptée", "refused": "Refusée"}
+STATUS_LABELS = {
+    "pending": "En attente de décision",
+    "accepted": "Acceptée",
+    "refused": "Refusée",
+    # Still pending in SQL, but its journey was handed off or closed before a decision.
+    "lapsed": "Sans suite (parcours transféré ou clôturé)",
+}
 ROLE_LABELS = {"referent": "le ou la référente", "person": "la personne"}
 
 

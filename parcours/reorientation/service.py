@@ -32,7 +32,7 @@ from parcours.journey.schemas import ORIENTATION_LABELS, JourneyRead
 from parcours.journey.service import JourneyService
 from parcours.reorientation.models import ReorientationRequest
 from parcours.reorientation.repository import ReorientationRepository
-from parcours.reorientation.rules import social_review_from
+from parcours.reorientation.rules import open_requests, social_review_from
 from parcours.reorientation.schemas import (
     EXTENSION_LABELS,
     REASON_LABELS,
@@ -207,8 +207,12 @@ class ReorientationService:
         """The journey's requests (the pending one, the decided with their reasons) and its
         social track's next review. The caller has checked the reader may read the journey."""
         record = await self._journey(beneficiary_id)
-        rows = [await self._read(r) for r in await self.repo.for_journey(record.journey_id)]
         events = await self.journeys.journeys.events(record)
+        waiting = open_requests(events)
+        rows = [
+            await self._read(r, lapsed=r.status == "pending" and r.id not in waiting)
+            for r in await self.repo.for_journey(record.journey_id)
+        ]
         pending = next((r for r in rows if r.status == "pending"), None)
         return ReorientationPanel(
             pending=pending,
@@ -223,14 +227,15 @@ class ReorientationService:
         log_read(self.session, self.principal, beneficiary_id, "journey.reorientations")
         return await self.panel(beneficiary_id)
 
-    async def _read(self, row: ReorientationRequest) -> ReorientationRead:
+    async def _read(self, row: ReorientationRequest, lapsed: bool = False) -> ReorientationRead:
         users = await self.people.users({i for i in (row.referent_id,) if i})
         structure = await self.people.structure(row.structure_id) if row.structure_id else None
         referent = users.get(row.referent_id) if row.referent_id else None
+        status = "lapsed" if lapsed else row.status
         return ReorientationRead(
             id=row.id,
-            status=row.status,
-            status_label=STATUS_LABELS[row.status],
+            status=status,
+            status_label=STATUS_LABELS[status],
             requested_by_role=row.requested_by_role,
             requested_by_label=ROLE_LABELS.get(row.requested_by_role, row.requested_by_role),
             requested_by=row.requested_by,

@@ -264,3 +264,21 @@ async def test_social_review_form_keeps_the_track_then_reorients(
             assert "Demande en attente de décision" in page
             assert "Revue du parcours social" in page
             assert "Prête pour un emploi à temps partiel." in page
+
+
+async def test_a_request_left_waiting_when_the_journey_closes_lapses(
+    api: ApiClients, staff: Staff
+) -> None:
+    bid = await oriented(api, staff)
+    base = f"/api/v1/journeys/{bid}/reorientations"
+    asked = await api.referent.post(base, json={"reason_code": "structure_unsuited"})
+    assert asked.status_code == 201, asked.text
+    await act(api.referent, bid, "close", exit_reason="moved_away")
+    panel = (await api.referent.get(base)).json()
+    assert panel["pending"] is None
+    [lapsed] = panel["decided"]
+    assert lapsed["status_label"] == "Sans suite (parcours transféré ou clôturé)"
+    decided = await api.orientation.post(
+        f"{base}/{asked.json()['id']}/decision", json={"accepted": False, "refusal_code": "other"}
+    )
+    assert decided.status_code == 409
