@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Protocol
 
@@ -20,8 +20,13 @@ _ENDS = frozenset({"handed_off", "closed"})
 
 
 class EventLike(Protocol):
-    kind: str
-    detail: dict[str, ScalarDetail]
+    """A timeline event: the read model's row, or the workflow's ``JourneyEvent``."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def detail(self) -> Mapping[str, ScalarDetail]: ...
 
 
 def social_review_from(events: Iterable[EventLike]) -> SocialReviewRead | None:
