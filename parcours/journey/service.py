@@ -49,6 +49,7 @@ from parcours.journey.messages import (
     TERRITORY_KEY,
     Action,
     DecideOrientationInput,
+    DecideReorientationInput,
     ExitReason,
     HandOffInput,
     JourneyEvent,
@@ -396,6 +397,17 @@ class JourneyService:
             and action.kind is OrientationKind.PROFESSIONAL
         ):
             await self.notify_france_travail(beneficiary_id, action, state)
+        if (
+            isinstance(action, DecideReorientationInput)
+            and action.accepted
+            and action.kind is OrientationKind.PROFESSIONAL
+            and action.structure_id
+        ):
+            # A reorientation to France Travail is told to it like a first orientation.
+            decision = DecideOrientationInput(
+                kind=action.kind, structure_id=action.structure_id, referent_id=action.referent_id
+            )
+            await self.notify_france_travail(beneficiary_id, decision, state)
         # Logged once the journey accepted: the log and the journey agree.
         log_access(self.session, principal, beneficiary_id, "update", f"journey.{name}")
         return JourneyRead.build(state, rules.available_actions(state))
