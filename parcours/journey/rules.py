@@ -128,32 +128,6 @@ def _check_in_gate(state: JourneyState) -> str | None:
     return None
 
 
-_GATES: dict[str, Callable[[JourneyState], str | None]] = {
-    "begin_diagnosis": _needs_step(Step.INTAKE),
-    "complete_diagnosis": _needs_step(Step.DIAGNOSIS),
-    "decide_orientation": _needs_step(Step.ORIENTATION),
-    "sign_contract": _needs_step(Step.ACCOMPANIMENT),
-    "record_employment": _needs_step(Step.ACCOMPANIMENT),
-    "set_follow_up_consent": _needs_step(Step.EMPLOYMENT, Step.FOLLOW_UP),
-    "record_check_in": _check_in_gate,
-    "report_job_loss": _needs_step(Step.EMPLOYMENT, Step.FOLLOW_UP),
-    "pause": lambda s: "Le parcours est déjà en pause." if s.paused else None,
-    "resume": lambda s: None if s.paused else "Le parcours n'est pas en pause.",
-    "reassign_referent": lambda s: None,
-    "hand_off": lambda s: None,
-    "close": lambda s: None,
-    "request_training": _needs_step(Step.ORIENTATION, Step.ACCOMPANIMENT),
-    "orient_to_service": _needs_step(
-        Step.DIAGNOSIS, Step.ORIENTATION, Step.ACCOMPANIMENT, Step.EMPLOYMENT, Step.FOLLOW_UP
-    ),
-    # At any open step (a closed journey is refused before the gates).
-    "plan_appointment": lambda s: None,
-    "request_reorientation": lambda s: _reorientation_gate(s),
-    "decide_reorientation": lambda s: _pending_reorientation_gate(s),
-    "conclude_social_review": lambda s: _social_review_gate(s),
-}
-
-
 def _reorientation_gate(state: JourneyState) -> str | None:
     if state.step is not Step.ACCOMPANIMENT or state.orientation is None:
         return (
@@ -180,6 +154,32 @@ def _social_review_gate(state: JourneyState) -> str | None:
             f"{state.social_review_due_on.strftime('%d/%m/%Y')}."
         )
     return None
+
+
+_GATES: dict[str, Callable[[JourneyState], str | None]] = {
+    "begin_diagnosis": _needs_step(Step.INTAKE),
+    "complete_diagnosis": _needs_step(Step.DIAGNOSIS),
+    "decide_orientation": _needs_step(Step.ORIENTATION),
+    "sign_contract": _needs_step(Step.ACCOMPANIMENT),
+    "record_employment": _needs_step(Step.ACCOMPANIMENT),
+    "set_follow_up_consent": _needs_step(Step.EMPLOYMENT, Step.FOLLOW_UP),
+    "record_check_in": _check_in_gate,
+    "report_job_loss": _needs_step(Step.EMPLOYMENT, Step.FOLLOW_UP),
+    "pause": lambda s: "Le parcours est déjà en pause." if s.paused else None,
+    "resume": lambda s: None if s.paused else "Le parcours n'est pas en pause.",
+    "reassign_referent": lambda s: None,
+    "hand_off": lambda s: None,
+    "close": lambda s: None,
+    "request_training": _needs_step(Step.ORIENTATION, Step.ACCOMPANIMENT),
+    "orient_to_service": _needs_step(
+        Step.DIAGNOSIS, Step.ORIENTATION, Step.ACCOMPANIMENT, Step.EMPLOYMENT, Step.FOLLOW_UP
+    ),
+    # At any open step (a closed journey is refused before the gates).
+    "plan_appointment": lambda s: None,
+    "request_reorientation": _reorientation_gate,
+    "decide_reorientation": _pending_reorientation_gate,
+    "conclude_social_review": _social_review_gate,
+}
 
 
 def refusal(state: JourneyState, name: str) -> str | None:
