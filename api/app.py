@@ -33,6 +33,7 @@ from api.pages import indicators as indicator_pages
 from api.pages import journey as journey_pages
 from api.pages import management as management_pages
 from api.pages import partners as partner_pages
+from api.pages import reorientation as reorientation_pages
 from api.pages import resources as resource_pages
 from api.pages import training_requests as training_request_pages
 from api.pages.access import router as access_pages
@@ -50,6 +51,7 @@ from api.routes import (
     management,
     orientations,
     partners,
+    reorientation,
     resources,
     sms,
     training_requests,
@@ -239,6 +241,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         sms,
         appointments,
         exits,
+        reorientation,
     ):
         app.include_router(routes.router)
     # The journey's pages first: /parcours/nouveau must win over the carnet's /parcours/{id}.
@@ -254,6 +257,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         partner_pages,
         inbox_pages,
         appointment_pages,
+        reorientation_pages,
     ):
         app.include_router(pages.router)
     if DSFR_DIST.exists():

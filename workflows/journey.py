@@ -43,7 +43,9 @@ with workflow.unsafe.imports_passed_through():
         BeginDiagnosisInput,
         CloseInput,
         CompleteDiagnosisInput,
+        ConcludeSocialReviewInput,
         DecideOrientationInput,
+        DecideReorientationInput,
         HandOffInput,
         JourneyEvent,
         JourneyInput,
@@ -61,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
         RecordEmploymentInput,
         RecordJourneyEventsInput,
         ReportJobLossInput,
+        RequestReorientationInput,
         RequestTrainingInput,
         ResumeInput,
         RsaRightsChangedInput,
@@ -115,6 +118,9 @@ DECISION_REQUEST_CHECK_PATCH = "decision-request-check"
 # the first release; runs recorded before replay as they were).
 BOUNDED_HISTORY_PATCH = "bounded-history"
 HISTORY_EVENTS_BOUND = 250
+# An orientation to the social track schedules its review, a durable timer (art. D.262-65-2-1
+# CASF; added with the reorientation: journeys oriented before have no review).
+SOCIAL_REVIEW_PATCH = "social-track-review"
 
 # Events the workflow keeps in memory for the reconciler (``timeline`` query).
 RECENT_EVENTS = 100
@@ -315,8 +321,12 @@ class Journey:
     async def _act_locked(self, action: Action) -> JourneyState:
         """Under the lock: apply ``action`` and commit its events."""
         await self._write_start()
+        sla = self._sla
+        if isinstance(action, DecideOrientationInput) and not workflow.patched(SOCIAL_REVIEW_PATCH):
+            # Orientations decided before the review existed schedule none.
+            sla = sla.model_copy(update={"social_review_months": 0})
         try:
-            state, events = rules.apply(self.state, action, workflow.now(), self._sla)
+            state, events = rules.apply(self.state, action, workflow.now(), sla)
             if isinstance(action, PauseInput) and not (
                 self._current or workflow.patched(PAUSE_UNTIL_PATCH)
             ):
@@ -578,6 +588,36 @@ class Journey:
 
     @plan_appointment.validator
     def _v_plan_appointment(self, action: PlanAppointmentInput) -> None:
+        self._validate(action)
+
+    # --- Reorientation and the social track's review (added with them: new handlers, so
+    # older histories replay unchanged; the review's timer is behind ``SOCIAL_REVIEW_PATCH``).
+    # Updates on the journey itself rather than a child workflow: the request, the decision
+    # and the review all change the journey's own state (its orientation, step, contract
+    # deadline and next review), which a child would have to signal back and wait for. ---
+
+    @workflow.update
+    async def request_reorientation(self, action: RequestReorientationInput) -> JourneyState:
+        return await self._act(action)
+
+    @request_reorientation.validator
+    def _v_request_reorientation(self, action: RequestReorientationInput) -> None:
+        self._validate(action)
+
+    @workflow.update
+    async def decide_reorientation(self, action: DecideReorientationInput) -> JourneyState:
+        return await self._act(action)
+
+    @decide_reorientation.validator
+    def _v_decide_reorientation(self, action: DecideReorientationInput) -> None:
+        self._validate(action)
+
+    @workflow.update
+    async def conclude_social_review(self, action: ConcludeSocialReviewInput) -> JourneyState:
+        return await self._act(action)
+
+    @conclude_social_review.validator
+    def _v_conclude_social_review(self, action: ConcludeSocialReviewInput) -> None:
         self._validate(action)
 
     @workflow.query

@@ -34,6 +34,9 @@ class ItemKind(StrEnum):
     CONSENT_CHANGED = "consent_changed"
     INVITATION_EXPIRED = "invitation_expired"
     ATTENDANCE_TO_RECORD = "attendance_to_record"
+    REORIENTATION_REQUESTED = "reorientation_requested"
+    REORIENTATION_DECIDED = "reorientation_decided"
+    SOCIAL_REVIEW_DUE = "social_review_due"
 
 
 class Audience(StrEnum):
@@ -165,6 +168,45 @@ def notices(event: JourneyEvent, state: JourneyState) -> list[Notice]:
                     },
                 )
             ]
+        case "reorientation_requested":
+            return [
+                Notice(
+                    ItemKind.REORIENTATION_REQUESTED,
+                    Audience.ORIENTATION,
+                    ref=_text(d.get("request_id")),
+                    detail={"requested_by_role": d.get("requested_by_role")},
+                )
+            ]
+        case "reorientation_accepted":
+            # Both référents: the one who hands over and the one who takes over.
+            told = {r for r in (_text(d.get("previous_referent_id")), _text(d.get("referent_id")))}
+            return [
+                Notice(
+                    ItemKind.REORIENTATION_DECIDED,
+                    Audience.USER,
+                    user_id=referent,
+                    ref=_text(d.get("request_id")),
+                    detail={"decision": "accepted"},
+                )
+                for referent in sorted(r for r in told if r)
+            ]
+        case "reorientation_refused":
+            return [
+                Notice(
+                    ItemKind.REORIENTATION_DECIDED,
+                    Audience.REFERENT,
+                    ref=_text(d.get("request_id")),
+                    detail={"decision": "refused"},
+                )
+            ]
+        case "social_review_due":
+            return [
+                Notice(
+                    ItemKind.SOCIAL_REVIEW_DUE,
+                    referent_or_orientation,
+                    detail={"due_on": d.get("due_on")},
+                )
+            ]
         case "deadline_passed":
             return [
                 Notice(
@@ -186,6 +228,10 @@ _ATTENDANCE_RECORDED = frozenset(
     }
 )
 
+# What settles a reorientation request, and what ends a social track's review.
+_REORIENTATION_DECIDED = frozenset({"reorientation_accepted", "reorientation_refused"})
+_REVIEW_ENDS = frozenset({"social_review_concluded", "reorientation_accepted", "handed_off"})
+
 # What answers or ends a funder's question.
 _QUESTION_ENDS = frozenset({"training_more_info_answered", "training_approved", "training_refused"})
 
@@ -204,6 +250,10 @@ def settlements(event: JourneyEvent, state: JourneyState) -> list[Settle]:
         settle.append(Settle(kinds=frozenset({ItemKind.INVITATION_EXPIRED})))
     if event.kind == "deadline_passed":
         settle.append(Settle(kinds=frozenset({ItemKind.DEADLINE_SOON})))
+    if event.kind in _REORIENTATION_DECIDED and (ref := _text(event.detail.get("request_id"))):
+        settle.append(Settle(kinds=frozenset({ItemKind.REORIENTATION_REQUESTED}), ref=ref))
+    if event.kind in _REVIEW_ENDS:
+        settle.append(Settle(kinds=frozenset({ItemKind.SOCIAL_REVIEW_DUE})))
     if not state.stalled:
         settle.append(Settle(kinds=frozenset({ItemKind.DEADLINE_PASSED})))
     previous = _text(event.detail.get("previous_referent_id"))

@@ -30,6 +30,9 @@ TITLES: dict[ItemKind, str] = {
     ItemKind.CONSENT_CHANGED: "Accord de partage modifié",
     ItemKind.INVITATION_EXPIRED: "Invitation expirée : convoquez la personne",
     ItemKind.ATTENDANCE_TO_RECORD: "Présence à un rendez-vous à enregistrer",
+    ItemKind.REORIENTATION_REQUESTED: "Réorientation demandée",
+    ItemKind.REORIENTATION_DECIDED: "Réorientation décidée",
+    ItemKind.SOCIAL_REVIEW_DUE: "Revue du parcours social à faire",
 }
 
 # What to do, where (``{b}``: the person's id, ``{ref}``: what the item is about).
@@ -51,6 +54,12 @@ ACTIONS: dict[ItemKind, tuple[str, str]] = {
     ItemKind.CONSENT_CHANGED: ("Voir les accords", "/beneficiaires/{b}/situation"),
     ItemKind.INVITATION_EXPIRED: ("Convoquer", "/beneficiaires/{b}/rendez-vous"),
     ItemKind.ATTENDANCE_TO_RECORD: ("Enregistrer la présence", "/rendez-vous/agenda"),
+    ItemKind.REORIENTATION_REQUESTED: (
+        "Décider de la réorientation",
+        "/parcours/{b}#reorientation",
+    ),
+    ItemKind.REORIENTATION_DECIDED: ("Voir la décision", "/parcours/{b}#reorientation"),
+    ItemKind.SOCIAL_REVIEW_DUE: ("Conclure la revue", "/parcours/{b}#revue-sociale"),
 }
 
 DECISIONS = {"approved": "accordée", "refused": "refusée"}
@@ -87,6 +96,16 @@ def item_summary(kind: ItemKind, detail: dict[str, Any]) -> str:
             return "Aucun rendez-vous n'a été pris avec le lien d'invitation."
         case ItemKind.ATTENDANCE_TO_RECORD:
             return "Le rendez-vous est passé depuis 2 jours sans présence enregistrée."
+        case ItemKind.REORIENTATION_REQUESTED:
+            who = "La personne" if detail.get("requested_by_role") == "person" else "Son référent"
+            return f"{who} demande une réorientation : décidez-la ou refusez-la."
+        case ItemKind.REORIENTATION_DECIDED:
+            decided = "acceptée" if detail.get("decision") == "accepted" else "refusée"
+            return f"Réorientation {decided} par l'équipe d'orientation."
+        case ItemKind.SOCIAL_REVIEW_DUE:
+            due = str(detail.get("due_on") or "")
+            day = "/".join(reversed(due.split("-"))) if due else "?"
+            return f"Le parcours social est à revoir au plus tard le {day}."
     return ""
 
 

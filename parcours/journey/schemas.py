@@ -200,11 +200,19 @@ EVENT_LABELS = {
     "appointment_absent_unexcused": "Absente au rendez-vous, sans excuse",
     "appointment_absent_excused": "Absente au rendez-vous, excusée",
     "orientation_appointment_held": "Rendez-vous d'orientation tenu : orientation à décider",
+    "reorientation_requested": "Réorientation demandée",
+    "reorientation_accepted": "Réorientation acceptée",
+    "reorientation_refused": "Réorientation refusée",
+    "social_review_due": "Revue du parcours social à faire",
+    "social_review_concluded": "Revue du parcours social conclue",
 }
 
 # Events whose label names who did them, when known.
 EVENT_LABELS_BY = {
     "decision_requested": "Décision d'orientation demandée par {actor}",
+    "reorientation_requested": "Réorientation demandée par {actor}",
+    "reorientation_accepted": "Réorientation acceptée par {actor}",
+    "reorientation_refused": "Réorientation refusée par {actor}",
 }
 
 

@@ -51,6 +51,7 @@ from parcours.journey.messages import (
     Action,
     CloseInput,
     DecideOrientationInput,
+    DecideReorientationInput,
     ExitReason,
     HandOffInput,
     JourneyEvent,
@@ -163,6 +164,9 @@ def sla_from(settings: Settings) -> Sla:
         follow_up_consent_days=settings.follow_up_consent_days,
         check_in_grace_days=settings.check_in_grace_days,
         follow_up_check_in_months=tuple(settings.follow_up_check_in_months),
+        social_review_months=settings.social_review_months,
+        social_review_extended_months=settings.social_review_extended_months,
+        social_review_notice_days=settings.social_review_notice_days,
     )
 
 
@@ -382,6 +386,14 @@ class JourneyService:
                     record.territory, action.exit_code
                 )
                 action = action.model_copy(update={"exit_reason": coded.exit_reason})
+            reason = getattr(action, "social_review_reason", None)
+            if reason and reason not in self.settings.social_review_extension_reasons:
+                raise InvalidReference(
+                    "Une revue du parcours social à 12 mois se justifie par une raison de la "
+                    "liste (art. D.262-65-2-1 CASF) : "
+                    + ", ".join(self.settings.social_review_extension_reasons)
+                    + "."
+                )
             referent_id = getattr(action, "referent_id", None)
             structure_id = getattr(action, "structure_id", None)
             await self._check_references(referent_id, structure_id)
@@ -394,6 +406,17 @@ class JourneyService:
             and action.kind is OrientationKind.PROFESSIONAL
         ):
             await self.notify_france_travail(beneficiary_id, action, state)
+        if (
+            isinstance(action, DecideReorientationInput)
+            and action.accepted
+            and action.kind is OrientationKind.PROFESSIONAL
+            and action.structure_id
+        ):
+            # A reorientation to France Travail is told to it like a first orientation.
+            decision = DecideOrientationInput(
+                kind=action.kind, structure_id=action.structure_id, referent_id=action.referent_id
+            )
+            await self.notify_france_travail(beneficiary_id, decision, state)
         # Logged once the journey accepted: the log and the journey agree.
         log_access(self.session, principal, beneficiary_id, "update", f"journey.{name}")
         return JourneyRead.build(state, rules.available_actions(state))

@@ -41,6 +41,10 @@ On the time-skipping server (months of timers in seconds):
   orientation team for its decision (``record_outcome``, ``decision_requested``), asks again
   at once (left out: patch ``decision-request-check``), then the decision is taken and the
   journey closes.
+- ``reoriented_after_social_review``: a journey oriented to the social track (its review's
+  timer, patch ``social-track-review``) asks for a reorientation, refused (and refused again
+  to the same track and structure); the review falls due, is concluded by a reorientation
+  request, accepted to another track; the journey closes.
 - ``scheduled_runs``: one run of each workflow the worker's schedules start
   (``reconcile_journeys``, ``retention_sweep``, ``daily_digest``): short, but a deploy can
   land while one retries.
@@ -113,7 +117,9 @@ from parcours.journey.messages import (
     BeginDiagnosisInput,
     CloseInput,
     CompleteDiagnosisInput,
+    ConcludeSocialReviewInput,
     DecideOrientationInput,
+    DecideReorientationInput,
     EmploymentContract,
     ExitReason,
     HandOffInput,
@@ -129,6 +135,7 @@ from parcours.journey.messages import (
     ReconcileInput,
     RecordCheckInInput,
     RecordEmploymentInput,
+    RequestReorientationInput,
     RequestTrainingInput,
     ResumeInput,
     RsaRightsChangedInput,
@@ -767,6 +774,58 @@ async def orientation_decision_requested(r: Recorder) -> None:
     await r.keep("orientation_decision_requested", handle)
 
 
+async def reoriented_after_social_review(r: Recorder) -> None:
+    """Reorientation refused, the social review due at 6 months, then a reorientation."""
+    handle = await r.journey("00000000-0000-4000-8000-000000000010")
+    oriented = await r.to_accompaniment(handle, OrientationKind.SOCIAL)
+    assert oriented.social_review_due_on is not None
+    await r.act(
+        handle,
+        RequestReorientationInput(
+            request_id="reo-1",
+            requested_by_role="person",
+            reason_code="ready_for_employment",
+        ),
+    )
+    await r.refused(
+        handle,
+        DecideReorientationInput(
+            request_id="reo-1", accepted=True, kind=OrientationKind.SOCIAL, structure_id=STRUCTURE
+        ),
+    )
+    await r.act(
+        handle,
+        DecideReorientationInput(
+            request_id="reo-1",
+            accepted=False,
+            refusal_code="too_early",
+            actor_id=ORIENTATION_OFFICER,
+        ),
+    )
+    await r.advance_to(rules.add_months(oriented.step_since, 6) - timedelta(days=10))
+    await r.reached(handle, lambda s: s.social_review_noticed)
+    await r.act(
+        handle,
+        ConcludeSocialReviewInput(decision="reorient", request_id="reo-2", actor_id=REFERENT),
+    )
+    state = await r.act(
+        handle,
+        DecideReorientationInput(
+            request_id="reo-2",
+            accepted=True,
+            kind=OrientationKind.SOCIO_PROFESSIONAL,
+            structure_id=APPOINTMENT_STRUCTURE,
+            referent_id=OTHER_REFERENT,
+            after_team_meeting=True,
+            actor_id=ORIENTATION_OFFICER,
+        ),
+    )
+    assert state.social_review_due_on is None
+    await r.act(handle, CloseInput(exit_reason=ExitReason.OTHER, actor_id=OTHER_REFERENT))
+    await handle.result()
+    await r.keep("reoriented_after_social_review", handle)
+
+
 async def appointment_attended(r: Recorder) -> None:
     """An invitation (``appointment_attended``): reminded at day +3, booked, reminded 2 days
     before, attended. The journey (``journey_with_appointment``) hears each change, reaches
@@ -1021,6 +1080,7 @@ SCENARIOS: dict[str, tuple[Server, Scenario]] = {
     "closed_with_requests": ("time-skipping", closed_with_requests),
     "orientation_decision_requested": ("time-skipping", orientation_decision_requested),
     "appointment_attended": ("time-skipping", appointment_attended),
+    "reoriented_after_social_review": ("time-skipping", reoriented_after_social_review),
     "scheduled_runs": ("time-skipping", scheduled_runs),
     "deliver_outbox": ("time-skipping", deliver_outbox),
     "deliver_sms": ("time-skipping", deliver_sms),

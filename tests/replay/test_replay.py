@@ -41,6 +41,7 @@ SCENARIOS = {
     "inbox_daily",
     "appointment_attended",
     "journey_with_appointment",
+    "reoriented_after_social_review",
 }
 OLDER = {
     f"{journey}_before_{version}"

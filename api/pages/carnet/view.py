@@ -60,6 +60,8 @@ from parcours.journey.schemas import (
 from parcours.journey.service import JourneyService
 from parcours.orientations.service import ServiceOrientationService
 from parcours.partners.lookups import lookup_panel
+from parcours.reorientation.schemas import ASKABLE_REASONS, EXTENSION_LABELS, REFUSAL_LABELS
+from parcours.reorientation.service import ReorientationService
 from parcours.territories.service import TerritoryService
 from parcours.training_requests.service import TrainingRequestService
 
@@ -128,6 +130,10 @@ FORM_LABELS: dict[str, dict[str, str]] = {
 }
 
 DONE_MESSAGES = {
+    "reorientation": "La demande de réorientation est envoyée à l'équipe d'orientation.",
+    "reorientation_decision": "La décision de réorientation est enregistrée ; les référent·es "
+    "et la personne en sont informé·es.",
+    "revue_sociale": "La revue du parcours social est conclue.",
     "fait": "L'élément de situation est enregistré.",
     "coordonnees": "Les coordonnées sont corrigées.",
     "diagnostic": "Le diagnostic est enregistré.",
@@ -259,6 +265,16 @@ class CarnetPages:
                     for c in await ExitCodeService(self.session).codes(
                         detail.journey.territory, active_only=True
                     )
+                ],
+                # Reorientation requests with their reasons, and the social track's review.
+                "reo": await ReorientationService(
+                    self.session, self.journeys.temporal, self.settings, self.principal
+                ).panel(beneficiary_id),
+                "reo_reasons": ASKABLE_REASONS,
+                "reo_refusals": REFUSAL_LABELS,
+                "review_reasons": [
+                    (r, EXTENSION_LABELS.get(r, r))
+                    for r in self.settings.social_review_extension_reasons
                 ],
             }
             template = "journey/journey.html"
