@@ -12,7 +12,7 @@ WEASYPRINT_STAMP := $(VENV)/.weasyprint
 WEASYPRINT_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: install run test test-postgres bench lint format clean
+.PHONY: install run run-scaled test test-postgres bench bench-national lint format clean
 
 install: $(PY_STAMP) $(JS_STAMP)
 
@@ -41,6 +41,12 @@ $(WEASYPRINT_STAMP): | $(PY_STAMP)
 run: install $(WEASYPRINT_STAMP)
 	$(BIN)/parcours dev
 
+## The same with two workers and two API processes on one port, on PostgreSQL (README:
+## « Plusieurs workers et plusieurs API »); SCALED_DATABASE_URL names another database.
+SCALED_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/parcours
+run-scaled: install $(WEASYPRINT_STAMP)
+	DATABASE_URL=$(SCALED_DATABASE_URL) $(BIN)/parcours dev --workers 2 --apis 2
+
 ## Run every test (SQLite by default; DATABASE_URL=postgresql+asyncpg://… for PostgreSQL)
 test: install $(CHROMIUM_STAMP) $(WEASYPRINT_STAMP)
 	$(BIN)/pytest -q
@@ -57,6 +63,12 @@ bench: install
 	$(BIN)/python -m bench.caf_import
 	$(BIN)/python -m bench.management
 	$(BIN)/python -m bench.appointments
+	$(BIN)/python -m bench.long_journeys
+
+## The managers' console with the whole country on Parcours: 2,000,000 journeys in PostgreSQL
+## (seeded once, about half an hour; BENCH_ARGS=--reuse times an earlier seed again)
+bench-national: install
+	$(BIN)/python -m bench.national $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff format --check .

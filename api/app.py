@@ -27,11 +27,13 @@ from api.auth import SESSION_COOKIE, SignInRequired, _from_request
 from api.headers import SecurityHeaders
 from api.openapi import describe_errors
 from api.pages import appointments as appointment_pages
+from api.pages import exits as exit_pages
 from api.pages import inbox as inbox_pages
 from api.pages import indicators as indicator_pages
 from api.pages import journey as journey_pages
 from api.pages import management as management_pages
 from api.pages import partners as partner_pages
+from api.pages import reorientation as reorientation_pages
 from api.pages import resources as resource_pages
 from api.pages import training_requests as training_request_pages
 from api.pages.access import router as access_pages
@@ -41,6 +43,7 @@ from api.routes import (
     access,
     appointments,
     carnet,
+    exits,
     health,
     inbox,
     indicators,
@@ -48,6 +51,7 @@ from api.routes import (
     management,
     orientations,
     partners,
+    reorientation,
     resources,
     sms,
     training_requests,
@@ -236,6 +240,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         inbox,
         sms,
         appointments,
+        exits,
+        reorientation,
     ):
         app.include_router(routes.router)
     # The journey's pages first: /parcours/nouveau must win over the carnet's /parcours/{id}.
@@ -247,9 +253,11 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         management_pages,
         training_request_pages,
         indicator_pages,
+        exit_pages,
         partner_pages,
         inbox_pages,
         appointment_pages,
+        reorientation_pages,
     ):
         app.include_router(pages.router)
     if DSFR_DIST.exists():

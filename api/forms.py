@@ -37,6 +37,7 @@ FIELD_LABELS = {
     "started_on": "Date de début",
     "contract": "Type de contrat",
     "exit_reason": "Motif de clôture",
+    "exit_code": "Motif de sortie",
     "until": "Jusqu'au",
     "month": "Mois",
     "still_employed": "Toujours en emploi",

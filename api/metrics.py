@@ -5,12 +5,24 @@ A plain ASGI middleware (not ``BaseHTTPMiddleware``): no extra task or stream pe
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 from fastapi import Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Where API processes sharing a port keep their counters (prometheus_client's multiprocess
+# mode; read when the module is imported, so set before the process starts).
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 REQUESTS = Counter("parcours_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -48,4 +60,11 @@ class MetricsMiddleware:
 
 
 def metrics_response() -> Response:
+    """This process's figures; those of every API process on the port when they share one
+    (``PROMETHEUS_MULTIPROC_DIR``, set by ``parcours dev --apis N``: each process writes its
+    counters to files there, a killed one's included)."""
+    if MULTIPROCESS_DIR_ENV in os.environ:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

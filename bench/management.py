@@ -102,8 +102,8 @@ class Rows:
 
 COLUMNS = {
     "structures": ("id", "name", "kind", "territory", "created_at"),
-    "users": ("id", "email", "full_name", "role", "structure_id", "territory", "failed_logins",
-              "active", "created_at"),
+    "users": ("id", "email", "full_name", "role", "structure_id", "territory", "active",
+              "created_at"),
     "beneficiaries": ("id", "first_name", "last_name", "birth_date", "territory",
                       "rsa_opened_on", "created_at", "updated_at"),
     "journeys": ("beneficiary_id", "journey_id", "workflow_id", "step", "step_since",
@@ -140,11 +140,11 @@ class Staff:
     managers: dict[str, str]  # by territory
 
 
-def staff_rows(rows: Rows, now: datetime) -> Staff:
+def staff_rows(rows: Rows, now: datetime, territories: Sequence[str]) -> Staff:
     structures: dict[str, list[str]] = {}
     referents: dict[str, list[str]] = {}
     managers: dict[str, str] = {}
-    for territory in TERRITORIES:
+    for territory in territories:
         structures[territory] = []
         for index in range(STRUCTURES_PER_TERRITORY):
             sid = str(uuid.uuid4())
@@ -158,13 +158,13 @@ def staff_rows(rows: Rows, now: datetime) -> Staff:
                 referents[sid].append(uid)
                 rows.users.append(
                     (uid, f"ref-{territory}-{index}-{n}@bench.parcours.fr",
-                     f"Référent {territory}-{index}-{n}", "referent", sid, territory, 0, True, now)
+                     f"Référent {territory}-{index}-{n}", "referent", sid, territory, True, now)
                 )  # fmt: skip
         uid = str(uuid.uuid4())
         managers[territory] = uid
         rows.users.append(
             (uid, f"manager-{territory}@bench.parcours.fr", f"Responsable {territory}",
-             "manager", structures[territory][0], territory, 0, True, now)
+             "manager", structures[territory][0], territory, True, now)
         )  # fmt: skip
     return Staff(structures, referents, managers)
 
@@ -203,10 +203,16 @@ class Timeline:
 
 
 def journey(
-    rng: random.Random, now: datetime, staff: Staff, rows: Rows, index: int, total: int
+    rng: random.Random,
+    now: datetime,
+    staff: Staff,
+    rows: Rows,
+    index: int,
+    total: int,
+    cycle: Sequence[str] = TERRITORIES,
 ) -> None:
     bid = str(uuid.uuid4())
-    territory = TERRITORIES[index % len(TERRITORIES)]
+    territory = cycle[index % len(cycle)]
     structure = rng.choice(staff.structures[territory])
     referent: str | None = rng.choice(staff.referents[structure])
     if rng.random() < 0.04:
@@ -388,10 +394,12 @@ async def check_columns(connection: asyncpg.Connection) -> None:
             raise SystemExit(f"bench.management: {table} needs {sorted(missing)}: update COLUMNS")
 
 
-async def seed(url: str, journeys: int, now: datetime) -> Staff:
+async def seed(url: str, journeys: int, now: datetime, cycle: Sequence[str] = TERRITORIES) -> Staff:
+    """Loads ``journeys`` journeys; the n-th is in the territory ``cycle[n % len(cycle)]`` (a
+    territory listed k times holds k shares of the journeys)."""
     rng = random.Random(100_000)
     rows = Rows()
-    staff = staff_rows(rows, now)
+    staff = staff_rows(rows, now, sorted(set(cycle)))
     connection = await asyncpg.connect(dsn(url))
     try:
         await check_columns(connection)
@@ -399,7 +407,7 @@ async def seed(url: str, journeys: int, now: datetime) -> Staff:
         batch = 10_000
         for start in range(0, journeys, batch):
             for index in range(start, min(start + batch, journeys)):
-                journey(rng, now, staff, rows, index, journeys)
+                journey(rng, now, staff, rows, index, journeys, cycle)
             async with connection.transaction():
                 await copy(
                     connection,
@@ -413,6 +421,31 @@ async def seed(url: str, journeys: int, now: datetime) -> Staff:
     finally:
         await connection.close()
     return staff
+
+
+async def seeded_staff(url: str, journeys: int) -> Staff | None:
+    """The staff of a database this bench seeded with ``journeys`` journeys, or None (another
+    count, or no such tables): what the probes need to run again without seeding again."""
+    connection = await asyncpg.connect(dsn(url))
+    try:
+        count = await connection.fetchval("SELECT count(*) FROM journeys")
+        if count != journeys:
+            return None
+        staff = Staff({}, {}, {})
+        for row in await connection.fetch(
+            "SELECT id, territory FROM structures ORDER BY territory, name"
+        ):
+            staff.structures.setdefault(row["territory"], []).append(row["id"])
+        for row in await connection.fetch("SELECT id, role, structure_id, territory FROM users"):
+            if row["role"] == "manager":
+                staff.managers[row["territory"]] = row["id"]
+            else:
+                staff.referents.setdefault(row["structure_id"], []).append(row["id"])
+        return staff
+    except asyncpg.UndefinedTableError:
+        return None
+    finally:
+        await connection.close()
 
 
 # --- Timing ---
@@ -444,14 +477,16 @@ def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[-1]
 
 
-def stalled_list(settings: Settings) -> Callable[[AsyncSession, int], Awaitable[Any]]:
+def stalled_list(
+    settings: Settings, cycle: Sequence[str] = TERRITORIES
+) -> Callable[[AsyncSession, int], Awaitable[Any]]:
     """The managers' console's stalled list (another part of the console: imported late, so
     this benchmark says clearly when it is missing)."""
     from parcours.management.schemas import StalledFilter
     from parcours.management.service import StalledService
 
     async def call(session: AsyncSession, n: int) -> Any:
-        territory = TERRITORIES[n % len(TERRITORIES)]
+        territory = cycle[n % len(cycle)]
         return await StalledService(session, settings).page(
             StalledFilter(territory=territory), limit=50
         )
@@ -459,12 +494,14 @@ def stalled_list(settings: Settings) -> Callable[[AsyncSession, int], Awaitable[
     return call
 
 
-def indicators(settings: Settings, staff: Staff, now: datetime) -> Callable[..., Awaitable[Any]]:
+def indicators(
+    settings: Settings, staff: Staff, now: datetime, cycle: Sequence[str] = TERRITORIES
+) -> Callable[..., Awaitable[Any]]:
     this_month = month_key(now.date())
     three_months_ago = month_key(add_months(now, -2).date())
 
     async def call(session: AsyncSession, n: int) -> Any:
-        territory = TERRITORIES[n % len(TERRITORIES)]
+        territory = cycle[n % len(cycle)]
         manager = Principal(
             id=staff.managers[territory], role=Role.MANAGER, full_name="", territory=territory
         )
@@ -478,7 +515,9 @@ def indicators(settings: Settings, staff: Staff, now: datetime) -> Callable[...,
     return call
 
 
-async def run(options: argparse.Namespace) -> dict[str, str]:
+async def run(options: argparse.Namespace, cycle: Sequence[str] = TERRITORIES) -> dict[str, str]:
+    """Seeds the bench's database and times the console; ``cycle``: the territories, each as
+    many times as its share of the journeys (the probes read them in the same proportions)."""
     name = options.database
     if name in FORBIDDEN_DATABASES:
         raise SystemExit(f"bench.management: refuses to drop the database {name!r}")
@@ -491,28 +530,40 @@ async def run(options: argparse.Namespace) -> dict[str, str]:
     except (OSError, asyncpg.PostgresError) as error:
         log(f"bench.management: PostgreSQL unreachable at {server} ({error}): skipped")
         return {}
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    now = datetime.now(UTC)
+    staff = None
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if exists and getattr(options, "reuse", False):
+            staff = await seeded_staff(url, options.journeys)
+        if staff is None:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
-    config = Config(str(ROOT / "alembic.ini"))
-    config.attributes["database_url"] = url
-    await asyncio.to_thread(command.upgrade, config, "head")
-    now = datetime.now(UTC)
-    log(f"seeding {options.journeys} journeys into {name}")
-    began = time.perf_counter()
-    staff = await seed(url, options.journeys, now)
-    seed_s = time.perf_counter() - began
+    seed_s: float | None = None
+    if staff is None:
+        config = Config(str(ROOT / "alembic.ini"))
+        config.attributes["database_url"] = url
+        await asyncio.to_thread(command.upgrade, config, "head")
+        log(f"seeding {options.journeys} journeys into {name}")
+        began = time.perf_counter()
+        staff = await seed(url, options.journeys, now, cycle)
+        seed_s = time.perf_counter() - began
+    else:
+        log(f"{name} holds {options.journeys} journeys already: reused, not seeded again")
     settings = Settings(database_url=url, log_format="console")
     engine = create_engine(url, pool_size=options.clients)
     sessions = create_sessionmaker(engine)
-    figures = {"management_journeys": str(options.journeys), "management_seed_s": f"{seed_s:.1f}"}
+    figures = {
+        "management_journeys": str(options.journeys),
+        "management_seed_s": "reused" if seed_s is None else f"{seed_s:.1f}",
+    }
     try:
-        probes = {"indicators": indicators(settings, staff, now)}
+        probes = {"indicators": indicators(settings, staff, now, cycle)}
         try:
-            probes["stalled_list"] = stalled_list(settings)
+            probes["stalled_list"] = stalled_list(settings, cycle)
         except ImportError as error:
             log(f"bench.management: no stalled list to time ({error})")
         for key, call in probes.items():
@@ -531,6 +582,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--database", default="parcours_bench")
+    parser.add_argument(
+        "--reuse", action="store_true", help="time again a database seeded with as many journeys"
+    )
     options = parser.parse_args(argv)
     figures = asyncio.run(run(options))
     for key in sorted(figures):

@@ -71,8 +71,10 @@ class Stack:
     temporal_address: str = ""
     api_urls: dict[str, str] = field(default_factory=dict)
     metrics_urls: dict[str, str] = field(default_factory=dict)
+    commands: dict[str, tuple[list[str], Mapping[str, str]]] = field(default_factory=dict)
 
     def _spawn(self, name: str, command: list[str], env: Mapping[str, str]) -> None:
+        self.commands[name] = (command, env)
         log = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115 (the child owns it)
         process = subprocess.Popen(
             command,
@@ -138,6 +140,18 @@ class Stack:
         }
         self._spawn(f"worker{suffix}", [sys.executable, "-m", "cli.main", "worker"], env)
         self._spawn(f"api{suffix}", [sys.executable, "-m", "cli.main", "api"], env)
+
+    async def restart(self, name: str) -> None:
+        """Stops the process ``name`` (SIGTERM, as production stops it) and starts it again,
+        its memory empty; waits for an API to answer again."""
+        (process,) = (p for n, p in self.processes if n == name)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        self.processes = [(n, p) for n, p in self.processes if p is not process]
+        self._spawn(name, *self.commands[name])
+        for api, url in self.api_urls.items():
+            if name == f"api{api.removeprefix('platform')}":
+                await self._wait_for_api(url)
 
     async def _prepare_database(self) -> Staff:
         config = Config(str(ROOT / "alembic.ini"))

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from api.metrics import MULTIPROCESS_DIR_ENV
 from cli.supervisor import Component, StartFailed, Supervisor
 from cli.temporal_server import dev_server_command
 from demo.requests import demo_requests_summary, seed_demo_requests
@@ -105,6 +108,10 @@ def where_traces_go() -> str:
     return f"OTLP vers {endpoint} (parcours-api, parcours-worker)"
 
 
+def _processes(count: int, what: str) -> str:
+    return f" ; {count} {what} sur ce port" if count > 1 else ""
+
+
 def _shown(path: Path) -> str:
     try:
         return f"{path.relative_to(ROOT)}/"
@@ -117,10 +124,80 @@ def _address(address: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def run_dev(settings: Settings, seed: bool = True) -> int:
+def worker_components(settings: Settings, count: int) -> list[Component]:
+    """``count`` worker processes on the same task queue (Temporal spreads the tasks); each
+    serves its metrics on a port of its own: the configured one, then the next ones."""
+    host, port = _address(settings.worker_metrics_address)
+    if count == 1:
+        # Its metrics are served once it runs; it connects to Temporal right after.
+        return [Component("worker", "Le worker s'est arrêté", _parcours("worker"), (host, port))]
+    return [
+        Component(
+            f"worker {n}",
+            f"Le worker {n} s'est arrêté",
+            _parcours("worker"),
+            port=(host, port + n - 1),
+            env={"PARCOURS_WORKER_METRICS_ADDRESS": f"{host}:{port + n - 1}"},
+        )
+        for n in range(1, count + 1)
+    ]
+
+
+def api_metrics_dir(settings: Settings) -> Path:
+    return settings.var_dir / "api-metrics"
+
+
+def api_components(settings: Settings, count: int) -> list[Component]:
+    """``count`` API processes on the one API port (``parcours api --shared-port``: the kernel
+    spreads the connections, ``cli.api``); each is up once it listens there itself. Their
+    ``/metrics`` add up all of them (counters in files under the var directory, emptied at
+    each run)."""
+    address = (settings.api_host, settings.api_port)
+    if count == 1:
+        return [Component("API", "L'API s'est arrêtée", _parcours("api"), port=address)]
+    counters = api_metrics_dir(settings)
+    return [
+        Component(
+            f"API {n}",
+            f"L'API {n} s'est arrêtée",
+            _parcours("api", "--shared-port"),
+            port=address,
+            env={MULTIPROCESS_DIR_ENV: str(counters)},
+            shares_port=True,
+        )
+        for n in range(1, count + 1)
+    ]
+
+
+def refuse_taken_api_port(settings: Settings) -> None:
+    """``StartFailed`` when something already listens on the API port. A single API would
+    fail to bind it; API processes sharing the port would join whatever listens there — an
+    API left over from an earlier run, on other code or another database — and serve half the
+    requests with it."""
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        if probe.connect_ex((settings.api_host, settings.api_port)) != 0:
+            return
+    raise StartFailed(
+        f"Démarrage impossible (API) : le port {settings.api_port} est déjà pris (un processus "
+        "API d'un lancement précédent ?) ; les processus API qui partagent le port s'y "
+        "joindraient."
+    )
+
+
+SQLITE_SCALED = (
+    "Attention : plusieurs workers ou API sur SQLite écrivent chacun à leur tour (un seul "
+    "écrivain) ; définir DATABASE_URL=postgresql+asyncpg://… (make run-scaled)."
+)
+
+
+def run_dev(settings: Settings, seed: bool = True, workers: int = 1, apis: int = 1) -> int:
     """Start the platform in order, each part once the one it needs answers; keep it running
-    until Ctrl-C or SIGTERM. 1 when a part could not start (why, in French), else 0."""
+    until Ctrl-C or SIGTERM. 1 when a part could not start (why, in French), else 0.
+    ``workers`` and ``apis``: how many processes of each (``make run-scaled``: 2 and 2)."""
     var = settings.var_dir
+    if settings.is_sqlite and (workers > 1 or apis > 1):
+        print(SQLITE_SCALED, file=sys.stderr, flush=True)
     var.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
@@ -140,6 +217,8 @@ def run_dev(settings: Settings, seed: bool = True) -> int:
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGHUP, on_term)  # the terminal closed: the children are in no group
     try:
+        if apis > 1:
+            refuse_taken_api_port(settings)
         subprocess.run(_parcours("migrate"), cwd=ROOT, env=env, check=True)
         print(f"Temporal (dev server) démarre sur {settings.temporal_address}…", flush=True)
         temporal = _address(settings.temporal_address)
@@ -161,32 +240,23 @@ def run_dev(settings: Settings, seed: bool = True) -> int:
                 log=var / "simulators.log",
             )
         )
-        supervisor.start(
-            Component(
-                "worker",
-                "Le worker s'est arrêté",
-                _parcours("worker"),
-                # Its metrics are served once it runs; it connects to Temporal right after.
-                port=_address(settings.worker_metrics_address),
-            )
-        )
+        for component in worker_components(settings, workers):
+            supervisor.start(component)
         if seed:
             subprocess.run(_parcours("seed-demo"), cwd=ROOT, env=env, check=True)
             _import_demo_caf_feed(settings)
-        supervisor.start(
-            Component(
-                "API",
-                "L'API s'est arrêtée",
-                _parcours("api"),
-                port=(settings.api_host, settings.api_port),
-            )
-        )
+        # The API processes' counters of an earlier run are not this one's.
+        shutil.rmtree(api_metrics_dir(settings), ignore_errors=True)
+        api_metrics_dir(settings).mkdir()
+        for component in api_components(settings, apis):
+            supervisor.start(component)
         if seed:
             _make_demo_requests(settings)
         print(
             "\nParcours est prêt :\n"
             f"  pages et API   http://{settings.api_host}:{settings.api_port}  "
-            f"(OpenAPI : /docs)\n"
+            f"(OpenAPI : /docs{_processes(apis, 'processus API')})\n"
+            f"  workers        {workers} processus sur la file {settings.task_queue}\n"
             f"  Temporal UI    {settings.temporal_ui_url}\n"
             f"  partenaires    http://{settings.simulators_host}:{settings.simulators_port}"
             "  (simulateurs CAF, France Travail, Région, structures)\n"

@@ -45,18 +45,29 @@ def worker() -> None:
 
 
 @app.command()
-def api() -> None:
+def api(
+    shared_port: bool = typer.Option(
+        False,
+        "--shared-port",
+        help="Partager le port avec d'autres processus API (SO_REUSEPORT : le noyau répartit "
+        "les connexions)",
+    ),
+) -> None:
     """Serve the pages and the JSON API."""
     import uvicorn
 
     from api.app import create_app
+    from cli.api import shared_socket
 
     _setup("api")
     configure_tracing("parcours-api")
     settings = get_settings()
-    uvicorn.run(
-        create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None
-    )
+    application = create_app(settings)
+    if not shared_port:
+        uvicorn.run(application, host=settings.api_host, port=settings.api_port, log_config=None)
+        return
+    server = uvicorn.Server(uvicorn.Config(application, log_config=None))
+    server.run(sockets=[shared_socket(settings.api_host, settings.api_port)])
 
 
 @app.command("import-caf")
@@ -185,11 +196,16 @@ def simulators() -> None:
 @app.command()
 def dev(
     no_seed: bool = typer.Option(False, "--no-seed", help="Sans données de démonstration"),
+    workers: int = typer.Option(1, min=1, max=16, help="Nombre de processus worker"),
+    apis: int = typer.Option(
+        1, min=1, max=16, help="Nombre de processus API, tous sur le même port"
+    ),
 ) -> None:
-    """Run the whole platform locally: Temporal dev server, worker, API (what `make run` does)."""
+    """Run the whole platform locally: Temporal dev server, worker, API (what `make run` does;
+    `make run-scaled`: two workers and two API processes on PostgreSQL)."""
     from cli.dev import run_dev
 
-    raise typer.Exit(run_dev(get_settings(), seed=not no_seed))
+    raise typer.Exit(run_dev(get_settings(), seed=not no_seed, workers=workers, apis=apis))
 
 
 @app.command("temporal-dev")

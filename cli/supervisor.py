@@ -9,6 +9,7 @@ only, which stops them in order instead of all at once."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -36,6 +37,33 @@ def next_delay(previous_s: float, ran_for_s: float) -> float:
     return min(previous_s * 2, MAX_DELAY_S)
 
 
+def listens(pid: int, port: int) -> bool:
+    """Whether process ``pid`` itself listens on TCP ``port`` (Linux: its sockets among the
+    listening ones of ``/proc/net/tcp``), whoever else does."""
+    listening: set[str] = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            # local address "0100007F:1F40", state 0A (LISTEN), the socket's inode
+            if fields[3] == "0A" and int(fields[1].rpartition(":")[2], 16) == port:
+                listening.add(f"socket:[{fields[9]}]")
+    try:
+        descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+    for descriptor in descriptors:
+        try:
+            if os.readlink(descriptor) in listening:
+                return True
+        except OSError:
+            continue
+    return False
+
+
 class StartFailed(Exception):
     """A component did not come up when the platform started (its French reason)."""
 
@@ -45,13 +73,18 @@ class Component:
     """One process of the platform: ``name`` as users call it (« serveur Temporal »),
     ``stopped`` the French words that begin the terminal's line when it stops (« Le serveur
     Temporal s'est arrêté »), ``port`` the address that answers once it is up, ``log`` the
-    file its output goes to (else the terminal)."""
+    file its output goes to (else the terminal), ``env`` what its environment says beyond the
+    platform's (the second worker's metrics address)."""
 
     name: str
     stopped: str
     command: list[str]
     port: tuple[str, int] | None = None
     log: Path | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    # Other processes listen on the same port (``parcours api --shared-port``): it is up once
+    # this process itself listens there, not when the port answers.
+    shares_port: bool = False
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     # Watched (restarted when it stops) once it came up.
     watched: bool = False
@@ -126,7 +159,7 @@ class Supervisor:
             component.process = subprocess.Popen(
                 component.command,
                 cwd=self.cwd,
-                env=self.env,
+                env={**self.env, **component.env},
                 stdout=out,
                 stderr=subprocess.STDOUT if out else None,
                 start_new_session=True,
@@ -149,10 +182,14 @@ class Supervisor:
                     f"Démarrage impossible ({component.name}) : le processus s'est arrêté "
                     f"(code {code}){where}."
                 )
-            with socket.socket() as s:
-                s.settimeout(0.5)
-                if s.connect_ex((host, port)) == 0:
+            if component.shares_port:
+                if listens(component.process.pid, port):
                     return
+            else:
+                with socket.socket() as s:
+                    s.settimeout(0.5)
+                    if s.connect_ex((host, port)) == 0:
+                        return
             time.sleep(0.2)
         raise StartFailed(
             f"Démarrage impossible ({component.name}) : {host}:{port} ne répond pas "

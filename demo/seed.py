@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from demo.appointments import seed_demo_appointments
+from demo.reorientation import review_due_now, seed_demo_reorientations
 from demo.resources import load_demo_resources
 from parcours.access.models import Structure, User
 from parcours.carnet.models import Beneficiary, Consent
@@ -192,16 +193,33 @@ async def seed(settings: Settings, people: int = 50) -> None:
         savoie.referents[0].id if savoie.referents else None,
     )
     plan = [t for t, share in TARGETS for _ in range(share)]
+    in_accompaniment: list[str] = []
     for index in range(people):
         target = plan[index % len(plan)]
         # The first in diagnosis is past the legal orientation delay: France Travail orients
         # her (its decision comes back by signed callback; her journey's page shows the passed
         # due date), as it does every journey the demo leaves unoriented after 6 weeks.
         late = target == "diagnosis" and plan.index("diagnosis") == index % len(plan)
-        person = await savoie.enrol(sessions, temporal, settings, target, late=late)
+        # The third journey in accompaniment is on the social track, its review due now.
+        review = target == "accompaniment" and len(in_accompaniment) == 2
+        person = await savoie.enrol(
+            sessions,
+            temporal,
+            review_due_now(settings) if review else settings,
+            target,
+            social=review,
+            late=late,
+        )
+        if target == "accompaniment":
+            in_accompaniment.append(person.id)
         # The first person who has just found work can sign in to their own space.
         if target == "employment" and plan.index("employment") == index % len(plan):
             await _beneficiary_account(sessions, person.id, person, password_hash)
+    # A reorientation accepted and one refused, with their reasons (issue 15).
+    if len(in_accompaniment) >= 2:
+        await seed_demo_reorientations(
+            sessions, temporal, settings, in_accompaniment[0], in_accompaniment[1], "73"
+        )
     # The second département's people, at a few steps.
     for index in range(SECOND_PEOPLE):
         await second.enrol(sessions, temporal, settings, plan[(index * 7) % len(plan)])
@@ -269,6 +287,7 @@ class _Territory:
         target: str,
         *,
         late: bool = False,
+        social: bool = False,
     ) -> _Enrolled:
         rng = self.rng
         referent = rng.choice(self.referents)
@@ -296,7 +315,7 @@ class _Territory:
         )
         async with transaction(sessions) as session:
             enrolment = await JourneyService(session, temporal, settings).enrol(data)
-        for action in _actions_to(target, referent, self.structures, rng):
+        for action in _actions_to(target, referent, self.structures, rng, social=social):
             async with transaction(sessions) as session:
                 await JourneyService(session, temporal, settings).act(
                     enrolment.beneficiary.id, action
@@ -327,7 +346,12 @@ def _email(name: str) -> str:
 
 
 def _actions_to(
-    target: str, referent: User, structures: list[Structure], rng: random.Random
+    target: str,
+    referent: User,
+    structures: list[Structure],
+    rng: random.Random,
+    *,
+    social: bool = False,
 ) -> list[Action]:
     actor = referent.id
     today = date.today()
@@ -337,12 +361,14 @@ def _actions_to(
             actor_id=actor, started_on=today, contract=EmploymentContract.CDI
         )
         return [*_actions_to("contract", referent, structures, rng), employment]
+    # Drawn all the same for the social journey: the other people stay as they were.
+    drawn = rng.choice(list(OrientationKind))
     steps: list[Action] = [
         BeginDiagnosisInput(actor_id=actor),
         CompleteDiagnosisInput(actor_id=actor),
         DecideOrientationInput(
             actor_id=actor,
-            kind=rng.choice(list(OrientationKind)),
+            kind=OrientationKind.SOCIAL if social else drawn,
             structure_id=referent.structure_id or structures[0].id,
             referent_id=referent.id,
         ),

@@ -10,11 +10,13 @@ from sqlalchemy.engine import Connection
 
 import parcours.appointments.models  # places, slots, appointments
 import parcours.core.outbox  # the mail outbox's table
+import parcours.exits.models  # the départements' coded exits
 import parcours.inbox.models  # the agents' inboxes
 import parcours.indicators.models
 import parcours.management.models  # the managers' console's tables
 import parcours.orientations.models  # their tables share the metadata too
 import parcours.partners.models
+import parcours.reorientation.models  # reorientation requests and their reasons
 import parcours.sms.models  # the SMS outbox
 import parcours.territories.models  # noqa: F401  (their tables share the metadata)
 from parcours.core.db import Base, create_engine

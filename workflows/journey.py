@@ -43,7 +43,9 @@ with workflow.unsafe.imports_passed_through():
         BeginDiagnosisInput,
         CloseInput,
         CompleteDiagnosisInput,
+        ConcludeSocialReviewInput,
         DecideOrientationInput,
+        DecideReorientationInput,
         HandOffInput,
         JourneyEvent,
         JourneyInput,
@@ -61,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
         RecordEmploymentInput,
         RecordJourneyEventsInput,
         ReportJobLossInput,
+        RequestReorientationInput,
         RequestTrainingInput,
         ResumeInput,
         RsaRightsChangedInput,
@@ -120,6 +123,15 @@ DECISION_REQUEST_CHECK_PATCH = "decision-request-check"
 # Past the legal orientation delay, the journey asks France Travail to orient (issue 15: a new
 # partner call after a timer; journeys started before have no legal clock and never get here).
 FRANCE_TRAVAIL_ORIENTATION_PATCH = "france-travail-orientation"
+# A journey continues as new once its run's history passes ``HISTORY_EVENTS_BOUND`` events, not
+# only when the server suggests it (4,096 events): an update reaching a journey the worker has
+# forgotten replays the run's whole history first, and a journey lives for years (added after
+# the first release; runs recorded before replay as they were).
+BOUNDED_HISTORY_PATCH = "bounded-history"
+HISTORY_EVENTS_BOUND = 250
+# An orientation to the social track schedules its review, a durable timer (art. D.262-65-2-1
+# CASF; added with the reorientation: journeys oriented before have no review).
+SOCIAL_REVIEW_PATCH = "social-track-review"
 
 # Events the workflow keeps in memory for the reconciler (``timeline`` query).
 RECENT_EVENTS = 100
@@ -170,7 +182,7 @@ class Journey:
             await self._write_start()
         while self.state.step is not Step.CLOSED:
             await self._wait_for_change_or_time()
-            if workflow.info().is_continue_as_new_suggested():
+            if self._history_too_long():
                 # France Travail's answer (or the reason it was not asked) first, too.
                 await workflow.wait_condition(
                     lambda: (
@@ -186,6 +198,16 @@ class Journey:
             beneficiary_id=self.state.beneficiary_id,
             exit_reason=self.state.exit_reason,
             closed_at=self.state.step_since,
+        )
+
+    def _history_too_long(self) -> bool:
+        """Time to continue as new: the server suggests it, or this run's history passed the
+        bound a cold update replays quickly (``make bench``: ``cold_update_p95_ms``)."""
+        info = workflow.info()
+        if info.is_continue_as_new_suggested():
+            return True
+        return info.get_current_history_length() > HISTORY_EVENTS_BOUND and workflow.patched(
+            BOUNDED_HISTORY_PATCH
         )
 
     async def _wait_for_change_or_time(self) -> None:
@@ -357,8 +379,12 @@ class Journey:
     async def _act_locked(self, action: Action) -> JourneyState:
         """Under the lock: apply ``action`` and commit its events."""
         await self._write_start()
+        sla = self._sla
+        if isinstance(action, DecideOrientationInput) and not workflow.patched(SOCIAL_REVIEW_PATCH):
+            # Orientations decided before the review existed schedule none.
+            sla = sla.model_copy(update={"social_review_months": 0})
         try:
-            state, events = rules.apply(self.state, action, workflow.now(), self._sla)
+            state, events = rules.apply(self.state, action, workflow.now(), sla)
             if isinstance(action, PauseInput) and not (
                 self._current or workflow.patched(PAUSE_UNTIL_PATCH)
             ):
@@ -620,6 +646,36 @@ class Journey:
 
     @plan_appointment.validator
     def _v_plan_appointment(self, action: PlanAppointmentInput) -> None:
+        self._validate(action)
+
+    # --- Reorientation and the social track's review (added with them: new handlers, so
+    # older histories replay unchanged; the review's timer is behind ``SOCIAL_REVIEW_PATCH``).
+    # Updates on the journey itself rather than a child workflow: the request, the decision
+    # and the review all change the journey's own state (its orientation, step, contract
+    # deadline and next review), which a child would have to signal back and wait for. ---
+
+    @workflow.update
+    async def request_reorientation(self, action: RequestReorientationInput) -> JourneyState:
+        return await self._act(action)
+
+    @request_reorientation.validator
+    def _v_request_reorientation(self, action: RequestReorientationInput) -> None:
+        self._validate(action)
+
+    @workflow.update
+    async def decide_reorientation(self, action: DecideReorientationInput) -> JourneyState:
+        return await self._act(action)
+
+    @decide_reorientation.validator
+    def _v_decide_reorientation(self, action: DecideReorientationInput) -> None:
+        self._validate(action)
+
+    @workflow.update
+    async def conclude_social_review(self, action: ConcludeSocialReviewInput) -> JourneyState:
+        return await self._act(action)
+
+    @conclude_social_review.validator
+    def _v_conclude_social_review(self, action: ConcludeSocialReviewInput) -> None:
         self._validate(action)
 
     @workflow.query

@@ -22,7 +22,11 @@ from parcours.indicators.schemas import IndicatorFilter, IndicatorsRead, Rate
 from parcours.indicators.service import (
     TABLES,
     csv_filename,
+    exits_csv,
+    exits_filename,
     french_number,
+    orientation_csv,
+    orientation_filename,
     table,
     to_csv,
 )
@@ -229,6 +233,30 @@ async def indicators_export(
         ) from error
     read = await service.read(f)
     return csv_response(to_csv(read, tableau), csv_filename(read, tableau))
+
+
+@router.get("/gestion/indicateurs/sorties.csv")
+async def exits_export(service: IndicatorsPageDep, annee: int, territoire: str = "") -> Response:
+    """The FSE+ and PDI annual reports' exits of a year (docs/sorties-fse-pdi.md)."""
+    export = await service.exit_lines(territoire or None, annee)
+    return csv_response(exits_csv(export), exits_filename(export))
+
+
+@router.get("/gestion/indicateurs/comites-pour-l-emploi.csv")
+async def orientation_export(
+    service: IndicatorsPageDep, territoire: str = "", du: str = "", au: str = ""
+) -> Response:
+    """The comités pour l'emploi's orientation data, month by month
+    (docs/comites-pour-l-emploi.md)."""
+    try:
+        f = _filter_of({"territoire": territoire, "structure": "", "du": du, "au": au})
+    except ValidationError as error:
+        raise InvalidReference(
+            "Filtres invalides : "
+            + "; ".join(f"{FILTER_LABELS.get(k, k)} {m}" for k, m in problems(error))
+        ) from error
+    report = await service.orientation_months(f)
+    return csv_response(orientation_csv(report), orientation_filename(report))
 
 
 @router.get("/gestion/parcours/{beneficiary_id}/histoire", response_class=HTMLResponse)

@@ -8,10 +8,15 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from api.deps import IndicatorsDep, StoryDep
+from parcours.core.schemas import TERRITORY_PATTERN
 from parcours.indicators.schemas import IndicatorFilter, IndicatorsRead, JourneyStory
 from parcours.indicators.service import (
     TABLES,
     csv_filename,
+    exits_csv,
+    exits_filename,
+    orientation_csv,
+    orientation_filename,
     to_csv,
 )
 
@@ -42,6 +47,34 @@ async def indicators_csv(
 ) -> Response:
     read = await service.read(f)
     return csv_response(to_csv(read, table), csv_filename(read, table))
+
+
+@router.get(
+    "/indicators/exits.csv",
+    summary="Sorties d'une année, une ligne par parcours clôturé (bilans FSE+ et PDI)",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def exits_export(
+    service: IndicatorsDep,
+    year: Annotated[int, Query(ge=2000, le=2100)],
+    territory: Annotated[str | None, Query(pattern=TERRITORY_PATTERN)] = None,
+) -> Response:
+    export = await service.exit_lines(territory, year)
+    return csv_response(exits_csv(export), exits_filename(export))
+
+
+@router.get(
+    "/indicators/orientations.csv",
+    summary="Données d'orientation par mois pour les comités pour l'emploi",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def orientation_export(
+    service: IndicatorsDep, f: Annotated[IndicatorFilter, Query()]
+) -> Response:
+    report = await service.orientation_months(f)
+    return csv_response(orientation_csv(report), orientation_filename(report))
 
 
 @router.get(

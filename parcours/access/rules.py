@@ -71,6 +71,9 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "request_training": frozenset({Role.REFERENT}),
     "orient_to_service": frozenset({Role.REFERENT, Role.ORIENTATION}),
     "plan_appointment": frozenset({Role.REFERENT, Role.ORIENTATION}),
+    "request_reorientation": frozenset({Role.REFERENT, Role.BENEFICIARY}),
+    "decide_reorientation": frozenset({Role.ORIENTATION}),
+    "conclude_social_review": frozenset({Role.REFERENT}),
     # Not an update: a request to the orientation team, by those who cannot decide.
     "ask_orientation_decision": frozenset({Role.REFERENT, Role.MANAGER}),
 }

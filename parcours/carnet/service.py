@@ -113,6 +113,7 @@ from parcours.management.repository import InterventionRepository
 from parcours.management.schemas import INTERVENTION_LABELS, InterventionKind
 from parcours.orientations.repository import ServiceOrientationRepository
 from parcours.partners.repository import PartnerRepository
+from parcours.reorientation.repository import ReorientationRepository
 from parcours.training_requests.repository import TrainingRequestRepository
 
 ERASED_NAME = "Personne effacée"
@@ -672,6 +673,16 @@ class CarnetService:
             {"body": n.body, "created_at": n.created_at.isoformat()}
             for n in await self.repo.notes(beneficiary_id)
         ]
+        data["reorientations"] = [
+            {
+                "requested_at": r.requested_at.isoformat(),
+                "reason_code": r.reason_code,
+                "reason_text": r.reason_text,
+                "status": r.status,
+                "decision_text": r.decision_text,
+            }
+            for r in await ReorientationRepository(self.session).for_person(beneficiary_id)
+        ]
         data["exported_at"] = utcnow().isoformat()
         return data
 
@@ -788,6 +799,7 @@ async def erase_person(
     await PartnerRepository(session).erase_personal_rows(beneficiary_id)
     await TrainingRequestRepository(session).erase_personal_rows(beneficiary_id)
     await ServiceOrientationRepository(session).erase_personal_rows(beneficiary_id)
+    await ReorientationRepository(session).erase_personal_rows(beneficiary_id)
     await InterventionRepository(session).erase_bodies(beneficiary_id)
     person.first_name, person.last_name = ERASED_NAME.split(" ", 1)
     person.birth_date = date(1900, 1, 1)

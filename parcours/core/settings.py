@@ -120,6 +120,19 @@ class Settings(BaseSettings):
     # in) without an orientation decision, France Travail orients (art. D.262-65-2 CASF,
     # décret 2024-1244). Read when a journey starts. 0: France Travail never takes over.
     france_travail_orients_after_weeks: int = Field(default=6, ge=0)
+    # The social track's review (art. D.262-65-2-1 CASF): at 6 months, 12 for one of the
+    # listed reasons; in the référent's « À traiter » this many days ahead.
+    social_review_months: int = 6
+    social_review_extended_months: int = 12
+    social_review_notice_days: int = 15
+    social_review_extension_reasons: list[str] = [
+        "health",
+        "disability",
+        "invalidity",
+        "housing",
+        "childcare",
+        "caring",
+    ]
     # A training's funder (Région, France Travail) answers a request within this many days;
     # then it is reminded and the request shows as stalled. Read when a request starts.
     funder_answer_days: int = 15

@@ -36,6 +36,9 @@ class ItemKind(StrEnum):
     ATTENDANCE_TO_RECORD = "attendance_to_record"
     QUARTERLY_DECLARATION_MISSING = "quarterly_declaration_missing"
     FRANCE_TRAVAIL_ORIENTS = "france_travail_orients"
+    REORIENTATION_REQUESTED = "reorientation_requested"
+    REORIENTATION_DECIDED = "reorientation_decided"
+    SOCIAL_REVIEW_DUE = "social_review_due"
 
 
 class Audience(StrEnum):
@@ -186,6 +189,45 @@ def notices(event: JourneyEvent, state: JourneyState) -> list[Notice]:
                     detail={"due_on": d.get("due_on")},
                 )
             ]
+        case "reorientation_requested":
+            return [
+                Notice(
+                    ItemKind.REORIENTATION_REQUESTED,
+                    Audience.ORIENTATION,
+                    ref=_text(d.get("request_id")),
+                    detail={"requested_by_role": d.get("requested_by_role")},
+                )
+            ]
+        case "reorientation_accepted":
+            # Both référents: the one who hands over and the one who takes over.
+            told = {r for r in (_text(d.get("previous_referent_id")), _text(d.get("referent_id")))}
+            return [
+                Notice(
+                    ItemKind.REORIENTATION_DECIDED,
+                    Audience.USER,
+                    user_id=referent,
+                    ref=_text(d.get("request_id")),
+                    detail={"decision": "accepted"},
+                )
+                for referent in sorted(r for r in told if r)
+            ]
+        case "reorientation_refused":
+            return [
+                Notice(
+                    ItemKind.REORIENTATION_DECIDED,
+                    Audience.REFERENT,
+                    ref=_text(d.get("request_id")),
+                    detail={"decision": "refused"},
+                )
+            ]
+        case "social_review_due":
+            return [
+                Notice(
+                    ItemKind.SOCIAL_REVIEW_DUE,
+                    referent_or_orientation,
+                    detail={"due_on": d.get("due_on")},
+                )
+            ]
         case "deadline_passed":
             return [
                 Notice(
@@ -206,6 +248,10 @@ _ATTENDANCE_RECORDED = frozenset(
         "appointment_cancelled",
     }
 )
+
+# What settles a reorientation request, and what ends a social track's review.
+_REORIENTATION_DECIDED = frozenset({"reorientation_accepted", "reorientation_refused"})
+_REVIEW_ENDS = frozenset({"social_review_concluded", "reorientation_accepted", "handed_off"})
 
 # What answers or ends a funder's question.
 _QUESTION_ENDS = frozenset({"training_more_info_answered", "training_approved", "training_refused"})
@@ -228,6 +274,10 @@ def settlements(event: JourneyEvent, state: JourneyState) -> list[Settle]:
     if event.kind == "rsa_rights_changed" and event.detail.get("status") == "open":
         # Declaration sent, right reopened: nothing left to chase.
         settle.append(Settle(kinds=frozenset({ItemKind.QUARTERLY_DECLARATION_MISSING})))
+    if event.kind in _REORIENTATION_DECIDED and (ref := _text(event.detail.get("request_id"))):
+        settle.append(Settle(kinds=frozenset({ItemKind.REORIENTATION_REQUESTED}), ref=ref))
+    if event.kind in _REVIEW_ENDS:
+        settle.append(Settle(kinds=frozenset({ItemKind.SOCIAL_REVIEW_DUE})))
     if not state.stalled:
         settle.append(Settle(kinds=frozenset({ItemKind.DEADLINE_PASSED})))
     previous = _text(event.detail.get("previous_referent_id"))

@@ -32,6 +32,9 @@ TITLES: dict[ItemKind, str] = {
     ItemKind.ATTENDANCE_TO_RECORD: "Présence à un rendez-vous à enregistrer",
     ItemKind.QUARTERLY_DECLARATION_MISSING: "Droit RSA clos : déclaration trimestrielle manquante",
     ItemKind.FRANCE_TRAVAIL_ORIENTS: "Délai légal d'orientation dépassé : France Travail oriente",
+    ItemKind.REORIENTATION_REQUESTED: "Réorientation demandée",
+    ItemKind.REORIENTATION_DECIDED: "Réorientation décidée",
+    ItemKind.SOCIAL_REVIEW_DUE: "Revue du parcours social à faire",
 }
 
 # What to do, where (``{b}``: the person's id, ``{ref}``: what the item is about).
@@ -55,6 +58,12 @@ ACTIONS: dict[ItemKind, tuple[str, str]] = {
     ItemKind.ATTENDANCE_TO_RECORD: ("Enregistrer la présence", "/rendez-vous/agenda"),
     ItemKind.QUARTERLY_DECLARATION_MISSING: ("Voir la situation", "/beneficiaires/{b}/situation"),
     ItemKind.FRANCE_TRAVAIL_ORIENTS: ("Ouvrir le parcours", "/parcours/{b}"),
+    ItemKind.REORIENTATION_REQUESTED: (
+        "Décider de la réorientation",
+        "/parcours/{b}#reorientation",
+    ),
+    ItemKind.REORIENTATION_DECIDED: ("Voir la décision", "/parcours/{b}#reorientation"),
+    ItemKind.SOCIAL_REVIEW_DUE: ("Conclure la revue", "/parcours/{b}#revue-sociale"),
 }
 
 DECISIONS = {"approved": "accordée", "refused": "refusée"}
@@ -102,6 +111,16 @@ def item_summary(kind: ItemKind, detail: dict[str, Any]) -> str:
                 f"Pas d'orientation à l'échéance légale du {detail.get('due_on') or '?'} : "
                 "France Travail oriente la personne."
             )
+        case ItemKind.REORIENTATION_REQUESTED:
+            who = "La personne" if detail.get("requested_by_role") == "person" else "Son référent"
+            return f"{who} demande une réorientation : décidez-la ou refusez-la."
+        case ItemKind.REORIENTATION_DECIDED:
+            decided = "acceptée" if detail.get("decision") == "accepted" else "refusée"
+            return f"Réorientation {decided} par l'équipe d'orientation."
+        case ItemKind.SOCIAL_REVIEW_DUE:
+            due = str(detail.get("due_on") or "")
+            day = "/".join(reversed(due.split("-"))) if due else "?"
+            return f"Le parcours social est à revoir au plus tard le {day}."
     return ""
 
 

@@ -111,7 +111,10 @@ def backfill(connection: Connection) -> int:
 
     def flush() -> None:
         if milestone_rows:
-            connection.execute(sa.insert(MILESTONES), milestone_rows)
+            # Only the columns of the table as this migration created it (later rules add more).
+            known = set(MILESTONES.c.keys())
+            rows = [{k: v for k, v in row.items() if k in known} for row in milestone_rows]
+            connection.execute(sa.insert(MILESTONES), rows)
         if span_rows:
             connection.execute(sa.insert(SPANS), span_rows)
         milestone_rows.clear()

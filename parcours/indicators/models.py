@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parcours.core.db import Base
@@ -48,6 +48,16 @@ class JourneyMilestones(Base):
     follow_up_seq: Mapped[int | None] = mapped_column(Integer)
     closed_on: Mapped[date | None] = mapped_column(Date)
     exit_reason: Mapped[str | None] = mapped_column(String(30))
+    # The département's coded exit (None: closed before coded exits, or by the platform).
+    exit_code: Mapped[str | None] = mapped_column(String(40))
+    # The track of the orientation (``OrientationKind``) and who decided it: ``department``,
+    # or ``france_travail`` once the 6 weeks had passed.
+    orientation: Mapped[str | None] = mapped_column(String(20))
+    oriented_by: Mapped[str | None] = mapped_column(String(20))
+    # The CAF's « soumis aux droits et devoirs » as last told (None: never told).
+    subject_to_duties: Mapped[bool | None] = mapped_column(Boolean)
+    # A transfer-in restarts the 6-week orientation clock from that day.
+    transferred_in_on: Mapped[date | None] = mapped_column(Date)
     # The newest event applied: where the journey stands now comes from it.
     seq: Mapped[int] = mapped_column(Integer)
 
@@ -80,3 +90,31 @@ class JourneyStepSpan(Base):
     left_at: Mapped[datetime | None]
     territory: Mapped[str] = mapped_column(String(3))
     structure_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class JourneyProcedureEvent(Base):
+    """One event of the 2023 law's procedures that the indicators count (a social review
+    concluded, a sanction case opened, lifted or closed, France Travail asked to orient), as
+    the journey recorded it: one row per journey event, written once."""
+
+    __tablename__ = "journey_procedure_events"
+    __table_args__ = (
+        Index("ix_journey_procedure_events_territory_day", "territory", "occurred_on"),
+        Index("ix_journey_procedure_events_case", "case_id"),
+    )
+
+    journey_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    beneficiary_id: Mapped[str] = mapped_column(
+        ForeignKey("beneficiaries.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(50))
+    occurred_on: Mapped[date] = mapped_column(Date)
+    territory: Mapped[str] = mapped_column(String(3))
+    structure_id: Mapped[str | None] = mapped_column(String(36))
+    # A sanction case's id (``sanction_*``).
+    case_id: Mapped[str | None] = mapped_column(String(64))
+    # A social review concluded on time or late.
+    on_time: Mapped[bool | None] = mapped_column(Boolean)
+    # Why a sanction was lifted (``remobilisation``, ``ended``).
+    reason: Mapped[str | None] = mapped_column(String(30))

@@ -50,13 +50,22 @@ from parcours.appointments.models import Appointment
 from parcours.carnet.models import Beneficiary
 from parcours.core.db import UTCDateTime
 from parcours.indicators import rules as milestones
-from parcours.indicators.models import JourneyMilestones, JourneyStepSpan
-from parcours.indicators.rules import CURRENT, FIRST, FOLLOW_UP, LATEST, journey_rows, milestone_row
+from parcours.indicators.models import JourneyMilestones, JourneyProcedureEvent, JourneyStepSpan
+from parcours.indicators.rules import (
+    CURRENT,
+    FIRST,
+    FOLLOW_UP,
+    LATEST,
+    journey_rows,
+    milestone_row,
+    procedure_row,
+)
 from parcours.journey.messages import RecordJourneyEventInput, Step
 from parcours.journey.models import JourneyEventRecord, JourneyRecord
 
 M = cast(Table, JourneyMilestones.__table__)
 S = cast(Table, JourneyStepSpan.__table__)
+P = cast(Table, JourneyProcedureEvent.__table__)
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,7 @@ class _Projection:
     milestones: Any
     span_upsert: Any
     span_close: Any
+    procedure: Any
 
 
 @cache
@@ -130,7 +140,9 @@ def _projection(dialect: str) -> _Projection:
         )
         .values(left_at=at)
     )
-    return _Projection(milestone_upsert, span_upsert, span_close)
+    # A procedure's event is written once (a retried event changes nothing).
+    procedure = insert(P).on_conflict_do_nothing(index_elements=[P.c.journey_id, P.c.seq])
+    return _Projection(milestone_upsert, span_upsert, span_close, procedure)
 
 
 # Where a transaction remembers the stays it wrote (``Session.info`` lives with the session;
@@ -165,6 +177,18 @@ async def project_indicators(session: AsyncSession, data: RecordJourneyEventInpu
     )
     if row is not None:
         await session.execute(statements.milestones, row)
+    procedure = procedure_row(
+        beneficiary_id=j.beneficiary_id,
+        journey_id=j.id,
+        seq=data.seq,
+        kind=e.kind,
+        occurred_at=e.occurred_at,
+        detail=e.detail,
+        territory=j.territory,
+        structure_id=j.structure_id,
+    )
+    if procedure is not None:
+        await session.execute(statements.procedure, procedure)
     # The event belongs to the transition that entered the journey's current step; the
     # transition's other events (same transaction) find the stay already written.
     written: set[tuple[str, datetime]] = session.info.setdefault(_SPANS_WRITTEN, set())
@@ -312,6 +336,8 @@ class IndicatorRepository:
         RSA opening — out of those whose delay is over or who were oriented within it."""
         month = self._month(M.c.reference_on).label("month")
         rsa = M.c.rsa_opened_on.is_not(None)
+        # The 6-week clock runs from the RSA opening, or from the last transfer in.
+        clock = func.coalesce(M.c.transferred_in_on, M.c.rsa_opened_on)
         columns: list[Any] = [
             month,
             M.c.structure_id,
@@ -323,10 +349,11 @@ class IndicatorRepository:
             func.count(M.c.employment_on).label("employed"),
             func.count(M.c.follow_up_on).label("followed"),
             _count_if(M.c.follow_up_outcome == milestones.KEPT).label("kept"),
+            _count_if(M.c.oriented_by == milestones.FRANCE_TRAVAIL).label("france_travail"),
         ]
         for days in orientation_days:
-            within = and_(rsa, M.c.oriented_on <= self._plus_days(M.c.rsa_opened_on, days))
-            due = and_(rsa, M.c.rsa_opened_on <= scope.today - timedelta(days=days))
+            within = and_(rsa, M.c.oriented_on <= self._plus_days(clock, days))
+            due = and_(rsa, clock <= scope.today - timedelta(days=days))
             columns.append(_count_if(within).label(f"within_{days}"))
             columns.append(_count_if(or_(within, due)).label(f"due_{days}"))
         query = self._milestones_in(select(*columns), M.c.reference_on, scope)
@@ -365,11 +392,87 @@ class IndicatorRepository:
         return await self._rows(query.group_by(month, M.c.structure_id))
 
     async def exits(self, scope: IndicatorScope) -> list[dict[str, Any]]:
-        """Closed journeys by month of closing, structure and exit reason."""
+        """Closed journeys by month of closing, structure, exit reason and coded exit."""
         month = self._month(M.c.closed_on).label("month")
-        query = select(month, M.c.structure_id, M.c.exit_reason, func.count().label("closed"))
+        query = select(
+            month, M.c.structure_id, M.c.exit_reason, M.c.exit_code, func.count().label("closed")
+        )
         query = self._milestones_in(query, M.c.closed_on, scope)
-        return await self._rows(query.group_by(month, M.c.structure_id, M.c.exit_reason))
+        return await self._rows(
+            query.group_by(month, M.c.structure_id, M.c.exit_reason, M.c.exit_code)
+        )
+
+    async def exit_lines(self, territory: str, start: date, end: date) -> list[dict[str, Any]]:
+        """One row per journey of the département closed in [``start``, ``end``), with the
+        person's birth date (for an age band, never exported as such)."""
+        query = (
+            select(
+                M.c.journey_id,
+                M.c.reference_on,
+                M.c.closed_on,
+                M.c.orientation,
+                M.c.exit_reason,
+                M.c.exit_code,
+                M.c.structure_id,
+                Beneficiary.birth_date,
+            )
+            .join(Beneficiary, Beneficiary.id == M.c.beneficiary_id)
+            .where(M.c.territory == territory, M.c.closed_on >= start, M.c.closed_on < end)
+            .order_by(M.c.closed_on, M.c.journey_id)
+        )
+        return [dict(r) for r in (await self.session.execute(query)).mappings()]
+
+    async def orientation_data(self, scope: IndicatorScope) -> list[dict[str, Any]]:
+        """The journeys whose right opened or who were oriented in the period (the comités
+        pour l'emploi's figures), with the kind of the structure that follows them."""
+        query = (
+            select(
+                M.c.rsa_opened_on,
+                M.c.transferred_in_on,
+                M.c.subject_to_duties,
+                M.c.oriented_on,
+                M.c.orientation,
+                M.c.oriented_by,
+                Structure.kind.label("structure_kind"),
+            )
+            .outerjoin(Structure, Structure.id == M.c.structure_id)
+            .where(
+                M.c.territory == scope.territory,
+                or_(
+                    and_(M.c.rsa_opened_on >= scope.start, M.c.rsa_opened_on < scope.end),
+                    and_(M.c.oriented_on >= scope.start, M.c.oriented_on < scope.end),
+                ),
+            )
+        )
+        if scope.structure_id:
+            query = query.where(M.c.structure_id == scope.structure_id)
+        return [dict(r) for r in (await self.session.execute(query)).mappings()]
+
+    async def procedures(self, scope: IndicatorScope) -> list[dict[str, Any]]:
+        """The procedures' events of the period (``journey_procedure_events``)."""
+        query = select(
+            P.c.kind, P.c.occurred_on, P.c.case_id, P.c.on_time, P.c.reason, P.c.structure_id
+        ).where(
+            P.c.territory == scope.territory,
+            P.c.occurred_on >= scope.start,
+            P.c.occurred_on < scope.end,
+        )
+        if scope.structure_id:
+            query = query.where(P.c.structure_id == scope.structure_id)
+        return [dict(r) for r in (await self.session.execute(query)).mappings()]
+
+    async def sanction_openings(self, case_ids: Sequence[str]) -> dict[str, date]:
+        """When each of these sanction cases was opened (whatever the period)."""
+        found: dict[str, date] = {}
+        for i in range(0, len(case_ids), 500):
+            rows = await self.session.execute(
+                select(P.c.case_id, func.min(P.c.occurred_on))
+                .where(P.c.kind == "sanction_opened", P.c.case_id.in_(case_ids[i : i + 500]))
+                .group_by(P.c.case_id)
+            )
+            for case_id, opened_on in rows.all():
+                found[case_id] = opened_on
+        return found
 
     async def step_delays(self, scope: IndicatorScope) -> dict[str, StepDelays]:
         """Time spent in each step (days), over the stays that ended in the period.
@@ -457,6 +560,7 @@ async def rebuild_indicators(session: AsyncSession, beneficiary_id: str, journey
         .where(JourneyEventRecord.journey_id == journey_id)
         .order_by(JourneyEventRecord.seq)
     )
+    events_found = [dict(row._mapping) for row in events]
     milestones, spans = journey_rows(
         {
             "beneficiary_id": beneficiary_id,
@@ -467,10 +571,30 @@ async def rebuild_indicators(session: AsyncSession, beneficiary_id: str, journey
             "structure_id": journey.structure_id,
         },
         rsa_opened_on,
-        [dict(row._mapping) for row in events],
+        events_found,
     )
     await session.execute(delete(M).where(M.c.journey_id == journey_id))
     await session.execute(delete(S).where(S.c.journey_id == journey_id))
+    await session.execute(delete(P).where(P.c.journey_id == journey_id))
+    procedures = [
+        row
+        for event in events_found
+        if (
+            row := procedure_row(
+                beneficiary_id=beneficiary_id,
+                journey_id=journey_id,
+                seq=event["seq"],
+                kind=event["kind"],
+                occurred_at=event["occurred_at"],
+                detail=event["detail"] or {},
+                territory=journey.territory,
+                structure_id=journey.structure_id,
+            )
+        )
+        is not None
+    ]
+    if procedures:
+        await session.execute(insert_rows(P), procedures)
     if milestones is not None:
         await session.execute(insert_rows(M), [milestones])
     if spans:

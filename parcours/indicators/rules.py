@@ -27,7 +27,15 @@ KEPT_MONTH = 6
 
 FIRST = ("reference_on", "diagnosis_on", "oriented_on", "contract_signed_on", "employment_on")
 FOLLOW_UP = ("follow_up_on", "follow_up_outcome", "follow_up_seq")
-LATEST = ("closed_on", "exit_reason")
+LATEST = (
+    "closed_on",
+    "exit_reason",
+    "exit_code",
+    "orientation",
+    "oriented_by",
+    "subject_to_duties",
+    "transferred_in_on",
+)
 CURRENT = ("territory", "structure_id", "rsa_opened_on")
 COLUMNS = ("beneficiary_id", *CURRENT, *FIRST, *FOLLOW_UP, *LATEST, "seq")
 
@@ -47,8 +55,25 @@ MILESTONE_KINDS = frozenset(
         "closed",
         "referent_reassigned",
         "handed_off",
+        # The 2023 law (issue 15): duties, transfers in.
+        "duties_changed",
+        "transferred_in",
     }
 )
+
+# The procedures' events the indicators count one by one (``journey_procedure_events``).
+PROCEDURE_KINDS = frozenset(
+    {
+        "france_travail_orientation_requested",
+        "social_review_concluded",
+        "sanction_opened",
+        "sanction_lifted",
+        "sanction_closed",
+    }
+)
+FRANCE_TRAVAIL = "france_travail"
+DEPARTMENT = "department"
+REMOBILISATION = "remobilisation"
 
 
 def local_day(moment: datetime) -> date:
@@ -100,6 +125,15 @@ def milestone_row(
             row["diagnosis_on"] = day
         case "orientation_decided":
             row["oriented_on"] = day
+            row["orientation"] = detail.get("orientation")
+            row["oriented_by"] = (
+                FRANCE_TRAVAIL if detail.get("decided_by") == FRANCE_TRAVAIL else DEPARTMENT
+            )
+        case "duties_changed":
+            subject = detail.get("subject_to_duties")
+            row["subject_to_duties"] = subject if isinstance(subject, bool) else None
+        case "transferred_in":
+            row["transferred_in_on"] = day
         case "contract_signed":
             # The date the contract was signed, as the référent recorded it.
             row["contract_signed_on"] = _iso_day(detail.get("signed_on")) or day
@@ -122,9 +156,40 @@ def milestone_row(
         case "closed":
             row["closed_on"] = day
             row["exit_reason"] = detail.get("exit_reason")
+            row["exit_code"] = detail.get("exit_code")
     if row["follow_up_outcome"] is not None:
         row["follow_up_seq"] = seq
     return row
+
+
+def procedure_row(
+    *,
+    beneficiary_id: str,
+    journey_id: str,
+    seq: int,
+    kind: str,
+    occurred_at: datetime,
+    detail: Mapping[str, Any],
+    territory: str,
+    structure_id: str | None,
+) -> dict[str, Any] | None:
+    """The row of a procedure's event the indicators count, or None for any other event."""
+    if kind not in PROCEDURE_KINDS:
+        return None
+    on_time = detail.get("on_time")
+    case_id, reason = detail.get("case_id"), detail.get("reason")
+    return {
+        "journey_id": journey_id,
+        "seq": seq,
+        "beneficiary_id": beneficiary_id,
+        "kind": kind,
+        "occurred_on": local_day(occurred_at),
+        "territory": territory,
+        "structure_id": structure_id,
+        "case_id": str(case_id) if case_id is not None else None,
+        "on_time": on_time if isinstance(on_time, bool) else None,
+        "reason": str(reason) if reason is not None else None,
+    }
 
 
 def follow_up_applies(current: dict[str, Any], row: dict[str, Any]) -> bool:

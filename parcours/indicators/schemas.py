@@ -54,6 +54,8 @@ class Figures(BaseModel):
     follow_up_kept: Rate
     exits: int
     positive_exits: int
+    # Of ``entered``: oriented by France Travail, the 6 weeks having passed (issue 15).
+    oriented_by_france_travail: int = 0
 
 
 class MonthFigures(BaseModel):
@@ -88,6 +90,35 @@ class ExitCount(BaseModel):
     label: str
     positive: bool
     count: int
+
+
+class ExitCodeCount(BaseModel):
+    """Journeys closed in the period with one of the département's coded exits."""
+
+    code: str
+    label: str
+    positive: bool
+    active: bool
+    count: int
+
+
+class LawFigures(BaseModel):
+    """The 2023 law's figures of the period (issue 15):
+
+    - ``france_travail_requested``: journeys whose 6 weeks passed without an orientation, so
+      that France Travail was asked to orient (in the period);
+    - ``social_reviews_on_time``: social-track reviews concluded in the period, on time;
+    - ``sanctions_*``: suspension-remobilisation cases opened, lifted because the person
+      signed or updated her contract, and closed in the period; ``sanction_median_days``: the
+      median time from opening to closing of the cases closed in the period.
+    """
+
+    france_travail_requested: int
+    social_reviews_on_time: Rate
+    sanctions_opened: int
+    sanctions_lifted_remobilisation: int
+    sanctions_closed: int
+    sanction_median_days: float | None
 
 
 class AppointmentFigures(BaseModel):
@@ -139,7 +170,9 @@ class IndicatorsRead(BaseModel):
     funnel: list[FunnelStage]
     delays: list[StepDelay]
     exits: list[ExitCount]
+    exit_codes: list[ExitCodeCount] = Field(default_factory=list)
     positive_exit_rate: Rate
+    law: LawFigures | None = None
     months: list[MonthFigures]
     structures: list[StructureFigures]
     appointments: AppointmentIndicators

@@ -25,9 +25,13 @@ from parcours.core.errors import Forbidden, InvalidReference
 from parcours.core.french import MONTH_NAMES
 from parcours.core.schemas import PersonRef, person_name
 from parcours.core.settings import Settings
+from parcours.exits.schemas import ExitCodeRead
+from parcours.exits.service import ExitCodeService
 from parcours.indicators.repository import IndicatorRepository, IndicatorScope, percentile
 from parcours.indicators.rules import (
+    FRANCE_TRAVAIL,
     PARIS,
+    REMOBILISATION,
     days_per_step,
     first_attended_after,
     local_day,
@@ -38,12 +42,14 @@ from parcours.indicators.schemas import (
     AppointmentIndicators,
     AppointmentMonth,
     AppointmentStructure,
+    ExitCodeCount,
     ExitCount,
     Figures,
     FunnelStage,
     IndicatorFilter,
     IndicatorsRead,
     JourneyStory,
+    LawFigures,
     MonthFigures,
     Rate,
     StepDelay,
@@ -51,9 +57,9 @@ from parcours.indicators.schemas import (
     StepTotal,
     StructureFigures,
 )
-from parcours.journey.messages import ExitReason, Step
+from parcours.journey.messages import ExitReason, OrientationKind, Step
 from parcours.journey.rules import POSITIVE_EXITS
-from parcours.journey.schemas import EXIT_LABELS, STEP_LABELS
+from parcours.journey.schemas import EXIT_LABELS, ORIENTATION_LABELS, STEP_LABELS
 
 MAX_MONTHS = 36
 NO_STRUCTURE = "Sans structure"
@@ -174,6 +180,77 @@ class Thresholds:
     kept_by: date
 
 
+def exit_is_positive(reason: str, code: str | None, coded: dict[str, ExitCodeRead]) -> bool:
+    """A coded exit is positive as its département's list says; a closing without a code
+    (before coded exits, or by the platform) by its exit reason, as before."""
+    if code and code in coded:
+        return coded[code].positive
+    return reason in POSITIVE_EXITS
+
+
+def age_band(birth_date: date | None, on: date) -> str:
+    """The FSE+ age bands (under 25, under 30, over 54), at the exit."""
+    if birth_date is None:
+        return ""
+    age = on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
+    if age < 25:
+        return "moins de 25 ans"
+    if age < 30:
+        return "25 à 29 ans"
+    if age < 55:
+        return "30 à 54 ans"
+    return "55 ans et plus"
+
+
+@dataclass(frozen=True)
+class ExitLine:
+    journey_id: str
+    entered_on: date
+    closed_on: date
+    days: int
+    orientation: str | None
+    exit_code: str | None
+    exit_label: str
+    positive: bool
+    age_band: str
+
+
+@dataclass(frozen=True)
+class ExitExport:
+    territory: str
+    year: int
+    lines: list[ExitLine]
+
+
+# The organisms a person is oriented to, as the comités read them (structure kinds).
+ORGANISMS = {
+    "france_travail": "France Travail",
+    "departement": "Département",
+    "cap_emploi": "Cap emploi",
+    "mission_locale": "Mission locale",
+    "autre": "Autre organisme",
+}
+
+
+@dataclass
+class OrientationMonth:
+    month: str
+    new_rights: int = 0
+    oriented: int = 0
+    by_track: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    by_organism: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    within_deadline: int = 0
+    by_france_travail: int = 0
+
+
+@dataclass(frozen=True)
+class OrientationReport:
+    territory: str
+    first: str
+    last: str
+    months: list[OrientationMonth]
+
+
 class IndicatorService:
     def __init__(self, session: AsyncSession, settings: Settings, principal: Principal) -> None:
         self.session = session
@@ -271,6 +348,7 @@ class IndicatorService:
             "employed",
             "followed",
             "kept",
+            "france_travail",
             *(f"{kind}_{d}" for d in t.orientation_days for kind in ("within", "due")),
         ]
         groups: list[tuple[list[dict[str, Any]], list[str], str]] = [
@@ -283,10 +361,14 @@ class IndicatorService:
                 for tally in (total, by_month[row["month"]], by_structure[row["structure_id"]]):
                     tally.add(row, names, prefix)
         exit_counts: dict[str, int] = defaultdict(int)
+        code_counts: dict[str, int] = defaultdict(int)
+        coded = await ExitCodeService(self.session).by_code(scope.territory)
         for row in exits:
             reason = row["exit_reason"] or ExitReason.OTHER.value
             exit_counts[reason] += row["closed"]
-            positive = int(reason in POSITIVE_EXITS) * row["closed"]
+            if row["exit_code"]:
+                code_counts[row["exit_code"]] += row["closed"]
+            positive = int(exit_is_positive(reason, row["exit_code"], coded)) * row["closed"]
             for tally in (total, by_month[row["month"]], by_structure[row["structure_id"]]):
                 tally.counts["exits"] += row["closed"]
                 tally.counts["positive_exits"] += positive
@@ -316,6 +398,7 @@ class IndicatorService:
                 ),
                 exits=tally["exits"],
                 positive_exits=tally["positive_exits"],
+                oriented_by_france_travail=tally["cohort_france_travail"],
             )
 
         structure_names = {
@@ -380,12 +463,107 @@ class IndicatorService:
                 )
                 for reason in ExitReason
             ],
+            exit_codes=[
+                ExitCodeCount(
+                    code=c.code,
+                    label=c.label,
+                    positive=c.positive,
+                    active=c.active,
+                    count=code_counts.get(c.code, 0),
+                )
+                for c in coded.values()
+                if c.active or code_counts.get(c.code)
+            ],
             positive_exit_rate=_rate("Sorties positives", total["positive_exits"], total["exits"]),
+            law=await self._law(scope),
             months=[
                 MonthFigures(month=key, label=month_label(key), figures=figures(by_month[key]))
                 for key in _months(first, last)
             ],
             structures=structures,
+        )
+
+    async def _law(self, scope: IndicatorScope) -> LawFigures:
+        """The procedures' figures of the period, from their events."""
+        rows = await self.repo.procedures(scope)
+        kinds: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in rows:
+            kinds[row["kind"]].append(row)
+        reviews = kinds["social_review_concluded"]
+        closed = {r["case_id"]: r["occurred_on"] for r in kinds["sanction_closed"] if r["case_id"]}
+        opened = await self.repo.sanction_openings(sorted(closed))
+        durations = [float((closed[case] - opened[case]).days) for case in closed if case in opened]
+        return LawFigures(
+            france_travail_requested=len(kinds["france_travail_orientation_requested"]),
+            social_reviews_on_time=_rate(
+                "Revues du parcours social conclues à temps",
+                sum(1 for r in reviews if r["on_time"] is True),
+                len(reviews),
+            ),
+            sanctions_opened=len(kinds["sanction_opened"]),
+            sanctions_lifted_remobilisation=sum(
+                1 for r in kinds["sanction_lifted"] if r["reason"] == REMOBILISATION
+            ),
+            sanctions_closed=len(closed),
+            sanction_median_days=_round(percentile(durations, 0.5)),
+        )
+
+    # --- Exports for the annual and monthly reports (issue 15) ---
+
+    async def exit_lines(self, territory: str | None, year: int) -> ExitExport:
+        """The FSE+ and PDI annual reports' exits: one line per journey closed in ``year``."""
+        if not 2000 <= year <= 2100:
+            raise InvalidReference("L'année s'écrit sur quatre chiffres, par exemple 2025.")
+        territory = self.territory_for(territory)
+        coded = await ExitCodeService(self.session).by_code(territory)
+        rows = await self.repo.exit_lines(territory, date(year, 1, 1), date(year + 1, 1, 1))
+        lines = []
+        for row in rows:
+            reason = row["exit_reason"] or ExitReason.OTHER.value
+            code = coded.get(row["exit_code"]) if row["exit_code"] else None
+            lines.append(
+                ExitLine(
+                    journey_id=row["journey_id"],
+                    entered_on=row["reference_on"],
+                    closed_on=row["closed_on"],
+                    days=(row["closed_on"] - row["reference_on"]).days,
+                    orientation=row["orientation"],
+                    exit_code=row["exit_code"],
+                    exit_label=code.label
+                    if code
+                    else (row["exit_code"] or EXIT_LABELS[ExitReason(reason)]),
+                    positive=exit_is_positive(reason, row["exit_code"], coded),
+                    age_band=age_band(row["birth_date"], row["closed_on"]),
+                )
+            )
+        return ExitExport(territory=territory, year=year, lines=lines)
+
+    async def orientation_months(
+        self, f: IndicatorFilter, today: date | None = None
+    ) -> OrientationReport:
+        """The comités pour l'emploi's orientation figures, month by month."""
+        scope, _, first, last = await self.scope(f, today)
+        legal_days = self.settings.orientation_weeks_after_rsa * 7
+        months = {key: OrientationMonth(month=key) for key in _months(first, last)}
+        for row in await self.repo.orientation_data(scope):
+            opened = row["rsa_opened_on"]
+            if opened and month_key(opened) in months and row["subject_to_duties"] is not False:
+                months[month_key(opened)].new_rights += 1
+            oriented = row["oriented_on"]
+            if not oriented or month_key(oriented) not in months:
+                continue
+            m = months[month_key(oriented)]
+            m.oriented += 1
+            m.by_track[row["orientation"] or ""] += 1
+            kind = row["structure_kind"]
+            m.by_organism[kind if kind in ORGANISMS else "autre"] += 1
+            clock = row["transferred_in_on"] or opened
+            if clock is not None and oriented <= clock + timedelta(days=legal_days):
+                m.within_deadline += 1
+            if row["oriented_by"] == FRANCE_TRAVAIL:
+                m.by_france_travail += 1
+        return OrientationReport(
+            territory=scope.territory, first=first, last=last, months=list(months.values())
         )
 
     async def _appointments(
@@ -520,6 +698,8 @@ TABLES = {
     "sorties": "Sorties par motif",
     "rendez-vous": "Rendez-vous par mois",
     "rendez-vous-structures": "Rendez-vous par structure",
+    "sorties-codees": "Sorties par motif du département",
+    "loi-plein-emploi": "Procédures de la loi pour le plein emploi",
 }
 
 Cell = str | int | float | None
@@ -635,6 +815,77 @@ def table(read: IndicatorsRead, name: str) -> Table:
                     for e in read.exits
                 ],
             )
+        case "sorties-codees":
+            closed = sum(e.count for e in read.exit_codes)
+            return Table(
+                TABLES[name],
+                ["Code", "Motif de sortie", "Sortie positive", "Parcours clôturés", "Part (%)"],
+                [
+                    [
+                        e.code,
+                        e.label if e.active else f"{e.label} (plus proposé)",
+                        "oui" if e.positive else "non",
+                        e.count,
+                        _percent(e.count, closed),
+                    ]
+                    for e in read.exit_codes
+                ],
+            )
+        case "loi-plein-emploi":
+            law, total = read.law, read.total
+            legal = total.oriented_within[-1] if total.oriented_within else None
+            rows: list[list[Cell]] = []
+            if legal is not None:
+                rows.append([legal.label, legal.numerator, legal.denominator, legal.percent])
+            rows += [
+                [
+                    "Orientées par France Travail après le délai",
+                    total.oriented_by_france_travail,
+                    None,
+                    None,
+                ],
+                [
+                    total.contract_within.label,
+                    total.contract_within.numerator,
+                    total.contract_within.denominator,
+                    total.contract_within.percent,
+                ],
+            ]
+            if law is not None:
+                reviews = law.social_reviews_on_time
+                rows += [
+                    [
+                        "Orientations demandées à France Travail (délai dépassé)",
+                        law.france_travail_requested,
+                        None,
+                        None,
+                    ],
+                    [reviews.label, reviews.numerator, reviews.denominator, reviews.percent],
+                    [
+                        "Procédures de suspension-remobilisation ouvertes",
+                        law.sanctions_opened,
+                        None,
+                        None,
+                    ],
+                    [
+                        "Suspensions levées par la remobilisation",
+                        law.sanctions_lifted_remobilisation,
+                        None,
+                        None,
+                    ],
+                    ["Procédures closes", law.sanctions_closed, None, None],
+                    [
+                        "Durée médiane d'une procédure close (jours)",
+                        law.sanction_median_days,
+                        None,
+                        None,
+                    ],
+                ]
+            return Table(
+                TABLES[name],
+                ["Indicateur", "Nombre", "Sur", "Part (%)"],
+                rows,
+            )
     raise InvalidReference(
         "Tableau inconnu : choisissez parmi " + ", ".join(f"« {k} »" for k in TABLES) + "."
     )
@@ -661,3 +912,101 @@ def to_csv(read: IndicatorsRead, name: str) -> str:
 
 def csv_filename(read: IndicatorsRead, name: str) -> str:
     return f"indicateurs-{read.territory}-{name}-{read.from_month}-{read.to_month}.csv"
+
+
+def _csv_text(headers: list[str], rows: Iterable[list[Cell]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(headers)
+    writer.writerows([french_number(cell) for cell in row] for row in rows)
+    return "\ufeff" + out.getvalue()
+
+
+# --- The FSE+ and PDI annual reports' exits (docs/sorties-fse-pdi.md) ---
+
+EXIT_HEADERS = [
+    "Parcours",
+    "Date d'entrée",
+    "Date de sortie",
+    "Durée (jours)",
+    "Parcours d'orientation",
+    "Code de sortie",
+    "Motif de sortie",
+    "Sortie positive",
+    "Tranche d'âge à la sortie",
+]
+
+
+def _track_label(value: str | None) -> str:
+    if value is None:
+        return ""
+    try:
+        return ORIENTATION_LABELS[OrientationKind(value)]
+    except ValueError:
+        return value or ""
+
+
+def exits_csv(export: ExitExport) -> str:
+    return _csv_text(
+        EXIT_HEADERS,
+        (
+            [
+                line.journey_id,
+                line.entered_on.isoformat(),
+                line.closed_on.isoformat(),
+                line.days,
+                _track_label(line.orientation),
+                line.exit_code or "",
+                line.exit_label,
+                "oui" if line.positive else "non",
+                line.age_band,
+            ]
+            for line in export.lines
+        ),
+    )
+
+
+def exits_filename(export: ExitExport) -> str:
+    return f"sorties-{export.territory}-{export.year}.csv"
+
+
+# --- The comités pour l'emploi's orientation data (docs/comites-pour-l-emploi.md) ---
+
+TRACKS = {
+    OrientationKind.PROFESSIONAL.value: "professionnel",
+    OrientationKind.SOCIO_PROFESSIONAL.value: "socioprofessionnel",
+    OrientationKind.SOCIAL.value: "social",
+}
+ORIENTATION_HEADERS = [
+    "Mois",
+    "Département",
+    "Nouveaux droits RSA soumis aux droits et devoirs",
+    "Personnes orientées",
+    *(f"dont parcours {label}" for label in TRACKS.values()),
+    *(f"dont vers {label}" for label in ORGANISMS.values()),
+    "dont orientées dans le délai de 6 semaines",
+    "dont orientées par France Travail après le délai",
+]
+
+
+def orientation_csv(report: OrientationReport) -> str:
+    return _csv_text(
+        ORIENTATION_HEADERS,
+        (
+            [
+                m.month,
+                report.territory,
+                m.new_rights,
+                m.oriented,
+                *(m.by_track.get(track, 0) for track in TRACKS),
+                *(m.by_organism.get(kind, 0) for kind in ORGANISMS),
+                m.within_deadline,
+                m.by_france_travail,
+            ]
+            for m in report.months
+        ),
+    )
+
+
+def orientation_filename(report: OrientationReport) -> str:
+    return f"comites-emploi-{report.territory}-{report.first}-{report.last}.csv"

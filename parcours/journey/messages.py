@@ -103,6 +103,12 @@ class Sla(Message):
     # Travail orients. None in journeys started before the legal clock existed: they keep
     # the deadlines they had.
     france_travail_orients_after_weeks: int | None = None
+    # The social track's review (art. D.262-65-2-1 CASF): after 6 months, 12 with a recorded
+    # reason; shown to the référent this many days ahead. 0 months: no review (the journey's
+    # workflow sets it so for histories recorded before the review existed).
+    social_review_months: int = 6
+    social_review_extended_months: int = 12
+    social_review_notice_days: int = 15
 
 
 class AppointmentMark(BaseModel):
@@ -144,6 +150,8 @@ class JourneyState(BaseModel):
     check_ins_done: list[int] = Field(default_factory=list)
     check_in_due: int | None = None
     exit_reason: ExitReason | None = None
+    # The département's coded exit it was closed with (None: no code, or before coded exits).
+    exit_code: str | None = None
     # When an orientation decision was last asked for during this stay in the step (reset
     # when the step changes); None in journeys before it existed.
     decision_requested_at: datetime | None = None
@@ -157,6 +165,14 @@ class JourneyState(BaseModel):
     orientation_clock_from: date | None = None
     # The legal due date France Travail orients after, once it was asked to (None: not asked).
     france_travail_requested_due_on: date | None = None
+    # The social track's next review (None: not oriented to the social track, or oriented
+    # before reviews existed); extended to 12 months for a recorded reason; ``noticed`` once
+    # the référent has been told it is coming.
+    social_review_due_on: date | None = None
+    social_review_extended: bool = False
+    social_review_noticed: bool = False
+    # The reorientation request waiting for the orientation team's decision, if any.
+    reorientation_request_id: str | None = None
     seq: int = 0
 
     @property
@@ -268,6 +284,8 @@ class DecideOrientationInput(Action):
     # Who decided: the département (the orientation team), or France Travail once the legal
     # delay passed (its signed callback; never a person of the platform).
     decided_by: Literal["department", "france_travail"] = "department"
+    # The social track's review pushed to 12 months, for this reason (a settings' code).
+    social_review_reason: str | None = Field(default=None, max_length=30)
 
 
 class SignContractInput(Action):
@@ -313,7 +331,62 @@ class HandOffInput(Action):
 
 
 class CloseInput(Action):
-    exit_reason: ExitReason
+    exit_reason: ExitReason = ExitReason.OTHER
+    # The département's coded exit (``parcours.exits``); the service sets ``exit_reason`` from
+    # it. Optional: histories from before coded exits replay unchanged.
+    exit_code: str | None = Field(default=None, max_length=40)
+
+
+# --- Reorientation and the social track's review (the free texts stay in SQL:
+# ``parcours.reorientation``). ---
+
+# Who may ask for a reorientation.
+ReorientationRequester = Literal["referent", "person"]
+
+# Why a reorientation is asked for, or refused (codes; the French labels are in
+# ``parcours.reorientation.schemas``).
+ReorientationReason = Literal[
+    "project_changed",
+    "social_difficulties",
+    "ready_for_employment",
+    "health",
+    "structure_unsuited",
+    "social_review",
+    "other",
+]
+ReorientationRefusal = Literal["current_suits", "too_early", "incomplete", "other"]
+
+
+class RequestReorientationInput(Action):
+    """Ask the orientation team to reorient the journey (accompaniment step)."""
+
+    request_id: str = Field(min_length=1, max_length=36)
+    requested_by_role: ReorientationRequester
+    reason_code: ReorientationReason
+
+
+class DecideReorientationInput(Action):
+    """The orientation team's decision on a pending request: accepted with the new track,
+    structure and référent, or refused with a coded reason."""
+
+    request_id: str = Field(min_length=1, max_length=36)
+    accepted: bool
+    kind: OrientationKind | None = None
+    structure_id: str | None = Field(default=None, max_length=36)
+    referent_id: str | None = Field(default=None, max_length=36)
+    after_team_meeting: bool = False
+    refusal_code: ReorientationRefusal | None = None
+    # A social track's review pushed to 12 months, for this reason (a settings' code).
+    social_review_reason: str | None = Field(default=None, max_length=30)
+
+
+class ConcludeSocialReviewInput(Action):
+    """The social track's review, concluded: kept (the next review runs, extended for a
+    recorded reason), or a reorientation asked for (``request_id``: its request)."""
+
+    decision: Literal["keep", "reorient"]
+    social_review_reason: str | None = Field(default=None, max_length=30)
+    request_id: str | None = Field(default=None, max_length=36)
 
 
 # --- Requests a journey sends on through a child workflow (not steps: the step stays). ---

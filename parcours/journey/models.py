@@ -43,6 +43,7 @@ class JourneyRecord(Base):
     follow_up_consent: Mapped[bool | None] = mapped_column(Boolean)
     check_in_due: Mapped[int | None] = mapped_column(Integer)
     exit_reason: Mapped[str | None] = mapped_column(String(30))
+    exit_code: Mapped[str | None] = mapped_column(String(40))
     seq: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -58,6 +58,7 @@ _PROJECTED = (
     "follow_up_consent",
     "check_in_due",
     "exit_reason",
+    "exit_code",
     "seq",
     "updated_at",
 )
@@ -117,6 +118,7 @@ def row_values(state: JourneyState) -> dict[str, Any]:
         "follow_up_consent": state.follow_up_consent,
         "check_in_due": state.check_in_due,
         "exit_reason": state.exit_reason.value if state.exit_reason else None,
+        "exit_code": state.exit_code,
         "seq": state.seq,
     }
 

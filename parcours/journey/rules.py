@@ -20,13 +20,16 @@ from parcours.journey.messages import (
     BeginDiagnosisInput,
     CloseInput,
     CompleteDiagnosisInput,
+    ConcludeSocialReviewInput,
     DecideOrientationInput,
+    DecideReorientationInput,
     ExitReason,
     HandOffInput,
     JourneyEvent,
     JourneyInput,
     JourneyOutcomeInput,
     JourneyState,
+    OrientationKind,
     OrientToServiceInput,
     PauseInput,
     PlanAppointmentInput,
@@ -34,6 +37,7 @@ from parcours.journey.messages import (
     RecordCheckInInput,
     RecordEmploymentInput,
     ReportJobLossInput,
+    RequestReorientationInput,
     RequestTrainingInput,
     ResumeInput,
     RsaRightsChangedInput,
@@ -43,7 +47,7 @@ from parcours.journey.messages import (
     Sla,
     Step,
 )
-from parcours.journey.schemas import ACTION_LABELS, STEP_LABELS
+from parcours.journey.schemas import ACTION_LABELS, ORIENTATION_LABELS, STEP_LABELS
 
 
 class TransitionRefused(Exception):
@@ -74,6 +78,11 @@ REQUESTS: dict[str, tuple[type[Action], str]] = {
     "request_training": (RequestTrainingInput, "Demander le financement d'une formation"),
     "orient_to_service": (OrientToServiceInput, "Orienter vers un service"),
     "plan_appointment": (PlanAppointmentInput, "Inviter ou convoquer à un rendez-vous"),
+    # Reorientation and the social track's review: their own forms (``parcours.reorientation``),
+    # with the free texts kept in SQL.
+    "request_reorientation": (RequestReorientationInput, "Demander une réorientation"),
+    "decide_reorientation": (DecideReorientationInput, "Décider de la réorientation"),
+    "conclude_social_review": (ConcludeSocialReviewInput, "Conclure la revue du parcours social"),
 }
 REQUEST_NAMES: dict[type[Action], str] = {cls: name for name, (cls, _) in REQUESTS.items()}
 
@@ -119,6 +128,34 @@ def _check_in_gate(state: JourneyState) -> str | None:
     return None
 
 
+def _reorientation_gate(state: JourneyState) -> str | None:
+    if state.step is not Step.ACCOMPANIMENT or state.orientation is None:
+        return (
+            "Une réorientation se demande pour un parcours orienté, à l'étape "
+            f"« Accompagnement » (étape actuelle : « {STEP_LABELS[state.step]} »)."
+        )
+    if state.reorientation_request_id is not None:
+        return "Une demande de réorientation attend déjà la décision de l'équipe d'orientation."
+    return None
+
+
+def _pending_reorientation_gate(state: JourneyState) -> str | None:
+    if state.reorientation_request_id is None:
+        return "Aucune demande de réorientation n'attend de décision sur ce parcours."
+    return None
+
+
+def _social_review_gate(state: JourneyState) -> str | None:
+    if state.social_review_due_on is None or state.step is not Step.ACCOMPANIMENT:
+        return "Aucune revue du parcours social n'est prévue sur ce parcours."
+    if not state.social_review_noticed:
+        return (
+            "La revue du parcours social n'est pas encore ouverte : elle est prévue pour le "
+            f"{state.social_review_due_on.strftime('%d/%m/%Y')}."
+        )
+    return None
+
+
 _GATES: dict[str, Callable[[JourneyState], str | None]] = {
     "begin_diagnosis": _needs_step(Step.INTAKE),
     "complete_diagnosis": _needs_step(Step.DIAGNOSIS),
@@ -139,6 +176,9 @@ _GATES: dict[str, Callable[[JourneyState], str | None]] = {
     ),
     # At any open step (a closed journey is refused before the gates).
     "plan_appointment": lambda s: None,
+    "request_reorientation": _reorientation_gate,
+    "decide_reorientation": _pending_reorientation_gate,
+    "conclude_social_review": _social_review_gate,
 }
 
 
@@ -181,6 +221,33 @@ def _payload_refusal(state: JourneyState, action: Action) -> str | None:
             return "Cette personne suit déjà ce parcours."
         case HandOffInput(territory=territory) if territory == state.territory:
             return "Le parcours est déjà rattaché à ce département."
+        case DecideReorientationInput():
+            return _reorientation_decision_refusal(state, action)
+        case ConcludeSocialReviewInput(decision="reorient", request_id=None):
+            return "Une réorientation demandée à la revue doit porter le numéro de sa demande."
+        case ConcludeSocialReviewInput(decision="reorient") if state.reorientation_request_id:
+            return "Une demande de réorientation attend déjà la décision de l'équipe d'orientation."
+    return None
+
+
+def _reorientation_decision_refusal(
+    state: JourneyState, action: DecideReorientationInput
+) -> str | None:
+    if action.request_id != state.reorientation_request_id:
+        return "Cette demande de réorientation n'est pas celle qui attend une décision."
+    if not action.accepted:
+        if action.refusal_code is None:
+            return "Un refus de réorientation se motive : indiquez le motif du refus."
+        return None
+    if action.kind is None or not action.structure_id:
+        return "Une réorientation acceptée indique la nouvelle orientation et la structure."
+    if action.kind is state.orientation and action.structure_id == state.structure_id:
+        label = ORIENTATION_LABELS[action.kind].lower()
+        return (
+            f"Réorientation refusée : le parcours est déjà orienté « {label} » vers cette "
+            "structure. Une réorientation change l'orientation ou la structure "
+            "(pour changer seulement de référent, réattribuez le parcours)."
+        )
     return None
 
 
@@ -340,14 +407,40 @@ def next_wake(state: JourneyState, sla: Sla) -> datetime | None:
     upcoming = next_check_in(state, sla)
     if state.step is Step.FOLLOW_UP and state.check_in_due is None and upcoming:
         moments.append(upcoming[1])
+    notice = social_review_notice_at(state, sla)
+    if notice is not None and not state.social_review_noticed:
+        moments.append(notice)
     return min(moments, default=None)
+
+
+# --- The social track's review (art. D.262-65-2-1 CASF) ---
+
+
+def social_review_notice_at(state: JourneyState, sla: Sla) -> datetime | None:
+    """When the référent is told the social track's review is coming (None: no review)."""
+    if state.social_review_due_on is None or state.step is not Step.ACCOMPANIMENT:
+        return None
+    return at_midnight(state.social_review_due_on) - timedelta(days=sla.social_review_notice_days)
+
+
+def _schedule_social_review(change: _Change, reason: str | None) -> None:
+    """The next review of a journey on the social track: 6 months from now, 12 with a
+    recorded reason; none on another track (nor in histories before reviews: months 0)."""
+    new, sla = change.state, change.sla
+    new.social_review_noticed = False
+    if new.orientation is not OrientationKind.SOCIAL or sla.social_review_months <= 0:
+        new.social_review_due_on, new.social_review_extended = None, False
+        return
+    months = sla.social_review_extended_months if reason else sla.social_review_months
+    new.social_review_due_on = add_months(change.now, months).date()
+    new.social_review_extended = bool(reason)
 
 
 # --- Transitions ---
 
 # Events the clock raises: nobody did them, even when a person's action is what found the
 # deadline passed (an enrolment long after the RSA opened, an action on a late journey).
-TIMER_EVENTS = frozenset({"deadline_passed", "check_in_due"})
+TIMER_EVENTS = frozenset({"deadline_passed", "check_in_due", "social_review_due"})
 
 
 def event_actor(kind: str, actor_id: str | None) -> str | None:
@@ -382,11 +475,14 @@ class _Change:
         self.state.decision_requested_at = None
         self.state.deadline = deadline or _step_deadline(self.state, self.now, self.sla)
 
-    def close(self, reason: ExitReason) -> None:
-        self.state.exit_reason = reason
+    def close(self, reason: ExitReason, code: str | None = None) -> None:
+        self.state.exit_reason, self.state.exit_code = reason, code
         self.state.paused_at = self.state.paused_until = None
         self.enter(Step.CLOSED)
-        self.event("closed", exit_reason=reason.value)
+        if code is None:
+            self.event("closed", exit_reason=reason.value)
+        else:
+            self.event("closed", exit_reason=reason.value, exit_code=code)
 
     def done(self) -> tuple[JourneyState, list[JourneyEvent]]:
         state = self.state
@@ -439,13 +535,21 @@ def apply(
             new.referent_id = referent_id
             new.contract_signed_on = new.contract_ends_on = None
             change.enter(Step.ACCOMPANIMENT)
-            by = {"decided_by": action.decided_by} if action.decided_by == "france_travail" else {}
+            _schedule_social_review(change, action.social_review_reason)
+            review = new.social_review_due_on
+            extra: dict[str, ScalarDetail] = (
+                {"social_review_due_on": review.isoformat(), "extended": new.social_review_extended}
+                if review
+                else {}
+            )
+            if action.decided_by == "france_travail":
+                extra["decided_by"] = action.decided_by
             change.event(
                 "orientation_decided",
                 orientation=kind.value,
                 structure_id=structure_id,
                 referent_id=referent_id,
-                **by,
+                **extra,
             )
         case SignContractInput(signed_on=signed_on, ends_on=ends_on, weekly_hours=hours):
             new.contract_signed_on, new.contract_ends_on = signed_on, ends_on
@@ -513,11 +617,13 @@ def apply(
             if new.step in (Step.DIAGNOSIS, Step.ORIENTATION, Step.ACCOMPANIMENT):
                 # The receiving département decides the orientation again, with its own delay.
                 new.orientation = None
+                new.reorientation_request_id = None
+                _schedule_social_review(change, None)
                 change.enter(
                     Step.ORIENTATION, now + timedelta(weeks=sla.orientation_weeks_after_rsa)
                 )
-        case CloseInput(exit_reason=reason):
-            change.close(reason)
+        case CloseInput(exit_reason=reason, exit_code=code):
+            change.close(reason, code)
         case RequestTrainingInput(request_id=request_id, training_id=training_id, funder=funder):
             change.event(
                 "training_requested",
@@ -552,7 +658,81 @@ def apply(
                 mode=mode,
                 appointment_kind=kind,
             )
+        case RequestReorientationInput():
+            _request_reorientation(change, action)
+        case DecideReorientationInput():
+            _decide_reorientation(change, action)
+        case ConcludeSocialReviewInput(decision=decision):
+            due = new.social_review_due_on
+            assert due is not None
+            # The next review runs (a reorientation accepted replaces it).
+            _schedule_social_review(change, action.social_review_reason)
+            upcoming = new.social_review_due_on
+            change.event(
+                "social_review_concluded",
+                decision=decision,
+                due_on=due.isoformat(),
+                on_time=now.date() <= due,
+                next_due_on=upcoming.isoformat() if upcoming else None,
+                extended=new.social_review_extended,
+            )
+            if decision == "reorient":
+                assert action.request_id is not None
+                _request_reorientation(
+                    change,
+                    RequestReorientationInput(
+                        request_id=action.request_id,
+                        requested_by_role="referent",
+                        reason_code="social_review",
+                        actor_id=action.actor_id,
+                    ),
+                )
     return change.done()
+
+
+def _request_reorientation(change: _Change, action: RequestReorientationInput) -> None:
+    change.state.reorientation_request_id = action.request_id
+    change.event(
+        "reorientation_requested",
+        request_id=action.request_id,
+        requested_by_role=action.requested_by_role,
+        reason_code=action.reason_code,
+    )
+
+
+def _decide_reorientation(change: _Change, action: DecideReorientationInput) -> None:
+    """Accepted: the journey starts its accompaniment again with the new orientation, and a
+    new contract deadline; refused: it goes on as it was."""
+    new = change.state
+    new.reorientation_request_id = None
+    if not action.accepted:
+        change.event(
+            "reorientation_refused",
+            request_id=action.request_id,
+            reason_code=action.refusal_code,
+            after_team_meeting=action.after_team_meeting,
+        )
+        return
+    assert action.kind is not None and action.structure_id is not None
+    previous_referent, previous_orientation = new.referent_id, new.orientation
+    new.orientation, new.structure_id = action.kind, action.structure_id
+    new.referent_id = action.referent_id
+    new.contract_signed_on = new.contract_ends_on = None
+    change.enter(Step.ACCOMPANIMENT)
+    _schedule_social_review(change, action.social_review_reason)
+    change.event(
+        "reorientation_accepted",
+        request_id=action.request_id,
+        orientation=action.kind.value,
+        structure_id=action.structure_id,
+        referent_id=action.referent_id,
+        after_team_meeting=action.after_team_meeting,
+        previous_orientation=previous_orientation.value if previous_orientation else None,
+        previous_referent_id=previous_referent,
+        social_review_due_on=(
+            new.social_review_due_on.isoformat() if new.social_review_due_on else None
+        ),
+    )
 
 
 def _resume(change: _Change) -> None:
@@ -781,6 +961,15 @@ def on_time(
         new.check_in_due = upcoming[0]
         new.deadline = upcoming[1] + timedelta(days=sla.check_in_grace_days)
         change.event("check_in_due", month=upcoming[0])
+    notice = social_review_notice_at(new, sla)
+    if notice is not None and not new.social_review_noticed and now >= notice:
+        assert new.social_review_due_on is not None
+        new.social_review_noticed = True
+        change.event(
+            "social_review_due",
+            due_on=new.social_review_due_on.isoformat(),
+            extended=new.social_review_extended,
+        )
     return change.done()
 
 

@@ -208,11 +208,19 @@ EVENT_LABELS = {
     ),
     "france_travail_orientation_sent": "Demande d'orientation reçue par France Travail",
     "france_travail_orientation_not_sent": "Demande d'orientation non transmise à France Travail",
+    "reorientation_requested": "Réorientation demandée",
+    "reorientation_accepted": "Réorientation acceptée",
+    "reorientation_refused": "Réorientation refusée",
+    "social_review_due": "Revue du parcours social à faire",
+    "social_review_concluded": "Revue du parcours social conclue",
 }
 
 # Events whose label names who did them, when known.
 EVENT_LABELS_BY = {
     "decision_requested": "Décision d'orientation demandée par {actor}",
+    "reorientation_requested": "Réorientation demandée par {actor}",
+    "reorientation_accepted": "Réorientation acceptée par {actor}",
+    "reorientation_refused": "Réorientation refusée par {actor}",
 }
 
 
@@ -260,6 +268,8 @@ class JourneyRead(BaseModel):
     check_in_due: int | None
     exit_reason: ExitReason | None
     exit_reason_label: str | None
+    # The département's coded exit (its label: ``parcours.exits``).
+    exit_code: str | None = None
     available_actions: list[ActionRead]
     seq: int
 
@@ -285,6 +295,7 @@ class JourneyRead(BaseModel):
             check_in_due=state.check_in_due,
             exit_reason=state.exit_reason,
             exit_reason_label=EXIT_LABELS[state.exit_reason] if state.exit_reason else None,
+            exit_code=state.exit_code,
             available_actions=[ActionRead(name=n, label=ACTION_LABELS[n]) for n in available],
             seq=state.seq,
         )

@@ -36,6 +36,7 @@ from parcours.core.errors import Conflict, Forbidden, InvalidReference, NotFound
 from parcours.core.schemas import PersonRef, person_name
 from parcours.core.settings import Settings
 from parcours.core.temporal import run_update, send_signal, send_update, start_workflow
+from parcours.exits.service import ExitCodeService
 from parcours.indicators.repository import IndicatorRepository
 from parcours.indicators.rules import days_per_step
 from parcours.journey import rules
@@ -48,7 +49,9 @@ from parcours.journey.messages import (
     STEP_KEY,
     TERRITORY_KEY,
     Action,
+    CloseInput,
     DecideOrientationInput,
+    DecideReorientationInput,
     ExitReason,
     HandOffInput,
     JourneyEvent,
@@ -163,6 +166,9 @@ def sla_from(settings: Settings) -> Sla:
         check_in_grace_days=settings.check_in_grace_days,
         follow_up_check_in_months=tuple(settings.follow_up_check_in_months),
         france_travail_orients_after_weeks=settings.france_travail_orients_after_weeks or None,
+        social_review_months=settings.social_review_months,
+        social_review_extended_months=settings.social_review_extended_months,
+        social_review_notice_days=settings.social_review_notice_days,
     )
 
 
@@ -183,6 +189,7 @@ def state_of(record: JourneyRecord) -> JourneyState:
         paused_at=record.updated_at if record.paused else None,
         check_in_due=record.check_in_due,
         exit_reason=ExitReason(record.exit_reason) if record.exit_reason else None,
+        exit_code=record.exit_code,
         seq=record.seq,
     )
 
@@ -380,6 +387,20 @@ class JourneyService:
                 # Only to a département this platform hosts: someone there takes it over.
                 hosted = await TerritoryService(self.session).ensure_hosted(action.territory)
                 action = action.model_copy(update={"territory": hosted.code})
+            if isinstance(action, CloseInput) and action.exit_code is not None:
+                # The département's coded exit, active, decides the exit reason.
+                coded = await ExitCodeService(self.session).for_closing(
+                    record.territory, action.exit_code
+                )
+                action = action.model_copy(update={"exit_reason": coded.exit_reason})
+            reason = getattr(action, "social_review_reason", None)
+            if reason and reason not in self.settings.social_review_extension_reasons:
+                raise InvalidReference(
+                    "Une revue du parcours social à 12 mois se justifie par une raison de la "
+                    "liste (art. D.262-65-2-1 CASF) : "
+                    + ", ".join(self.settings.social_review_extension_reasons)
+                    + "."
+                )
             referent_id = getattr(action, "referent_id", None)
             structure_id = getattr(action, "structure_id", None)
             await self._check_references(referent_id, structure_id)
@@ -393,6 +414,17 @@ class JourneyService:
             and action.decided_by == "department"
         ):
             await self.notify_france_travail(beneficiary_id, action, state)
+        if (
+            isinstance(action, DecideReorientationInput)
+            and action.accepted
+            and action.kind is OrientationKind.PROFESSIONAL
+            and action.structure_id
+        ):
+            # A reorientation to France Travail is told to it like a first orientation.
+            decision = DecideOrientationInput(
+                kind=action.kind, structure_id=action.structure_id, referent_id=action.referent_id
+            )
+            await self.notify_france_travail(beneficiary_id, decision, state)
         # Logged once the journey accepted: the log and the journey agree.
         log_access(self.session, principal, beneficiary_id, "update", f"journey.{name}")
         return JourneyRead.build(state, rules.available_actions(state))

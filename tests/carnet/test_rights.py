@@ -281,6 +281,7 @@ async def test_a_person_downloads_their_data_then_is_erased_without_a_trace(
         "document": marker,
         "new_phone": f"06{rng.randint(10_000_000, 29_999_999)}",  # 061…, 062…: allocated
         "new_address": f"{rng.randint(2, 99)} impasse des Gentianes {tag}",
+        "reorientation": f"Je voudrais un accompagnement plus proche de chez moi {tag}",
     }
     payload = person_payload(
         **{k: v.isoformat() if isinstance(v, date) else v for k, v in identity.items()}
@@ -320,6 +321,21 @@ async def test_a_person_downloads_their_data_then_is_erased_without_a_trace(
     assert (await client.put("/api/v1/me/contact", json=contact)).status_code == 204
     consent = {"partner": "region", "granted": True}
     assert (await client.put("/api/v1/me/consents", json=consent)).status_code == 204
+    # Oriented (the diagnosis brought the journey to its orientation step), the person asks
+    # for a reorientation in her own words.
+    await act(
+        api.orientation,
+        beneficiary_id,
+        "decide-orientation",
+        kind="social",
+        structure_id=staff.structure_id,
+        referent_id=staff.referent_id,
+    )
+    asked_reorientation = await client.post(
+        f"/api/v1/journeys/{beneficiary_id}/reorientations",
+        json={"reason_code": "other", "reason_text": written["reorientation"]},
+    )
+    assert asked_reorientation.status_code == 201, asked_reorientation.text
 
     # Droit d'accès et de portabilité: everything, as JSON.
     exported = await client.get("/api/v1/me/export")
@@ -338,6 +354,7 @@ async def test_a_person_downloads_their_data_then_is_erased_without_a_trace(
     assert [d["size"] for d in data["documents"]] == [len(document)]
     # What professionals wrote about them is theirs to read too (right of access).
     assert [n["body"] for n in data["notes"]] == [written["note"]]
+    assert [r["reason_text"] for r in data["reorientations"]] == [written["reorientation"]]
     assert "exported_at" in data
 
     # Everything is in the database now, where the search below finds it.

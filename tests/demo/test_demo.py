@@ -18,9 +18,10 @@ from demo.seed import DEMO_PASSWORD, SECOND_PEOPLE, seed
 from parcours.access.service import AccountService
 from parcours.core.db import create_engine, create_sessionmaker
 from parcours.core.settings import ROOT, Settings
-from parcours.journey.models import JourneyRecord
+from parcours.journey.models import JourneyEventRecord, JourneyRecord
 from parcours.journey.schemas import JourneyFilter
 from parcours.journey.service import JourneyService
+from parcours.reorientation.models import ReorientationRequest
 from worker.assembly import build_worker
 
 
@@ -64,6 +65,17 @@ async def test_the_demo_loads_journeys_at_every_step_and_its_accounts_sign_in(
                 )
                 seen[manager.territory] = ({j.territory for j in page.items}, page.total)
             referent_74 = await accounts.sign_in("lucie.fournier@demo.parcours.fr", DEMO_PASSWORD)
+            # A reorientation decided each way, with its reasons; a social review due now.
+            decided = {
+                r.status: r
+                for r in await session.scalars(select(ReorientationRequest))
+                if r.decision_text
+            }
+            reviews_due = await session.scalar(
+                select(func.count())
+                .select_from(JourneyEventRecord)
+                .where(JourneyEventRecord.kind == "social_review_due")
+            )
         assert seen == {"73": ({"73"}, 50), "74": ({"74"}, SECOND_PEOPLE)}
         assert referent_74.principal.territory == "74"
         assert sum(steps.values()) == 50 + SECOND_PEOPLE, steps
@@ -77,5 +89,8 @@ async def test_the_demo_loads_journeys_at_every_step_and_its_accounts_sign_in(
             "closed",
         }, sorted(steps.items())
         assert signed_in.principal.role == "referent"
+        assert set(decided) == {"accepted", "refused"}
+        assert decided["accepted"].after_team_meeting
+        assert reviews_due == 1
     finally:
         await engine.dispose()

@@ -99,7 +99,11 @@ class DevRun:
 
     def children(self) -> dict[str, int]:
         """The supervisor's children by component (``/proc``, as ``ps`` shows them)."""
-        found: dict[str, int] = {}
+        return {name: pids[-1] for name, pids in self.processes().items()}
+
+    def processes(self) -> dict[str, list[int]]:
+        """Every process of each component (``parcours dev --workers 2`` has two workers)."""
+        found: dict[str, list[int]] = {}
         for task in Path(f"/proc/{self.process.pid}/task").iterdir():
             try:
                 pids = (task / "children").read_text().split()
@@ -112,7 +116,7 @@ class DevRun:
                     continue
                 for name, mark in COMPONENTS.items():
                     if mark.encode() in command:
-                        found[name] = int(pid)
+                        found.setdefault(name, []).append(int(pid))
         return found
 
     def kill(self, component: str) -> int:
@@ -182,14 +186,15 @@ def dev_env(workdir: Path) -> dict[str, str]:
     }
 
 
-def launch(workdir: Path, **env: str) -> DevRun:
-    """``parcours dev --no-seed`` started in ``workdir``, its own process group."""
+def launch(workdir: Path, *args: str, **env: str) -> DevRun:
+    """``parcours dev --no-seed`` (and ``args``) started in ``workdir``, its own process
+    group."""
     workdir.mkdir(parents=True, exist_ok=True)
     output = workdir / "terminal.log"
     environment = {**dev_env(workdir), **env}
     with output.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "dev", "--no-seed"],
+            [sys.executable, "-m", "cli.main", "dev", "--no-seed", *args],
             cwd=ROOT,
             env=environment,
             stdout=out,
@@ -200,10 +205,12 @@ def launch(workdir: Path, **env: str) -> DevRun:
 
 
 @asynccontextmanager
-async def dev_run(workdir: Path, wait_ready: bool = True, **env: str) -> AsyncIterator[DevRun]:
-    """``parcours dev --no-seed`` in ``workdir``, ready (unless told not to wait); stopped on
-    the way out, whatever happened."""
-    run = launch(workdir, **env)
+async def dev_run(
+    workdir: Path, *args: str, wait_ready: bool = True, **env: str
+) -> AsyncIterator[DevRun]:
+    """``parcours dev --no-seed`` (and ``args``) in ``workdir``, ready (unless told not to
+    wait); stopped on the way out, whatever happened."""
+    run = launch(workdir, *args, **env)
     try:
         if wait_ready:
 

@@ -71,7 +71,14 @@ from tests.support.journeys import (
     short_history_server,
 )
 from tests.support.workflows import settled
-from workflows.journey import DEADLINE_KEY, REFERENT_KEY, STEP_KEY, TERRITORY_KEY, Journey
+from workflows.journey import (
+    DEADLINE_KEY,
+    HISTORY_EVENTS_BOUND,
+    REFERENT_KEY,
+    STEP_KEY,
+    TERRITORY_KEY,
+    Journey,
+)
 
 # What the time-skipping server writes for an update its validator rejected: the workflow
 # task that ran the validator (a real server drops even that). Nothing else may follow.
@@ -814,6 +821,31 @@ async def test_a_long_journey_continues_as_new_without_losing_anything(
     result = await handle.result()
     assert result.exit_reason is ExitReason.EMPLOYMENT
     assert (await journeys.matches(handle)).kinds[-2:] == ["follow_up_consent", "closed"]
+
+
+async def test_a_journey_with_a_long_history_continues_as_new_by_itself(
+    journeys: Journeys,
+) -> None:
+    """Past ``HISTORY_EVENTS_BOUND`` events the journey continues as new, long before the
+    server would suggest it (4,096 events): an update reaching it cold replays a short history.
+    Nothing is lost on the way."""
+    handle = await journeys.enrol()
+    referent = journeys.staff.referent_id
+    state = await act(handle, BeginDiagnosisInput(actor_id=referent))
+    pairs = 0
+    while len(await runs(journeys, handle)) < 2:
+        assert pairs < HISTORY_EVENTS_BOUND, "the journey never continued as new"
+        await act(handle, PauseInput(actor_id=referent))
+        state = await act(handle, ResumeInput(actor_id=referent))
+        pairs += 1
+    histories = await runs(journeys, handle)
+    assert all(len(h.events) <= HISTORY_EVENTS_BOUND + 30 for h in histories)
+    assert await handle.query(Journey.current) == state
+    model = await journeys.matches(handle, state)
+    assert model.kinds.count("paused") == model.kinds.count("resumed") == pairs
+    # And it goes on from where it was.
+    state = await act(handle, CompleteDiagnosisInput(actor_id=referent))
+    assert state.step is Step.ORIENTATION
 
 
 async def test_a_training_request_starts_its_own_workflow_and_keeps_the_step(

@@ -44,6 +44,10 @@ On the time-skipping server (months of timers in seconds):
 - ``france_travail_orientation``: the CAF's « droits et devoirs » flag off then on again
   (the legal clock starts over), the legal orientation delay passes in diagnosis, France
   Travail is asked (patch ``france-travail-orientation``) and orients (its callback's update).
+- ``reoriented_after_social_review``: a journey oriented to the social track (its review's
+  timer, patch ``social-track-review``) asks for a reorientation, refused (and refused again
+  to the same track and structure); the review falls due, is concluded by a reorientation
+  request, accepted to another track; the journey closes.
 - ``scheduled_runs``: one run of each workflow the worker's schedules start
   (``reconcile_journeys``, ``retention_sweep``, ``daily_digest``): short, but a deploy can
   land while one retries.
@@ -116,7 +120,9 @@ from parcours.journey.messages import (
     BeginDiagnosisInput,
     CloseInput,
     CompleteDiagnosisInput,
+    ConcludeSocialReviewInput,
     DecideOrientationInput,
+    DecideReorientationInput,
     EmploymentContract,
     ExitReason,
     HandOffInput,
@@ -132,6 +138,7 @@ from parcours.journey.messages import (
     ReconcileInput,
     RecordCheckInInput,
     RecordEmploymentInput,
+    RequestReorientationInput,
     RequestTrainingInput,
     ResumeInput,
     RsaRightsChangedInput,
@@ -790,7 +797,7 @@ async def france_travail_orientation(r: Recorder) -> None:
     ``decide_orientation`` update, decided by France Travail); then the journey closes."""
     today = await r.today()
     handle = await r.journey(
-        "00000000-0000-4000-8000-000000000010",
+        "00000000-0000-4000-8000-000000000011",
         rsa_opened_on=today - timedelta(weeks=5),
         sla=Sla(france_travail_orients_after_weeks=6),
     )
@@ -816,6 +823,58 @@ async def france_travail_orientation(r: Recorder) -> None:
     await r.act(handle, CloseInput(exit_reason=ExitReason.OTHER, actor_id=REFERENT))
     await handle.result()
     await r.keep("france_travail_orientation", handle)
+
+
+async def reoriented_after_social_review(r: Recorder) -> None:
+    """Reorientation refused, the social review due at 6 months, then a reorientation."""
+    handle = await r.journey("00000000-0000-4000-8000-000000000010")
+    oriented = await r.to_accompaniment(handle, OrientationKind.SOCIAL)
+    assert oriented.social_review_due_on is not None
+    await r.act(
+        handle,
+        RequestReorientationInput(
+            request_id="reo-1",
+            requested_by_role="person",
+            reason_code="ready_for_employment",
+        ),
+    )
+    await r.refused(
+        handle,
+        DecideReorientationInput(
+            request_id="reo-1", accepted=True, kind=OrientationKind.SOCIAL, structure_id=STRUCTURE
+        ),
+    )
+    await r.act(
+        handle,
+        DecideReorientationInput(
+            request_id="reo-1",
+            accepted=False,
+            refusal_code="too_early",
+            actor_id=ORIENTATION_OFFICER,
+        ),
+    )
+    await r.advance_to(rules.add_months(oriented.step_since, 6) - timedelta(days=10))
+    await r.reached(handle, lambda s: s.social_review_noticed)
+    await r.act(
+        handle,
+        ConcludeSocialReviewInput(decision="reorient", request_id="reo-2", actor_id=REFERENT),
+    )
+    state = await r.act(
+        handle,
+        DecideReorientationInput(
+            request_id="reo-2",
+            accepted=True,
+            kind=OrientationKind.SOCIO_PROFESSIONAL,
+            structure_id=APPOINTMENT_STRUCTURE,
+            referent_id=OTHER_REFERENT,
+            after_team_meeting=True,
+            actor_id=ORIENTATION_OFFICER,
+        ),
+    )
+    assert state.social_review_due_on is None
+    await r.act(handle, CloseInput(exit_reason=ExitReason.OTHER, actor_id=OTHER_REFERENT))
+    await handle.result()
+    await r.keep("reoriented_after_social_review", handle)
 
 
 async def appointment_attended(r: Recorder) -> None:
@@ -991,6 +1050,29 @@ async def inbox_daily(r: Recorder) -> None:
     await r.keep("inbox_daily", handle)
 
 
+async def journey_bounded_history(r: Recorder) -> None:
+    """Pauses and resumptions until the journey's run passes ``HISTORY_EVENTS_BOUND`` events
+    and continues as new by itself (the server would only suggest it at 4,096)."""
+    handle = await r.journey("00000000-0000-4000-8000-000000000007")
+    await r.act(handle, BeginDiagnosisInput(actor_id=REFERENT))
+    first = (await handle.describe()).run_id
+    while (await handle.describe()).run_id == first:
+        await r.act(handle, PauseInput(actor_id=REFERENT))
+        await r.act(handle, ResumeInput(actor_id=REFERENT))
+    second = (await handle.describe()).run_id
+    await r.act(handle, CompleteDiagnosisInput(actor_id=REFERENT))
+    await r.act(handle, CloseInput(exit_reason=ExitReason.MOVED_AWAY, actor_id=REFERENT))
+    await handle.result()
+    # Each run by its id (the time-skipping server describes a closed journey, its deadline
+    # unset, in a form the client cannot read).
+    for name, run_id in (
+        ("journey_bounded_history", first),
+        ("journey_bounded_history_run2", second),
+    ):
+        run = r.client.get_workflow_handle(handle.id, run_id=run_id)
+        r.write(name, await run.fetch_history())
+
+
 # --- Scenarios on the short-history dev server ---
 
 
@@ -1050,11 +1132,13 @@ SCENARIOS: dict[str, tuple[Server, Scenario]] = {
     "orientation_decision_requested": ("time-skipping", orientation_decision_requested),
     "appointment_attended": ("time-skipping", appointment_attended),
     "france_travail_orientation": ("time-skipping", france_travail_orientation),
+    "reoriented_after_social_review": ("time-skipping", reoriented_after_social_review),
     "scheduled_runs": ("time-skipping", scheduled_runs),
     "deliver_outbox": ("time-skipping", deliver_outbox),
     "deliver_sms": ("time-skipping", deliver_sms),
     "france_travail_appointment_notice": ("time-skipping", france_travail_appointment_notice),
     "inbox_daily": ("time-skipping", inbox_daily),
+    "journey_bounded_history": ("time-skipping", journey_bounded_history),
     "journey_continued_as_new": ("short-history", journey_continued_as_new),
     "caf_import_continued_as_new": ("short-history", caf_import_continued_as_new),
 }

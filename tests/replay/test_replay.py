@@ -41,6 +41,7 @@ SCENARIOS = {
     "inbox_daily",
     "appointment_attended",
     "journey_with_appointment",
+    "reoriented_after_social_review",
 }
 OLDER = {
     f"{journey}_before_{version}"
@@ -48,7 +49,7 @@ OLDER = {
     for version in ("v2", "v3", "v4")
 }
 # Their first run ends by continuing as new: the replay covers that path.
-CONTINUED = {"journey_continued_as_new", "caf_import_continued_as_new"}
+CONTINUED = {"journey_continued_as_new", "caf_import_continued_as_new", "journey_bounded_history"}
 
 FINISHED = {
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,

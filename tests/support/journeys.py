@@ -159,6 +159,7 @@ class Journeys:
             "follow_up_consent": j.follow_up_consent,
             "check_in_due": j.check_in_due,
             "exit_reason": j.exit_reason,
+            "exit_code": j.exit_code,
             "seq": j.seq,
         } == {
             "step": state.step.value,
@@ -174,6 +175,7 @@ class Journeys:
             "follow_up_consent": state.follow_up_consent,
             "check_in_due": state.check_in_due,
             "exit_reason": state.exit_reason.value if state.exit_reason else None,
+            "exit_code": state.exit_code,
             "seq": state.seq,
         }
         # Every event once, numbered without gaps.

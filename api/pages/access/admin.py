@@ -38,6 +38,7 @@ TABS = {
     "structures": "Structures",
     "agents": "Agents",
     "jetons": "Jetons d'API",
+    "motifs-de-sortie": "Motifs de sortie",
     "effacements": "Demandes d'effacement",
     "journal-des-acces": "Journal des accès",
 }

@@ -26,6 +26,8 @@ from api.templating import templates
 from parcours.access.rules import Principal, Role
 from parcours.carnet.schemas import ConsentUpdate, ContactUpdate, FollowUpWish
 from parcours.core.errors import ParcoursError
+from parcours.reorientation.schemas import ASKABLE_REASONS, ReorientationCreate
+from parcours.reorientation.service import ReorientationService
 
 router = APIRouter(include_in_schema=False)
 
@@ -61,12 +63,15 @@ BACK_TO = {
     "coordonnees": ("#coordonnees", "Revenir à « Mes coordonnées »"),
     "partage": ("#partage", "Revenir à « Partage de mes données »"),
     "suivi": ("#suivi", "Revenir à « Suivi dans l'emploi »"),
+    "reorientation": ("#reorientation", "Revenir à « Changer d'orientation »"),
 }
 
 DONE_MESSAGES = {
     "coordonnees": "Vos coordonnées sont corrigées.",
     "partage": "Votre choix de partage est enregistré.",
     "suivi": "Votre choix pour le suivi dans l'emploi est enregistré.",
+    "reorientation": "Votre demande de réorientation est envoyée à l'équipe d'orientation du "
+    "département : sa décision et ses motifs s'afficheront ici.",
     "effacement": "Votre demande d'effacement est enregistrée. L'administrateur du département "
     "la traite ; vous pouvez continuer à utiliser votre espace d'ici là.",
 }
@@ -88,6 +93,7 @@ async def _render(
 ) -> Response:
     carnet = await pages.carnet.read(beneficiary_id, "carnet.mon-espace")
     pending = await pages.carnet.pending_erasure(beneficiary_id)
+    reorientation = await _reorientations(pages).panel(beneficiary_id)
     return templates.TemplateResponse(
         pages.request,
         "carnet/me.html",
@@ -98,6 +104,8 @@ async def _render(
             "shared_with": SHARED_WITH,
             "partner_titles": PARTNER_TITLES,
             "erasure_pending": pending,
+            "reo": reorientation,
+            "reo_reasons": ASKABLE_REASONS,
             "done": DONE_MESSAGES.get(pages.request.query_params.get("fait", "")),
             "back": BACK_TO.get(failed or pages.request.query_params.get("fait", "")),
             "failed": failed,
@@ -188,6 +196,25 @@ async def my_follow_up(pages: CarnetPagesDep) -> Response:
         await pages.carnet.set_follow_up_wish(me, data.wish)
 
     return await _submit(pages, me, "suivi", call)
+
+
+def _reorientations(pages: CarnetPages) -> ReorientationService:
+    return ReorientationService(
+        pages.session, pages.journeys.temporal, pages.settings, pages.principal
+    )
+
+
+@router.post("/mon-espace/reorientation")
+async def my_reorientation(pages: CarnetPagesDep) -> Response:
+    """The person asks for another orientation, with her reasons."""
+    me = _own_id(pages.principal)
+    if me is None:
+        return RedirectResponse("/parcours", status_code=303)
+
+    async def call(values: dict[str, Any]) -> None:
+        await _reorientations(pages).request(me, ReorientationCreate.model_validate(values))
+
+    return await _submit(pages, me, "reorientation", call)
 
 
 @router.get("/mon-espace/export.json")

@@ -47,6 +47,7 @@ from parcours.carnet.service import CarnetService
 from parcours.core.errors import ParcoursError
 from parcours.core.schemas import PersonRef
 from parcours.core.settings import Settings
+from parcours.exits.service import ExitCodeService
 from parcours.journey.rules import ACTIONS
 from parcours.journey.schemas import (
     ASK_ORIENTATION_DECISION,
@@ -59,6 +60,8 @@ from parcours.journey.schemas import (
 from parcours.journey.service import JourneyService
 from parcours.orientations.service import ServiceOrientationService
 from parcours.partners.lookups import lookup_panel
+from parcours.reorientation.schemas import ASKABLE_REASONS, EXTENSION_LABELS, REFUSAL_LABELS
+from parcours.reorientation.service import ReorientationService
 from parcours.territories.service import TerritoryService
 from parcours.training_requests.service import TrainingRequestService
 
@@ -127,6 +130,10 @@ FORM_LABELS: dict[str, dict[str, str]] = {
 }
 
 DONE_MESSAGES = {
+    "reorientation": "La demande de réorientation est envoyée à l'équipe d'orientation.",
+    "reorientation_decision": "La décision de réorientation est enregistrée ; les référent·es "
+    "et la personne en sont informé·es.",
+    "revue_sociale": "La revue du parcours social est conclue.",
     "fait": "L'élément de situation est enregistré.",
     "coordonnees": "Les coordonnées sont corrigées.",
     "diagnostic": "Le diagnostic est enregistré.",
@@ -252,6 +259,23 @@ class CarnetPages:
                 ),
                 "handoff_read_days": self.settings.handoff_read_days,
                 **await journey_choices(self.journeys),
+                # The close form offers the département's active coded exits.
+                "exit_codes": [
+                    (c.code, c.label + (" (sortie positive)" if c.positive else ""))
+                    for c in await ExitCodeService(self.session).codes(
+                        detail.journey.territory, active_only=True
+                    )
+                ],
+                # Reorientation requests with their reasons, and the social track's review.
+                "reo": await ReorientationService(
+                    self.session, self.journeys.temporal, self.settings, self.principal
+                ).panel(beneficiary_id),
+                "reo_reasons": ASKABLE_REASONS,
+                "reo_refusals": REFUSAL_LABELS,
+                "review_reasons": [
+                    (r, EXTENSION_LABELS.get(r, r))
+                    for r in self.settings.social_review_extension_reasons
+                ],
             }
             template = "journey/journey.html"
         else:
@@ -296,6 +320,11 @@ class CarnetPages:
                     self.session, self.journeys.temporal, self.settings, self.principal
                 ).for_person(beneficiary_id, log=False)
             template = f"carnet/{tab.replace('-', '_')}.html"
+        if header.journey.exit_code:
+            # The coded exit's label, as the département's list says it.
+            coded = await ExitCodeService(self.session).by_code(header.journey.territory)
+            found = coded.get(header.journey.exit_code)
+            context["exit_label"] = found.label if found else header.journey.exit_code
         context |= {
             "h": header,
             "b": header.beneficiary,
