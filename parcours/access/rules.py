@@ -71,6 +71,8 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "request_training": frozenset({Role.REFERENT}),
     "orient_to_service": frozenset({Role.REFERENT, Role.ORIENTATION}),
     "plan_appointment": frozenset({Role.REFERENT, Role.ORIENTATION}),
+    # Suspension-remobilisation: opened by the référente (its steps: ``sanctions.service``).
+    "open_sanction": frozenset({Role.REFERENT}),
     # Not an update: a request to the orientation team, by those who cannot decide.
     "ask_orientation_decision": frozenset({Role.REFERENT, Role.MANAGER}),
 }
