@@ -33,6 +33,7 @@ from api.pages import journey as journey_pages
 from api.pages import management as management_pages
 from api.pages import partners as partner_pages
 from api.pages import resources as resource_pages
+from api.pages import sanctions as sanction_pages
 from api.pages import training_requests as training_request_pages
 from api.pages.access import router as access_pages
 from api.pages.carnet import router as carnet_pages
@@ -49,6 +50,7 @@ from api.routes import (
     orientations,
     partners,
     resources,
+    sanctions,
     sms,
     training_requests,
 )
@@ -236,6 +238,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         inbox,
         sms,
         appointments,
+        sanctions,
     ):
         app.include_router(routes.router)
     # The journey's pages first: /parcours/nouveau must win over the carnet's /parcours/{id}.
@@ -250,6 +253,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         partner_pages,
         inbox_pages,
         appointment_pages,
+        sanction_pages,
     ):
         app.include_router(pages.router)
     if DSFR_DIST.exists():

@@ -29,6 +29,12 @@ BREACH_LABELS = {
     "contract_not_signed": "Contrat d'engagement non signé dans le délai",
     "plan_not_done": "Actions du plan non réalisées",
 }
+STATUS_LABELS = {
+    "opened": "Courrier envoyé, réception à dater",
+    "notified": "Délai pour répondre",
+    "sanctioned": "Sanction en cours",
+    "closed": "Close",
+}
 MEASURE_LABELS = {
     "suspension": "Suspension",
     "removal": "Suppression",

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from parcours.access.rules import Principal, Role, ensure_read
 from parcours.carnet.models import Beneficiary, Document
@@ -19,7 +20,7 @@ from parcours.core.errors import Forbidden, InvalidReference, NotFound
 from parcours.core.mail import Mail
 from parcours.core.outbox import enqueue
 from parcours.core.settings import Settings
-from parcours.core.temporal import run_update
+from parcours.core.temporal import engine_down, run_update
 from parcours.journey.messages import OpenSanctionInput, journey_workflow_id
 from parcours.journey.models import JourneyEventRecord
 from parcours.journey.repository import JourneyRepository
@@ -137,17 +138,28 @@ class SanctionService:
         found = []
         for detail in ids.all():
             case_id = detail.get("case_id")
-            if isinstance(case_id, str):
-                found.append(await self._read(beneficiary_id, case_id))
+            if isinstance(case_id, str) and (read := await self._read(beneficiary_id, case_id)):
+                found.append(read)
         return found
 
     async def read(self, beneficiary_id: str, case_id: str) -> SanctionCaseRead:
         await self._journey(beneficiary_id)
-        return await self._read(beneficiary_id, case_id)
+        if not await self._belongs(beneficiary_id, case_id):
+            raise NotFound("Dossier de sanction introuvable.")
+        found = await self._read(beneficiary_id, case_id)
+        if found is None:
+            raise NotFound(GONE)
+        return found
 
-    async def _read(self, beneficiary_id: str, case_id: str) -> SanctionCaseRead:
+    async def _read(self, beneficiary_id: str, case_id: str) -> SanctionCaseRead | None:
+        """The case as its workflow holds it; None once the engine no longer keeps it."""
         handle = self.temporal.get_workflow_handle(sanction_case_workflow_id(case_id))
-        state = await handle.query("current", result_type=SanctionCaseState)
+        try:
+            state = await handle.query("current", result_type=SanctionCaseState)
+        except RPCError as error:
+            if error.status is RPCStatusCode.NOT_FOUND:
+                return None
+            raise engine_down(error, "sanction case not read", case_id=case_id) from error
         return case_read(state, self.bounds, await self.cap(beneficiary_id))
 
     async def cap(self, beneficiary_id: str) -> int:

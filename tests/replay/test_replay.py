@@ -41,6 +41,10 @@ SCENARIOS = {
     "inbox_daily",
     "appointment_attended",
     "journey_with_appointment",
+    "sanction_ended",
+    "sanction_removal_proposed",
+    "sanction_lifted",
+    "journey_with_sanctions",
 }
 OLDER = {
     f"{journey}_before_{version}"

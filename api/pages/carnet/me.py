@@ -26,6 +26,7 @@ from api.templating import templates
 from parcours.access.rules import Principal, Role
 from parcours.carnet.schemas import ConsentUpdate, ContactUpdate, FollowUpWish
 from parcours.core.errors import ParcoursError
+from parcours.sanctions.service import SanctionService
 
 router = APIRouter(include_in_schema=False)
 
@@ -58,12 +59,20 @@ ME_LABELS = {
 
 # After an action, the result is at the top of the page: a link goes back to its section.
 BACK_TO = {
+    "sanction-reception": ("#sanctions", "Revenir à la procédure"),
+    "sanction-observations": ("#sanctions", "Revenir à la procédure"),
+    "sanction-audition": ("#sanctions", "Revenir à la procédure"),
     "coordonnees": ("#coordonnees", "Revenir à « Mes coordonnées »"),
     "partage": ("#partage", "Revenir à « Partage de mes données »"),
     "suivi": ("#suivi", "Revenir à « Suivi dans l'emploi »"),
 }
 
 DONE_MESSAGES = {
+    "sanction-reception": "Merci : le délai pour présenter vos observations court à partir de "
+    "cette date.",
+    "sanction-observations": "Vos observations sont envoyées : elles sont dans vos documents.",
+    "sanction-audition": "Votre demande d'audition est envoyée : votre référent·e vous propose "
+    "une date.",
     "coordonnees": "Vos coordonnées sont corrigées.",
     "partage": "Votre choix de partage est enregistré.",
     "suivi": "Votre choix pour le suivi dans l'emploi est enregistré.",
@@ -88,6 +97,9 @@ async def _render(
 ) -> Response:
     carnet = await pages.carnet.read(beneficiary_id, "carnet.mon-espace")
     pending = await pages.carnet.pending_erasure(beneficiary_id)
+    sanctions = await SanctionService(
+        pages.session, pages.journeys.temporal, pages.settings, pages.principal
+    ).cases(beneficiary_id)
     return templates.TemplateResponse(
         pages.request,
         "carnet/me.html",
@@ -98,6 +110,7 @@ async def _render(
             "shared_with": SHARED_WITH,
             "partner_titles": PARTNER_TITLES,
             "erasure_pending": pending,
+            "sanctions": sanctions,
             "done": DONE_MESSAGES.get(pages.request.query_params.get("fait", "")),
             "back": BACK_TO.get(failed or pages.request.query_params.get("fait", "")),
             "failed": failed,

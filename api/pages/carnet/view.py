@@ -59,6 +59,8 @@ from parcours.journey.schemas import (
 from parcours.journey.service import JourneyService
 from parcours.orientations.service import ServiceOrientationService
 from parcours.partners.lookups import lookup_panel
+from parcours.sanctions.rules import MEASURE_LABELS, STATUS_LABELS
+from parcours.sanctions.service import SanctionService
 from parcours.territories.service import TerritoryService
 from parcours.training_requests.service import TrainingRequestService
 
@@ -145,6 +147,12 @@ DONE_MESSAGES = {
     "orientation": "L'orientation est ajoutée au plan et envoyée à la structure.",
     "inscription": "Enregistré.",
     **{name: "Enregistré." for name in ACTIONS},
+    "sanction": "La procédure est ouverte : le courrier part à la personne (carnet, courriel, "
+    "SMS).",
+    "sanction-reception": "La date de réception est enregistrée : le délai pour répondre court.",
+    "sanction-audition": "L'audition est enregistrée.",
+    "sanction-equipe": "L'avis de l'équipe pluridisciplinaire est enregistré.",
+    "sanction-decision": "La décision est enregistrée et transmise à la CAF.",
     ASK_ORIENTATION_DECISION: "Demande envoyée : les chargé·es d'orientation du département la "
     "trouvent dans leur boîte « À traiter ».",
 }
@@ -252,6 +260,13 @@ class CarnetPages:
                 ),
                 "handoff_read_days": self.settings.handoff_read_days,
                 **await journey_choices(self.journeys),
+            }
+            context |= {
+                "sanctions": await SanctionService(
+                    self.session, self.journeys.temporal, self.settings, self.principal
+                ).cases(beneficiary_id),
+                "sanction_statuses": STATUS_LABELS,
+                "sanction_measures": list(MEASURE_LABELS.items()),
             }
             template = "journey/journey.html"
         else:
