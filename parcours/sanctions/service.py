@@ -122,7 +122,12 @@ class SanctionService:
             ),
             self.principal,
         )
-        return await self.read(beneficiary_id, case_id)
+        # The case's workflow runs (the journey started it before answering); the journey's
+        # timeline, which lists cases, hears of it a moment later.
+        found = await self._read(beneficiary_id, case_id)
+        if found is None:
+            raise NotFound(GONE)
+        return found
 
     async def cases(self, beneficiary_id: str) -> list[SanctionCaseRead]:
         """The person's cases, the latest first (each read from its workflow)."""
