@@ -83,11 +83,24 @@ class SanctionCase:
         )
         await self._send_notice()
         while self.state.status in (CaseStatus.OPENED, CaseStatus.NOTIFIED):
-            await workflow.wait_condition(lambda: bool(self._pending))
+            await workflow.wait_condition(
+                lambda: (
+                    bool(self._pending)
+                    or self.state.status not in (CaseStatus.OPENED, CaseStatus.NOTIFIED)
+                )
+            )
             await self._flush()
         await self._flush()
         if self.state.status is CaseStatus.SANCTIONED:
             await self._run_sanction()
+        elif self.state.lift_reason == "remobilisation" and self.state.lifted_on:
+            # Signed before any decision: the procedure ends, nothing was sent to the CAF.
+            await self._tell(
+                "sanction_lifted",
+                None,
+                reason="remobilisation",
+                lifted_on=self.state.lifted_on.isoformat(),
+            )
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._flush()
         await self._tell("sanction_closed", None)
@@ -247,9 +260,18 @@ class SanctionCase:
     @workflow.signal(name=REMOBILISE_SIGNAL)
     def remobilise(self, signal: RemobiliseInput) -> None:
         """The person signed or updated her contract: a running sanction is lifted at once;
-        before the decision the case goes on (the président may then decide no sanction)."""
+        before the decision, the breach is cured and the procedure ends (no later step is
+        accepted: the validators see it closed)."""
         if self.state.status is CaseStatus.SANCTIONED and self._remobilised is None:
             self._remobilised = signal
+        elif self.state.status in (CaseStatus.OPENED, CaseStatus.NOTIFIED):
+            self.state = self.state.model_copy(
+                update={
+                    "status": CaseStatus.CLOSED,
+                    "lifted_on": signal.signed_on,
+                    "lift_reason": "remobilisation",
+                }
+            )
 
     @workflow.update
     async def record_receipt(self, action: RecordReceiptInput) -> SanctionCaseState:

@@ -51,13 +51,14 @@ On the time-skipping server (months of timers in seconds):
 - ``france_travail_appointment_notice``: one status of an appointment sent to France Travail
   (``FranceTravailAppointmentNotice``, its partner call answered by a stub).
 
-- ``sanction_cases``: three suspension-remobilisation cases of one journey
+- ``sanction_cases``: four suspension-remobilisation cases of one journey
   (``journey_with_sanctions``): a first breach suspended for a month that ends by itself
   (``sanction_ended``, with observations, a hearing and the équipe pluridisciplinaire); a
   repeated one removed at 100 % for 4 months, then proposed to France Travail
   (``sanction_removal_proposed``); a third lifted when the contract is signed
-  (``sanction_lifted``: the journey's patch ``sanction-lift-on-contract``). The CAF and France
-  Travail are answered by stubs.
+  (``sanction_lifted``: the journey's patch ``sanction-lift-on-contract``); a fourth ended by
+  a signature before any decision (``sanction_remobilised_before_decision``). The CAF and
+  France Travail are answered by stubs.
 
 On a dev server that suggests continuing as new after a few events (``short_history_server``):
 
@@ -896,12 +897,13 @@ SANCTIONS = (
     "00000000-0000-4000-8000-0000000000f1",
     "00000000-0000-4000-8000-0000000000f2",
     "00000000-0000-4000-8000-0000000000f3",
+    "00000000-0000-4000-8000-0000000000f4",
 )
 
 
 async def sanction_cases(r: Recorder) -> None:
-    """Three cases of one journey: ended, removed then proposed to France Travail, lifted by
-    the contract's signature."""
+    """Four cases of one journey: ended, removed then proposed to France Travail, lifted by
+    the contract's signature, ended by a signature before the decision."""
     handle = await r.journey("00000000-0000-4000-8000-000000000010")
     await r.to_accompaniment(handle, OrientationKind.SOCIO_PROFESSIONAL)
 
@@ -975,11 +977,29 @@ async def sanction_cases(r: Recorder) -> None:
     await r.act(handle, SignContractInput(signed_on=await r.today(), actor_id=REFERENT))
     await third.result()
     await settled(handle)
+
+    # Signed (updated) before any decision: the procedure ends.
+    await r.act(
+        handle,
+        OpenSanctionInput(case_id=SANCTIONS[3], breach=Breach.PLAN_NOT_DONE, actor_id=REFERENT),
+    )
+    fourth = r.client.get_workflow_handle(sanction_case_workflow_id(SANCTIONS[3]))
+    await settled(fourth)
+    await fourth.execute_update(
+        "record_receipt",
+        RecordReceiptInput(received_on=await r.today(), actor_id=REFERENT),
+        result_type=SanctionCaseState,
+    )
+    await settled(fourth)
+    await r.act(handle, SignContractInput(signed_on=await r.today(), actor_id=REFERENT))
+    await fourth.result()
+    await settled(handle)
     await r.act(handle, CloseInput(exit_reason=ExitReason.OTHER, actor_id=REFERENT))
     await handle.result()
     await r.keep("sanction_ended", first)
     await r.keep("sanction_removal_proposed", second)
     await r.keep("sanction_lifted", third)
+    await r.keep("sanction_remobilised_before_decision", fourth)
     await r.keep("journey_with_sanctions", handle)
 
 

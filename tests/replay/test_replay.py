@@ -44,6 +44,7 @@ SCENARIOS = {
     "sanction_ended",
     "sanction_removal_proposed",
     "sanction_lifted",
+    "sanction_remobilised_before_decision",
     "journey_with_sanctions",
 }
 OLDER = {

@@ -463,3 +463,33 @@ async def test_a_second_case_cannot_open_while_one_is_open(office: Office) -> No
     await o.open(handle, Breach.CONTRACT_NOT_SIGNED)
     with pytest.raises(Conflict, match="déjà en cours"):
         await o.open(handle, Breach.PLAN_NOT_DONE)
+
+
+async def test_signed_before_the_decision_the_procedure_ends(office: Office) -> None:
+    o = office
+    handle = await o.person({"adults": 1, "dependent_children": 0})
+    case_id = (await o.open(handle, Breach.CONTRACT_NOT_SIGNED)).case.case_id
+    async with o.sanctions() as service:
+        await service.record_receipt(
+            person_of(handle), case_id, ReceiptCreate(received_on=(await o.now()).date())
+        )
+    await settled(o.case(case_id))
+    signed_on = (await o.now()).date()
+    async with transaction(o.sessions) as session:
+        await JourneyService(session, o.env.client, o.settings).act(
+            person_of(handle),
+            SignContractInput(signed_on=signed_on, weekly_hours=15),
+            o.principal(Role.REFERENT),
+        )
+    case = await o.ended(case_id)
+    assert (case.status, case.lift_reason, case.measure) == (
+        CaseStatus.CLOSED,
+        "remobilisation",
+        None,
+    )
+    # Nothing was decided: nothing goes to the CAF, and no decision is possible any more.
+    assert await o.caf() == []
+    kinds = await o.kinds(handle)
+    assert kinds[-2:] == ["sanction_lifted", "sanction_closed"]
+    journey = await handle.query("current", result_type=JourneyState)
+    assert [(m.status, m.lift_reason) for m in journey.sanctions] == [("closed", "remobilisation")]
