@@ -25,6 +25,7 @@ from temporalio.client import Client
 
 from demo.appointments import seed_demo_appointments
 from demo.resources import load_demo_resources
+from demo.sanctions import seed_demo_sanction
 from parcours.access.models import Structure, User
 from parcours.carnet.models import Beneficiary, Consent
 from parcours.carnet.schemas import ConsentMethod
@@ -191,12 +192,20 @@ async def seed(settings: Settings, people: int = 50) -> None:
         savoie.referents[0].id if savoie.referents else None,
     )
     plan = [t for t, share in TARGETS for _ in range(share)]
+    accompanied: list[str] = []
     for index in range(people):
         target = plan[index % len(plan)]
         person = await savoie.enrol(sessions, temporal, settings, target)
+        if target == "accompaniment":
+            accompanied.append(person.id)
         # The first person who has just found work can sign in to their own space.
         if target == "employment" and plan.index("employment") == index % len(plan):
             await _beneficiary_account(sessions, person.id, person, password_hash)
+    # A suspension-remobilisation case opened after an absence, lifted when she signed.
+    if accompanied:
+        await seed_demo_sanction(
+            sessions, temporal, settings, accompanied[0], savoie.structures[0].id
+        )
     # The second département's people, at a few steps.
     for index in range(SECOND_PEOPLE):
         await second.enrol(sessions, temporal, settings, plan[(index * 7) % len(plan)])

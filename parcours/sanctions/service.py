@@ -149,7 +149,7 @@ class SanctionService:
 
     async def read(self, beneficiary_id: str, case_id: str) -> SanctionCaseRead:
         await self._journey(beneficiary_id)
-        if not await self._belongs(beneficiary_id, case_id):
+        if not await self.belongs(beneficiary_id, case_id):
             raise NotFound("Dossier de sanction introuvable.")
         found = await self._read(beneficiary_id, case_id)
         if found is None:
@@ -185,14 +185,15 @@ class SanctionService:
             ensure_read(self.principal, journey, handovers, utcnow())
             if self.principal.role not in CASE_ROLES[name]:
                 raise Forbidden("Votre rôle ne permet pas cette étape de la procédure.")
-            if not await self._belongs(beneficiary_id, case_id):
+            if not await self.belongs(beneficiary_id, case_id):
                 raise NotFound("Dossier de sanction introuvable.")
             handle = self.temporal.get_workflow_handle(sanction_case_workflow_id(case_id))
             action = action.model_copy(update={"actor_id": self.principal.id})
             state = await run_update(handle, name, action, result_type=SanctionCaseState, gone=GONE)
         return case_read(state, self.bounds, await self.cap(beneficiary_id))
 
-    async def _belongs(self, beneficiary_id: str, case_id: str) -> bool:
+    async def belongs(self, beneficiary_id: str, case_id: str) -> bool:
+        """Whether the person's timeline has heard of this case (a moment after it opens)."""
         rows = await self.session.scalars(
             select(JourneyEventRecord.detail).where(
                 JourneyEventRecord.beneficiary_id == beneficiary_id,

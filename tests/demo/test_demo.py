@@ -18,7 +18,7 @@ from demo.seed import DEMO_PASSWORD, SECOND_PEOPLE, seed
 from parcours.access.service import AccountService
 from parcours.core.db import create_engine, create_sessionmaker
 from parcours.core.settings import ROOT, Settings
-from parcours.journey.models import JourneyRecord
+from parcours.journey.models import JourneyEventRecord, JourneyRecord
 from parcours.journey.schemas import JourneyFilter
 from parcours.journey.service import JourneyService
 from worker.assembly import build_worker
@@ -77,5 +77,23 @@ async def test_the_demo_loads_journeys_at_every_step_and_its_accounts_sign_in(
             "closed",
         }, sorted(steps.items())
         assert signed_in.principal.role == "referent"
+        # A sanction case opened after an absence, lifted when the person signed.
+        async with sessions() as session:
+            lifted = list(
+                await session.scalars(
+                    select(JourneyEventRecord.detail).where(
+                        JourneyEventRecord.kind == "sanction_lifted"
+                    )
+                )
+            )
+            opened = list(
+                await session.scalars(
+                    select(JourneyEventRecord.detail).where(
+                        JourneyEventRecord.kind == "sanction_opened"
+                    )
+                )
+            )
+        assert [d["reason"] for d in lifted] == ["remobilisation"]
+        assert [d["breach"] for d in opened] == ["absence"]
     finally:
         await engine.dispose()
