@@ -16,7 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from parcours.access.rules import Principal, Role, ensure_read
 from parcours.carnet.models import Beneficiary, Document
 from parcours.core.db import new_id, utcnow
-from parcours.core.errors import Forbidden, InvalidReference, NotFound
+from parcours.core.errors import Forbidden, InvalidReference, NotFound, Unavailable
 from parcours.core.mail import Mail
 from parcours.core.outbox import enqueue
 from parcours.core.settings import Settings
@@ -146,6 +146,14 @@ class SanctionService:
             if isinstance(case_id, str) and (read := await self._read(beneficiary_id, case_id)):
                 found.append(read)
         return found
+
+    async def cases_or_none(self, beneficiary_id: str) -> list[SanctionCaseRead] | None:
+        """The cases for a page that shows more than them: None when the engine does not
+        answer (the page says so), rather than no page at all."""
+        try:
+            return await self.cases(beneficiary_id)
+        except Unavailable:
+            return None
 
     async def read(self, beneficiary_id: str, case_id: str) -> SanctionCaseRead:
         await self._journey(beneficiary_id)

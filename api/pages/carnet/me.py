@@ -99,7 +99,7 @@ async def _render(
     pending = await pages.carnet.pending_erasure(beneficiary_id)
     sanctions = await SanctionService(
         pages.session, pages.journeys.temporal, pages.settings, pages.principal
-    ).cases(beneficiary_id)
+    ).cases_or_none(beneficiary_id)
     return templates.TemplateResponse(
         pages.request,
         "carnet/me.html",

@@ -264,7 +264,7 @@ class CarnetPages:
             context |= {
                 "sanctions": await SanctionService(
                     self.session, self.journeys.temporal, self.settings, self.principal
-                ).cases(beneficiary_id),
+                ).cases_or_none(beneficiary_id),
                 "sanction_statuses": STATUS_LABELS,
                 "sanction_measures": list(MEASURE_LABELS.items()),
             }
