@@ -94,8 +94,30 @@ async def test_opened_from_the_journey_page_and_acknowledged_by_the_person(
         )
         assert acknowledged.status_code == 303, acknowledged.text
         space = text((await her.get("/mon-espace")).text)
+        sent = await her.post(
+            f"/mon-espace/sanctions/{case_id}/observations",
+            data={"text": "J'étais à l'hôpital ce jour-là."},
+        )
+        assert sent.status_code == 303, sent.text
+        asked = await her.post(
+            f"/mon-espace/sanctions/{case_id}/audition", data={"with_companion": "true"}
+        )
+        assert asked.status_code == 303, asked.text
     ends = (today + timedelta(days=10)).strftime("%d/%m/%Y")
     assert f"Présenter vos observations jusqu'au {ends}" in space
+    async with sessions() as session:
+        kept = await session.scalar(
+            select(Document.data).where(
+                Document.beneficiary_id == bid, Document.filename.like("observations-sanction-%")
+            )
+        )
+    assert kept == "J'étais à l'hôpital ce jour-là.".encode()
+    heard = (await api.referent.get(f"/api/v1/beneficiaries/{bid}/sanctions/{case_id}")).json()
+    assert heard["case"]["observations_received"]
+    assert (heard["case"]["hearing_requested"], heard["case"]["hearing_with_companion"]) == (
+        True,
+        True,
+    )
 
     async with signed_in(partners.api_url, staff["manager"].email) as manager:
         answer = await manager.post(
