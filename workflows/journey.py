@@ -120,12 +120,11 @@ SETTLE_ON_CLOSE_PATCH = "settle-requests-on-close"
 # recorded).
 DECISION_REQUEST_CHECK_PATCH = "decision-request-check"
 
-# A journey continues as new once its run's history passes ``HISTORY_EVENTS_BOUND`` events, not
+# A journey continues as new once its run's history passes ``Sla.history_events_bound`` events, not
 # only when the server suggests it (4,096 events): an update reaching a journey the worker has
 # forgotten replays the run's whole history first, and a journey lives for years (added after
 # the first release; runs recorded before replay as they were).
 BOUNDED_HISTORY_PATCH = "bounded-history"
-HISTORY_EVENTS_BOUND = 250
 # An orientation to the social track schedules its review, a durable timer (art. D.262-65-2-1
 # CASF; added with the reorientation: journeys oriented before have no review).
 SOCIAL_REVIEW_PATCH = "social-track-review"
@@ -198,9 +197,8 @@ class Journey:
         info = workflow.info()
         if info.is_continue_as_new_suggested():
             return True
-        return info.get_current_history_length() > HISTORY_EVENTS_BOUND and workflow.patched(
-            BOUNDED_HISTORY_PATCH
-        )
+        bound = self._sla.history_events_bound
+        return info.get_current_history_length() > bound and workflow.patched(BOUNDED_HISTORY_PATCH)
 
     async def _wait_for_change_or_time(self) -> None:
         seen = self._changes

@@ -157,6 +157,11 @@ class Settings(BaseSettings):
     # at all). Read when the hand-off is written to the read model.
     handoff_read_days: int = Field(default=90, ge=0)
 
+    # A journey's run continues as new past this many history events: an update reaching a
+    # journey the worker has forgotten replays at most that many (``make bench``:
+    # ``cold_update_p95_ms``). Read when a journey starts.
+    journey_history_events_bound: int = Field(default=250, ge=50)
+
     # The reconciler (read model vs. workflows) runs at the worker's start and then every
     # ``reconcile_every_minutes`` on the journeys written in the last ``reconcile_window_minutes``.
     reconcile_every_minutes: int = Field(default=5, ge=1)

@@ -106,6 +106,9 @@ class Sla(Message):
     social_review_months: int = 6
     social_review_extended_months: int = 12
     social_review_notice_days: int = 15
+    # A run continues as new past this many events (``workflows.journey``): what an update
+    # reaching the journey cold replays at most.
+    history_events_bound: int = 250
 
 
 class AppointmentMark(BaseModel):

@@ -1147,7 +1147,7 @@ async def inbox_daily(r: Recorder) -> None:
 
 
 async def journey_bounded_history(r: Recorder) -> None:
-    """Pauses and resumptions until the journey's run passes ``HISTORY_EVENTS_BOUND`` events
+    """Pauses and resumptions until the journey's run passes ``Sla.history_events_bound`` events
     and continues as new by itself (the server would only suggest it at 4,096)."""
     handle = await r.journey("00000000-0000-4000-8000-000000000007")
     await r.act(handle, BeginDiagnosisInput(actor_id=REFERENT))

@@ -241,6 +241,11 @@ async def office(
             "task_queue": f"sanctions-time-{uuid.uuid4().hex[:8]}",
             "partners_base_url": partners.partners_url,
             "partner_timeout_s": 2.0,
+            # The repeated breach's journey passes 250 events; once it had continued as new,
+            # the time-skipping server's next 124-day sleep never returned while the sanction
+            # case (a child of the earlier run) ran its timers — seen on this test server
+            # only; the bound itself is tested in tests/journey/test_workflow.py.
+            "journey_history_events_bound": 5000,
         }
     )
     parts = PartnerWorkerParts.build(time_env.client, sessions, own)
