@@ -35,6 +35,7 @@ from api.pages import management as management_pages
 from api.pages import partners as partner_pages
 from api.pages import reorientation as reorientation_pages
 from api.pages import resources as resource_pages
+from api.pages import sanctions as sanction_pages
 from api.pages import training_requests as training_request_pages
 from api.pages.access import router as access_pages
 from api.pages.carnet import router as carnet_pages
@@ -53,6 +54,7 @@ from api.routes import (
     partners,
     reorientation,
     resources,
+    sanctions,
     sms,
     training_requests,
 )
@@ -242,6 +244,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         appointments,
         exits,
         reorientation,
+        sanctions,
     ):
         app.include_router(routes.router)
     # The journey's pages first: /parcours/nouveau must win over the carnet's /parcours/{id}.
@@ -258,6 +261,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         inbox_pages,
         appointment_pages,
         reorientation_pages,
+        sanction_pages,
     ):
         app.include_router(pages.router)
     if DSFR_DIST.exists():

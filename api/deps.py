@@ -44,6 +44,7 @@ from parcours.partners.callbacks import PartnerCallbackService
 from parcours.partners.lookups import LookupService
 from parcours.partners.rules import ensure_caf_importer
 from parcours.resources.service import ResourceBaseService
+from parcours.sanctions.service import SanctionService
 from parcours.training_requests.service import FunderConsoleService, TrainingRequestService
 
 # Numbers a client sends, bounded by what the database holds (a 32-bit integer key; no list
@@ -267,6 +268,8 @@ FunderConsoleDep = Annotated[FunderConsoleService, Depends(for_api(FunderConsole
 FunderConsolePageDep = Annotated[FunderConsoleService, Depends(for_pages(FunderConsoleService))]
 LookupsDep = Annotated[LookupService, Depends(for_api(LookupService))]
 ErasuresPageDep = Annotated[ErasureService, Depends(for_pages(ErasureService))]
+SanctionsDep = Annotated[SanctionService, Depends(for_api(SanctionService))]
+SanctionsPageDep = Annotated[SanctionService, Depends(for_pages(SanctionService))]
 
 
 async def get_indicators(

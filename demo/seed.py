@@ -26,6 +26,7 @@ from temporalio.client import Client
 from demo.appointments import seed_demo_appointments
 from demo.reorientation import review_due_now, seed_demo_reorientations
 from demo.resources import load_demo_resources
+from demo.sanctions import seed_demo_sanction
 from parcours.access.models import Structure, User
 from parcours.carnet.models import Beneficiary, Consent
 from parcours.carnet.schemas import ConsentMethod
@@ -219,6 +220,11 @@ async def seed(settings: Settings, people: int = 50) -> None:
     if len(in_accompaniment) >= 2:
         await seed_demo_reorientations(
             sessions, temporal, settings, in_accompaniment[0], in_accompaniment[1], "73"
+        )
+    # A suspension-remobilisation case opened after an absence, lifted when she signed.
+    if len(in_accompaniment) >= 4:
+        await seed_demo_sanction(
+            sessions, temporal, settings, in_accompaniment[3], savoie.structures[0].id
         )
     # The second département's people, at a few steps.
     for index in range(SECOND_PEOPLE):

@@ -4,9 +4,9 @@ household and its RSA status by CAF number."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
@@ -21,6 +21,7 @@ from simulators.caf_feed import (
 )
 from simulators.errors import NotFound, PartnerError
 from simulators.faults import Partner, Switchboard, partner_route
+from simulators.idempotency import IdempotencyLedger, Outcome, idempotency_key
 
 
 class FeedPage(BaseModel):
@@ -65,6 +66,25 @@ class FeedAppended(BaseModel):
     cursor: str
 
 
+class SanctionNotice(BaseModel):
+    """A suspension-remobilisation decision of the département, or its lifting (décret
+    2025-478): what the CAF applies to the monthly RSA."""
+
+    caf_number: str = Field(min_length=1, max_length=20)
+    case_id: str = Field(min_length=1, max_length=36)
+    event: Literal["decided", "lifted"]
+    measure: Literal["suspension", "removal"]
+    rate_percent: int = Field(ge=1, le=100)
+    starts_on: date
+    ends_on: date
+
+
+class SanctionReceipt(BaseModel):
+    reference: str
+    case_id: str
+    event: str
+
+
 class InvalidCursor(PartnerError):
     status_code = 400
 
@@ -83,6 +103,18 @@ class CafRegistry:
         self._event_ids: set[str] = set()
         self._beneficiaries: dict[str, BeneficiaryRead] = {}
         self.lookups = 0
+        # Sanction decisions and liftings received, in order (once per idempotency key).
+        self._sanctions: list[dict[str, Any]] = []
+        self.sanction_ledger = IdempotencyLedger()
+
+    def receive_sanction(self, key: str, body: SanctionNotice) -> Outcome:
+        def record() -> dict[str, Any]:
+            reference = f"CAF-SAN-{len(self._sanctions) + 1:06d}"
+            self._sanctions.append({"reference": reference, **body.model_dump(mode="json")})
+            receipt = SanctionReceipt(reference=reference, case_id=body.case_id, event=body.event)
+            return receipt.model_dump(mode="json")
+
+        return self.sanction_ledger.once(key, body, record)
 
     def append(self, events: list[RsaEvent]) -> FeedAppended:
         appended = skipped = 0
@@ -149,6 +181,8 @@ class CafRegistry:
             "cursor": str(len(self._events)),
             "beneficiaries": len(self._beneficiaries),
             "lookups": self.lookups,
+            "sanctions": list(self._sanctions),
+            "sanctions_by_key": self.sanction_ledger.snapshot(),
             "traffic": self._switches.traffic(Partner.CAF).model_dump(),
         }
 
@@ -189,6 +223,17 @@ async def read_feed_file(caf: Registry, since: str | None = None) -> PlainTextRe
 @operations.get("/beneficiaries/{caf_number}", summary="Foyer et situation RSA d'un allocataire")
 async def read_beneficiary(caf_number: str, caf: Registry) -> BeneficiaryRead:
     return caf.beneficiary(caf_number)
+
+
+@operations.post(
+    "/sanctions",
+    summary="Transmettre une décision de suspension-remobilisation ou sa levée (idempotent)",
+    response_model=SanctionReceipt,
+)
+async def receive_sanction(
+    body: SanctionNotice, caf: Registry, key: Annotated[str, Depends(idempotency_key)]
+) -> Response:
+    return caf.receive_sanction(key, body).response()
 
 
 @controls.post("/_feed", summary="Ajouter des événements au flux (tests, démo)")

@@ -223,6 +223,22 @@ def partner_appointment(appointment_id: str, payload: Any) -> PartnerAppointment
     return appointment
 
 
+class RemovalProposal(BaseModel):
+    """The département's proposal to strike a person off the list of jobseekers after a
+    total removal of her RSA for 4 months (décret 2025-478)."""
+
+    person: PersonRef
+    case_id: str = Field(min_length=1, max_length=36)
+    removal_started_on: date
+    removal_ended_on: date
+
+
+class RemovalReceipt(BaseModel):
+    reference: str
+    case_id: str
+    identifier: str | None = None
+
+
 class EmploymentReport(BaseModel):
     """An entry into work as France Travail learns it (a DPAE, a declaration)."""
 
@@ -265,7 +281,23 @@ class FranceTravail:
         self._appointment_updates: list[AppointmentRecord] = []
         self._appointments: dict[str, AppointmentRecord] = {}
         self.appointment_ledger = IdempotencyLedger()
+        self._removals: list[dict[str, Any]] = []
+        self.removal_ledger = IdempotencyLedger()
         self.searches = 0
+
+    def propose_removal(self, key: str, body: RemovalProposal) -> Outcome:
+        def record() -> dict[str, Any]:
+            reference = f"FT-RAD-{self._run_id}-{len(self._removals) + 1:06d}"
+            self._removals.append({"reference": reference, **body.model_dump(mode="json")})
+            known = self.find(body.person.nir, body.person.birth_date)
+            receipt = RemovalReceipt(
+                reference=reference,
+                case_id=body.case_id,
+                identifier=known.identifier if known else None,
+            )
+            return receipt.model_dump(mode="json")
+
+        return self.removal_ledger.once(key, body, record)
 
     def register(self, body: JobseekerCreate) -> IndividualRead:
         identifier = body.identifier or (
@@ -432,6 +464,8 @@ class FranceTravail:
                 for appointment_id, record in self._appointments.items()
             },
             "appointments_by_key": self.appointment_ledger.snapshot(),
+            "removal_proposals": list(self._removals),
+            "removal_proposals_by_key": self.removal_ledger.snapshot(),
             **self.funding.state(),
         }
 
@@ -504,6 +538,15 @@ async def receive_appointment(
 ) -> Response:
     appointment = partner_appointment(appointment_id, body)
     return agency.receive_appointment(key, appointment).response()
+
+
+@operations.post(
+    "/radiations",
+    summary="Proposer la radiation de la liste des demandeurs d'emploi (idempotente par clé)",
+    response_model=RemovalReceipt,
+)
+async def propose_removal(body: RemovalProposal, agency: Agency, key: Key) -> Response:
+    return agency.propose_removal(key, body).response()
 
 
 @controls.post("/_individus", status_code=201, summary="Inscrire une personne (tests, démo)")

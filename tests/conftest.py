@@ -44,6 +44,7 @@ from temporalio.worker import Worker
 
 from activities.appointments import AppointmentActivities
 from activities.journey import JourneySettlementActivities, ReadModelActivities
+from activities.sanctions import SanctionActivities
 from api.app import create_app
 from cli.temporal_server import SEARCH_ATTRIBUTES, binary
 from parcours.access.models import Structure, User
@@ -345,6 +346,8 @@ async def partner_stack(
     settlement = JourneySettlementActivities(sessions, dev_env.client)
     # A journey's appointments run on its queue too (its child workflows).
     appointments = AppointmentActivities(sessions, stack_settings)
+    # And its sanction cases (their notice; their partner calls are in ``parts``).
+    sanctions = SanctionActivities(sessions, stack_settings)
     worker = Worker(
         dev_env.client,
         task_queue=stack_settings.task_queue,
@@ -356,6 +359,7 @@ async def partner_stack(
             appointments.record_appointment,
             appointments.notify_person,
             appointments.prepare_convocation_documents,
+            sanctions.send_sanction_notice,
             *parts.activities,
         ],
         unsandboxed_workflow_runner=journey_runner(stack_settings),

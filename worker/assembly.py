@@ -36,6 +36,7 @@ from activities.mail import OutboxActivities
 from activities.management import DigestActivities
 from activities.orientations import ServiceOrientationActivities
 from activities.partners import CafImportActivities, PartnerActivities
+from activities.sanctions import SanctionActivities, SanctionPartnerActivities
 from activities.sms import SmsActivities
 from activities.training_requests import TrainingRequestActivities
 from parcours.core.settings import Settings, get_settings
@@ -49,6 +50,7 @@ from workflows.mail import DeliverOutbox
 from workflows.management import DailyDigest
 from workflows.orientations import FranceTravailOrientationNotice, ServiceOrientation
 from workflows.partners import CafImport, PartnerLookup
+from workflows.sanctions import SanctionCase
 from workflows.sms import DeliverSms
 from workflows.training_requests import TrainingRequest
 
@@ -62,6 +64,8 @@ PARTNER_WORKFLOWS: list[type] = [
     FranceTravailOrientationNotice,
     FranceTravailAppointmentNotice,
     TrainingRequest,
+    # Sanction cases send their decision to the CAF and may propose a removal to France Travail.
+    SanctionCase,
 ]
 
 
@@ -90,6 +94,7 @@ class PartnerWorkerParts:
         imports = CafImportActivities(sessions, client, settings)
         orientations = ServiceOrientationActivities(sessions, settings, adapters)
         training_requests = TrainingRequestActivities(sessions, settings)
+        sanctions = SanctionPartnerActivities(sessions, adapters, incidents)
         return cls(
             adapters=adapters,
             activities=[
@@ -110,6 +115,8 @@ class PartnerWorkerParts:
                 orientations.remind_structure,
                 training_requests.begin_training_request,
                 training_requests.record_training_request,
+                sanctions.send_sanction_to_caf,
+                sanctions.propose_france_travail_removal,
             ],
         )
 
@@ -147,6 +154,7 @@ def build_worker(
     inbox = InboxActivities(sessions, settings)
     sms = SmsActivities(sessions, settings)
     appointments = AppointmentActivities(sessions, settings)
+    sanctions = SanctionActivities(sessions, settings)
     return Worker(
         client,
         task_queue=task_queue,
@@ -165,6 +173,7 @@ def build_worker(
             appointments.record_appointment,
             appointments.notify_person,
             appointments.prepare_convocation_documents,
+            sanctions.send_sanction_notice,
             *(partners.activities if partners else []),
         ],
         max_concurrent_activities=50,

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         JourneyResult,
         JourneyState,
         JourneyTimeline,
+        OpenSanctionInput,
         OrientToServiceInput,
         PauseInput,
         PlanAppointmentInput,
@@ -89,6 +90,13 @@ with workflow.unsafe.imports_passed_through():
         failure_of,
         idempotency_key,
     )
+    from parcours.sanctions.messages import (
+        REMOBILISE_SIGNAL,
+        SANCTION_CASE_WORKFLOW,
+        RemobiliseInput,
+        SanctionCaseStart,
+        sanction_case_workflow_id,
+    )
     from parcours.training_requests.messages import (
         TRAINING_REQUEST_WORKFLOW,
         TrainingRequestStart,
@@ -123,15 +131,17 @@ DECISION_REQUEST_CHECK_PATCH = "decision-request-check"
 # Past the legal orientation delay, the journey asks France Travail to orient (issue 15: a new
 # partner call after a timer; journeys started before have no legal clock and never get here).
 FRANCE_TRAVAIL_ORIENTATION_PATCH = "france-travail-orientation"
-# A journey continues as new once its run's history passes ``HISTORY_EVENTS_BOUND`` events, not
+# A journey continues as new once its run's history passes ``Sla.history_events_bound`` events, not
 # only when the server suggests it (4,096 events): an update reaching a journey the worker has
 # forgotten replays the run's whole history first, and a journey lives for years (added after
 # the first release; runs recorded before replay as they were).
 BOUNDED_HISTORY_PATCH = "bounded-history"
-HISTORY_EVENTS_BOUND = 250
 # An orientation to the social track schedules its review, a durable timer (art. D.262-65-2-1
 # CASF; added with the reorientation: journeys oriented before have no review).
 SOCIAL_REVIEW_PATCH = "social-track-review"
+# Signing or updating the contract tells the journey's open sanction cases (``remobilise``):
+# a suspension is lifted at once (added with sanction cases, issue 15).
+SANCTION_LIFT_PATCH = "sanction-lift-on-contract"
 
 # Events the workflow keeps in memory for the reconciler (``timeline`` query).
 RECENT_EVENTS = 100
@@ -206,9 +216,8 @@ class Journey:
         info = workflow.info()
         if info.is_continue_as_new_suggested():
             return True
-        return info.get_current_history_length() > HISTORY_EVENTS_BOUND and workflow.patched(
-            BOUNDED_HISTORY_PATCH
-        )
+        bound = self._sla.history_events_bound
+        return info.get_current_history_length() > bound and workflow.patched(BOUNDED_HISTORY_PATCH)
 
     async def _wait_for_change_or_time(self) -> None:
         seen = self._changes
@@ -474,7 +483,25 @@ class Journey:
 
     @workflow.update
     async def sign_contract(self, action: SignContractInput) -> JourneyState:
-        return await self._act(action)
+        async with self._lock:
+            state = await self._act_locked(action)
+            cases = rules.open_sanctions(state)
+            if cases and workflow.patched(SANCTION_LIFT_PATCH):
+                # Remobilisation: each open case lifts a running sanction at once.
+                for mark in cases:
+                    case = workflow.get_external_workflow_handle(
+                        sanction_case_workflow_id(mark.case_id)
+                    )
+                    try:
+                        await case.signal(
+                            REMOBILISE_SIGNAL, RemobiliseInput(signed_on=action.signed_on)
+                        )
+                    except FailureError as error:
+                        workflow.logger.info(
+                            "sanction case not told",
+                            extra={"case_id": mark.case_id, "error": str(error)},
+                        )
+            return state
 
     @sign_contract.validator
     def _v_sign_contract(self, action: SignContractInput) -> None:
@@ -676,6 +703,36 @@ class Journey:
 
     @conclude_social_review.validator
     def _v_conclude_social_review(self, action: ConcludeSocialReviewInput) -> None:
+        self._validate(action)
+
+    @workflow.update
+    async def open_sanction(self, action: OpenSanctionInput) -> JourneyState:
+        """A suspension-remobilisation case: a ``SanctionCase`` child workflow, which tells the
+        journey of each step (``record_outcome``). Added with sanction cases: a new handler, so
+        older histories replay unchanged."""
+        async with self._lock:
+            state = await self._act_locked(action)
+            mark = state.sanctions[-1]
+            await workflow.start_child_workflow(
+                SANCTION_CASE_WORKFLOW,
+                SanctionCaseStart(
+                    case_id=action.case_id,
+                    beneficiary_id=state.beneficiary_id,
+                    journey_workflow_id=workflow.info().workflow_id,
+                    breach=action.breach,
+                    repeated=mark.repeated,
+                    appointment_id=action.appointment_id,
+                    opened_by=action.actor_id,
+                    opened_at=workflow.now(),
+                    bounds=action.bounds,
+                ),
+                id=sanction_case_workflow_id(action.case_id),
+                parent_close_policy=ParentClosePolicy.ABANDON,
+            )
+            return state
+
+    @open_sanction.validator
+    def _v_open_sanction(self, action: OpenSanctionInput) -> None:
         self._validate(action)
 
     @workflow.query

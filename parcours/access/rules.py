@@ -74,6 +74,8 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "request_reorientation": frozenset({Role.REFERENT, Role.BENEFICIARY}),
     "decide_reorientation": frozenset({Role.ORIENTATION}),
     "conclude_social_review": frozenset({Role.REFERENT}),
+    # Suspension-remobilisation: opened by the référente (its steps: ``sanctions.service``).
+    "open_sanction": frozenset({Role.REFERENT}),
     # Not an update: a request to the orientation team, by those who cannot decide.
     "ask_orientation_decision": frozenset({Role.REFERENT, Role.MANAGER}),
 }

@@ -133,6 +133,21 @@ class Settings(BaseSettings):
         "childcare",
         "caring",
     ]
+    # Suspension-remobilisation (décret 2025-478, R.262-68 and following), captured when a
+    # case opens: the answer window after the notice's receipt; a first breach suspends at
+    # least 30 % for 1 to 2 months; a repeated one (a sanction decided in the 12 months
+    # before) suspends or removes 30 % to 100 % for 1 to 4 months; capped at 50 % for a
+    # household of more than one person or with the single-parent supplement (R.262-68-6).
+    sanction_answer_days: int = Field(default=10, ge=1)
+    sanction_first_min_percent: int = Field(default=30, ge=1, le=100)
+    sanction_first_min_months: int = Field(default=1, ge=1)
+    sanction_first_max_months: int = Field(default=2, ge=1)
+    sanction_repeated_min_percent: int = Field(default=30, ge=1, le=100)
+    sanction_repeated_max_percent: int = Field(default=100, ge=1, le=100)
+    sanction_repeated_min_months: int = Field(default=1, ge=1)
+    sanction_repeated_max_months: int = Field(default=4, ge=1)
+    sanction_household_cap_percent: int = Field(default=50, ge=1, le=100)
+    sanction_repeat_window_months: int = Field(default=12, ge=1)
     # A training's funder (Région, France Travail) answers a request within this many days;
     # then it is reminded and the request shows as stalled. Read when a request starts.
     funder_answer_days: int = 15
@@ -145,6 +160,11 @@ class Settings(BaseSettings):
     # former référent and the référents of its former structure for this many days (0: not
     # at all). Read when the hand-off is written to the read model.
     handoff_read_days: int = Field(default=90, ge=0)
+
+    # A journey's run continues as new past this many history events: an update reaching a
+    # journey the worker has forgotten replays at most that many (``make bench``:
+    # ``cold_update_p95_ms``). Read when a journey starts.
+    journey_history_events_bound: int = Field(default=250, ge=50)
 
     # The reconciler (read model vs. workflows) runs at the worker's start and then every
     # ``reconcile_every_minutes`` on the journeys written in the last ``reconcile_window_minutes``.

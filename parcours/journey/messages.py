@@ -18,6 +18,7 @@ from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import FailureError
 
 from parcours.core.messages import Message, ScalarDetail
+from parcours.sanctions.messages import Breach, SanctionBounds
 
 JOURNEY_WORKFLOW = "Journey"
 
@@ -109,6 +110,9 @@ class Sla(Message):
     social_review_months: int = 6
     social_review_extended_months: int = 12
     social_review_notice_days: int = 15
+    # A run continues as new past this many events (``workflows.journey``): what an update
+    # reaching the journey cold replays at most.
+    history_events_bound: int = 250
 
 
 class AppointmentMark(BaseModel):
@@ -120,6 +124,27 @@ class AppointmentMark(BaseModel):
     kind: str
     status: str
     starts_at: datetime | None = None
+
+
+class SanctionMark(BaseModel):
+    """One of the journey's sanction cases as the journey knows it (the ``SanctionCase``
+    child workflow tells it of each step): enough to tell whether a new breach is repeated
+    and which cases to tell when the person signs her contract."""
+
+    case_id: str
+    breach: str
+    repeated: bool
+    opened_on: date
+    appointment_id: str | None = None
+    status: str = "opened"
+    measure: str | None = None
+    rate_percent: int | None = None
+    months: int | None = None
+    decided_on: date | None = None
+    received_on: date | None = None
+    window_ends_on: date | None = None
+    ends_on: date | None = None
+    lift_reason: str | None = None
 
 
 class JourneyState(BaseModel):
@@ -173,6 +198,8 @@ class JourneyState(BaseModel):
     social_review_noticed: bool = False
     # The reorientation request waiting for the orientation team's decision, if any.
     reorientation_request_id: str | None = None
+    # Its sanction cases, open and past (empty in journeys before them).
+    sanctions: list[SanctionMark] = Field(default_factory=list)
     seq: int = 0
 
     @property
@@ -398,6 +425,16 @@ class RequestTrainingInput(Action):
     request_id: str = Field(min_length=1, max_length=36)
     training_id: str = Field(min_length=1, max_length=36)
     funder: Literal["region", "france_travail"]
+
+
+class OpenSanctionInput(Action):
+    """Open a suspension-remobilisation case for a breach (a ``SanctionCase`` child
+    workflow); the journey decides whether the breach is repeated from its past cases."""
+
+    case_id: str = Field(min_length=1, max_length=36)
+    breach: Breach
+    appointment_id: str | None = Field(default=None, max_length=36)
+    bounds: SanctionBounds = Field(default_factory=SanctionBounds)
 
 
 class PlanAppointmentInput(Action):

@@ -29,6 +29,7 @@ from parcours.journey.messages import (
     JourneyInput,
     JourneyOutcomeInput,
     JourneyState,
+    OpenSanctionInput,
     OrientationKind,
     OrientToServiceInput,
     PauseInput,
@@ -42,12 +43,14 @@ from parcours.journey.messages import (
     ResumeInput,
     RsaRightsChangedInput,
     RsaStatus,
+    SanctionMark,
     SetFollowUpConsentInput,
     SignContractInput,
     Sla,
     Step,
 )
 from parcours.journey.schemas import ACTION_LABELS, ORIENTATION_LABELS, STEP_LABELS
+from parcours.sanctions.rules import is_repeated
 
 
 class TransitionRefused(Exception):
@@ -83,6 +86,7 @@ REQUESTS: dict[str, tuple[type[Action], str]] = {
     "request_reorientation": (RequestReorientationInput, "Demander une réorientation"),
     "decide_reorientation": (DecideReorientationInput, "Décider de la réorientation"),
     "conclude_social_review": (ConcludeSocialReviewInput, "Conclure la revue du parcours social"),
+    "open_sanction": (OpenSanctionInput, "Ouvrir une procédure de suspension-remobilisation"),
 }
 REQUEST_NAMES: dict[type[Action], str] = {cls: name for name, (cls, _) in REQUESTS.items()}
 
@@ -179,7 +183,17 @@ _GATES: dict[str, Callable[[JourneyState], str | None]] = {
     "request_reorientation": _reorientation_gate,
     "decide_reorientation": _pending_reorientation_gate,
     "conclude_social_review": _social_review_gate,
+    "open_sanction": lambda s: (
+        "Une procédure de suspension-remobilisation est déjà en cours pour ce parcours."
+        if open_sanctions(s)
+        else None
+    ),
 }
+
+
+def open_sanctions(state: JourneyState) -> list[SanctionMark]:
+    """The journey's sanction cases not closed yet."""
+    return [mark for mark in state.sanctions if mark.status != "closed"]
 
 
 def refusal(state: JourneyState, name: str) -> str | None:
@@ -227,6 +241,17 @@ def _payload_refusal(state: JourneyState, action: Action) -> str | None:
             return "Une réorientation demandée à la revue doit porter le numéro de sa demande."
         case ConcludeSocialReviewInput(decision="reorient") if state.reorientation_request_id:
             return "Une demande de réorientation attend déjà la décision de l'équipe d'orientation."
+        case OpenSanctionInput(breach=breach, appointment_id=appointment_id) if breach == "absence":
+            absent = [
+                m.appointment_id for m in state.appointments if m.status == "absent_unexcused"
+            ]
+            if appointment_id not in absent:
+                return (
+                    "Une procédure pour absence part d'un rendez-vous où l'absence non excusée "
+                    "est enregistrée."
+                )
+            if any(m.appointment_id == appointment_id for m in state.sanctions):
+                return "Une procédure a déjà été ouverte pour cette absence."
     return None
 
 
@@ -335,10 +360,6 @@ def legal_orientation(
     if start is None:
         return None
     return start + timedelta(weeks=weeks), subject, asked, by_france_travail, oriented
-
-
-def _day(value: ScalarDetail) -> date | None:
-    return date.fromisoformat(value) if isinstance(value, str) else None
 
 
 # --- Time ---
@@ -642,6 +663,17 @@ def apply(
                 service_id=service_id,
                 resource_structure_id=resource_structure_id,
             )
+        case OpenSanctionInput(case_id=case_id, breach=breach):
+            # The child tells the timeline ``sanction_opened``; the journey keeps its mark.
+            new.sanctions.append(
+                SanctionMark(
+                    case_id=case_id,
+                    breach=breach.value,
+                    repeated=repeated_breach(state, now, action),
+                    opened_on=now.date(),
+                    appointment_id=action.appointment_id,
+                )
+            )
         case PlanAppointmentInput(appointment_id=appointment_id, mode=mode, kind=kind):
             new.appointments.append(
                 AppointmentMark(
@@ -867,7 +899,57 @@ def on_outcome(
     change.event(signal.kind, **signal.detail)
     if signal.kind.startswith(APPOINTMENT_OUTCOME):
         _on_appointment(change, signal)
+    if signal.kind in SANCTION_OUTCOMES:
+        _on_sanction(change, signal)
     return change.done()
+
+
+def repeated_breach(state: JourneyState, now: datetime, action: OpenSanctionInput) -> bool:
+    """Repeated: a previous case of this journey decided with a sanction in the 12 months
+    (``SanctionBounds.repeat_window_months``) before this one opens."""
+    previous = [(m.decided_on, m.measure) for m in state.sanctions]
+    return is_repeated(previous, now.date(), action.bounds)
+
+
+# What a ``SanctionCase`` child workflow's steps change in the journey's mark of it.
+SANCTION_OUTCOMES = frozenset(
+    {
+        "sanction_notified",
+        "sanction_decided",
+        "sanction_lifted",
+        "sanction_closed",
+        "france_travail_removal_proposed",
+    }
+)
+
+
+def _on_sanction(change: _Change, signal: JourneyOutcomeInput) -> None:
+    d = signal.detail
+    for mark in change.state.sanctions:
+        if mark.case_id != d.get("case_id"):
+            continue
+        if signal.kind == "sanction_notified":
+            mark.status = "notified"
+            mark.received_on = _day(d.get("received_on"))
+            mark.window_ends_on = _day(d.get("window_ends_on"))
+        elif signal.kind == "sanction_decided":
+            mark.status = "decided"
+            mark.measure = str(d.get("measure"))
+            rate, months = d.get("rate_percent"), d.get("months")
+            mark.rate_percent = rate if isinstance(rate, int) else None
+            mark.months = months if isinstance(months, int) else None
+            mark.decided_on = change.now.date()
+            mark.ends_on = _day(d.get("ends_on"))
+        elif signal.kind == "sanction_lifted":
+            mark.status = "lifted"
+            reason = d.get("reason")
+            mark.lift_reason = reason if isinstance(reason, str) else None
+        elif signal.kind == "sanction_closed":
+            mark.status = "closed"
+
+
+def _day(value: object) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else None
 
 
 # The kinds an ``Appointment`` child workflow tells its journey: ``appointment_<status>`` and

@@ -213,6 +213,17 @@ EVENT_LABELS = {
     "reorientation_refused": "Réorientation refusée",
     "social_review_due": "Revue du parcours social à faire",
     "social_review_concluded": "Revue du parcours social conclue",
+    "sanction_opened": "Procédure de suspension-remobilisation ouverte (courrier envoyé)",
+    "sanction_notified": "Réception du courrier datée : le délai pour répondre court",
+    "sanction_observations_received": "Observations de la personne reçues",
+    "sanction_hearing_requested": "Audition demandée par la personne",
+    "sanction_hearing_held": "Audition de la personne tenue",
+    "sanction_team_consulted": "Avis de l'équipe pluridisciplinaire rendu",
+    "sanction_decided": "Décision du président sur la procédure",
+    "sanction_sent_to_caf": "Décision transmise à la CAF",
+    "sanction_lifted": "Suspension levée",
+    "sanction_closed": "Procédure de suspension-remobilisation close",
+    "france_travail_removal_proposed": "Radiation proposée à France Travail",
 }
 
 # Events whose label names who did them, when known.

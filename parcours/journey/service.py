@@ -169,6 +169,7 @@ def sla_from(settings: Settings) -> Sla:
         social_review_months=settings.social_review_months,
         social_review_extended_months=settings.social_review_extended_months,
         social_review_notice_days=settings.social_review_notice_days,
+        history_events_bound=settings.journey_history_events_bound,
     )
 
 

@@ -226,6 +226,23 @@ SEND_APPOINTMENT_TO_FRANCE_TRAVAIL = PartnerCall(
 )
 
 
+# A sanction decision, or its lifting, must reach the CAF, which pays the RSA: tried like
+# France Travail's notices, at most every 5 minutes, for up to 3 days (issue 15, item 5).
+SEND_SANCTION_TO_CAF = PartnerCall(
+    "send_sanction_to_caf", "caf", FRANCE_TRAVAIL_RETRY, schedule_to_close=timedelta(days=3)
+)
+
+
+# After a total removal for 4 months: the proposal to strike the person off France Travail's
+# list (issue 15, item 5).
+PROPOSE_FRANCE_TRAVAIL_REMOVAL = PartnerCall(
+    "propose_france_travail_removal",
+    "france_travail",
+    FRANCE_TRAVAIL_RETRY,
+    schedule_to_close=timedelta(days=3),
+)
+
+
 def idempotency_key(step: str) -> str:
     """The key of one partner call of this workflow: its id plus the step (make the step
     unique within the workflow, e.g. with the journey's event number when a step can recur).

@@ -92,5 +92,23 @@ async def test_the_demo_loads_journeys_at_every_step_and_its_accounts_sign_in(
         assert set(decided) == {"accepted", "refused"}
         assert decided["accepted"].after_team_meeting
         assert reviews_due == 1
+        # A sanction case opened after an absence, lifted when the person signed.
+        async with sessions() as session:
+            lifted = list(
+                await session.scalars(
+                    select(JourneyEventRecord.detail).where(
+                        JourneyEventRecord.kind == "sanction_lifted"
+                    )
+                )
+            )
+            opened = list(
+                await session.scalars(
+                    select(JourneyEventRecord.detail).where(
+                        JourneyEventRecord.kind == "sanction_opened"
+                    )
+                )
+            )
+        assert [d["reason"] for d in lifted] == ["remobilisation"]
+        assert [d["breach"] for d in opened] == ["absence"]
     finally:
         await engine.dispose()

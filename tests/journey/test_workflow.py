@@ -73,7 +73,6 @@ from tests.support.journeys import (
 from tests.support.workflows import settled
 from workflows.journey import (
     DEADLINE_KEY,
-    HISTORY_EVENTS_BOUND,
     REFERENT_KEY,
     STEP_KEY,
     TERRITORY_KEY,
@@ -826,20 +825,22 @@ async def test_a_long_journey_continues_as_new_without_losing_anything(
 async def test_a_journey_with_a_long_history_continues_as_new_by_itself(
     journeys: Journeys,
 ) -> None:
-    """Past ``HISTORY_EVENTS_BOUND`` events the journey continues as new, long before the
+    """Past ``Sla.history_events_bound`` events (250) the journey continues as new, long before the
     server would suggest it (4,096 events): an update reaching it cold replays a short history.
     Nothing is lost on the way."""
     handle = await journeys.enrol()
     referent = journeys.staff.referent_id
     state = await act(handle, BeginDiagnosisInput(actor_id=referent))
+    bound = journeys.settings.journey_history_events_bound
+    assert bound == 250
     pairs = 0
     while len(await runs(journeys, handle)) < 2:
-        assert pairs < HISTORY_EVENTS_BOUND, "the journey never continued as new"
+        assert pairs < bound, "the journey never continued as new"
         await act(handle, PauseInput(actor_id=referent))
         state = await act(handle, ResumeInput(actor_id=referent))
         pairs += 1
     histories = await runs(journeys, handle)
-    assert all(len(h.events) <= HISTORY_EVENTS_BOUND + 30 for h in histories)
+    assert all(len(h.events) <= bound + 30 for h in histories)
     assert await handle.query(Journey.current) == state
     model = await journeys.matches(handle, state)
     assert model.kinds.count("paused") == model.kinds.count("resumed") == pairs

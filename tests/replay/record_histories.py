@@ -58,6 +58,15 @@ On the time-skipping server (months of timers in seconds):
 - ``france_travail_appointment_notice``: one status of an appointment sent to France Travail
   (``FranceTravailAppointmentNotice``, its partner call answered by a stub).
 
+- ``sanction_cases``: four suspension-remobilisation cases of one journey
+  (``journey_with_sanctions``): a first breach suspended for a month that ends by itself
+  (``sanction_ended``, with observations, a hearing and the équipe pluridisciplinaire); a
+  repeated one removed at 100 % for 4 months, then proposed to France Travail
+  (``sanction_removal_proposed``); a third lifted when the contract is signed
+  (``sanction_lifted``: the journey's patch ``sanction-lift-on-contract``); a fourth ended by
+  a signature before any decision (``sanction_remobilised_before_decision``). The CAF and
+  France Travail are answered by stubs.
+
 On a dev server that suggests continuing as new after a few events (``short_history_server``):
 
 - ``journey_continued_as_new``: a journey driven through enough actions to continue as new,
@@ -130,6 +139,7 @@ from parcours.journey.messages import (
     JourneyOutcomeInput,
     JourneyResult,
     JourneyState,
+    OpenSanctionInput,
     OrientationKind,
     OrientToServiceInput,
     PauseInput,
@@ -168,8 +178,10 @@ from parcours.partners.messages import (
     FIND_FRANCE_TRAVAIL_PERSON,
     LOOKUP_CAF_HOUSEHOLD,
     NOTIFY_FRANCE_TRAVAIL_ORIENTATION,
+    PROPOSE_FRANCE_TRAVAIL_REMOVAL,
     REQUEST_FRANCE_TRAVAIL_ORIENTATION,
     SEND_APPOINTMENT_TO_FRANCE_TRAVAIL,
+    SEND_SANCTION_TO_CAF,
     SEND_STRUCTURE_ORIENTATION,
     SUBMIT_TRAINING_REQUEST_REGION,
     WITHDRAW_TRAINING_REQUEST_REGION,
@@ -192,6 +204,21 @@ from parcours.partners.messages import (
 )
 from parcours.resources.models import ResourceService, ResourceStructure, Training
 from parcours.resources.text import normalise
+from parcours.sanctions.messages import (
+    Breach,
+    CafSanctionInput,
+    DecideSanctionInput,
+    FranceTravailRemovalInput,
+    Measure,
+    PartnerAck,
+    RecordHearingInput,
+    RecordReceiptInput,
+    RecordTeamOpinionInput,
+    RequestHearingInput,
+    SanctionCaseState,
+    SendObservationsInput,
+    sanction_case_workflow_id,
+)
 from parcours.sms.messages import WORKFLOW_ID as SMS_WORKFLOW_ID
 from parcours.sms.messages import DeliverSmsInput
 from parcours.training_requests.messages import (
@@ -296,6 +323,14 @@ class PartnerStubs:
     async def withdraw_training_request(self, data: TrainingWithdrawalInput) -> PartnerReceipt:
         return PartnerReceipt(reference=data.reference)
 
+    @activity.defn(name=SEND_SANCTION_TO_CAF.activity)
+    async def send_sanction_to_caf(self, data: CafSanctionInput) -> PartnerAck:
+        return PartnerAck(sent=True, reference=f"CAF-SAN-{data.event}")
+
+    @activity.defn(name=PROPOSE_FRANCE_TRAVAIL_REMOVAL.activity)
+    async def propose_france_travail_removal(self, data: FranceTravailRemovalInput) -> PartnerAck:
+        return PartnerAck(sent=True, reference="FT-RAD-0001")
+
     @activity.defn(name=CANCEL_STRUCTURE_ORIENTATION.activity)
     async def cancel_structure_orientation(
         self, data: StructureCancellationInput
@@ -331,6 +366,8 @@ def partner_parts(
             stubs.remind_structure,
             stubs.withdraw_training_request,
             stubs.cancel_structure_orientation,
+            stubs.send_sanction_to_caf,
+            stubs.propose_france_travail_removal,
             imports.begin_caf_import,
             imports.apply_caf_feed_batch,
             imports.finish_caf_import,
@@ -966,6 +1003,116 @@ async def appointment_attended(r: Recorder) -> None:
     await r.keep("journey_with_appointment", handle)
 
 
+SANCTIONS = (
+    "00000000-0000-4000-8000-0000000000f1",
+    "00000000-0000-4000-8000-0000000000f2",
+    "00000000-0000-4000-8000-0000000000f3",
+    "00000000-0000-4000-8000-0000000000f4",
+)
+
+
+async def sanction_cases(r: Recorder) -> None:
+    """Four cases of one journey: ended, removed then proposed to France Travail, lifted by
+    the contract's signature, ended by a signature before the decision."""
+    handle = await r.journey("00000000-0000-4000-8000-000000000010")
+    await r.to_accompaniment(handle, OrientationKind.SOCIO_PROFESSIONAL)
+
+    async def case_through_decision(
+        case_id: str, breach: Breach, decision: DecideSanctionInput, *, heard: bool = False
+    ) -> WorkflowHandle[Any, Any]:
+        await r.act(handle, OpenSanctionInput(case_id=case_id, breach=breach, actor_id=REFERENT))
+        case = r.client.get_workflow_handle(sanction_case_workflow_id(case_id))
+        await settled(case)
+        today = await r.today()
+        await case.execute_update(
+            "record_receipt",
+            RecordReceiptInput(received_on=today, by_person=True),
+            result_type=SanctionCaseState,
+        )
+        if heard:
+            for name, update in (
+                ("send_observations", SendObservationsInput()),
+                ("request_hearing", RequestHearingInput(with_companion=True)),
+                ("record_hearing", RecordHearingInput(held_on=today, with_companion=True)),
+            ):
+                await case.execute_update(name, update, result_type=SanctionCaseState)
+        await settled(case)
+        await r.advance_to(await r.now() + timedelta(days=11))
+        await case.execute_update(
+            "record_team_opinion",
+            RecordTeamOpinionInput(
+                session_on=await r.today(),
+                member_ids=[ORIENTATION_OFFICER, REFERENT],
+                opinion="sanction",
+                actor_id=ORIENTATION_OFFICER,
+            ),
+            result_type=SanctionCaseState,
+        )
+        # Below the bounds: refused by the validator, nothing written.
+        with contextlib.suppress(WorkflowUpdateFailedError):
+            await case.execute_update(
+                "decide",
+                decision.model_copy(update={"rate_percent": 20}),
+                result_type=SanctionCaseState,
+            )
+        await case.execute_update("decide", decision, result_type=SanctionCaseState)
+        await settled(case)
+        return case
+
+    first = await case_through_decision(
+        SANCTIONS[0],
+        Breach.CONTRACT_NOT_SIGNED,
+        DecideSanctionInput(measure=Measure.SUSPENSION, rate_percent=30, months=1),
+        heard=True,
+    )
+    await r.advance_to(await r.now() + timedelta(days=32))
+    await first.result()
+    await r.heard(handle, "sanction_closed")
+
+    second = await case_through_decision(
+        SANCTIONS[1],
+        Breach.PLAN_NOT_DONE,
+        DecideSanctionInput(measure=Measure.REMOVAL, rate_percent=100, months=4),
+    )
+    await r.advance_to(await r.now() + timedelta(days=124))
+    await second.result()
+    await r.heard(handle, "france_travail_removal_proposed")
+    await settled(handle)
+
+    third = await case_through_decision(
+        SANCTIONS[2],
+        Breach.PLAN_NOT_DONE,
+        DecideSanctionInput(measure=Measure.SUSPENSION, rate_percent=50, months=2),
+    )
+    await r.act(handle, SignContractInput(signed_on=await r.today(), actor_id=REFERENT))
+    await third.result()
+    await settled(handle)
+
+    # Signed (updated) before any decision: the procedure ends.
+    await r.act(
+        handle,
+        OpenSanctionInput(case_id=SANCTIONS[3], breach=Breach.PLAN_NOT_DONE, actor_id=REFERENT),
+    )
+    fourth = r.client.get_workflow_handle(sanction_case_workflow_id(SANCTIONS[3]))
+    await settled(fourth)
+    await fourth.execute_update(
+        "record_receipt",
+        RecordReceiptInput(received_on=await r.today(), actor_id=REFERENT),
+        result_type=SanctionCaseState,
+    )
+    await settled(fourth)
+    await r.act(handle, SignContractInput(signed_on=await r.today(), actor_id=REFERENT))
+    await fourth.result()
+    await settled(handle)
+    await r.act(handle, CloseInput(exit_reason=ExitReason.OTHER, actor_id=REFERENT))
+    await handle.result()
+    await r.keep("sanction_ended", first)
+    await r.keep("sanction_removal_proposed", second)
+    await r.keep("sanction_lifted", third)
+    await r.keep("sanction_remobilised_before_decision", fourth)
+    await r.keep("journey_with_sanctions", handle)
+
+
 async def scheduled_runs(r: Recorder) -> None:
     """The short workflows the worker's schedules start, one run each."""
     runs: list[tuple[str, WorkflowHandle[Any, Any]]] = [
@@ -1051,7 +1198,7 @@ async def inbox_daily(r: Recorder) -> None:
 
 
 async def journey_bounded_history(r: Recorder) -> None:
-    """Pauses and resumptions until the journey's run passes ``HISTORY_EVENTS_BOUND`` events
+    """Pauses and resumptions until the journey's run passes ``Sla.history_events_bound`` events
     and continues as new by itself (the server would only suggest it at 4,096)."""
     handle = await r.journey("00000000-0000-4000-8000-000000000007")
     await r.act(handle, BeginDiagnosisInput(actor_id=REFERENT))
@@ -1133,6 +1280,7 @@ SCENARIOS: dict[str, tuple[Server, Scenario]] = {
     "appointment_attended": ("time-skipping", appointment_attended),
     "france_travail_orientation": ("time-skipping", france_travail_orientation),
     "reoriented_after_social_review": ("time-skipping", reoriented_after_social_review),
+    "sanction_cases": ("time-skipping", sanction_cases),
     "scheduled_runs": ("time-skipping", scheduled_runs),
     "deliver_outbox": ("time-skipping", deliver_outbox),
     "deliver_sms": ("time-skipping", deliver_sms),

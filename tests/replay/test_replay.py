@@ -42,6 +42,11 @@ SCENARIOS = {
     "appointment_attended",
     "journey_with_appointment",
     "reoriented_after_social_review",
+    "sanction_ended",
+    "sanction_removal_proposed",
+    "sanction_lifted",
+    "sanction_remobilised_before_decision",
+    "journey_with_sanctions",
 }
 OLDER = {
     f"{journey}_before_{version}"

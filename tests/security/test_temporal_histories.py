@@ -4,10 +4,10 @@ One recognisable person goes through everything the platform does: enrolment, co
 service orientation, CAF and France Travail look-ups, a professional orientation (France
 Travail is told), a training request, a line of the CAF's feed; then every scheduled workflow
 runs (digest, « À traiter », outbox, retention, reconciliation); she is invited to an appointment,
-books it from her link, and is convoked to another with a letter. Every run of every workflow
-started meanwhile is read back and searched, JSON and decoded payloads, for each of her
-values. Every workflow type the worker runs must have been seen: a new type fails here until
-it is driven.
+books it from her link, and is convoked to another with a letter; a sanction case is opened.
+Every run of every workflow started meanwhile is read back and searched, JSON and decoded
+payloads, for each of her values. Every workflow type the worker runs must have been seen: a
+new type fails here until it is driven.
 """
 
 from __future__ import annotations
@@ -154,6 +154,11 @@ async def everything_for(
         },
     )
     assert convoked.status_code == 201, convoked.text
+    # A suspension-remobilisation case (its notice printed from SQL, not from the history).
+    opened = await api.referent.post(
+        f"/api/v1/beneficiaries/{bid}/sanctions", json={"breach": "contract_not_signed"}
+    )
+    assert opened.status_code == 201, opened.text
     training_id = await add_training(sessions, "region")
     requested = await api.referent.post(
         "/api/v1/training-requests", json={"beneficiary_id": bid, "training_id": training_id}

@@ -28,6 +28,7 @@ from parcours.carnet.schemas import ConsentUpdate, ContactUpdate, FollowUpWish
 from parcours.core.errors import ParcoursError
 from parcours.reorientation.schemas import ASKABLE_REASONS, ReorientationCreate
 from parcours.reorientation.service import ReorientationService
+from parcours.sanctions.service import SanctionService
 
 router = APIRouter(include_in_schema=False)
 
@@ -60,6 +61,9 @@ ME_LABELS = {
 
 # After an action, the result is at the top of the page: a link goes back to its section.
 BACK_TO = {
+    "sanction-reception": ("#sanctions", "Revenir à la procédure"),
+    "sanction-observations": ("#sanctions", "Revenir à la procédure"),
+    "sanction-audition": ("#sanctions", "Revenir à la procédure"),
     "coordonnees": ("#coordonnees", "Revenir à « Mes coordonnées »"),
     "partage": ("#partage", "Revenir à « Partage de mes données »"),
     "suivi": ("#suivi", "Revenir à « Suivi dans l'emploi »"),
@@ -67,6 +71,11 @@ BACK_TO = {
 }
 
 DONE_MESSAGES = {
+    "sanction-reception": "Merci : le délai pour présenter vos observations court à partir de "
+    "cette date.",
+    "sanction-observations": "Vos observations sont envoyées : elles sont dans vos documents.",
+    "sanction-audition": "Votre demande d'audition est envoyée : votre référent·e vous propose "
+    "une date.",
     "coordonnees": "Vos coordonnées sont corrigées.",
     "partage": "Votre choix de partage est enregistré.",
     "suivi": "Votre choix pour le suivi dans l'emploi est enregistré.",
@@ -94,6 +103,9 @@ async def _render(
     carnet = await pages.carnet.read(beneficiary_id, "carnet.mon-espace")
     pending = await pages.carnet.pending_erasure(beneficiary_id)
     reorientation = await _reorientations(pages).panel(beneficiary_id)
+    sanctions = await SanctionService(
+        pages.session, pages.journeys.temporal, pages.settings, pages.principal
+    ).cases_or_none(beneficiary_id)
     return templates.TemplateResponse(
         pages.request,
         "carnet/me.html",
@@ -106,6 +118,7 @@ async def _render(
             "erasure_pending": pending,
             "reo": reorientation,
             "reo_reasons": ASKABLE_REASONS,
+            "sanctions": sanctions,
             "done": DONE_MESSAGES.get(pages.request.query_params.get("fait", "")),
             "back": BACK_TO.get(failed or pages.request.query_params.get("fait", "")),
             "failed": failed,

@@ -62,6 +62,8 @@ from parcours.orientations.service import ServiceOrientationService
 from parcours.partners.lookups import lookup_panel
 from parcours.reorientation.schemas import ASKABLE_REASONS, EXTENSION_LABELS, REFUSAL_LABELS
 from parcours.reorientation.service import ReorientationService
+from parcours.sanctions.rules import MEASURE_LABELS, STATUS_LABELS
+from parcours.sanctions.service import SanctionService
 from parcours.territories.service import TerritoryService
 from parcours.training_requests.service import TrainingRequestService
 
@@ -152,6 +154,12 @@ DONE_MESSAGES = {
     "orientation": "L'orientation est ajoutée au plan et envoyée à la structure.",
     "inscription": "Enregistré.",
     **{name: "Enregistré." for name in ACTIONS},
+    "sanction": "La procédure est ouverte : le courrier part à la personne (carnet, courriel, "
+    "SMS).",
+    "sanction-reception": "La date de réception est enregistrée : le délai pour répondre court.",
+    "sanction-audition": "L'audition est enregistrée.",
+    "sanction-equipe": "L'avis de l'équipe pluridisciplinaire est enregistré.",
+    "sanction-decision": "La décision est enregistrée et transmise à la CAF.",
     ASK_ORIENTATION_DECISION: "Demande envoyée : les chargé·es d'orientation du département la "
     "trouvent dans leur boîte « À traiter ».",
 }
@@ -276,6 +284,13 @@ class CarnetPages:
                     (r, EXTENSION_LABELS.get(r, r))
                     for r in self.settings.social_review_extension_reasons
                 ],
+            }
+            context |= {
+                "sanctions": await SanctionService(
+                    self.session, self.journeys.temporal, self.settings, self.principal
+                ).cases_or_none(beneficiary_id),
+                "sanction_statuses": STATUS_LABELS,
+                "sanction_measures": list(MEASURE_LABELS.items()),
             }
             template = "journey/journey.html"
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -88,6 +89,24 @@ class CafBeneficiary(CafRights):
     birth_date: date
 
 
+class CafSanction(BaseModel):
+    """A suspension-remobilisation decision, or its lifting, as the CAF receives it."""
+
+    caf_number: str
+    case_id: str
+    event: Literal["decided", "lifted"]
+    measure: Literal["suspension", "removal"]
+    rate_percent: int
+    starts_on: date
+    ends_on: date
+
+
+class CafSanctionReceipt(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    reference: str
+
+
 class CafAdapter:
     def __init__(self, client: PartnerClient) -> None:
         self.client = client
@@ -103,3 +122,12 @@ class CafAdapter:
             traced_as="/beneficiaries/{caf_number}",
         )
         return found
+
+    async def send_sanction(
+        self, sanction: CafSanction, *, key: str
+    ) -> tuple[CafSanctionReceipt, bool]:
+        receipt, replayed = await self.client.call(
+            "POST", "/sanctions", key=key, body=sanction, result=CafSanctionReceipt
+        )
+        assert receipt is not None
+        return receipt, replayed

@@ -145,6 +145,22 @@ class AppointmentReceipt(BaseModel):
     identifier: str | None = None
 
 
+class RemovalProposal(BaseModel):
+    """The proposal to strike a person off the list after a 4-month total removal."""
+
+    person: PersonRef
+    case_id: str
+    removal_started_on: date
+    removal_ended_on: date
+
+
+class RemovalReceipt(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    reference: str
+    identifier: str | None = None
+
+
 class FranceTravailAdapter:
     def __init__(self, client: PartnerClient) -> None:
         self.client = client
@@ -194,6 +210,15 @@ class FranceTravailAdapter:
             key=key,
             body=appointment,
             result=AppointmentReceipt,
+        )
+        assert receipt is not None
+        return receipt, replayed
+
+    async def propose_removal(
+        self, proposal: RemovalProposal, *, key: str
+    ) -> tuple[RemovalReceipt, bool]:
+        receipt, replayed = await self.client.call(
+            "POST", "/radiations", key=key, body=proposal, result=RemovalReceipt
         )
         assert receipt is not None
         return receipt, replayed

@@ -1,0 +1,1 @@
+"""Suspension-remobilisation (décret 2025-478): one ``SanctionCase`` per breach."""
