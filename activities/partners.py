@@ -28,7 +28,7 @@ from parcours.inbox.service import InboxProducer
 from parcours.management.incidents import PartnerIncidentLog
 from parcours.management.repository import FailedCall
 from parcours.partners.adapters.clients import PartnerAdapters
-from parcours.partners.adapters.france_travail import ProfessionalOrientation
+from parcours.partners.adapters.france_travail import OrientationRequest, ProfessionalOrientation
 from parcours.partners.adapters.funding import (
     TrainingFundingRequest,
     TrainingRef,
@@ -60,6 +60,7 @@ from parcours.partners.messages import (
     PARTNER_UNAVAILABLE,
     PERSON_INCOMPLETE,
     PERSON_UNKNOWN,
+    REQUEST_FRANCE_TRAVAIL_ORIENTATION,
     SEND_APPOINTMENT_TO_FRANCE_TRAVAIL,
     SEND_STRUCTURE_ORIENTATION,
     SUBMIT_TRAINING_REQUEST_REGION,
@@ -72,6 +73,7 @@ from parcours.partners.messages import (
     FranceTravailAppointmentInput,
     FranceTravailAppointmentResult,
     FranceTravailLookupResult,
+    FranceTravailOrientationRequestInput,
     PartnerLookupInput,
     PartnerReceipt,
     ProfessionalOrientationInput,
@@ -291,6 +293,36 @@ class PartnerActivities:
                 known = await PartnerDataService(session).partners.person(data.beneficiary_id)
                 if known is not None and known.france_travail_id != receipt.identifier:
                     known.france_travail_id = receipt.identifier
+        return PartnerReceipt(reference=receipt.reference, replayed=replayed)
+
+    @activity.defn(name=REQUEST_FRANCE_TRAVAIL_ORIENTATION.activity)
+    async def request_france_travail_orientation(
+        self, data: FranceTravailOrientationRequestInput
+    ) -> PartnerReceipt:
+        """Ask France Travail to orient a person whose legal delay passed (once per key). A
+        transmission the law makes (France Travail orients by law), not one the person
+        consents to: only her identity is needed."""
+        try:
+            async with transaction(self.sessions) as session:
+                service = PartnerDataService(session)
+                person = await service.partners.person(data.beneficiary_id)
+                if person is None:
+                    raise PersonUnknown("Personne introuvable (ou ses données ont été effacées).")
+                request = OrientationRequest(
+                    journey_id=data.journey_id,
+                    person=service.identity(person),
+                    due_on=data.due_on,
+                    departement=data.territory,
+                )
+        except (PersonUnknown, PersonIncomplete) as error:
+            raise _refusal(error) from None
+        receipt, replayed = await partner_http_call(
+            lambda: self.adapters.france_travail.request_orientation(
+                request, key=data.idempotency_key
+            ),
+            incidents=self.incidents,
+            beneficiary_id=data.beneficiary_id,
+        )
         return PartnerReceipt(reference=receipt.reference, replayed=replayed)
 
     @activity.defn(name=SEND_APPOINTMENT_TO_FRANCE_TRAVAIL.activity)

@@ -63,6 +63,7 @@ from simulators.synthetic import (
     ISERE_COMMUNES,
     SAVOIE_COMMUNES,
     Place,
+    nir_key,
 )
 
 log = logging.getLogger(__name__)
@@ -196,6 +197,10 @@ async def seed(settings: Settings, people: int = 50) -> None:
     in_accompaniment: list[str] = []
     for index in range(people):
         target = plan[index % len(plan)]
+        # The first in diagnosis is past the legal orientation delay: France Travail orients
+        # her (its decision comes back by signed callback; her journey's page shows the passed
+        # due date), as it does every journey the demo leaves unoriented after 6 weeks.
+        late = target == "diagnosis" and plan.index("diagnosis") == index % len(plan)
         # The third journey in accompaniment is on the social track, its review due now.
         review = target == "accompaniment" and len(in_accompaniment) == 2
         person = await savoie.enrol(
@@ -204,6 +209,7 @@ async def seed(settings: Settings, people: int = 50) -> None:
             review_due_now(settings) if review else settings,
             target,
             social=review,
+            late=late,
         )
         if target == "accompaniment":
             in_accompaniment.append(person.id)
@@ -286,22 +292,31 @@ class _Territory:
         settings: Settings,
         target: str,
         *,
+        late: bool = False,
         social: bool = False,
     ) -> _Enrolled:
         rng = self.rng
         referent = rng.choice(self.referents)
         postal_code, city = rng.choice(self.cities)
+        birth_date = date(1965, 1, 1) + timedelta(days=rng.randrange(0, 13000))
+        # A NIR, so that France Travail can identify those it orients past the legal delay.
+        first_13 = f"{rng.choice((1, 2))}{birth_date:%y%m}{self.code}{rng.randrange(1, 990):03d}"
+        first_13 += f"{rng.randrange(1, 1000):03d}"
         data = BeneficiaryCreate(
             first_name=rng.choice(FIRST_NAMES),
             last_name=rng.choice(LAST_NAMES),
-            birth_date=date(1965, 1, 1) + timedelta(days=rng.randrange(0, 13000)),
+            birth_date=birth_date,
+            nir=first_13 + nir_key(first_13),
             caf_number=str(rng.randrange(1_000_000, 9_999_999)),
             address=f"{rng.randrange(1, 120)} rue de la République",
             postal_code=postal_code,
             city=city,
             territory=self.code,
-            # Some opened long ago: their orientation is overdue, as in real life.
-            rsa_opened_on=date.today() - timedelta(days=rng.choice([5, 12, 20, 35, 60, 90])),
+            # Some opened long ago: their orientation is overdue, as in real life. Those past
+            # the legal 6 weeks and not oriented here are oriented by France Travail (asked at
+            # once; it answers after ``simulators_decision_delay_s``).
+            rsa_opened_on=date.today()
+            - timedelta(days=rng.choice([5, 12, 20, 35, 60, 90]) if not late else 50),
             referent_id=referent.id if target != "intake" else None,
         )
         async with transaction(sessions) as session:

@@ -78,6 +78,8 @@ class Partners:
                 random.Random(config.seed),
                 callbacks=callbacks,
                 funding=funding_desk(Partner.FRANCE_TRAVAIL, "FT-AIF", france_travail.AIF_CEILING),
+                background=background,
+                decision_delay_s=config.decision_delay_s,
             ),
             region=funding_desk(Partner.REGION, "REG-FORM", region.REGION_CEILING),
             structures=Structures(run_id, switches=switches, callbacks=callbacks),

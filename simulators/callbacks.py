@@ -23,7 +23,9 @@ from simulators.config import SimulatorConfig
 from simulators.faults import Partner, Switchboard
 from simulators.signing import signed_headers
 
-CallbackKind = Literal["training_decision", "employment_entry", "orientation_answer"]
+CallbackKind = Literal[
+    "training_decision", "employment_entry", "orientation_answer", "orientation_decision"
+]
 DeliveryOutcome = Literal["pending", "delivered", "rejected", "failed", "not_configured"]
 _RETRYABLE_4XX = {408, 429}
 

@@ -4,6 +4,7 @@ funding requests (AIF) with their decisions, and entries into work reported back
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -13,8 +14,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError, model_validator
 
+from simulators.background import BackgroundWork
 from simulators.callbacks import CallbackRecord, CallbackSender
-from simulators.errors import Forbidden, NotFound, PartnerError
+from simulators.errors import Conflict, Forbidden, NotFound, PartnerError
 from simulators.faults import Partner, partner_route
 from simulators.funding import FundingDesk, add_training_routes
 from simulators.idempotency import IdempotencyLedger, Outcome, idempotency_key
@@ -85,6 +87,46 @@ class OrientationRecord(BaseModel):
 
 
 Contract = Literal["cdi", "cdd", "interim", "business_creation", "inclusion", "other"]
+
+
+# --- Orientation by France Travail once the département's legal delay passed (art. D.262-65-2
+# CASF): Parcours asks, France Travail decides later and calls back (signed).
+Track = Literal["professional", "socio_professional", "social"]
+
+
+class OrientationRequestCreate(BaseModel):
+    journey_id: str = Field(min_length=1, max_length=100, description="Parcours de la personne")
+    person: PersonRef
+    due_on: date = Field(description="Échéance légale dépassée")
+    departement: str = Field(pattern=r"^(\d{2,3}|2[AB])$")
+
+
+class OrientationRequestReceipt(BaseModel):
+    reference: str
+    status: Literal["received"] = "received"
+
+
+class OrientationDecisionCreate(BaseModel):
+    """What France Travail decides (tests and demo choose it; on its own, a professional
+    track to the person's agency)."""
+
+    track: Track = "professional"
+    agency: str | None = Field(default=None, max_length=200)
+
+
+class OrientationRequestRecord(BaseModel):
+    reference: str
+    idempotency_key: str
+    received_at: datetime
+    request: OrientationRequestCreate
+    decision: OrientationDecisionCreate | None = None
+    decided_at: datetime | None = None
+
+
+class OrientationDecisionSent(BaseModel):
+    reference: str
+    decision: OrientationDecisionCreate
+    callback: CallbackRecord
 
 
 # --- « Rendez-vous partenaire »: a partner's appointments with a person, and their statuses.
@@ -220,11 +262,17 @@ class FranceTravail:
         *,
         callbacks: CallbackSender,
         funding: FundingDesk,
+        background: BackgroundWork | None = None,
+        decision_delay_s: float | None = None,
     ) -> None:
         self._run_id = run_id
         self._rng = rng
         self._callbacks = callbacks
         self.funding = funding
+        self._background = background
+        self._decision_delay_s = decision_delay_s
+        self._orientation_requests: dict[str, OrientationRequestRecord] = {}
+        self.orientation_request_ledger = IdempotencyLedger()
         # By the NIR's first 13 characters: partners do not always send the key.
         self._jobseekers: dict[str, IndividualRead] = {}
         self._orientations: dict[str, OrientationRecord] = {}
@@ -300,6 +348,61 @@ class FranceTravail:
 
         return self.orientation_ledger.once(key, body, register)
 
+    def request_orientation(self, key: str, body: OrientationRequestCreate) -> Outcome:
+        """Parcours asks France Travail to orient a person (once per key); it decides after
+        ``decision_delay_s`` on its own, or when told (``decide_orientation``)."""
+
+        def register() -> dict[str, Any]:
+            reference = f"FT-DEM-{self._run_id}-{len(self._orientation_requests) + 1:06d}"
+            self._orientation_requests[reference] = OrientationRequestRecord(
+                reference=reference,
+                idempotency_key=key,
+                received_at=datetime.now(UTC),
+                request=body,
+            )
+            if self._decision_delay_s is not None and self._background is not None:
+                self._background.spawn(
+                    self._orient_later(reference, self._decision_delay_s),
+                    name=f"orientation {reference}",
+                )
+            return OrientationRequestReceipt(reference=reference).model_dump(mode="json")
+
+        return self.orientation_request_ledger.once(key, body, register)
+
+    async def decide_orientation(
+        self, reference: str, decision: OrientationDecisionCreate | None, *, wait: bool
+    ) -> OrientationDecisionSent:
+        record = self._orientation_requests.get(reference)
+        if record is None:
+            raise NotFound(f"Aucune demande d'orientation {reference}.")
+        if record.decision is not None:
+            raise Conflict("Cette demande d'orientation est déjà décidée.")
+        if decision is None or decision.agency is None:
+            known = self.find(record.request.person.nir, record.request.person.birth_date)
+            chosen = decision or OrientationDecisionCreate()
+            agency = known.registration.agency if known else None
+            decision = chosen.model_copy(update={"agency": agency})
+        record.decision, record.decided_at = decision, datetime.now(UTC)
+        callback = await self._callbacks.send(
+            Partner.FRANCE_TRAVAIL,
+            "orientation_decision",
+            {
+                "reference": reference,
+                "journey_id": record.request.journey_id,
+                "track": decision.track,
+                "agency": decision.agency,
+                "decided_at": record.decided_at.isoformat(),
+            },
+            wait=wait,
+        )
+        return OrientationDecisionSent(reference=reference, decision=decision, callback=callback)
+
+    async def _orient_later(self, reference: str, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)
+        record = self._orientation_requests.get(reference)
+        if record is not None and record.decision is None:
+            await self.decide_orientation(reference, None, wait=True)
+
     def receive_appointment(self, key: str, body: PartnerAppointment) -> Outcome:
         def record() -> dict[str, Any]:
             reference = f"FT-RDV-{self._run_id}-{len(self._appointment_updates) + 1:06d}"
@@ -349,6 +452,10 @@ class FranceTravail:
                 record.model_dump(mode="json") for record in self._orientations.values()
             ],
             "orientations_by_key": self.orientation_ledger.snapshot(),
+            "orientation_requests": [
+                record.model_dump(mode="json") for record in self._orientation_requests.values()
+            ],
+            "orientation_requests_by_key": self.orientation_request_ledger.snapshot(),
             "appointment_updates": [
                 record.model_dump(mode="json") for record in self._appointment_updates
             ],
@@ -403,6 +510,16 @@ async def notify_orientation(
     return agency.notify_orientation(key, body).response()
 
 
+@operations.post(
+    "/orientations/demandes",
+    summary="Demander à France Travail d'orienter une personne (délai légal dépassé ; "
+    "idempotente par clé)",
+    response_model=OrientationRequestReceipt,
+)
+async def request_orientation(body: OrientationRequestCreate, agency: Agency, key: Key) -> Response:
+    return agency.request_orientation(key, body).response()
+
+
 @operations.put(
     "/rendez-vous-partenaire/v1/rendez-vous/{appointment_id}",
     summary="Transmettre un rendez-vous partenaire et son statut (idempotent par clé)",
@@ -446,6 +563,20 @@ async def report_employment(
     body: EmploymentReport, agency: Agency, wait: bool = False
 ) -> EmploymentSent:
     return await agency.report_employment(body, wait=wait)
+
+
+@controls.post(
+    "/_orientations/{reference}/decide",
+    summary="Décider une demande d'orientation (rappel signé vers Parcours)",
+    description="Sans corps : parcours professionnel, vers l'agence de la personne.",
+)
+async def decide_orientation(
+    reference: str,
+    agency: Agency,
+    body: OrientationDecisionCreate | None = None,
+    wait: bool = False,
+) -> OrientationDecisionSent:
+    return await agency.decide_orientation(reference, body, wait=wait)
 
 
 @controls.get("/_state", summary="Ce que France Travail détient")

@@ -101,6 +101,7 @@ class PartnerWorkerParts:
                 calls.lookup_caf_household,
                 calls.find_france_travail_person,
                 calls.notify_france_travail_orientation,
+                calls.request_france_travail_orientation,
                 calls.send_appointment_to_france_travail,
                 calls.submit_training_request,
                 calls.withdraw_training_request,

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
-from temporalio.exceptions import ApplicationError, FailureError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -82,6 +82,14 @@ with workflow.unsafe.imports_passed_through():
         ServiceOrientationStart,
         service_orientation_workflow_id,
     )
+    from parcours.partners.messages import (
+        REQUEST_FRANCE_TRAVAIL_ORIENTATION,
+        FranceTravailOrientationRequestInput,
+        PartnerReceipt,
+        call_partner,
+        failure_of,
+        idempotency_key,
+    )
     from parcours.sanctions.messages import (
         REMOBILISE_SIGNAL,
         SANCTION_CASE_WORKFLOW,
@@ -120,6 +128,9 @@ SETTLE_ON_CLOSE_PATCH = "settle-requests-on-close"
 # recorded).
 DECISION_REQUEST_CHECK_PATCH = "decision-request-check"
 
+# Past the legal orientation delay, the journey asks France Travail to orient (issue 15: a new
+# partner call after a timer; journeys started before have no legal clock and never get here).
+FRANCE_TRAVAIL_ORIENTATION_PATCH = "france-travail-orientation"
 # A journey continues as new once its run's history passes ``Sla.history_events_bound`` events, not
 # only when the server suggests it (4,096 events): an update reaching a journey the worker has
 # forgotten replays the run's whole history first, and a journey lives for years (added after
@@ -166,6 +177,8 @@ class Journey:
         # SQL knows of: earlier runs' children, and journeys started before this was kept).
         self._training_requests: list[str] = []
         self._orientations: list[str] = []
+        # The request to France Travail past the legal orientation delay, while it runs.
+        self._asking: asyncio.Task[None] | None = None
 
     @property
     def _current(self) -> bool:
@@ -180,7 +193,13 @@ class Journey:
         while self.state.step is not Step.CLOSED:
             await self._wait_for_change_or_time()
             if self._history_too_long():
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                # France Travail's answer (or the reason it was not asked) first, too.
+                await workflow.wait_condition(
+                    lambda: (
+                        workflow.all_handlers_finished()
+                        and (self._asking is None or self._asking.done())
+                    )
+                )
                 workflow.continue_as_new(input.model_copy(update={"state": self.state}))
         if workflow.patched(SETTLE_ON_CLOSE_PATCH):
             await self._settle_requests()
@@ -212,6 +231,45 @@ class Journey:
         except TimeoutError:
             async with self._lock:
                 state, events = rules.on_time(self.state, workflow.now(), self._sla)
+                await self._commit(state, events)
+                asked = self.state.seq
+            if any(e.kind == rules.FRANCE_TRAVAIL_REQUESTED for e in events) and workflow.patched(
+                FRANCE_TRAVAIL_ORIENTATION_PATCH
+            ):
+                # Beside the journey's own waits: France Travail may be away for hours, and
+                # the journey's deadlines, check-ins and close go on meanwhile.
+                self._asking = asyncio.create_task(self._ask_france_travail(asked))
+
+    async def _ask_france_travail(self, seq: int) -> None:
+        """The legal delay passed without a decision: France Travail is asked to orient (once,
+        by the idempotency key of this request's event number). Its decision comes back as the
+        ``decide_orientation`` update (a signed callback); the timeline says whether it was
+        asked, or why not. Outside the lock, as a task of its own: France Travail may be away
+        for hours, and the département may still decide meanwhile."""
+        due = self.state.france_travail_requested_due_on
+        assert due is not None
+        try:
+            receipt = await call_partner(
+                REQUEST_FRANCE_TRAVAIL_ORIENTATION,
+                FranceTravailOrientationRequestInput(
+                    beneficiary_id=self.state.beneficiary_id,
+                    idempotency_key=idempotency_key(f"france-travail-orientation-{seq}"),
+                    journey_id=self.state.id,
+                    due_on=due,
+                    territory=self.state.territory,
+                ),
+                PartnerReceipt,
+            )
+            outcome = JourneyOutcomeInput(
+                kind="france_travail_orientation_sent", detail={"reference": receipt.reference}
+            )
+        except ActivityError as error:
+            outcome = JourneyOutcomeInput(
+                kind="france_travail_orientation_not_sent", detail={"reason": failure_of(error)}
+            )
+        async with self._lock:
+            state, events = rules.on_outcome(self.state, outcome, workflow.now(), self._sla)
+            if events:
                 await self._commit(state, events)
 
     async def _settle_requests(self) -> None:

@@ -116,6 +116,10 @@ class Settings(BaseSettings):
     follow_up_consent_days: int = 15
     check_in_grace_days: int = 15
     follow_up_check_in_months: list[int] = [1, 3, 6]
+    # The legal orientation delay: this many weeks after the right opens (or is transferred
+    # in) without an orientation decision, France Travail orients (art. D.262-65-2 CASF,
+    # décret 2024-1244). Read when a journey starts. 0: France Travail never takes over.
+    france_travail_orients_after_weeks: int = Field(default=6, ge=0)
     # The social track's review (art. D.262-65-2-1 CASF): at 6 months, 12 for one of the
     # listed reasons; in the référent's « À traiter » this many days ahead.
     social_review_months: int = 6

@@ -34,6 +34,8 @@ class ItemKind(StrEnum):
     CONSENT_CHANGED = "consent_changed"
     INVITATION_EXPIRED = "invitation_expired"
     ATTENDANCE_TO_RECORD = "attendance_to_record"
+    QUARTERLY_DECLARATION_MISSING = "quarterly_declaration_missing"
+    FRANCE_TRAVAIL_ORIENTS = "france_travail_orients"
     REORIENTATION_REQUESTED = "reorientation_requested"
     REORIENTATION_DECIDED = "reorientation_decided"
     SOCIAL_REVIEW_DUE = "social_review_due"
@@ -52,6 +54,7 @@ STEP_BOUND = frozenset(
         ItemKind.DECISION_REQUESTED,
         ItemKind.DEADLINE_SOON,
         ItemKind.DEADLINE_PASSED,
+        ItemKind.FRANCE_TRAVAIL_ORIENTS,
     }
 )
 
@@ -168,6 +171,24 @@ def notices(event: JourneyEvent, state: JourneyState) -> list[Notice]:
                     },
                 )
             ]
+        case "rsa_rights_changed" if d.get("missing_quarterly_declaration"):
+            # The right closed for a missing quarterly declaration: often undone once the
+            # person sends it; the journey stays open, its référente helps her.
+            return [
+                Notice(
+                    ItemKind.QUARTERLY_DECLARATION_MISSING,
+                    referent_or_orientation,
+                    detail={"effective_on": d.get("effective_on")},
+                )
+            ]
+        case "france_travail_orientation_requested":
+            return [
+                Notice(
+                    ItemKind.FRANCE_TRAVAIL_ORIENTS,
+                    Audience.ORIENTATION,
+                    detail={"due_on": d.get("due_on")},
+                )
+            ]
         case "reorientation_requested":
             return [
                 Notice(
@@ -250,6 +271,9 @@ def settlements(event: JourneyEvent, state: JourneyState) -> list[Settle]:
         settle.append(Settle(kinds=frozenset({ItemKind.INVITATION_EXPIRED})))
     if event.kind == "deadline_passed":
         settle.append(Settle(kinds=frozenset({ItemKind.DEADLINE_SOON})))
+    if event.kind == "rsa_rights_changed" and event.detail.get("status") == "open":
+        # Declaration sent, right reopened: nothing left to chase.
+        settle.append(Settle(kinds=frozenset({ItemKind.QUARTERLY_DECLARATION_MISSING})))
     if event.kind in _REORIENTATION_DECIDED and (ref := _text(event.detail.get("request_id"))):
         settle.append(Settle(kinds=frozenset({ItemKind.REORIENTATION_REQUESTED}), ref=ref))
     if event.kind in _REVIEW_ENDS:

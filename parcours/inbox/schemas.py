@@ -30,6 +30,8 @@ TITLES: dict[ItemKind, str] = {
     ItemKind.CONSENT_CHANGED: "Accord de partage modifié",
     ItemKind.INVITATION_EXPIRED: "Invitation expirée : convoquez la personne",
     ItemKind.ATTENDANCE_TO_RECORD: "Présence à un rendez-vous à enregistrer",
+    ItemKind.QUARTERLY_DECLARATION_MISSING: "Droit RSA clos : déclaration trimestrielle manquante",
+    ItemKind.FRANCE_TRAVAIL_ORIENTS: "Délai légal d'orientation dépassé : France Travail oriente",
     ItemKind.REORIENTATION_REQUESTED: "Réorientation demandée",
     ItemKind.REORIENTATION_DECIDED: "Réorientation décidée",
     ItemKind.SOCIAL_REVIEW_DUE: "Revue du parcours social à faire",
@@ -54,6 +56,8 @@ ACTIONS: dict[ItemKind, tuple[str, str]] = {
     ItemKind.CONSENT_CHANGED: ("Voir les accords", "/beneficiaires/{b}/situation"),
     ItemKind.INVITATION_EXPIRED: ("Convoquer", "/beneficiaires/{b}/rendez-vous"),
     ItemKind.ATTENDANCE_TO_RECORD: ("Enregistrer la présence", "/rendez-vous/agenda"),
+    ItemKind.QUARTERLY_DECLARATION_MISSING: ("Voir la situation", "/beneficiaires/{b}/situation"),
+    ItemKind.FRANCE_TRAVAIL_ORIENTS: ("Ouvrir le parcours", "/parcours/{b}"),
     ItemKind.REORIENTATION_REQUESTED: (
         "Décider de la réorientation",
         "/parcours/{b}#reorientation",
@@ -96,6 +100,17 @@ def item_summary(kind: ItemKind, detail: dict[str, Any]) -> str:
             return "Aucun rendez-vous n'a été pris avec le lien d'invitation."
         case ItemKind.ATTENDANCE_TO_RECORD:
             return "Le rendez-vous est passé depuis 2 jours sans présence enregistrée."
+        case ItemKind.QUARTERLY_DECLARATION_MISSING:
+            return (
+                "La CAF a clos le droit faute de déclaration trimestrielle de ressources : "
+                "aidez la personne à la faire, le droit peut être rétabli. Le parcours reste "
+                "ouvert."
+            )
+        case ItemKind.FRANCE_TRAVAIL_ORIENTS:
+            return (
+                f"Pas d'orientation à l'échéance légale du {detail.get('due_on') or '?'} : "
+                "France Travail oriente la personne."
+            )
         case ItemKind.REORIENTATION_REQUESTED:
             who = "La personne" if detail.get("requested_by_role") == "person" else "Son référent"
             return f"{who} demande une réorientation : décidez-la ou refusez-la."

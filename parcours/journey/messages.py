@@ -100,6 +100,10 @@ class Sla(Message):
     follow_up_consent_days: int = 15
     check_in_grace_days: int = 15
     follow_up_check_in_months: tuple[int, ...] = (1, 3, 6)
+    # The legal orientation delay (art. D.262-65-2 CASF): past it without a decision, France
+    # Travail orients. None in journeys started before the legal clock existed: they keep
+    # the deadlines they had.
+    france_travail_orients_after_weeks: int | None = None
     # The social track's review (art. D.262-65-2-1 CASF): after 6 months, 12 with a recorded
     # reason; shown to the référent this many days ahead. 0 months: no review (the journey's
     # workflow sets it so for histories recorded before the review existed).
@@ -178,6 +182,14 @@ class JourneyState(BaseModel):
     decision_requested_at: datetime | None = None
     # Its appointments, pending and past (empty in journeys before appointments existed).
     appointments: list[AppointmentMark] = Field(default_factory=list)
+    # « Soumis aux droits et devoirs » as the CAF last said (True until it says otherwise):
+    # a person not subject to them has no legal orientation deadline.
+    subject_to_duties: bool = True
+    # When the legal orientation clock last started over: a transfer-in, or the day the person
+    # became subject to duties again (None: the right's opening, ``rsa_opened_on``).
+    orientation_clock_from: date | None = None
+    # The legal due date France Travail orients after, once it was asked to (None: not asked).
+    france_travail_requested_due_on: date | None = None
     # The social track's next review (None: not oriented to the social track, or oriented
     # before reviews existed); extended to 12 months for a recorded reason; ``noticed`` once
     # the référent has been told it is coming.
@@ -296,6 +308,9 @@ class DecideOrientationInput(Action):
     kind: OrientationKind
     structure_id: str
     referent_id: str | None = None
+    # Who decided: the département (the orientation team), or France Travail once the legal
+    # delay passed (its signed callback; never a person of the platform).
+    decided_by: Literal["department", "france_travail"] = "department"
     # The social track's review pushed to 12 months, for this reason (a settings' code).
     social_review_reason: str | None = Field(default=None, max_length=30)
 
@@ -479,9 +494,22 @@ class JourneyOutcomeInput(Message):
 
 
 class RsaRightsChangedInput(Message):
+    """A CAF feed line about a known person. The fields after ``source`` were added with the
+    « droits et devoirs » (None in older histories: the journey ignores them)."""
+
     status: RsaStatus
     effective_on: date
     source: Literal["caf"] = "caf"
+    # TOPPERSDRODEVORSA: subject to the RSA's rights and duties.
+    subject_to_duties: bool | None = None
+    # MOTISUSDRORSA / MOTISUSVERSRSA and MOTICLORSA, the CNAF's codes.
+    suspension_reason: str | None = Field(default=None, max_length=10)
+    closure_reason: str | None = Field(default=None, max_length=10)
+    # The feed's event kind ("new_rights", "change", "suspension", "closure") and the
+    # département it was sent for: new rights in another département are a transfer-in.
+    event_kind: str | None = Field(default=None, max_length=20)
+    territory: str | None = Field(default=None, pattern=r"^(\d{2,3}|2[AB])$")
+    rights_opened_on: date | None = None
 
 
 STEP_KEY = SearchAttributeKey.for_keyword("JourneyStep")

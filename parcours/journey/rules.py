@@ -212,7 +212,10 @@ def available_actions(state: JourneyState) -> list[str]:
 def check(state: JourneyState, action: Action) -> None:
     """Raise ``TransitionRefused`` with the reason when ``action`` is not allowed now."""
     name = name_of(action)
-    reason = refusal(state, name) or _payload_refusal(state, action)
+    if isinstance(action, DecideOrientationInput) and action.decided_by == "france_travail":
+        reason = france_travail_refusal(state)
+    else:
+        reason = refusal(state, name) or _payload_refusal(state, action)
     if reason:
         raise TransitionRefused(reason)
 
@@ -273,6 +276,92 @@ def _reorientation_decision_refusal(
     return None
 
 
+# --- The legal orientation clock (art. D.262-65-2 CASF, décret 2024-1244) ---
+
+# The event recorded when the legal delay passed without a decision: France Travail orients.
+FRANCE_TRAVAIL_REQUESTED = "france_travail_orientation_requested"
+
+# The steps before an orientation decision: the legal clock runs through all of them.
+BEFORE_ORIENTATION = frozenset({Step.INTAKE, Step.DIAGNOSIS, Step.ORIENTATION})
+
+# MOTISUSVERSRSA « 06 », the payment suspended for a missing quarterly declaration of resources
+# (DTR). The CNAF has no closure code (MOTICLORSA) of its own for it: the right closes « à
+# échéance » (ECH) after four months without one, and the closure line keeps the suspension's
+# reason. Such a closure is often undone as soon as the person sends her declarations, so the
+# journey stays open and its référente is told (inbox) instead of losing the journey.
+MISSING_QUARTERLY_DECLARATION = "06"
+
+
+def orientation_clock_start(state: JourneyState) -> date | None:
+    """When the legal orientation delay runs from: the transfer-in (or the return of the
+    duties), else the right's opening."""
+    return state.orientation_clock_from or state.rsa_opened_on
+
+
+def legal_orientation_due_on(state: JourneyState, weeks: int | None) -> date | None:
+    """The legal orientation due date (None: no legal clock for this journey)."""
+    start = orientation_clock_start(state)
+    if weeks is None or start is None:
+        return None
+    return start + timedelta(weeks=weeks)
+
+
+def legal_clock_running(state: JourneyState, sla: Sla) -> bool:
+    """The legal delay still runs: a person subject to duties, not oriented yet, France
+    Travail not asked yet."""
+    return (
+        state.subject_to_duties
+        and state.step in BEFORE_ORIENTATION
+        and state.france_travail_requested_due_on is None
+        and legal_orientation_due_on(state, sla.france_travail_orients_after_weeks) is not None
+    )
+
+
+def france_travail_refusal(state: JourneyState) -> str | None:
+    """Why France Travail's orientation decision cannot be taken now (French), or None."""
+    if state.step is Step.CLOSED:
+        return "Le parcours est clôturé : aucune action n'est plus possible."
+    if state.step not in BEFORE_ORIENTATION:
+        return "Le parcours est déjà orienté : la décision de France Travail n'est pas appliquée."
+    if state.france_travail_requested_due_on is None:
+        return (
+            "France Travail n'oriente qu'une fois le délai légal d'orientation passé sans "
+            "décision du département."
+        )
+    return None
+
+
+def legal_orientation(
+    rsa_opened_on: date | None,
+    events: list[tuple[str, dict[str, ScalarDetail], datetime]],
+    weeks: int | None,
+) -> tuple[date, bool, date | None, bool, bool] | None:
+    """The legal orientation clock as a journey's timeline tells it, for its page: (due date,
+    subject to duties, the due date France Travail was asked after, oriented by France
+    Travail, oriented at all); None without a clock (no opening date, no legal delay).
+    ``events``: (kind, detail, when), oldest first."""
+    if not weeks:
+        return None
+    start, subject, asked, by_france_travail, oriented = rsa_opened_on, True, None, False, False
+    for kind, detail, when in events:
+        match kind:
+            case "duties_changed":
+                subject = bool(detail.get("subject_to_duties"))
+                if subject and asked is None:
+                    start = _day(detail.get("effective_on")) or when.date()
+            case "transferred_in" | "handed_off":
+                start = _day(detail.get("on")) or when.date()
+                asked, oriented, by_france_travail = None, False, False
+            case "france_travail_orientation_requested":
+                asked = _day(detail.get("due_on"))
+            case "orientation_decided":
+                oriented = True
+                by_france_travail = detail.get("decided_by") == "france_travail"
+    if start is None:
+        return None
+    return start + timedelta(weeks=weeks), subject, asked, by_france_travail, oriented
+
+
 # --- Time ---
 
 
@@ -330,6 +419,10 @@ def next_wake(state: JourneyState, sla: Sla) -> datetime | None:
     moments = []
     if state.deadline is not None and not state.stalled and not state.paused:
         moments.append(state.deadline)
+    if legal_clock_running(state, sla):
+        due = legal_orientation_due_on(state, sla.france_travail_orients_after_weeks)
+        assert due is not None
+        moments.append(at_midnight(due))
     if state.paused_until is not None:
         moments.append(state.paused_until)
     upcoming = next_check_in(state, sla)
@@ -470,6 +563,8 @@ def apply(
                 if review
                 else {}
             )
+            if action.decided_by == "france_travail":
+                extra["decided_by"] = action.decided_by
             change.event(
                 "orientation_decided",
                 orientation=kind.value,
@@ -536,6 +631,10 @@ def apply(
                 from_structure_id=new.structure_id,
             )
             new.territory, new.referent_id, new.structure_id = territory, None, None
+            if sla.france_travail_orients_after_weeks is not None:
+                # The receiving département learns of the journey now: its delay runs anew.
+                new.orientation_clock_from = now.date()
+                new.france_travail_requested_due_on = None
             if new.step in (Step.DIAGNOSIS, Step.ORIENTATION, Step.ACCOMPANIMENT):
                 # The receiving département decides the orientation again, with its own delay.
                 new.orientation = None
@@ -700,20 +799,91 @@ def _back_to_accompaniment(change: _Change) -> None:
 def on_rsa_rights(
     state: JourneyState, signal: RsaRightsChangedInput, now: datetime, sla: Sla
 ) -> tuple[JourneyState, list[JourneyEvent]]:
-    """A change of RSA rights from the CAF. A repeated status changes nothing."""
-    change = _Change(state, now, sla, None)
-    if state.step is Step.CLOSED or signal.status is state.rsa_status:
+    """A CAF feed line about the person: the « droits et devoirs » flag, a transfer-in, a
+    change of RSA status (with its reasons). What repeats what the journey knows changes
+    nothing."""
+    if state.step is Step.CLOSED:
         return state, []
-    change.state.rsa_status = signal.status
+    change = _Change(state, now, sla, None)
+    _on_duties(change, signal)
+    _on_transfer_in(change, signal)
+    if signal.status is not state.rsa_status:
+        _on_rsa_status(change, signal)
+    if not change.events:
+        return state, []
+    return change.done()
+
+
+def _on_duties(change: _Change, signal: RsaRightsChangedInput) -> None:
+    """Not subject to duties: the legal orientation delay stops; subject again: it runs anew
+    from that day (the département learns of the obligation then)."""
+    new = change.state
+    if signal.subject_to_duties is None or signal.subject_to_duties == new.subject_to_duties:
+        return
+    new.subject_to_duties = signal.subject_to_duties
+    if signal.subject_to_duties and new.france_travail_requested_due_on is None:
+        new.orientation_clock_from = signal.effective_on
+    change.event(
+        "duties_changed",
+        subject_to_duties=signal.subject_to_duties,
+        reason=signal.suspension_reason or signal.closure_reason,
+        effective_on=signal.effective_on.isoformat(),
+    )
+
+
+def _on_transfer_in(change: _Change, signal: RsaRightsChangedInput) -> None:
+    """New rights sent for another département than the journey's: the person moved, her
+    file was transferred in. The journey follows her there and the legal delay runs anew
+    from the transfer; an orientation decided by the former département is decided again."""
+    new = change.state
+    if signal.event_kind != "new_rights" or not signal.territory:
+        return
+    if signal.territory == new.territory:
+        return
+    change.event(
+        "transferred_in",
+        from_territory=new.territory,
+        to_territory=signal.territory,
+        on=signal.effective_on.isoformat(),
+    )
+    new.territory, new.referent_id, new.structure_id = signal.territory, None, None
+    new.orientation_clock_from = signal.effective_on
+    new.france_travail_requested_due_on = None
+    if new.step in (Step.DIAGNOSIS, Step.ORIENTATION, Step.ACCOMPANIMENT):
+        new.orientation = None
+        change.enter(
+            Step.ORIENTATION, change.now + timedelta(weeks=change.sla.orientation_weeks_after_rsa)
+        )
+
+
+def _on_rsa_status(change: _Change, signal: RsaRightsChangedInput) -> None:
+    new = change.state
+    before_work = new.step in (
+        Step.INTAKE,
+        Step.DIAGNOSIS,
+        Step.ORIENTATION,
+        Step.ACCOMPANIMENT,
+    )
+    new.rsa_status = signal.status
+    reasons: dict[str, ScalarDetail] = {}
+    if signal.suspension_reason:
+        reasons["suspension_reason"] = signal.suspension_reason
+    if signal.closure_reason:
+        reasons["closure_reason"] = signal.closure_reason
+    missing_declaration = (
+        signal.status is RsaStatus.CLOSED
+        and signal.suspension_reason == MISSING_QUARTERLY_DECLARATION
+    )
+    if missing_declaration:
+        reasons["missing_quarterly_declaration"] = True
     change.event(
         "rsa_rights_changed",
         status=signal.status.value,
         effective_on=signal.effective_on.isoformat(),
+        **reasons,
     )
-    before_work = state.step in (Step.INTAKE, Step.DIAGNOSIS, Step.ORIENTATION, Step.ACCOMPANIMENT)
-    if signal.status is RsaStatus.CLOSED and before_work:
+    if signal.status is RsaStatus.CLOSED and before_work and not missing_declaration:
         change.close(ExitReason.RIGHTS_CLOSED)
-    return change.done()
 
 
 def on_outcome(
@@ -861,6 +1031,13 @@ def on_time(
     new = change.state
     if new.paused_until is not None and now >= new.paused_until:
         _resume(change)
+    if legal_clock_running(new, sla):
+        due = legal_orientation_due_on(new, sla.france_travail_orients_after_weeks)
+        assert due is not None
+        if now >= at_midnight(due):
+            # The delay passed without a decision: France Travail orients (the workflow asks it).
+            new.france_travail_requested_due_on = due
+            change.event(FRANCE_TRAVAIL_REQUESTED, due_on=due.isoformat())
     upcoming = next_check_in(new, sla)
     if new.step is Step.FOLLOW_UP and new.check_in_due is None and upcoming and now >= upcoming[1]:
         new.check_in_due = upcoming[0]

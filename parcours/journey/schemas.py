@@ -4,6 +4,7 @@ journeys and its filter, and the French labels of the journey's vocabulary."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -200,6 +201,13 @@ EVENT_LABELS = {
     "appointment_absent_unexcused": "Absente au rendez-vous, sans excuse",
     "appointment_absent_excused": "Absente au rendez-vous, excusée",
     "orientation_appointment_held": "Rendez-vous d'orientation tenu : orientation à décider",
+    "duties_changed": "Soumission aux droits et devoirs modifiée (CAF)",
+    "transferred_in": "Dossier RSA transféré depuis un autre département (CAF)",
+    "france_travail_orientation_requested": (
+        "Délai légal d'orientation dépassé : France Travail oriente"
+    ),
+    "france_travail_orientation_sent": "Demande d'orientation reçue par France Travail",
+    "france_travail_orientation_not_sent": "Demande d'orientation non transmise à France Travail",
     "reorientation_requested": "Réorientation demandée",
     "reorientation_accepted": "Réorientation acceptée",
     "reorientation_refused": "Réorientation refusée",
@@ -227,8 +235,19 @@ EVENT_LABELS_BY = {
 }
 
 
-def event_label(kind: str, actor: str | None = None) -> str:
+def event_label(
+    kind: str, actor: str | None = None, detail: Mapping[str, Any] | None = None
+) -> str:
     """An event of the timeline in French (with who did it, for those that name them)."""
+    detail = detail or {}
+    if kind == "orientation_decided" and detail.get("decided_by") == "france_travail":
+        return "Orientation décidée par France Travail (délai légal dépassé)"
+    if kind == "duties_changed":
+        if detail.get("subject_to_duties"):
+            return "Soumise aux droits et devoirs (CAF) : le délai légal d'orientation court"
+        return "Plus soumise aux droits et devoirs (CAF) : pas de délai légal d'orientation"
+    if kind == "rsa_rights_changed" and detail.get("missing_quarterly_declaration"):
+        return "Droit RSA clos par la CAF : déclaration trimestrielle manquante"
     if actor and kind in EVENT_LABELS_BY:
         return EVENT_LABELS_BY[kind].format(actor=actor)
     return EVENT_LABELS.get(kind, kind)
@@ -343,6 +362,21 @@ class NextSteps(BaseModel):
     requested_at: datetime | None = None
 
 
+class LegalOrientationRead(BaseModel):
+    """The legal orientation delay (art. D.262-65-2 CASF) as the journey's page shows it."""
+
+    due_on: date
+    subject_to_duties: bool
+    oriented: bool
+    # The delay passed without a decision: France Travail orients (asked on that due date).
+    france_travail_asked: bool
+    oriented_by_france_travail: bool
+
+    @property
+    def passed(self) -> bool:
+        return self.france_travail_asked
+
+
 class JourneyDetail(BaseModel):
     journey: JourneyRead
     beneficiary: BeneficiaryRead
@@ -355,6 +389,8 @@ class JourneyDetail(BaseModel):
     handed_off: HandoverRead | None = None
     # What comes next, for the reader (None when read by the platform itself).
     next_steps: NextSteps | None = None
+    # The legal orientation due date, and whether France Travail orients (None: no clock).
+    legal_orientation: LegalOrientationRead | None = None
 
 
 class JourneySummary(BaseModel):

@@ -81,6 +81,7 @@ from parcours.journey.schemas import (
     JourneyPage,
     JourneyRead,
     JourneySummary,
+    LegalOrientationRead,
     NextSteps,
     StepDuration,
     TimelineEntry,
@@ -164,6 +165,7 @@ def sla_from(settings: Settings) -> Sla:
         follow_up_consent_days=settings.follow_up_consent_days,
         check_in_grace_days=settings.check_in_grace_days,
         follow_up_check_in_months=tuple(settings.follow_up_check_in_months),
+        france_travail_orients_after_weeks=settings.france_travail_orients_after_weeks or None,
         social_review_months=settings.social_review_months,
         social_review_extended_months=settings.social_review_extended_months,
         social_review_notice_days=settings.social_review_notice_days,
@@ -375,6 +377,11 @@ class JourneyService:
                 found, handovers = await self.journeys.with_handovers(beneficiary_id)
                 record = ensure_action(principal, found, name, handovers, utcnow())
                 action = action.model_copy(update={"actor_id": principal.id})
+                if getattr(action, "decided_by", "department") != "department":
+                    raise Forbidden(
+                        "Seul France Travail, par son rappel signé, décide au titre du délai "
+                        "légal d'orientation dépassé."
+                    )
             if record.step == Step.CLOSED:
                 raise Conflict("Le parcours est clôturé : aucune action n'est plus possible.")
             if isinstance(action, HandOffInput):
@@ -405,6 +412,7 @@ class JourneyService:
         if (
             isinstance(action, DecideOrientationInput)
             and action.kind is OrientationKind.PROFESSIONAL
+            and action.decided_by == "department"
         ):
             await self.notify_france_travail(beneficiary_id, action, state)
         if (
@@ -493,7 +501,7 @@ class JourneyService:
             TimelineEntry(
                 seq=e.seq,
                 kind=e.kind,
-                label=event_label(e.kind, _name(users, actors[e.seq])),
+                label=event_label(e.kind, _name(users, actors[e.seq]), e.detail),
                 step=Step(e.step),
                 step_label=STEP_LABELS[Step(e.step)],
                 occurred_at=e.occurred_at,
@@ -530,6 +538,26 @@ class JourneyService:
             time_in_steps=await self._time_in_steps(record),
             handed_off=await self.handover_read(handed_off) if handed_off else None,
             next_steps=what_next,
+            legal_orientation=self._legal_orientation(person.rsa_opened_on, events),
+        )
+
+    def _legal_orientation(
+        self, rsa_opened_on: date | None, events: Sequence[JourneyEventRecord]
+    ) -> LegalOrientationRead | None:
+        clock = rules.legal_orientation(
+            rsa_opened_on,
+            [(e.kind, e.detail, e.occurred_at) for e in events],
+            self.settings.france_travail_orients_after_weeks,
+        )
+        if clock is None:
+            return None
+        due_on, subject, asked, by_france_travail, oriented = clock
+        return LegalOrientationRead(
+            due_on=asked or due_on,
+            subject_to_duties=subject,
+            oriented=oriented,
+            france_travail_asked=asked is not None,
+            oriented_by_france_travail=by_france_travail,
         )
 
     async def what_next(self, beneficiary_id: str, principal: Principal) -> NextSteps:

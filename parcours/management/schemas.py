@@ -50,6 +50,7 @@ PARTNER_CALL_LABELS = {
     "lookup_caf_household": "Consultation du dossier CAF",
     "find_france_travail_person": "Recherche de l'inscription à France Travail",
     "notify_france_travail_orientation": "Orientation transmise à France Travail",
+    "request_france_travail_orientation": "Orientation demandée à France Travail (délai légal)",
     "submit_training_request": "Demande de financement de formation",
     "send_structure_orientation": "Orientation transmise à une structure",
 }

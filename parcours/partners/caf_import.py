@@ -290,7 +290,8 @@ class CafImportService:
         person = await self.session.get(Beneficiary, beneficiary_id)
         assert person is not None
         await PartnerDataService(self.session).record_caf_rights(person, event, new_person=True)
-        if status is not RsaStatus.OPEN:
+        if status is not RsaStatus.OPEN or not event.subject_to_duties:
+            # Suspended from the start, or not subject to duties (no legal orientation delay).
             await journeys.change_rsa_rights(beneficiary_id, _signal(event, status))
         return LineOutcome("created", beneficiary_id=beneficiary_id)
 
@@ -431,10 +432,22 @@ def unknown_person(event: CafFeedEvent) -> LineOutcome:
 
 
 def _signal(event: CafFeedEvent, status: RsaStatus) -> RsaRightsChangedInput:
+    """The line as the journey takes it: its status, the « droits et devoirs » flag, the
+    reasons (CNAF codes), and its kind and département (new rights sent for another
+    département than the journey's are a transfer-in)."""
     effective_on = event.occurred_on
     if status is RsaStatus.CLOSED and event.closed_on is not None:
         effective_on = event.closed_on
-    return RsaRightsChangedInput(status=status, effective_on=effective_on)
+    return RsaRightsChangedInput(
+        status=status,
+        effective_on=effective_on,
+        subject_to_duties=event.subject_to_duties,
+        suspension_reason=(event.suspension_reason or "")[:10] or None,
+        closure_reason=(event.closure_reason or "")[:10] or None,
+        event_kind=event.kind.value,
+        territory=territory_of(event),
+        rights_opened_on=event.rights_opened_on,
+    )
 
 
 def _validation_reason(error: ValidationError) -> str:

@@ -23,11 +23,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
+from parcours.access.repository import AdminRepository
 from parcours.core.db import utcnow
 from parcours.core.errors import Conflict, Forbidden, NotFound, ParcoursError, Unauthenticated
 from parcours.core.settings import Settings
 from parcours.core.temporal import send_signal
-from parcours.journey.messages import EmploymentContract, RecordEmploymentInput
+from parcours.journey.messages import (
+    DecideOrientationInput,
+    EmploymentContract,
+    OrientationKind,
+    RecordEmploymentInput,
+)
+from parcours.journey.repository import JourneyRepository
 from parcours.journey.service import JourneyService
 from parcours.orientations.messages import (
     ANSWER_SIGNAL,
@@ -45,7 +52,9 @@ from parcours.training_requests.service import apply_funder_decision
 
 log = logging.getLogger(__name__)
 
-CallbackKind = Literal["training_decision", "employment_entry", "orientation_answer"]
+CallbackKind = Literal[
+    "training_decision", "employment_entry", "orientation_answer", "orientation_decision"
+]
 
 
 class InvalidCallback(ParcoursError):
@@ -69,6 +78,8 @@ class CallbackEnvelope(BaseModel):
     request_id: str | None = Field(default=None, max_length=100)
     # orientation_answer
     orientation_id: str | None = Field(default=None, max_length=100)
+    # orientation_decision (France Travail orients after the legal delay)
+    journey_id: str | None = Field(default=None, max_length=100)
     # employment_entry
     identifier: str | None = None
     nir: str | None = None
@@ -149,7 +160,7 @@ class PartnerCallbackService:
                 "partner": envelope.partner,
                 "kind": envelope.kind,
                 "reference": envelope.reference,
-                "subject_id": envelope.request_id or envelope.orientation_id,
+                "subject_id": envelope.request_id or envelope.orientation_id or envelope.journey_id,
                 "beneficiary_id": beneficiary_id,
                 "body": payload,
             }
@@ -176,6 +187,7 @@ class PartnerCallbackService:
             "employment_entry": self._on_employment_entry,
             "training_decision": self._on_training_decision,
             "orientation_answer": self._on_orientation_answer,
+            "orientation_decision": self._on_orientation_decision,
         }
         return await handlers[event.kind](event)
 
@@ -247,6 +259,66 @@ class PartnerCallbackService:
             log.info("orientation answer after the orientation ended", extra=context)
             return "L'orientation est close : réponse non appliquée."
         event.handled_at = utcnow()
+        return None
+
+    async def _on_orientation_decision(self, event: PartnerEvent) -> str | None:
+        """France Travail's orientation of a person whose legal delay passed (``subject_id``
+        is the journey's id): the journey takes it as its ``decide_orientation``, decided by
+        France Travail, with the track and the structure it names (its agency, found by name
+        among the journey's département's structures, else the département's France Travail
+        agency for a professional track, or the département's own service). The journey
+        refuses it when nobody asked France Travail, or when the département decided first:
+        kept, and the receipt says why."""
+        if event.partner != "france_travail":
+            return "Seul France Travail oriente au titre du délai légal : décision non appliquée."
+        journey = (
+            await JourneyRepository(self.session).by_journey_id(event.subject_id)
+            if event.subject_id
+            else None
+        )
+        try:
+            track = OrientationKind(str(event.body.get("track")))
+        except ValueError:
+            track = None
+        if journey is None or track is None:
+            log.info("orientation decision not applied", extra={"callback_id": event.callback_id})
+            return "Parcours inconnu (ou décision illisible) : décision non appliquée."
+        event.beneficiary_id = journey.beneficiary_id
+        structure_id = await self._structure_named(
+            journey.territory, event.body.get("agency"), track
+        )
+        if structure_id is None:
+            return (
+                "Aucune structure du département pour recevoir cette orientation : décision "
+                "gardée, non appliquée."
+            )
+        action = DecideOrientationInput(
+            kind=track, structure_id=structure_id, decided_by="france_travail"
+        )
+        journeys = JourneyService(self.session, self.temporal, self.settings)
+        try:
+            await journeys.act_soon(journey.beneficiary_id, action)
+        except (Conflict, NotFound) as refused:
+            log.info(
+                "orientation decision not applied to the journey",
+                extra={"journey_id": journey.journey_id, "reason": refused.message},
+            )
+            return f"Décision gardée, non appliquée au parcours : {refused.message}"
+        event.handled_at = utcnow()
+        return None
+
+    async def _structure_named(
+        self, territory: str, agency: Any, track: OrientationKind
+    ) -> str | None:
+        structures = [s for s in await AdminRepository(self.session).structures(territory)]
+        if isinstance(agency, str):
+            for structure in structures:
+                if structure.active and structure.name == agency:
+                    return structure.id
+        kind = "france_travail" if track is OrientationKind.PROFESSIONAL else "departement"
+        for structure in structures:
+            if structure.active and structure.kind == kind:
+                return structure.id
         return None
 
 

@@ -148,6 +148,16 @@ NOTIFY_FRANCE_TRAVAIL_ORIENTATION = PartnerCall(
 )
 
 
+# The legal orientation delay passed without a decision: France Travail is asked to orient
+# (art. D.262-65-2 CASF); its decision comes back later by signed callback.
+REQUEST_FRANCE_TRAVAIL_ORIENTATION = PartnerCall(
+    "request_france_travail_orientation",
+    "france_travail",
+    FRANCE_TRAVAIL_RETRY,
+    schedule_to_close=timedelta(days=3),
+)
+
+
 SUBMIT_TRAINING_REQUEST_REGION = PartnerCall(
     "submit_training_request", "region", FUNDING_RETRY, schedule_to_close=timedelta(days=7)
 )
@@ -281,6 +291,15 @@ class ProfessionalOrientationInput(PartnerCallInput):
     referent_id: str | None = None
     # The France Travail agency (a ``Structure``) the person is oriented to.
     structure_id: str | None = None
+
+
+class FranceTravailOrientationRequestInput(PartnerCallInput):
+    """Ask France Travail to orient the person: the journey (its id comes back with the
+    decision), the legal due date that passed, the département."""
+
+    journey_id: str
+    due_on: date
+    territory: str
 
 
 class TrainingDetails(Message):

@@ -372,3 +372,19 @@ async def test_namesakes_are_told_apart_and_written_alike_on_every_list(
             assert re.search(
                 rf'<option value="{bid}"\s*>Rayan {last_name}, né·e le {born}</option>', shown
             ), page
+
+
+@pytest.mark.law
+async def test_the_journey_page_shows_the_legal_orientation_due_date(
+    api: ApiClients, browsers: Browsers, staff: Staff
+) -> None:
+    opened = date.today().replace(day=1)
+    beneficiary_id = await enrol(
+        api.referent, referent_id=staff.referent_id, rsa_opened_on=opened.isoformat()
+    )
+    manager = await browsers("manager")
+    page = re.sub(r"<[^>]+>", "", text(await manager.get(f"/parcours/{beneficiary_id}")))
+    due = date.fromordinal(opened.toordinal() + 42)
+    assert "Délai légal d'orientation" in page
+    assert f"Orientation à décider au plus tard le {due:%d/%m/%Y}" in page
+    assert "France Travail oriente" in page

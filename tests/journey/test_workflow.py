@@ -546,6 +546,11 @@ async def test_a_whole_journey_up_to_sustained_employment(journeys: Journeys) ->
 async def test_a_passed_deadline_stalls_the_journey_which_keeps_waiting(
     journeys: Journeys,
 ) -> None:
+    # The step's own deadline, months long: without the legal orientation delay, whose
+    # takeover by France Travail has its own tests (``test_legal_orientation``).
+    journeys.settings = journeys.settings.model_copy(
+        update={"france_travail_orients_after_weeks": 0}
+    )
     handle = await journeys.enrol()
     started = await handle.query(Journey.current)
     assert started.deadline is not None

@@ -407,3 +407,78 @@ async def test_a_line_enrols_its_person_in_its_departement_or_is_rejected_if_not
     async with sessions() as session:
         # Not claimed: once the Isère is hosted, a later feed can still apply it.
         assert await session.get(CafAppliedEvent, grenoble.event_id) is None
+
+
+@pytest.mark.law
+async def test_the_feed_tells_the_journey_of_duties_transfers_and_missing_declarations(
+    partners: PartnerStack, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    """Issue 15, item 1: « soumis aux droits et devoirs », a transfer-in (new rights for the
+    same person in another département) and a closure for a missing quarterly declaration
+    reach the journey through the import."""
+    base = next(
+        e
+        for e in generate_events(8, seed=fresh_seed(), today=TODAY, communes=SAVOIE_COMMUNES)
+        if e.kind == EventKind.NEW_RIGHTS
+    )
+    free = base.model_copy(update={"subject_to_duties": False})
+    moved = base.model_copy(
+        update={
+            "event_id": f"{base.event_id[:-4]}mut1",
+            "subject_to_duties": True,
+            "department": "74",
+            "household": base.household.model_copy(update={"address": None}),
+        }
+    )
+    path = tmp_path / "flux-droits-devoirs.csv"
+    path.write_text(events_to_csv([free]), encoding="utf-8")
+    await import_file(partners, path)
+    (person,) = (await people_with(sessions, [base.caf_number]))[base.caf_number]
+
+    async def kinds() -> list[tuple[str, dict[str, Any]]]:
+        async with sessions() as session:
+            rows = await session.scalars(
+                select(JourneyEventRecord)
+                .where(JourneyEventRecord.beneficiary_id == person.id)
+                .order_by(JourneyEventRecord.seq)
+            )
+            return [(e.kind, e.detail) for e in rows]
+
+    async def eventually(kind: str) -> dict[str, Any]:
+        async with asyncio.timeout(20):
+            while True:
+                found = [d for k, d in await kinds() if k == kind]
+                if found:
+                    return found[-1]
+                await asyncio.sleep(0.1)
+
+    duties = await eventually("duties_changed")
+    assert duties["subject_to_duties"] is False
+    second = tmp_path / "flux-transfert.csv"
+    second.write_text(events_to_csv([moved]), encoding="utf-8")
+    await import_file(partners, second)
+    transfer = await eventually("transferred_in")
+    assert (transfer["from_territory"], transfer["to_territory"]) == ("73", "74")
+    assert (await eventually("duties_changed"))["subject_to_duties"] is True
+    async with sessions() as session:
+        journey = await session.scalar(
+            select(JourneyRecord).where(JourneyRecord.beneficiary_id == person.id)
+        )
+        assert journey is not None and journey.territory == "74"
+
+    closed = moved.model_copy(
+        update={
+            "event_id": f"{base.event_id[:-4]}dtr1",
+            "kind": EventKind.CLOSURE,
+            "rights_state": RightsState.CLOSED,
+            "suspension_reason": "06",
+            "closure_reason": "ECH",
+            "closed_on": TODAY,
+        }
+    )
+    third = tmp_path / "flux-dtr.csv"
+    third.write_text(events_to_csv([closed]), encoding="utf-8")
+    await import_file(partners, third)
+    closure = await eventually("rsa_rights_changed")
+    assert closure["missing_quarterly_declaration"] is True
+    assert "closed" not in [k for k, _ in await kinds()]

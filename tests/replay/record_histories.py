@@ -41,6 +41,9 @@ On the time-skipping server (months of timers in seconds):
   orientation team for its decision (``record_outcome``, ``decision_requested``), asks again
   at once (left out: patch ``decision-request-check``), then the decision is taken and the
   journey closes.
+- ``france_travail_orientation``: the CAF's « droits et devoirs » flag off then on again
+  (the legal clock starts over), the legal orientation delay passes in diagnosis, France
+  Travail is asked (patch ``france-travail-orientation``) and orients (its callback's update).
 - ``reoriented_after_social_review``: a journey oriented to the social track (its review's
   timer, patch ``social-track-review``) asks for a reorientation, refused (and refused again
   to the same track and structure); the review falls due, is concluded by a reorientation
@@ -152,6 +155,7 @@ from parcours.journey.messages import (
     RsaStatus,
     SetFollowUpConsentInput,
     SignContractInput,
+    Sla,
     Step,
     journey_workflow_id,
 )
@@ -175,6 +179,7 @@ from parcours.partners.messages import (
     LOOKUP_CAF_HOUSEHOLD,
     NOTIFY_FRANCE_TRAVAIL_ORIENTATION,
     PROPOSE_FRANCE_TRAVAIL_REMOVAL,
+    REQUEST_FRANCE_TRAVAIL_ORIENTATION,
     SEND_APPOINTMENT_TO_FRANCE_TRAVAIL,
     SEND_SANCTION_TO_CAF,
     SEND_STRUCTURE_ORIENTATION,
@@ -185,6 +190,7 @@ from parcours.partners.messages import (
     FranceTravailAppointmentInput,
     FranceTravailAppointmentResult,
     FranceTravailLookupResult,
+    FranceTravailOrientationRequestInput,
     PartnerLookupInput,
     PartnerLookupStart,
     PartnerReceipt,
@@ -289,6 +295,12 @@ class PartnerStubs:
     ) -> PartnerReceipt:
         return PartnerReceipt(reference="FT-ORIENTATION-0001")
 
+    @activity.defn(name=REQUEST_FRANCE_TRAVAIL_ORIENTATION.activity)
+    async def request_france_travail_orientation(
+        self, data: FranceTravailOrientationRequestInput
+    ) -> PartnerReceipt:
+        return PartnerReceipt(reference="FT-DEM-0001")
+
     @activity.defn(name=SEND_APPOINTMENT_TO_FRANCE_TRAVAIL.activity)
     async def send_appointment_to_france_travail(
         self, data: FranceTravailAppointmentInput
@@ -347,6 +359,7 @@ def partner_parts(
             stubs.lookup_caf_household,
             stubs.find_france_travail_person,
             stubs.notify_france_travail_orientation,
+            stubs.request_france_travail_orientation,
             stubs.send_appointment_to_france_travail,
             stubs.submit_training_request,
             stubs.send_structure_orientation,
@@ -418,7 +431,9 @@ class Recorder:
         async with transaction(self.sessions) as session:
             session.add(Beneficiary(id=beneficiary_id, territory="73", **data))
 
-    async def journey(self, beneficiary_id: str) -> JourneyHandle:
+    async def journey(
+        self, beneficiary_id: str, *, rsa_opened_on: date | None = None, sla: Sla | None = None
+    ) -> JourneyHandle:
         await self.person(beneficiary_id)
         return await self.client.start_workflow(
             Journey.run,
@@ -427,8 +442,9 @@ class Recorder:
                 territory="73",
                 referent_id=REFERENT,
                 structure_id=STRUCTURE,
-                rsa_opened_on=await self.today(),
+                rsa_opened_on=rsa_opened_on or await self.today(),
                 actor_id=ORIENTATION_OFFICER,
+                sla=sla or Sla(),
                 # As the platform starts journeys today: it writes their first events itself.
                 started_at=await self.now(),
             ),
@@ -809,6 +825,41 @@ async def orientation_decision_requested(r: Recorder) -> None:
     await r.act(handle, CloseInput(exit_reason=ExitReason.OTHER, actor_id=REFERENT))
     await handle.result()
     await r.keep("orientation_decision_requested", handle)
+
+
+async def france_travail_orientation(r: Recorder) -> None:
+    """The legal orientation clock (patch ``france-travail-orientation``): the CAF says the
+    person is not subject to duties, then is again (the clock starts over), the delay passes
+    in diagnosis, France Travail is asked (a partner call) and orients by its callback (the
+    ``decide_orientation`` update, decided by France Travail); then the journey closes."""
+    today = await r.today()
+    handle = await r.journey(
+        "00000000-0000-4000-8000-000000000011",
+        rsa_opened_on=today - timedelta(weeks=5),
+        sla=Sla(france_travail_orients_after_weeks=6),
+    )
+    await r.act(handle, BeginDiagnosisInput(actor_id=REFERENT))
+    off = RsaRightsChangedInput(
+        status=RsaStatus.OPEN, effective_on=today, subject_to_duties=False, event_kind="change"
+    )
+    await handle.signal(Journey.rsa_rights_changed, off)
+    await r.reached(handle, lambda s: not s.subject_to_duties)
+    await r.advance_to(await r.now() + timedelta(weeks=2))
+    on = off.model_copy(update={"subject_to_duties": True, "effective_on": await r.today()})
+    await handle.signal(Journey.rsa_rights_changed, on)
+    await r.reached(handle, lambda s: s.subject_to_duties)
+    await r.advance_to(await r.now() + timedelta(weeks=6, days=1))
+    await r.reached(handle, lambda s: s.france_travail_requested_due_on is not None)
+    await r.heard(handle, "france_travail_orientation_sent")
+    await r.act(
+        handle,
+        DecideOrientationInput(
+            kind=OrientationKind.PROFESSIONAL, structure_id=STRUCTURE, decided_by="france_travail"
+        ),
+    )
+    await r.act(handle, CloseInput(exit_reason=ExitReason.OTHER, actor_id=REFERENT))
+    await handle.result()
+    await r.keep("france_travail_orientation", handle)
 
 
 async def reoriented_after_social_review(r: Recorder) -> None:
@@ -1227,6 +1278,7 @@ SCENARIOS: dict[str, tuple[Server, Scenario]] = {
     "closed_with_requests": ("time-skipping", closed_with_requests),
     "orientation_decision_requested": ("time-skipping", orientation_decision_requested),
     "appointment_attended": ("time-skipping", appointment_attended),
+    "france_travail_orientation": ("time-skipping", france_travail_orientation),
     "reoriented_after_social_review": ("time-skipping", reoriented_after_social_review),
     "sanction_cases": ("time-skipping", sanction_cases),
     "scheduled_runs": ("time-skipping", scheduled_runs),

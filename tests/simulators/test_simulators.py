@@ -63,6 +63,15 @@ def professional_orientation() -> dict[str, Any]:
     }
 
 
+def orientation_request() -> dict[str, Any]:
+    return {
+        "journey_id": str(uuid.uuid4()),
+        "person": {"nir": NIR, "birth_date": "1988-04-12"},
+        "due_on": "2026-02-20",
+        "departement": "73",
+    }
+
+
 def service_orientation() -> dict[str, Any]:
     return {
         "orientation_id": f"os-{uuid.uuid4().hex[:8]}",
@@ -98,6 +107,14 @@ IDEMPOTENT_OPERATIONS = [
         "orientations",
         "orientations_by_key",
         id="france-travail-orientation",
+    ),
+    pytest.param(
+        "/france-travail/orientations/demandes",
+        orientation_request,
+        "/france-travail/_state",
+        "orientation_requests",
+        "orientation_requests_by_key",
+        id="france-travail-orientation-request",
     ),
     pytest.param(
         "/structures/orientations",
@@ -448,6 +465,54 @@ async def test_an_entry_into_work_is_reported_to_parcours(
     assert callback.body["kind"] == "employment_entry"
     assert callback.body["identifier"] == registered.json()["identifier"]
     assert (callback.body["started_on"], callback.body["contract"]) == ("2026-04-01", "cdd")
+
+
+@pytest.mark.law
+async def test_france_travail_orients_a_person_it_is_asked_to_and_calls_back_signed(
+    sim: httpx.AsyncClient, receiver: CallbackReceiver
+) -> None:
+    await sim.post(
+        "/france-travail/_individus",
+        json={
+            "nir": NIR,
+            "birth_date": "1988-04-12",
+            "first_name": "Léa",
+            "last_name": "Rey",
+            "agency": "France Travail Albertville",
+        },
+    )
+    body = orientation_request()
+    asked = await sim.post("/france-travail/orientations/demandes", json=body, headers=key())
+    assert asked.status_code == 200
+    reference = asked.json()["reference"]
+
+    decided = await sim.post(f"/france-travail/_orientations/{reference}/decide?wait=true")
+    again = await sim.post(f"/france-travail/_orientations/{reference}/decide?wait=true")
+
+    assert decided.status_code == 200 and again.status_code == 409
+    [callback] = receiver.received
+    assert callback.signature_valid
+    assert callback.body["kind"] == "orientation_decision"
+    assert callback.body["journey_id"] == body["journey_id"]
+    # On its own: a professional track, to the person's own agency.
+    assert (callback.body["track"], callback.body["agency"]) == (
+        "professional",
+        "France Travail Albertville",
+    )
+
+
+@pytest.mark.law
+async def test_france_travail_orients_on_its_own_after_the_delay(
+    receiver: CallbackReceiver,
+) -> None:
+    receiver.reset()
+    app = create_app(simulator_config(receiver, decision_delay_s=0.1))
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
+        body = orientation_request()
+        await client.post("/france-travail/orientations/demandes", json=body, headers=key())
+        [callback] = await receiver.wait_for(1)
+    assert callback.body["kind"] == "orientation_decision"
+    assert callback.body["journey_id"] == body["journey_id"]
 
 
 # --- France Travail look-up -----------------------------------------------------------------

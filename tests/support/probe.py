@@ -28,6 +28,11 @@ CALLS: dict[str, tuple[calls.PartnerCall, type[BaseModel], type[BaseModel]]] = {
         calls.ProfessionalOrientationInput,
         calls.PartnerReceipt,
     ),
+    "request_france_travail_orientation": (
+        calls.REQUEST_FRANCE_TRAVAIL_ORIENTATION,
+        calls.FranceTravailOrientationRequestInput,
+        calls.PartnerReceipt,
+    ),
     "send_appointment_to_france_travail": (
         calls.SEND_APPOINTMENT_TO_FRANCE_TRAVAIL,
         calls.FranceTravailAppointmentInput,

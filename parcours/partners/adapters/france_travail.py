@@ -58,6 +58,22 @@ class ProfessionalOrientation(BaseModel):
     referent: ReferentRef | None = None
 
 
+class OrientationRequest(BaseModel):
+    """The legal orientation delay passed: France Travail is asked to orient the person
+    (art. D.262-65-2 CASF); it answers later with a signed callback naming ``journey_id``."""
+
+    journey_id: str
+    person: PersonRef
+    due_on: date
+    departement: str
+
+
+class OrientationRequestReceipt(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    reference: str
+
+
 class OrientationReceipt(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -166,6 +182,20 @@ class FranceTravailAdapter:
     ) -> tuple[OrientationReceipt, bool]:
         receipt, replayed = await self.client.call(
             "POST", "/orientations", key=key, body=orientation, result=OrientationReceipt
+        )
+        assert receipt is not None
+        return receipt, replayed
+
+    async def request_orientation(
+        self, request: OrientationRequest, *, key: str
+    ) -> tuple[OrientationRequestReceipt, bool]:
+        """Ask France Travail to orient a person whose legal delay passed (once per key)."""
+        receipt, replayed = await self.client.call(
+            "POST",
+            "/orientations/demandes",
+            key=key,
+            body=request,
+            result=OrientationRequestReceipt,
         )
         assert receipt is not None
         return receipt, replayed
