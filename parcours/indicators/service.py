@@ -575,7 +575,7 @@ class IndicatorService:
         start = datetime.combine(scope.start, datetime.min.time(), PARIS).astimezone(UTC)
         end = datetime.combine(scope.end, datetime.min.time(), PARIS).astimezone(UTC)
         oriented = await self.repo.oriented(scope)
-        attended = await self.repo.attended(sorted({r["beneficiary_id"] for r in oriented}), start)
+        attended = await self.repo.attended(scope, start)
         held = await self.repo.appointments(scope, start, end)
         total = _AppointmentTally()
         by_month: dict[str, _AppointmentTally] = defaultdict(_AppointmentTally)

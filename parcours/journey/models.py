@@ -47,6 +47,10 @@ class JourneyRecord(Base):
     seq: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The person's carnet last changed (written by a trigger on the access log's carnet
+    # updates, migration 0025): the stalled list's inactivity cause reads it from the open
+    # journeys' index instead of grouping the whole access log at each read.
+    carnet_changed_at: Mapped[datetime | None]
 
 
 class JourneyEventRecord(Base):

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parcours.access.models import AccessLogEntry, User
+from parcours.access.models import User
 from parcours.carnet.models import Beneficiary
 from parcours.core.db import UTCDateTime, utcnow
 from parcours.journey.messages import Step
@@ -308,8 +308,8 @@ class StalledRepository:
         Only the candidates are looked at: open journeys whose step is late, or untouched
         since the inactivity cutoff, or with a request or an incident. On PostgreSQL the
         journeys come from ``ix_journeys_open`` alone (open journeys by territory, with every
-        column read here) and the carnet's recent changes from ``ix_access_log_updates_at``
-        alone (it holds ``what``): index-only scans, no table page read."""
+        column read here, the carnet's last change included): an index-only scan of the
+        département's open journeys, no table page read."""
         j = JourneyRecord
         cutoff = now - timedelta(days=inactive_days)
         incidents = (
@@ -341,27 +341,16 @@ class StalledRepository:
             .group_by(waiting.c.beneficiary_id)
             .subquery("requests")
         )
-        # The carnet's recent changes, gathered once (``ACCESS_LOG_UPDATES_INDEX``: the access
-        # log's updates by time), not probed journey by journey.
-        changed = (
-            select(AccessLogEntry.beneficiary_id.label("beneficiary_id"))
-            .where(
-                # Inline, so that the planners see the partial index applies (prepared
-                # statements included).
-                AccessLogEntry.action == literal_column("'update'"),
-                AccessLogEntry.at >= cutoff,
-                AccessLogEntry.what.like("carnet.%"),
-            )
-            .group_by(AccessLogEntry.beneficiary_id)
-            .subquery("changed")
-        )
         deadline_hit = and_(
             j.paused.is_(False),
             j.deadline.is_not(None),
             or_(j.stalled.is_(True), j.deadline < now),
         )
         untouched = and_(j.paused.is_(False), j.updated_at < cutoff)
-        inactive_hit = and_(untouched, changed.c.beneficiary_id.is_(None))
+        # The carnet's last change, kept on the journey's row by the access log's trigger.
+        inactive_hit = and_(
+            untouched, or_(j.carnet_changed_at.is_(None), j.carnet_changed_at < cutoff)
+        )
         causes = (
             select(
                 j.beneficiary_id.label("beneficiary_id"),
@@ -377,7 +366,6 @@ class StalledRepository:
             )
             .outerjoin(requests, requests.c.beneficiary_id == j.beneficiary_id)
             .outerjoin(incidents, incidents.c.beneficiary_id == j.beneficiary_id)
-            .outerjoin(changed, changed.c.beneficiary_id == j.beneficiary_id)
             .where(
                 # Inline: the condition of the partial index ``ix_journeys_open``.
                 j.step != literal_column(f"'{Step.CLOSED.value}'"),
