@@ -11,13 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from parcours.appointments.messages import AppointmentKind
 from parcours.core.french import DAY_NAMES, MONTH_NAMES
+from parcours.core.letters import letter_templates, print_pdf
 from parcours.core.settings import ROOT
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -111,17 +109,7 @@ def french_duration(duration: timedelta) -> str:
     return f"{hours} h {rest:02d}" if rest else f"{hours} h"
 
 
-def _environment(directory: Path) -> Environment:
-    return Environment(
-        loader=FileSystemLoader(directory),
-        autoescape=select_autoescape(["html"]),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
-_templates = _environment(LETTERS)
+_templates = letter_templates(LETTERS)
 
 
 def convocation_html(letter: ConvocationLetter) -> str:
@@ -137,14 +125,5 @@ def convocation_html(letter: ConvocationLetter) -> str:
 
 
 def render_convocation_pdf(letter: ConvocationLetter) -> bytes:
-    """The convocation letter as a PDF (A4, fonts subset and embedded: a few tens of kB),
-    tagged PDF/UA so that screen readers read it in order (RGAA)."""
-    # Imported here: WeasyPrint loads Pango when imported, which only letter-making processes
-    # (the worker's activities, the tests) need.
-    from weasyprint import CSS, HTML
-
-    document = HTML(string=convocation_html(letter), base_url=str(LETTERS))
-    pdf: bytes = document.write_pdf(
-        stylesheets=[CSS(filename=str(LETTERS / "convocation.css"))], pdf_variant="pdf/ua-1"
-    )
-    return pdf
+    """The convocation letter as a PDF (``parcours.core.letters``)."""
+    return print_pdf(convocation_html(letter), LETTERS)

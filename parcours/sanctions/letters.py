@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from parcours.appointments.letters import _environment, french_day
+from parcours.appointments.letters import french_day
+from parcours.core.letters import letter_templates, print_pdf
 from parcours.core.settings import ROOT
 
 LETTERS = ROOT / "templates" / "sanctions" / "letters"
-_templates = _environment(LETTERS)
+_templates = letter_templates(LETTERS)
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,4 @@ def notice_html(letter: SanctionNotice) -> str:
 
 
 def render_notice_pdf(letter: SanctionNotice) -> bytes:
-    from weasyprint import CSS, HTML
-
-    document = HTML(string=notice_html(letter), base_url=str(LETTERS))
-    pdf: bytes = document.write_pdf(
-        stylesheets=[CSS(filename=str(LETTERS / "notice.css"))], pdf_variant="pdf/ua-1"
-    )
-    return pdf
+    return print_pdf(notice_html(letter), LETTERS)
