@@ -110,5 +110,15 @@ async def test_the_demo_loads_journeys_at_every_step_and_its_accounts_sign_in(
             )
         assert [d["reason"] for d in lifted] == ["remobilisation"]
         assert [d["breach"] for d in opened] == ["absence"]
+        # A journey past its 6 weeks without orientation: France Travail was asked to orient.
+        async with sessions() as session:
+            taken_over = list(
+                await session.scalars(
+                    select(JourneyEventRecord.detail).where(
+                        JourneyEventRecord.kind == "france_travail_orientation_requested"
+                    )
+                )
+            )
+        assert taken_over, "no demo journey was handed to France Travail after 6 weeks"
     finally:
         await engine.dispose()
