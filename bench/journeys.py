@@ -98,6 +98,7 @@ class Options:
     action_pairs: int
     pause: float
     price: bool
+    apis: int
     keep: bool
     variants: dict[str, dict[str, str]]
 
@@ -152,6 +153,12 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         action="store_true",
         help="also run the bare journey with, added one by one, what the Journey does "
         "besides: search attributes, deadline timers, state-sized payloads",
+    )
+    arg(
+        "--apis",
+        type=int,
+        default=_env_int("BENCH_APIS", 1),
+        help="API processes on one port (parcours api --shared-port), as make run-scaled",
     )
     arg("--keep", action="store_true", help="keep the databases and the logs (path on stderr)")
     arg(
@@ -391,7 +398,7 @@ async def measure_latencies(
 async def bench(stack: Stack, options: Options) -> dict[str, float]:
     progress(f"starting the platform under {stack.workdir} …")
     variants = {f"platform@{name}": env for name, env in options.variants.items()}
-    staff = await stack.start(variants)
+    staff = await stack.start(variants, apis=options.apis)
     client = await stack.client()
     limits = httpx.Limits(max_connections=max(options.concurrency, options.clients) + 5)
     headers = {"Authorization": f"Bearer {staff.referent_token}"}
@@ -512,7 +519,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress(f"databases and logs kept in {stack.workdir}")
     print(
         f"# {options.rounds} rounds of {options.journeys} journeys, {options.concurrency} in "
-        f"flight (medians; *_best: best round); latencies: {options.clients} clients"
+        f"flight (medians; *_best: best round); latencies: {options.clients} clients; "
+        f"{options.apis} API process(es) on the port"
     )
     for key, value in figures.items():
         print(f"{key}={value:.3f}" if "ratio" in key else f"{key}={value:.2f}")

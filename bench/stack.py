@@ -26,6 +26,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
+from api.metrics import MULTIPROCESS_DIR_ENV
 from cli.temporal_server import dev_server_command
 from parcours.access.models import Structure, User
 from parcours.access.service import AccountService
@@ -72,6 +73,7 @@ class Stack:
     api_urls: dict[str, str] = field(default_factory=dict)
     metrics_urls: dict[str, str] = field(default_factory=dict)
     commands: dict[str, tuple[list[str], Mapping[str, str]]] = field(default_factory=dict)
+    apis: int = 1
 
     def _spawn(self, name: str, command: list[str], env: Mapping[str, str]) -> None:
         self.commands[name] = (command, env)
@@ -95,10 +97,15 @@ class Stack:
                 tail = (self.workdir / f"{name}.log").read_text(errors="replace")[-3000:]
                 raise RuntimeError(f"{name} stopped (code {process.returncode}):\n{tail}")
 
-    async def start(self, variants: Mapping[str, Mapping[str, str]] | None = None) -> Staff:
+    async def start(
+        self, variants: Mapping[str, Mapping[str, str]] | None = None, apis: int = 1
+    ) -> Staff:
         """The server, the database, the bare worker and the platform; ``variants`` adds
         platforms (worker + API) named ``platform@…`` whose environment differs, to compare
-        a change with the code as it is in the same run."""
+        a change with the code as it is in the same run. ``apis``: API processes per
+        platform, on one port (``parcours api --shared-port``) as ``make run-scaled`` runs
+        them."""
+        self.apis = apis
         self.database_url = os.environ.get("DATABASE_URL") or (
             f"sqlite+aiosqlite:///{self.workdir / 'parcours.db'}"
         )
@@ -139,7 +146,16 @@ class Stack:
             **extra_env,
         }
         self._spawn(f"worker{suffix}", [sys.executable, "-m", "cli.main", "worker"], env)
-        self._spawn(f"api{suffix}", [sys.executable, "-m", "cli.main", "api"], env)
+        if self.apis == 1:
+            self._spawn(f"api{suffix}", [sys.executable, "-m", "cli.main", "api"], env)
+            return
+        # Several processes on the port: their /metrics add up every one's counters.
+        counters = self.workdir / f"api-metrics{suffix}"
+        counters.mkdir()
+        shared = [sys.executable, "-m", "cli.main", "api", "--shared-port"]
+        for n in range(1, self.apis + 1):
+            name = f"api{suffix}" if n == 1 else f"api{suffix}#{n}"
+            self._spawn(name, shared, {**env, MULTIPROCESS_DIR_ENV: str(counters)})
 
     async def restart(self, name: str) -> None:
         """Stops the process ``name`` (SIGTERM, as production stops it) and starts it again,
