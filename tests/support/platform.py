@@ -102,8 +102,18 @@ class Platform:
         return (self.workdir / f"{name}.log").read_text(errors="replace")[-4000:]
 
     async def start(self) -> None:
-        self.launch("temporal")
-        await self.wait_for_temporal()
+        # The dev server binds more ports than the one it is given (its services' own): one of
+        # them may be taken by another process meanwhile, and it then stops at once. Started
+        # again on another port, as many times as it takes (never once the test has begun).
+        for attempt in range(1, 4):
+            self.launch("temporal")
+            try:
+                await self.wait_for_temporal()
+                break
+            except AssertionError:
+                if attempt == 3 or self.processes["temporal"].poll() is None:
+                    raise
+                self.temporal_port = free_port()
         self.launch("worker")
         self.launch("api")
         await self.wait_for_api()
