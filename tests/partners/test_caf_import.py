@@ -24,6 +24,7 @@ from parcours.carnet.models import Beneficiary, SituationFact
 from parcours.core.db import transaction
 from parcours.journey.messages import RsaStatus
 from parcours.journey.models import JourneyEventRecord, JourneyRecord
+from parcours.journey.rules import FRANCE_TRAVAIL_REQUESTED
 from parcours.partners.caf_feed import FeedFormat, LineRejected
 from parcours.partners.caf_import import CafImportService
 from parcours.partners.messages import CafFeedBatchInput, CafImportProgress, caf_import_workflow_id
@@ -70,20 +71,29 @@ def file_id_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+# Events a journey records on its own time, whatever the feed: a right opened more than 6 weeks
+# ago sends the journey to France Travail at once, whose decision comes back later by callback.
+# They may land after the journeys have heard the feed, so they are not the feed's doing.
+LEGAL_CLOCK_KINDS = (FRANCE_TRAVAIL_REQUESTED, "orientation_decided")
+
+
 async def totals(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
     async with sessions() as session:
-        return {
+        counts = {
             model.__tablename__: int(
                 await session.scalar(select(func.count()).select_from(model)) or 0
             )
-            for model in (
-                Beneficiary,
-                JourneyRecord,
-                JourneyEventRecord,
-                SituationFact,
-                CafAppliedEvent,
-            )
+            for model in (Beneficiary, JourneyRecord, SituationFact, CafAppliedEvent)
         }
+        counts["journey_events"] = int(
+            await session.scalar(
+                select(func.count())
+                .select_from(JourneyEventRecord)
+                .where(JourneyEventRecord.kind.not_in(LEGAL_CLOCK_KINDS))
+            )
+            or 0
+        )
+        return counts
 
 
 # --- The feed's lines -----------------------------------------------------------------------
