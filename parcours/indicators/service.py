@@ -27,13 +27,17 @@ from parcours.core.schemas import PersonRef, person_name
 from parcours.core.settings import Settings
 from parcours.exits.schemas import ExitCodeRead
 from parcours.exits.service import ExitCodeService
-from parcours.indicators.repository import IndicatorRepository, IndicatorScope, percentile
+from parcours.indicators.repository import (
+    IndicatorRepository,
+    IndicatorScope,
+    counted_percentile,
+    percentile,
+)
 from parcours.indicators.rules import (
     FRANCE_TRAVAIL,
     PARIS,
     REMOBILISATION,
     days_per_step,
-    first_attended_after,
     local_day,
     stay_days,
 )
@@ -138,7 +142,8 @@ class _AppointmentTally:
     oriented: int = 0
     within: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     due: dict[int, int] = field(default_factory=lambda: defaultdict(int))
-    delays: list[int] = field(default_factory=list)
+    # How many people first attended after so many days.
+    delays: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     with_slot: int = 0
     self_booked: int = 0
     recorded: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -146,14 +151,17 @@ class _AppointmentTally:
 
     def figures(self) -> AppointmentFigures:
         delays = self.delays
+        people = sum(delays.values())
         return AppointmentFigures(
             oriented=self.oriented,
             first_attended_within=[
                 _rate(f"1er rendez-vous honoré {_days_label(d)}", self.within[d], self.due[d])
                 for d in FIRST_APPOINTMENT_DAYS
             ],
-            mean_delay_days=_round(sum(delays) / len(delays)) if delays else None,
-            median_delay_days=_round(percentile(delays, 0.5)),
+            mean_delay_days=_round(sum(d * n for d, n in delays.items()) / people)
+            if people
+            else None,
+            median_delay_days=_round(counted_percentile(delays, 0.5)),
             no_show_invitations=_rate(
                 "Absences non excusées (invitations)",
                 self.no_shows["invitation"],
@@ -574,24 +582,21 @@ class IndicatorService:
         receives)."""
         start = datetime.combine(scope.start, datetime.min.time(), PARIS).astimezone(UTC)
         end = datetime.combine(scope.end, datetime.min.time(), PARIS).astimezone(UTC)
-        oriented = await self.repo.oriented(scope)
-        attended = await self.repo.attended(scope, start)
+        firsts = await self.repo.first_appointments(scope, FIRST_APPOINTMENT_DAYS)
         held = await self.repo.appointments(scope, start, end)
         total = _AppointmentTally()
         by_month: dict[str, _AppointmentTally] = defaultdict(_AppointmentTally)
         by_structure: dict[str | None, _AppointmentTally] = defaultdict(_AppointmentTally)
-        for row in oriented:
-            delay = first_attended_after(
-                row["oriented_on"], attended.get(row["beneficiary_id"], [])
-            )
+        for row in firsts:
+            people, delay = int(row["oriented"]), row["delay"]
             for t in (total, by_month[row["month"]], by_structure[row["structure_id"]]):
-                t.oriented += 1
+                t.oriented += people
                 if delay is not None:
-                    t.delays.append(delay)
+                    t.delays[int(delay)] += people
                 for days in FIRST_APPOINTMENT_DAYS:
                     met = delay is not None and delay <= days
-                    t.within[days] += met
-                    t.due[days] += met or row["oriented_on"] <= scope.today - timedelta(days=days)
+                    t.within[days] += people if met else 0
+                    t.due[days] += people if met else int(row[f"overdue_{days}"])
         for row in held:
             month = month_key(local_day(row["starts_at"]))
             for t in (total, by_month[month], by_structure[row["structure_id"]]):

@@ -20,6 +20,7 @@ from parcours.carnet.models import Beneficiary
 from parcours.core.db import transaction
 from parcours.core.settings import Settings
 from parcours.indicators.models import JourneyMilestones
+from parcours.indicators.repository import counted_percentile, percentile
 from parcours.indicators.schemas import IndicatorFilter, IndicatorsRead
 from parcours.indicators.service import IndicatorService, table, to_csv
 from parcours.journey.models import JourneyRecord
@@ -126,3 +127,67 @@ async def test_first_appointments_no_shows_and_self_booking_counted_by_hand(
     text = to_csv(read, "rendez-vous-structures")
     assert "Pôle insertion;3;33,3;66,7;14,5;14,5;0,0;50,0;50,0" in text
     assert "1er rendez-vous honoré sous 15 jours (%)" in text.splitlines()[0]
+
+
+async def test_the_first_appointment_is_counted_in_french_days(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """An appointment at half past midnight in Paris on the day of the orientation is that
+    day's (delay 0), though still the day before in UTC; one at half past eleven the evening
+    before came before the orientation and does not count."""
+    territory = await free_territory(sessions)
+    async with transaction(sessions) as session:
+        hub = Structure(name="Pôle nuit", kind="departement", territory=territory)
+        session.add(hub)
+        await session.flush()
+        ids = []
+        for name in ("Avant", "Minuit"):
+            person = Beneficiary(
+                first_name=name, last_name="Test", birth_date=date(1990, 1, 1), territory=territory
+            )
+            session.add(person)
+            await session.flush()
+            session.add(
+                JourneyMilestones(
+                    journey_id=person.id,
+                    beneficiary_id=person.id,
+                    territory=territory,
+                    structure_id=hub.id,
+                    reference_on=date(2025, 2, 1),
+                    oriented_on=date(2025, 3, 20),
+                    seq=3,
+                )
+            )
+            ids.append(person.id)
+        before, midnight = ids
+        session.add_all(
+            [
+                Appointment(
+                    beneficiary_id=before,
+                    mode="noted",
+                    starts_at=datetime(2025, 3, 19, 22, 30, tzinfo=UTC),  # 23:30 in Paris
+                    status="attended",
+                ),
+                Appointment(
+                    beneficiary_id=midnight,
+                    mode="noted",
+                    starts_at=datetime(2025, 3, 19, 23, 30, tzinfo=UTC),  # 00:30 in Paris
+                    status="attended",
+                ),
+            ]
+        )
+
+    total = (await read_figures(sessions, settings, territory)).appointments.total
+    assert total.oriented == 2
+    assert [(r.numerator, r.denominator) for r in total.first_attended_within] == [(1, 2), (1, 2)]
+    assert (total.mean_delay_days, total.median_delay_days) == (0.0, 0.0)
+
+
+def test_a_median_of_counted_delays_is_the_median_of_the_delays_written_out() -> None:
+    rng = random.Random(7)
+    for _ in range(200):
+        counts = {rng.randrange(0, 90): rng.randrange(1, 6) for _ in range(rng.randrange(1, 12))}
+        written = [d for d, n in counts.items() for _ in range(n)]
+        for fraction in (0.0, 0.25, 0.5, 0.9, 1.0):
+            assert counted_percentile(counts, fraction) == percentile(written, fraction)
+    assert counted_percentile({}, 0.5) is None
