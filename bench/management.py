@@ -5,9 +5,9 @@ the tests' ``test`` database), migrates it, and bulk-loads (COPY) 100,000 journe
 départements and 40 structures, in the order they started over two years: people,
 read-model rows, timelines as the journey's rules write them (intake → diagnosis →
 orientation → accompaniment → work → follow-up → closed, with delays, job losses, early
-exits, passed deadlines), carnet reads and changes in the access log, and the indicators'
-milestones and step spans derived from each timeline by the same code as the migration's
-backfill. Then, under a few concurrent clients, times:
+exits, passed deadlines), the appointments after each orientation, carnet reads and changes
+in the access log, and the indicators' milestones and step spans derived from each timeline by
+the same code as the migration's backfill. Then, under a few concurrent clients, times:
 
 - the stalled list as the managers' console reads it (``StalledService.page``: a territory,
   the 50 most overdue with their causes and names);
@@ -94,12 +94,17 @@ class Rows:
     access_log: list[tuple[Any, ...]] = field(default_factory=list)
     milestones: list[tuple[Any, ...]] = field(default_factory=list)
     spans: list[tuple[Any, ...]] = field(default_factory=list)
+    appointments: list[tuple[Any, ...]] = field(default_factory=list)
 
     def clear_journeys(self) -> None:
-        for name in ("people", "journeys", "events", "access_log", "milestones", "spans"):
+        for name in JOURNEY_TABLES:
             getattr(self, name).clear()
 
 
+# What each journey loads (the staff is loaded once).
+JOURNEY_TABLES = (
+    "people", "journeys", "events", "access_log", "milestones", "spans", "appointments",
+)  # fmt: skip
 COLUMNS = {
     "structures": ("id", "name", "kind", "territory", "created_at"),
     "users": ("id", "email", "full_name", "role", "structure_id", "territory", "active",
@@ -120,6 +125,8 @@ COLUMNS = {
                            "seq"),
     "journey_step_spans": ("journey_id", "beneficiary_id", "entered_at", "step", "entered_seq",
                            "left_at", "territory", "structure_id"),
+    "appointments": ("id", "beneficiary_id", "starts_at", "status", "mode", "kind",
+                     "structure_id", "seq", "with_letter"),
 }  # fmt: skip
 TABLE_OF = {
     "structures": "structures",
@@ -130,6 +137,7 @@ TABLE_OF = {
     "access_log": "access_log",
     "milestones": "journey_milestones",
     "spans": "journey_step_spans",
+    "appointments": "appointments",
 }
 
 
@@ -261,6 +269,7 @@ def journey(
             structure_id=structure,
             referent_id=referent,
         )
+        appointments(rng, now, rows, bid, t.at, structure)
         if rng.random() < 0.1:
             if t.later(90):
                 close(rng.choice([ExitReason.RIGHTS_CLOSED, ExitReason.MOVED_AWAY]))
@@ -371,6 +380,41 @@ def journey(
     rows.spans.extend(tuple(s[c] for c in COLUMNS["journey_step_spans"]) for s in spans)
 
 
+# How the appointments after an orientation end (those in the future are still to come).
+APPOINTMENT_ENDS = (("attended", 70), ("absent_unexcused", 15), ("absent_excused", 10),
+                    ("cancelled", 5))  # fmt: skip
+APPOINTMENT_MODES = (("invitation", 50), ("convocation", 40), ("noted", 10))
+
+
+def appointments(
+    rng: random.Random,
+    now: datetime,
+    rows: Rows,
+    beneficiary_id: str,
+    oriented_at: datetime,
+    structure: str | None,
+) -> None:
+    """One to three appointments in the weeks after the orientation, as the appointments'
+    indicators read them (the first one attended, no-shows, self-booking)."""
+    for rank in range(rng.randrange(1, 4)):
+        starts_at = oriented_at + timedelta(
+            days=5 + 14 * rank + rng.randrange(0, 12), hours=rng.randrange(-2, 6)
+        )
+        (mode,) = rng.choices([m for m, _ in APPOINTMENT_MODES], [w for _, w in APPOINTMENT_MODES])
+        if starts_at > now:
+            status = {"invitation": "booked", "convocation": "convoked"}.get(mode, "booked")
+        else:
+            (status,) = rng.choices(
+                [e for e, _ in APPOINTMENT_ENDS], [w for _, w in APPOINTMENT_ENDS]
+            )
+        rows.appointments.append(
+            (
+                str(uuid.uuid4()), beneficiary_id, starts_at, status, mode, "accompagnement",
+                None if mode == "noted" else structure, 0, False,
+            )
+        )  # fmt: skip
+
+
 async def copy(connection: asyncpg.Connection, rows: Rows, names: Sequence[str]) -> None:
     for name in names:
         table = TABLE_OF[name]
@@ -409,11 +453,7 @@ async def seed(url: str, journeys: int, now: datetime, cycle: Sequence[str] = TE
             for index in range(start, min(start + batch, journeys)):
                 journey(rng, now, staff, rows, index, journeys, cycle)
             async with connection.transaction():
-                await copy(
-                    connection,
-                    rows,
-                    ["people", "journeys", "events", "access_log", "milestones", "spans"],
-                )
+                await copy(connection, rows, JOURNEY_TABLES)
             rows.clear_journeys()
             log(f"  {min(start + batch, journeys)} journeys loaded")
         # What autovacuum would do after such a load.

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -83,7 +84,17 @@ class Slot(Base):
 
 class Appointment(Base):
     __tablename__ = "appointments"
-    __table_args__ = (Index("ix_appointments_structure_starts", "structure_id", "starts_at"),)
+    __table_args__ = (
+        Index("ix_appointments_structure_starts", "structure_id", "starts_at"),
+        # The indicators' first appointment attended after an orientation (migration 0026).
+        Index(
+            "ix_appointments_attended",
+            "beneficiary_id",
+            "starts_at",
+            postgresql_where=text("status = 'attended'"),
+            sqlite_where=text("status = 'attended'"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     beneficiary_id: Mapped[str] = mapped_column(

@@ -240,6 +240,10 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
+# What the appointments' rows are grouped by.
+GROUPED = ("month", "structure_id", "mode", "status")
+
+
 def counted_percentile(counts: dict[int, int], fraction: float) -> float | None:
     """``percentile`` of the values each repeated as many times as ``counts`` says, without
     writing them out (a département's delays are a few dozen distinct days)."""
@@ -391,25 +395,41 @@ class IndicatorRepository:
         self, scope: IndicatorScope, start: datetime, end: datetime
     ) -> list[dict[str, Any]]:
         """Invitations and convocations of the département's structures whose slot falls in
-        [``start``, ``end``): how they were made, how they ended, which structure received."""
-        query = (
-            select(
-                Appointment.mode,
-                Appointment.status,
-                Appointment.starts_at,
-                Appointment.structure_id,
-            )
-            .join(Structure, Structure.id == Appointment.structure_id)
-            .where(
-                Structure.territory == scope.territory,
-                Appointment.mode.in_(("invitation", "convocation")),
-                Appointment.starts_at >= start,
-                Appointment.starts_at < end,
-            )
-        )
+        [``start``, ``end``), counted (``held``) by month of the slot in French time, structure
+        that receives, how they were made (``mode``) and how they ended (``status``).
+
+        Grouped in SQL on PostgreSQL (a large département holds 150,000 in a year); SQLite,
+        which knows no time zones, reads them and groups them here."""
+        where = [
+            Structure.territory == scope.territory,
+            Appointment.mode.in_(("invitation", "convocation")),
+            Appointment.starts_at >= start,
+            Appointment.starts_at < end,
+        ]
         if scope.structure_id:
-            query = query.where(Appointment.structure_id == scope.structure_id)
-        return [dict(r) for r in (await self.session.execute(query)).mappings()]
+            where.append(Appointment.structure_id == scope.structure_id)
+        on = Structure.id == Appointment.structure_id
+        keys = [Appointment.structure_id, Appointment.mode, Appointment.status]
+        if self._dialect == "postgresql":
+            local = func.timezone(milestones.PARIS.key, Appointment.starts_at)
+            month = func.date_trunc("month", local).label("month")
+            query = select(month, *keys, func.count().label("held")).join(Structure, on)
+            return await self._rows(query.where(*where).group_by(month, *keys))
+        groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+        found = await self.session.execute(
+            select(Appointment.starts_at, *keys).join(Structure, on).where(*where)
+        )
+        for row in found.mappings():
+            day = milestones.local_day(row["starts_at"])
+            key = (
+                f"{day.year:04d}-{day.month:02d}",
+                row["structure_id"],
+                row["mode"],
+                row["status"],
+            )
+            group = groups.setdefault(key, {**dict(zip(GROUPED, key, strict=True)), "held": 0})
+            group["held"] += 1
+        return list(groups.values())
 
     async def cohort(
         self, scope: IndicatorScope, orientation_days: Sequence[int]

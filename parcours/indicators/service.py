@@ -598,13 +598,13 @@ class IndicatorService:
                     t.within[days] += people if met else 0
                     t.due[days] += people if met else int(row[f"overdue_{days}"])
         for row in held:
-            month = month_key(local_day(row["starts_at"]))
-            for t in (total, by_month[month], by_structure[row["structure_id"]]):
-                t.with_slot += 1
-                t.self_booked += row["mode"] == "invitation"
+            count = int(row["held"])
+            for t in (total, by_month[row["month"]], by_structure[row["structure_id"]]):
+                t.with_slot += count
+                t.self_booked += count if row["mode"] == "invitation" else 0
                 if row["status"] in ATTENDANCE_RECORDED:
-                    t.recorded[row["mode"]] += 1
-                    t.no_shows[row["mode"]] += row["status"] == "absent_unexcused"
+                    t.recorded[row["mode"]] += count
+                    t.no_shows[row["mode"]] += count if row["status"] == "absent_unexcused" else 0
         names = {
             s.id: s.name
             for s in (await self.people.structures({i for i in by_structure if i})).values()
