@@ -101,9 +101,10 @@ class Rows:
             getattr(self, name).clear()
 
 
-# What each journey loads (the staff is loaded once).
+# What each journey loads (the staff is loaded once); the appointments before the milestones,
+# whose trigger looks up the first one attended (migration 0027).
 JOURNEY_TABLES = (
-    "people", "journeys", "events", "access_log", "milestones", "spans", "appointments",
+    "people", "journeys", "events", "access_log", "appointments", "milestones", "spans",
 )  # fmt: skip
 COLUMNS = {
     "structures": ("id", "name", "kind", "territory", "created_at"),

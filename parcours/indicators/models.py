@@ -11,7 +11,7 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from parcours.core.db import Base
+from parcours.core.db import Base, UTCDateTime
 
 
 class JourneyMilestones(Base):
@@ -58,6 +58,10 @@ class JourneyMilestones(Base):
     subject_to_duties: Mapped[bool | None] = mapped_column(Boolean)
     # A transfer-in restarts the 6-week orientation clock from that day.
     transferred_in_on: Mapped[date | None] = mapped_column(Date)
+    # The first appointment the person attended on the day of her orientation or after: kept
+    # by PostgreSQL's triggers (migration 0027), never written by the application; empty on
+    # SQLite, where the indicators look the appointments up at each read.
+    first_attended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The newest event applied: where the journey stands now comes from it.
     seq: Mapped[int] = mapped_column(Integer)
 

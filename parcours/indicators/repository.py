@@ -315,9 +315,10 @@ class IndicatorRepository:
         counts them (``oriented``) and, for each of ``within_days``, how many were oriented
         that many days before ``scope.today`` or earlier (``overdue_{days}``).
 
-        On PostgreSQL one grouped query (a few hundred rows for a département of 100,000, where
-        reading one row per person took most of the indicators' time); SQLite, which knows no
-        time zones, reads the people and their attended appointments and groups them here."""
+        On PostgreSQL one grouped query of the milestones, whose triggers keep the first
+        attended appointment (reading one row per person took most of the indicators' time);
+        SQLite, which knows no time zones, reads the people and their attended appointments and
+        groups them here."""
         if self._dialect == "postgresql":
             return await self._first_appointments_grouped(scope, within_days)
         month = self._month(M.c.oriented_on).label("month")
@@ -363,19 +364,9 @@ class IndicatorRepository:
     async def _first_appointments_grouped(
         self, scope: IndicatorScope, within_days: Sequence[int]
     ) -> list[dict[str, Any]]:
-        local_midnight = func.timezone(milestones.PARIS.key, sql_cast(M.c.oriented_on, TIMESTAMP()))
-        # Along ``ix_appointments_beneficiary_id``: a person has a handful of appointments.
-        first_at = (
-            select(func.min(Appointment.starts_at))
-            .where(
-                Appointment.beneficiary_id == M.c.beneficiary_id,
-                Appointment.status == "attended",
-                Appointment.starts_at >= local_midnight,
-            )
-            .scalar_subquery()
-        )
+        # ``first_attended_at`` is kept by PostgreSQL's triggers (migration 0027).
         people = self._milestones_in(
-            select(M.c.oriented_on, M.c.structure_id, first_at.label("first_at")),
+            select(M.c.oriented_on, M.c.structure_id, M.c.first_attended_at.label("first_at")),
             M.c.oriented_on,
             scope,
         ).subquery("people")

@@ -191,3 +191,64 @@ def test_a_median_of_counted_delays_is_the_median_of_the_delays_written_out() ->
         for fraction in (0.0, 0.25, 0.5, 0.9, 1.0):
             assert counted_percentile(counts, fraction) == percentile(written, fraction)
     assert counted_percentile({}, 0.5) is None
+
+
+async def test_a_corrected_attendance_and_a_later_orientation_are_counted_again(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """The first appointment follows what happened after it was first counted: an attendance
+    recorded by mistake and corrected, an appointment moved or deleted, an orientation recorded
+    after the appointments it precedes."""
+    territory = await free_territory(sessions)
+    async with transaction(sessions) as session:
+        hub = Structure(name="Pôle corrections", kind="departement", territory=territory)
+        person = Beneficiary(
+            first_name="Corrigée",
+            last_name="Test",
+            birth_date=date(1990, 1, 1),
+            territory=territory,
+        )
+        session.add_all([hub, person])
+        await session.flush()
+        early = Appointment(
+            beneficiary_id=person.id, mode="noted", starts_at=at("2025-03-05"), status="attended"
+        )
+        later = Appointment(
+            beneficiary_id=person.id, mode="noted", starts_at=at("2025-03-25"), status="attended"
+        )
+        session.add_all([early, later])
+        await session.flush()
+        # The orientation is recorded after both appointments were.
+        session.add(
+            JourneyMilestones(
+                journey_id=person.id,
+                beneficiary_id=person.id,
+                territory=territory,
+                structure_id=hub.id,
+                reference_on=date(2025, 2, 1),
+                oriented_on=date(2025, 3, 3),
+                seq=3,
+            )
+        )
+
+    async def delay() -> float | None:
+        return (
+            await read_figures(sessions, settings, territory)
+        ).appointments.total.mean_delay_days
+
+    async def change(appointment_id: str, **values: object) -> None:
+        async with transaction(sessions) as session:
+            appointment = await session.get(Appointment, appointment_id)
+            assert appointment is not None
+            if not values:
+                await session.delete(appointment)
+            for name, value in values.items():
+                setattr(appointment, name, value)
+
+    assert await delay() == 2.0
+    await change(early.id, status="absent_excused")  # she was in fact absent on the 5th
+    assert await delay() == 22.0
+    await change(later.id, starts_at=at("2025-03-10"))  # the one of the 25th was on the 10th
+    assert await delay() == 7.0
+    await change(later.id)  # deleted
+    assert await delay() is None
