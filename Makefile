@@ -59,6 +59,7 @@ test-postgres: install $(CHROMIUM_STAMP) $(WEASYPRINT_STAMP)
 ## Benchmarks: print figures (never asserted in tests)
 bench: install
 	$(BIN)/python -m bench.journeys
+	$(BIN)/python -m bench.journeys --postgres --rounds 2
 	$(BIN)/python -m bench.resources
 	$(BIN)/python -m bench.caf_import
 	$(BIN)/python -m bench.management

@@ -26,7 +26,8 @@ cores: throughput follows CPU) and mean latencies from the workers' and the API'
 attributes, deadline timers, state-sized payloads); ``--variant`` runs a second platform with
 another environment in the same run. Options: ``--help`` (or the ``BENCH_*`` variables);
 ``DATABASE_URL`` benches PostgreSQL instead of a fresh SQLite file (the benchmark adds its rows
-to that database: point it at a scratch one).
+to that database: point it at a scratch one); ``--postgres`` makes that scratch database itself
+and prints its figures as ``postgres_…`` (``make bench`` runs both).
 """
 
 from __future__ import annotations
@@ -47,9 +48,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, NoReturn
 
+import asyncpg
 import httpx
+from sqlalchemy.engine import make_url
 from temporalio.client import Client
 
+from bench import management
 from bench.http import KeepAliveClient
 from bench.raw import STEPS, BareAdvance, BareCosts, BareInput, BareJourney
 from bench.stack import RAW_TASK_QUEUE, Stack, Staff
@@ -100,6 +104,7 @@ class Options:
     price: bool
     apis: int
     keep: bool
+    postgres: bool
     variants: dict[str, dict[str, str]]
 
 
@@ -161,6 +166,12 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         help="API processes on one port (parcours api --shared-port), as make run-scaled",
     )
     arg("--keep", action="store_true", help="keep the databases and the logs (path on stderr)")
+    arg(
+        "--postgres",
+        action="store_true",
+        help=f"run on a fresh PostgreSQL database ({POSTGRES_DATABASE}, dropped and created "
+        "again, on the server bench.management uses) and print each figure as postgres_…",
+    )
     arg(
         "--variant",
         type=_variant,
@@ -499,6 +510,29 @@ async def bench(stack: Stack, options: Options) -> dict[str, float]:
     return figures
 
 
+# ``--postgres``: the scratch database the platform runs on.
+POSTGRES_DATABASE = "parcours_bench_api"
+
+
+async def fresh_postgres() -> str | None:
+    """A new empty ``POSTGRES_DATABASE``, its URL; None when no PostgreSQL answers."""
+    server = management.server_url()
+    try:
+        admin = await asyncpg.connect(
+            management.dsn(make_url(server).set(database="postgres").render_as_string(False)),
+            timeout=5,
+        )
+    except (OSError, asyncpg.PostgresError) as error:
+        progress(f"PostgreSQL unreachable at {server} ({error}): skipped")
+        return None
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{POSTGRES_DATABASE}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{POSTGRES_DATABASE}"')
+    finally:
+        await admin.close()
+    return make_url(server).set(database=POSTGRES_DATABASE).render_as_string(hide_password=False)
+
+
 def _interrupt(signum: int, frame: object) -> NoReturn:
     raise KeyboardInterrupt
 
@@ -506,6 +540,13 @@ def _interrupt(signum: int, frame: object) -> NoReturn:
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_options(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # stopped like Ctrl-C: children go down too
+    prefix = ""
+    if options.postgres:
+        url = asyncio.run(fresh_postgres())
+        if url is None:
+            return 0
+        os.environ["DATABASE_URL"] = url  # the stack's platforms run on it
+        prefix = "postgres_"
     stack = Stack()
     try:
         figures = asyncio.run(bench(stack, options))
@@ -521,9 +562,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"# {options.rounds} rounds of {options.journeys} journeys, {options.concurrency} in "
         f"flight (medians; *_best: best round); latencies: {options.clients} clients; "
         f"{options.apis} API process(es) on the port"
+        + ("; on PostgreSQL" if options.postgres else "")
     )
     for key, value in figures.items():
-        print(f"{key}={value:.3f}" if "ratio" in key else f"{key}={value:.2f}")
+        print(f"{prefix}{key}={value:.3f}" if "ratio" in key else f"{prefix}{key}={value:.2f}")
     return 0
 
 
