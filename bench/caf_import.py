@@ -82,6 +82,7 @@ class Platform:
     processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     database_url: str = ""
     temporal_address: str = ""
+    partners_url: str = ""
 
     def spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         with (self.workdir / f"{name}.log").open("wb") as log:
@@ -115,6 +116,9 @@ class Platform:
             "PARCOURS_LOG_FORMAT": "console",
             "PARCOURS_LOG_LEVEL": "WARNING",
             "PARCOURS_WORKER_METRICS_ADDRESS": f"127.0.0.1:{free_port()}",
+            # The partners the journeys call (a right opened over 6 weeks ago goes to France
+            # Travail at once): without them each call would retry for the whole run.
+            "PARCOURS_PARTNERS_BASE_URL": self.partners_url,
         }
 
     async def start(self) -> None:
@@ -137,6 +141,15 @@ class Platform:
                     break
                 except RuntimeError:
                     await asyncio.sleep(0.2)
+        simulators_port = free_port()
+        self.partners_url = f"http://127.0.0.1:{simulators_port}"
+        simulators = {
+            **self.env(),
+            "PARCOURS_SIMULATORS_PORT": str(simulators_port),
+            "PARCOURS_MAILBOX_SMTP_PORT": str(free_port()),
+            "PARCOURS_MAILBOX_DIR": str(self.workdir / "mail"),
+        }
+        self.spawn("simulators", [sys.executable, "-m", "cli.main", "simulators"], simulators)
         self.spawn("worker", [sys.executable, "-m", "cli.main", "worker"], self.env())
         raw_worker = ["--address", self.temporal_address, "--task-queue", RAW_TASK_QUEUE]
         raw_worker += ["--metrics-address", f"127.0.0.1:{free_port()}"]
