@@ -24,7 +24,6 @@ from parcours.carnet.models import Beneficiary, SituationFact
 from parcours.core.db import transaction
 from parcours.journey.messages import RsaStatus
 from parcours.journey.models import JourneyEventRecord, JourneyRecord
-from parcours.journey.rules import FRANCE_TRAVAIL_REQUESTED
 from parcours.partners.caf_feed import FeedFormat, LineRejected
 from parcours.partners.caf_import import CafImportService
 from parcours.partners.messages import CafFeedBatchInput, CafImportProgress, caf_import_workflow_id
@@ -71,10 +70,11 @@ def file_id_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-# Events a journey records on its own time, whatever the feed: a right opened more than 6 weeks
-# ago sends the journey to France Travail at once, whose decision comes back later by callback.
-# They may land after the journeys have heard the feed, so they are not the feed's doing.
-LEGAL_CLOCK_KINDS = (FRANCE_TRAVAIL_REQUESTED, "orientation_decided")
+# What a feed line makes a journey record (its start, the rights, the duties, a transfer-in, a
+# closure). A journey also records on its own time — a deadline passed, France Travail asked
+# when the right opened over 6 weeks ago, its decision coming back later — whenever the timers
+# and partners get to it, possibly between two counts: those are not the feed's doing.
+FEED_KINDS = ("journey_started", "rsa_rights_changed", "duties_changed", "transferred_in", "closed")
 
 
 async def totals(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
@@ -89,7 +89,7 @@ async def totals(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
             await session.scalar(
                 select(func.count())
                 .select_from(JourneyEventRecord)
-                .where(JourneyEventRecord.kind.not_in(LEGAL_CLOCK_KINDS))
+                .where(JourneyEventRecord.kind.in_(FEED_KINDS))
             )
             or 0
         )
