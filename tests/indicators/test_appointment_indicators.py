@@ -39,6 +39,27 @@ async def free_territory(sessions: async_sessionmaker[AsyncSession]) -> str:
     return random.choice([str(c) for c in range(900, 990) if str(c) not in used])
 
 
+async def oriented(session: AsyncSession, hub: Structure, name: str, on: date) -> str:
+    """A person of ``hub``'s département oriented on ``on``, followed by ``hub``: her id."""
+    person = Beneficiary(
+        first_name=name, last_name="Test", birth_date=date(1990, 1, 1), territory=hub.territory
+    )
+    session.add(person)
+    await session.flush()
+    session.add(
+        JourneyMilestones(
+            journey_id=person.id,
+            beneficiary_id=person.id,
+            territory=hub.territory,
+            structure_id=hub.id,
+            reference_on=date(2025, 2, 1),
+            oriented_on=on,
+            seq=3,
+        )
+    )
+    return person.id
+
+
 async def read_figures(
     sessions: async_sessionmaker[AsyncSession], settings: Settings, territory: str
 ) -> IndicatorsRead:
@@ -57,29 +78,10 @@ async def test_first_appointments_no_shows_and_self_booking_counted_by_hand(
         hub = Structure(name="Pôle insertion", kind="departement", territory=territory)
         session.add(hub)
         await session.flush()
-        people = []
-        for name, oriented_on in (
-            ("Une", "2025-03-03"),
-            ("Deux", "2025-03-05"),
-            ("Trois", "2025-03-20"),
-        ):
-            person = Beneficiary(
-                first_name=name, last_name="Test", birth_date=date(1990, 1, 1), territory=territory
-            )
-            session.add(person)
-            await session.flush()
-            session.add(
-                JourneyMilestones(
-                    journey_id=person.id,
-                    beneficiary_id=person.id,
-                    territory=territory,
-                    structure_id=hub.id,
-                    reference_on=date(2025, 2, 1),
-                    oriented_on=date.fromisoformat(oriented_on),
-                    seq=3,
-                )
-            )
-            people.append(person.id)
+        people = [
+            await oriented(session, hub, name, date.fromisoformat(on))
+            for name, on in (("Une", "2025-03-03"), ("Deux", "2025-03-05"), ("Trois", "2025-03-20"))
+        ]
 
         def appointment(who: int, mode: str, day: str, status: str) -> Appointment:
             return Appointment(
@@ -140,26 +142,8 @@ async def test_the_first_appointment_is_counted_in_french_days(
         hub = Structure(name="Pôle nuit", kind="departement", territory=territory)
         session.add(hub)
         await session.flush()
-        ids = []
-        for name in ("Avant", "Minuit"):
-            person = Beneficiary(
-                first_name=name, last_name="Test", birth_date=date(1990, 1, 1), territory=territory
-            )
-            session.add(person)
-            await session.flush()
-            session.add(
-                JourneyMilestones(
-                    journey_id=person.id,
-                    beneficiary_id=person.id,
-                    territory=territory,
-                    structure_id=hub.id,
-                    reference_on=date(2025, 2, 1),
-                    oriented_on=date(2025, 3, 20),
-                    seq=3,
-                )
-            )
-            ids.append(person.id)
-        before, midnight = ids
+        before = await oriented(session, hub, "Avant", date(2025, 3, 20))
+        midnight = await oriented(session, hub, "Minuit", date(2025, 3, 20))
         session.add_all(
             [
                 Appointment(
