@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, and_, delete, func, or_, select, update
+from sqlalchemy import CursorResult, Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,12 +15,19 @@ from parcours.access.models import User
 from parcours.access.rules import Role
 from parcours.carnet.models import Beneficiary
 from parcours.inbox.models import InboxItem, InboxPreference
-from parcours.inbox.rules import Settle
+from parcours.inbox.rules import OpenItem
 from parcours.journey.models import JourneyRecord
 
 
 def _open() -> Any:
     return and_(InboxItem.done_at.is_(None), InboxItem.settled_at.is_(None))
+
+
+# Read at every transition of every journey: built once (building a statement costs as much
+# CPU as running it on SQLite).
+_OPEN_OF_JOURNEY = select(
+    InboxItem.id, InboxItem.kind, InboxItem.ref, InboxItem.recipient_id, InboxItem.step
+).where(InboxItem.journey_id == bindparam("journey_id"), _open())
 
 
 class InboxRepository:
@@ -39,30 +46,19 @@ class InboxRepository:
         assert isinstance(result, CursorResult)
         return bool(result.rowcount)
 
-    async def settle(self, journey_id: str, rule: Settle, at: datetime) -> None:
-        where = [InboxItem.journey_id == journey_id, _open()]
-        if rule.kinds is not None:
-            where.append(InboxItem.kind.in_([k.value for k in rule.kinds]))
-        if rule.ref is not None:
-            where.append(InboxItem.ref == rule.ref)
-        if rule.recipient_id is not None:
-            where.append(InboxItem.recipient_id == rule.recipient_id)
-        if rule.step_not is not None:
-            where.append(InboxItem.step != rule.step_not)
-        await self.session.execute(update(InboxItem).where(*where).values(settled_at=at))
+    async def open_of_journey(self, journey_id: str) -> list[OpenItem]:
+        """The journey's open items, as the settling rules look at them."""
+        rows = await self.session.execute(_OPEN_OF_JOURNEY, {"journey_id": journey_id})
+        return [OpenItem(*row) for row in rows.all()]
 
-    async def has_open(self, journey_id: str, recipient_id: str, kind: str) -> bool:
-        found = await self.session.scalar(
-            select(InboxItem.id)
-            .where(
-                InboxItem.journey_id == journey_id,
-                InboxItem.recipient_id == recipient_id,
-                InboxItem.kind == kind,
-                _open(),
-            )
-            .limit(1)
+    async def settle(self, item_ids: Sequence[str], at: datetime) -> None:
+        """Settle these items, those still open (one may have been marked done since)."""
+        await self.session.execute(
+            update(InboxItem)
+            .where(InboxItem.id.in_(item_ids), _open())
+            .values(settled_at=at)
+            .execution_options(synchronize_session=False)
         )
-        return found is not None
 
     async def forget_after(self, journey_id: str, seq: int) -> None:
         """The items of journey events after ``seq``: events the engine never recorded."""

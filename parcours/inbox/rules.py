@@ -85,6 +85,27 @@ class Settle:
     recipient_id: str | None = None
     step_not: str | None = None
 
+    def matches(self, item: OpenItem) -> bool:
+        """Whether this rule settles ``item`` (as SQL compares: an item without a step or a
+        reference is not bound to one)."""
+        return (
+            (self.kinds is None or item.kind in self.kinds)
+            and (self.ref is None or item.ref == self.ref)
+            and (self.recipient_id is None or item.recipient_id == self.recipient_id)
+            and (self.step_not is None or (item.step is not None and item.step != self.step_not))
+        )
+
+
+@dataclass(frozen=True)
+class OpenItem:
+    """What the settling rules look at in an open item of a journey."""
+
+    id: str
+    kind: str
+    ref: str | None
+    recipient_id: str
+    step: str | None
+
 
 def _text(value: ScalarDetail) -> str | None:
     return None if value in (None, "") else str(value)

@@ -34,6 +34,7 @@ from parcours.inbox.rules import (
     Audience,
     ItemKind,
     Notice,
+    OpenItem,
     due_soon,
     notices,
     settlements,
@@ -71,21 +72,30 @@ class InboxProducer:
         self.session = session
         self.repo = InboxRepository(session)
         self.app_url = app_url.rstrip("/")
+        # The open items of the journeys this producer wrote for (``on_journey_event``).
+        self._open: dict[str, list[OpenItem]] = {}
 
     # --- Journey events (the projection) ---
 
     async def on_journey_event(self, data: RecordJourneyEventInput) -> None:
+        """The items ``data``'s event adds and settles. The journey's open items are read once
+        per producer (a transition's events share one) and kept in step with what it writes:
+        an event settles items in one statement, or in none when none of them is concerned."""
         j, e = data.journey, data.event
+        open_items = await self._open_of(j.id)
         for notice in notices(e, j):
             for recipient in await self._recipients(notice, j.referent_id, j.territory):
                 if told_themselves(recipient, e.actor_id):
                     continue
-                if notice.kind in ONCE_OPEN and await self.repo.has_open(
-                    j.id, recipient, notice.kind
+                if notice.kind in ONCE_OPEN and any(
+                    item.recipient_id == recipient and item.kind == notice.kind
+                    for item in open_items
                 ):
                     continue  # already in her list (enrolled with her, then oriented to her)
-                await self._add(
+                item_id = new_id()
+                added = await self._add(
                     recipient,
+                    id=item_id,
                     source=f"journey:{j.id}:{data.seq}",
                     kind=notice.kind,
                     beneficiary_id=j.beneficiary_id,
@@ -96,8 +106,20 @@ class InboxProducer:
                     detail={k: v for k, v in notice.detail.items() if v is not None},
                     created_at=e.occurred_at,
                 )
-        for rule in settlements(e, j):
-            await self.repo.settle(j.id, rule, e.occurred_at)
+                if added:
+                    open_items.append(
+                        OpenItem(item_id, notice.kind, notice.ref, recipient, j.step.value)
+                    )
+        rules = settlements(e, j)
+        settled = [item for item in open_items if any(rule.matches(item) for rule in rules)]
+        if settled:
+            await self.repo.settle([item.id for item in settled], e.occurred_at)
+            open_items[:] = [item for item in open_items if item not in settled]
+
+    async def _open_of(self, journey_id: str) -> list[OpenItem]:
+        if journey_id not in self._open:
+            self._open[journey_id] = await self.repo.open_of_journey(journey_id)
+        return self._open[journey_id]
 
     async def forget_after(self, journey_id: str, seq: int) -> None:
         """Events after ``seq`` were never recorded by the engine: their items go too."""

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    bindparam,
     case,
     delete,
     func,
@@ -146,6 +147,17 @@ def handover_values(data: RecordJourneyEventInput, handoff_read_days: int) -> di
     }
 
 
+# The events standing from a transition's first number on: read at every transition.
+_STANDING = (
+    select(JourneyEventRecord.seq, JourneyEventRecord.kind, JourneyEventRecord.occurred_at)
+    .where(
+        JourneyEventRecord.journey_id == bindparam("journey_id"),
+        JourneyEventRecord.seq >= bindparam("first_seq"),
+    )
+    .order_by(JourneyEventRecord.seq)
+)
+
+
 class JourneyRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -168,12 +180,7 @@ class JourneyRepository:
         """
         j = batch.journey
         standing = await self.session.execute(
-            select(JourneyEventRecord.seq, JourneyEventRecord.kind, JourneyEventRecord.occurred_at)
-            .where(
-                JourneyEventRecord.journey_id == j.id,
-                JourneyEventRecord.seq >= batch.first_seq,
-            )
-            .order_by(JourneyEventRecord.seq)
+            _STANDING, {"journey_id": j.id, "first_seq": batch.first_seq}
         )
         ours = {one.seq: one.event for one in batch.each()}
         diverged = next(

@@ -456,6 +456,67 @@ async def test_a_replayed_projection_writes_each_item_once_and_a_replaced_event_
     assert await count() == 0
 
 
+async def test_an_item_made_and_settled_by_the_same_transition_is_left_settled(
+    staff: Staff, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The producer reads the journey's open items once per transition: what an event of the
+    transition adds, a later event of the same transition still settles (and what was open
+    before, too)."""
+    now = datetime.now(UTC)
+    async with transaction(sessions) as session:
+        person = Beneficiary(
+            first_name="Clos",
+            last_name=f"Transition{uuid.uuid4().hex[:6]}",
+            birth_date=datetime(1981, 2, 3).date(),
+            territory="73",
+        )
+        session.add(person)
+        await session.flush()
+        person_id = person.id
+    state = JourneyState(
+        beneficiary_id=person_id,
+        territory="73",
+        step=Step.ORIENTATION,
+        step_since=now,
+        referent_id=staff.referent_id,
+        seq=2,
+    )
+    asked = JourneyEvent(
+        kind="decision_requested", occurred_at=now, step=Step.ORIENTATION, actor_id="someone"
+    )
+    started = JourneyEvent(kind="journey_started", occurred_at=now, detail={"territory": "73"})
+    async with transaction(sessions) as session:
+        await JourneyRepository(session).project(
+            RecordJourneyEventsInput(journey=state, first_seq=1, events=[started, asked]),
+            handoff_read_days=90,
+        )
+    later = now + timedelta(minutes=1)
+    closed = state.model_copy(update={"step": Step.CLOSED, "step_since": later, "seq": 4})
+    async with transaction(sessions) as session:
+        await JourneyRepository(session).project(
+            RecordJourneyEventsInput(
+                journey=closed,
+                first_seq=3,
+                events=[
+                    asked.model_copy(update={"occurred_at": later}),
+                    JourneyEvent(kind="closed", occurred_at=later, step=Step.CLOSED),
+                ],
+            ),
+            handoff_read_days=90,
+        )
+    async with sessions() as session:
+        items = (
+            await session.execute(
+                select(InboxItem.journey_seq, InboxItem.settled_at).where(
+                    InboxItem.beneficiary_id == person_id,
+                    InboxItem.recipient_id == staff.orientation_id,
+                )
+            )
+        ).all()
+    assert sorted(seq for seq, _ in items) == [2, 3]
+    assert all(settled_at is not None for _, settled_at in items), items
+
+
 def test_the_rules_say_who_is_told_and_what_settles() -> None:
     now = datetime.now(UTC)
     state = JourneyState(
