@@ -339,6 +339,8 @@ def progress(message: str) -> None:
 class Latencies:
     reads: list[float]  # of closed journeys, while other clients pause and resume
     reads_seconds: float  # how long the reads took, all clients together
+    reads_alone: list[float]  # the same reads with no action running: their anchor
+    reads_alone_seconds: float
     actions: list[float]  # pause / resume pairs, alone
     raw_updates: list[float]  # the bare ``touch`` update, alone
 
@@ -355,8 +357,16 @@ async def measure_latencies(
     def pause_or_resume(c: int, k: int) -> Awaitable[None]:
         return platform.act(open_journeys[c], "pause" if k % 2 == 0 else "resume", {})
 
-    progress(f"latency: {options.clients} clients reading journeys while as many act")
     rng = random.Random(73)
+    progress(f"latency: {options.clients} clients reading journeys, nothing else running")
+    started = time.perf_counter()
+    reads_alone = await latencies(
+        options.clients, options.reads, lambda c, k: platform.read(rng.choice(platform.closed))
+    )
+    reads_alone_seconds = time.perf_counter() - started
+    await asyncio.sleep(options.pause)
+
+    progress(f"latency: {options.clients} clients reading journeys while as many act")
     reading = asyncio.Event()
     reading.set()
 
@@ -403,7 +413,7 @@ async def measure_latencies(
         await handles[c].execute_update(BareJourney.touch)
 
     raw_updates = await latencies(options.clients, 2 * options.action_pairs, touch)
-    return Latencies(reads, reads_seconds, actions, raw_updates)
+    return Latencies(reads, reads_seconds, reads_alone, reads_alone_seconds, actions, raw_updates)
 
 
 async def bench(stack: Stack, options: Options) -> dict[str, float]:
@@ -466,6 +476,10 @@ async def bench(stack: Stack, options: Options) -> dict[str, float]:
                 "api_read_p99_ms": 1000 * percentile(measured.reads, 99),
                 "api_read_max_ms": 1000 * max(measured.reads),
                 "api_read_per_s": len(measured.reads) / measured.reads_seconds,
+                # The same reads with no action beside them: what the actions add.
+                "api_read_alone_p50_ms": 1000 * percentile(measured.reads_alone, 50),
+                "api_read_alone_p95_ms": 1000 * percentile(measured.reads_alone, 95),
+                "api_read_alone_per_s": len(measured.reads_alone) / measured.reads_alone_seconds,
                 "api_action_p50_ms": 1000 * percentile(measured.actions, 50),
                 "api_action_p95_ms": 1000 * action_p95,
                 "raw_update_p50_ms": 1000 * percentile(measured.raw_updates, 50),
