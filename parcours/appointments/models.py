@@ -85,7 +85,13 @@ class Slot(Base):
 class Appointment(Base):
     __tablename__ = "appointments"
     __table_args__ = (
-        Index("ix_appointments_structure_starts", "structure_id", "starts_at"),
+        # The appointments' indicators count by mode and status from the index (0028).
+        Index(
+            "ix_appointments_structure_starts",
+            "structure_id",
+            "starts_at",
+            postgresql_include=["mode", "status"],
+        ),
         # The indicators' first appointment attended after an orientation (migration 0026).
         Index(
             "ix_appointments_attended",
