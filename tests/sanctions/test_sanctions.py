@@ -8,6 +8,7 @@ answer window ends."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -202,6 +203,14 @@ class Office:
 
     async def advance(self, by: timedelta) -> None:
         await self.desk.advance_to(await self.now() + by)
+
+    async def kinds_once_closed(self, handle: WorkflowHandle[Any, Any]) -> list[str]:
+        """The timeline once it shows the case's closing: the case tells the journey, which
+        writes it on its own time (the case may have ended before the journey was told)."""
+        async with asyncio.timeout(30):
+            while "sanction_closed" not in (kinds := await self.kinds(handle)):
+                await asyncio.sleep(0.1)
+        return kinds
 
     async def kinds(self, handle: WorkflowHandle[Any, Any]) -> list[str]:
         await settled(handle)
@@ -402,7 +411,7 @@ async def test_lifted_the_day_the_contract_is_signed(office: Office) -> None:
     sent = await o.caf_told(2)
     assert [(s["event"], s["ends_on"]) for s in sent][-1] == ("lifted", signed_on.isoformat())
 
-    kinds = await o.kinds(handle)
+    kinds = await o.kinds_once_closed(handle)
     assert kinds.index("contract_signed") < kinds.index("sanction_lifted")
     assert kinds[-1] == "sanction_closed"
     async with o.sessions() as session:
@@ -450,7 +459,7 @@ async def test_a_repeated_breach_up_to_a_4_month_removal_and_france_travail(
     assert (case.lift_reason, case.france_travail_proposed) == ("ended", True)
     proposals = (await o.partners.state("france-travail"))["removal_proposals"]
     assert [p["case_id"] for p in proposals] == [case_id]
-    kinds = await o.kinds(handle)
+    kinds = await o.kinds_once_closed(handle)
     assert kinds.count("sanction_opened") == 2
     assert "france_travail_removal_proposed" in kinds
     assert kinds[-1] == "sanction_closed"
@@ -494,7 +503,7 @@ async def test_signed_before_the_decision_the_procedure_ends(office: Office) -> 
     )
     # Nothing was decided: nothing goes to the CAF, and no decision is possible any more.
     assert await o.caf() == []
-    kinds = await o.kinds(handle)
+    kinds = await o.kinds_once_closed(handle)
     assert kinds[-2:] == ["sanction_lifted", "sanction_closed"]
     journey = await handle.query("current", result_type=JourneyState)
     assert [(m.status, m.lift_reason) for m in journey.sanctions] == [("closed", "remobilisation")]
