@@ -391,20 +391,25 @@ async def test_the_daily_summary_sends_one_mail_with_counts(
 # --- The producer itself ---
 
 
-async def test_a_replayed_projection_writes_each_item_once_and_a_replaced_event_takes_its_own(
-    staff: Staff, sessions: async_sessionmaker[AsyncSession]
-) -> None:
-    now = datetime.now(UTC)
+async def a_person(sessions: async_sessionmaker[AsyncSession], first: str, last: str) -> str:
+    """A person in Savoie, without a journey: the projection is driven by hand."""
     async with transaction(sessions) as session:
         person = Beneficiary(
-            first_name="Rejoué",
-            last_name=f"Projection{uuid.uuid4().hex[:6]}",
+            first_name=first,
+            last_name=f"{last}{uuid.uuid4().hex[:6]}",
             birth_date=datetime(1980, 1, 1).date(),
             territory="73",
         )
         session.add(person)
         await session.flush()
-        person_id = person.id
+        return person.id
+
+
+async def test_a_replayed_projection_writes_each_item_once_and_a_replaced_event_takes_its_own(
+    staff: Staff, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    now = datetime.now(UTC)
+    person_id = await a_person(sessions, "Rejoué", "Projection")
     state = JourneyState(
         beneficiary_id=person_id,
         territory="73",
@@ -463,16 +468,7 @@ async def test_an_item_made_and_settled_by_the_same_transition_is_left_settled(
     transition adds, a later event of the same transition still settles (and what was open
     before, too)."""
     now = datetime.now(UTC)
-    async with transaction(sessions) as session:
-        person = Beneficiary(
-            first_name="Clos",
-            last_name=f"Transition{uuid.uuid4().hex[:6]}",
-            birth_date=datetime(1981, 2, 3).date(),
-            territory="73",
-        )
-        session.add(person)
-        await session.flush()
-        person_id = person.id
+    person_id = await a_person(sessions, "Clos", "Transition")
     state = JourneyState(
         beneficiary_id=person_id,
         territory="73",

@@ -8,7 +8,6 @@ answer window ends."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -207,10 +206,13 @@ class Office:
     async def kinds_once_closed(self, handle: WorkflowHandle[Any, Any]) -> list[str]:
         """The timeline once it shows the case's closing: the case tells the journey, which
         writes it on its own time (the case may have ended before the journey was told)."""
-        async with asyncio.timeout(30):
-            while "sanction_closed" not in (kinds := await self.kinds(handle)):
-                await asyncio.sleep(0.1)
-        return kinds
+
+        async def closed() -> list[str] | None:
+            kinds = await self.kinds(handle)
+            return kinds if "sanction_closed" in kinds else None
+
+        found: list[str] = await until(closed, timeout_s=30)
+        return found
 
     async def kinds(self, handle: WorkflowHandle[Any, Any]) -> list[str]:
         await settled(handle)
