@@ -63,6 +63,7 @@ from api.tracing import trace_requests
 from parcours.access.service import AccountService
 from parcours.core.db import create_engine, create_sessionmaker
 from parcours.core.errors import InvalidReference, ParcoursError, Unavailable
+from parcours.core.heap import freeze_startup_objects
 from parcours.core.security import same
 from parcours.core.settings import ROOT, Settings, get_settings
 from parcours.core.temporal import connect
@@ -111,7 +112,15 @@ async def _who_is_there(request: Request) -> None:
         log.warning("signed-in user not found for an error page", exc_info=True)
 
 
-def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    temporal: Client | None = None,
+    *,
+    whole_process: bool = False,
+) -> FastAPI:
+    """``whole_process``: the application is what its process is for (``parcours api``);
+    once started, what start-up made is set aside from the garbage collector
+    (``parcours.core.heap``). Not for an application among others in one process (the tests)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -120,6 +129,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         app.state.settings = settings
         app.state.sessions = create_sessionmaker(engine)
         app.state.temporal = temporal or await connect(settings)
+        if whole_process:
+            freeze_startup_objects()
         log.info("api ready", extra={"database": engine.url.render_as_string(hide_password=True)})
         yield
         await engine.dispose()

@@ -62,7 +62,7 @@ def api(
     _setup("api")
     configure_tracing("parcours-api")
     settings = get_settings()
-    application = create_app(settings)
+    application = create_app(settings, whole_process=True)
     if not shared_port:
         uvicorn.run(application, host=settings.api_host, port=settings.api_port, log_config=None)
         return

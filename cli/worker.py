@@ -10,6 +10,7 @@ import signal
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from parcours.core.db import create_engine, create_sessionmaker
+from parcours.core.heap import freeze_startup_objects
 from parcours.core.settings import Settings
 from parcours.core.temporal import connect
 from worker.assembly import PartnerWorkerParts, build_worker
@@ -41,6 +42,7 @@ async def run_worker(settings: Settings) -> None:
         extra={"task_queue": settings.task_queue, "metrics": settings.worker_metrics_address},
     )
     async with worker:
+        freeze_startup_objects()
         # A worker that starts may follow a crash: the read model is checked at once.
         await reconcile_now(client)
         await stop.wait()
