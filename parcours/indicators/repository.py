@@ -285,8 +285,15 @@ class IndicatorRepository:
             return func.date_trunc("month", sql_cast(column, TIMESTAMP()))
         return func.strftime("%Y-%m", column)
 
+    async def _dicts(self, query: Select[Any]) -> list[dict[str, Any]]:
+        """The rows as dicts, the column names read once (a row's mapping asks for them
+        again for each row: a large département's year is thousands of grouped rows)."""
+        result = await self.session.execute(query)
+        names = list(result.keys())
+        return [dict(zip(names, row, strict=True)) for row in result.all()]
+
     async def _rows(self, query: Select[Any]) -> list[dict[str, Any]]:
-        rows = [dict(r) for r in (await self.session.execute(query)).mappings()]
+        rows = await self._dicts(query)
         for row in rows:
             month = row["month"]
             if isinstance(month, datetime):
@@ -514,7 +521,7 @@ class IndicatorRepository:
             .where(M.c.territory == territory, M.c.closed_on >= start, M.c.closed_on < end)
             .order_by(M.c.closed_on, M.c.journey_id)
         )
-        return [dict(r) for r in (await self.session.execute(query)).mappings()]
+        return await self._dicts(query)
 
     async def orientation_data(self, scope: IndicatorScope) -> list[dict[str, Any]]:
         """The journeys whose right opened or who were oriented in the period (the comités
@@ -540,7 +547,7 @@ class IndicatorRepository:
         )
         if scope.structure_id:
             query = query.where(M.c.structure_id == scope.structure_id)
-        return [dict(r) for r in (await self.session.execute(query)).mappings()]
+        return await self._dicts(query)
 
     async def procedures(self, scope: IndicatorScope) -> list[dict[str, Any]]:
         """The procedures' events of the period (``journey_procedure_events``)."""
@@ -553,7 +560,7 @@ class IndicatorRepository:
         )
         if scope.structure_id:
             query = query.where(P.c.structure_id == scope.structure_id)
-        return [dict(r) for r in (await self.session.execute(query)).mappings()]
+        return await self._dicts(query)
 
     async def sanction_openings(self, case_ids: Sequence[str]) -> dict[str, date]:
         """When each of these sanction cases was opened (whatever the period)."""

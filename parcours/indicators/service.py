@@ -587,16 +587,21 @@ class IndicatorService:
         total = _AppointmentTally()
         by_month: dict[str, _AppointmentTally] = defaultdict(_AppointmentTally)
         by_structure: dict[str | None, _AppointmentTally] = defaultdict(_AppointmentTally)
+        overdue = [(days, f"overdue_{days}") for days in FIRST_APPOINTMENT_DAYS]
         for row in firsts:
+            # What the row adds, worked out once for the three tallies it counts in.
             people, delay = int(row["oriented"]), row["delay"]
+            met = [(days, delay is not None and delay <= days, key) for days, key in overdue]
+            within = [(days, people if hit else 0) for days, hit, _ in met]
+            due = [(days, people if hit else int(row[key])) for days, hit, key in met]
             for t in (total, by_month[row["month"]], by_structure[row["structure_id"]]):
                 t.oriented += people
                 if delay is not None:
                     t.delays[int(delay)] += people
-                for days in FIRST_APPOINTMENT_DAYS:
-                    met = delay is not None and delay <= days
-                    t.within[days] += people if met else 0
-                    t.due[days] += people if met else int(row[f"overdue_{days}"])
+                for days, count in within:
+                    t.within[days] += count
+                for days, count in due:
+                    t.due[days] += count
         for row in held:
             count = int(row["held"])
             for t in (total, by_month[row["month"]], by_structure[row["structure_id"]]):
