@@ -222,6 +222,15 @@ class IndicatorScope:
     structure_id: str | None = None
 
 
+def _months_between(start: date, end: date) -> list[date]:
+    """The first days of the months in [``start``, ``end``) (``start`` a first day)."""
+    months = []
+    while start < end:
+        months.append(start)
+        start = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+    return months
+
+
 @dataclass(frozen=True)
 class StepDelays:
     count: int
@@ -409,10 +418,21 @@ class IndicatorRepository:
         on = Structure.id == Appointment.structure_id
         keys = [Appointment.structure_id, Appointment.mode, Appointment.status]
         if self._dialect == "postgresql":
-            local = func.timezone(milestones.PARIS.key, Appointment.starts_at)
-            month = func.date_trunc("month", local).label("month")
-            query = select(month, *keys, func.count().label("held")).join(Structure, on)
-            return await self._rows(query.where(*where).group_by(month, *keys))
+            # Each slot's month by where it falls among the months' first instants (French
+            # time, worked out here once): a search in 12 bounds instead of a time-zone
+            # conversion per row (a third of the aggregate's time for a year).
+            months = _months_between(scope.start, scope.end)
+            bounds = [datetime.combine(m, datetime.min.time(), milestones.PARIS) for m in months]
+            bucket = func.width_bucket(
+                Appointment.starts_at,
+                bindparam("bounds", bounds, type_=postgresql.ARRAY(UTCDateTime())),
+            ).label("bucket")
+            query = select(bucket, *keys, func.count().label("held")).join(Structure, on)
+            found = await self._dicts(query.where(*where).group_by(bucket, *keys))
+            for row in found:
+                first = months[row.pop("bucket") - 1]
+                row["month"] = f"{first.year:04d}-{first.month:02d}"
+            return found
         groups: dict[tuple[Any, ...], dict[str, Any]] = {}
         found = await self.session.execute(
             select(Appointment.starts_at, *keys).join(Structure, on).where(*where)

@@ -167,6 +167,48 @@ async def test_the_first_appointment_is_counted_in_french_days(
     assert (total.mean_delay_days, total.median_delay_days) == (0.0, 0.0)
 
 
+async def test_a_slot_is_counted_in_its_month_in_french_time(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """Slots near midnight at the ends of months fall in the month of their French day: half
+    past midnight on 1 April in Paris is April's though still March in UTC, and the period's
+    first and last French minutes are its own."""
+    territory = await free_territory(sessions)
+    async with transaction(sessions) as session:
+        hub = Structure(name="Pôle calendrier", kind="departement", territory=territory)
+        session.add(hub)
+        await session.flush()
+        someone = await oriented(session, hub, "Calendrier", date(2025, 1, 2))
+        session.add_all(
+            Appointment(
+                beneficiary_id=someone,
+                mode="invitation",
+                kind="accompagnement",
+                starts_at=starts_at,
+                status="booked",
+                structure_id=hub.id,
+            )
+            for starts_at in (
+                datetime(2024, 12, 31, 22, 59, tzinfo=UTC),  # 23:59 on 31 December: before
+                datetime(2024, 12, 31, 23, 0, tzinfo=UTC),  # midnight, 1 January in Paris
+                datetime(2025, 3, 31, 21, 30, tzinfo=UTC),  # 23:30 on 31 March in Paris
+                datetime(2025, 3, 31, 22, 30, tzinfo=UTC),  # 00:30 on 1 April in Paris
+                datetime(2025, 12, 31, 22, 59, tzinfo=UTC),  # 23:59 on 31 December
+                datetime(2025, 12, 31, 23, 0, tzinfo=UTC),  # 1 January 2026: after
+            )
+        )
+
+    read = await read_figures(sessions, settings, territory)
+    slots = {m.month: m.figures.self_booked.denominator for m in read.appointments.months}
+    assert {month: n for month, n in slots.items() if n} == {
+        "2025-01": 1,
+        "2025-03": 1,
+        "2025-04": 1,
+        "2025-12": 1,
+    }
+    assert read.appointments.total.self_booked.denominator == 4
+
+
 def test_a_median_of_counted_delays_is_the_median_of_the_delays_written_out() -> None:
     rng = random.Random(7)
     for _ in range(200):
