@@ -587,14 +587,25 @@ class IndicatorService:
         total = _AppointmentTally()
         by_month: dict[str, _AppointmentTally] = defaultdict(_AppointmentTally)
         by_structure: dict[str | None, _AppointmentTally] = defaultdict(_AppointmentTally)
+
+        def counted_in(row: dict[str, Any]) -> tuple[_AppointmentTally, ...]:
+            """The tallies a grouped row adds to (``counts_in``: see the repository)."""
+            match row["counts_in"]:
+                case "months":
+                    return (total, by_month[row["month"]])
+                case "structures":
+                    return (by_structure[row["structure_id"]],)
+                case _:
+                    return (total, by_month[row["month"]], by_structure[row["structure_id"]])
+
         overdue = [(days, f"overdue_{days}") for days in FIRST_APPOINTMENT_DAYS]
         for row in firsts:
-            # What the row adds, worked out once for the three tallies it counts in.
+            # What the row adds, worked out once for the tallies it counts in.
             people, delay = int(row["oriented"]), row["delay"]
             met = [(days, delay is not None and delay <= days, key) for days, key in overdue]
             within = [(days, people if hit else 0) for days, hit, _ in met]
             due = [(days, people if hit else int(row[key])) for days, hit, key in met]
-            for t in (total, by_month[row["month"]], by_structure[row["structure_id"]]):
+            for t in counted_in(row):
                 t.oriented += people
                 if delay is not None:
                     t.delays[int(delay)] += people
@@ -604,7 +615,7 @@ class IndicatorService:
                     t.due[days] += count
         for row in held:
             count = int(row["held"])
-            for t in (total, by_month[row["month"]], by_structure[row["structure_id"]]):
+            for t in counted_in(row):
                 t.with_slot += count
                 t.self_booked += count if row["mode"] == "invitation" else 0
                 if row["status"] in ATTENDANCE_RECORDED:
