@@ -452,17 +452,17 @@ class IndicatorRepository:
             by_month = func.grouping(Appointment.structure_id).label("by_month")
             how = (Appointment.mode, Appointment.status)
             query = select(bucket, *keys, func.count().label("held"), by_month).join(Structure, on)
-            found = await self._dicts(
+            grouped = await self._dicts(
                 query.where(*where).group_by(
                     func.grouping_sets(tuple_(bucket, *how), tuple_(Appointment.structure_id, *how))
                 )
             )
-            for row in found:
-                at = row.pop("bucket")
+            for group in grouped:
+                at = group.pop("bucket")
                 first = months[at - 1] if at is not None else None
-                row["month"] = f"{first.year:04d}-{first.month:02d}" if first else None
-                row["counts_in"] = "months" if row.pop("by_month") else "structures"
-            return found
+                group["month"] = f"{first.year:04d}-{first.month:02d}" if first else None
+                group["counts_in"] = "months" if group.pop("by_month") else "structures"
+            return grouped
         groups: dict[tuple[Any, ...], dict[str, Any]] = {}
         found = await self.session.execute(
             select(Appointment.starts_at, *keys).join(Structure, on).where(*where)
