@@ -545,15 +545,24 @@ class IndicatorRepository:
         return await self._rows(query.group_by(month, M.c.structure_id))
 
     async def exits(self, scope: IndicatorScope) -> list[dict[str, Any]]:
-        """Closed journeys by month of closing, structure, exit reason and coded exit."""
+        """Closed journeys by month of closing, structure, exit reason and coded exit;
+        ``counts_in`` as for ``first_appointments``."""
         month = self._month(M.c.closed_on).label("month")
-        query = select(
-            month, M.c.structure_id, M.c.exit_reason, M.c.exit_code, func.count().label("closed")
+        why = (M.c.exit_reason, M.c.exit_code)
+        columns = [month, M.c.structure_id, *why, func.count().label("closed")]
+        if self._dialect != "postgresql":
+            query = self._milestones_in(select(*columns), M.c.closed_on, scope)
+            rows = await self._rows(query.group_by(month, M.c.structure_id, *why))
+            return [{**row, "counts_in": "all"} for row in rows]
+        # By month and by structure rather than by both (565 → 190 rows for a year).
+        by_month = func.grouping(M.c.structure_id).label("by_month")
+        query = self._milestones_in(select(*columns, by_month), M.c.closed_on, scope)
+        rows = await self._rows(
+            query.group_by(func.grouping_sets(tuple_(month, *why), tuple_(M.c.structure_id, *why)))
         )
-        query = self._milestones_in(query, M.c.closed_on, scope)
-        return await self._rows(
-            query.group_by(month, M.c.structure_id, M.c.exit_reason, M.c.exit_code)
-        )
+        for row in rows:
+            row["counts_in"] = "months" if row.pop("by_month") else "structures"
+        return rows
 
     async def exit_lines(self, territory: str, start: date, end: date) -> list[dict[str, Any]]:
         """One row per journey of the département closed in [``start``, ``end``), with the

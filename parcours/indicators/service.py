@@ -373,11 +373,16 @@ class IndicatorService:
         coded = await ExitCodeService(self.session).by_code(scope.territory)
         for row in exits:
             reason = row["exit_reason"] or ExitReason.OTHER.value
-            exit_counts[reason] += row["closed"]
-            if row["exit_code"]:
-                code_counts[row["exit_code"]] += row["closed"]
             positive = int(exit_is_positive(reason, row["exit_code"], coded)) * row["closed"]
-            for tally in (total, by_month[row["month"]], by_structure[row["structure_id"]]):
+            tallies: tuple[_Tally, ...] = ()
+            if row["counts_in"] != "structures":  # the period's figures: once per journey
+                exit_counts[reason] += row["closed"]
+                if row["exit_code"]:
+                    code_counts[row["exit_code"]] += row["closed"]
+                tallies = (total, by_month[row["month"]])
+            if row["counts_in"] != "months":
+                tallies += (by_structure[row["structure_id"]],)
+            for tally in tallies:
                 tally.counts["exits"] += row["closed"]
                 tally.counts["positive_exits"] += positive
 
