@@ -228,8 +228,21 @@ def _months_between(start: date, end: date) -> list[date]:
     months = []
     while start < end:
         months.append(start)
-        start = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+        start = milestones.add_months(start, 1)
     return months
+
+
+def _by_month(structure_id: Any) -> Any:
+    """Set on the rows of a query grouped by month and by structure (``GROUPING SETS``):
+    1 on the month's rows (the structure grouped away), 0 on the structure's."""
+    return func.grouping(structure_id).label("by_month")
+
+
+def _told_apart(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row of such a query says which figures it adds to (``counts_in``)."""
+    for row in rows:
+        row["counts_in"] = "months" if row.pop("by_month") else "structures"
+    return rows
 
 
 @dataclass(frozen=True)
@@ -398,13 +411,12 @@ class IndicatorRepository:
         ).label("delay")
         # Grouped twice, by month and by structure, rather than by both: a year of a large
         # département is a third as many rows to read (2,033 → 702 for 20,000 journeys).
-        by_month = func.grouping(people.c.structure_id).label("by_month")
         columns: list[Any] = [
             month,
             people.c.structure_id,
             delay,
             func.count().label("oriented"),
-            by_month,
+            _by_month(people.c.structure_id),
         ]
         for days in within_days:
             overdue = people.c.oriented_on <= scope.today - timedelta(days=days)
@@ -414,9 +426,7 @@ class IndicatorRepository:
                 func.grouping_sets(tuple_(month, delay), tuple_(people.c.structure_id, delay))
             )
         )
-        for row in rows:
-            row["counts_in"] = "months" if row.pop("by_month") else "structures"
-        return rows
+        return _told_apart(rows)
 
     async def appointments(
         self, scope: IndicatorScope, start: datetime, end: datetime
@@ -449,9 +459,10 @@ class IndicatorRepository:
                 bindparam("bounds", bounds, type_=postgresql.ARRAY(UTCDateTime())),
             ).label("bucket")
             # By month and by structure rather than by both (771 → 120 rows for a year).
-            by_month = func.grouping(Appointment.structure_id).label("by_month")
             how = (Appointment.mode, Appointment.status)
-            query = select(bucket, *keys, func.count().label("held"), by_month).join(Structure, on)
+            query = select(
+                bucket, *keys, func.count().label("held"), _by_month(Appointment.structure_id)
+            ).join(Structure, on)
             grouped = await self._dicts(
                 query.where(*where).group_by(
                     func.grouping_sets(tuple_(bucket, *how), tuple_(Appointment.structure_id, *how))
@@ -461,8 +472,7 @@ class IndicatorRepository:
                 at = group.pop("bucket")
                 first = months[at - 1] if at is not None else None
                 group["month"] = f"{first.year:04d}-{first.month:02d}" if first else None
-                group["counts_in"] = "months" if group.pop("by_month") else "structures"
-            return grouped
+            return _told_apart(grouped)
         groups: dict[tuple[Any, ...], dict[str, Any]] = {}
         found = await self.session.execute(
             select(Appointment.starts_at, *keys).join(Structure, on).where(*where)
@@ -555,14 +565,13 @@ class IndicatorRepository:
             rows = await self._rows(query.group_by(month, M.c.structure_id, *why))
             return [{**row, "counts_in": "all"} for row in rows]
         # By month and by structure rather than by both (565 → 190 rows for a year).
-        by_month = func.grouping(M.c.structure_id).label("by_month")
-        query = self._milestones_in(select(*columns, by_month), M.c.closed_on, scope)
+        query = self._milestones_in(
+            select(*columns, _by_month(M.c.structure_id)), M.c.closed_on, scope
+        )
         rows = await self._rows(
             query.group_by(func.grouping_sets(tuple_(month, *why), tuple_(M.c.structure_id, *why)))
         )
-        for row in rows:
-            row["counts_in"] = "months" if row.pop("by_month") else "structures"
-        return rows
+        return _told_apart(rows)
 
     async def exit_lines(self, territory: str, start: date, end: date) -> list[dict[str, Any]]:
         """One row per journey of the département closed in [``start``, ``end``), with the

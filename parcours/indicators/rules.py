@@ -76,6 +76,15 @@ DEPARTMENT = "department"
 REMOBILISATION = "remobilisation"
 
 
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later (or earlier), kept within the month."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    days_in_month = (date(year + month // 12, month % 12 + 1, 1) - date(year, month, 1)).days
+    return date(year, month, min(day.day, days_in_month))
+
+
 def local_day(moment: datetime) -> date:
     """The day in France of an instant: indicators count in the days people live in."""
     return moment.astimezone(PARIS).date()

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
@@ -37,6 +37,7 @@ from parcours.indicators.rules import (
     FRANCE_TRAVAIL,
     PARIS,
     REMOBILISATION,
+    add_months,
     days_per_step,
     local_day,
     stay_days,
@@ -85,15 +86,6 @@ def _first_day(key: str) -> date:
     return date(int(year), int(month), 1)
 
 
-def add_months(day: date, months: int) -> date:
-    """The same day ``months`` later (or earlier), kept within the month."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    month += 1
-    days_in_month = (date(year + month // 12, month % 12 + 1, 1) - date(year, month, 1)).days
-    return date(year, month, min(day.day, days_in_month))
-
-
 def _months(first: str, last: str) -> list[str]:
     keys, day = [], _first_day(first)
     while month_key(day) <= last:
@@ -133,6 +125,26 @@ class _Tally:
 
     def __getitem__(self, name: str) -> int:
         return self.counts.get(name, 0)
+
+
+Tally = TypeVar("Tally")
+
+
+def _counted_in(
+    row: dict[str, Any],
+    total: Tally,
+    by_month: dict[str, Tally],
+    by_structure: dict[str | None, Tally],
+) -> tuple[Tally, ...]:
+    """The tallies a grouped row adds to (its ``counts_in``: see the repository). Only those
+    are looked up: a month's row must not make an empty line for « no structure »."""
+    match row["counts_in"]:
+        case "months":
+            return (total, by_month[row["month"]])
+        case "structures":
+            return (by_structure[row["structure_id"]],)
+        case _:
+            return (total, by_month[row["month"]], by_structure[row["structure_id"]])
 
 
 @dataclass
@@ -374,15 +386,11 @@ class IndicatorService:
         for row in exits:
             reason = row["exit_reason"] or ExitReason.OTHER.value
             positive = int(exit_is_positive(reason, row["exit_code"], coded)) * row["closed"]
-            tallies: tuple[_Tally, ...] = ()
             if row["counts_in"] != "structures":  # the period's figures: once per journey
                 exit_counts[reason] += row["closed"]
                 if row["exit_code"]:
                     code_counts[row["exit_code"]] += row["closed"]
-                tallies = (total, by_month[row["month"]])
-            if row["counts_in"] != "months":
-                tallies += (by_structure[row["structure_id"]],)
-            for tally in tallies:
+            for tally in _counted_in(row, total, by_month, by_structure):
                 tally.counts["exits"] += row["closed"]
                 tally.counts["positive_exits"] += positive
 
@@ -593,16 +601,6 @@ class IndicatorService:
         by_month: dict[str, _AppointmentTally] = defaultdict(_AppointmentTally)
         by_structure: dict[str | None, _AppointmentTally] = defaultdict(_AppointmentTally)
 
-        def counted_in(row: dict[str, Any]) -> tuple[_AppointmentTally, ...]:
-            """The tallies a grouped row adds to (``counts_in``: see the repository)."""
-            match row["counts_in"]:
-                case "months":
-                    return (total, by_month[row["month"]])
-                case "structures":
-                    return (by_structure[row["structure_id"]],)
-                case _:
-                    return (total, by_month[row["month"]], by_structure[row["structure_id"]])
-
         overdue = [(days, f"overdue_{days}") for days in FIRST_APPOINTMENT_DAYS]
         for row in firsts:
             # What the row adds, worked out once for the tallies it counts in.
@@ -610,7 +608,7 @@ class IndicatorService:
             met = [(days, delay is not None and delay <= days, key) for days, key in overdue]
             within = [(days, people if hit else 0) for days, hit, _ in met]
             due = [(days, people if hit else int(row[key])) for days, hit, key in met]
-            for t in counted_in(row):
+            for t in _counted_in(row, total, by_month, by_structure):
                 t.oriented += people
                 if delay is not None:
                     t.delays[int(delay)] += people
@@ -620,7 +618,7 @@ class IndicatorService:
                     t.due[days] += count
         for row in held:
             count = int(row["held"])
-            for t in counted_in(row):
+            for t in _counted_in(row, total, by_month, by_structure):
                 t.with_slot += count
                 t.self_booked += count if row["mode"] == "invitation" else 0
                 if row["status"] in ATTENDANCE_RECORDED:

@@ -39,6 +39,14 @@ async def free_territory(sessions: async_sessionmaker[AsyncSession]) -> str:
     return random.choice([str(c) for c in range(900, 990) if str(c) not in used])
 
 
+async def new_hub(session: AsyncSession, territory: str, name: str) -> Structure:
+    """A structure of ``territory`` that follows people (flushed: its id is known)."""
+    hub = Structure(name=name, kind="departement", territory=territory)
+    session.add(hub)
+    await session.flush()
+    return hub
+
+
 async def oriented(session: AsyncSession, hub: Structure, name: str, on: date) -> str:
     """A person of ``hub``'s département oriented on ``on``, followed by ``hub``: her id."""
     person = Beneficiary(
@@ -75,9 +83,7 @@ async def test_first_appointments_no_shows_and_self_booking_counted_by_hand(
 ) -> None:
     territory = await free_territory(sessions)
     async with transaction(sessions) as session:
-        hub = Structure(name="Pôle insertion", kind="departement", territory=territory)
-        session.add(hub)
-        await session.flush()
+        hub = await new_hub(session, territory, "Pôle insertion")
         people = [
             await oriented(session, hub, name, date.fromisoformat(on))
             for name, on in (("Une", "2025-03-03"), ("Deux", "2025-03-05"), ("Trois", "2025-03-20"))
@@ -139,9 +145,7 @@ async def test_the_first_appointment_is_counted_in_french_days(
     before came before the orientation and does not count."""
     territory = await free_territory(sessions)
     async with transaction(sessions) as session:
-        hub = Structure(name="Pôle nuit", kind="departement", territory=territory)
-        session.add(hub)
-        await session.flush()
+        hub = await new_hub(session, territory, "Pôle nuit")
         before = await oriented(session, hub, "Avant", date(2025, 3, 20))
         midnight = await oriented(session, hub, "Minuit", date(2025, 3, 20))
         session.add_all(
@@ -175,9 +179,7 @@ async def test_a_slot_is_counted_in_its_month_in_french_time(
     first and last French minutes are its own."""
     territory = await free_territory(sessions)
     async with transaction(sessions) as session:
-        hub = Structure(name="Pôle calendrier", kind="departement", territory=territory)
-        session.add(hub)
-        await session.flush()
+        hub = await new_hub(session, territory, "Pôle calendrier")
         someone = await oriented(session, hub, "Calendrier", date(2025, 1, 2))
         session.add_all(
             Appointment(
