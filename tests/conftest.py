@@ -35,9 +35,6 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -61,6 +58,7 @@ from tests.support.accounts import (
     staff_password_hash,
 )
 from tests.support.clients import ApiClients, Browsers, api_clients
+from tests.support.journeys import time_skipping_server
 from tests.support.mailbox import LocalMailbox
 from tests.support.partners import (
     CALLBACK_SECRET,
@@ -76,10 +74,6 @@ from workflows.appointments import Appointment
 from workflows.journey import Journey
 
 POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgresql")
-_SA_TYPES = {
-    "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
-}
 
 
 @pytest.fixture(scope="session")
@@ -121,27 +115,13 @@ async def sessions(settings: Settings) -> AsyncIterator[async_sessionmaker[Async
     await engine.dispose()
 
 
-async def _register_search_attributes(client: Client) -> None:
-    await client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace="default",
-            search_attributes={k: _SA_TYPES[v] for k, v in SEARCH_ATTRIBUTES.items()},
-        )
-    )
-
-
 @pytest.fixture(scope="module")
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     """Time-skipping server: a 6-month follow-up runs in seconds. One per test module: a
     session's worth of long-lived journeys would all wake at each skip of months, and the skip
     would time out on a loaded machine."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=binary("temporal-test-server"),
-        data_converter=pydantic_data_converter,
-    )
-    await _register_search_attributes(env.client)
-    yield env
-    await env.shutdown()
+    async with time_skipping_server() as env:
+        yield env
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
@@ -197,6 +199,34 @@ class Journeys:
 # The time-skipping server never suggests continuing as new; a dev server told to suggest it
 # after this many events does.
 CONTINUE_AS_NEW_AFTER_EVENTS = 40
+
+
+_SEARCH_ATTRIBUTE_TYPES = {
+    "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+}
+
+
+@contextlib.asynccontextmanager
+async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping test server, its search attributes registered (it does not know them
+    by itself: an upsert would fail the workflow task forever)."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    try:
+        await env.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace="default",
+                search_attributes={
+                    key: _SEARCH_ATTRIBUTE_TYPES[kind] for key, kind in SEARCH_ATTRIBUTES.items()
+                },
+            )
+        )
+        yield env
+    finally:
+        await env.shutdown()
 
 
 @contextlib.asynccontextmanager

@@ -5,10 +5,12 @@ been asked so far, its writes included), then look; ``pending_timers`` says what
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.workflow.v1 import PendingChildExecutionInfo
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 
 Handle = WorkflowHandle[Any, Any]
@@ -18,8 +20,14 @@ async def settled(handle: Handle, *, within_s: float = 30) -> None:
     """Once this returns, the workflow has handled every event its history holds (a timer
     fired, a signal, an update, an activity's result), and has nothing in flight: no workflow
     task, no activity (the read model's writes are activities), no child workflow starting,
-    no signal on its way to another workflow (children may run on their own). Or it has
-    ended. Whatever it does next needs a new event (a timer firing, a message)."""
+    no signal on its way to another workflow, no child that ended without its parent being
+    told yet (children may run on their own). Or it has ended. Whatever it does next needs a
+    new event (a timer firing, a message).
+
+    The last one matters on the time-skipping server: it tells a parent of its child's end
+    later, on a thread of its own, and holds its clock until the parent has heard. A parent
+    ended meanwhile (a test's clean-up terminating it) never hears, and the clock stays held
+    for good: every later skip of that server times out."""
     busy: str | None = "not looked at yet"
     try:
         async with asyncio.timeout(within_s):
@@ -39,6 +47,8 @@ async def _busy(handle: Handle) -> str | None:
         return f"activities {[a.activity_type.name for a in raw.pending_activities]}"
     if raw.HasField("pending_workflow_task"):
         return "a workflow task"
+    if ended := await _ended_children(handle, raw.pending_children):
+        return f"child workflows ended, their end not recorded yet: {ended}"
     last_scheduled = last_completed = 0
     signals_out: set[int] = set()
     children_starting: set[int] = set()
@@ -73,6 +83,31 @@ async def _busy(handle: Handle) -> str | None:
     if children_starting:
         return f"child workflows starting (events {sorted(children_starting)})"
     return None
+
+
+# A child's end its parent hears of (a terminated child's, the test server never tells).
+_TOLD_TO_PARENT = frozenset(
+    {
+        WorkflowExecutionStatus.COMPLETED,
+        WorkflowExecutionStatus.FAILED,
+        WorkflowExecutionStatus.CANCELED,
+        WorkflowExecutionStatus.TIMED_OUT,
+    }
+)
+
+
+async def _ended_children(
+    handle: Handle, pending: Sequence[PendingChildExecutionInfo]
+) -> list[str]:
+    """The children the parent still counts as running that have ended."""
+    ended = []
+    for child in pending:
+        described = await handle._client.get_workflow_handle(
+            child.workflow_id, run_id=child.run_id
+        ).describe()
+        if described.status in _TOLD_TO_PARENT:
+            ended.append(child.workflow_id)
+    return ended
 
 
 async def pending_timers(handle: Handle) -> list[HistoryEvent]:
