@@ -158,7 +158,7 @@ async def run_update(
         try:
             result: T = await update.result(rpc_timeout=timedelta(seconds=UPDATE_WAIT_S))
         except WorkflowUpdateFailedError as failed:
-            raise _refusal(failed) from failed
+            raise _refusal(failed) from failed.cause
         except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
             # The engine went away while the result was on its way: ask again under the same
             # id (the update is applied once, whatever the number of asks).
@@ -213,7 +213,7 @@ async def _start_update(
                 rpc_timeout=timedelta(seconds=UPDATE_WAIT_S),
             )
         except WorkflowUpdateFailedError as failed:
-            raise _refusal(failed) from failed
+            raise _refusal(failed) from failed.cause
         except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
             if isinstance(error, RPCError) and error.status == RPCStatusCode.NOT_FOUND:
                 raise Conflict(gone) from error
@@ -232,7 +232,8 @@ async def _start_update(
 
 
 def _refusal(failed: WorkflowUpdateFailedError) -> Exception:
-    """A validator's refusal as a 409; any other failure of the update as it is."""
+    """A validator's refusal as a 409; any other failure of the update as it is (raised from
+    its cause, so that the log says what failed in the workflow)."""
     cause = failed.cause
     if isinstance(cause, ApplicationError) and cause.type == TRANSITION_REFUSED:
         return Conflict(cause.message)
