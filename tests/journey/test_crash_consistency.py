@@ -133,7 +133,9 @@ async def test_worker_killed_mid_update(
             await watch.looked(2)
             platform.kill("worker")
         platform.launch("worker")
-        return time.monotonic()
+        restarted = time.monotonic()
+        await watch.looked(2)  # and once the worker is back, while the read model catches up
+        return restarted
 
     async with watch:
         restarted = await clients.during(fault)
@@ -148,6 +150,7 @@ async def test_temporal_server_killed_mid_update_and_restarted_on_its_file(
 ) -> None:
     ids = await enrol(platform, staff)
     clients = Clients(platform.api_url, staff.headers("referent"), ids)
+    watch = PhantomWatch(platform.client, sessions, ids)
 
     async def fault() -> float:
         for _ in range(3):  # three times: each is a chance to catch a write not recorded
@@ -156,9 +159,12 @@ async def test_temporal_server_killed_mid_update_and_restarted_on_its_file(
             await asyncio.sleep(1)
             platform.launch("temporal")
             await platform.wait_for_temporal()
-        return time.monotonic()
+            await watch.looked(1)  # the watch looks each time the engine is back
+        restarted = time.monotonic()
+        await watch.looked(2)
+        return restarted
 
-    async with PhantomWatch(platform.client, sessions, ids) as watch:
+    async with watch:
         restarted = await clients.during(fault)
     await agreement(await platform.client(), sessions, ids)
     report("Temporal server killed (×3)", time.monotonic() - restarted, clients, platform)
