@@ -325,11 +325,19 @@ class JourneyRepository:
         self, beneficiary_id: str
     ) -> tuple[JourneyRecord | None, Sequence[JourneyHandover]]:
         """The person's current journey and its hand-offs to other départements, the latest
-        first: what the access rules judge its former follow-up group by."""
-        journey = await self.get(beneficiary_id)
-        if journey is None:
+        first: what the access rules judge its former follow-up group by. One statement: every
+        read of a journey and every action on it starts here."""
+        rows = (
+            await self.session.execute(
+                select(JourneyRecord, JourneyHandover)
+                .outerjoin(JourneyHandover, JourneyHandover.journey_id == JourneyRecord.journey_id)
+                .where(JourneyRecord.beneficiary_id == beneficiary_id)
+                .order_by(JourneyHandover.seq.desc())
+            )
+        ).all()
+        if not rows:
             return None, ()
-        return journey, await self.handovers(journey.journey_id)
+        return rows[0][0], [handover for _, handover in rows if handover is not None]
 
     async def handovers(self, journey_id: str) -> Sequence[JourneyHandover]:
         result = await self.session.scalars(
