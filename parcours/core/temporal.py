@@ -55,6 +55,8 @@ T = TypeVar("T")
 ENGINE_DOWN = "Le moteur de parcours ne répond pas : réessayez dans un instant."
 # The ``ApplicationError`` type of a refusal, raised by every workflow's validators.
 TRANSITION_REFUSED = "TransitionRefused"
+# The engine's own rejection of an update no worker took up (not the workflow's refusal).
+UNPROCESSED_UPDATE = "UnprocessedUpdate"
 # What the engine may answer under load and not the next time: the update is sent again under
 # the same id, which the server applies once.
 TRANSIENT = frozenset(
@@ -158,7 +160,11 @@ async def run_update(
         try:
             result: T = await update.result(rpc_timeout=timedelta(seconds=UPDATE_WAIT_S))
         except WorkflowUpdateFailedError as failed:
-            raise _refusal(failed) from failed.cause
+            pause = min(0.2 * 2 ** (attempt - 1), 2.0)
+            if _not_taken_up(failed, name, handle.id, attempt, give_up - pause):
+                await asyncio.sleep(pause)
+                continue
+            raise _refusal(failed, name, handle.id) from failed.cause
         except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
             # The engine went away while the result was on its way: ask again under the same
             # id (the update is applied once, whatever the number of asks).
@@ -213,7 +219,11 @@ async def _start_update(
                 rpc_timeout=timedelta(seconds=UPDATE_WAIT_S),
             )
         except WorkflowUpdateFailedError as failed:
-            raise _refusal(failed) from failed.cause
+            pause = min(0.2 * 2 ** (attempt - 1), 2.0)
+            if _not_taken_up(failed, name, handle.id, attempt, give_up - pause):
+                await asyncio.sleep(pause)
+                continue
+            raise _refusal(failed, name, handle.id) from failed.cause
         except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
             if isinstance(error, RPCError) and error.status == RPCStatusCode.NOT_FOUND:
                 raise Conflict(gone) from error
@@ -231,12 +241,35 @@ async def _start_update(
             ) from error
 
 
-def _refusal(failed: WorkflowUpdateFailedError) -> Exception:
-    """A validator's refusal as a 409; any other failure of the update as it is (raised from
-    its cause, so that the log says what failed in the workflow)."""
+def _not_taken_up(
+    failed: WorkflowUpdateFailedError, name: str, workflow_id: str, attempt: int, until: float
+) -> bool:
+    """The engine rejected the update because the workflow task that carried it was not
+    processed (the engine restarted meanwhile): nothing was applied, and it is sent again
+    under the same id while there is time."""
+    cause = failed.cause
+    if not (isinstance(cause, ApplicationError) and cause.type == UNPROCESSED_UPDATE):
+        return False
+    if time.monotonic() >= until:
+        return False
+    log.warning(
+        "workflow update not taken up: sent again",
+        extra={"update": name, "workflow_id": workflow_id, "attempt": attempt},
+    )
+    return True
+
+
+def _refusal(failed: WorkflowUpdateFailedError, name: str, workflow_id: str) -> Exception:
+    """A validator's refusal as a 409; an update the engine never took up as a 503; any
+    other failure of the update as it is (raised from its cause, so that the log says what
+    failed in the workflow)."""
     cause = failed.cause
     if isinstance(cause, ApplicationError) and cause.type == TRANSITION_REFUSED:
         return Conflict(cause.message)
+    if isinstance(cause, ApplicationError) and cause.type == UNPROCESSED_UPDATE:
+        return engine_down(
+            failed, "workflow update never taken up", update=name, workflow_id=workflow_id
+        )
     return failed
 
 
