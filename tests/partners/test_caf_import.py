@@ -45,6 +45,7 @@ from tests.support.caf_feed import (
     feed_file,
     fresh_seed,
     journeys_reach,
+    journeys_settled,
     people_with,
 )
 from tests.support.partners import PartnerStack, api_token
@@ -193,6 +194,7 @@ async def test_importing_the_same_feed_again_changes_nothing(
     path, expected = feed_file(tmp_path, 40, malformed=4)
     await import_file(partners, path)
     await journeys_reach(sessions, expected.final_status)
+    await journeys_settled(partners.client, sessions, list(expected.final_status))
     before = await totals(sessions)
 
     out, _ = await import_file(partners, path)

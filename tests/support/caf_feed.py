@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
 
 from parcours.carnet.models import Beneficiary
 from parcours.journey.messages import RsaStatus
@@ -23,6 +24,7 @@ from simulators.caf_feed import (
     generate_feed_lines,
     write_feed_file,
 )
+from tests.support.workflows import settled
 
 TODAY = date.today()
 DEFECT_REASONS = {
@@ -113,3 +115,19 @@ async def journeys_reach(
             break
         await asyncio.sleep(0.2)
     return seen
+
+
+async def journeys_settled(
+    client: Client, sessions: async_sessionmaker[AsyncSession], caf_numbers: list[str]
+) -> None:
+    """The journeys of these people have written everything they recorded: a status
+    reached may still have its last events on their way to SQL."""
+    async with sessions() as session:
+        workflow_ids = await session.scalars(
+            select(JourneyRecord.workflow_id)
+            .join(Beneficiary, JourneyRecord.beneficiary_id == Beneficiary.id)
+            .where(Beneficiary.caf_number.in_(caf_numbers))
+        )
+        handles = [client.get_workflow_handle(w) for w in workflow_ids]
+    for handle in handles:
+        await settled(handle)
