@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import traceback
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 from temporalio import workflow
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
@@ -55,59 +57,59 @@ class UpdateProbe:
             raise ApplicationError("Workflow Update is rejected", type=UNPROCESSED_UPDATE)
 
 
-async def test_a_refusal_is_a_conflict_and_a_failure_keeps_its_cause(
-    time_env: WorkflowEnvironment,
-) -> None:
+Probe = Callable[[], Awaitable[WorkflowHandle[Any, Any]]]
+
+
+@pytest.fixture
+async def probe(time_env: WorkflowEnvironment) -> AsyncIterator[Probe]:
+    """Starts an ``UpdateProbe`` on a worker of its own (ended after the test)."""
     queue = f"updates-{uuid.uuid4().hex[:8]}"
+    started: list[WorkflowHandle[Any, Any]] = []
+
+    async def start() -> WorkflowHandle[Any, Any]:
+        handle = await time_env.client.start_workflow(
+            UpdateProbe.run, id=f"probe-{queue}-{len(started)}", task_queue=queue
+        )
+        started.append(handle)
+        return handle
+
     async with Worker(
         time_env.client,
         task_queue=queue,
         workflows=[UpdateProbe],
         workflow_runner=UnsandboxedWorkflowRunner(),
     ):
-        handle = await time_env.client.start_workflow(
-            UpdateProbe.run, id=f"probe-{queue}", task_queue=queue
-        )
-        with pytest.raises(Conflict) as refused:
-            await run_update(handle, "refuse", None, result_type=type(None), gone="fini")
-        assert refused.value.message == "Parcours en pause : reprenez-le d'abord."
+        yield start
+        for handle in started:
+            await handle.terminate()
 
-        with pytest.raises(WorkflowUpdateFailedError) as failed:
-            await run_update(handle, "break_down", None, result_type=type(None), gone="fini")
-        assert isinstance(failed.value.__cause__, ApplicationError)
-        logged = "".join(traceback.format_exception(failed.value))
-        assert "read model unreachable" in logged
-        await handle.terminate()
+
+async def test_a_refusal_is_a_conflict_and_a_failure_keeps_its_cause(probe: Probe) -> None:
+    handle = await probe()
+    with pytest.raises(Conflict) as refused:
+        await run_update(handle, "refuse", None, result_type=type(None), gone="fini")
+    assert refused.value.message == "Parcours en pause : reprenez-le d'abord."
+
+    with pytest.raises(WorkflowUpdateFailedError) as failed:
+        await run_update(handle, "break_down", None, result_type=type(None), gone="fini")
+    assert isinstance(failed.value.__cause__, ApplicationError)
+    logged = "".join(traceback.format_exception(failed.value))
+    assert "read model unreachable" in logged
 
 
 async def test_an_update_no_worker_took_up_is_sent_again_then_a_503(
-    time_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
+    probe: Probe, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    queue = f"updates-{uuid.uuid4().hex[:8]}"
-    async with Worker(
-        time_env.client,
-        task_queue=queue,
-        workflows=[UpdateProbe],
-        workflow_runner=UnsandboxedWorkflowRunner(),
-    ):
-        handle = await time_env.client.start_workflow(
-            UpdateProbe.run, id=f"probe-{queue}", task_queue=queue
-        )
-        # The worker comes back while the action waits: it is applied, once.
-        action = asyncio.create_task(
-            run_update(handle, "take_up", None, result_type=str, gone="fini")
-        )
-        await asyncio.sleep(1)
-        assert not action.done()
-        await handle.signal(UpdateProbe.worker_back)
-        assert await action == "appliquée"
+    handle = await probe()
+    # The worker comes back while the action waits: it is applied, once.
+    action = asyncio.create_task(run_update(handle, "take_up", None, result_type=str, gone="fini"))
+    await asyncio.sleep(1)
+    assert not action.done()
+    await handle.signal(UpdateProbe.worker_back)
+    assert await action == "appliquée"
 
-        # It never comes back: a 503, not an error.
-        other = await time_env.client.start_workflow(
-            UpdateProbe.run, id=f"probe-{queue}-2", task_queue=queue
-        )
-        monkeypatch.setattr(temporal, "UPDATE_WAIT_S", 1.5)
-        with pytest.raises(Unavailable):
-            await run_update(other, "take_up", None, result_type=str, gone="fini")
-        await handle.terminate()
-        await other.terminate()
+    # It never comes back: a 503, not an error.
+    other = await probe()
+    monkeypatch.setattr(temporal, "UPDATE_WAIT_S", 1.5)
+    with pytest.raises(Unavailable):
+        await run_update(other, "take_up", None, result_type=str, gone="fini")

@@ -83,7 +83,7 @@ import contextlib
 import sys
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -94,8 +94,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.api.enums.v1 import EventType, IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -103,7 +102,6 @@ from temporalio.testing import WorkflowEnvironment
 from activities.orientations import ServiceOrientationActivities
 from activities.partners import CafImportActivities
 from activities.training_requests import TrainingRequestActivities
-from cli.temporal_server import SEARCH_ATTRIBUTES, binary
 from parcours.access.models import Structure
 from parcours.appointments.messages import (
     AppointmentKind,
@@ -167,6 +165,7 @@ from parcours.orientations.messages import (
     REMIND_STRUCTURE,
     FranceTravailNoticeStart,
     OrientationStatus,
+    ServiceOrientationResult,
     StructureReminderInput,
     france_travail_notice_workflow_id,
     service_orientation_workflow_id,
@@ -226,6 +225,7 @@ from parcours.training_requests.messages import (
     ApproveTrainingInput,
     AskMoreInfoInput,
     EndTrainingInput,
+    TrainingRequestResult,
     TrainingRequestState,
     TrainingStatus,
     training_request_workflow_id,
@@ -233,7 +233,7 @@ from parcours.training_requests.messages import (
 from parcours.training_requests.models import TrainingRequestRecord
 from simulators.caf_feed import events_to_csv, generate_events
 from tests.support.histories import HISTORIES, every_run
-from tests.support.journeys import short_history_server
+from tests.support.journeys import short_history_server, time_skipping_server
 from tests.support.privacy import forms, recognisable_person, searchable
 from tests.support.workflows import settled
 from worker.assembly import PartnerWorkerParts, build_worker
@@ -634,8 +634,8 @@ async def training_request_reminded(r: Recorder) -> None:
             request_id=TRAINING_REQUEST, training_id=TRAINING, funder="region", actor_id=REFERENT
         ),
     )
-    request = r.client.get_workflow_handle_for(
-        TrainingRequest.run, training_request_workflow_id(TRAINING_REQUEST)
+    request: WorkflowHandle[Any, TrainingRequestResult] = r.client.get_workflow_handle(
+        training_request_workflow_id(TRAINING_REQUEST), result_type=TrainingRequestResult
     )
 
     def current() -> Awaitable[TrainingRequestState]:
@@ -735,8 +735,8 @@ async def service_orientation_expired(r: Recorder) -> None:
             actor_id=REFERENT,
         ),
     )
-    orientation = r.client.get_workflow_handle_for(
-        ServiceOrientation.run, service_orientation_workflow_id(ORIENTATION)
+    orientation: WorkflowHandle[Any, ServiceOrientationResult] = r.client.get_workflow_handle(
+        service_orientation_workflow_id(ORIENTATION), result_type=ServiceOrientationResult
     )
     await r.until(
         lambda: orientation.query(ServiceOrientation.status),
@@ -1290,27 +1290,6 @@ SCENARIOS: dict[str, tuple[Server, Scenario]] = {
     "journey_continued_as_new": ("short-history", journey_continued_as_new),
     "caf_import_continued_as_new": ("short-history", caf_import_continued_as_new),
 }
-
-
-@contextlib.asynccontextmanager
-async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=binary("temporal-test-server"),
-        data_converter=pydantic_data_converter,
-    )
-    try:
-        await env.client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(
-                namespace="default",
-                search_attributes={
-                    key: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{kind.upper()}")
-                    for key, kind in SEARCH_ATTRIBUTES.items()
-                },
-            )
-        )
-        yield env
-    finally:
-        await env.shutdown()
 
 
 SERVERS: dict[Server, Callable[[], contextlib.AbstractAsyncContextManager[WorkflowEnvironment]]]

@@ -117,8 +117,8 @@ class Journeys:
             enrolment = await self.service(session).enrol(
                 data, actor_id=self.staff.orientation_id, now=await self.now()
             )
-        handle = self.env.client.get_workflow_handle_for(
-            Journey.run, journey_workflow_id(enrolment.beneficiary.id)
+        handle: JourneyHandle = self.env.client.get_workflow_handle(
+            journey_workflow_id(enrolment.beneficiary.id), result_type=JourneyResult
         )
         self.handles.append(handle)
         if settled:
@@ -201,12 +201,6 @@ class Journeys:
 CONTINUE_AS_NEW_AFTER_EVENTS = 40
 
 
-_SEARCH_ATTRIBUTE_TYPES = {
-    "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
-}
-
-
 @contextlib.asynccontextmanager
 async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping test server, its search attributes registered (it does not know them
@@ -220,7 +214,8 @@ async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
             AddSearchAttributesRequest(
                 namespace="default",
                 search_attributes={
-                    key: _SEARCH_ATTRIBUTE_TYPES[kind] for key, kind in SEARCH_ATTRIBUTES.items()
+                    key: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{kind.upper()}")
+                    for key, kind in SEARCH_ATTRIBUTES.items()
                 },
             )
         )
