@@ -19,11 +19,12 @@ import httpx
 import pytest
 from sqlalchemy import inspect, make_url, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from parcours.carnet.models import ErasureRequest
 from parcours.core.settings import Settings
-from parcours.journey.messages import ExitReason
+from parcours.journey.messages import ExitReason, JourneyResult
 from tests.support.accounts import NewAccount, Staff
 from tests.support.api import act, enrol, kinds, read
 from tests.support.carnet import PDF, carnet, carnet_of, to_accompaniment, upload, write
@@ -31,7 +32,6 @@ from tests.support.clients import ApiClients, Browsers
 from tests.support.people import person_payload
 from tests.support.platform import until
 from tests.support.privacy import forms, recognisable_person, searchable
-from workflows.journey import Journey
 
 Json = dict[str, Any]
 
@@ -203,7 +203,9 @@ async def test_saying_no_to_follow_up_once_in_work_closes_the_journey(
     decided = next(e for e in detail["timeline"] if e["kind"] == "follow_up_consent")
     assert (decided["actor"]["id"], decided["detail"]) == (person.id, {"consent": False})
     # The workflow ended on it.
-    handle = dev_env.client.get_workflow_handle_for(Journey.run, f"journey-{beneficiary_id}")
+    handle: WorkflowHandle[Any, JourneyResult] = dev_env.client.get_workflow_handle(
+        f"journey-{beneficiary_id}", result_type=JourneyResult
+    )
     assert (await handle.result()).exit_reason is ExitReason.EMPLOYMENT
 
 
