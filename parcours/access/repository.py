@@ -11,6 +11,7 @@ from sqlalchemy import (
     ColumnElement,
     CursorResult,
     and_,
+    bindparam,
     delete,
     false,
     func,
@@ -34,6 +35,36 @@ from parcours.access.rules import Principal, Role
 from parcours.carnet.models import Beneficiary
 from parcours.core.db import utcnow
 from parcours.journey.models import JourneyRecord
+
+# Built once, run with each request's values: every call looks its token or session up, every read
+# of a journey its actors' names (a statement's building and cache key cost about as much as
+# running it on SQLite).
+_TOKEN_IN_FORCE = (
+    select(ApiToken, User)
+    .outerjoin(User, User.id == ApiToken.user_id)
+    .where(
+        ApiToken.token_hash == bindparam("token_hash"),
+        ApiToken.revoked_at.is_(None),
+        or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > bindparam("now")),
+    )
+)
+_SESSION_OPEN = (
+    select(WebSession, User)
+    .join(User, User.id == WebSession.user_id)
+    .where(
+        WebSession.id == bindparam("session_id"),
+        WebSession.expires_at > bindparam("now"),
+        WebSession.last_seen_at > bindparam("idle_since"),
+        User.active.is_(True),
+    )
+)
+_USERS = select(User).where(User.id.in_(bindparam("ids", expanding=True)))
+_ORIENTATION_AGENTS = (
+    select(User)
+    .where(User.role == "orientation", User.territory == bindparam("territory"), User.active)
+    .order_by(User.full_name)
+    .limit(bindparam("limit"))
+)
 
 
 def visible_journeys(p: Principal) -> ColumnElement[bool]:
@@ -88,18 +119,8 @@ class AccountRepository:
         self, session_id: str, now: datetime, idle_since: datetime
     ) -> tuple[WebSession, User] | None:
         """A session still open: before its end, seen since ``idle_since``, its user active."""
-        row = (
-            await self.session.execute(
-                select(WebSession, User)
-                .join(User, User.id == WebSession.user_id)
-                .where(
-                    WebSession.id == session_id,
-                    WebSession.expires_at > now,
-                    WebSession.last_seen_at > idle_since,
-                    User.active.is_(True),
-                )
-            )
-        ).first()
+        values = {"session_id": session_id, "now": now, "idle_since": idle_since}
+        row = (await self.session.execute(_SESSION_OPEN, values)).first()
         return (row[0], row[1]) if row else None
 
     async def touch_web_sessions(self, ids: list[str], now: datetime) -> None:
@@ -135,15 +156,7 @@ class AccountRepository:
         """A token in force (not revoked, not expired) and the active agent it acts for (None:
         a partner's token)."""
         row = (
-            await self.session.execute(
-                select(ApiToken, User)
-                .outerjoin(User, User.id == ApiToken.user_id)
-                .where(
-                    ApiToken.token_hash == token_hash,
-                    ApiToken.revoked_at.is_(None),
-                    or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
-                )
-            )
+            await self.session.execute(_TOKEN_IN_FORCE, {"token_hash": token_hash, "now": now})
         ).first()
         if row is None:
             return None
@@ -189,7 +202,7 @@ class PeopleRepository:
     async def users(self, ids: set[str]) -> dict[str, User]:
         if not ids:
             return {}
-        rows = await self.session.scalars(select(User).where(User.id.in_(ids)))
+        rows = await self.session.scalars(_USERS, {"ids": list(ids)})
         return {u.id: u for u in rows}
 
     async def structures(self, ids: set[str]) -> dict[str, Structure]:
@@ -206,13 +219,8 @@ class PeopleRepository:
 
     async def orientation_agents(self, territory: str, limit: int) -> Sequence[User]:
         """The département's active chargé·es d'orientation (at most ``limit``), by name."""
-        query = (
-            select(User)
-            .where(User.role == "orientation", User.territory == territory, User.active)
-            .order_by(User.full_name)
-            .limit(limit)
-        )
-        return (await self.session.scalars(query)).all()
+        query = _ORIENTATION_AGENTS
+        return (await self.session.scalars(query, {"territory": territory, "limit": limit})).all()
 
     async def all_structures(self, territory: str | None = None) -> Sequence[Structure]:
         query = select(Structure).order_by(Structure.name)

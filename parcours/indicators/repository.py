@@ -293,6 +293,14 @@ def _count_if(condition: ColumnElement[bool]) -> Any:
     return func.sum(case((condition, 1), else_=0))
 
 
+# Built once: every read of a journey shows its stays.
+_SPANS_OF = (
+    select(JourneyStepSpan)
+    .where(JourneyStepSpan.journey_id == bindparam("journey_id"))
+    .order_by(JourneyStepSpan.entered_at)
+)
+
+
 class IndicatorRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -693,11 +701,7 @@ class IndicatorRepository:
 
     async def spans(self, journey_id: str) -> Sequence[JourneyStepSpan]:
         """A journey's stays in each step, in order."""
-        rows = await self.session.scalars(
-            select(JourneyStepSpan)
-            .where(JourneyStepSpan.journey_id == journey_id)
-            .order_by(JourneyStepSpan.entered_at)
-        )
+        rows = await self.session.scalars(_SPANS_OF, {"journey_id": journey_id})
         return rows.all()
 
     async def territories(self) -> list[str]:

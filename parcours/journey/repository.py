@@ -5,6 +5,7 @@ among its events, and the reads pages need."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, TypeVar, cast
@@ -25,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parcours.access.models import Structure
 from parcours.access.repository import visible_journeys
 from parcours.carnet.models import Beneficiary
 from parcours.core.messages import ScalarDetail
@@ -38,6 +40,7 @@ from parcours.journey.messages import (
 )
 from parcours.journey.models import JourneyEventRecord, JourneyHandover, JourneyRecord
 from parcours.journey.schemas import JourneyFilter
+from parcours.territories.models import Territory
 
 _Query = TypeVar("_Query", bound=Select)
 
@@ -156,6 +159,44 @@ _STANDING = (
     )
     .order_by(JourneyEventRecord.seq)
 )
+
+
+def _journey_with_handovers(*around: Any) -> Select[Any]:
+    return (
+        select(JourneyRecord, JourneyHandover, *around)
+        .outerjoin(JourneyHandover, JourneyHandover.journey_id == JourneyRecord.journey_id)
+        .where(JourneyRecord.beneficiary_id == bindparam("beneficiary_id"))
+        .order_by(JourneyHandover.seq.desc())
+    )
+
+
+# Built once: every read of a journey and every action on it starts with one of them (building
+# a statement and its cache key costs about as much as running it on SQLite).
+_WITH_HANDOVERS = _journey_with_handovers()
+_WITH_AROUND = (
+    _journey_with_handovers(Beneficiary, Structure, Territory)
+    .join(Beneficiary, Beneficiary.id == JourneyRecord.beneficiary_id)
+    .outerjoin(Structure, Structure.id == JourneyRecord.structure_id)
+    .outerjoin(Territory, Territory.code == JourneyRecord.territory)
+)
+_EVENTS_UP_TO = (
+    select(JourneyEventRecord)
+    .where(
+        JourneyEventRecord.journey_id == bindparam("journey_id"),
+        JourneyEventRecord.seq <= bindparam("seq"),
+    )
+    .order_by(JourneyEventRecord.seq)
+)
+
+
+@dataclass(frozen=True)
+class Surroundings:
+    """What a page of a journey shows around it: the person, their structure, their
+    département (read with the journey, in the same statement)."""
+
+    person: Beneficiary
+    structure: Structure | None
+    territory: Territory | None
 
 
 class JourneyRepository:
@@ -328,16 +369,26 @@ class JourneyRepository:
         first: what the access rules judge its former follow-up group by. One statement: every
         read of a journey and every action on it starts here."""
         rows = (
-            await self.session.execute(
-                select(JourneyRecord, JourneyHandover)
-                .outerjoin(JourneyHandover, JourneyHandover.journey_id == JourneyRecord.journey_id)
-                .where(JourneyRecord.beneficiary_id == beneficiary_id)
-                .order_by(JourneyHandover.seq.desc())
-            )
+            await self.session.execute(_WITH_HANDOVERS, {"beneficiary_id": beneficiary_id})
         ).all()
         if not rows:
             return None, ()
-        return rows[0][0], [handover for _, handover in rows if handover is not None]
+        return rows[0][0], [row[1] for row in rows if row[1] is not None]
+
+    async def with_around(
+        self, beneficiary_id: str
+    ) -> tuple[JourneyRecord | None, Sequence[JourneyHandover], Surroundings | None]:
+        """``with_handovers`` and what a page of the journey shows around it, in the same
+        statement (a read of a journey made four of them)."""
+        rows = (await self.session.execute(_WITH_AROUND, {"beneficiary_id": beneficiary_id})).all()
+        if not rows:
+            return None, (), None
+        record, _, person, structure, territory = rows[0]
+        return (
+            record,
+            [row[1] for row in rows if row[1] is not None],
+            Surroundings(person, structure, territory),
+        )
 
     async def handovers(self, journey_id: str) -> Sequence[JourneyHandover]:
         result = await self.session.scalars(
@@ -372,12 +423,7 @@ class JourneyRepository:
         """The timeline up to the journey row as read: the two agree even when a transition
         is written between the two reads."""
         result = await self.session.scalars(
-            select(JourneyEventRecord)
-            .where(
-                JourneyEventRecord.journey_id == journey.journey_id,
-                JourneyEventRecord.seq <= journey.seq,
-            )
-            .order_by(JourneyEventRecord.seq)
+            _EVENTS_UP_TO, {"journey_id": journey.journey_id, "seq": journey.seq}
         )
         return result.all()
 

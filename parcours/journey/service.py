@@ -94,6 +94,7 @@ from parcours.orientations.messages import (
 )
 from parcours.orientations.messages import WAITING_STATUSES as ORIENTATION_WAITING
 from parcours.orientations.repository import ServiceOrientationRepository
+from parcours.territories.models import Territory
 from parcours.territories.repository import TerritoryRepository
 from parcours.territories.service import TerritoryService
 from parcours.training_requests.messages import TrainingStatus
@@ -477,25 +478,24 @@ class JourneyService:
         self, beneficiary_id: str, principal: Principal | None = None
     ) -> JourneyDetail:
         handed_off = None
+        found, handovers, around = await self.journeys.with_around(beneficiary_id)
         if principal is None:
-            record = await self._record(beneficiary_id)
+            if found is None:
+                raise NotFound("Parcours introuvable.")
+            record = found
         else:
-            found, handovers = await self.journeys.with_handovers(beneficiary_id)
             now = utcnow()
             record = ensure_read(principal, found, handovers, now)
             handed_off = reading_after_handoff(principal, record, handovers, now)
             log_read(self.session, principal, beneficiary_id, "journey")
-        person = await self.people.beneficiary(beneficiary_id)
-        assert person is not None
+        assert around is not None
+        person, structure = around.person, around.structure
         events = await self.journeys.events(record)
         actors = {e.seq: rules.event_actor(e.kind, e.actor_id) for e in events}
         actor_ids = {a for a in actors.values() if a}
         if record.referent_id:
             actor_ids.add(record.referent_id)
         users = await self.people.users(actor_ids)
-        structure = (
-            await self.people.structure(record.structure_id) if record.structure_id else None
-        )
         referent = users.get(record.referent_id) if record.referent_id else None
         timeline = [
             TimelineEntry(
@@ -523,6 +523,7 @@ class JourneyService:
             asked = last_decision_request(record, events)
             what_next = await self._next_steps(
                 record,
+                around.territory,
                 principal,
                 read_only=handed_off is not None,
                 referent=referent.full_name if referent else None,
@@ -563,16 +564,18 @@ class JourneyService:
     async def what_next(self, beneficiary_id: str, principal: Principal) -> NextSteps:
         """« Et maintenant ? » for ``principal`` on a journey they may read (not logged: the
         page that shows it logs its own read)."""
-        found, handovers = await self.journeys.with_handovers(beneficiary_id)
+        found, handovers, around = await self.journeys.with_around(beneficiary_id)
         now = utcnow()
         record = ensure_read(principal, found, handovers, now)
         handed_off = reading_after_handoff(principal, record, handovers, now)
+        assert around is not None
         asked = last_decision_request(record, await self.journeys.events(record))
         users = await self.people.users(
             {i for i in (record.referent_id, asked.actor_id if asked else None) if i}
         )
         return await self._next_steps(
             record,
+            around.territory,
             principal,
             read_only=handed_off is not None,
             referent=_name(users, record.referent_id),
@@ -583,6 +586,7 @@ class JourneyService:
     async def _next_steps(
         self,
         record: JourneyRecord,
+        territory: Territory | None,
         principal: Principal,
         *,
         read_only: bool,
@@ -592,7 +596,6 @@ class JourneyService:
     ) -> NextSteps:
         """« Et maintenant ? » for ``principal``: the rule, given the names around."""
         team = await self.people.orientation_agents(record.territory, TEAM_NAMED_UP_TO + 1)
-        territory = await TerritoryRepository(self.session).get(record.territory)
         around = Around(
             referent=referent,
             territory=f"{record.territory} ({territory.name})" if territory else record.territory,
