@@ -17,6 +17,7 @@ from temporalio.client import Client
 from api.auth import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, SignInRequired, _from_request
 from api.pages.carnet.view import CarnetPages
 from parcours.access.access_log import AccessLogService
+from parcours.access.read_log import commit_turn
 from parcours.access.rules import Principal
 from parcours.access.service import (
     AccountService,
@@ -75,7 +76,8 @@ async def get_session(request: Request, after: BackgroundTasks) -> AsyncIterator
     async with request.app.state.sessions() as session:
         try:
             yield session
-            await session.commit()
+            async with commit_turn(session):
+                await session.commit()
         except BaseException:
             await session.rollback()
             raise

@@ -1,6 +1,7 @@
 """Reads log their row at their commit, not in the middle of the read: concurrent readers
 are each logged once, a reader whose commit fails (a crash, the database gone) gets no carnet
-and leaves no row, and a rolled-back read logs nothing."""
+and leaves no row, a rolled-back read logs nothing, and a read's commit waiting its turn
+(``commit_turn``) never holds up a session that wrote before it."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from temporalio.worker import Worker
 
 from api.app import create_app
 from parcours.access.models import AccessLogEntry
-from parcours.access.read_log import log_read
+from parcours.access.read_log import commit_turn, log_read
 from parcours.core.db import transaction
 from parcours.core.settings import Settings
 from tests.support.accounts import Staff
@@ -103,3 +104,31 @@ async def test_a_session_that_commits_itself_writes_its_reads_and_a_rollback_non
 
     assert len(await journey_reads(sessions, kept)) == 1
     assert await journey_reads(sessions, dropped) == []
+
+
+async def test_a_commit_waiting_its_turn_does_not_hold_up_one_that_wrote_first(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # On SQLite: the writer's change takes the file's write lock; the reader's commit takes the
+    # turn, then waits for that lock; the writer's commit must not wait for the turn in return
+    # (both would be stuck until SQLite's busy timeout, 30 s, then « database is locked »).
+    wrote, read = str(uuid.uuid4()), str(uuid.uuid4())
+
+    async def commit(session: AsyncSession) -> None:
+        async with commit_turn(session):
+            await session.commit()
+
+    async with sessions() as writer, sessions() as reader:
+        writer.add(AccessLogEntry(beneficiary_id=wrote, action="change", what="carnet"))
+        await writer.flush()
+        log_read(writer, None, wrote, "journey")
+        await reader.execute(select(AccessLogEntry.id).limit(1))
+        log_read(reader, None, read, "journey")
+        reading = asyncio.create_task(commit(reader))
+        await asyncio.sleep(0.3)  # the reader has the turn and waits for the file's lock
+        async with asyncio.timeout(10):
+            await commit(writer)
+            await reading
+
+    assert len(await journey_reads(sessions, wrote)) == 1
+    assert len(await journey_reads(sessions, read)) == 1
