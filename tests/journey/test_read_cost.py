@@ -92,7 +92,9 @@ async def test_a_read_costs_as_many_statements_for_a_long_story_as_for_a_short_o
             "referent_id": staff["referent"].id,
         }
         await act(officer, beneficiary_id, "decide-orientation", **orientation)
-        await read_until(referent, beneficiary_id, lambda d: d["journey"]["step"] == "accompaniment")
+        await read_until(
+            referent, beneficiary_id, lambda d: d["journey"]["step"] == "accompaniment"
+        )
         await read(referent, beneficiary_id)
         long, later = await statements_of_a_read(counted_api, referent, beneficiary_id)
 
