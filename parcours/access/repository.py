@@ -219,8 +219,10 @@ class PeopleRepository:
 
     async def orientation_agents(self, territory: str, limit: int) -> Sequence[User]:
         """The département's active chargé·es d'orientation (at most ``limit``), by name."""
-        query = _ORIENTATION_AGENTS
-        return (await self.session.scalars(query, {"territory": territory, "limit": limit})).all()
+        found = await self.session.scalars(
+            _ORIENTATION_AGENTS, {"territory": territory, "limit": limit}
+        )
+        return found.all()
 
     async def all_structures(self, territory: str | None = None) -> Sequence[Structure]:
         query = select(Structure).order_by(Structure.name)

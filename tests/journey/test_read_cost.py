@@ -22,8 +22,8 @@ from temporalio.worker import Worker
 from api.app import create_app
 from parcours.core.settings import Settings
 from tests.support.accounts import Staff
-from tests.support.api import act, enrol, read, read_until
-from tests.support.servers import free_port, serve
+from tests.support.api import act, enrol, read, read_until, served
+from tests.support.clients import ApiClients, api_clients
 
 # The token, the journey with its hand-offs, person, structure and département, its events,
 # the names of who acted, the département's chargé·es d'orientation, the stays in each step,
@@ -33,32 +33,28 @@ STATEMENTS_PER_READ = 9
 
 @dataclass
 class CountedApi:
-    url: str
+    api: ApiClients
     statements: list[str] = field(default_factory=list)
 
 
 @pytest.fixture
 async def counted_api(
     settings: Settings,
+    staff: Staff,
     sessions: async_sessionmaker[AsyncSession],
     dev_env: WorkflowEnvironment,
     dev_worker: Worker,
 ) -> AsyncIterator[CountedApi]:
     app = create_app(settings, temporal=dev_env.client)
-    port = free_port()
-    server, task = await serve(app, port)
-    counted = CountedApi(f"http://127.0.0.1:{port}")
-    engine: AsyncEngine = app.state.sessions.kw["bind"]
+    async with served(app) as http, api_clients(str(http.base_url), staff) as api:
+        counted = CountedApi(api)
+        engine: AsyncEngine = app.state.sessions.kw["bind"]
 
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        counted.statements.append(statement)
+        def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            counted.statements.append(statement)
 
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
-    try:
+        event.listen(engine.sync_engine, "before_cursor_execute", count)
         yield counted
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def statements_of_a_read(
@@ -72,31 +68,23 @@ async def statements_of_a_read(
 async def test_a_read_costs_as_many_statements_for_a_long_story_as_for_a_short_one(
     counted_api: CountedApi, staff: Staff
 ) -> None:
-    referent = httpx.AsyncClient(
-        base_url=counted_api.url, timeout=60, headers=staff["referent"].headers
-    )
-    officer = httpx.AsyncClient(
-        base_url=counted_api.url, timeout=60, headers=staff["orientation"].headers
-    )
-    async with referent, officer:
-        beneficiary_id = await enrol(referent)
-        await read_until(referent, beneficiary_id, lambda d: len(d["timeline"]) >= 1)
-        await read(referent, beneficiary_id)  # the token's use is noted once a minute at most
-        short, first = await statements_of_a_read(counted_api, referent, beneficiary_id)
+    referent, officer = counted_api.api.referent, counted_api.api.orientation
+    beneficiary_id = await enrol(referent)
+    await read_until(referent, beneficiary_id, lambda d: len(d["timeline"]) >= 1)
+    await read(referent, beneficiary_id)  # the token's use is noted once a minute at most
+    short, first = await statements_of_a_read(counted_api, referent, beneficiary_id)
 
-        await act(referent, beneficiary_id, "begin-diagnosis")
-        await act(referent, beneficiary_id, "complete-diagnosis")
-        orientation = {
-            "kind": "social",
-            "structure_id": staff.structure_id,
-            "referent_id": staff["referent"].id,
-        }
-        await act(officer, beneficiary_id, "decide-orientation", **orientation)
-        await read_until(
-            referent, beneficiary_id, lambda d: d["journey"]["step"] == "accompaniment"
-        )
-        await read(referent, beneficiary_id)
-        long, later = await statements_of_a_read(counted_api, referent, beneficiary_id)
+    await act(referent, beneficiary_id, "begin-diagnosis")
+    await act(referent, beneficiary_id, "complete-diagnosis")
+    orientation = {
+        "kind": "social",
+        "structure_id": staff.structure_id,
+        "referent_id": staff["referent"].id,
+    }
+    await act(officer, beneficiary_id, "decide-orientation", **orientation)
+    await read_until(referent, beneficiary_id, lambda d: d["journey"]["step"] == "accompaniment")
+    await read(referent, beneficiary_id)
+    long, later = await statements_of_a_read(counted_api, referent, beneficiary_id)
 
     # The read shows the longer story, with both agents' names and the structure …
     assert len(later["timeline"]) > len(first["timeline"])
