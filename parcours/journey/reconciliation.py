@@ -13,6 +13,11 @@ runs). For each journey it asks the workflow (``timeline`` query) and compares:
 - events the workflow recorded that SQL lacks (a write still to come): written now;
 - the journey row: made to say what the workflow holds.
 
+The engine's answer can be older than SQL: the journey may move on, and its activity write the
+change, between the answer and the repair. So the read model is looked at before asking, and
+the repair (which holds the journey's row, making the projection wait) goes ahead only if it was
+written no further meanwhile; otherwise the engine is asked again.
+
 Run after a restart and periodically (the ``ReconcileJourneys`` workflow of the worker's
 schedules, on the journeys written recently), and on demand: ``parcours reconcile``.
 """
@@ -36,9 +41,20 @@ from parcours.journey.messages import (
     journey_workflow_id,
 )
 from parcours.journey.models import JourneyRecord
-from parcours.journey.repository import JourneyRepository, row_values
+from parcours.journey.repository import JourneyRepository, WrittenSoFar, row_values
 
 log = logging.getLogger(__name__)
+
+# Times a journey is asked about while its read model keeps being written (it is then left to
+# the next pass: its own writes are bringing it up to date).
+LOOKS = 3
+
+
+class _MovedOn:
+    """The read model was written between the look and the repair."""
+
+
+MOVED_ON = _MovedOn()
 
 
 @dataclass
@@ -74,6 +90,8 @@ class ReconcileReport:
     unreachable: list[str] = field(default_factory=list)
     # Journeys started whose enrolment never committed (no person): ended.
     orphans: list[str] = field(default_factory=list)
+    # Journeys written to each time they were looked at: left to the next pass.
+    moving: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         """What was found and done, in French, one line each."""
@@ -83,6 +101,10 @@ class ReconcileReport:
             for o in self.orphans
         ]
         found += [f"parcours {u} : moteur injoignable, non vérifié" for u in self.unreachable]
+        found += [
+            f"parcours {m} : modifié pendant la vérification, revu au prochain passage"
+            for m in self.moving
+        ]
         found.append(
             f"{self.checked} parcours vérifié(s), {len(self.differences)} différence(s) "
             f"corrigée(s), {len(self.orphans)} parcours orphelin(s) arrêté(s)."
@@ -117,19 +139,25 @@ class JourneyReconciler:
     async def reconcile(self, beneficiary_ids: list[str]) -> ReconcileReport:
         report = ReconcileReport()
         for beneficiary_id in beneficiary_ids:
-            async with self.sessions() as session:
-                record = await JourneyRepository(session).get(beneficiary_id)
-            if record is None:
-                continue  # enrolment not committed: nothing shown, nothing to repair
-            timeline = await self._ask(record.journey_id)
-            if timeline is None:
-                report.unreachable.append(beneficiary_id)
-                continue
-            report.checked += 1
-            difference = await self._repair(beneficiary_id, timeline)
-            if difference is not None:
-                log.warning("read model repaired", extra={"difference": str(difference)})
-                report.differences.append(difference)
+            for _ in range(LOOKS):
+                async with self.sessions() as session:
+                    looked = await JourneyRepository(session).written_so_far(beneficiary_id)
+                if looked is None:
+                    break  # enrolment not committed: nothing shown, nothing to repair
+                timeline = await self._ask(looked.journey_id)
+                if timeline is None:
+                    report.unreachable.append(beneficiary_id)
+                    break
+                difference = await self._repair(beneficiary_id, timeline, looked)
+                if difference is MOVED_ON:
+                    continue  # written meanwhile: the answer is older than SQL, ask again
+                report.checked += 1
+                if isinstance(difference, Difference):
+                    log.warning("read model repaired", extra={"difference": str(difference)})
+                    report.differences.append(difference)
+                break
+            else:
+                report.moving.append(beneficiary_id)
         return report
 
     async def end_orphans(self, started_after: datetime, started_before: datetime) -> list[str]:
@@ -173,10 +201,19 @@ class JourneyReconciler:
             )
             return None
 
-    async def _repair(self, beneficiary_id: str, timeline: JourneyTimeline) -> Difference | None:
+    async def _repair(
+        self, beneficiary_id: str, timeline: JourneyTimeline, looked: WrittenSoFar
+    ) -> Difference | _MovedOn | None:
+        """Set the read model to what ``timeline`` says, if it was written no further since
+        ``looked`` (taken before the engine was asked): an event written after the question
+        may be one the answer does not know yet, and must not be taken for one the engine
+        never recorded."""
         truth = timeline.state
         async with transaction(self.sessions) as session:
             journeys = JourneyRepository(session)
+            await journeys.hold(beneficiary_id)
+            if await journeys.written_so_far(beneficiary_id) != looked:
+                return MOVED_ON
             record = await journeys.get(beneficiary_id)
             if record is None or record.journey_id != truth.id:
                 return None  # gone, or another journey took the row meanwhile

@@ -22,6 +22,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -159,6 +160,33 @@ _STANDING = (
     )
     .order_by(JourneyEventRecord.seq)
 )
+
+
+@dataclass(frozen=True)
+class WrittenSoFar:
+    """How far a journey's read model goes: its row's number, how many events it holds and
+    the last one's number (the reconciler compares it before and after asking the engine)."""
+
+    journey_id: str
+    seq: int
+    events: int
+    last_event: int
+
+
+_WRITTEN_SO_FAR = select(
+    JourneyRecord.journey_id,
+    JourneyRecord.seq,
+    *(
+        select(aggregate)
+        .where(JourneyEventRecord.journey_id == JourneyRecord.journey_id)
+        .correlate(JourneyRecord)
+        .scalar_subquery()
+        for aggregate in (
+            func.count(JourneyEventRecord.seq),
+            func.coalesce(func.max(JourneyEventRecord.seq), 0),
+        )
+    ),
+).where(JourneyRecord.beneficiary_id == bindparam("beneficiary_id"))
 
 
 def _journey_with_handovers(*around: Any) -> Select[Any]:
@@ -341,6 +369,23 @@ class JourneyRepository:
             .order_by(JourneyEventRecord.seq)
         )
         return [(row.seq, row.kind, row.occurred_at) for row in rows]
+
+    async def written_so_far(self, beneficiary_id: str) -> WrittenSoFar | None:
+        """How far the person's read model goes: any write of an event changes it."""
+        row = (
+            await self.session.execute(_WRITTEN_SO_FAR, {"beneficiary_id": beneficiary_id})
+        ).first()
+        return None if row is None else WrittenSoFar(*row)
+
+    async def hold(self, beneficiary_id: str) -> None:
+        """Make the projection wait for this transaction: the journey's row is taken (on
+        SQLite, the file's write lock) before anything is read, and what is read stays true
+        until the commit."""
+        await self.session.execute(
+            update(JourneyRecord)
+            .where(JourneyRecord.beneficiary_id == beneficiary_id)
+            .values(seq=JourneyRecord.seq)
+        )
 
     async def recently_written(self, since: datetime) -> Sequence[str]:
         """Journeys whose read model moved since ``since`` (what a crash may have left
