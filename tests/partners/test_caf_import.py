@@ -132,7 +132,7 @@ def test_a_file_that_is_not_a_caf_feed_is_refused_whole() -> None:
 async def test_a_feed_creates_people_signals_changes_and_reports_rejected_lines(
     partners: PartnerStack, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
-    path, expected = feed_file(tmp_path, 80, malformed=10)
+    path, expected = await feed_file(sessions, tmp_path, 80, malformed=10)
 
     out, progress = await import_file(partners, path)
 
@@ -191,7 +191,7 @@ async def test_a_feed_creates_people_signals_changes_and_reports_rejected_lines(
 async def test_importing_the_same_feed_again_changes_nothing(
     partners: PartnerStack, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
-    path, expected = feed_file(tmp_path, 40, malformed=4)
+    path, expected = await feed_file(sessions, tmp_path, 40, malformed=4)
     await import_file(partners, path)
     await journeys_reach(sessions, expected.final_status)
     await journeys_settled(partners.client, sessions, list(expected.final_status))
@@ -273,7 +273,7 @@ async def test_a_change_for_an_unknown_person_is_reported_not_guessed(
 async def test_a_retried_batch_applies_each_line_once(
     partners: PartnerStack, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
-    path, expected = feed_file(tmp_path, 20, malformed=2)
+    path, expected = await feed_file(sessions, tmp_path, 20, malformed=2)
     async with transaction(sessions) as session:
         file_id, new = await CafImportService(session, partners.client, partners.settings).store(
             path.name, path.read_bytes()
@@ -301,7 +301,7 @@ async def test_a_retried_batch_applies_each_line_once(
 async def test_a_manager_imports_a_feed_through_the_api_and_follows_it(
     partners: PartnerStack, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
-    path, expected = feed_file(tmp_path, 30, malformed=3)
+    path, expected = await feed_file(sessions, tmp_path, 30, malformed=3)
     token = await api_token(sessions, partners.settings, Role.MANAGER)
     auth = {"Authorization": f"Bearer {token}"}
     files = {"file": (path.name, path.read_bytes(), "text/csv")}

@@ -200,7 +200,7 @@ async def test_the_api_and_the_cli_importing_one_file_at_once_import_it_once(
     app_watch: AppWatch,
     first: str,
 ) -> None:
-    path, expected = feed_file(tmp_path, 40, malformed=4)
+    path, expected = await feed_file(sessions, tmp_path, 40, malformed=4)
     content = path.read_bytes()
     auth = {"Authorization": f"Bearer {await api_token(sessions, partners.settings, Role.MANAGER)}"}
     cli_watch = FileWatch(tmp_path / "cli-storing")
@@ -245,7 +245,7 @@ async def test_two_uploads_of_one_file_at_once_import_it_once(
     tmp_path: Path,
     app_watch: AppWatch,
 ) -> None:
-    path, expected = feed_file(tmp_path, 40, malformed=4)
+    path, expected = await feed_file(sessions, tmp_path, 40, malformed=4)
     content = path.read_bytes()
     auth = {"Authorization": f"Bearer {await api_token(sessions, partners.settings, Role.MANAGER)}"}
 

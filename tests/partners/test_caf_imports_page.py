@@ -41,9 +41,12 @@ def rejected_lines(page: str) -> dict[int, str]:
 
 
 async def test_an_uploaded_feed_is_imported_with_each_rejected_line_and_its_reason(
-    partners: PartnerStack, staff: Staff, tmp_path: Path
+    partners: PartnerStack,
+    staff: Staff,
+    sessions: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
 ) -> None:
-    path, expected = feed_file(tmp_path, 30, malformed=4)
+    path, expected = await feed_file(sessions, tmp_path, 30, malformed=4)
     async with signed_in(partners.api_url, staff["admin"].email) as browser:
         page = (await browser.get("/imports-caf")).text
         assert 'href="/imports-caf" aria-current="page">Imports CAF' in page

@@ -18,7 +18,7 @@ from parcours.core.db import transaction
 from parcours.partners.caf_import import CafImportService
 from parcours.partners.messages import CafImportProgress, caf_import_workflow_id
 from parcours.partners.models import CafFeedLine
-from tests.support.caf_feed import feed_file, journeys_reach, people_with
+from tests.support.caf_feed import feed_file, journeys_reach, lines_apart, people_with
 from tests.support.partners import PartnerStack, add_person, orientation
 from tests.support.workers import WorkerOnItsQueue
 
@@ -59,7 +59,7 @@ async def test_a_worker_killed_during_a_caf_import_leaves_nothing_lost_nothing_d
     worker_process: WorkerOnItsQueue,
     tmp_path: Path,
 ) -> None:
-    path, expected = feed_file(tmp_path, 200, malformed=10)
+    path, expected = await feed_file(sessions, tmp_path, 200, malformed=10)
     worker, worker_settings = worker_process.process, worker_process.settings
     async with transaction(sessions) as session:
         service = CafImportService(session, partners.client, worker_settings)
@@ -84,6 +84,7 @@ async def test_a_worker_killed_during_a_caf_import_leaves_nothing_lost_nothing_d
     result = await asyncio.wait_for(handle.result(), timeout=120)
 
     assert result.counts.processed == 200
+    assert await lines_apart(sessions, file_id, expected) == {}
     assert (result.counts.created, result.counts.signalled, result.counts.rejected) == (
         expected.count("created"),
         expected.count("signalled"),

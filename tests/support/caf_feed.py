@@ -16,6 +16,7 @@ from temporalio.client import Client
 from parcours.carnet.models import Beneficiary
 from parcours.journey.messages import RsaStatus
 from parcours.journey.models import JourneyRecord
+from parcours.partners.models import CafFeedLine
 from simulators.caf_feed import (
     Defect,
     EventKind,
@@ -79,8 +80,17 @@ def expected_import(n: int, seed: int, malformed: int) -> Expected:
     return Expected(outcomes, reasons, status)
 
 
-def feed_file(tmp_path: Path, n: int, malformed: int = 0) -> tuple[Path, Expected]:
-    seed = fresh_seed()
+async def feed_file(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path, n: int, malformed: int = 0
+) -> tuple[Path, Expected]:
+    """A feed of people the database does not know yet: CAF numbers are 7 digits drawn at
+    random, and the test database holds other tests' imports (a number already there would
+    make its new rights a change of someone known, and the expected counts wrong)."""
+    while True:
+        seed = fresh_seed()
+        numbers = [e.caf_number for e in generate_events(n, seed=seed, today=TODAY)]
+        if not any((await people_with(sessions, numbers)).values()):
+            break
     path = tmp_path / f"flux-rsa-{seed}.csv"
     write_feed_file(path, n, seed=seed, malformed=malformed, today=TODAY)
     return path, expected_import(n, seed, malformed)
@@ -96,6 +106,25 @@ async def people_with(
         for person in rows:
             found[person.caf_number or ""].append(person)
         return found
+
+
+async def lines_apart(
+    sessions: async_sessionmaker[AsyncSession], file_id: str, expected: Expected
+) -> dict[int, str]:
+    """The file's lines whose outcome is not the expected one: line → what was expected, what
+    was recorded and why (empty when every line did what it had to)."""
+    async with sessions() as session:
+        rows = await session.execute(
+            select(CafFeedLine.number, CafFeedLine.outcome, CafFeedLine.reason).where(
+                CafFeedLine.file_id == file_id
+            )
+        )
+        recorded = {number: (outcome, reason) for number, outcome, reason in rows}
+    return {
+        line: f"{outcome} attendu, {recorded.get(line, (None, None))}"
+        for line, outcome in expected.outcomes.items()
+        if recorded.get(line, (None, None))[0] != outcome
+    }
 
 
 async def journeys_reach(
