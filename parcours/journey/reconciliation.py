@@ -207,36 +207,19 @@ class JourneyReconciler:
         """Set the read model to what ``timeline`` says, if it was written no further since
         ``looked`` (taken before the engine was asked): an event written after the question
         may be one the answer does not know yet, and must not be taken for one the engine
-        never recorded."""
+        never recorded. A journey that agrees (most) is only read."""
         truth = timeline.state
         async with transaction(self.sessions) as session:
             journeys = JourneyRepository(session)
+            if await self._compare(journeys, beneficiary_id, timeline) is None:
+                return None
             await journeys.hold(beneficiary_id)
             if await journeys.written_so_far(beneficiary_id) != looked:
                 return MOVED_ON
-            record = await journeys.get(beneficiary_id)
-            if record is None or record.journey_id != truth.id:
-                return None  # gone, or another journey took the row meanwhile
-            standing = {
-                seq: (kind, at)
-                for seq, kind, at in await journeys.events_from(truth.id, timeline.first_seq)
-            }
-            ours = {
-                seq: (event.kind, event.occurred_at)
-                for seq, event in enumerate(timeline.events, start=timeline.first_seq)
-            }
-            difference = Difference(
-                beneficiary_id, sql_seq=max(standing, default=record.seq), workflow_seq=truth.seq
-            )
-            never_recorded = [
-                seq
-                for seq, seen in standing.items()
-                if seq > truth.seq or (seq in ours and ours[seq] != seen)
-            ]
-            difference.removed_events = len(never_recorded)
-            difference.written_events = sum(
-                1 for seq in ours if seq not in standing or seq in never_recorded
-            )
+            found = await self._compare(journeys, beneficiary_id, timeline)
+            if found is None:
+                return None
+            record, difference, never_recorded = found
             if never_recorded:
                 await journeys.forget_after(truth.id, min(never_recorded) - 1)
             batch = timeline.batch(after_seq=0)
@@ -250,6 +233,38 @@ class JourneyReconciler:
             difference.row_fixed = row_differences(record, truth)
             if difference.row_fixed:
                 await journeys.adopt_state(truth)
-            if difference.removed_events or difference.written_events or difference.row_fixed:
-                return difference
+            return difference
+
+    async def _compare(
+        self, journeys: JourneyRepository, beneficiary_id: str, timeline: JourneyTimeline
+    ) -> tuple[JourneyRecord, Difference, list[int]] | None:
+        """What differs between the read model and ``timeline``, and the events the engine
+        never recorded; None when they agree, or when the row is gone or another journey's."""
+        truth = timeline.state
+        record = await journeys.get(beneficiary_id)
+        if record is None or record.journey_id != truth.id:
             return None
+        standing = {
+            seq: (kind, at)
+            for seq, kind, at in await journeys.events_from(truth.id, timeline.first_seq)
+        }
+        ours = {
+            seq: (event.kind, event.occurred_at)
+            for seq, event in enumerate(timeline.events, start=timeline.first_seq)
+        }
+        difference = Difference(
+            beneficiary_id, sql_seq=max(standing, default=record.seq), workflow_seq=truth.seq
+        )
+        never_recorded = [
+            seq
+            for seq, seen in standing.items()
+            if seq > truth.seq or (seq in ours and ours[seq] != seen)
+        ]
+        difference.removed_events = len(never_recorded)
+        difference.written_events = sum(
+            1 for seq in ours if seq not in standing or seq in never_recorded
+        )
+        difference.row_fixed = row_differences(record, truth)
+        if difference.removed_events or difference.written_events or difference.row_fixed:
+            return record, difference, never_recorded
+        return None

@@ -164,13 +164,15 @@ _STANDING = (
 
 @dataclass(frozen=True)
 class WrittenSoFar:
-    """How far a journey's read model goes: its row's number, how many events it holds and
-    the last one's number (the reconciler compares it before and after asking the engine)."""
+    """How far a journey's read model goes: its row's number, how many events it holds, the
+    last one's number and the last line written (an event replaced at its number is a new
+    line). The reconciler compares it before and after asking the engine."""
 
     journey_id: str
     seq: int
     events: int
     last_event: int
+    last_line: int
 
 
 _WRITTEN_SO_FAR = select(
@@ -184,6 +186,7 @@ _WRITTEN_SO_FAR = select(
         for aggregate in (
             func.count(JourneyEventRecord.seq),
             func.coalesce(func.max(JourneyEventRecord.seq), 0),
+            func.coalesce(func.max(JourneyEventRecord.id), 0),
         )
     ),
 ).where(JourneyRecord.beneficiary_id == bindparam("beneficiary_id"))
