@@ -60,34 +60,29 @@ async def journeys(
     await running.terminate_open()
 
 
+def reconciler(journeys: Journeys) -> LateAnswer:
+    return LateAnswer(journeys.sessions, journeys.env.client, journeys.settings)
+
+
 async def test_a_change_made_while_the_engine_was_asked_stays_on_the_page(
     journeys: Journeys,
-    dev_env: WorkflowEnvironment,
-    sessions: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    staff: Staff,
 ) -> None:
     handle = await journeys.enrol()
     person = handle.id.removeprefix("journey-")
-    reconciler = LateAnswer(sessions, dev_env.client, settings)
+    late = reconciler(journeys)
     # The référente pauses the journey once the engine has answered, before the reconciler
     # reads SQL: the answer does not know the pause, SQL does (the update returns once written).
-    reconciler.meanwhile = lambda: act(handle, PauseInput(actor_id=staff.referent_id))
+    late.meanwhile = lambda: act(handle, PauseInput(actor_id=journeys.staff.referent_id))
 
-    report = await reconciler.reconcile([person])
+    report = await late.reconcile([person])
 
     model = await journeys.matches(handle)
     assert model.journey.paused and model.kinds[-1] == "paused", model.kinds
     assert report.checked == 1 and report.differences == [], report.lines()
 
 
-async def test_what_the_journey_never_recorded_is_removed(
-    journeys: Journeys,
-    dev_env: WorkflowEnvironment,
-    sessions: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    staff: Staff,
-) -> None:
+async def test_what_the_journey_never_recorded_is_removed(journeys: Journeys) -> None:
+    sessions, settings, staff = journeys.sessions, journeys.settings, journeys.staff
     handle = await journeys.enrol()
     state = await act(handle, PauseInput(actor_id=staff.referent_id))
     person = handle.id.removeprefix("journey-")
@@ -111,7 +106,8 @@ async def test_what_the_journey_never_recorded_is_removed(
         )
     assert (await journeys.read(handle)).kinds[-1] == "resumed"
 
-    report = await JourneyReconciler(sessions, dev_env.client, settings).reconcile([person])
+    # No answer held back: the engine answers, then the reconciler compares.
+    report = await reconciler(journeys).reconcile([person])
 
     assert [str(d) for d in report.differences] == [
         f"parcours {person} : 1 événement(s) jamais enregistré(s) retiré(s) ; ligne du parcours "
