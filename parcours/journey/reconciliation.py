@@ -216,6 +216,7 @@ class JourneyReconciler:
             await journeys.hold(beneficiary_id)
             if await journeys.written_so_far(beneficiary_id) != looked:
                 return MOVED_ON
+            session.expire_all()  # compared again as held, not as first read
             found = await self._compare(journeys, beneficiary_id, timeline)
             if found is None:
                 return None
