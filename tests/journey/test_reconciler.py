@@ -30,7 +30,7 @@ from parcours.journey.messages import (
 from parcours.journey.reconciliation import JourneyReconciler
 from parcours.journey.repository import JourneyRepository
 from tests.support.accounts import Staff
-from tests.support.journeys import Journeys, act
+from tests.support.journeys import Journeys, act, ended_after
 from workflows.journey import Journey
 
 
@@ -55,9 +55,8 @@ async def journeys(
     settings: Settings,
     staff: Staff,
 ) -> AsyncIterator[Journeys]:
-    running = Journeys(dev_env, sessions, settings, staff)
-    yield running
-    await running.terminate_open()
+    async with ended_after(dev_env, sessions, settings, staff) as journeys:
+        yield journeys
 
 
 def reconciler(journeys: Journeys) -> LateAnswer:

@@ -65,6 +65,7 @@ from tests.support.journeys import (
     Journeys,
     act,
     drive_through_runs,
+    ended_after,
     eventually,
     journeys_on,
     runs,
@@ -96,10 +97,8 @@ async def journeys(
     settings: Settings,
     staff: Staff,
 ) -> AsyncIterator[Journeys]:
-    journeys = Journeys(time_env, sessions, settings, staff)
-    yield journeys
-    # Open journeys would keep firing their timers while later tests move the clock.
-    await journeys.terminate_open()
+    async with ended_after(time_env, sessions, settings, staff) as journeys:
+        yield journeys
 
 
 def route(step: str, staff: Staff, today: date) -> list[Action]:

@@ -12,7 +12,7 @@ from temporalio.worker import Worker
 
 from parcours.core.settings import Settings
 from tests.support.accounts import Staff
-from tests.support.journeys import Journeys
+from tests.support.journeys import Journeys, ended_after
 
 
 @pytest.fixture
@@ -23,6 +23,5 @@ async def journeys(
     settings: Settings,
     staff: Staff,
 ) -> AsyncIterator[Journeys]:
-    journeys = Journeys(time_env, sessions, settings, staff)
-    yield journeys
-    await journeys.terminate_open()
+    async with ended_after(time_env, sessions, settings, staff) as journeys:
+        yield journeys

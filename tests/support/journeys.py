@@ -247,6 +247,22 @@ async def short_history_server() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @contextlib.asynccontextmanager
+async def ended_after(
+    env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    staff: Staff,
+) -> AsyncIterator[Journeys]:
+    """Journeys on ``env`` for one test, those left open ended after it: their timers would
+    keep firing while later tests move the clock."""
+    journeys = Journeys(env, sessions, settings, staff)
+    try:
+        yield journeys
+    finally:
+        await journeys.terminate_open()
+
+
+@contextlib.asynccontextmanager
 async def journeys_on(
     env: WorkflowEnvironment,
     sessions: async_sessionmaker[AsyncSession],
@@ -254,12 +270,11 @@ async def journeys_on(
     staff: Staff,
 ) -> AsyncIterator[Journeys]:
     """Journeys on ``env``, with a real worker of their own."""
-    async with build_worker(env.client, sessions, settings.task_queue):
-        journeys = Journeys(env, sessions, settings, staff)
-        try:
-            yield journeys
-        finally:
-            await journeys.terminate_open()
+    async with (
+        build_worker(env.client, sessions, settings.task_queue),
+        ended_after(env, sessions, settings, staff) as journeys,
+    ):
+        yield journeys
 
 
 async def runs(journeys: Journeys, handle: JourneyHandle) -> list[WorkflowHistory]:
