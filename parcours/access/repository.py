@@ -59,6 +59,7 @@ _SESSION_OPEN = (
     )
 )
 _USERS = select(User).where(User.id.in_(bindparam("ids", expanding=True)))
+_STRUCTURES_BY_ID = select(Structure).where(Structure.id.in_(bindparam("ids", expanding=True)))
 _ORIENTATION_AGENTS = (
     select(User)
     .where(User.role == "orientation", User.territory == bindparam("territory"), User.active)
@@ -208,7 +209,7 @@ class PeopleRepository:
     async def structures(self, ids: set[str]) -> dict[str, Structure]:
         if not ids:
             return {}
-        rows = await self.session.scalars(select(Structure).where(Structure.id.in_(ids)))
+        rows = await self.session.scalars(_STRUCTURES_BY_ID, {"ids": list(ids)})
         return {s.id: s for s in rows}
 
     async def referents(self, territory: str | None = None) -> Sequence[User]:

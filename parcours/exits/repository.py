@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parcours.exits.models import ExitCode
+
+# Built once: every indicators read and every closing reads the département's list.
+_CODES_OF = (
+    select(ExitCode)
+    .where(ExitCode.territory == bindparam("territory"))
+    .order_by(ExitCode.position, ExitCode.code)
+)
 
 
 class ExitCodeRepository:
@@ -15,11 +22,7 @@ class ExitCodeRepository:
         self.session = session
 
     async def of(self, territory: str) -> Sequence[ExitCode]:
-        rows = await self.session.scalars(
-            select(ExitCode)
-            .where(ExitCode.territory == territory)
-            .order_by(ExitCode.position, ExitCode.code)
-        )
+        rows = await self.session.scalars(_CODES_OF, {"territory": territory})
         return rows.all()
 
     async def get(self, territory: str, code: str) -> ExitCode | None:
