@@ -14,9 +14,14 @@ the same code as the migration's backfill. Then, under a few concurrent clients,
 - the indicators of a territory (``IndicatorService.read``: all the aggregates of the page),
   over the last 12 months, a shorter period, or one structure.
 
+Each beside its anchor, timed in turns with it: the same reads' SQL as the repositories run
+it (the same statements, rows fetched), without the services that make the page of them.
+
 Prints ``key=value`` lines: ``management_journeys``, ``management_seed_s``,
 ``stalled_list_p50_ms``, ``stalled_list_p95_ms``, ``indicators_p50_ms``,
-``indicators_p95_ms`` (target: under 150 ms each). Without a reachable PostgreSQL it says so
+``indicators_p95_ms`` (target: 100 ms each), their anchors ``stalled_list_sql_p50_ms``/``_p95_ms``
+and ``indicators_sql_p50_ms``/``_p95_ms``, and ``stalled_list_sql_ratio`` /
+``indicators_sql_ratio`` (each p95 over its anchor's). Without a reachable PostgreSQL it says so
 and exits 0. Options: ``--journeys N``, ``--clients N``, ``--requests N``, ``--database NAME``;
 the server is ``PARCOURS_BENCH_POSTGRES_URL``, else ``DATABASE_URL`` when it names PostgreSQL,
 else ``postgresql+asyncpg://postgres@127.0.0.1:5432/postgres``.
@@ -48,7 +53,7 @@ from parcours.access.rules import Principal, Role
 from parcours.core.db import create_engine, create_sessionmaker
 from parcours.core.heap import freeze_startup_objects
 from parcours.core.settings import ROOT, Settings
-from parcours.indicators.rules import journey_rows
+from parcours.indicators.rules import PARIS, journey_rows
 from parcours.indicators.schemas import IndicatorFilter
 from parcours.indicators.service import IndicatorService, month_key
 from parcours.journey.messages import ExitReason, OrientationKind, Step
@@ -515,6 +520,10 @@ async def timed(
     return durations
 
 
+# The figures and their anchors are timed in this many turns each, one after the other.
+TURNS = 4
+
+
 def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[-1]
 
@@ -553,6 +562,66 @@ def indicators(
             IndicatorFilter(structure_id=staff.structures[territory][n % 8]),
         ][n % 3]
         return await IndicatorService(session, settings, manager).read(f)
+
+    return call
+
+
+def indicators_sql(
+    settings: Settings, staff: Staff, now: datetime, cycle: Sequence[str] = TERRITORIES
+) -> Callable[..., Awaitable[Any]]:
+    """The indicators' anchor: the same reads' aggregates, as the repository returns them
+    (the same statements, rows fetched), without the service adding them up into the page."""
+    from parcours.indicators.service import FIRST_APPOINTMENT_DAYS
+
+    this_month = month_key(now.date())
+    three_months_ago = month_key(add_months(now, -2).date())
+
+    async def call(session: AsyncSession, n: int) -> Any:
+        territory = cycle[n % len(cycle)]
+        manager = Principal(
+            id=staff.managers[territory], role=Role.MANAGER, full_name="", territory=territory
+        )
+        f = [
+            IndicatorFilter(),
+            IndicatorFilter(from_month=three_months_ago, to_month=this_month),
+            IndicatorFilter(structure_id=staff.structures[territory][n % 8]),
+        ][n % 3]
+        service = IndicatorService(session, settings, manager)
+        scope, *_ = await service.scope(f)
+        t, repo = service.thresholds(scope.today), service.repo
+        start = datetime.combine(scope.start, datetime.min.time(), PARIS).astimezone(UTC)
+        end = datetime.combine(scope.end, datetime.min.time(), PARIS).astimezone(UTC)
+        return (
+            await repo.cohort(scope, t.orientation_days),
+            await repo.contracts(scope, t.contract_days),
+            await repo.follow_ups(scope, t.kept_by),
+            await repo.exits(scope),
+            await repo.step_delays(scope),
+            await repo.first_appointments(scope, FIRST_APPOINTMENT_DAYS),
+            await repo.appointments(scope, start, end),
+            await repo.procedures(scope),
+        )
+
+    return call
+
+
+def stalled_list_sql(
+    settings: Settings, cycle: Sequence[str] = TERRITORIES
+) -> Callable[[AsyncSession, int], Awaitable[Any]]:
+    """The stalled list's anchor: its page of rows, its total and its counts as the repository
+    reads them, without the names and causes the service adds."""
+    from parcours.management.schemas import StalledFilter
+    from parcours.management.service import StalledService
+
+    async def call(session: AsyncSession, n: int) -> Any:
+        territory = cycle[n % len(cycle)]
+        return await StalledService(session, settings).stalled.page(
+            StalledFilter(territory=territory),
+            now=datetime.now(UTC),
+            inactive_days=settings.stalled_inactive_days,
+            limit=50,
+            offset=0,
+        )
 
     return call
 
@@ -606,16 +675,30 @@ async def run(options: argparse.Namespace, cycle: Sequence[str] = TERRITORIES) -
         "management_seed_s": "reused" if seed_s is None else f"{seed_s:.1f}",
     }
     try:
-        probes = {"indicators": indicators(settings, staff, now, cycle)}
+        # Each figure beside its anchor, timed in turns (a noisy machine weighs on both alike).
+        probes = {
+            "indicators": indicators(settings, staff, now, cycle),
+            "indicators_sql": indicators_sql(settings, staff, now, cycle),
+        }
         try:
             probes["stalled_list"] = stalled_list(settings, cycle)
+            probes["stalled_list_sql"] = stalled_list_sql(settings, cycle)
         except ImportError as error:
             log(f"bench.management: no stalled list to time ({error})")
-        for key, call in probes.items():
+        durations: dict[str, list[float]] = {key: [] for key in probes}
+        for call in probes.values():
             await timed(sessions, options.clients, options.clients * 3, call)  # warm up
-            durations = await timed(sessions, options.clients, options.requests, call)
-            figures[f"{key}_p50_ms"] = f"{statistics.median(durations):.1f}"
-            figures[f"{key}_p95_ms"] = f"{p95(durations):.1f}"
+        for turn in range(TURNS):
+            for key, call in probes.items():
+                count = options.requests // TURNS + (turn < options.requests % TURNS)
+                durations[key] += await timed(sessions, options.clients, count, call)
+        for key, found in durations.items():
+            figures[f"{key}_p50_ms"] = f"{statistics.median(found):.1f}"
+            figures[f"{key}_p95_ms"] = f"{p95(found):.1f}"
+        for key in ("indicators", "stalled_list"):
+            if durations.get(key) and durations.get(f"{key}_sql"):
+                ratio = p95(durations[key]) / p95(durations[f"{key}_sql"])
+                figures[f"{key}_sql_ratio"] = f"{ratio:.2f}"
     finally:
         await engine.dispose()
     return figures

@@ -11,7 +11,9 @@ manager is read as often as its share says).
 Prints ``key=value`` lines: ``national_journeys``, ``national_territories``,
 ``national_seed_s``, ``national_database_mb``, ``national_bytes_per_journey``,
 ``national_stalled_list_p50_ms``/``_p95_ms`` (target ≤ 150), ``national_indicators_p50_ms``/
-``_p95_ms`` (target ≤ 300), each target printed beside its figure. Options as
+``_p95_ms`` (target ≤ 300), each target printed beside its figure, and each figure's anchor
+(``national_stalled_list_sql_p95_ms``, ``national_indicators_sql_p95_ms``: the same SQL without
+the service, timed in turns with it) with its ``…_sql_ratio``. Options as
 ``bench.management`` (``--journeys``, ``--clients``, ``--requests``, ``--database``). Without a
 reachable PostgreSQL it says so and exits 0.
 """
@@ -102,6 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         p95 = float(figures[f"{key}_p95_ms"])
         print(f"national_{key}_p50_ms={figures[f'{key}_p50_ms']}")
         print(f"national_{key}_p95_ms={p95:.1f} target={target} ratio={p95 / target:.2f}")
+        if f"{key}_sql_p95_ms" in figures:
+            print(f"national_{key}_sql_p95_ms={figures[f'{key}_sql_p95_ms']}")
+            print(f"national_{key}_sql_ratio={figures[f'{key}_sql_ratio']}")
     return 0
 
 
