@@ -58,6 +58,19 @@ class FailedCall:
     failure: str
 
 
+# Built once: each page of the stalled list reads them for its fifty journeys.
+_INTERVENTIONS_OF = (
+    select(JourneyIntervention)
+    .where(JourneyIntervention.beneficiary_id.in_(bindparam("ids", expanding=True)))
+    .order_by(JourneyIntervention.created_at)
+)
+_JOURNEYS_WITH_PEOPLE = (
+    select(JourneyRecord, Beneficiary)
+    .join(Beneficiary, Beneficiary.id == JourneyRecord.beneficiary_id)
+    .where(JourneyRecord.beneficiary_id.in_(bindparam("ids", expanding=True)))
+)
+
+
 class InterventionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -76,11 +89,7 @@ class InterventionRepository:
     async def latest_of(self, ids: Sequence[str]) -> dict[str, JourneyIntervention]:
         if not ids:
             return {}
-        rows = await self.session.scalars(
-            select(JourneyIntervention)
-            .where(JourneyIntervention.beneficiary_id.in_(ids))
-            .order_by(JourneyIntervention.created_at)
-        )
+        rows = await self.session.scalars(_INTERVENTIONS_OF, {"ids": list(ids)})
         return {i.beneficiary_id: i for i in rows}  # the last one wins
 
     async def addressed_to(
@@ -537,11 +546,7 @@ class StalledRepository:
     async def journeys_with_people(
         self, ids: Sequence[str]
     ) -> dict[str, tuple[JourneyRecord, Beneficiary]]:
-        rows = await self.session.execute(
-            select(JourneyRecord, Beneficiary)
-            .join(Beneficiary, Beneficiary.id == JourneyRecord.beneficiary_id)
-            .where(JourneyRecord.beneficiary_id.in_(ids))
-        )
+        rows = await self.session.execute(_JOURNEYS_WITH_PEOPLE, {"ids": list(ids)})
         return {row[0].beneficiary_id: (row[0], row[1]) for row in rows.all()}
 
     async def waiting_for_referent(
