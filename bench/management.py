@@ -545,13 +545,15 @@ def stalled_list(
     return call
 
 
-def indicators(
+def indicator_reads(
     settings: Settings, staff: Staff, now: datetime, cycle: Sequence[str] = TERRITORIES
-) -> Callable[..., Awaitable[Any]]:
+) -> Callable[[AsyncSession, int], tuple[IndicatorService, IndicatorFilter]]:
+    """The n-th read of the mix: a territory's manager, over the last 12 months, a shorter
+    period, or one structure."""
     this_month = month_key(now.date())
     three_months_ago = month_key(add_months(now, -2).date())
 
-    async def call(session: AsyncSession, n: int) -> Any:
+    def read(session: AsyncSession, n: int) -> tuple[IndicatorService, IndicatorFilter]:
         territory = cycle[n % len(cycle)]
         manager = Principal(
             id=staff.managers[territory], role=Role.MANAGER, full_name="", territory=territory
@@ -561,7 +563,19 @@ def indicators(
             IndicatorFilter(from_month=three_months_ago, to_month=this_month),
             IndicatorFilter(structure_id=staff.structures[territory][n % 8]),
         ][n % 3]
-        return await IndicatorService(session, settings, manager).read(f)
+        return IndicatorService(session, settings, manager), f
+
+    return read
+
+
+def indicators(
+    settings: Settings, staff: Staff, now: datetime, cycle: Sequence[str] = TERRITORIES
+) -> Callable[..., Awaitable[Any]]:
+    reads = indicator_reads(settings, staff, now, cycle)
+
+    async def call(session: AsyncSession, n: int) -> Any:
+        service, f = reads(session, n)
+        return await service.read(f)
 
     return call
 
@@ -573,20 +587,10 @@ def indicators_sql(
     (the same statements, rows fetched), without the service adding them up into the page."""
     from parcours.indicators.service import FIRST_APPOINTMENT_DAYS
 
-    this_month = month_key(now.date())
-    three_months_ago = month_key(add_months(now, -2).date())
+    reads = indicator_reads(settings, staff, now, cycle)
 
     async def call(session: AsyncSession, n: int) -> Any:
-        territory = cycle[n % len(cycle)]
-        manager = Principal(
-            id=staff.managers[territory], role=Role.MANAGER, full_name="", territory=territory
-        )
-        f = [
-            IndicatorFilter(),
-            IndicatorFilter(from_month=three_months_ago, to_month=this_month),
-            IndicatorFilter(structure_id=staff.structures[territory][n % 8]),
-        ][n % 3]
-        service = IndicatorService(session, settings, manager)
+        service, f = reads(session, n)
         scope, *_ = await service.scope(f)
         t, repo = service.thresholds(scope.today), service.repo
         start = datetime.combine(scope.start, datetime.min.time(), PARIS).astimezone(UTC)

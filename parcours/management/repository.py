@@ -438,19 +438,18 @@ def _stalled(dialect: str, inactive_days: int, shape: _Shape) -> CTE:
             ),
         )
     )
-    text = String()
-    if shape.beneficiary_id:
-        causes = causes.where(j.beneficiary_id == bindparam("beneficiary_id", type_=text))
-    if shape.managed_territory:
-        causes = causes.where(j.territory == bindparam("managed_territory", type_=text))
-    if shape.territory:
-        causes = causes.where(j.territory == bindparam("territory", type_=text))
-    if shape.structure_id:
-        causes = causes.where(j.structure_id == bindparam("structure_id", type_=text))
-    if shape.referent_id:
-        causes = causes.where(j.referent_id == bindparam("referent_id", type_=text))
-    if shape.step:
-        causes = causes.where(j.step == bindparam("step", type_=text))
+    # Each field set in the filter, equal to its bound value.
+    equal_to = {
+        "beneficiary_id": j.beneficiary_id,
+        "managed_territory": j.territory,
+        "territory": j.territory,
+        "structure_id": j.structure_id,
+        "referent_id": j.referent_id,
+        "step": j.step,
+    }
+    for name, column in equal_to.items():
+        if getattr(shape, name):
+            causes = causes.where(column == bindparam(name, type_=String()))
     # OFFSET 0: each row's causes are computed once, not once more inside ``since``.
     found = causes.offset(0).subquery("causes")
     since = _earliest(dialect, *(found.c[column] for column in CAUSE_COLUMNS.values()))
