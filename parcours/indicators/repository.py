@@ -304,7 +304,7 @@ STRUCTURE = bindparam("structure_id", type_=String())
 
 def _scope_params(scope: IndicatorScope) -> dict[str, Any]:
     params: dict[str, Any] = {"territory": scope.territory, "start": scope.start, "end": scope.end}
-    if scope.structure_id:
+    if scope.structure_id is not None:
         params["structure_id"] = scope.structure_id
     return params
 
@@ -462,10 +462,12 @@ def _appointments_query(structured: bool) -> Any:
     )
 
 
-@cache
-def _step_delays_query(structured: bool) -> Any:
-    """PostgreSQL's: read step by step along ``ix_journey_step_spans_territory_step_left``."""
-    steps = [step.value for step in Step if step is not Step.CLOSED]
+# The steps whose stays are measured.
+_MEASURED = [step.value for step in Step if step is not Step.CLOSED]
+
+
+def _stays_ended_in(structured: bool) -> list[ColumnElement[bool]]:
+    """The stays of the territory (and structure) that ended in [``from_at``, ``to_at``)."""
     where = [
         S.c.territory == TERRITORY,
         S.c.left_at >= bindparam("from_at", type_=UTCDateTime()),
@@ -473,7 +475,22 @@ def _step_delays_query(structured: bool) -> Any:
     ]
     if structured:
         where.append(S.c.structure_id == STRUCTURE)
-    wanted = values(column("step", String), name="wanted").data([(s,) for s in steps])
+    return where
+
+
+@cache
+def _stays_query(structured: bool) -> Any:
+    """SQLite's: the stays themselves, their durations worked out here."""
+    return select(S.c.step, S.c.entered_at, S.c.left_at).where(
+        S.c.step.in_(_MEASURED), *_stays_ended_in(structured)
+    )
+
+
+@cache
+def _step_delays_query(structured: bool) -> Any:
+    """PostgreSQL's: read step by step along ``ix_journey_step_spans_territory_step_left``."""
+    where = _stays_ended_in(structured)
+    wanted = values(column("step", String), name="wanted").data([(s,) for s in _MEASURED])
     # Seconds, as floats: one sort per step for both fractions, and floats compare faster
     # than intervals (the Nord's year on the national bench: 67 → 58 ms).
     stay = func.date_part("epoch", S.c.left_at) - func.date_part("epoch", S.c.entered_at)
@@ -769,23 +786,16 @@ class IndicatorRepository:
         every column needed (no table access, no sort to group by step)."""
         start = datetime.combine(scope.start, datetime.min.time(), milestones.PARIS)
         end = datetime.combine(scope.end, datetime.min.time(), milestones.PARIS)
+        params = {**_scope_params(scope), "from_at": start, "to_at": end}
+        structured = scope.structure_id is not None
         if self._dialect == "postgresql":
-            params = {**_scope_params(scope), "from_at": start, "to_at": end}
-            rows = await self.session.execute(
-                _step_delays_query(scope.structure_id is not None), params
-            )
+            rows = await self.session.execute(_step_delays_query(structured), params)
             found = {}
             for step, count, fractions_found in rows.all():
                 median, p90 = fractions_found or (None, None)
                 found[step] = StepDelays(count, _days(median), _days(p90))
             return found
-        steps = [step.value for step in Step if step is not Step.CLOSED]
-        where = [S.c.territory == scope.territory, S.c.left_at >= start, S.c.left_at < end]
-        if scope.structure_id:
-            where.append(S.c.structure_id == scope.structure_id)
-        spans = await self.session.execute(
-            select(S.c.step, S.c.entered_at, S.c.left_at).where(S.c.step.in_(steps), *where)
-        )
+        spans = await self.session.execute(_stays_query(structured), params)
         durations: dict[str, list[float]] = defaultdict(list)
         for step, entered_at, left_at in spans.all():
             durations[step].append((left_at - entered_at).total_seconds() / 86400)
