@@ -19,6 +19,7 @@ from parcours.resources import geo
 from parcours.territories.models import Commune, Territory
 from parcours.territories.rules import departement_code, departement_of
 from parcours.territories.service import TerritoryService
+from tests.support.territories import NOT_HOSTED
 
 pytestmark = pytest.mark.onboarding
 Sessions = async_sessionmaker[AsyncSession]
@@ -101,9 +102,9 @@ async def test_an_administrator_hosts_another_departement(
     manager = Principal(id="m", role=Role.MANAGER, full_name="M", territory="73")
     async with transaction(sessions) as session:
         with pytest.raises(Forbidden, match="Seuls les administrateurs"):
-            await TerritoryService(session, manager).activate("2A")
-        with pytest.raises(InvalidReference, match=r"Le département 2A \(Corse-du-Sud\) n'est"):
-            await TerritoryService(session).ensure_hosted("2A")
+            await TerritoryService(session, manager).activate(NOT_HOSTED)
+        with pytest.raises(InvalidReference, match=r"Le département 38 \(Isère\) n'est pas"):
+            await TerritoryService(session).ensure_hosted(NOT_HOSTED)
         hosted = await TerritoryService(session).ensure_hosted("2B")
     assert hosted.label == "Haute-Corse (2B)"
 
