@@ -14,7 +14,7 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: install run run-scaled test test-postgres bench bench-national lint format clean
 
-install: $(PY_STAMP) $(JS_STAMP)
+install: $(PY_STAMP) $(JS_STAMP) $(WEASYPRINT_STAMP)
 
 $(PY_STAMP): pyproject.toml requirements-data.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,21 +38,21 @@ $(WEASYPRINT_STAMP): | $(PY_STAMP)
 	touch $@
 
 ## Run the whole platform: Temporal dev server, worker, API and pages on http://127.0.0.1:8000
-run: install $(WEASYPRINT_STAMP)
+run: install
 	$(BIN)/parcours dev
 
 ## The same with two workers and two API processes on one port, on PostgreSQL (README:
 ## « Plusieurs workers et plusieurs API »); SCALED_DATABASE_URL names another database.
 SCALED_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/parcours
-run-scaled: install $(WEASYPRINT_STAMP)
+run-scaled: install
 	DATABASE_URL=$(SCALED_DATABASE_URL) $(BIN)/parcours dev --workers 2 --apis 2
 
 ## Run every test (SQLite by default; DATABASE_URL=postgresql+asyncpg://… for PostgreSQL)
-test: install $(CHROMIUM_STAMP) $(WEASYPRINT_STAMP)
+test: install $(CHROMIUM_STAMP)
 	$(BIN)/pytest -q
 	$(BIN)/pytest -q -m isolated
 
-test-postgres: install $(CHROMIUM_STAMP) $(WEASYPRINT_STAMP)
+test-postgres: install $(CHROMIUM_STAMP)
 	DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test $(BIN)/pytest -q
 	DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test $(BIN)/pytest -q -m isolated
 

@@ -31,7 +31,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from parcours.access.access_log import unusual_access
 from parcours.access.models import Structure, User
 from parcours.access.repository import PeopleRepository, log_access
-from parcours.access.rules import Principal, Role, can_read, ensure_read
+from parcours.access.rules import Principal, Role, can_read, day_fr, ensure_read
 from parcours.core.db import utcnow
 from parcours.core.errors import (
     Conflict,
@@ -658,10 +658,6 @@ def manager_scope(principal: Principal) -> StalledFilter:
     """What a manager may see: the journeys of their territory."""
     ensure_manager(principal)
     return StalledFilter(managed_territory=principal.territory)
-
-
-def day_fr(moment: datetime) -> str:
-    return moment.astimezone(PARIS).strftime("%d/%m/%Y")
 
 
 def overdue_days(since: datetime, now: datetime) -> int:
