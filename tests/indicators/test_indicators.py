@@ -27,7 +27,9 @@ from parcours.access.models import Structure
 from parcours.carnet.models import Beneficiary
 from parcours.core.db import transaction
 from parcours.core.settings import Settings
+from parcours.indicators.closed_months import STAY_MONTHS
 from parcours.indicators.models import JourneyMilestones, JourneyStepSpan
+from parcours.indicators.repository import IndicatorRepository, IndicatorScope
 from parcours.indicators.rules import COLUMNS, days_per_step, journey_rows, local_day, stay_days
 from parcours.journey import rules
 from parcours.journey.messages import (
@@ -50,6 +52,7 @@ from parcours.journey.messages import (
     Step,
 )
 from parcours.journey.models import JourneyEventRecord, JourneyRecord
+from tests.conftest import POSTGRES
 from tests.support.accounts import Account, Staff, create_account
 from tests.support.clients import signed_in
 from tests.support.journeys import Journeys, act
@@ -67,9 +70,12 @@ class Simulated:
     """A journey moved by the journey's rules, each transition written by the read-model
     activity as the workflow writes it (one batch of numbered events)."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], state: JourneyState) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], state: JourneyState, written: bool
+    ) -> None:
         self.sessions = sessions
         self.state = state
+        self.written = written
         self.batches: list[RecordJourneyEventsInput] = []
 
     @property
@@ -87,7 +93,9 @@ class Simulated:
         referent_id: str,
         rsa_opened_on: date | None,
         on: str,
+        written: bool = True,
     ) -> Simulated:
+        """``written`` False: the batches are only kept, for the test to deliver."""
         person = Beneficiary(
             id=str(uuid.uuid4()),
             first_name=name,
@@ -108,7 +116,7 @@ class Simulated:
             sla=SLA,
         )
         state, events = rules.start(journey_input, at(on))
-        journey = cls(sessions, state)
+        journey = cls(sessions, state, written)
         await journey._commit(state, events)
         return journey
 
@@ -125,8 +133,9 @@ class Simulated:
             first_seq=self.state.seq + 1,
             events=events,
         )
-        activities = ReadModelActivities(self.sessions, Settings())
-        await ActivityEnvironment().run(activities.record_journey_events, batch)
+        if self.written:
+            activities = ReadModelActivities(self.sessions, Settings())
+            await ActivityEnvironment().run(activities.record_journey_events, batch)
         self.batches.append(batch)
         self.state = batch.journey
 
@@ -355,6 +364,89 @@ async def test_one_structure_and_a_shorter_period(http: httpx.AsyncClient, data:
     delays = {d["step"]: (d["count"], d["median_days"]) for d in read["delays"]}
     assert delays["intake"] == (2, 2.0)
     assert delays["diagnosis"] == (1, 33.0)
+
+
+async def test_a_closed_months_time_per_step_follows_every_later_change(
+    http: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """March 2025 is long over: its stays' times are kept once read (PostgreSQL), yet a
+    journey imported afterwards with stays ending in March, one written late, and a person
+    deleted show at the next read — the same figures as every stay counted afresh."""
+    territory = await _free_territory(sessions)
+    async with transaction(sessions) as session:
+        a = Structure(name="Structure A", kind="departement", territory=territory)
+        b = Structure(name="Structure B", kind="association", territory=territory)
+        session.add_all([a, b])
+    referent = await create_account(
+        sessions, settings, "referent", full_name="Réf", territory=territory, structure_id=a.id
+    )
+    manager = await create_account(sessions, settings, "manager", territory=territory)
+    by = {"actor_id": referent.id}
+
+    async def intake(
+        name: str, structure: str, on: str, until: str, written: bool = True
+    ) -> Simulated:
+        journey = await Simulated.start(
+            sessions,
+            name=name,
+            territory=territory,
+            structure_id=structure,
+            referent_id=referent.id,
+            rsa_opened_on=date.fromisoformat(on),
+            on=on,
+            written=written,
+        )
+        await journey.act(until, BeginDiagnosisInput(**by))
+        return journey
+
+    async def march(**scope: str) -> dict[str, tuple[int, float | None]]:
+        read = await indicators(http, manager, from_month="2025-03", to_month="2025-03", **scope)
+        return {d["step"]: (d["count"], d["median_days"]) for d in read["delays"]}
+
+    k1 = await intake("Kim", a.id, "2025-03-03", "2025-03-05")  # 2 days
+    await intake("Noa", a.id, "2025-03-10", "2025-03-20")  # 10 days
+    await intake("Ily", b.id, "2025-02-24", "2025-03-04")  # 8 days, ended in March
+    assert (await march())["intake"] == (3, 8.0)
+    assert (await march(structure_id=b.id))["intake"] == (1, 8.0)
+    if POSTGRES:  # March is kept, at the version it was counted at
+        async with sessions() as session:
+            kept = await session.execute(
+                select(STAY_MONTHS.c.version, STAY_MONTHS.c.summarized).where(
+                    STAY_MONTHS.c.territory == territory
+                )
+            )
+            ((version, summarized),) = kept.all()
+            assert summarized == version
+    # A journey of March imported later (with B), its newest transition delivered first (the
+    # intake's stay is written already ended): in both figures at once.
+    sam = await intake("Sam", b.id, "2025-03-24", "2025-03-28", written=False)  # 4 days
+    for batch in reversed(sam.batches):
+        await deliver(sessions, batch)
+    assert (await march())["intake"] == (4, 6.0)
+    assert (await march(structure_id=b.id))["intake"] == (2, 6.0)
+    # And one with A, in order (its intake's stay ended by an update).
+    await intake("Eva", a.id, "2025-03-25", "2025-03-31")  # 6 days
+    assert (await march())["intake"] == (5, 6.0)
+    assert (await march(structure_id=a.id))["intake"] == (3, 6.0)
+    # A person deleted (her stays with her, by the database's cascade).
+    async with transaction(sessions) as session:
+        await session.delete(await session.get(Beneficiary, k1.id))
+    assert (await march())["intake"] == (4, 7.0)
+    assert (await march(structure_id=a.id))["intake"] == (2, 8.0)
+    # Kept or counted, the same figures, for the département and each structure.
+    async with sessions() as session:
+        repo = IndicatorRepository(session)
+        for structure_id in (None, a.id, b.id):
+            scope = IndicatorScope(
+                territory=territory,
+                start=date(2025, 1, 1),
+                end=date(2026, 1, 1),
+                today=date(2026, 12, 7),
+                structure_id=structure_id,
+            )
+            kept_delays = await repo.step_delays(scope)
+            counted = await repo.step_delays_counted(scope)
+            assert kept_delays == {k: v for k, v in counted.items() if v.count}
 
 
 async def test_a_manager_reads_only_their_own_departement(
