@@ -15,7 +15,9 @@ the same code as the migration's backfill. Then, under a few concurrent clients,
   over the last 12 months, a shorter period, or one structure.
 
 Each beside its anchor, timed in turns with it: the same reads' SQL as the repositories run
-it (the same statements, rows fetched), without the services that make the page of them.
+it (the same statements, rows fetched), without the services that make the page of them — and,
+for the indicators, with every row of the period counted (``step_delays_counted``,
+``appointments_counted``), not the closed months kept (``parcours.indicators.closed_months``).
 
 Prints ``key=value`` lines: ``management_journeys``, ``management_seed_s``,
 ``stalled_list_p50_ms``, ``stalled_list_p95_ms``, ``indicators_p50_ms``,
@@ -585,7 +587,8 @@ def indicators_sql(
     settings: Settings, staff: Staff, now: datetime, cycle: Sequence[str] = TERRITORIES
 ) -> Callable[..., Awaitable[Any]]:
     """The indicators' anchor: the same reads' aggregates, as the repository returns them
-    (the same statements, rows fetched), without the service adding them up into the page."""
+    (the same statements, rows fetched), without the service adding them up into the page
+    and without the closed months kept (every stay and slot of the period counted)."""
     from parcours.indicators.service import FIRST_APPOINTMENT_DAYS
 
     reads = indicator_reads(settings, staff, now, cycle)
@@ -603,7 +606,7 @@ def indicators_sql(
             await repo.exits(scope),
             await repo.step_delays_counted(scope),
             await repo.first_appointments(scope, FIRST_APPOINTMENT_DAYS),
-            await repo.appointments(scope, start, end),
+            await repo.appointments_counted(scope, start, end),
             await repo.procedures(scope),
         )
 

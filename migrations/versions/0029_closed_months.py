@@ -1,17 +1,25 @@
-"""closed months: the stays of each département's closed months kept, kept true by triggers
+"""closed months: what the indicators counted for each département's closed months, kept, and
+kept true by triggers
 
 Revision ID: 0029
 Revises: 0028
 Create Date: 2026-12-07 01:30:00
 
-The time per step sorted a year of stays at each read (a 20,000-journey département:
-≈ 42,000). ``indicator_stay_durations`` keeps, per département, closed month, structure and
-step, the sorted durations of the stays that ended in it; ``indicator_stay_months`` holds each
-(département, month)'s **version**, which the triggers below bump whenever a statement changes
-a stay that ended in a month already over (the old and the new row, whoever writes: the
-projection, a rebuild, a reconciliation, an import, a cascade, ``COPY``). Kept durations are
-used only at the version they were counted at (``parcours.indicators.closed_months``). A
-``TRUNCATE`` of the stays bumps every version.
+A year's indicators read a year of rows each time; the dearest were the time per step (the
+stays that ended in the period, sorted: ≈ 42,000 for a 20,000-journey département) and the
+invitations and convocations (counted by month, structure, mode and status). For each
+département and closed month, ``indicator_stay_durations`` keeps the sorted durations of the
+month's stays per structure and step, and ``indicator_appointment_counts`` the month's
+invitations and convocations counted per structure, mode and status
+(``parcours.indicators.closed_months``).
+
+``indicator_months`` holds each (figure, département, month)'s **version**, which the triggers
+below bump whenever a statement changes a row of a month already over (the old and the new
+row, whoever writes: the projection, a rebuild, a reconciliation, an import, an attendance
+noted late, a cascade, ``COPY``). What a month keeps is used only at the version it was counted
+at. A ``TRUNCATE`` bumps every version of its figure. An appointment's département is its
+structure's: a structure deleted or moved to another département bumps every appointments'
+month of the départements concerned.
 
 PostgreSQL only: SQLite counts every read, as before (one small département).
 """
@@ -27,51 +35,99 @@ down_revision: str | None = "0028"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The months a statement touched that are over (Paris time), in a fixed order (two writers
-# bumping the same months lock them in the same order).
-TOUCHED = """
-    INSERT INTO indicator_stay_months AS m (territory, month, version)
-    SELECT territory, month, 1 FROM (
-        SELECT DISTINCT territory,
-               date_trunc('month', left_at AT TIME ZONE 'Europe/Paris')::date AS month
+# The first instant of the current month, in Paris: rows of the months before it are in
+# closed (or closing) months.
+THIS_MONTH = "(date_trunc('month', now() AT TIME ZONE 'Europe/Paris') AT TIME ZONE 'Europe/Paris')"
+
+# The months a statement touched that are over, in a fixed order (two writers bumping the
+# same months lock them in the same order).
+BUMP = """
+    INSERT INTO indicator_months AS m (figure, territory, month, version)
+    SELECT '{figure}', territory, month, 1 FROM (
+        SELECT DISTINCT {territory} AS territory,
+               date_trunc('month', {at} AT TIME ZONE 'Europe/Paris')::date AS month
         FROM {rows}
-        WHERE left_at < (date_trunc('month', now() AT TIME ZONE 'Europe/Paris')
-                         AT TIME ZONE 'Europe/Paris')
+        WHERE {at} < {this_month}
     ) AS over
     ORDER BY territory, month
-    ON CONFLICT (territory, month) DO UPDATE SET version = m.version + 1;
+    ON CONFLICT (figure, territory, month) DO UPDATE SET version = m.version + 1;
 """
 
-FUNCTION = f"""
-CREATE FUNCTION indicator_stays_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+FIGURES = {
+    # figure: (table, rows of a transition table, département, instant)
+    "stays": ("journey_step_spans", "{rows}", "territory", "left_at"),
+    "appointments": (
+        "appointments",
+        "{rows} AS a JOIN structures AS s ON s.id = a.structure_id",
+        "s.territory",
+        "a.starts_at",
+    ),
+}
+
+
+def _function(figure: str) -> str:
+    _table, rows, territory, at = FIGURES[figure]
+
+    def bump(transition: str) -> str:
+        return BUMP.format(
+            figure=figure,
+            territory=territory,
+            at=at,
+            rows=rows.format(rows=transition),
+            this_month=THIS_MONTH,
+        )
+
+    return f"""
+CREATE FUNCTION indicator_{figure}_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        {TOUCHED.format(rows="old_stays")}
+        {bump("old_rows")}
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        {TOUCHED.format(rows="new_stays")}
+        {bump("new_rows")}
     END IF;
     RETURN NULL;
 END
 $$;
 """
 
+
 TRUNCATED = """
-CREATE FUNCTION indicator_stays_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION indicator_rows_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE indicator_stay_months SET version = version + 1;
+    UPDATE indicator_months SET version = version + 1 WHERE figure = TG_ARGV[0];
     RETURN NULL;
 END
 $$;
 """
 
-TRIGGERS = {
-    "indicator_stays_inserted": "AFTER INSERT ON journey_step_spans "
-    "REFERENCING NEW TABLE AS new_stays",
-    "indicator_stays_updated": "AFTER UPDATE ON journey_step_spans "
-    "REFERENCING OLD TABLE AS old_stays NEW TABLE AS new_stays",
-    "indicator_stays_deleted": "AFTER DELETE ON journey_step_spans "
-    "REFERENCING OLD TABLE AS old_stays",
+# A structure deleted (its appointments' structure set to none) or moved to another
+# département: every month of the appointments of the départements concerned.
+STRUCTURES_CHANGED = """
+CREATE FUNCTION indicator_structures_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        UPDATE indicator_months SET version = version + 1
+        WHERE figure = 'appointments' AND territory IN (SELECT territory FROM old_rows);
+    ELSE
+        UPDATE indicator_months SET version = version + 1
+        WHERE figure = 'appointments' AND territory IN (
+            SELECT o.territory FROM old_rows AS o JOIN new_rows AS n USING (id)
+            WHERE o.territory <> n.territory
+            UNION
+            SELECT n.territory FROM old_rows AS o JOIN new_rows AS n USING (id)
+            WHERE o.territory <> n.territory
+        );
+    END IF;
+    RETURN NULL;
+END
+$$;
+"""
+
+WHEN = {
+    "inserted": "AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows",
+    "updated": "AFTER UPDATE ON {table} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
+    "deleted": "AFTER DELETE ON {table} REFERENCING OLD TABLE AS old_rows",
 }
 
 
@@ -79,7 +135,8 @@ def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     op.create_table(
-        "indicator_stay_months",
+        "indicator_months",
+        sa.Column("figure", sa.String(20), primary_key=True),
         sa.Column("territory", sa.String(3), primary_key=True),
         sa.Column("month", sa.Date(), primary_key=True),
         sa.Column("version", sa.BigInteger(), nullable=False),
@@ -93,25 +150,46 @@ def upgrade() -> None:
         sa.Column("step", sa.String(20), primary_key=True),
         sa.Column("seconds", postgresql.ARRAY(sa.Float()), nullable=False),
     )
-    op.execute(FUNCTION)
-    op.execute(TRUNCATED)
-    for name, when in TRIGGERS.items():
-        op.execute(
-            f"CREATE TRIGGER {name} {when} FOR EACH STATEMENT "
-            "EXECUTE FUNCTION indicator_stays_changed()"
-        )
-    op.execute(
-        "CREATE TRIGGER indicator_stays_truncated AFTER TRUNCATE ON journey_step_spans "
-        "FOR EACH STATEMENT EXECUTE FUNCTION indicator_stays_truncated()"
+    op.create_table(
+        "indicator_appointment_counts",
+        sa.Column("territory", sa.String(3), primary_key=True),
+        sa.Column("month", sa.Date(), primary_key=True),
+        sa.Column("structure_id", sa.String(36), primary_key=True),
+        sa.Column("mode", sa.String(20), primary_key=True),
+        sa.Column("status", sa.String(20), primary_key=True),
+        sa.Column("held", sa.Integer(), nullable=False),
     )
+    op.execute(TRUNCATED)
+    for figure, (table, *_) in FIGURES.items():
+        op.execute(_function(figure))
+        for event, when in WHEN.items():
+            op.execute(
+                f"CREATE TRIGGER indicator_{figure}_{event} {when.format(table=table)} "
+                f"FOR EACH STATEMENT EXECUTE FUNCTION indicator_{figure}_changed()"
+            )
+        op.execute(
+            f"CREATE TRIGGER indicator_{figure}_truncated AFTER TRUNCATE ON {table} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION indicator_rows_truncated('{figure}')"
+        )
+    op.execute(STRUCTURES_CHANGED)
+    for event in ("updated", "deleted"):
+        op.execute(
+            f"CREATE TRIGGER indicator_structures_{event} {WHEN[event].format(table='structures')} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION indicator_structures_changed()"
+        )
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    for name in [*TRIGGERS, "indicator_stays_truncated"]:
-        op.execute(f"DROP TRIGGER {name} ON journey_step_spans")
-    op.execute("DROP FUNCTION indicator_stays_changed()")
-    op.execute("DROP FUNCTION indicator_stays_truncated()")
+    for event in ("updated", "deleted"):
+        op.execute(f"DROP TRIGGER indicator_structures_{event} ON structures")
+    op.execute("DROP FUNCTION indicator_structures_changed()")
+    for figure, (table, *_) in FIGURES.items():
+        for event in [*WHEN, "truncated"]:
+            op.execute(f"DROP TRIGGER indicator_{figure}_{event} ON {table}")
+        op.execute(f"DROP FUNCTION indicator_{figure}_changed()")
+    op.execute("DROP FUNCTION indicator_rows_truncated()")
+    op.drop_table("indicator_appointment_counts")
     op.drop_table("indicator_stay_durations")
-    op.drop_table("indicator_stay_months")
+    op.drop_table("indicator_months")

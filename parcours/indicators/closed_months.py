@@ -1,34 +1,40 @@
-"""Closed months' stays, kept (PostgreSQL): the time spent in each step over a year without
-sorting the year's stays at each read.
+"""Closed months kept (PostgreSQL): a year of indicators without reading a year of rows.
 
-The time per step (median and 90th percentile of the stays that ended in the period) was the
-dearest of the indicators' aggregates: a year of a 20,000-journey département scans and sorts
-≈ 42,000 stays. A month's stays no longer change once the month is over, except when a
-journey's story is corrected (a late event, ``rebuild_indicators``, an import, a deletion). So
-for each département and **closed month** (a day after its end, in Paris time), the durations
-of the stays that ended in it are kept, sorted, per structure and step
-(``indicator_stay_durations``); a read merges the kept months with the months still open,
-counted as before. The percentiles are computed over every stay of the period as before: the
-same figures, not an approximation (percentiles do not add up from month to month, so months
-keep their durations, not their medians).
+Two of the indicators' aggregates were the dearest of a year's read: the time per step (the
+median and 90th percentile of the stays that ended in the period: a year of a 20,000-journey
+département sorts ≈ 42,000 stays) and the invitations and convocations (≈ 30,000 slots counted
+by month, structure, mode and status). Neither depends on today, and a month's rows no longer
+change once the month is over, except when something is corrected afterwards (a late event,
+``rebuild_indicators``, an import, an attendance noted late, a deletion). So for each
+département and **closed month** (a day after its end, in Paris time) a read keeps what it
+counted:
 
-What keeps them true is the database itself, not the code that writes stays: triggers on
-``journey_step_spans`` (migration 0029) bump the **version** of each (département, month) whose
-stays a statement changes — old and new values, any writer, ``COPY`` and cascades included —
-when that month is over. A month's durations are used only while the version they were computed
-at is the current one (``indicator_stay_months.summarized = version``). The version is read
-before the stays are counted: a change committed after that read leaves the stored version
-behind, and the month is counted again at the next read. Storing is best effort, in the
-reader's transaction (a savepoint): when it fails, the read has its figures anyway.
+- ``stays``: the sorted durations of the stays that ended in the month, per structure and step
+  (``indicator_stay_durations``); a read merges them with the stays of the months still open
+  and works the percentiles out over every stay, as before — the same figures, not an
+  approximation (percentiles do not add up from month to month: months keep their durations,
+  not their medians);
+- ``appointments``: the month's invitations and convocations counted per structure, mode and
+  status (``indicator_appointment_counts``), added up by the database for the kept months.
 
-SQLite (one small département, the development default) counts every read as before.
+What keeps them true is the database itself, not the code that writes: triggers (migration
+0029) on ``journey_step_spans`` and ``appointments`` bump the **version** of each (figure,
+département, month) whose rows a statement changes — old and new values, any writer, ``COPY``,
+cascades and ``TRUNCATE`` included — when that month is over (``indicator_months``). What a
+month keeps is used only while the version it was counted at is the current one
+(``summarized = version``). The version is read before the month is counted: a change
+committed after that read leaves the stored version behind, and the month is counted again at
+the next read. Keeping is best effort, in the reader's transaction (a savepoint, committed with
+the request): when it fails, the read has its figures anyway.
+
+SQLite (one small département, the development default) counts every read, as before.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -38,6 +44,7 @@ from sqlalchemy import (
     Column,
     Date,
     Float,
+    Integer,
     MetaData,
     String,
     Table,
@@ -46,28 +53,35 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from parcours.access.models import Structure
+from parcours.appointments.models import Appointment
 from parcours.core.db import UTCDateTime
 from parcours.indicators.models import JourneyStepSpan
 from parcours.indicators.rules import PARIS, add_months
 
 log = logging.getLogger(__name__)
 
+STAYS = "stays"
+APPOINTMENTS = "appointments"
+
 # Not in the application's metadata: PostgreSQL only (arrays), made by migration 0029.
 METADATA = MetaData()
-STAY_MONTHS = Table(
-    "indicator_stay_months",
+MONTHS = Table(
+    "indicator_months",
     METADATA,
+    Column("figure", String(20), primary_key=True),
     Column("territory", String(3), primary_key=True),
     Column("month", Date, primary_key=True),
-    # Bumped by the triggers at each change to the month's stays once the month is over.
+    # Bumped by the triggers at each change to the month's rows once the month is over.
     Column("version", BigInteger, nullable=False),
-    # The version the month's kept durations were counted at (None: none kept).
+    # The version the month was kept at (None: not kept).
     Column("summarized", BigInteger),
 )
 STAY_DURATIONS = Table(
@@ -81,14 +95,35 @@ STAY_DURATIONS = Table(
     # Seconds, sorted.
     Column("seconds", postgresql.ARRAY(Float), nullable=False),
 )
+APPOINTMENT_COUNTS = Table(
+    "indicator_appointment_counts",
+    METADATA,
+    Column("territory", String(3), primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("structure_id", String(36), primary_key=True),
+    Column("mode", String(20), primary_key=True),
+    Column("status", String(20), primary_key=True),
+    Column("held", Integer, nullable=False),
+)
 
-V = STAY_MONTHS.c
+V = MONTHS.c
 D = STAY_DURATIONS.c
+C = APPOINTMENT_COUNTS.c
 S = JourneyStepSpan.__table__.c
+A = Appointment.__table__.c
 
-# What a stay's time is, and in which month (Paris) it ended: as the triggers see it.
 PARIS_ZONE = "Europe/Paris"
-MONTH_OF_LEFT = func.date_trunc("month", func.timezone(PARIS_ZONE, S.left_at)).cast(Date)
+# The appointments' indicators count invitations and convocations (not appointments noted).
+COUNTED_MODES = ("invitation", "convocation")
+
+
+def month_in_paris(column: Any) -> Any:
+    """The month (its first day) of an instant in Paris: as the triggers see it."""
+    return func.date_trunc("month", func.timezone(PARIS_ZONE, column)).cast(Date)
+
+
+MONTH_OF_LEFT = month_in_paris(S.left_at)
+MONTH_OF_SLOT = month_in_paris(A.starts_at)
 SECONDS = func.date_part("epoch", S.left_at - S.entered_at)
 
 
@@ -99,15 +134,110 @@ def first_open_month(now: datetime) -> date:
     return day.replace(day=1)
 
 
+def start_of(month: date) -> datetime:
+    return datetime.combine(month, datetime.min.time(), PARIS).astimezone(UTC)
+
+
+def month_key(month: date) -> str:
+    return f"{month.year:04d}-{month.month:02d}"
+
+
+# --- Which months are kept ---
+
+
 @cache
 def _versions_query() -> Any:
     return select(V.month, V.version, V.summarized).where(
-        V.territory == bindparam("territory"), V.month.in_(bindparam("months", expanding=True))
+        V.figure == bindparam("figure"),
+        V.territory == bindparam("territory"),
+        V.month.in_(bindparam("months", expanding=True)),
     )
 
 
+class _Months:
+    """A read's months for one figure: those kept (at their current version), those closed
+    but to count (and keep), those still open."""
+
+    def __init__(self, months: Sequence[date], now: datetime | None) -> None:
+        first_open = first_open_month(now or datetime.now(UTC))
+        self.closed = [m for m in months if m < first_open]
+        self.open = [m for m in months if m >= first_open]
+        self.versions: dict[date, int] = {}
+        self.kept: list[date] = []
+
+    async def read(self, session: AsyncSession, figure: str, territory: str) -> None:
+        if not self.closed:
+            return
+        params = {"figure": figure, "territory": territory, "months": self.closed}
+        for month, version, summarized in await session.execute(_versions_query(), params):
+            self.versions[month] = version
+            if summarized == version:
+                self.kept.append(month)
+        self.kept.sort()
+
+    @property
+    def stale(self) -> list[date]:
+        """Closed months whose kept rows are missing or out of date."""
+        kept = set(self.kept)
+        return [m for m in self.closed if m not in kept]
+
+
+Replace = Callable[[AsyncConnection, str, date, Sequence[Mapping[str, Any]]], Awaitable[None]]
+
+
+async def _keep(
+    session: AsyncSession,
+    figure: str,
+    territory: str,
+    counted: Mapping[date, Sequence[Mapping[str, Any]]],
+    versions: Mapping[date, int],
+    replace: Replace,
+) -> None:
+    """Keeps the counted closed months, each only if its version is still the one read
+    before counting it (else a change came in between: counted again next time). In the
+    reader's transaction, within a savepoint: a failure (a deadlock with a writer) loses the
+    keeping, never the read. Months are claimed in order, as the triggers bump them."""
+    try:
+        async with session.begin_nested():
+            connection = await session.connection()
+            for month in sorted(counted):
+                if await _claim(connection, figure, territory, month, versions.get(month)):
+                    await replace(connection, territory, month, counted[month])
+    except DBAPIError:
+        log.warning("closed month not kept", extra={"figure": figure}, exc_info=True)
+
+
+async def _claim(
+    connection: AsyncConnection, figure: str, territory: str, month: date, version: int | None
+) -> bool:
+    """Marks the month as kept at ``version`` (locking its row) if that is still its version."""
+    if version is None:  # never changed since the triggers exist: version 0
+        claimed = await connection.execute(
+            postgresql.insert(MONTHS)
+            .values(figure=figure, territory=territory, month=month, version=0, summarized=0)
+            .on_conflict_do_nothing()
+            .returning(V.month)
+        )
+    else:
+        claimed = await connection.execute(
+            update(MONTHS)
+            .where(
+                V.figure == figure,
+                V.territory == territory,
+                V.month == month,
+                V.version == version,
+            )
+            .values(summarized=version)
+            .returning(V.month)
+        )
+    return claimed.first() is not None
+
+
+# --- The time per step ---
+
+
 @cache
-def _kept_query(structured: bool) -> Any:
+def _kept_durations_query(structured: bool) -> Any:
     query = select(D.step, D.seconds).where(
         D.territory == bindparam("territory"), D.month.in_(bindparam("months", expanding=True))
     )
@@ -117,9 +247,9 @@ def _kept_query(structured: bool) -> Any:
 
 
 @cache
-def _counted_query() -> Any:
+def _counted_durations_query() -> Any:
     """The stays of the territory that ended in the given months, every structure: their
-    sorted durations per month, structure and step (read along the step index, as before)."""
+    sorted durations per month, structure and step (read along the step index)."""
     structure_key = func.coalesce(S.structure_id, "")
     return (
         select(
@@ -139,10 +269,6 @@ def _counted_query() -> Any:
     )
 
 
-def _start_of(month: date) -> datetime:
-    return datetime.combine(month, datetime.min.time(), PARIS).astimezone(UTC)
-
-
 async def durations(
     session: AsyncSession,
     territory: str,
@@ -152,103 +278,172 @@ async def durations(
     now: datetime | None = None,
 ) -> dict[str, list[float]]:
     """The durations (seconds) of the stays of ``territory`` (and of the structure) that
-    ended in ``months``, per step: kept months read, the others counted (and kept when
-    closed)."""
-    closed = [m for m in months if m < first_open_month(now or datetime.now(UTC))]
-    versions: dict[date, int] = {}
-    kept: set[date] = set()
-    if closed:
-        rows = await session.execute(_versions_query(), {"territory": territory, "months": closed})
-        for month, version, summarized in rows.all():
-            versions[month] = version
-            if summarized == version:
-                kept.add(month)
+    ended in ``months``, per step, in sorted runs (a month and structure each): kept months
+    read, the others counted (and kept when closed)."""
+    plan = _Months(months, now)
+    await plan.read(session, STAYS, territory)
     found: dict[str, list[float]] = defaultdict(list)
-    if kept:
-        params: dict[str, Any] = {"territory": territory, "months": sorted(kept)}
+    if plan.kept:
+        params: dict[str, Any] = {"territory": territory, "months": plan.kept}
         if structure_id is not None:
             params["structure_key"] = structure_id
-        for step, seconds in await session.execute(_kept_query(structure_id is not None), params):
+        query = _kept_durations_query(structure_id is not None)
+        for step, seconds in await session.execute(query, params):
             if step in steps:
                 found[step].extend(seconds)
-    counting = [m for m in months if m not in kept]
+    counting = plan.stale + plan.open
     if not counting:
         return found
     rows = await session.execute(
-        _counted_query(),
+        _counted_durations_query(),
         {
             "territory": territory,
             "steps": list(steps),
-            "from_at": _start_of(min(counting)),
-            "to_at": _start_of(add_months(max(counting), 1)),
+            "from_at": start_of(min(counting)),
+            "to_at": start_of(add_months(max(counting), 1)),
             "months": counting,
         },
     )
-    counted: dict[date, list[tuple[str, str, list[float]]]] = defaultdict(list)
+    counted: dict[date, list[dict[str, Any]]] = defaultdict(list)
     for month, structure_key, step, seconds in rows.all():
-        counted[month].append((structure_key, step, seconds))
+        counted[month].append({"structure_key": structure_key, "step": step, "seconds": seconds})
         if structure_id is None or structure_key == structure_id:
             found[step].extend(seconds)
-    to_keep = {m: counted.get(m, []) for m in counting if m in closed}
-    if to_keep:
-        await _keep(session, territory, to_keep, versions)
+    if plan.stale:
+        to_keep = {m: counted.get(m, []) for m in plan.stale}
+        await _keep(session, STAYS, territory, to_keep, plan.versions, _replace_durations)
     return found
 
 
-async def _keep(
-    session: AsyncSession,
-    territory: str,
-    months: dict[date, list[tuple[str, str, list[float]]]],
-    versions: dict[date, int],
-) -> None:
-    """Stores the counted closed months, each only if its version is still the one read
-    before counting it (else a change came in between: counted again next time). In the
-    reader's transaction (kept when the request commits, as every request does), within a
-    savepoint: a failure (a deadlock with a writer) loses the keeping, never the read. The
-    months are claimed in order, as the triggers bump them."""
-    try:
-        async with session.begin_nested():
-            connection = await session.connection()
-            for month, rows in sorted(months.items()):
-                if await _claim(connection, territory, month, versions.get(month)):
-                    await _replace(connection, territory, month, rows)
-    except DBAPIError:
-        log.warning("closed month's stays not kept", exc_info=True)
-
-
-async def _claim(
-    connection: AsyncConnection, territory: str, month: date, version: int | None
-) -> bool:
-    """Marks the month as kept at ``version`` (locking its row) if that is still its version."""
-    if version is None:  # never changed since the triggers exist: version 0
-        claimed = await connection.execute(
-            postgresql.insert(STAY_MONTHS)
-            .values(territory=territory, month=month, version=0, summarized=0)
-            .on_conflict_do_nothing()
-            .returning(V.month)
-        )
-    else:
-        claimed = await connection.execute(
-            update(STAY_MONTHS)
-            .where(V.territory == territory, V.month == month, V.version == version)
-            .values(summarized=version)
-            .returning(V.month)
-        )
-    return claimed.first() is not None
-
-
-async def _replace(
-    connection: AsyncConnection,
-    territory: str,
-    month: date,
-    rows: Iterable[tuple[str, str, list[float]]],
+async def _replace_durations(
+    connection: AsyncConnection, territory: str, month: date, rows: Sequence[Mapping[str, Any]]
 ) -> None:
     await connection.execute(
         delete(STAY_DURATIONS).where(D.territory == territory, D.month == month)
     )
-    values = [
-        {"territory": territory, "month": month, "structure_key": key, "step": step, "seconds": s}
-        for key, step, s in rows
-    ]
-    if values:
-        await connection.execute(insert(STAY_DURATIONS), values)
+    if rows:
+        await connection.execute(
+            insert(STAY_DURATIONS), [{"territory": territory, "month": month, **r} for r in rows]
+        )
+
+
+# --- The invitations and convocations ---
+
+
+@cache
+def _kept_counts_query(structured: bool) -> Any:
+    """The kept months' counts added up by month and by structure (as the open months'
+    query groups them: ``by_month`` 1 on a month's rows, 0 on a structure's)."""
+    query = select(
+        C.month,
+        C.structure_id,
+        C.mode,
+        C.status,
+        func.sum(C.held).label("held"),
+        func.grouping(C.structure_id).label("by_month"),
+    ).where(C.territory == bindparam("territory"), C.month.in_(bindparam("months", expanding=True)))
+    if structured:
+        query = query.where(C.structure_id == bindparam("structure_id"))
+    return query.group_by(
+        func.grouping_sets(
+            tuple_(C.month, C.mode, C.status), tuple_(C.structure_id, C.mode, C.status)
+        )
+    )
+
+
+@cache
+def _counted_counts_query() -> Any:
+    """The territory's invitations and convocations of the given months, counted per month,
+    structure, mode and status (to keep)."""
+    return (
+        select(
+            MONTH_OF_SLOT.label("month"),
+            A.structure_id,
+            A.mode,
+            A.status,
+            func.count().label("held"),
+        )
+        .join_from(Appointment.__table__, Structure, Structure.id == A.structure_id)
+        .where(
+            Structure.territory == bindparam("territory"),
+            A.mode.in_(COUNTED_MODES),
+            A.starts_at >= bindparam("from_at", type_=UTCDateTime()),
+            A.starts_at < bindparam("to_at", type_=UTCDateTime()),
+            MONTH_OF_SLOT.in_(bindparam("months", expanding=True)),
+        )
+        .group_by(MONTH_OF_SLOT, A.structure_id, A.mode, A.status)
+    )
+
+
+async def appointment_counts(
+    session: AsyncSession,
+    territory: str,
+    months: Sequence[date],
+    structure_id: str | None,
+    count_open: Callable[[list[date]], Awaitable[list[dict[str, Any]]]],
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The invitations and convocations of ``months`` (the territory's, or the structure's)
+    as rows of ``month`` (``YYYY-MM``), ``structure_id``, ``mode``, ``status``, ``held`` and
+    ``counts_in`` (see ``IndicatorRepository.appointments``): kept months added up by the
+    database, closed months to keep counted and kept, open months by ``count_open`` (the
+    months it is given, in order and following each other)."""
+    plan = _Months(months, now)
+    await plan.read(session, APPOINTMENTS, territory)
+    found: list[dict[str, Any]] = []
+    if plan.kept:
+        params: dict[str, Any] = {"territory": territory, "months": plan.kept}
+        if structure_id is not None:
+            params["structure_id"] = structure_id
+        result = await session.execute(_kept_counts_query(structure_id is not None), params)
+        names = list(result.keys())
+        for values in result.all():
+            row = dict(zip(names, values, strict=True))
+            row["month"] = month_key(row["month"]) if row["month"] else None
+            row["counts_in"] = "months" if row.pop("by_month") else "structures"
+            found.append(row)
+    stale = plan.stale
+    if stale:
+        result = await session.execute(
+            _counted_counts_query(),
+            {
+                "territory": territory,
+                "from_at": start_of(stale[0]),
+                "to_at": start_of(add_months(stale[-1], 1)),
+                "months": stale,
+            },
+        )
+        counted: dict[date, list[dict[str, Any]]] = defaultdict(list)
+        for month, structure, mode, status, held in result.all():
+            counted[month].append(
+                {"structure_id": structure, "mode": mode, "status": status, "held": held}
+            )
+            if structure_id is None or structure == structure_id:
+                found.append(
+                    {
+                        "month": month_key(month),
+                        "structure_id": structure,
+                        "mode": mode,
+                        "status": status,
+                        "held": held,
+                        "counts_in": "all",
+                    }
+                )
+        to_keep = {m: counted.get(m, []) for m in stale}
+        await _keep(session, APPOINTMENTS, territory, to_keep, plan.versions, _replace_counts)
+    if plan.open:
+        found += await count_open(plan.open)
+    return found
+
+
+async def _replace_counts(
+    connection: AsyncConnection, territory: str, month: date, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    await connection.execute(
+        delete(APPOINTMENT_COUNTS).where(C.territory == territory, C.month == month)
+    )
+    if rows:
+        await connection.execute(
+            insert(APPOINTMENT_COUNTS),
+            [{"territory": territory, "month": month, **r} for r in rows],
+        )

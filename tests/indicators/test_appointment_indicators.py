@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections import defaultdict
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -19,11 +21,18 @@ from parcours.appointments.models import Appointment
 from parcours.carnet.models import Beneficiary
 from parcours.core.db import transaction
 from parcours.core.settings import Settings
+from parcours.indicators.closed_months import APPOINTMENTS, MONTHS
 from parcours.indicators.models import JourneyMilestones
-from parcours.indicators.repository import counted_percentile, percentile
+from parcours.indicators.repository import (
+    IndicatorRepository,
+    IndicatorScope,
+    counted_percentile,
+    percentile,
+)
 from parcours.indicators.schemas import IndicatorFilter, IndicatorsRead
 from parcours.indicators.service import IndicatorService, table, to_csv
 from parcours.journey.models import JourneyRecord
+from tests.conftest import POSTGRES
 
 pytestmark = pytest.mark.appointments
 
@@ -73,9 +82,11 @@ async def read_figures(
 ) -> IndicatorsRead:
     manager = Principal(id=str(uuid.uuid4()), role=Role.MANAGER, full_name="M", territory=territory)
     async with sessions() as session:
-        return await IndicatorService(session, settings, manager).read(
+        read = await IndicatorService(session, settings, manager).read(
             IndicatorFilter(from_month="2025-01", to_month="2025-12"), today=date(2026, 12, 5)
         )
+        await session.commit()  # as a request does: the closed months counted are kept
+        return read
 
 
 async def test_first_appointments_no_shows_and_self_booking_counted_by_hand(
@@ -280,3 +291,143 @@ async def test_a_corrected_attendance_and_a_later_orientation_are_counted_again(
     assert await delay() == 7.0
     await change(later.id)  # deleted
     assert await delay() is None
+
+
+def seen(read: IndicatorsRead) -> dict[str, tuple[tuple[int, int], ...]]:
+    """Self-booked, no-shows of invitations and of convocations (numerator, denominator): the
+    period's, March's, April's and each structure's."""
+
+    def rates(f: Any) -> tuple[tuple[int, int], ...]:
+        return tuple(
+            (r.numerator, r.denominator)
+            for r in (f.self_booked, f.no_show_invitations, f.no_show_convocations)
+        )
+
+    appointments = read.appointments
+    months = {m.month: m.figures for m in appointments.months}
+    return {
+        "total": rates(appointments.total),
+        "2025-03": rates(months["2025-03"]),
+        "2025-04": rates(months["2025-04"]),
+        **{s.label: rates(s.figures) for s in appointments.structures},
+    }
+
+
+async def test_closed_months_counts_follow_every_later_change(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """March and April 2025 are long over: their invitations and convocations are kept once
+    counted (PostgreSQL), yet an attendance noted late, a slot moved to another month, a
+    person deleted and an appointment imported afterwards show at the next read — the same
+    figures as every slot counted afresh."""
+    territory = await free_territory(sessions)
+    async with transaction(sessions) as session:
+        a = await new_hub(session, territory, "Pôle A")
+        b = await new_hub(session, territory, "Pôle B")
+        people = {
+            name: await oriented(session, hub, name, date(2025, 3, 3))
+            for name, hub in (("Ana", a), ("Bob", a), ("Cid", b), ("Dan", b), ("Eli", a))
+        }
+        slots = {
+            name: Appointment(
+                beneficiary_id=people[name],
+                mode=mode,
+                kind="accompagnement",
+                starts_at=at(day),
+                status=status,
+                structure_id=hub.id,
+            )
+            for name, hub, mode, day, status in (
+                ("Ana", a, "invitation", "2025-03-10", "attended"),
+                ("Bob", a, "convocation", "2025-03-12", "absent_unexcused"),
+                ("Cid", b, "invitation", "2025-03-20", "booked"),
+                ("Dan", b, "convocation", "2025-04-14", "attended"),
+            )
+        }
+        session.add_all(slots.values())
+
+    async def figures() -> dict[str, tuple[tuple[int, int], ...]]:
+        read = await read_figures(sessions, settings, territory)
+        async with sessions() as session:  # kept or counted, the same rows
+            repo = IndicatorRepository(session)
+            for structure_id in (None, a.id, b.id):
+                scope = IndicatorScope(
+                    territory=territory,
+                    start=date(2025, 1, 1),
+                    end=date(2026, 1, 1),
+                    today=date(2026, 12, 5),
+                    structure_id=structure_id,
+                )
+                start, end = at("2025-01-01", 0), at("2026-01-01", 0)
+                kept = await repo.appointments(scope, start, end)
+                counted = await repo.appointments_counted(scope, start, end)
+                assert tallied(kept) == tallied(counted)
+        return seen(read)
+
+    first = await figures()
+    assert first["total"] == ((2, 4), (0, 1), (1, 2))
+    assert first["2025-03"] == ((2, 3), (0, 1), (1, 1))
+    assert first["2025-04"] == ((0, 1), (0, 0), (0, 1))
+    assert first["Pôle B"] == ((1, 2), (0, 0), (0, 1))
+    if POSTGRES:  # both months kept, at the version they were counted at
+        async with sessions() as session:
+            kept = await session.execute(
+                select(MONTHS.c.month, MONTHS.c.version, MONTHS.c.summarized).where(
+                    MONTHS.c.figure == APPOINTMENTS, MONTHS.c.territory == territory
+                )
+            )
+            assert {m for m, version, summarized in kept if summarized == version} >= {
+                date(2025, 3, 1),
+                date(2025, 4, 1),
+            }
+
+    async def change(name: str, **values: Any) -> None:
+        async with transaction(sessions) as session:
+            slot = await session.get(Appointment, slots[name].id)
+            assert slot is not None
+            for key, value in values.items():
+                setattr(slot, key, value)
+
+    # Cid's absence noted late (same month).
+    await change("Cid", status="absent_unexcused")
+    assert (await figures())["2025-03"] == ((2, 3), (1, 2), (1, 1))
+    # Bob's convocation moved from March to April.
+    await change("Bob", starts_at=at("2025-04-02"))
+    moved = await figures()
+    assert (moved["2025-03"], moved["2025-04"]) == (
+        ((2, 2), (1, 2), (0, 0)),
+        ((0, 2), (0, 0), (1, 2)),
+    )
+    # Dan deleted (his appointments with him, by the database's cascade).
+    async with transaction(sessions) as session:
+        await session.delete(await session.get(Beneficiary, people["Dan"]))
+    after = await figures()
+    assert after["2025-04"] == ((0, 1), (0, 0), (1, 1))
+    assert after["Pôle B"] == ((1, 1), (1, 1), (0, 0))
+    # An invitation of March imported afterwards.
+    async with transaction(sessions) as session:
+        session.add(
+            Appointment(
+                beneficiary_id=people["Eli"],
+                mode="invitation",
+                kind="accompagnement",
+                starts_at=at("2025-03-25"),
+                status="attended",
+                structure_id=a.id,
+            )
+        )
+    imported = await figures()
+    assert imported["2025-03"] == ((3, 3), (1, 3), (0, 0))
+    assert imported["total"] == ((3, 4), (1, 3), (1, 1))
+
+
+def tallied(rows: list[dict[str, Any]]) -> dict[tuple[str, ...], int]:
+    """Grouped rows added up by month and by structure, whichever way they were grouped."""
+    found: dict[tuple[str, ...], int] = defaultdict(int)
+    for row in rows:
+        how = (row["mode"], row["status"])
+        if row["counts_in"] in ("months", "all"):
+            found[("month", row["month"], *how)] += int(row["held"])
+        if row["counts_in"] in ("structures", "all"):
+            found[("structure", row["structure_id"], *how)] += int(row["held"])
+    return dict(found)

@@ -27,7 +27,7 @@ from parcours.access.models import Structure
 from parcours.carnet.models import Beneficiary
 from parcours.core.db import transaction
 from parcours.core.settings import Settings
-from parcours.indicators.closed_months import STAY_MONTHS
+from parcours.indicators.closed_months import MONTHS, STAYS
 from parcours.indicators.models import JourneyMilestones, JourneyStepSpan
 from parcours.indicators.repository import IndicatorRepository, IndicatorScope
 from parcours.indicators.rules import COLUMNS, days_per_step, journey_rows, local_day, stay_days
@@ -411,8 +411,8 @@ async def test_a_closed_months_time_per_step_follows_every_later_change(
     if POSTGRES:  # March is kept, at the version it was counted at
         async with sessions() as session:
             kept = await session.execute(
-                select(STAY_MONTHS.c.version, STAY_MONTHS.c.summarized).where(
-                    STAY_MONTHS.c.territory == territory
+                select(MONTHS.c.version, MONTHS.c.summarized).where(
+                    MONTHS.c.figure == STAYS, MONTHS.c.territory == territory
                 )
             )
             ((version, summarized),) = kept.all()
