@@ -54,37 +54,64 @@ BUMP = """
 """
 
 FIGURES = {
-    # figure: (table, rows of a transition table, département, instant)
-    "stays": ("journey_step_spans", "{rows}", "territory", "left_at"),
+    # figure: (table, its key, the columns its figures count, rows of a transition table,
+    # département, instant)
+    "stays": (
+        "journey_step_spans",
+        ("journey_id", "entered_at"),
+        ("step", "left_at", "territory", "structure_id"),
+        "{rows} AS r",
+        "r.territory",
+        "r.left_at",
+    ),
     "appointments": (
         "appointments",
+        ("id",),
+        ("starts_at", "structure_id", "mode", "status"),
         "{rows} AS a JOIN structures AS s ON s.id = a.structure_id",
         "s.territory",
         "a.starts_at",
     ),
 }
 
+# An update's rows whose counted columns changed, as they were (``o``) or are (``n``): a
+# reminder sent, a token cleared, a stay rewritten as it was change no month.
+CHANGED = """(
+            SELECT {side}.* FROM old_rows AS o JOIN new_rows AS n USING ({key})
+            WHERE ({old}) IS DISTINCT FROM ({new})
+        )"""
+
 
 def _function(figure: str) -> str:
-    _table, rows, territory, at = FIGURES[figure]
+    _table, key, columns, rows, territory, at = FIGURES[figure]
 
-    def bump(transition: str) -> str:
+    def bump(source: str) -> str:
         return BUMP.format(
             figure=figure,
             territory=territory,
             at=at,
-            rows=rows.format(rows=transition),
+            rows=rows.format(rows=source),
             this_month=THIS_MONTH,
+        )
+
+    def changed(side: str) -> str:
+        return CHANGED.format(
+            side=side,
+            key=", ".join(key),
+            old=", ".join(f"o.{c}" for c in columns),
+            new=", ".join(f"n.{c}" for c in columns),
         )
 
     return f"""
 CREATE FUNCTION indicator_{figure}_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        {bump("old_rows")}
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+    IF TG_OP = 'INSERT' THEN
         {bump("new_rows")}
+    ELSIF TG_OP = 'DELETE' THEN
+        {bump("old_rows")}
+    ELSE
+        {bump(changed("o"))}
+        {bump(changed("n"))}
     END IF;
     RETURN NULL;
 END
