@@ -182,16 +182,13 @@ class _Months:
         return [m for m in self.closed if m not in kept]
 
 
-Replace = Callable[[AsyncConnection, str, date, Sequence[Mapping[str, Any]]], Awaitable[None]]
-
-
 async def _keep(
     session: AsyncSession,
     figure: str,
     territory: str,
     counted: Mapping[date, Sequence[Mapping[str, Any]]],
     versions: Mapping[date, int],
-    replace: Replace,
+    table: Table,
 ) -> None:
     """Keeps the counted closed months, each only if its version is still the one read
     before counting it (else a change came in between: counted again next time). In the
@@ -202,7 +199,7 @@ async def _keep(
             connection = await session.connection()
             for month in sorted(counted):
                 if await _claim(connection, figure, territory, month, versions.get(month)):
-                    await replace(connection, territory, month, counted[month])
+                    await _replace(connection, table, territory, month, counted[month])
     except DBAPIError:
         log.warning("closed month not kept", extra={"figure": figure}, exc_info=True)
 
@@ -231,6 +228,23 @@ async def _claim(
             .returning(V.month)
         )
     return claimed.first() is not None
+
+
+async def _replace(
+    connection: AsyncConnection,
+    table: Table,
+    territory: str,
+    month: date,
+    rows: Sequence[Mapping[str, Any]],
+) -> None:
+    """The month's kept rows (``table``: durations or counts) replaced by ``rows``."""
+    await connection.execute(
+        delete(table).where(table.c.territory == territory, table.c.month == month)
+    )
+    if rows:
+        await connection.execute(
+            insert(table), [{"territory": territory, "month": month, **r} for r in rows]
+        )
 
 
 # --- The time per step ---
@@ -311,20 +325,8 @@ async def durations(
             found[step].extend(seconds)
     if plan.stale:
         to_keep = {m: counted.get(m, []) for m in plan.stale}
-        await _keep(session, STAYS, territory, to_keep, plan.versions, _replace_durations)
+        await _keep(session, STAYS, territory, to_keep, plan.versions, STAY_DURATIONS)
     return found
-
-
-async def _replace_durations(
-    connection: AsyncConnection, territory: str, month: date, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    await connection.execute(
-        delete(STAY_DURATIONS).where(D.territory == territory, D.month == month)
-    )
-    if rows:
-        await connection.execute(
-            insert(STAY_DURATIONS), [{"territory": territory, "month": month, **r} for r in rows]
-        )
 
 
 # --- The invitations and convocations ---
@@ -430,20 +432,7 @@ async def appointment_counts(
                     }
                 )
         to_keep = {m: counted.get(m, []) for m in stale}
-        await _keep(session, APPOINTMENTS, territory, to_keep, plan.versions, _replace_counts)
+        await _keep(session, APPOINTMENTS, territory, to_keep, plan.versions, APPOINTMENT_COUNTS)
     if plan.open:
         found += await count_open(plan.open)
     return found
-
-
-async def _replace_counts(
-    connection: AsyncConnection, territory: str, month: date, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    await connection.execute(
-        delete(APPOINTMENT_COUNTS).where(C.territory == territory, C.month == month)
-    )
-    if rows:
-        await connection.execute(
-            insert(APPOINTMENT_COUNTS),
-            [{"territory": territory, "month": month, **r} for r in rows],
-        )

@@ -25,7 +25,6 @@ from parcours.indicators.closed_months import APPOINTMENTS, MONTHS
 from parcours.indicators.models import JourneyMilestones
 from parcours.indicators.repository import (
     IndicatorRepository,
-    IndicatorScope,
     counted_percentile,
     percentile,
 )
@@ -33,6 +32,7 @@ from parcours.indicators.schemas import IndicatorFilter, IndicatorsRead
 from parcours.indicators.service import IndicatorService, table, to_csv
 from parcours.journey.models import JourneyRecord
 from tests.conftest import POSTGRES
+from tests.support.indicators import year_scope
 
 pytestmark = pytest.mark.appointments
 
@@ -351,13 +351,7 @@ async def test_closed_months_counts_follow_every_later_change(
         async with sessions() as session:  # kept or counted, the same rows
             repo = IndicatorRepository(session)
             for structure_id in (None, a.id, b.id):
-                scope = IndicatorScope(
-                    territory=territory,
-                    start=date(2025, 1, 1),
-                    end=date(2026, 1, 1),
-                    today=date(2026, 12, 5),
-                    structure_id=structure_id,
-                )
+                scope = year_scope(territory, 2025, structure_id)
                 start, end = at("2025-01-01", 0), at("2026-01-01", 0)
                 kept = await repo.appointments(scope, start, end)
                 counted = await repo.appointments_counted(scope, start, end)

@@ -29,7 +29,7 @@ from parcours.core.db import transaction
 from parcours.core.settings import Settings
 from parcours.indicators.closed_months import MONTHS, STAYS
 from parcours.indicators.models import JourneyMilestones, JourneyStepSpan
-from parcours.indicators.repository import IndicatorRepository, IndicatorScope
+from parcours.indicators.repository import IndicatorRepository
 from parcours.indicators.rules import COLUMNS, days_per_step, journey_rows, local_day, stay_days
 from parcours.journey import rules
 from parcours.journey.messages import (
@@ -55,6 +55,7 @@ from parcours.journey.models import JourneyEventRecord, JourneyRecord
 from tests.conftest import POSTGRES
 from tests.support.accounts import Account, Staff, create_account
 from tests.support.clients import signed_in
+from tests.support.indicators import year_scope
 from tests.support.journeys import Journeys, act
 
 SLA = Sla()
@@ -437,13 +438,7 @@ async def test_a_closed_months_time_per_step_follows_every_later_change(
     async with sessions() as session:
         repo = IndicatorRepository(session)
         for structure_id in (None, a.id, b.id):
-            scope = IndicatorScope(
-                territory=territory,
-                start=date(2025, 1, 1),
-                end=date(2026, 1, 1),
-                today=date(2026, 12, 7),
-                structure_id=structure_id,
-            )
+            scope = year_scope(territory, 2025, structure_id)
             kept_delays = await repo.step_delays(scope)
             counted = await repo.step_delays_counted(scope)
             assert kept_delays == {k: v for k, v in counted.items() if v.count}
