@@ -63,6 +63,7 @@ bench: install
 	$(BIN)/python -m bench.resources
 	$(BIN)/python -m bench.caf_import
 	$(BIN)/python -m bench.management
+	$(BIN)/python -m bench.projection
 	$(BIN)/python -m bench.appointments
 	$(BIN)/python -m bench.long_journeys
 
