@@ -605,7 +605,7 @@ def indicators_sql(
             await repo.follow_ups(scope, t.kept_by),
             await repo.exits(scope),
             await repo.step_delays_counted(scope),
-            await repo.first_appointments(scope, FIRST_APPOINTMENT_DAYS),
+            await repo.first_appointments_counted(scope, FIRST_APPOINTMENT_DAYS),
             await repo.appointments_counted(scope, start, end),
             await repo.procedures(scope),
         )

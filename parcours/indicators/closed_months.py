@@ -63,13 +63,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from parcours.access.models import Structure
 from parcours.appointments.models import Appointment
 from parcours.core.db import UTCDateTime
-from parcours.indicators.models import JourneyStepSpan
+from parcours.indicators.models import JourneyMilestones, JourneyStepSpan
 from parcours.indicators.rules import PARIS, add_months
 
 log = logging.getLogger(__name__)
 
 STAYS = "stays"
 APPOINTMENTS = "appointments"
+FIRST_APPOINTMENTS = "first_appointments"
 
 # Not in the application's metadata: PostgreSQL only (arrays), made by migration 0029.
 METADATA = MetaData()
@@ -106,11 +107,27 @@ APPOINTMENT_COUNTS = Table(
     Column("held", Integer, nullable=False),
 )
 
+# Made by migration 0030.
+FIRST_APPOINTMENT_COUNTS = Table(
+    "indicator_first_appointment_counts",
+    METADATA,
+    Column("territory", String(3), primary_key=True),
+    # The month of orientation.
+    Column("month", Date, primary_key=True),
+    Column("structure_key", String(36), primary_key=True),
+    # Days from the orientation to the first appointment attended (NO_DELAY: none yet).
+    Column("delay", Integer, primary_key=True),
+    Column("oriented", Integer, nullable=False),
+)
+NO_DELAY = -1
+
 V = MONTHS.c
 D = STAY_DURATIONS.c
 C = APPOINTMENT_COUNTS.c
+F = FIRST_APPOINTMENT_COUNTS.c
 S = JourneyStepSpan.__table__.c
 A = Appointment.__table__.c
+M = JourneyMilestones.__table__.c
 
 PARIS_ZONE = "Europe/Paris"
 # The appointments' indicators count invitations and convocations (not appointments noted).
@@ -158,8 +175,12 @@ class _Months:
     """A read's months for one figure: those kept (at their current version), those closed
     but to count (and keep), those still open."""
 
-    def __init__(self, months: Sequence[date], now: datetime | None) -> None:
+    def __init__(
+        self, months: Sequence[date], now: datetime | None, settled_from: date | None = None
+    ) -> None:
         first_open = first_open_month(now or datetime.now(UTC))
+        if settled_from is not None:  # a figure whose months settle later than they close
+            first_open = min(first_open, settled_from)
         self.closed = [m for m in months if m < first_open]
         self.open = [m for m in months if m >= first_open]
         self.versions: dict[date, int] = {}
@@ -435,4 +456,117 @@ async def appointment_counts(
         await _keep(session, APPOINTMENTS, territory, to_keep, plan.versions, APPOINTMENT_COUNTS)
     if plan.open:
         found += await count_open(plan.open)
+    return found
+
+
+# --- The first appointment after the orientation ---
+
+
+@cache
+def _kept_firsts_query(structured: bool) -> Any:
+    """The kept months' people added up by month and delay, and by structure and delay."""
+    query = select(
+        F.month,
+        F.structure_key,
+        F.delay,
+        func.sum(F.oriented).label("oriented"),
+        func.grouping(F.structure_key).label("by_month"),
+    ).where(F.territory == bindparam("territory"), F.month.in_(bindparam("months", expanding=True)))
+    if structured:
+        query = query.where(F.structure_key == bindparam("structure_key"))
+    return query.group_by(
+        func.grouping_sets(tuple_(F.month, F.delay), tuple_(F.structure_key, F.delay))
+    )
+
+
+@cache
+def _counted_firsts_query() -> Any:
+    """The territory's people oriented in the given months, counted per month, structure and
+    delay (to keep): the delay in French days, as ``IndicatorRepository`` reads it."""
+    month = func.date_trunc("month", M.oriented_on.cast(postgresql.TIMESTAMP())).cast(Date)
+    first_day = func.timezone(PARIS_ZONE, M.first_attended_at).cast(Date)
+    delay = func.coalesce(first_day - M.oriented_on, NO_DELAY)
+    structure_key = func.coalesce(M.structure_id, "")
+    return (
+        select(
+            month.label("month"),
+            structure_key.label("structure_key"),
+            delay.label("delay"),
+            func.count().label("oriented"),
+        )
+        .where(
+            M.territory == bindparam("territory"),
+            M.oriented_on >= bindparam("start", type_=Date()),
+            M.oriented_on < bindparam("end", type_=Date()),
+        )
+        .group_by(month, structure_key, delay)
+    )
+
+
+def _first_row(
+    month: date | None, structure_key: str | None, delay: int, oriented: int, overdue: Sequence[str]
+) -> dict[str, Any]:
+    """A row as ``IndicatorRepository.first_appointments`` gives them, for a settled month:
+    everyone oriented in it is past every delay (``overdue_*`` are all of them)."""
+    return {
+        "month": month_key(month) if month else None,
+        "structure_id": structure_key or None,
+        "delay": None if delay == NO_DELAY else delay,
+        "oriented": oriented,
+        **dict.fromkeys(overdue, oriented),
+    }
+
+
+async def first_appointment_counts(
+    session: AsyncSession,
+    territory: str,
+    months: Sequence[date],
+    structure_id: str | None,
+    settled_from: date,
+    overdue: Sequence[str],
+    count_unsettled: Callable[[list[date]], Awaitable[list[dict[str, Any]]]],
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The people oriented in ``months`` (the territory's, or the structure's) as the rows of
+    ``IndicatorRepository.first_appointments``: ``month``, ``structure_id``, ``delay``,
+    ``oriented``, the ``overdue`` counts and ``counts_in``. Who is due depends on today, so a
+    month is kept only when settled: before ``settled_from`` (its last day as many days behind
+    today as the longest delay), as well as closed. Kept months added up by the database, settled
+    months to keep counted and kept, the others by ``count_unsettled`` (the months it is given,
+    the last ones of ``months``, following each other)."""
+    plan = _Months(months, now, settled_from)
+    await plan.read(session, FIRST_APPOINTMENTS, territory)
+    found: list[dict[str, Any]] = []
+    if plan.kept:
+        params: dict[str, Any] = {"territory": territory, "months": plan.kept}
+        if structure_id is not None:
+            params["structure_key"] = structure_id
+        result = await session.execute(_kept_firsts_query(structure_id is not None), params)
+        for month, structure_key, delay, oriented, by_month in result.all():
+            row = _first_row(month, structure_key, delay, int(oriented), overdue)
+            row["counts_in"] = "months" if by_month else "structures"
+            found.append(row)
+    stale = plan.stale
+    if stale:
+        result = await session.execute(
+            _counted_firsts_query(),
+            {"territory": territory, "start": stale[0], "end": add_months(stale[-1], 1)},
+        )
+        counted: dict[date, list[dict[str, Any]]] = defaultdict(list)
+        wanted = set(stale)
+        for month, structure_key, delay, oriented in result.all():
+            if month not in wanted:  # a kept month between two stale ones
+                continue
+            counted[month].append(
+                {"structure_key": structure_key, "delay": delay, "oriented": oriented}
+            )
+            if structure_id is None or structure_key == structure_id:
+                row = _first_row(month, structure_key, delay, oriented, overdue)
+                found.append({**row, "counts_in": "all"})
+        to_keep = {m: counted.get(m, []) for m in stale}
+        await _keep(
+            session, FIRST_APPOINTMENTS, territory, to_keep, plan.versions, FIRST_APPOINTMENT_COUNTS
+        )
+    if plan.open:
+        found += await count_unsettled(plan.open)
     return found

@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ from parcours.appointments.models import Appointment
 from parcours.carnet.models import Beneficiary
 from parcours.core.db import transaction
 from parcours.core.settings import Settings
-from parcours.indicators.closed_months import APPOINTMENTS, MONTHS
+from parcours.indicators.closed_months import APPOINTMENTS, FIRST_APPOINTMENTS, MONTHS
 from parcours.indicators.models import JourneyMilestones
 from parcours.indicators.repository import (
     IndicatorRepository,
@@ -429,3 +430,147 @@ def tallied(rows: list[dict[str, Any]]) -> dict[tuple[str, ...], int]:
         if row["counts_in"] in ("structures", "all"):
             found[("structure", row["structure_id"], *how)] += int(row["held"])
     return dict(found)
+
+
+async def test_closed_months_first_appointments_follow_every_later_change(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """March and April 2025 are settled (their 30 days long past): the people oriented in them
+    are kept once counted (PostgreSQL), by structure and delay to their first appointment. An
+    appointment attended noted late, an attendance struck out, an orientation's day corrected
+    into another month, a person moved to another structure and a person deleted each show at
+    the next read, and so does a person oriented in March imported afterwards — the same figures
+    as everyone counted afresh."""
+    territory = await free_territory(sessions)
+    async with transaction(sessions) as session:
+        a = await new_hub(session, territory, "Pôle A")
+        b = await new_hub(session, territory, "Pôle B")
+        people = {
+            name: await oriented(session, hub, name, date.fromisoformat(on))
+            for name, hub, on in (
+                ("Ana", a, "2025-03-03"),
+                ("Bob", a, "2025-03-03"),
+                ("Cid", b, "2025-03-03"),
+                ("Dan", b, "2025-04-07"),
+            )
+        }
+        attended = {
+            name: Appointment(
+                beneficiary_id=people[name],
+                mode="convocation",
+                kind="accompagnement",
+                starts_at=at(day),
+                status="attended",
+                structure_id=hub.id,
+            )
+            for name, hub, day in (
+                ("Ana", a, "2025-03-10"),  # day 7
+                ("Bob", a, "2025-03-30"),  # day 27
+                ("Dan", b, "2025-04-10"),  # day 3
+            )
+        }
+        session.add_all(attended.values())
+
+    def rates(f: Any) -> tuple[int, tuple[tuple[int, int], ...]]:
+        return f.oriented, tuple((r.numerator, r.denominator) for r in f.first_attended_within)
+
+    async def figures() -> dict[str, tuple[int, tuple[tuple[int, int], ...]]]:
+        read = await read_figures(sessions, settings, territory)
+        async with sessions() as session:  # kept or counted, the same rows
+            repo = IndicatorRepository(session)
+            for structure_id in (None, a.id, b.id):
+                scope = year_scope(territory, 2025, structure_id)
+                # Read on 5 April 2025, March's 30 days are not over: who is due is counted.
+                for today in (scope.today, date(2025, 4, 5)):
+                    scope = replace(scope, today=today)
+                    kept = await repo.first_appointments(scope, (15, 30))
+                    counted = await repo.first_appointments_counted(scope, (15, 30))
+                    assert first_tallied(kept) == first_tallied(counted)
+        months = {m.month: m.figures for m in read.appointments.months}
+        return {
+            "total": rates(read.appointments.total),
+            "2025-03": rates(months["2025-03"]),
+            "2025-04": rates(months["2025-04"]),
+            **{s.label: rates(s.figures) for s in read.appointments.structures},
+        }
+
+    first = await figures()
+    assert first["total"] == (4, ((2, 4), (3, 4)))
+    assert first["2025-03"] == (3, ((1, 3), (2, 3)))
+    assert first["2025-04"] == (1, ((1, 1), (1, 1)))
+    assert first["Pôle A"] == (2, ((1, 2), (2, 2)))
+
+    async def kept_months() -> set[date]:
+        async with sessions() as session:
+            kept = await session.execute(
+                select(MONTHS.c.month, MONTHS.c.version, MONTHS.c.summarized).where(
+                    MONTHS.c.figure == FIRST_APPOINTMENTS, MONTHS.c.territory == territory
+                )
+            )
+            return {m for m, version, summarized in kept if summarized == version}
+
+    async def milestone(name: str, **values: Any) -> None:
+        async with transaction(sessions) as session:
+            row = await session.get(JourneyMilestones, people[name])
+            assert row is not None
+            for key, value in values.items():
+                setattr(row, key, value)
+
+    if POSTGRES:  # both months kept, at the version they were counted at
+        assert await kept_months() >= {date(2025, 3, 1), date(2025, 4, 1)}
+        # A change of a column the figure does not count (a contract) keeps March kept.
+        await milestone("Ana", contract_signed_on=date(2025, 4, 1))
+        assert date(2025, 3, 1) in await kept_months()
+
+    # Cid's appointment of the 12th, attended, noted late.
+    async with transaction(sessions) as session:
+        session.add(
+            Appointment(
+                beneficiary_id=people["Cid"],
+                mode="noted",
+                starts_at=at("2025-03-12"),
+                status="attended",
+            )
+        )
+    assert (await figures())["2025-03"] == (3, ((2, 3), (3, 3)))
+    # Bob was in fact absent on the 30th: no first appointment for him.
+    async with transaction(sessions) as session:
+        slot = await session.get(Appointment, attended["Bob"].id)
+        assert slot is not None
+        slot.status = "absent_excused"
+    assert (await figures())["Pôle A"] == (2, ((1, 2), (1, 2)))
+    # Dan's orientation was on 28 March, not 7 April (his appointment on day 13).
+    await milestone("Dan", oriented_on=date(2025, 3, 28))
+    moved = await figures()
+    assert (moved["2025-03"], moved["2025-04"]) == ((4, ((3, 4), (3, 4))), (0, ((0, 0), (0, 0))))
+    # Ana is followed by Pôle B now.
+    await milestone("Ana", structure_id=b.id)
+    assert (await figures())["Pôle B"] == (3, ((3, 3), (3, 3)))
+    # Cid deleted (his milestones with him, by the database's cascade).
+    async with transaction(sessions) as session:
+        await session.delete(await session.get(Beneficiary, people["Cid"]))
+    after = await figures()
+    assert after["total"] == (3, ((2, 3), (2, 3)))
+    assert after["Pôle B"] == (2, ((2, 2), (2, 2)))
+    # Eve, oriented on 17 March by Pôle A, imported afterwards.
+    async with transaction(sessions) as session:
+        await oriented(session, a, "Eve", date(2025, 3, 17))
+    imported = await figures()
+    assert imported["2025-03"] == (4, ((2, 4), (2, 4)))
+    assert imported["Pôle A"] == (2, ((0, 2), (0, 2)))
+
+
+def first_tallied(rows: list[dict[str, Any]]) -> dict[tuple[Any, ...], tuple[int, ...]]:
+    """First appointments' rows added up by month and delay, and by structure and delay,
+    whichever way they were grouped: (people, overdue at 15 days, at 30)."""
+    found: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for row in rows:
+        counts = (int(row["oriented"]), int(row["overdue_15"]), int(row["overdue_30"]))
+        keys = []
+        if row["counts_in"] in ("months", "all"):
+            keys.append(("month", row["month"], row["delay"]))
+        if row["counts_in"] in ("structures", "all"):
+            keys.append(("structure", row["structure_id"], row["delay"]))
+        for key in keys:
+            found[key] = [x + y for x, y in zip(found[key], counts, strict=True)]
+    return {key: tuple(value) for key, value in found.items()}
