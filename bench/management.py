@@ -17,7 +17,8 @@ the same code as the migration's backfill. Then, under a few concurrent clients,
 Each beside its anchor, timed in turns with it: the same reads' SQL as the repositories run
 it (the same statements, rows fetched), without the services that make the page of them — and,
 for the indicators, with every row of the period counted (``step_delays_counted``,
-``appointments_counted``), not the closed months kept (``parcours.indicators.closed_months``).
+``appointments_counted``, ``first_appointments_counted``, ``contracts_counted``,
+``exits_counted``), not the closed months kept (``parcours.indicators.closed_months``).
 
 Prints ``key=value`` lines: ``management_journeys``, ``management_seed_s``,
 ``stalled_list_p50_ms``, ``stalled_list_p95_ms``, ``indicators_p50_ms``,
@@ -588,7 +589,7 @@ def indicators_sql(
 ) -> Callable[..., Awaitable[Any]]:
     """The indicators' anchor: the same reads' aggregates, as the repository returns them
     (the same statements, rows fetched), without the service adding them up into the page
-    and without the closed months kept (every stay and slot of the period counted)."""
+    and without the closed months kept (every row of the period counted)."""
     from parcours.indicators.service import FIRST_APPOINTMENT_DAYS
 
     reads = indicator_reads(settings, staff, now, cycle)
@@ -601,9 +602,9 @@ def indicators_sql(
         end = datetime.combine(scope.end, datetime.min.time(), PARIS).astimezone(UTC)
         return (
             await repo.cohort(scope, t.orientation_days),
-            await repo.contracts(scope, t.contract_days),
+            await repo.contracts_counted(scope, t.contract_days),
             await repo.follow_ups(scope, t.kept_by),
-            await repo.exits(scope),
+            await repo.exits_counted(scope),
             await repo.step_delays_counted(scope),
             await repo.first_appointments_counted(scope, FIRST_APPOINTMENT_DAYS),
             await repo.appointments_counted(scope, start, end),

@@ -1,8 +1,9 @@
 """``make bench``: what the closed months' triggers cost the read model's writes (PostgreSQL).
 
 The indicators keep their closed months (``parcours.indicators.closed_months``); what keeps
-them true is statement triggers on ``journey_step_spans`` and ``appointments`` (migration
-0029), which run in the worker's read-model activity at every transition. This times that
+them true is statement triggers on ``journey_step_spans``, ``appointments`` (migration 0029)
+and ``journey_milestones`` (0030), which run in the worker's read-model activity at every
+transition. This times that
 activity (``ReadModelActivities.record_journey_event``, one transaction per event, as Temporal
 runs it) writing journeys from intake to the close — seven transitions, each a milestone and a
 stay — against its anchor: the same writes with those triggers disabled, in turns with them
@@ -55,7 +56,7 @@ TRANSITIONS: list[tuple[str, Step, dict[str, object]]] = [
     ("follow_up_consent", Step.FOLLOW_UP, {"consent": True}),
     ("closed", Step.CLOSED, {"exit_reason": "employment"}),
 ]
-TRIGGERED_TABLES = ("journey_step_spans", "appointments")
+TRIGGERED_TABLES = ("journey_step_spans", "appointments", "journey_milestones")
 
 
 def inputs(beneficiary_id: str, start: datetime) -> list[RecordJourneyEventInput]:

@@ -41,6 +41,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     Float,
@@ -48,6 +49,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    and_,
     bindparam,
     delete,
     func,
@@ -71,6 +73,8 @@ log = logging.getLogger(__name__)
 STAYS = "stays"
 APPOINTMENTS = "appointments"
 FIRST_APPOINTMENTS = "first_appointments"
+CONTRACTS = "contracts"
+EXITS = "exits"
 
 # Not in the application's metadata: PostgreSQL only (arrays), made by migration 0029.
 METADATA = MetaData()
@@ -120,11 +124,37 @@ FIRST_APPOINTMENT_COUNTS = Table(
     Column("oriented", Integer, nullable=False),
 )
 NO_DELAY = -1
+CONTRACT_COUNTS = Table(
+    "indicator_contract_counts",
+    METADATA,
+    Column("territory", String(3), primary_key=True),
+    # The month of orientation.
+    Column("month", Date, primary_key=True),
+    Column("structure_key", String(36), primary_key=True),
+    Column("signed", Boolean, primary_key=True),
+    # Days from the orientation to the contract (0 when not signed).
+    Column("delay", Integer, primary_key=True),
+    Column("oriented", Integer, nullable=False),
+)
+EXIT_COUNTS = Table(
+    "indicator_exit_counts",
+    METADATA,
+    Column("territory", String(3), primary_key=True),
+    # The month of closing.
+    Column("month", Date, primary_key=True),
+    Column("structure_key", String(36), primary_key=True),
+    # '' for none.
+    Column("exit_reason", String(30), primary_key=True),
+    Column("exit_code", String(40), primary_key=True),
+    Column("closed", Integer, nullable=False),
+)
 
 V = MONTHS.c
 D = STAY_DURATIONS.c
 C = APPOINTMENT_COUNTS.c
 F = FIRST_APPOINTMENT_COUNTS.c
+K = CONTRACT_COUNTS.c
+X = EXIT_COUNTS.c
 S = JourneyStepSpan.__table__.c
 A = Appointment.__table__.c
 M = JourneyMilestones.__table__.c
@@ -203,6 +233,14 @@ class _Months:
         return [m for m in self.closed if m not in kept]
 
 
+# How long a reader waits for a month's row before giving up keeping it: a writer bumping
+# it (or another reader keeping it) holds it until it commits. A reader holds the months it
+# kept until its own request commits, and reads its figures in its own order: were it to wait
+# as long as it takes, a writer bumping the same months in another order would deadlock with
+# it. It has its figures anyway; the month is kept by a later read.
+KEEP_LOCK_TIMEOUT = "50ms"
+
+
 async def _keep(
     session: AsyncSession,
     figure: str,
@@ -213,16 +251,33 @@ async def _keep(
 ) -> None:
     """Keeps the counted closed months, each only if its version is still the one read
     before counting it (else a change came in between: counted again next time). In the
-    reader's transaction, within a savepoint: a failure (a deadlock with a writer) loses the
-    keeping, never the read. Months are claimed in order, as the triggers bump them."""
+    reader's transaction, within a savepoint and waiting at most ``KEEP_LOCK_TIMEOUT`` for a
+    month's row: a failure (a writer holding the month) loses the keeping, never the read.
+    Months are claimed in order, as the triggers bump them."""
     try:
         async with session.begin_nested():
             connection = await session.connection()
+            previous = await connection.scalar(select(func.current_setting("lock_timeout")))
+            await connection.execute(
+                select(func.set_config("lock_timeout", KEEP_LOCK_TIMEOUT, True))
+            )
             for month in sorted(counted):
                 if await _claim(connection, figure, territory, month, versions.get(month)):
                     await _replace(connection, table, territory, month, counted[month])
-    except DBAPIError:
-        log.warning("closed month not kept", extra={"figure": figure}, exc_info=True)
+            await connection.execute(select(func.set_config("lock_timeout", previous, True)))
+    except DBAPIError as error:
+        # The savepoint rolled back, and the lock timeout with it.
+        if _sqlstate(error) == LOCK_NOT_AVAILABLE:
+            log.info("closed month not kept: held by a writer", extra={"figure": figure})
+        else:
+            log.warning("closed month not kept", extra={"figure": figure}, exc_info=True)
+
+
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+def _sqlstate(error: DBAPIError) -> str | None:
+    return getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
 
 
 async def _claim(
@@ -350,13 +405,88 @@ async def durations(
     return found
 
 
+# --- Counts kept by month (every figure but the time per step) ---
+
+Row = dict[str, Any]
+CountOpen = Callable[[list[date]], Awaitable[list[Row]]]
+
+
+async def _counts(
+    session: AsyncSession,
+    figure: str,
+    table: Table,
+    territory: str,
+    months: Sequence[date],
+    *,
+    read_kept: Callable[[list[date]], Awaitable[list[Row]]],
+    count: Callable[[list[date]], Awaitable[Mapping[date, list[Row]]]],
+    shown: Callable[[date, Row], Row | None],
+    count_open: CountOpen,
+    settled_from: date | None = None,
+    now: datetime | None = None,
+) -> list[Row]:
+    """A figure's rows for ``months``: the kept months' (``read_kept``); the closed months to
+    keep counted (``count``: their rows to keep, month by month), kept, and given as
+    ``shown`` makes them (None: not the structure read); the open months' (``count_open``:
+    the months it is given, the last of ``months``, following each other)."""
+    plan = _Months(months, now, settled_from)
+    await plan.read(session, figure, territory)
+    found: list[Row] = []
+    if plan.kept:
+        found += await read_kept(plan.kept)
+    stale = plan.stale
+    if stale:
+        counted = await count(stale)
+        for month in stale:
+            for row in counted.get(month, []):
+                seen = shown(month, row)
+                if seen is not None:
+                    found.append({**seen, "counts_in": "all"})
+        to_keep = {m: counted.get(m, []) for m in stale}
+        await _keep(session, figure, territory, to_keep, plan.versions, table)
+    if plan.open:
+        found += await count_open(plan.open)
+    return found
+
+
+async def _kept_rows(session: AsyncSession, query: Any, params: Mapping[str, Any]) -> list[Row]:
+    """A kept months' query grouped by month and by structure: its rows with ``counts_in``
+    (``by_month`` 1 on a month's rows, 0 on a structure's), months as ``YYYY-MM``."""
+    result = await session.execute(query, params)
+    names = list(result.keys())
+    rows = []
+    for values in result.all():
+        row = dict(zip(names, values, strict=True))
+        row["month"] = month_key(row["month"]) if row["month"] else None
+        row["counts_in"] = "months" if row.pop("by_month") else "structures"
+        rows.append(row)
+    return rows
+
+
+async def _counted_by_month(
+    session: AsyncSession, query: Any, params: Mapping[str, Any], months: Sequence[date]
+) -> dict[date, list[Row]]:
+    """A count query's rows (``month`` first) by month, ``months`` only (a range's query may
+    bring the kept months between two stale ones)."""
+    result = await session.execute(query, params)
+    names = list(result.keys())
+    wanted = set(months)
+    counted: dict[date, list[Row]] = defaultdict(list)
+    for values in result.all():
+        row = dict(zip(names, values, strict=True))
+        month = row.pop("month")
+        if month in wanted:
+            counted[month].append(row)
+    return counted
+
+
 # --- The invitations and convocations ---
 
 
 @cache
 def _kept_counts_query(structured: bool) -> Any:
     """The kept months' counts added up by month and by structure (as the open months'
-    query groups them: ``by_month`` 1 on a month's rows, 0 on a structure's)."""
+    query groups them)."""
     query = select(
         C.month,
         C.structure_id,
@@ -403,63 +533,75 @@ async def appointment_counts(
     territory: str,
     months: Sequence[date],
     structure_id: str | None,
-    count_open: Callable[[list[date]], Awaitable[list[dict[str, Any]]]],
+    count_open: CountOpen,
     now: datetime | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Row]:
     """The invitations and convocations of ``months`` (the territory's, or the structure's)
     as rows of ``month`` (``YYYY-MM``), ``structure_id``, ``mode``, ``status``, ``held`` and
-    ``counts_in`` (see ``IndicatorRepository.appointments``): kept months added up by the
-    database, closed months to keep counted and kept, open months by ``count_open`` (the
-    months it is given, in order and following each other)."""
-    plan = _Months(months, now)
-    await plan.read(session, APPOINTMENTS, territory)
-    found: list[dict[str, Any]] = []
-    if plan.kept:
-        params: dict[str, Any] = {"territory": territory, "months": plan.kept}
+    ``counts_in`` (see ``IndicatorRepository.appointments``)."""
+
+    async def read_kept(kept: list[date]) -> list[Row]:
+        params: dict[str, Any] = {"territory": territory, "months": kept}
         if structure_id is not None:
             params["structure_id"] = structure_id
-        result = await session.execute(_kept_counts_query(structure_id is not None), params)
-        names = list(result.keys())
-        for values in result.all():
-            row = dict(zip(names, values, strict=True))
-            row["month"] = month_key(row["month"]) if row["month"] else None
-            row["counts_in"] = "months" if row.pop("by_month") else "structures"
-            found.append(row)
-    stale = plan.stale
-    if stale:
-        result = await session.execute(
-            _counted_counts_query(),
-            {
-                "territory": territory,
-                "from_at": start_of(stale[0]),
-                "to_at": start_of(add_months(stale[-1], 1)),
-                "months": stale,
-            },
-        )
-        counted: dict[date, list[dict[str, Any]]] = defaultdict(list)
-        for month, structure, mode, status, held in result.all():
-            counted[month].append(
-                {"structure_id": structure, "mode": mode, "status": status, "held": held}
-            )
-            if structure_id is None or structure == structure_id:
-                found.append(
-                    {
-                        "month": month_key(month),
-                        "structure_id": structure,
-                        "mode": mode,
-                        "status": status,
-                        "held": held,
-                        "counts_in": "all",
-                    }
-                )
-        to_keep = {m: counted.get(m, []) for m in stale}
-        await _keep(session, APPOINTMENTS, territory, to_keep, plan.versions, APPOINTMENT_COUNTS)
-    if plan.open:
-        found += await count_open(plan.open)
-    return found
+        return await _kept_rows(session, _kept_counts_query(structure_id is not None), params)
+
+    async def count(stale: list[date]) -> Mapping[date, list[Row]]:
+        params = {
+            "territory": territory,
+            "from_at": start_of(stale[0]),
+            "to_at": start_of(add_months(stale[-1], 1)),
+            "months": stale,
+        }
+        return await _counted_by_month(session, _counted_counts_query(), params, stale)
+
+    def shown(month: date, row: Row) -> Row | None:
+        if structure_id is not None and row["structure_id"] != structure_id:
+            return None
+        return {**row, "month": month_key(month)}
+
+    return await _counts(
+        session,
+        APPOINTMENTS,
+        APPOINTMENT_COUNTS,
+        territory,
+        months,
+        read_kept=read_kept,
+        count=count,
+        shown=shown,
+        count_open=count_open,
+        now=now,
+    )
 
 
-# --- The first appointment after the orientation ---
+# --- The milestones: first appointment, contract, exit ---
+
+
+def _oriented_in(query: Any, day: Any) -> Any:
+    """The territory's milestones whose ``day`` falls in [``start``, ``end``)."""
+    return query.where(
+        M.territory == bindparam("territory"),
+        day >= bindparam("start", type_=Date()),
+        day < bindparam("end", type_=Date()),
+    )
+
+
+def _month_of_day(day: Any) -> Any:
+    return func.date_trunc("month", day.cast(postgresql.TIMESTAMP())).cast(Date)
+
+
+STRUCTURE_KEY = func.coalesce(M.structure_id, "")
+
+
+def _milestone_params(territory: str, stale: list[date]) -> dict[str, Any]:
+    return {"territory": territory, "start": stale[0], "end": add_months(stale[-1], 1)}
+
+
+def _kept_params(territory: str, kept: list[date], structure_id: str | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"territory": territory, "months": kept}
+    if structure_id is not None:
+        params["structure_key"] = structure_id
+    return params
 
 
 @cache
@@ -467,7 +609,7 @@ def _kept_firsts_query(structured: bool) -> Any:
     """The kept months' people added up by month and delay, and by structure and delay."""
     query = select(
         F.month,
-        F.structure_key,
+        F.structure_key.label("structure_id"),
         F.delay,
         func.sum(F.oriented).label("oriented"),
         func.grouping(F.structure_key).label("by_month"),
@@ -483,38 +625,16 @@ def _kept_firsts_query(structured: bool) -> Any:
 def _counted_firsts_query() -> Any:
     """The territory's people oriented in the given months, counted per month, structure and
     delay (to keep): the delay in French days, as ``IndicatorRepository`` reads it."""
-    month = func.date_trunc("month", M.oriented_on.cast(postgresql.TIMESTAMP())).cast(Date)
+    month = _month_of_day(M.oriented_on)
     first_day = func.timezone(PARIS_ZONE, M.first_attended_at).cast(Date)
     delay = func.coalesce(first_day - M.oriented_on, NO_DELAY)
-    structure_key = func.coalesce(M.structure_id, "")
-    return (
-        select(
-            month.label("month"),
-            structure_key.label("structure_key"),
-            delay.label("delay"),
-            func.count().label("oriented"),
-        )
-        .where(
-            M.territory == bindparam("territory"),
-            M.oriented_on >= bindparam("start", type_=Date()),
-            M.oriented_on < bindparam("end", type_=Date()),
-        )
-        .group_by(month, structure_key, delay)
+    query = select(
+        month.label("month"),
+        STRUCTURE_KEY.label("structure_key"),
+        delay.label("delay"),
+        func.count().label("oriented"),
     )
-
-
-def _first_row(
-    month: date | None, structure_key: str | None, delay: int, oriented: int, overdue: Sequence[str]
-) -> dict[str, Any]:
-    """A row as ``IndicatorRepository.first_appointments`` gives them, for a settled month:
-    everyone oriented in it is past every delay (``overdue_*`` are all of them)."""
-    return {
-        "month": month_key(month) if month else None,
-        "structure_id": structure_key or None,
-        "delay": None if delay == NO_DELAY else delay,
-        "oriented": oriented,
-        **dict.fromkeys(overdue, oriented),
-    }
+    return _oriented_in(query, M.oriented_on).group_by(month, STRUCTURE_KEY, delay)
 
 
 async def first_appointment_counts(
@@ -524,49 +644,224 @@ async def first_appointment_counts(
     structure_id: str | None,
     settled_from: date,
     overdue: Sequence[str],
-    count_unsettled: Callable[[list[date]], Awaitable[list[dict[str, Any]]]],
+    count_unsettled: CountOpen,
     now: datetime | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Row]:
     """The people oriented in ``months`` (the territory's, or the structure's) as the rows of
     ``IndicatorRepository.first_appointments``: ``month``, ``structure_id``, ``delay``,
     ``oriented``, the ``overdue`` counts and ``counts_in``. Who is due depends on today, so a
     month is kept only when settled: before ``settled_from`` (its last day as many days behind
-    today as the longest delay), as well as closed. Kept months added up by the database, settled
-    months to keep counted and kept, the others by ``count_unsettled`` (the months it is given,
-    the last ones of ``months``, following each other)."""
-    plan = _Months(months, now, settled_from)
-    await plan.read(session, FIRST_APPOINTMENTS, territory)
-    found: list[dict[str, Any]] = []
-    if plan.kept:
-        params: dict[str, Any] = {"territory": territory, "months": plan.kept}
-        if structure_id is not None:
-            params["structure_key"] = structure_id
-        result = await session.execute(_kept_firsts_query(structure_id is not None), params)
-        for month, structure_key, delay, oriented, by_month in result.all():
-            row = _first_row(month, structure_key, delay, int(oriented), overdue)
-            row["counts_in"] = "months" if by_month else "structures"
-            found.append(row)
-    stale = plan.stale
-    if stale:
-        result = await session.execute(
-            _counted_firsts_query(),
-            {"territory": territory, "start": stale[0], "end": add_months(stale[-1], 1)},
-        )
-        counted: dict[date, list[dict[str, Any]]] = defaultdict(list)
-        wanted = set(stale)
-        for month, structure_key, delay, oriented in result.all():
-            if month not in wanted:  # a kept month between two stale ones
-                continue
-            counted[month].append(
-                {"structure_key": structure_key, "delay": delay, "oriented": oriented}
-            )
-            if structure_id is None or structure_key == structure_id:
-                row = _first_row(month, structure_key, delay, oriented, overdue)
-                found.append({**row, "counts_in": "all"})
-        to_keep = {m: counted.get(m, []) for m in stale}
-        await _keep(
-            session, FIRST_APPOINTMENTS, territory, to_keep, plan.versions, FIRST_APPOINTMENT_COUNTS
-        )
-    if plan.open:
-        found += await count_unsettled(plan.open)
-    return found
+    today as the longest delay), as well as closed; everyone oriented in it is then past every
+    delay (``overdue_*`` are all of them)."""
+
+    def row_of(row: Row) -> Row:
+        delay, oriented = row["delay"], int(row["oriented"])
+        row["delay"] = None if delay == NO_DELAY else delay
+        row["oriented"] = oriented
+        row["structure_id"] = row["structure_id"] or None
+        row.update(dict.fromkeys(overdue, oriented))
+        return row
+
+    async def read_kept(kept: list[date]) -> list[Row]:
+        params = _kept_params(territory, kept, structure_id)
+        query = _kept_firsts_query(structure_id is not None)
+        return [row_of(row) for row in await _kept_rows(session, query, params)]
+
+    async def count(stale: list[date]) -> Mapping[date, list[Row]]:
+        params = _milestone_params(territory, stale)
+        return await _counted_by_month(session, _counted_firsts_query(), params, stale)
+
+    def shown(month: date, row: Row) -> Row | None:
+        if structure_id is not None and row["structure_key"] != structure_id:
+            return None
+        kept = {k: v for k, v in row.items() if k != "structure_key"}
+        return row_of({**kept, "month": month_key(month), "structure_id": row["structure_key"]})
+
+    return await _counts(
+        session,
+        FIRST_APPOINTMENTS,
+        FIRST_APPOINTMENT_COUNTS,
+        territory,
+        months,
+        read_kept=read_kept,
+        count=count,
+        shown=shown,
+        count_open=count_unsettled,
+        settled_from=settled_from,
+        now=now,
+    )
+
+
+@cache
+def _kept_contracts_query(structured: bool) -> Any:
+    """The kept months' people oriented, and signed within ``within`` days, by month and
+    structure."""
+    within = and_(K.signed, K.delay <= bindparam("within", type_=Integer()))
+    query = select(
+        K.month,
+        K.structure_key.label("structure_id"),
+        func.sum(K.oriented).label("oriented"),
+        func.coalesce(func.sum(K.oriented).filter(within), 0).label("within"),
+    ).where(K.territory == bindparam("territory"), K.month.in_(bindparam("months", expanding=True)))
+    if structured:
+        query = query.where(K.structure_key == bindparam("structure_key"))
+    return query.group_by(K.month, K.structure_key)
+
+
+@cache
+def _counted_contracts_query() -> Any:
+    """The territory's people oriented in the given months, counted per month, structure and
+    delay to their contract (to keep)."""
+    month = _month_of_day(M.oriented_on)
+    signed = M.contract_signed_on.is_not(None)
+    delay = func.coalesce(M.contract_signed_on - M.oriented_on, 0)
+    query = select(
+        month.label("month"),
+        STRUCTURE_KEY.label("structure_key"),
+        signed.label("signed"),
+        delay.label("delay"),
+        func.count().label("oriented"),
+    )
+    return _oriented_in(query, M.oriented_on).group_by(month, STRUCTURE_KEY, signed, delay)
+
+
+async def contract_counts(
+    session: AsyncSession,
+    territory: str,
+    months: Sequence[date],
+    structure_id: str | None,
+    within_days: int,
+    settled_from: date,
+    count_unsettled: CountOpen,
+    now: datetime | None = None,
+) -> list[Row]:
+    """The people oriented in ``months`` as the rows of ``IndicatorRepository.contracts``:
+    ``month``, ``structure_id``, ``oriented``, ``within`` (signed within ``within_days``) and
+    ``due``. A month is kept only when settled (before ``settled_from``: its last day
+    ``within_days`` behind today), when everyone oriented in it is due. Kept per delay, any
+    ``within_days`` of the département reads the same kept rows."""
+
+    async def read_kept(kept: list[date]) -> list[Row]:
+        params = {**_kept_params(territory, kept, structure_id), "within": within_days}
+        result = await session.execute(_kept_contracts_query(structure_id is not None), params)
+        return [
+            {
+                "month": month_key(month),
+                "structure_id": structure or None,
+                "oriented": int(oriented),
+                "within": int(within),
+                "due": int(oriented),
+            }
+            for month, structure, oriented, within in result.all()
+        ]
+
+    async def count(stale: list[date]) -> Mapping[date, list[Row]]:
+        params = _milestone_params(territory, stale)
+        return await _counted_by_month(session, _counted_contracts_query(), params, stale)
+
+    def shown(month: date, row: Row) -> Row | None:
+        if structure_id is not None and row["structure_key"] != structure_id:
+            return None
+        oriented = int(row["oriented"])
+        within = oriented if row["signed"] and row["delay"] <= within_days else 0
+        return {
+            "month": month_key(month),
+            "structure_id": row["structure_key"] or None,
+            "oriented": oriented,
+            "within": within,
+            "due": oriented,
+        }
+
+    return await _counts(
+        session,
+        CONTRACTS,
+        CONTRACT_COUNTS,
+        territory,
+        months,
+        read_kept=read_kept,
+        count=count,
+        shown=shown,
+        count_open=count_unsettled,
+        settled_from=settled_from,
+        now=now,
+    )
+
+
+@cache
+def _kept_exits_query(structured: bool) -> Any:
+    """The kept months' exits added up by month and by structure, each by reason and code."""
+    why = (X.exit_reason, X.exit_code)
+    query = select(
+        X.month,
+        X.structure_key.label("structure_id"),
+        *why,
+        func.sum(X.closed).label("closed"),
+        func.grouping(X.structure_key).label("by_month"),
+    ).where(X.territory == bindparam("territory"), X.month.in_(bindparam("months", expanding=True)))
+    if structured:
+        query = query.where(X.structure_key == bindparam("structure_key"))
+    return query.group_by(func.grouping_sets(tuple_(X.month, *why), tuple_(X.structure_key, *why)))
+
+
+@cache
+def _counted_exits_query() -> Any:
+    """The territory's journeys closed in the given months, counted per month, structure,
+    reason and code (to keep)."""
+    month = _month_of_day(M.closed_on)
+    reason = func.coalesce(M.exit_reason, "")
+    code = func.coalesce(M.exit_code, "")
+    query = select(
+        month.label("month"),
+        STRUCTURE_KEY.label("structure_key"),
+        reason.label("exit_reason"),
+        code.label("exit_code"),
+        func.count().label("closed"),
+    )
+    return _oriented_in(query, M.closed_on).group_by(month, STRUCTURE_KEY, reason, code)
+
+
+async def exit_counts(
+    session: AsyncSession,
+    territory: str,
+    months: Sequence[date],
+    structure_id: str | None,
+    count_open: CountOpen,
+    now: datetime | None = None,
+) -> list[Row]:
+    """The journeys closed in ``months`` as the rows of ``IndicatorRepository.exits``:
+    ``month``, ``structure_id``, ``exit_reason``, ``exit_code``, ``closed``, ``counts_in``."""
+
+    def row_of(row: Row) -> Row:
+        row["structure_id"] = row["structure_id"] or None
+        row["exit_reason"] = row["exit_reason"] or None
+        row["exit_code"] = row["exit_code"] or None
+        row["closed"] = int(row["closed"])
+        return row
+
+    async def read_kept(kept: list[date]) -> list[Row]:
+        params = _kept_params(territory, kept, structure_id)
+        query = _kept_exits_query(structure_id is not None)
+        return [row_of(row) for row in await _kept_rows(session, query, params)]
+
+    async def count(stale: list[date]) -> Mapping[date, list[Row]]:
+        params = _milestone_params(territory, stale)
+        return await _counted_by_month(session, _counted_exits_query(), params, stale)
+
+    def shown(month: date, row: Row) -> Row | None:
+        if structure_id is not None and row["structure_key"] != structure_id:
+            return None
+        kept = {k: v for k, v in row.items() if k != "structure_key"}
+        return row_of({**kept, "month": month_key(month), "structure_id": row["structure_key"]})
+
+    return await _counts(
+        session,
+        EXITS,
+        EXIT_COUNTS,
+        territory,
+        months,
+        read_kept=read_kept,
+        count=count,
+        shown=shown,
+        count_open=count_open,
+        now=now,
+    )
