@@ -15,17 +15,28 @@ counted:
   approximation (percentiles do not add up from month to month: months keep their durations,
   not their medians);
 - ``appointments``: the month's invitations and convocations counted per structure, mode and
-  status (``indicator_appointment_counts``), added up by the database for the kept months.
+  status (``indicator_appointment_counts``), added up by the database for the kept months;
+- from the milestones (migration 0030): ``first_appointments``, the people oriented in the
+  month per structure and delay to their first appointment attended, ``contracts``, the same
+  per delay to their contract, and ``exits``, the journeys closed in the month per structure,
+  reason and coded exit. Who is « due » for the first two depends on today: a month is kept
+  for them only once **settled**, its last day as far behind today as their delay (30 days,
+  the département's ``contract_days``).
 
-What keeps them true is the database itself, not the code that writes: triggers (migration
-0029) on ``journey_step_spans`` and ``appointments`` bump the **version** of each (figure,
+The cohort (a month of RSA openings whose funnel moves on for months) and the follow-ups are
+counted at each read.
+
+What keeps them true is the database itself, not the code that writes: triggers (migrations
+0029 and 0030) on ``journey_step_spans``, ``appointments`` and ``journey_milestones`` (for the
+columns each figure counts) bump the **version** of each (figure,
 département, month) whose rows a statement changes — old and new values, any writer, ``COPY``,
 cascades and ``TRUNCATE`` included — when that month is over (``indicator_months``). What a
 month keeps is used only while the version it was counted at is the current one
 (``summarized = version``). The version is read before the month is counted: a change
 committed after that read leaves the stored version behind, and the month is counted again at
 the next read. Keeping is best effort, in the reader's transaction (a savepoint, committed with
-the request): when it fails, the read has its figures anyway.
+the request, waiting at most ``KEEP_LOCK_TIMEOUT`` for a month a writer holds): when it fails,
+the read has its figures anyway.
 
 SQLite (one small département, the development default) counts every read, as before.
 """
