@@ -461,15 +461,16 @@ async def _counts(
 
 
 async def _kept_rows(session: AsyncSession, query: Any, params: Mapping[str, Any]) -> list[Row]:
-    """A kept months' query grouped by month and by structure: its rows with ``counts_in``
-    (``by_month`` 1 on a month's rows, 0 on a structure's), months as ``YYYY-MM``."""
+    """A kept months' query's rows, months as ``YYYY-MM``; grouped by month and by structure
+    (``by_month`` 1 on a month's rows, 0 on a structure's), with their ``counts_in``."""
     result = await session.execute(query, params)
     names = list(result.keys())
     rows = []
     for values in result.all():
         row = dict(zip(names, values, strict=True))
         row["month"] = month_key(row["month"]) if row["month"] else None
-        row["counts_in"] = "months" if row.pop("by_month") else "structures"
+        if "by_month" in row:
+            row["counts_in"] = "months" if row.pop("by_month") else "structures"
         rows.append(row)
     return rows
 
@@ -615,6 +616,56 @@ def _kept_params(territory: str, kept: list[date], structure_id: str | None) -> 
     return params
 
 
+async def _milestone_counts(
+    session: AsyncSession,
+    figure: str,
+    table: Table,
+    territory: str,
+    months: Sequence[date],
+    structure_id: str | None,
+    *,
+    kept_query: Any,
+    counted_query: Any,
+    from_kept: Callable[[Row], Row],
+    from_counted: Callable[[Row], Row],
+    count_open: CountOpen,
+    kept_params: Mapping[str, Any] | None = None,
+    settled_from: date | None = None,
+) -> list[Row]:
+    """``_counts`` for a figure of the milestones: its kept months read by ``kept_query`` (its
+    rows made by ``from_kept``), its stale months counted by ``counted_query`` (each row made by
+    ``from_counted``, with ``month`` and ``structure_id``)."""
+
+    async def read_kept(kept: list[date]) -> list[Row]:
+        params = {**_kept_params(territory, kept, structure_id), **(kept_params or {})}
+        return [from_kept(row) for row in await _kept_rows(session, kept_query, params)]
+
+    async def count(stale: list[date]) -> Mapping[date, list[Row]]:
+        params = _milestone_params(territory, stale)
+        return await _counted_by_month(session, counted_query, params, stale)
+
+    def shown(month: date, row: Row) -> Row | None:
+        if structure_id is not None and row["structure_key"] != structure_id:
+            return None
+        kept = {k: v for k, v in row.items() if k != "structure_key"}
+        return from_counted(
+            {**kept, "month": month_key(month), "structure_id": row["structure_key"]}
+        )
+
+    return await _counts(
+        session,
+        figure,
+        table,
+        territory,
+        months,
+        read_kept=read_kept,
+        count=count,
+        shown=shown,
+        count_open=count_open,
+        settled_from=settled_from,
+    )
+
+
 @cache
 def _kept_firsts_query(structured: bool) -> Any:
     """The kept months' people added up by month and delay, and by structure and delay."""
@@ -656,7 +707,6 @@ async def first_appointment_counts(
     settled_from: date,
     overdue: Sequence[str],
     count_unsettled: CountOpen,
-    now: datetime | None = None,
 ) -> list[Row]:
     """The people oriented in ``months`` (the territory's, or the structure's) as the rows of
     ``IndicatorRepository.first_appointments``: ``month``, ``structure_id``, ``delay``,
@@ -673,33 +723,19 @@ async def first_appointment_counts(
         row.update(dict.fromkeys(overdue, oriented))
         return row
 
-    async def read_kept(kept: list[date]) -> list[Row]:
-        params = _kept_params(territory, kept, structure_id)
-        query = _kept_firsts_query(structure_id is not None)
-        return [row_of(row) for row in await _kept_rows(session, query, params)]
-
-    async def count(stale: list[date]) -> Mapping[date, list[Row]]:
-        params = _milestone_params(territory, stale)
-        return await _counted_by_month(session, _counted_firsts_query(), params, stale)
-
-    def shown(month: date, row: Row) -> Row | None:
-        if structure_id is not None and row["structure_key"] != structure_id:
-            return None
-        kept = {k: v for k, v in row.items() if k != "structure_key"}
-        return row_of({**kept, "month": month_key(month), "structure_id": row["structure_key"]})
-
-    return await _counts(
+    return await _milestone_counts(
         session,
         FIRST_APPOINTMENTS,
         FIRST_APPOINTMENT_COUNTS,
         territory,
         months,
-        read_kept=read_kept,
-        count=count,
-        shown=shown,
+        structure_id,
+        kept_query=_kept_firsts_query(structure_id is not None),
+        counted_query=_counted_firsts_query(),
+        from_kept=row_of,
+        from_counted=row_of,
         count_open=count_unsettled,
         settled_from=settled_from,
-        now=now,
     )
 
 
@@ -744,7 +780,6 @@ async def contract_counts(
     within_days: int,
     settled_from: date,
     count_unsettled: CountOpen,
-    now: datetime | None = None,
 ) -> list[Row]:
     """The people oriented in ``months`` as the rows of ``IndicatorRepository.contracts``:
     ``month``, ``structure_id``, ``oriented``, ``within`` (signed within ``within_days``) and
@@ -752,49 +787,34 @@ async def contract_counts(
     ``within_days`` behind today), when everyone oriented in it is due. Kept per delay, any
     ``within_days`` of the département reads the same kept rows."""
 
-    async def read_kept(kept: list[date]) -> list[Row]:
-        params = {**_kept_params(territory, kept, structure_id), "within": within_days}
-        result = await session.execute(_kept_contracts_query(structure_id is not None), params)
-        return [
-            {
-                "month": month_key(month),
-                "structure_id": structure or None,
-                "oriented": int(oriented),
-                "within": int(within),
-                "due": int(oriented),
-            }
-            for month, structure, oriented, within in result.all()
-        ]
-
-    async def count(stale: list[date]) -> Mapping[date, list[Row]]:
-        params = _milestone_params(territory, stale)
-        return await _counted_by_month(session, _counted_contracts_query(), params, stale)
-
-    def shown(month: date, row: Row) -> Row | None:
-        if structure_id is not None and row["structure_key"] != structure_id:
-            return None
+    def from_kept(row: Row) -> Row:
         oriented = int(row["oriented"])
-        within = oriented if row["signed"] and row["delay"] <= within_days else 0
         return {
-            "month": month_key(month),
-            "structure_id": row["structure_key"] or None,
+            "month": row["month"],
+            "structure_id": row["structure_id"] or None,
             "oriented": oriented,
-            "within": within,
+            "within": int(row["within"]),
             "due": oriented,
         }
 
-    return await _counts(
+    def from_counted(row: Row) -> Row:
+        within = row["signed"] and row["delay"] <= within_days
+        return from_kept({**row, "within": row["oriented"] if within else 0})
+
+    return await _milestone_counts(
         session,
         CONTRACTS,
         CONTRACT_COUNTS,
         territory,
         months,
-        read_kept=read_kept,
-        count=count,
-        shown=shown,
+        structure_id,
+        kept_query=_kept_contracts_query(structure_id is not None),
+        counted_query=_counted_contracts_query(),
+        from_kept=from_kept,
+        from_counted=from_counted,
         count_open=count_unsettled,
+        kept_params={"within": within_days},
         settled_from=settled_from,
-        now=now,
     )
 
 
@@ -837,7 +857,6 @@ async def exit_counts(
     months: Sequence[date],
     structure_id: str | None,
     count_open: CountOpen,
-    now: datetime | None = None,
 ) -> list[Row]:
     """The journeys closed in ``months`` as the rows of ``IndicatorRepository.exits``:
     ``month``, ``structure_id``, ``exit_reason``, ``exit_code``, ``closed``, ``counts_in``."""
@@ -849,30 +868,16 @@ async def exit_counts(
         row["closed"] = int(row["closed"])
         return row
 
-    async def read_kept(kept: list[date]) -> list[Row]:
-        params = _kept_params(territory, kept, structure_id)
-        query = _kept_exits_query(structure_id is not None)
-        return [row_of(row) for row in await _kept_rows(session, query, params)]
-
-    async def count(stale: list[date]) -> Mapping[date, list[Row]]:
-        params = _milestone_params(territory, stale)
-        return await _counted_by_month(session, _counted_exits_query(), params, stale)
-
-    def shown(month: date, row: Row) -> Row | None:
-        if structure_id is not None and row["structure_key"] != structure_id:
-            return None
-        kept = {k: v for k, v in row.items() if k != "structure_key"}
-        return row_of({**kept, "month": month_key(month), "structure_id": row["structure_key"]})
-
-    return await _counts(
+    return await _milestone_counts(
         session,
         EXITS,
         EXIT_COUNTS,
         territory,
         months,
-        read_kept=read_kept,
-        count=count,
-        shown=shown,
+        structure_id,
+        kept_query=_kept_exits_query(structure_id is not None),
+        counted_query=_counted_exits_query(),
+        from_kept=row_of,
+        from_counted=row_of,
         count_open=count_open,
-        now=now,
     )
