@@ -589,7 +589,7 @@ async def appointment_counts(
 # --- The milestones: first appointment, contract, exit ---
 
 
-def _oriented_in(query: Any, day: Any) -> Any:
+def _days_in(query: Any, day: Any) -> Any:
     """The territory's milestones whose ``day`` falls in [``start``, ``end``)."""
     return query.where(
         M.territory == bindparam("territory"),
@@ -600,6 +600,19 @@ def _oriented_in(query: Any, day: Any) -> Any:
 
 def _month_of_day(day: Any) -> Any:
     return func.date_trunc("month", day.cast(postgresql.TIMESTAMP())).cast(Date)
+
+
+def _counted_milestones(day: Any, keys: Mapping[str, Any], counted: str) -> Any:
+    """The territory's milestones whose ``day`` falls in the given months, counted
+    (``counted``) per month, structure and ``keys`` (to keep)."""
+    month = _month_of_day(day)
+    query = select(
+        month.label("month"),
+        STRUCTURE_KEY.label("structure_key"),
+        *(value.label(name) for name, value in keys.items()),
+        func.count().label(counted),
+    )
+    return _days_in(query, day).group_by(month, STRUCTURE_KEY, *keys.values())
 
 
 STRUCTURE_KEY = func.coalesce(M.structure_id, "")
@@ -687,16 +700,9 @@ def _kept_firsts_query(structured: bool) -> Any:
 def _counted_firsts_query() -> Any:
     """The territory's people oriented in the given months, counted per month, structure and
     delay (to keep): the delay in French days, as ``IndicatorRepository`` reads it."""
-    month = _month_of_day(M.oriented_on)
     first_day = func.timezone(PARIS_ZONE, M.first_attended_at).cast(Date)
     delay = func.coalesce(first_day - M.oriented_on, NO_DELAY)
-    query = select(
-        month.label("month"),
-        STRUCTURE_KEY.label("structure_key"),
-        delay.label("delay"),
-        func.count().label("oriented"),
-    )
-    return _oriented_in(query, M.oriented_on).group_by(month, STRUCTURE_KEY, delay)
+    return _counted_milestones(M.oriented_on, {"delay": delay}, "oriented")
 
 
 async def first_appointment_counts(
@@ -759,17 +765,9 @@ def _kept_contracts_query(structured: bool) -> Any:
 def _counted_contracts_query() -> Any:
     """The territory's people oriented in the given months, counted per month, structure and
     delay to their contract (to keep)."""
-    month = _month_of_day(M.oriented_on)
     signed = M.contract_signed_on.is_not(None)
     delay = func.coalesce(M.contract_signed_on - M.oriented_on, 0)
-    query = select(
-        month.label("month"),
-        STRUCTURE_KEY.label("structure_key"),
-        signed.label("signed"),
-        delay.label("delay"),
-        func.count().label("oriented"),
-    )
-    return _oriented_in(query, M.oriented_on).group_by(month, STRUCTURE_KEY, signed, delay)
+    return _counted_milestones(M.oriented_on, {"signed": signed, "delay": delay}, "oriented")
 
 
 async def contract_counts(
@@ -838,17 +836,11 @@ def _kept_exits_query(structured: bool) -> Any:
 def _counted_exits_query() -> Any:
     """The territory's journeys closed in the given months, counted per month, structure,
     reason and code (to keep)."""
-    month = _month_of_day(M.closed_on)
-    reason = func.coalesce(M.exit_reason, "")
-    code = func.coalesce(M.exit_code, "")
-    query = select(
-        month.label("month"),
-        STRUCTURE_KEY.label("structure_key"),
-        reason.label("exit_reason"),
-        code.label("exit_code"),
-        func.count().label("closed"),
-    )
-    return _oriented_in(query, M.closed_on).group_by(month, STRUCTURE_KEY, reason, code)
+    why = {
+        "exit_reason": func.coalesce(M.exit_reason, ""),
+        "exit_code": func.coalesce(M.exit_code, ""),
+    }
+    return _counted_milestones(M.closed_on, why, "closed")
 
 
 async def exit_counts(
