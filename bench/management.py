@@ -14,7 +14,11 @@ the same code as the migration's backfill. Then, under a few concurrent clients,
 - the indicators of a territory (``IndicatorService.read``: all the aggregates of the page),
   over the last 12 months, a shorter period, or one structure.
 
-Each beside its anchor, timed in turns with it: the same reads' SQL as the repositories run
+First each département's first read of its year, alone, one after the other
+(``indicators_first_read_p50_ms``, ``…_max_ms``): on PostgreSQL it counts and keeps the closed
+months (``parcours.indicators.closed_months``) that the reads timed next find kept, as a
+console's reads do once its months have been read. Then each beside its anchor, timed in turns
+with it: the same reads' SQL as the repositories run
 it (the same statements, rows fetched), without the services that make the page of them — and,
 for the indicators, with every row of the period counted (``step_delays_counted``,
 ``appointments_counted``, ``first_appointments_counted``, ``contracts_counted``,
@@ -572,6 +576,28 @@ def indicator_reads(
     return read
 
 
+async def first_reads(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    staff: Staff,
+    cycle: Sequence[str] = TERRITORIES,
+) -> list[float]:
+    """Each département's indicators over the last 12 months, read once by its manager, one
+    after the other, each committed (what it counted of its closed months kept); the durations
+    in milliseconds."""
+    durations = []
+    for territory in dict.fromkeys(cycle):
+        manager = Principal(
+            id=staff.managers[territory], role=Role.MANAGER, full_name="", territory=territory
+        )
+        began = time.perf_counter()
+        async with sessions() as session:
+            await IndicatorService(session, settings, manager).read(IndicatorFilter())
+            await session.commit()
+        durations.append((time.perf_counter() - began) * 1000)
+    return durations
+
+
 def indicators(
     settings: Settings, staff: Staff, now: datetime, cycle: Sequence[str] = TERRITORIES
 ) -> Callable[..., Awaitable[Any]]:
@@ -695,6 +721,11 @@ async def run(options: argparse.Namespace, cycle: Sequence[str] = TERRITORIES) -
         except ImportError as error:
             log(f"bench.management: no stalled list to time ({error})")
         durations: dict[str, list[float]] = {key: [] for key in probes}
+        # Each département's first read of its year keeps its closed months (PostgreSQL), as a
+        # manager's first read after the migration does: timed apart, one after the other.
+        first = await first_reads(sessions, settings, staff, cycle)
+        figures["indicators_first_read_p50_ms"] = f"{statistics.median(first):.1f}"
+        figures["indicators_first_read_max_ms"] = f"{max(first):.1f}"
         for call in probes.values():
             await timed(sessions, options.clients, options.clients * 3, call)  # warm up
         for turn in range(TURNS):

@@ -10,6 +10,8 @@ manager is read as often as its share says).
 
 Prints ``key=value`` lines: ``national_journeys``, ``national_territories``,
 ``national_seed_s``, ``national_database_mb``, ``national_bytes_per_journey``,
+``national_indicators_first_read_p50_ms``/``_max_ms`` (each département's first read, alone:
+it keeps the closed months the timed reads then find kept),
 ``national_stalled_list_p50_ms``/``_p95_ms`` (target ≤ 150), ``national_indicators_p50_ms``/
 ``_p95_ms`` (target ≤ 300), each target printed beside its figure, and each figure's anchor
 (``national_stalled_list_sql_p95_ms``, ``national_indicators_sql_p95_ms``: the same SQL without
@@ -98,6 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"national_seed_s={figures['management_seed_s']}")
     print(f"national_database_mb={size / 1024 / 1024:.0f}")
     print(f"national_bytes_per_journey={size / options.journeys:.0f}")
+    for key in ("indicators_first_read_p50_ms", "indicators_first_read_max_ms"):
+        if key in figures:
+            print(f"national_{key}={figures[key]}")
     for key, target in (("stalled_list", STALLED_TARGET_MS), ("indicators", INDICATORS_TARGET_MS)):
         if f"{key}_p95_ms" not in figures:
             continue
