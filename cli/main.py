@@ -134,6 +134,31 @@ def reconcile(
     )
 
 
+@app.command("keep-closed-months")
+def keep_closed_months_command(
+    months: int = typer.Option(24, help="Les N derniers mois de chaque département"),
+) -> None:
+    """Read each département's indicators once, so that their closed months are kept before a
+    manager asks (PostgreSQL): after the upgrade that keeps a figure; the worker does it every
+    night."""
+    from parcours.core.db import create_engine, create_sessionmaker
+    from parcours.indicators.service import keep_closed_months
+
+    _setup("keep-closed-months")
+
+    async def run() -> int:
+        settings = get_settings()
+        engine = create_engine(settings.database_url)
+        try:
+            kept = await keep_closed_months(create_sessionmaker(engine), settings, months)
+        finally:
+            await engine.dispose()
+        typer.echo(f"Mois clos gardés pour {len(kept)} département(s).")
+        return 0
+
+    raise typer.Exit(asyncio.run(run()))
+
+
 territory = typer.Typer(help="Les départements accueillis sur la plateforme.", no_args_is_help=True)
 app.add_typer(territory, name="territory")
 

@@ -27,6 +27,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from activities.appointments import AppointmentActivities
 from activities.carnet import RetentionActivities
 from activities.inbox import InboxActivities
+from activities.indicators import IndicatorActivities
 from activities.journey import (
     JourneyReconcileActivities,
     JourneySettlementActivities,
@@ -45,6 +46,7 @@ from parcours.partners.adapters.clients import PartnerAdapters
 from workflows.appointments import Appointment, FranceTravailAppointmentNotice
 from workflows.carnet import RetentionSweep
 from workflows.inbox import InboxDaily
+from workflows.indicators import KeepClosedMonths
 from workflows.journey import Journey, ReconcileJourneys
 from workflows.mail import DeliverOutbox
 from workflows.management import DailyDigest
@@ -128,6 +130,7 @@ WORKFLOWS = [
     Journey,
     ReconcileJourneys,
     RetentionSweep,
+    KeepClosedMonths,
     DailyDigest,
     InboxDaily,
     DeliverOutbox,
@@ -149,6 +152,7 @@ def build_worker(
     reconcile = JourneyReconcileActivities(sessions, client, settings)
     settlement = JourneySettlementActivities(sessions, client)
     retention = RetentionActivities(sessions, client, settings)
+    indicators = IndicatorActivities(sessions, settings)
     digest = DigestActivities(sessions, settings)
     outbox = OutboxActivities(sessions, settings)
     inbox = InboxActivities(sessions, settings)
@@ -165,6 +169,7 @@ def build_worker(
             reconcile.reconcile_journeys,
             settlement.settle_journey_requests,
             retention.anonymise_expired,
+            indicators.keep_closed_months,
             digest.compose_digests,
             digest.send_digests,
             inbox.run_inbox_day,

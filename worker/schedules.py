@@ -1,7 +1,8 @@
 """The Temporal schedules the worker makes sure exist when it starts: the daily retention sweep
-(RGPD), the managers' daily digest, the agents' inbox day (deadlines of the week, daily
-summaries), the reconciliation of the read model every few minutes, and the mail outbox every
-minute, the SMS outbox every minute. Created once, kept if they already exist."""
+(RGPD), the indicators' closed months kept every night, the managers' daily digest, the agents'
+inbox day (deadlines of the week, daily summaries), the reconciliation of the read model every
+few minutes, the mail outbox every minute, the SMS outbox every minute. Created once, kept if
+they already exist."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ from parcours.core.settings import Settings
 from parcours.inbox.messages import SCHEDULE_ID as INBOX_SCHEDULE_ID
 from parcours.inbox.messages import WORKFLOW_ID as INBOX_WORKFLOW_ID
 from parcours.inbox.messages import InboxDailyInput
+from parcours.indicators.messages import SCHEDULE_ID as INDICATORS_SCHEDULE_ID
+from parcours.indicators.messages import WORKFLOW_ID as INDICATORS_WORKFLOW_ID
+from parcours.indicators.messages import KeepClosedMonthsInput
 from parcours.journey.messages import RECONCILE_SCHEDULE_ID, ReconcileInput
 from parcours.mail.messages import SCHEDULE_ID as OUTBOX_SCHEDULE_ID
 from parcours.mail.messages import WORKFLOW_ID as OUTBOX_WORKFLOW_ID
@@ -39,6 +43,7 @@ from parcours.sms.messages import WORKFLOW_ID as SMS_WORKFLOW_ID
 from parcours.sms.messages import DeliverSmsInput
 from workflows.carnet import RetentionSweep
 from workflows.inbox import InboxDaily
+from workflows.indicators import KeepClosedMonths
 from workflows.journey import ReconcileJourneys
 from workflows.mail import DeliverOutbox
 from workflows.management import DailyDigest
@@ -61,6 +66,22 @@ async def ensure_schedules(client: Client, settings: Settings) -> None:
                 task_queue=settings.task_queue,
             ),
             spec=ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(3)])]),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        ),
+    )
+    # The indicators' closed months kept for every département, at 2:00 UTC (a month is
+    # closed a day after its end: on the 2nd, last month is kept before anyone reads it).
+    await _keep(
+        client,
+        INDICATORS_SCHEDULE_ID,
+        Schedule(
+            action=ScheduleActionStartWorkflow(
+                KeepClosedMonths.run,
+                KeepClosedMonthsInput(),
+                id=INDICATORS_WORKFLOW_ID,
+                task_queue=settings.task_queue,
+            ),
+            spec=ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(2)])]),
             policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
         ),
     )

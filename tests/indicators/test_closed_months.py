@@ -5,6 +5,7 @@ same figures as every journey counted afresh, for the département and each stru
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import defaultdict
 from dataclasses import replace
 from datetime import date
@@ -13,16 +14,27 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.testing import WorkflowEnvironment
 
 from parcours.carnet.models import Beneficiary
 from parcours.core.db import transaction
 from parcours.core.settings import Settings
-from parcours.indicators.closed_months import CONTRACTS, EXITS, MONTHS
+from parcours.indicators.closed_months import (
+    APPOINTMENTS,
+    CONTRACTS,
+    EXITS,
+    FIRST_APPOINTMENTS,
+    MONTHS,
+    STAYS,
+)
+from parcours.indicators.messages import KeepClosedMonthsInput
 from parcours.indicators.models import JourneyMilestones
 from parcours.indicators.repository import IndicatorRepository
 from tests.conftest import POSTGRES
 from tests.indicators.test_appointment_indicators import free_territory, new_hub, read_figures
 from tests.support.indicators import year_scope
+from worker.assembly import build_worker
+from workflows.indicators import KeepClosedMonths
 
 CONTRACT_DAYS = 30
 
@@ -240,3 +252,59 @@ async def test_a_read_does_not_wait_for_a_writer_holding_a_closed_month(
             )
         ).one()
         assert summarized == version  # kept by the read after the commit
+
+
+async def test_the_nightly_run_keeps_every_departement_s_closed_months(
+    time_env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """The ``KeepClosedMonths`` workflow (scheduled every night), run by the worker as
+    ``parcours worker`` builds it, reads each département once: its closed months are kept
+    for every figure before any manager reads them (PostgreSQL; SQLite keeps nothing)."""
+    territory = await free_territory(sessions)
+    async with transaction(sessions) as session:
+        hub = await new_hub(session, territory, "Pôle A")
+        person = Beneficiary(
+            first_name="Ana", last_name="Test", birth_date=date(1990, 1, 1), territory=territory
+        )
+        session.add(person)
+        await session.flush()
+        session.add(
+            JourneyMilestones(
+                journey_id=person.id,
+                beneficiary_id=person.id,
+                territory=territory,
+                structure_id=hub.id,
+                reference_on=date(2025, 2, 1),
+                oriented_on=date(2025, 3, 3),
+                contract_signed_on=date(2025, 3, 20),
+                closed_on=date(2025, 5, 10),
+                exit_reason="employment",
+                seq=7,
+            )
+        )
+    own = settings.model_copy(update={"task_queue": f"indicators-{uuid.uuid4().hex[:8]}"})
+    async with build_worker(time_env.client, sessions, own.task_queue, own):
+        result = await time_env.client.execute_workflow(
+            KeepClosedMonths.run,
+            KeepClosedMonthsInput(months=24),
+            id=f"indicator-months-{uuid.uuid4().hex[:8]}",
+            task_queue=own.task_queue,
+        )
+    if not POSTGRES:
+        assert result.territories == 0
+        return
+    assert result.territories >= 1
+    async with sessions() as session:
+        rows = await session.execute(
+            select(MONTHS.c.figure, MONTHS.c.month).where(
+                MONTHS.c.territory == territory, MONTHS.c.summarized == MONTHS.c.version
+            )
+        )
+        kept = {(figure, month) for figure, month in rows}
+    may = date(2025, 5, 1)
+    for figure in (STAYS, APPOINTMENTS, FIRST_APPOINTMENTS, CONTRACTS, EXITS):
+        assert (figure, may) in kept
+    # The kept months give the manager the same figures.
+    read = await read_figures(sessions, settings, territory)
+    rate = read.total.contract_within
+    assert (read.total.orientations, rate.numerator, read.total.exits) == (1, 1, 1)
