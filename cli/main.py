@@ -136,7 +136,9 @@ def reconcile(
 
 @app.command("keep-closed-months")
 def keep_closed_months_command(
-    months: int = typer.Option(24, help="Les N derniers mois de chaque département"),
+    months: int = typer.Option(
+        24, min=1, max=36, help="Les N derniers mois de chaque département (36 au plus)"
+    ),
 ) -> None:
     """Read each département's indicators once, so that their closed months are kept before a
     manager asks (PostgreSQL): after the upgrade that keeps a figure; the worker does it every
