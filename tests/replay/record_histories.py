@@ -55,6 +55,7 @@ On the time-skipping server (months of timers in seconds):
 - ``deliver_sms``: one run of the SMS outbox's workflow (``DeliverSms``; no provider
   configured: nothing is sent, the history has the real shape).
 - ``inbox_daily``: one run of the inbox's daily workflow (``InboxDaily``).
+- ``keep_closed_months``: one run of the indicators' nightly workflow (``KeepClosedMonths``).
 - ``france_travail_appointment_notice``: one status of an appointment sent to France Travail
   (``FranceTravailAppointmentNotice``, its partner call answered by a stub).
 
@@ -120,6 +121,8 @@ from parcours.core.db import create_engine, create_sessionmaker, transaction
 from parcours.core.settings import ROOT, Settings
 from parcours.inbox.messages import WORKFLOW_ID as INBOX_WORKFLOW_ID
 from parcours.inbox.messages import InboxDailyInput
+from parcours.indicators.messages import WORKFLOW_ID as INDICATORS_WORKFLOW_ID
+from parcours.indicators.messages import KeepClosedMonthsInput
 from parcours.journey import rules
 from parcours.journey.messages import (
     RECONCILE_SCHEDULE_ID,
@@ -240,6 +243,7 @@ from worker.assembly import PartnerWorkerParts, build_worker
 from workflows.appointments import FranceTravailAppointmentNotice
 from workflows.carnet import RetentionSweep
 from workflows.inbox import InboxDaily
+from workflows.indicators import KeepClosedMonths
 from workflows.journey import Journey, ReconcileJourneys
 from workflows.mail import DeliverOutbox
 from workflows.management import DailyDigest
@@ -1197,6 +1201,19 @@ async def inbox_daily(r: Recorder) -> None:
     await r.keep("inbox_daily", handle)
 
 
+async def keep_closed_months(r: Recorder) -> None:
+    """One run of the indicators' nightly workflow (``KeepClosedMonths``; on SQLite it keeps
+    nothing, the history has the real shape)."""
+    handle = await r.client.start_workflow(
+        KeepClosedMonths.run,
+        KeepClosedMonthsInput(),
+        id=INDICATORS_WORKFLOW_ID,
+        task_queue=TASK_QUEUE,
+    )
+    await handle.result()
+    await r.keep("keep_closed_months", handle)
+
+
 async def journey_bounded_history(r: Recorder) -> None:
     """Pauses and resumptions until the journey's run passes ``Sla.history_events_bound`` events
     and continues as new by itself (the server would only suggest it at 4,096)."""
@@ -1286,6 +1303,7 @@ SCENARIOS: dict[str, tuple[Server, Scenario]] = {
     "deliver_sms": ("time-skipping", deliver_sms),
     "france_travail_appointment_notice": ("time-skipping", france_travail_appointment_notice),
     "inbox_daily": ("time-skipping", inbox_daily),
+    "keep_closed_months": ("time-skipping", keep_closed_months),
     "journey_bounded_history": ("time-skipping", journey_bounded_history),
     "journey_continued_as_new": ("short-history", journey_continued_as_new),
     "caf_import_continued_as_new": ("short-history", caf_import_continued_as_new),
