@@ -39,6 +39,35 @@ from workflows.indicators import KeepClosedMonths
 CONTRACT_DAYS = 30
 
 
+async def with_milestones(
+    sessions: async_sessionmaker[AsyncSession],
+    territory: str,
+    hub: str,
+    name: str,
+    **milestones: Any,
+) -> str:
+    """A person of ``territory`` followed by ``hub``, her journey's milestones as given (days
+    written ``YYYY-MM-DD``): her id."""
+    async with transaction(sessions) as session:
+        row = Beneficiary(
+            first_name=name, last_name="Test", birth_date=date(1990, 1, 1), territory=territory
+        )
+        session.add(row)
+        await session.flush()
+        session.add(
+            JourneyMilestones(
+                journey_id=row.id,
+                beneficiary_id=row.id,
+                territory=territory,
+                structure_id=hub,
+                reference_on=date(2025, 2, 1),
+                seq=5,
+                **{key: _day(value) for key, value in milestones.items()},
+            )
+        )
+    return row.id
+
+
 async def test_closed_months_contracts_and_exits_follow_every_later_change(
     sessions: async_sessionmaker[AsyncSession], settings: Settings
 ) -> None:
@@ -53,24 +82,7 @@ async def test_closed_months_contracts_and_exits_follow_every_later_change(
     people: dict[str, str] = {}
 
     async def person(name: str, hub: str, **milestones: Any) -> None:
-        async with transaction(sessions) as session:
-            row = Beneficiary(
-                first_name=name, last_name="Test", birth_date=date(1990, 1, 1), territory=territory
-            )
-            session.add(row)
-            await session.flush()
-            people[name] = row.id
-            session.add(
-                JourneyMilestones(
-                    journey_id=row.id,
-                    beneficiary_id=row.id,
-                    territory=territory,
-                    structure_id=hub,
-                    reference_on=date(2025, 2, 1),
-                    seq=5,
-                    **{key: _day(value) for key, value in milestones.items()},
-                )
-            )
+        people[name] = await with_milestones(sessions, territory, hub, name, **milestones)
 
     await person("Ana", a.id, oriented_on="2025-03-03", contract_signed_on="2025-03-20",
                  closed_on="2025-05-10", exit_reason="employment")  # fmt: skip
@@ -210,29 +222,14 @@ async def test_a_read_does_not_wait_for_a_writer_holding_a_closed_month(
     territory = await free_territory(sessions)
     async with transaction(sessions) as session:
         hub = await new_hub(session, territory, "Pôle A")
-        person = Beneficiary(
-            first_name="Ana", last_name="Test", birth_date=date(1990, 1, 1), territory=territory
-        )
-        session.add(person)
-        await session.flush()
-        session.add(
-            JourneyMilestones(
-                journey_id=person.id,
-                beneficiary_id=person.id,
-                territory=territory,
-                structure_id=hub.id,
-                reference_on=date(2025, 2, 1),
-                oriented_on=date(2025, 3, 3),
-                seq=3,
-            )
-        )
+    ana = await with_milestones(sessions, territory, hub.id, "Ana", oriented_on="2025-03-03")
 
     def contracts(read: Any) -> tuple[int, int]:
         rate = read.total.contract_within
         return rate.numerator, rate.denominator
 
     async with sessions() as writer:
-        row = await writer.get(JourneyMilestones, person.id)
+        row = await writer.get(JourneyMilestones, ana)
         assert row is not None
         row.contract_signed_on = date(2025, 3, 20)
         await writer.flush()  # March bumped, its row held until the writer commits
@@ -263,25 +260,9 @@ async def test_the_nightly_run_keeps_every_departement_s_closed_months(
     territory = await free_territory(sessions)
     async with transaction(sessions) as session:
         hub = await new_hub(session, territory, "Pôle A")
-        person = Beneficiary(
-            first_name="Ana", last_name="Test", birth_date=date(1990, 1, 1), territory=territory
-        )
-        session.add(person)
-        await session.flush()
-        session.add(
-            JourneyMilestones(
-                journey_id=person.id,
-                beneficiary_id=person.id,
-                territory=territory,
-                structure_id=hub.id,
-                reference_on=date(2025, 2, 1),
-                oriented_on=date(2025, 3, 3),
-                contract_signed_on=date(2025, 3, 20),
-                closed_on=date(2025, 5, 10),
-                exit_reason="employment",
-                seq=7,
-            )
-        )
+    await with_milestones(sessions, territory, hub.id, "Ana", oriented_on="2025-03-03",
+                          contract_signed_on="2025-03-20", closed_on="2025-05-10",
+                          exit_reason="employment")  # fmt: skip
     own = settings.model_copy(update={"task_queue": f"indicators-{uuid.uuid4().hex[:8]}"})
     async with build_worker(time_env.client, sessions, own.task_queue, own):
         result = await time_env.client.execute_workflow(
