@@ -3,8 +3,9 @@
 One recognisable person goes through everything the platform does: enrolment, consents, a
 service orientation, CAF and France Travail look-ups, a professional orientation (France
 Travail is told), a training request, a line of the CAF's feed; then every scheduled workflow
-runs (digest, « À traiter », outbox, retention, reconciliation); she is invited to an appointment,
-books it from her link, and is convoked to another with a letter; a sanction case is opened.
+runs (digest, « À traiter », outbox, retention, reconciliation, closed months kept); she is
+invited to an appointment, books it from her link, and is convoked to another with a letter; a
+sanction case is opened.
 Every run of every workflow started meanwhile is read back and searched, JSON and decoded
 payloads, for each of her values. Every workflow type the worker runs must have been seen: a
 new type fails here until it is driven.
@@ -29,6 +30,7 @@ from parcours.carnet.models import Consent
 from parcours.core.db import transaction
 from parcours.core.settings import Settings
 from parcours.inbox.messages import InboxDailyInput
+from parcours.indicators.messages import KeepClosedMonthsInput
 from parcours.journey.messages import ReconcileInput
 from parcours.mail.messages import DeliverOutboxInput
 from parcours.management.messages import DailyDigestInput
@@ -50,6 +52,7 @@ from tests.support.workflows import settled
 from worker.assembly import WORKFLOWS
 from workflows.carnet import RetentionSweep
 from workflows.inbox import InboxDaily
+from workflows.indicators import KeepClosedMonths
 from workflows.journey import ReconcileJourneys
 from workflows.mail import DeliverOutbox
 from workflows.management import DailyDigest
@@ -183,6 +186,8 @@ async def scheduled_runs(client: Client, settings: Settings) -> None:
         (RetentionSweep.run, RetentionSweepInput(retention_months=1200)),
         # The journeys written in the last minutes only (the test database holds many).
         (ReconcileJourneys.run, ReconcileInput(window_minutes=5)),
+        # This month only, for each département of the test database (it holds many).
+        (KeepClosedMonths.run, KeepClosedMonthsInput(months=1)),
     ]
     for run, argument in runs:
         await client.execute_workflow(
