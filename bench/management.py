@@ -661,20 +661,27 @@ def stalled_list_sql(
     return call
 
 
+async def maintenance_connection(bench: str, server: str, name: str) -> asyncpg.Connection | None:
+    """The server's maintenance database, to drop and create the bench's own ``name`` (never
+    one of ``FORBIDDEN_DATABASES``); None, said on stderr, when PostgreSQL is unreachable."""
+    if name in FORBIDDEN_DATABASES:
+        raise SystemExit(f"{bench}: refuses to drop the database {name!r}")
+    try:
+        return await asyncpg.connect(
+            dsn(make_url(server).set(database="postgres").render_as_string(False)), timeout=5
+        )
+    except (OSError, asyncpg.PostgresError) as error:
+        log(f"{bench}: PostgreSQL unreachable at {server} ({error}): skipped")
+        return None
+
+
 async def run(options: argparse.Namespace, cycle: Sequence[str] = TERRITORIES) -> dict[str, str]:
     """Seeds the bench's database and times the console; ``cycle``: the territories, each as
     many times as its share of the journeys (the probes read them in the same proportions)."""
     name = options.database
-    if name in FORBIDDEN_DATABASES:
-        raise SystemExit(f"bench.management: refuses to drop the database {name!r}")
     server = server_url()
-    try:
-        # The maintenance database, to drop and create the bench's own.
-        admin = await asyncpg.connect(
-            dsn(make_url(server).set(database="postgres").render_as_string(False)), timeout=5
-        )
-    except (OSError, asyncpg.PostgresError) as error:
-        log(f"bench.management: PostgreSQL unreachable at {server} ({error}): skipped")
+    admin = await maintenance_connection("bench.management", server, name)
+    if admin is None:
         return {}
     url = make_url(server).set(database=name).render_as_string(hide_password=False)
     now = datetime.now(UTC)

@@ -38,7 +38,7 @@ from alembic.config import Config
 from sqlalchemy.engine import make_url
 
 from activities.journey import ReadModelActivities
-from bench.management import FORBIDDEN_DATABASES, dsn, log, p95, server_url
+from bench.management import dsn, log, maintenance_connection, p95, server_url
 from parcours.carnet.models import Beneficiary
 from parcours.core.db import create_engine, create_sessionmaker, transaction
 from parcours.core.settings import ROOT, Settings
@@ -119,15 +119,9 @@ async def write_journeys(
 
 async def run(options: argparse.Namespace) -> dict[str, str]:
     name = options.database
-    if name in FORBIDDEN_DATABASES:
-        raise SystemExit(f"bench.projection: refuses to drop the database {name!r}")
     server = server_url()
-    try:
-        admin = await asyncpg.connect(
-            dsn(make_url(server).set(database="postgres").render_as_string(False)), timeout=5
-        )
-    except (OSError, asyncpg.PostgresError) as error:
-        log(f"bench.projection: PostgreSQL unreachable at {server} ({error}): skipped")
+    admin = await maintenance_connection("bench.projection", server, name)
+    if admin is None:
         return {}
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
