@@ -56,6 +56,12 @@ class Switches(BaseModel):
     duplicate_callbacks: bool = Field(
         default=False, description="Chaque rappel est envoyé deux fois"
     )
+    path_prefix: str = Field(
+        default="",
+        max_length=300,
+        description="Les pannes ne visent que les appels dont le chemin commence ainsi (vide : "
+        "tous) ; les autres appels passent, sans consommer les compteurs",
+    )
 
 
 class Traffic(BaseModel):
@@ -98,12 +104,16 @@ class Switchboard:
     def traffic(self, partner: Partner) -> Traffic:
         return self._traffic[partner].model_copy()
 
-    def draw(self, partner: Partner) -> Injection:
-        """The faults for the next call to ``partner``, consuming the one-shot counters."""
+    def draw(self, partner: Partner, path: str = "") -> Injection:
+        """The faults for the next call to ``partner`` at ``path``, consuming the one-shot
+        counters. Calls outside the switches' ``path_prefix`` get the latency only: a test that
+        breaks one operation is not disturbed by another journey's call to another."""
         switches = self._switches[partner]
         traffic = self._traffic[partner]
         traffic.calls += 1
         latency_s = switches.latency_ms / 1000
+        if not path.startswith(switches.path_prefix):
+            return Injection(latency_s=latency_s)
         if switches.fail_next:
             self._switches[partner] = switches.model_copy(
                 update={"fail_next": switches.fail_next - 1}
@@ -146,7 +156,7 @@ def partner_route(partner: Partner) -> type[APIRoute]:
 
             async def handle_with_faults(request: Request) -> Response:
                 board: Switchboard = request.app.state.partners.switches
-                injection = board.draw(partner)
+                injection = board.draw(partner, request.url.path)
                 if injection.latency_s:
                     await asyncio.sleep(injection.latency_s)
                 if injection.fail_status is not None:

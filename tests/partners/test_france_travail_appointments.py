@@ -60,7 +60,12 @@ async def test_each_status_arrives_once_even_when_the_answer_was_lost(
     keys = []
     for status, extra in statuses:
         # France Travail records the status, then its answer is lost: the activity retries.
-        await partners.switches("france-travail", fail_after_next=1)
+        # Only this call: another test's journey may be asking France Travail meanwhile.
+        await partners.switches(
+            "france-travail",
+            fail_after_next=1,
+            path_prefix=f"/france-travail/rendez-vous-partenaire/v1/rendez-vous/{appointment_id}",
+        )
         key, result = await send(partners, appointment(person_id, appointment_id, status, **extra))
         assert result["sent"] is True and result["replayed"] is True
         keys.append(key)

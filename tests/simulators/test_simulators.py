@@ -227,6 +227,27 @@ async def test_fail_next_answers_503_then_recovers_having_stored_nothing(
     assert (await sim.get("/_switches")).json()["france_travail"]["fail_next"] == 0
 
 
+async def test_a_fault_aimed_at_one_path_spares_the_partner_s_other_calls(
+    sim: httpx.AsyncClient,
+) -> None:
+    await sim.put(
+        "/_switches/france-travail",
+        json={"fail_next": 1, "path_prefix": "/france-travail/training-requests"},
+    )
+    # Another operation of the same partner passes, and leaves the failure in store…
+    other = await sim.post(
+        "/france-travail/individus/recherche",
+        json={"nir": "1840573123456", "birth_date": "1984-05-07"},
+    )
+    assert other.status_code == 404  # answered (nobody by that NIR), not failed
+    assert (await sim.get("/_switches")).json()["france_travail"]["fail_next"] == 1
+    # …for the call it was aimed at.
+    body, headers = training_request(), key()
+    aimed = await sim.post("/france-travail/training-requests", json=body, headers=headers)
+    assert aimed.status_code == 503
+    assert (await sim.get("/_switches")).json()["france_travail"]["fail_next"] == 0
+
+
 async def test_fail_rate_fails_calls_with_500(sim: httpx.AsyncClient) -> None:
     await sim.put("/_switches/caf", json={"fail_rate": 1.0})
     assert (await sim.get("/caf/beneficiaries/1234567")).status_code == 500
