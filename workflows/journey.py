@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         STEP_KEY,
         TERRITORY_KEY,
         Action,
+        AnsweredUpdate,
         AppointmentMark,
         BeginDiagnosisInput,
         CloseInput,
@@ -145,6 +146,9 @@ SANCTION_LIFT_PATCH = "sanction-lift-on-contract"
 
 # Events the workflow keeps in memory for the reconciler (``timeline`` query).
 RECENT_EVENTS = 100
+# Actions whose answers a run hands to the next when it continues as new: a client retrying
+# after a lost answer does so within seconds, and a journey takes a few actions a minute at most.
+ANSWERS_CARRIED = 16
 
 
 # Outside the sandbox in production (see ``Settings.workflow_sandbox_everywhere``): this module
@@ -159,6 +163,8 @@ class Journey:
         self._pending: list[JourneyEvent] = []
         # What visibility holds, to upsert only what changes.
         self._visible: SearchValues | None = None
+        # The actions answered, by update id, oldest first (see ``_earlier_answer``).
+        self._answered = {a.update_id: a.state for a in input.answered}
         if input.state is not None:
             self.state = input.state
         elif input.started_at is not None:
@@ -200,7 +206,13 @@ class Journey:
                         and (self._asking is None or self._asking.done())
                     )
                 )
-                workflow.continue_as_new(input.model_copy(update={"state": self.state}))
+                answered = [
+                    AnsweredUpdate(update_id=update_id, state=state)
+                    for update_id, state in list(self._answered.items())[-ANSWERS_CARRIED:]
+                ]
+                workflow.continue_as_new(
+                    input.model_copy(update={"state": self.state, "answered": answered})
+                )
         if workflow.patched(SETTLE_ON_CLOSE_PATCH):
             await self._settle_requests()
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -381,12 +393,31 @@ class Journey:
                 return
         workflow.upsert_search_attributes(updates)
 
+    def _earlier_answer(self) -> JourneyState | None:
+        """The answer already given to this very update (same id), if the previous run gave it.
+
+        The engine answers an update sent again with its first answer, but only within the
+        run that applied it: once the journey has continued as new, the same action retried
+        after a lost answer would be applied a second time (a second pause) or refused (« déjà
+        en pause ») although it was done. The runs hand on their last answers for that."""
+        info = workflow.current_update_info()
+        return None if info is None else self._answered.get(info.id)
+
+    def _keep_answer(self, state: JourneyState) -> None:
+        info = workflow.current_update_info()
+        if info is not None:
+            self._answered[info.id] = state
+            if len(self._answered) > ANSWERS_CARRIED:
+                del self._answered[next(iter(self._answered))]
+
     async def _act(self, action: Action) -> JourneyState:
+        if (earlier := self._earlier_answer()) is not None:
+            return earlier
         async with self._lock:
             return await self._act_locked(action)
 
     async def _act_locked(self, action: Action) -> JourneyState:
-        """Under the lock: apply ``action`` and commit its events."""
+        """Under the lock: apply ``action``, commit its events, keep the answer."""
         await self._write_start()
         sla = self._sla
         if isinstance(action, DecideOrientationInput) and not workflow.patched(SOCIAL_REVIEW_PATCH):
@@ -405,9 +436,12 @@ class Journey:
                 str(refused), type="TransitionRefused", non_retryable=True
             ) from refused
         await self._commit(state, events)
+        self._keep_answer(self.state)
         return self.state
 
     def _validate(self, action: Action) -> None:
+        if self._earlier_answer() is not None:
+            return  # applied by the previous run: answered again, not checked again
         try:
             rules.check(self.state, action)
         except rules.TransitionRefused as refused:
@@ -483,6 +517,8 @@ class Journey:
 
     @workflow.update
     async def sign_contract(self, action: SignContractInput) -> JourneyState:
+        if (earlier := self._earlier_answer()) is not None:
+            return earlier
         async with self._lock:
             state = await self._act_locked(action)
             cases = rules.open_sanctions(state)
@@ -587,6 +623,8 @@ class Journey:
 
     @workflow.update
     async def request_training(self, action: RequestTrainingInput) -> JourneyState:
+        if (earlier := self._earlier_answer()) is not None:
+            return earlier
         async with self._lock:
             state = await self._act_locked(action)
             await workflow.start_child_workflow(
@@ -615,6 +653,8 @@ class Journey:
 
     @workflow.update
     async def orient_to_service(self, action: OrientToServiceInput) -> JourneyState:
+        if (earlier := self._earlier_answer()) is not None:
+            return earlier
         async with self._lock:
             state = await self._act_locked(action)
             await workflow.start_child_workflow(
@@ -647,6 +687,8 @@ class Journey:
         """An invitation to book, or a convocation: an ``Appointment`` child workflow, which
         tells the journey of each change (``record_outcome``). Added with appointments: a new
         handler, so older histories replay unchanged."""
+        if (earlier := self._earlier_answer()) is not None:
+            return earlier
         async with self._lock:
             state = await self._act_locked(action)
             await workflow.start_child_workflow(
@@ -710,6 +752,8 @@ class Journey:
         """A suspension-remobilisation case: a ``SanctionCase`` child workflow, which tells the
         journey of each step (``record_outcome``). Added with sanction cases: a new handler, so
         older histories replay unchanged."""
+        if (earlier := self._earlier_answer()) is not None:
+            return earlier
         async with self._lock:
             state = await self._act_locked(action)
             mark = state.sanctions[-1]

@@ -223,6 +223,15 @@ class JourneyEvent(Message):
     detail: dict[str, ScalarDetail] = Field(default_factory=dict)
 
 
+class AnsweredUpdate(Message):
+    """An action the journey applied, and its answer: carried across a continue-as-new so that
+    the same action sent again (a client retrying after a lost answer) gets that answer and is
+    not applied twice. The engine itself recognises an update's id only within one run."""
+
+    update_id: str
+    state: JourneyState
+
+
 class JourneyInput(Message):
     beneficiary_id: str
     # A person's journeys after their first have ids of their own (None: the person's id).
@@ -238,6 +247,8 @@ class JourneyInput(Message):
     started_at: datetime | None = None
     # Set only when the journey continues as new.
     state: JourneyState | None = None
+    # The last actions the previous run answered (continue-as-new only).
+    answered: list[AnsweredUpdate] = Field(default_factory=list)
 
 
 class JourneyResult(Message):

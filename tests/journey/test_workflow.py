@@ -835,11 +835,27 @@ async def test_a_journey_with_a_long_history_continues_as_new_by_itself(
     pairs = 0
     while len(await runs(journeys, handle)) < 2:
         assert pairs < bound, "the journey never continued as new"
-        await act(handle, PauseInput(actor_id=referent))
-        state = await act(handle, ResumeInput(actor_id=referent))
+        # Each under its id, as the API sends a référente's action (its Idempotency-Key).
+        paused_id, resumed_id = f"pause-{pairs}", f"resume-{pairs}"
+        paused = await handle.execute_update(
+            Journey.pause, PauseInput(actor_id=referent), id=paused_id
+        )
+        state = await handle.execute_update(
+            Journey.resume, ResumeInput(actor_id=referent), id=resumed_id
+        )
         pairs += 1
     histories = await runs(journeys, handle)
     assert all(len(h.events) <= bound + 30 for h in histories)
+    assert await handle.query(Journey.current) == state
+    # The last pause and resumption sent again, as a client does whose answer was lost: at
+    # least the pause was applied by the previous run, yet each gets its first answer, and
+    # neither is applied a second time nor refused as « déjà en pause ».
+    again = await handle.execute_update(Journey.pause, PauseInput(actor_id=referent), id=paused_id)
+    assert again == paused
+    again = await handle.execute_update(
+        Journey.resume, ResumeInput(actor_id=referent), id=resumed_id
+    )
+    assert again == state
     assert await handle.query(Journey.current) == state
     model = await journeys.matches(handle, state)
     assert model.kinds.count("paused") == model.kinds.count("resumed") == pairs
