@@ -7,7 +7,9 @@ they already exist."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import (
     Client,
@@ -54,120 +56,82 @@ log = logging.getLogger(__name__)
 
 async def ensure_schedules(client: Client, settings: Settings) -> None:
     """Every schedule of the platform, created once, kept if it already exists."""
+    queue = settings.task_queue
     # The daily retention sweep (RGPD), at 3:00 UTC.
+    retention = RetentionSweepInput(retention_months=settings.retention_months)
     await _keep(
-        client,
-        SCHEDULE_ID,
-        Schedule(
-            action=ScheduleActionStartWorkflow(
-                RetentionSweep.run,
-                RetentionSweepInput(retention_months=settings.retention_months),
-                id="retention-sweep",
-                task_queue=settings.task_queue,
-            ),
-            spec=ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(3)])]),
-            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-        ),
+        client, SCHEDULE_ID, RetentionSweep.run, retention, "retention-sweep", queue, _daily(3)
     )
     # The indicators' closed months kept for every département, at 2:00 UTC (a month is
     # closed a day after its end: on the 2nd, last month is kept before anyone reads it).
     await _keep(
         client,
         INDICATORS_SCHEDULE_ID,
-        Schedule(
-            action=ScheduleActionStartWorkflow(
-                KeepClosedMonths.run,
-                KeepClosedMonthsInput(),
-                id=INDICATORS_WORKFLOW_ID,
-                task_queue=settings.task_queue,
-            ),
-            spec=ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(2)])]),
-            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-        ),
+        KeepClosedMonths.run,
+        KeepClosedMonthsInput(),
+        INDICATORS_WORKFLOW_ID,
+        queue,
+        _daily(2),
     )
     # The managers' daily digest, every morning.
     await _keep(
         client,
         DIGEST_SCHEDULE_ID,
-        Schedule(
-            action=ScheduleActionStartWorkflow(
-                DailyDigest.run,
-                DailyDigestInput(),
-                id=DIGEST_WORKFLOW_ID,
-                task_queue=settings.task_queue,
-            ),
-            spec=ScheduleSpec(
-                calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(settings.digest_hour)])]
-            ),
-            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-        ),
+        DailyDigest.run,
+        DailyDigestInput(),
+        DIGEST_WORKFLOW_ID,
+        queue,
+        _daily(settings.digest_hour),
     )
     # The agents' inboxes: deadlines of the coming week, daily summaries (with the digest).
     await _keep(
         client,
         INBOX_SCHEDULE_ID,
-        Schedule(
-            action=ScheduleActionStartWorkflow(
-                InboxDaily.run,
-                InboxDailyInput(),
-                id=INBOX_WORKFLOW_ID,
-                task_queue=settings.task_queue,
-            ),
-            spec=ScheduleSpec(
-                calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(settings.digest_hour)])]
-            ),
-            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-        ),
+        InboxDaily.run,
+        InboxDailyInput(),
+        INBOX_WORKFLOW_ID,
+        queue,
+        _daily(settings.digest_hour),
     )
     # The read model made to agree with the workflows, on the journeys written lately.
     await _keep(
         client,
         RECONCILE_SCHEDULE_ID,
-        Schedule(
-            action=ScheduleActionStartWorkflow(
-                ReconcileJourneys.run,
-                ReconcileInput(window_minutes=settings.reconcile_window_minutes),
-                id=RECONCILE_SCHEDULE_ID,
-                task_queue=settings.task_queue,
-            ),
-            spec=ScheduleSpec(
-                intervals=[
-                    ScheduleIntervalSpec(every=timedelta(minutes=settings.reconcile_every_minutes))
-                ]
-            ),
-            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-        ),
+        ReconcileJourneys.run,
+        ReconcileInput(window_minutes=settings.reconcile_window_minutes),
+        RECONCILE_SCHEDULE_ID,
+        queue,
+        _every(timedelta(minutes=settings.reconcile_every_minutes)),
     )
     # The mails the API did not send at once (SMTP down, a worker's mail), every minute.
     await _keep(
         client,
         OUTBOX_SCHEDULE_ID,
-        Schedule(
-            action=ScheduleActionStartWorkflow(
-                DeliverOutbox.run,
-                DeliverOutboxInput(),
-                id=OUTBOX_WORKFLOW_ID,
-                task_queue=settings.task_queue,
-            ),
-            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(minutes=1))]),
-            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-        ),
+        DeliverOutbox.run,
+        DeliverOutboxInput(),
+        OUTBOX_WORKFLOW_ID,
+        queue,
+        _every(timedelta(minutes=1)),
     )
     # The SMS due now (held for the quiet hours, provider down), every minute.
     await _keep(
         client,
         SMS_SCHEDULE_ID,
-        Schedule(
-            action=ScheduleActionStartWorkflow(
-                DeliverSms.run,
-                DeliverSmsInput(),
-                id=SMS_WORKFLOW_ID,
-                task_queue=settings.task_queue,
-            ),
-            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(minutes=1))]),
-            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-        ),
+        DeliverSms.run,
+        DeliverSmsInput(),
+        SMS_WORKFLOW_ID,
+        queue,
+        _every(timedelta(minutes=1)),
     )
+
+
+def _daily(hour: int) -> ScheduleSpec:
+    """Every day at ``hour`` o'clock UTC."""
+    return ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(hour)])])
+
+
+def _every(interval: timedelta) -> ScheduleSpec:
+    return ScheduleSpec(intervals=[ScheduleIntervalSpec(every=interval)])
 
 
 async def reconcile_now(client: Client) -> None:
@@ -178,7 +142,22 @@ async def reconcile_now(client: Client) -> None:
         log.warning("reconciliation not triggered", extra={"error": str(error)})
 
 
-async def _keep(client: Client, schedule_id: str, schedule: Schedule) -> None:
+async def _keep(
+    client: Client,
+    schedule_id: str,
+    run: Callable[[Any, Any], Awaitable[Any]],
+    arg: Any,
+    workflow_id: str,
+    task_queue: str,
+    spec: ScheduleSpec,
+) -> None:
+    """The schedule that starts ``run(arg)`` as ``workflow_id`` by ``spec``, a run skipped
+    while the previous one still goes on: created unless it exists."""
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(run, arg, id=workflow_id, task_queue=task_queue),
+        spec=spec,
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
     try:
         await client.create_schedule(schedule_id, schedule)
         log.info("schedule created", extra={"schedule": schedule_id})
