@@ -33,7 +33,7 @@ from parcours.indicators.schemas import IndicatorFilter, IndicatorsRead
 from parcours.indicators.service import IndicatorService, table, to_csv
 from parcours.journey.models import JourneyRecord
 from tests.conftest import POSTGRES
-from tests.support.indicators import year_scope
+from tests.support.indicators import person_with_milestones, year_scope
 
 pytestmark = pytest.mark.appointments
 
@@ -59,23 +59,7 @@ async def new_hub(session: AsyncSession, territory: str, name: str) -> Structure
 
 async def oriented(session: AsyncSession, hub: Structure, name: str, on: date) -> str:
     """A person of ``hub``'s département oriented on ``on``, followed by ``hub``: her id."""
-    person = Beneficiary(
-        first_name=name, last_name="Test", birth_date=date(1990, 1, 1), territory=hub.territory
-    )
-    session.add(person)
-    await session.flush()
-    session.add(
-        JourneyMilestones(
-            journey_id=person.id,
-            beneficiary_id=person.id,
-            territory=hub.territory,
-            structure_id=hub.id,
-            reference_on=date(2025, 2, 1),
-            oriented_on=on,
-            seq=3,
-        )
-    )
-    return person.id
+    return await person_with_milestones(session, hub.territory, hub.id, name, seq=3, oriented_on=on)
 
 
 async def read_figures(

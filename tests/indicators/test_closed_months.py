@@ -32,7 +32,7 @@ from parcours.indicators.models import JourneyMilestones
 from parcours.indicators.repository import IndicatorRepository
 from tests.conftest import POSTGRES
 from tests.indicators.test_appointment_indicators import free_territory, new_hub, read_figures
-from tests.support.indicators import year_scope
+from tests.support.indicators import person_with_milestones, year_scope
 from worker.assembly import build_worker
 from workflows.indicators import KeepClosedMonths
 
@@ -49,23 +49,14 @@ async def with_milestones(
     """A person of ``territory`` followed by ``hub``, her journey's milestones as given (days
     written ``YYYY-MM-DD``): her id."""
     async with transaction(sessions) as session:
-        row = Beneficiary(
-            first_name=name, last_name="Test", birth_date=date(1990, 1, 1), territory=territory
+        return await person_with_milestones(
+            session,
+            territory,
+            hub,
+            name,
+            seq=5,
+            **{key: _day(value) for key, value in milestones.items()},
         )
-        session.add(row)
-        await session.flush()
-        session.add(
-            JourneyMilestones(
-                journey_id=row.id,
-                beneficiary_id=row.id,
-                territory=territory,
-                structure_id=hub,
-                reference_on=date(2025, 2, 1),
-                seq=5,
-                **{key: _day(value) for key, value in milestones.items()},
-            )
-        )
-    return row.id
 
 
 async def test_closed_months_contracts_and_exits_follow_every_later_change(
