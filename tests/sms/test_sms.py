@@ -59,6 +59,9 @@ API_KEY = "test-sms-api-key"
 REPORT_SECRET = "test-sms-report-secret"
 # A weekday at 10:00 in Paris: the provider may be called.
 MORNING = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+# Noon in Paris, later than every SMS the other tests write: they write at the real time,
+# which went past MORNING on 7 December 2026 (their SMS were then due in this module's tests).
+LEFTOVERS_DUE = datetime(2100, 1, 4, 11, 0, tzinfo=UTC)
 
 
 def mobile() -> str:
@@ -158,7 +161,7 @@ async def stack(
     ):
         (await sim.post("/_reset")).raise_for_status()
         # What earlier tests left due goes first, so that each test sees only its own.
-        await send_due_sms(sessions, sms_settings, adapter, now=lambda: MORNING)
+        await send_due_sms(sessions, sms_settings, adapter, now=lambda: LEFTOVERS_DUE)
         yield SmsStack(sms_settings, sim, api, adapter, sessions)
     await adapter.aclose()
 
