@@ -132,6 +132,11 @@ DECISION_REQUEST_CHECK_PATCH = "decision-request-check"
 # Past the legal orientation delay, the journey asks France Travail to orient (issue 15: a new
 # partner call after a timer; journeys started before have no legal clock and never get here).
 FRANCE_TRAVAIL_ORIENTATION_PATCH = "france-travail-orientation"
+# A moment already due when the journey starts waiting (a person enrolled past the legal
+# orientation delay, as most of a first CAF import are) is handled at once, not after a timer of
+# a millisecond, which the engine fires on its next second and pays with a timer and a
+# workflow task (added after the legal clock; histories with such a timer replay with it).
+DUE_AT_ONCE_PATCH = "due-at-once"
 # A journey continues as new once its run's history passes ``Sla.history_events_bound`` events, not
 # only when the server suggests it (4,096 events): an update reaching a journey the worker has
 # forgotten replays the run's whole history first, and a journey lives for years (added after
@@ -185,6 +190,8 @@ class Journey:
         self._orientations: list[str] = []
         # The request to France Travail past the legal orientation delay, while it runs.
         self._asking: asyncio.Task[None] | None = None
+        # The state whose due moment was handled without a timer (``DUE_AT_ONCE_PATCH``).
+        self._due_at_once_seq: int | None = None
 
     @property
     def _current(self) -> bool:
@@ -234,6 +241,16 @@ class Journey:
     async def _wait_for_change_or_time(self) -> None:
         seen = self._changes
         wake = rules.next_wake(self.state, self._sla)
+        if (
+            wake is not None
+            and wake <= workflow.now()
+            and self.state.seq != self._due_at_once_seq
+            and workflow.patched(DUE_AT_ONCE_PATCH)
+        ):
+            # Due already: at once (once per state: a rule with nothing to do waits as before).
+            self._due_at_once_seq = self.state.seq
+            await self._on_time()
+            return
         timeout = None if wake is None else max((wake - workflow.now()).total_seconds(), 0.001)
         try:
             await workflow.wait_condition(
@@ -241,16 +258,20 @@ class Journey:
                 timeout=timeout,
             )
         except TimeoutError:
-            async with self._lock:
-                state, events = rules.on_time(self.state, workflow.now(), self._sla)
-                await self._commit(state, events)
-                asked = self.state.seq
-            if any(e.kind == rules.FRANCE_TRAVAIL_REQUESTED for e in events) and workflow.patched(
-                FRANCE_TRAVAIL_ORIENTATION_PATCH
-            ):
-                # Beside the journey's own waits: France Travail may be away for hours, and
-                # the journey's deadlines, check-ins and close go on meanwhile.
-                self._asking = asyncio.create_task(self._ask_france_travail(asked))
+            await self._on_time()
+
+    async def _on_time(self) -> None:
+        """A moment came: a deadline, the legal orientation delay, a check-in, a review."""
+        async with self._lock:
+            state, events = rules.on_time(self.state, workflow.now(), self._sla)
+            await self._commit(state, events)
+            asked = self.state.seq
+        if any(e.kind == rules.FRANCE_TRAVAIL_REQUESTED for e in events) and workflow.patched(
+            FRANCE_TRAVAIL_ORIENTATION_PATCH
+        ):
+            # Beside the journey's own waits: France Travail may be away for hours, and
+            # the journey's deadlines, check-ins and close go on meanwhile.
+            self._asking = asyncio.create_task(self._ask_france_travail(asked))
 
     async def _ask_france_travail(self, seq: int) -> None:
         """The legal delay passed without a decision: France Travail is asked to orient (once,

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -39,6 +40,7 @@ from parcours.journey.messages import (
     RsaStatus,
     Step,
 )
+from parcours.partners.messages import REQUEST_FRANCE_TRAVAIL_ORIENTATION
 from simulators.app import create_app as create_simulators
 from simulators.config import SimulatorConfig
 from tests.support.accounts import Staff
@@ -235,6 +237,32 @@ async def test_france_travail_orients_after_six_weeks_without_decision(law_stack
     )
     assert again.status_code == 409
     assert (await handle.query(Journey.current)).orientation is OrientationKind.PROFESSIONAL
+
+
+async def test_someone_enrolled_past_the_delay_is_sent_to_france_travail_at_once(
+    law_stack: LawStack,
+) -> None:
+    """Most of a département's first CAF import: rights opened months ago. The journey asks
+    France Travail at once, not after a timer (which the engine fires only on its
+    next second, and pays with a timer and one more task per person)."""
+    stack = law_stack
+    handle = await enrol_opened(stack, SIX_WEEKS + timedelta(weeks=10))
+    async with asyncio.timeout(20):
+        while "france_travail_orientation_sent" not in await stack.kinds(handle):
+            await asyncio.sleep(0.1)
+    assert len(await stack.requests_for(handle)) == 1
+    history = await handle.fetch_history()
+    asked = next(
+        n
+        for n, e in enumerate(history.events)
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and e.activity_task_scheduled_event_attributes.activity_type.name
+        == REQUEST_FRANCE_TRAVAIL_ORIENTATION.activity
+    )
+    # Its first task writes the request to the timeline; the next one asks France Travail.
+    kinds = [e.event_type for e in history.events[:asked]]
+    assert EventType.EVENT_TYPE_TIMER_FIRED not in kinds
+    assert kinds.count(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) == 2
 
 
 async def test_a_decision_in_time_leaves_france_travail_out(law_stack: LawStack) -> None:
