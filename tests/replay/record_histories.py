@@ -44,6 +44,8 @@ On the time-skipping server (months of timers in seconds):
 - ``france_travail_orientation``: the CAF's « droits et devoirs » flag off then on again
   (the legal clock starts over), the legal orientation delay passes in diagnosis, France
   Travail is asked (patch ``france-travail-orientation``) and orients (its callback's update).
+- ``enrolled_past_the_delay``: someone enrolled after the legal orientation delay: France
+  Travail is asked at once, without a timer (patch ``due-at-once``), and orients.
 - ``reoriented_after_social_review``: a journey oriented to the social track (its review's
   timer, patch ``social-track-review``) asks for a reorientation, refused (and refused again
   to the same track and structure); the review falls due, is concluded by a reorientation
@@ -866,6 +868,29 @@ async def france_travail_orientation(r: Recorder) -> None:
     await r.keep("france_travail_orientation", handle)
 
 
+async def enrolled_past_the_delay(r: Recorder) -> None:
+    """Someone enrolled once the legal orientation delay has passed (patch ``due-at-once``):
+    France Travail is asked at once, without a timer, orients by its callback; then the journey
+    closes."""
+    today = await r.today()
+    handle = await r.journey(
+        "00000000-0000-4000-8000-000000000015",
+        rsa_opened_on=today - timedelta(weeks=16),
+        sla=Sla(france_travail_orients_after_weeks=6),
+    )
+    await r.reached(handle, lambda s: s.france_travail_requested_due_on is not None)
+    await r.heard(handle, "france_travail_orientation_sent")
+    await r.act(
+        handle,
+        DecideOrientationInput(
+            kind=OrientationKind.PROFESSIONAL, structure_id=STRUCTURE, decided_by="france_travail"
+        ),
+    )
+    await r.act(handle, CloseInput(exit_reason=ExitReason.OTHER, actor_id=REFERENT))
+    await handle.result()
+    await r.keep("enrolled_past_the_delay", handle)
+
+
 async def reoriented_after_social_review(r: Recorder) -> None:
     """Reorientation refused, the social review due at 6 months, then a reorientation."""
     handle = await r.journey("00000000-0000-4000-8000-000000000010")
@@ -1296,6 +1321,7 @@ SCENARIOS: dict[str, tuple[Server, Scenario]] = {
     "orientation_decision_requested": ("time-skipping", orientation_decision_requested),
     "appointment_attended": ("time-skipping", appointment_attended),
     "france_travail_orientation": ("time-skipping", france_travail_orientation),
+    "enrolled_past_the_delay": ("time-skipping", enrolled_past_the_delay),
     "reoriented_after_social_review": ("time-skipping", reoriented_after_social_review),
     "sanction_cases": ("time-skipping", sanction_cases),
     "scheduled_runs": ("time-skipping", scheduled_runs),

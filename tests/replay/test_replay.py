@@ -47,6 +47,7 @@ SCENARIOS = {
     "sanction_lifted",
     "sanction_remobilised_before_decision",
     "journey_with_sanctions",
+    "enrolled_past_the_delay",
 }
 OLDER = {
     f"{journey}_before_{version}"
