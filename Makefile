@@ -62,6 +62,7 @@ bench: install
 	$(BIN)/python -m bench.journeys --postgres --rounds 2
 	$(BIN)/python -m bench.resources
 	$(BIN)/python -m bench.caf_import
+	$(BIN)/python -m bench.caf_import --postgres
 	$(BIN)/python -m bench.management
 	$(BIN)/python -m bench.projection
 	$(BIN)/python -m bench.appointments

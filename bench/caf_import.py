@@ -11,6 +11,11 @@ Its anchor, in the same run: the same feed's mix of starts and signals sent by a
 line the import ``created``, a signal for each it ``signalled`` — in the file's order for each
 person, as many people in flight as the platform's import (``caf_import_concurrency``).
 
+The bare client starts once the engine is quiet again (the platform's journeys may still be
+asking France Travail after the import ends): its figure is the engine's, not what the
+platform left running. ``--postgres`` runs the platform on a fresh PostgreSQL database
+(``parcours_bench_caf``) and prints each figure as ``postgres_…`` (``make bench`` runs both).
+
 Figures go to stdout as ``key=value`` lines (``caf_import_lines_per_s``: data lines over the
 command's wall time, storing the file included; ``caf_import_raw_lines_per_s``: the same lines
 over the bare client's time; ``caf_import_ratio``: the first over the second;
@@ -43,6 +48,7 @@ from sqlalchemy import func, select
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from bench.journeys import fresh_postgres
 from bench.raw import BareFeedInput, BareFeedJourney, BareRightsChanged
 from cli.temporal_server import dev_server_command
 from parcours.core.db import create_engine, create_sessionmaker
@@ -53,6 +59,10 @@ from simulators.caf_feed import write_feed_file
 
 TASK_QUEUE = "bench-caf-import"
 RAW_TASK_QUEUE = "bench-caf-raw"
+POSTGRES_DATABASE = "parcours_bench_caf"
+# The engine is quiet when its server uses less than this share of a core over a second.
+QUIET_CPU = 0.1
+QUIET_WAIT_S = 120
 
 
 def progress(message: str) -> None:
@@ -63,6 +73,24 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """The process's CPU time so far (user and system), from ``/proc``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def engine_quiet(pid: int) -> float:
+    """Wait until the Temporal server is quiet (``QUIET_CPU``), at most ``QUIET_WAIT_S``; the
+    seconds waited."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < QUIET_WAIT_S:
+        before = cpu_seconds(pid)
+        await asyncio.sleep(1)
+        if cpu_seconds(pid) - before < QUIET_CPU:
+            break
+    return time.perf_counter() - started
 
 
 def peak_rss_mib(pid: int) -> float | None:
@@ -241,6 +269,9 @@ async def bench(platform: Platform, options: argparse.Namespace) -> dict[str, fl
     for outcome, beneficiary_id in applied:
         per_person.setdefault(beneficiary_id or "", []).append(outcome or "")
     concurrency = Settings(database_url=platform.database_url).caf_import_concurrency
+    temporal = next(p for name, p in platform.processes if name == "temporal")
+    waited = await engine_quiet(temporal.pid)
+    progress(f"the engine is quiet after {waited:.1f} s")
     progress(
         f"the bare client: {len(applied)} starts and signals for {len(per_person)} people, "
         f"{concurrency} in flight …"
@@ -304,6 +335,12 @@ def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--keep", action="store_true", help="keep the databases and logs")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help=f"run on a fresh PostgreSQL database ({POSTGRES_DATABASE}, dropped and created "
+        "again) and print each figure as postgres_…",
+    )
     return parser.parse_args(argv)
 
 
@@ -314,6 +351,13 @@ def _interrupt(signum: int, frame: object) -> NoReturn:
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_options(argv)
     signal.signal(signal.SIGTERM, _interrupt)
+    prefix = ""
+    if options.postgres:
+        url = asyncio.run(fresh_postgres(POSTGRES_DATABASE))
+        if url is None:
+            return 0
+        os.environ["DATABASE_URL"] = url  # the platform runs on it
+        prefix = "postgres_"
     platform = Platform()
     try:
         figures = asyncio.run(bench(platform, options))
@@ -327,9 +371,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress(f"databases and logs kept in {platform.workdir}")
     for key, value in figures.items():
         if not isinstance(value, float):
-            print(f"{key}={value}")
+            print(f"{prefix}{key}={value}")
         else:
-            print(f"{key}={value:.3f}" if "ratio" in key else f"{key}={value:.2f}")
+            print(f"{prefix}{key}={value:.3f}" if "ratio" in key else f"{prefix}{key}={value:.2f}")
     return 0
 
 

@@ -533,8 +533,9 @@ async def bench(stack: Stack, options: Options) -> dict[str, float]:
 POSTGRES_DATABASE = "parcours_bench_api"
 
 
-async def fresh_postgres() -> str | None:
-    """A new empty ``POSTGRES_DATABASE``, its URL; None when no PostgreSQL answers."""
+async def fresh_postgres(database: str = POSTGRES_DATABASE) -> str | None:
+    """A new empty ``database`` (by default ``POSTGRES_DATABASE``), its URL; None when no
+    PostgreSQL answers."""
     server = management.server_url()
     try:
         admin = await asyncpg.connect(
@@ -545,11 +546,11 @@ async def fresh_postgres() -> str | None:
         progress(f"PostgreSQL unreachable at {server} ({error}): skipped")
         return None
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{POSTGRES_DATABASE}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{POSTGRES_DATABASE}"')
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{database}"')
     finally:
         await admin.close()
-    return make_url(server).set(database=POSTGRES_DATABASE).render_as_string(hide_password=False)
+    return make_url(server).set(database=database).render_as_string(hide_password=False)
 
 
 def _interrupt(signum: int, frame: object) -> NoReturn:
