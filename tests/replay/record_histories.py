@@ -833,6 +833,24 @@ async def orientation_decision_requested(r: Recorder) -> None:
     await r.keep("orientation_decision_requested", handle)
 
 
+async def oriented_by_france_travail_then_closed(
+    r: Recorder, handle: JourneyHandle, name: str
+) -> None:
+    """France Travail is asked, orients by its callback, then the journey closes; kept as
+    ``name``."""
+    await r.reached(handle, lambda s: s.france_travail_requested_due_on is not None)
+    await r.heard(handle, "france_travail_orientation_sent")
+    await r.act(
+        handle,
+        DecideOrientationInput(
+            kind=OrientationKind.PROFESSIONAL, structure_id=STRUCTURE, decided_by="france_travail"
+        ),
+    )
+    await r.act(handle, CloseInput(exit_reason=ExitReason.OTHER, actor_id=REFERENT))
+    await handle.result()
+    await r.keep(name, handle)
+
+
 async def france_travail_orientation(r: Recorder) -> None:
     """The legal orientation clock (patch ``france-travail-orientation``): the CAF says the
     person is not subject to duties, then is again (the clock starts over), the delay passes
@@ -855,17 +873,7 @@ async def france_travail_orientation(r: Recorder) -> None:
     await handle.signal(Journey.rsa_rights_changed, on)
     await r.reached(handle, lambda s: s.subject_to_duties)
     await r.advance_to(await r.now() + timedelta(weeks=6, days=1))
-    await r.reached(handle, lambda s: s.france_travail_requested_due_on is not None)
-    await r.heard(handle, "france_travail_orientation_sent")
-    await r.act(
-        handle,
-        DecideOrientationInput(
-            kind=OrientationKind.PROFESSIONAL, structure_id=STRUCTURE, decided_by="france_travail"
-        ),
-    )
-    await r.act(handle, CloseInput(exit_reason=ExitReason.OTHER, actor_id=REFERENT))
-    await handle.result()
-    await r.keep("france_travail_orientation", handle)
+    await oriented_by_france_travail_then_closed(r, handle, "france_travail_orientation")
 
 
 async def enrolled_past_the_delay(r: Recorder) -> None:
@@ -878,17 +886,7 @@ async def enrolled_past_the_delay(r: Recorder) -> None:
         rsa_opened_on=today - timedelta(weeks=16),
         sla=Sla(france_travail_orients_after_weeks=6),
     )
-    await r.reached(handle, lambda s: s.france_travail_requested_due_on is not None)
-    await r.heard(handle, "france_travail_orientation_sent")
-    await r.act(
-        handle,
-        DecideOrientationInput(
-            kind=OrientationKind.PROFESSIONAL, structure_id=STRUCTURE, decided_by="france_travail"
-        ),
-    )
-    await r.act(handle, CloseInput(exit_reason=ExitReason.OTHER, actor_id=REFERENT))
-    await handle.result()
-    await r.keep("enrolled_past_the_delay", handle)
+    await oriented_by_france_travail_then_closed(r, handle, "enrolled_past_the_delay")
 
 
 async def reoriented_after_social_review(r: Recorder) -> None:
