@@ -67,6 +67,7 @@ from tests.support.partners import (
     with_partner_routes,
 )
 from tests.support.probe import PartnerCallProbe
+from tests.support.servers import config as server_config
 from tests.support.servers import free_port, serve
 from tests.support.workers import WorkerOnItsQueue, worker_on_its_queue
 from worker.assembly import PARTNER_WORKFLOWS, PartnerWorkerParts, build_worker, journey_runner
@@ -225,7 +226,7 @@ async def api_url(
     """The real app served by uvicorn on a free port: API tests go through HTTP."""
     port = free_port()
     app = create_app(settings, temporal=dev_env.client)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(server_config(app, port))
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.05)
@@ -281,7 +282,7 @@ async def mailed_app(
     url = f"http://127.0.0.1:{port}"
     mailing = mailbox.settings(settings, public_app_url=url)
     app = create_app(mailing, temporal=dev_env.client)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(server_config(app, port))
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.05)

@@ -28,6 +28,7 @@ from parcours.core.settings import Settings
 from parcours.journey.schemas import BeneficiaryCreate
 from parcours.journey.service import JourneyService
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, Carnet
+from tests.support.servers import config as server_config
 from tests.support.servers import free_port
 
 
@@ -47,7 +48,7 @@ async def app_url(
     """The whole app on a free port, as a browser reaches it."""
     port = free_port()
     app = create_app(settings, temporal=dev_env.client)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(server_config(app, port))
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.05)

@@ -45,6 +45,7 @@ from parcours.resources.service import ResourceBaseService
 from parcours.resources.vocabulary import THEMATIQUE_LABELS
 from tests.support.accounts import Staff
 from tests.support.clients import signed_in
+from tests.support.servers import config as server_config
 from tests.support.servers import free_port
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -674,7 +675,7 @@ async def resources_url(settings: Settings, sessions: Sessions) -> AsyncIterator
         app.include_router(resources_routes.router)
         app.include_router(pages_resources.router)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(server_config(app, port))
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.05)

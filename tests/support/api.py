@@ -23,6 +23,7 @@ from parcours.carnet.models import Beneficiary
 from parcours.core.settings import Settings
 from parcours.journey.models import JourneyRecord
 from tests.support.people import person_payload
+from tests.support.servers import config as server_config
 from tests.support.servers import free_port
 
 Json = dict[str, Any]
@@ -34,7 +35,7 @@ ENGINE_DOWN = "Le moteur de parcours ne répond pas : réessayez dans un instant
 async def served(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """``app`` served by uvicorn on a free port, and an HTTP client for it."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(server_config(app, port))
     task = asyncio.create_task(server.serve())
     try:
         while not server.started:

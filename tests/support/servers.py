@@ -8,6 +8,18 @@ from typing import Any
 
 import uvicorn
 
+# Idle connections are kept longer than a client keeps them (httpx: 5 s, uvicorn's default
+# too): at equal times a client may send on a connection the server is closing, and the test
+# gets a ``ReadError`` from a fixture that did nothing wrong.
+KEEP_ALIVE_S = 60
+
+
+def config(app: Any, port: int) -> uvicorn.Config:
+    """How the tests serve an app: on 127.0.0.1:``port``, quiet, connections kept."""
+    return uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", timeout_keep_alive=KEEP_ALIVE_S
+    )
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -16,7 +28,7 @@ def free_port() -> int:
 
 
 async def serve(app: Any, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(config(app, port))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

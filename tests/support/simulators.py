@@ -25,6 +25,7 @@ from simulators.signing import (
     partner_secret,
     verify,
 )
+from tests.support.servers import config as server_config
 from tests.support.servers import free_port
 
 CALLBACK_SECRET = "test-callback-secret"
@@ -34,7 +35,7 @@ CALLBACK_SECRET = "test-callback-secret"
 async def serve(app: ASGIApp) -> AsyncIterator[str]:
     """``app`` on a free local port, for as long as the block lasts."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(server_config(app, port))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
