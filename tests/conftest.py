@@ -67,8 +67,7 @@ from tests.support.partners import (
     with_partner_routes,
 )
 from tests.support.probe import PartnerCallProbe
-from tests.support.servers import config as server_config
-from tests.support.servers import free_port, serve
+from tests.support.servers import free_port, serve, server_config
 from tests.support.workers import WorkerOnItsQueue, worker_on_its_queue
 from worker.assembly import PARTNER_WORKFLOWS, PartnerWorkerParts, build_worker, journey_runner
 from workflows.appointments import Appointment

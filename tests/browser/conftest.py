@@ -28,8 +28,7 @@ from parcours.core.settings import Settings
 from parcours.journey.schemas import BeneficiaryCreate
 from parcours.journey.service import JourneyService
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, Carnet
-from tests.support.servers import config as server_config
-from tests.support.servers import free_port
+from tests.support.servers import free_port, server_config
 
 
 @functools.cache

@@ -45,8 +45,7 @@ from parcours.resources.service import ResourceBaseService
 from parcours.resources.vocabulary import THEMATIQUE_LABELS
 from tests.support.accounts import Staff
 from tests.support.clients import signed_in
-from tests.support.servers import config as server_config
-from tests.support.servers import free_port
+from tests.support.servers import free_port, server_config
 
 Sessions = async_sessionmaker[AsyncSession]
 TODAY = date.today()

@@ -23,8 +23,7 @@ from parcours.carnet.models import Beneficiary
 from parcours.core.settings import Settings
 from parcours.journey.models import JourneyRecord
 from tests.support.people import person_payload
-from tests.support.servers import config as server_config
-from tests.support.servers import free_port
+from tests.support.servers import free_port, server_config
 
 Json = dict[str, Any]
 

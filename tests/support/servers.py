@@ -14,7 +14,7 @@ import uvicorn
 KEEP_ALIVE_S = 60
 
 
-def config(app: Any, port: int) -> uvicorn.Config:
+def server_config(app: Any, port: int) -> uvicorn.Config:
     """How the tests serve an app: on 127.0.0.1:``port``, quiet, connections kept."""
     return uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", timeout_keep_alive=KEEP_ALIVE_S
@@ -28,7 +28,7 @@ def free_port() -> int:
 
 
 async def serve(app: Any, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
-    server = uvicorn.Server(config(app, port))
+    server = uvicorn.Server(server_config(app, port))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

@@ -25,8 +25,7 @@ from simulators.signing import (
     partner_secret,
     verify,
 )
-from tests.support.servers import config as server_config
-from tests.support.servers import free_port
+from tests.support.servers import free_port, server_config
 
 CALLBACK_SECRET = "test-callback-secret"
 
