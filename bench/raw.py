@@ -4,9 +4,12 @@ One no-op activity at start, then six updates, each with a validator and one no-
 as many round trips to the server as a journey enrolled and moved to its end through the API.
 With ``BareCosts(local_activities=True)`` the activities are local, as the ``Journey``'s
 read-model writes are: the cheapest workflow of the same semantics. ``touch`` is a bare update
-with a no-op local activity (the anchor of an action's latency). ``BareFeedJourney`` is what a
-CAF feed line costs the engine at the least: started with a no-op local activity, signalled
-with another per change (the anchor of the CAF import).
+with a no-op local activity (the anchor of an action's latency); ``touch_recorded`` the same
+with an ordinary activity, run once the engine has recorded the update, as the ``Journey``'s
+read-model write is (its guarantee: nothing shown that the engine did not record).
+``BareFeedJourney`` is what a CAF feed line costs the engine at the least: started with a no-op
+local activity, signalled with another per change (the anchor of the CAF import); with
+``recorded``, ordinary activities instead.
 ``python -m bench.raw --address … --task-queue … --metrics-address …`` runs its worker in its
 own process, as ``parcours worker`` runs the platform's.
 
@@ -155,10 +158,29 @@ class BareJourney:
         if self._step >= STEPS:
             raise ValueError("the journey has ended")
 
+    @workflow.update
+    async def touch_recorded(self) -> BareState:
+        """As a pause or a resume with the Journey's guarantee: validated, one no-op *ordinary*
+        activity (it runs once the engine has recorded the update, as the read-model write
+        does), the state back after it."""
+        await workflow.execute_activity(
+            bare_record,
+            BareEvent(journey_id=self._input.journey_id, step=self._step),
+            start_to_close_timeout=timedelta(seconds=30),
+        )
+        return BareState(step=self._step)
+
+    @touch_recorded.validator
+    def _check_touch_recorded(self) -> None:
+        self._check_touch()
+
 
 @dataclass(frozen=True)
 class BareFeedInput:
     person_id: str
+    # Each change recorded by an ordinary activity, run once the engine has recorded it (the
+    # Journey's guarantee), rather than a local one inside the workflow task.
+    recorded: bool = False
 
 
 @dataclass(frozen=True)
@@ -173,6 +195,7 @@ class BareFeedJourney:
     @workflow.init
     def __init__(self, input: BareFeedInput) -> None:
         self._person_id = input.person_id
+        self._recorded = input.recorded
         self._changes = 0
 
     @workflow.run
@@ -182,11 +205,15 @@ class BareFeedJourney:
         await workflow.wait_condition(lambda: False)
 
     async def _record(self) -> None:
-        await workflow.execute_local_activity(
-            bare_record,
-            BareEvent(journey_id=self._person_id, step=self._changes),
-            start_to_close_timeout=timedelta(seconds=30),
-        )
+        event = BareEvent(journey_id=self._person_id, step=self._changes)
+        if self._recorded:
+            await workflow.execute_activity(
+                bare_record, event, start_to_close_timeout=timedelta(seconds=30)
+            )
+        else:
+            await workflow.execute_local_activity(
+                bare_record, event, start_to_close_timeout=timedelta(seconds=30)
+            )
 
     @workflow.signal
     async def rsa_rights_changed(self, change: BareRightsChanged) -> None:
