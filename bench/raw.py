@@ -35,6 +35,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 STEPS = 6
+RECORD_TIMEOUT = timedelta(seconds=30)
 
 # The Journey's search attributes, registered by the dev server's command.
 STEP_KEY = SearchAttributeKey.for_keyword("JourneyStep")
@@ -88,6 +89,17 @@ async def bare_record(event: BareEvent) -> None:
     """Stands for the read-model write: does nothing."""
 
 
+async def record_bare(event: BareEvent, local: bool) -> None:
+    """The no-op write: a local activity, inside the workflow task; or an ordinary one, run
+    once the engine has recorded the task (as the ``Journey``'s read-model write)."""
+    if local:
+        await workflow.execute_local_activity(
+            bare_record, event, start_to_close_timeout=RECORD_TIMEOUT
+        )
+    else:
+        await workflow.execute_activity(bare_record, event, start_to_close_timeout=RECORD_TIMEOUT)
+
+
 @workflow.defn(name="BareJourney")
 class BareJourney:
     @workflow.init
@@ -114,14 +126,7 @@ class BareJourney:
 
     async def _record(self, step: int) -> None:
         event = BareEvent(journey_id=self._input.journey_id, step=step, padding=self._padding)
-        if self._costs.local_activities:
-            await workflow.execute_local_activity(
-                bare_record, event, start_to_close_timeout=timedelta(seconds=30)
-            )
-        else:
-            await workflow.execute_activity(
-                bare_record, event, start_to_close_timeout=timedelta(seconds=30)
-            )
+        await record_bare(event, local=self._costs.local_activities)
         if self._costs.search_attributes:
             updates: list[SearchAttributeUpdate[Any]] = [
                 STEP_KEY.value_set(f"step-{step}"),
@@ -146,11 +151,7 @@ class BareJourney:
     @workflow.update
     async def touch(self) -> BareState:
         """As a pause or a resume: validated, one no-op local activity, the state back."""
-        await workflow.execute_local_activity(
-            bare_record,
-            BareEvent(journey_id=self._input.journey_id, step=self._step),
-            start_to_close_timeout=timedelta(seconds=30),
-        )
+        await record_bare(BareEvent(journey_id=self._input.journey_id, step=self._step), True)
         return BareState(step=self._step)
 
     @touch.validator
@@ -163,11 +164,7 @@ class BareJourney:
         """As a pause or a resume with the Journey's guarantee: validated, one no-op *ordinary*
         activity (it runs once the engine has recorded the update, as the read-model write
         does), the state back after it."""
-        await workflow.execute_activity(
-            bare_record,
-            BareEvent(journey_id=self._input.journey_id, step=self._step),
-            start_to_close_timeout=timedelta(seconds=30),
-        )
+        await record_bare(BareEvent(journey_id=self._input.journey_id, step=self._step), False)
         return BareState(step=self._step)
 
     @touch_recorded.validator
@@ -205,15 +202,9 @@ class BareFeedJourney:
         await workflow.wait_condition(lambda: False)
 
     async def _record(self) -> None:
-        event = BareEvent(journey_id=self._person_id, step=self._changes)
-        if self._recorded:
-            await workflow.execute_activity(
-                bare_record, event, start_to_close_timeout=timedelta(seconds=30)
-            )
-        else:
-            await workflow.execute_local_activity(
-                bare_record, event, start_to_close_timeout=timedelta(seconds=30)
-            )
+        await record_bare(
+            BareEvent(journey_id=self._person_id, step=self._changes), local=not self._recorded
+        )
 
     @workflow.signal
     async def rsa_rights_changed(self, change: BareRightsChanged) -> None:
