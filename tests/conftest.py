@@ -69,7 +69,13 @@ from tests.support.partners import (
 from tests.support.probe import PartnerCallProbe
 from tests.support.servers import free_port, serve, server_config
 from tests.support.workers import WorkerOnItsQueue, worker_on_its_queue
-from worker.assembly import PARTNER_WORKFLOWS, PartnerWorkerParts, build_worker, journey_runner
+from worker.assembly import (
+    HEARTBEAT_THROTTLE,
+    PARTNER_WORKFLOWS,
+    PartnerWorkerParts,
+    build_worker,
+    journey_runner,
+)
 from workflows.appointments import Appointment
 from workflows.journey import Journey
 
@@ -343,6 +349,7 @@ async def partner_stack(
             *parts.activities,
         ],
         unsandboxed_workflow_runner=journey_runner(stack_settings),
+        max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
     )
     sim_server, sim_task = await serve(simulators, partners_port)
     api_server, api_task = await serve(app, api_port)
