@@ -78,9 +78,12 @@ async def run_import(
     sessions = create_sessionmaker(engine)
     try:
         client = await connect(settings)
-        async with transaction(sessions) as session:
-            # Read chunk by chunk: the file's size does not weigh on the memory.
-            file_id, _ = await CafImportService(session, client, settings).store(path.name, source)
+        # Read chunk by chunk: the file's size does not weigh on the memory.
+        with source:
+            async with transaction(sessions) as session:
+                file_id, _ = await CafImportService(session, client, settings).store(
+                    path.name, source
+                )
         current = await _read(sessions, client, settings, file_id)
         if current.status == "completed":
             print("Ce fichier a déjà été importé (même contenu) : rien n'a été refait.", file=out)

@@ -167,7 +167,8 @@ class _Reading:
             self.size += len(chunk)
             if self.size > self.max_bytes:
                 raise InvalidFeed(
-                    f"Fichier trop volumineux : {self.max_bytes // (1024 * 1024)} Mio au plus."
+                    f"Fichier trop volumineux (plus de {self.max_bytes // (1024 * 1024)} Mio ; "
+                    f"{self.max_bytes // (1024 * 1024)} Mio au plus)."
                 )
             self.digest.update(chunk)
             yield chunk

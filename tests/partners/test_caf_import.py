@@ -208,25 +208,6 @@ async def test_a_feed_is_stored_line_for_line_across_its_chunks(
     assert feed is not None and (feed.lines, feed.header) == (30, FEED_HEADER)
 
 
-async def test_a_file_over_the_bound_is_refused_and_nothing_of_it_is_stored(
-    partners: PartnerStack, sessions: async_sessionmaker[AsyncSession]
-) -> None:
-    settings = partners.settings.model_copy(update={"caf_import_max_bytes": 1024 * 1024})
-    lines = [line.text for line in generate_feed_lines(6000, seed=17, today=TODAY)]
-    data = ("\n".join([FEED_HEADER, *lines]) + "\n").encode()
-    assert len(data) > 1024 * 1024
-
-    with pytest.raises(InvalidFeed) as refused:
-        async with transaction(sessions) as session:
-            await CafImportService(session, partners.client, settings).store(
-                "flux-trop-gros.csv", io.BytesIO(data)
-            )
-
-    assert refused.value.message == "Fichier trop volumineux : 1 Mio au plus."
-    async with sessions() as session:
-        assert await session.get(CafFeedFile, hashlib.sha256(data).hexdigest()) is None
-
-
 class CopiedWhileRead(io.BytesIO):
     """A file still being written when the import reads it: longer at the second reading."""
 
