@@ -140,6 +140,12 @@ WORKFLOWS = [
 ]
 
 
+# The SDK sends an activity's heartbeats at most every 0.8 × its heartbeat timeout: a CAF
+# batch (15 s, a dead worker noticed quickly) would reach the server every 12 s, 3 s before
+# the server gives up on it and starts another attempt. Every 5 s at most: 10 s to spare.
+HEARTBEAT_THROTTLE = timedelta(seconds=5)
+
+
 def build_worker(
     client: Client,
     sessions: async_sessionmaker[AsyncSession],
@@ -187,13 +193,6 @@ def build_worker(
         graceful_shutdown_timeout=timedelta(seconds=30),
         max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
     )
-
-
-# The SDK sends an activity's heartbeats at most every 0.8 × its heartbeat timeout: a CAF
-# batch (15 s, a dead worker noticed quickly) would reach the server every 12 s, 3 s before
-# it gives up; on a loaded machine the server then retried a batch that was still running,
-# both attempts enrolling the same people. Every 5 s at most: 10 s to spare.
-HEARTBEAT_THROTTLE = timedelta(seconds=5)
 
 
 def journey_runner(settings: Settings) -> WorkflowRunner:
