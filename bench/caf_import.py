@@ -23,8 +23,10 @@ platform left running. ``--postgres`` runs the platform on a fresh PostgreSQL da
 Figures go to stdout as ``key=value`` lines (``caf_import_lines_per_s``: data lines over the
 command's wall time, storing the file included; ``caf_import_raw_lines_per_s``: the same lines
 over the bare client's time; ``caf_import_ratio``: the first over the second;
-``caf_import_peak_rss_mib``: the worker's peak resident memory, where the import runs);
-progress goes to stderr.
+``caf_import_peak_rss_mib``: the worker's peak resident memory, where the import runs;
+``caf_store_peak_mib``: what storing a file of as many lines allocates at most, and
+``caf_store_peak_mib_x10`` for one ten times longer — read chunk by chunk, the same); progress
+goes to stderr.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -55,9 +58,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from bench.journeys import fresh_postgres
 from bench.raw import BareFeedInput, BareFeedJourney, BareRightsChanged
 from cli.temporal_server import dev_server_command
-from parcours.core.db import create_engine, create_sessionmaker
+from parcours.core.db import create_engine, create_sessionmaker, transaction
 from parcours.core.settings import ROOT, Settings
 from parcours.journey.models import JourneyRecord
+from parcours.partners.caf_import import CafImportService
 from parcours.partners.models import CafFeedFile, CafFeedLine
 from simulators.caf_feed import write_feed_file
 
@@ -67,6 +71,8 @@ POSTGRES_DATABASE = "parcours_bench_caf"
 # The engine is quiet when its server uses less than this share of a core over a second.
 QUIET_CPU = 0.1
 QUIET_WAIT_S = 120
+# Storing the file is measured for it and for a file this many times longer.
+STORE_SCALE = 10
 
 
 def progress(message: str) -> None:
@@ -289,6 +295,11 @@ async def bench(platform: Platform, options: argparse.Namespace) -> dict[str, fl
     )
     recorded_elapsed = await send_bare_feed(platform, per_person, concurrency, recorded=True)
     recorded_rate = options.lines / recorded_elapsed
+    stores = {}
+    for scale in (1, STORE_SCALE):
+        lines = scale * options.lines
+        progress(f"storing a file of {lines} lines, its memory traced …")
+        stores[scale] = await store_peak_mib(platform, lines, options.seed + scale)
     return {
         "caf_import_lines": options.lines,
         "caf_import_seconds": elapsed,
@@ -307,7 +318,37 @@ async def bench(platform: Platform, options: argparse.Namespace) -> dict[str, fl
         "caf_import_journeys_settled_s": settled,
         "caf_import_peak_rss_mib": worker_peak,
         "caf_import_cli_peak_rss_mib": importer_peak,
+        # What storing the file allocates at most, for the file and for one STORE_SCALE times
+        # longer: read chunk by chunk, it should not grow with the file (growth near 1).
+        "caf_store_peak_mib": stores[1],
+        f"caf_store_peak_mib_x{STORE_SCALE}": stores[STORE_SCALE],
+        "caf_store_peak_growth": stores[STORE_SCALE] / stores[1],
     }
+
+
+async def store_peak_mib(platform: Platform, lines: int, seed: int) -> float:
+    """Store a fresh feed file of ``lines`` lines as ``parcours import-caf`` does (not imported);
+    the most memory Python allocated meanwhile, in MiB."""
+    path = platform.workdir / f"flux-{lines}.csv"
+    write_feed_file(path, lines, seed=seed, today=date.today())
+    engine = create_engine(platform.database_url)
+    settings = Settings(database_url=platform.database_url)
+    try:
+        async with transaction(create_sessionmaker(engine)) as session:
+            service = CafImportService(
+                session, await Client.connect(platform.temporal_address), settings
+            )
+            with path.open("rb") as source:
+                tracemalloc.start()
+                try:
+                    await service.store(path.name, source)
+                    peak = tracemalloc.get_traced_memory()[1]
+                finally:
+                    tracemalloc.stop()
+    finally:
+        await engine.dispose()
+        path.unlink()
+    return peak / (1024 * 1024)
 
 
 async def send_bare_feed(

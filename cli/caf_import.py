@@ -70,7 +70,7 @@ async def run_import(
     poll_s: float = 1.0,
 ) -> int:
     try:
-        content = await asyncio.to_thread(path.read_bytes)
+        source = path.open("rb")
     except OSError as error:
         print(f"Impossible de lire {path} : {error.strerror}.", file=progress_to)
         return 1
@@ -79,7 +79,8 @@ async def run_import(
     try:
         client = await connect(settings)
         async with transaction(sessions) as session:
-            file_id, _ = await CafImportService(session, client, settings).store(path.name, content)
+            # Read chunk by chunk: the file's size does not weigh on the memory.
+            file_id, _ = await CafImportService(session, client, settings).store(path.name, source)
         current = await _read(sessions, client, settings, file_id)
         if current.status == "completed":
             print("Ce fichier a déjà été importé (même contenu) : rien n'a été refait.", file=out)
@@ -115,4 +116,5 @@ async def run_import(
         print(error.message, file=progress_to)
         return 1
     finally:
+        source.close()
         await engine.dispose()

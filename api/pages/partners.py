@@ -16,7 +16,6 @@ from api.deps import (
     CarnetPagesDep,
     PagePrincipal,
     SessionDep,
-    SettingsDep,
     TemporalDep,
 )
 from api.forms import after_action, form_values, local_time
@@ -25,7 +24,7 @@ from api.pages.carnet.view import tab_url
 from api.templating import templates
 from parcours.core.errors import NotFound, ParcoursError
 from parcours.core.settings import Settings
-from parcours.partners.caf_import import CafImportService, InvalidFeed
+from parcours.partners.caf_import import CafImportService
 from parcours.partners.lookups import LookupService
 from parcours.partners.messages import REQUEST_ID_PATTERN, LookupPartner
 from parcours.partners.rules import ensure_caf_importer
@@ -119,7 +118,6 @@ async def upload_caf_feed(
     request: Request,
     service: CafImportsDep,
     session: SessionDep,
-    settings: SettingsDep,
     principal: PagePrincipal,
 ) -> Response:
     """Store the file, start its import, and follow it on its own page."""
@@ -133,11 +131,9 @@ async def upload_caf_feed(
             error="Choisissez le fichier du flux de la CAF à importer.",
             status_code=422,
         )
-    content = await upload.read(settings.caf_import_max_bytes + 1)
     try:
-        if not content:
-            raise InvalidFeed(f"Le fichier « {upload.filename} » est vide.")
-        file_id, new = await service.store(upload.filename, content, importer.id)
+        # Read from the spooled upload chunk by chunk (its size does not weigh on the memory).
+        file_id, new = await service.store(upload.filename, upload.file, importer.id)
     except ParcoursError as error:
         await session.rollback()
         return await _list_page(

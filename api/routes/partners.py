@@ -21,7 +21,6 @@ from api.deps import (
 )
 from parcours.access.schemas import TokenPartner
 from parcours.core.errors import Forbidden
-from parcours.partners.caf_import import InvalidFeed
 from parcours.partners.lookups import LookupRead, LookupService, LookupStatus
 from parcours.partners.messages import REQUEST_ID_PATTERN, LookupPartner
 from parcours.partners.schemas import CafImportRead, CallbackReceipt
@@ -48,12 +47,9 @@ async def import_caf_feed(
     principal: Importer,
     service: CafImportsDep,
     session: SessionDep,
-    settings: SettingsDep,
 ) -> CafImportRead:
-    content = await file.read(settings.caf_import_max_bytes + 1)
-    if not content:
-        raise InvalidFeed("Le fichier est vide.")
-    file_id, new = await service.store(file.filename or "flux-rsa.csv", content, principal.id)
+    # Read from the spooled upload chunk by chunk (its size does not weigh on the memory).
+    file_id, new = await service.store(file.filename or "flux-rsa.csv", file.file, principal.id)
     # The lines must be committed before the workflow's first batch reads them.
     await session.commit()
     current = await service.read(file_id, rejects_limit=0)

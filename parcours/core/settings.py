@@ -104,7 +104,8 @@ class Settings(BaseSettings):
     # CAF feed imports (each line's person is enrolled in the line's département, if hosted).
     caf_import_batch_lines: int = 500
     caf_import_concurrency: int = 8
-    caf_import_max_bytes: int = 50 * 1024 * 1024
+    # Read chunk by chunk (its memory does not grow with it): the bound guards the database.
+    caf_import_max_bytes: int = 200 * 1024 * 1024
 
     # Step deadlines (SLA). Orientation: 6 weeks after the RSA opens, contract: one month
     # after orientation (décret 2024-1244); the others are the département's usual targets.

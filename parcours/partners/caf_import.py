@@ -21,12 +21,16 @@ The activity (``activities.partners``) decides which transactions hold which ste
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import hashlib
+import io
+import itertools
 import logging
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -103,27 +107,70 @@ def counts_of(by_outcome: dict[str, int]) -> CafImportCounts:
     return CafImportCounts(processed=sum(done.values()), **done)
 
 
-def split_lines(content: bytes) -> tuple[str, list[tuple[int, str]]]:
-    """The header and the numbered data lines of a feed file (blank lines skipped; the header
-    is line 1)."""
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise InvalidFeed(
-            f"Le fichier n'est pas encodé en UTF-8 (octet {error.start + 1})."
-        ) from error
-    rows = text.split("\n")
-    header = rows[0].rstrip("\r") if rows else ""
+FEED_CHUNK_BYTES = 1024 * 1024
+# A CAF line is a few hundred characters: a "line" this long is not a feed (and reading on for
+# its end would hold the whole file).
+MAX_LINE_CHARS = 64 * 1024
+
+
+def feed_rows(chunks: Iterable[bytes]) -> Iterator[tuple[int, str]]:
+    """The rows of a feed file given by chunks of its bytes, numbered from 1 (the header), each
+    without its line end. Decoded as it goes: whatever the file's size, a chunk and a row at a
+    time are held."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    fed, pending, number, begun = 0, "", 0, False
+    for chunk in itertools.chain(chunks, [b""]):
+        try:
+            text = decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as error:
+            held_back = len(error.object) - len(chunk)  # the end of the previous chunk
+            raise InvalidFeed(
+                f"Le fichier n'est pas encodé en UTF-8 (octet {fed - held_back + error.start + 1})."
+            ) from error
+        if text and not begun:
+            text, begun = text.removeprefix("\ufeff"), True  # the mark some tools write first
+        fed += len(chunk)
+        *rows, pending = (pending + text).split("\n")
+        for row in rows:
+            number += 1
+            yield number, row.rstrip("\r")
+        if len(pending) > MAX_LINE_CHARS:
+            raise InvalidFeed(
+                f"La ligne {number + 1} est trop longue (plus de {MAX_LINE_CHARS // 1024} Kio) : "
+                "ce fichier n'est pas un flux de la CAF."
+            )
+    yield number + 1, pending.rstrip("\r")
+
+
+def data_lines(rows: Iterator[tuple[int, str]]) -> Iterator[tuple[int, str]]:
+    """After the header (checked), the numbered data lines; blank lines skipped."""
+    _, header = next(rows)
     try:
         FeedFormat.from_header(header)
     except InvalidFeedFile as error:
         raise InvalidFeed(str(error)) from error
-    lines = [
-        (number, row.rstrip("\r")) for number, row in enumerate(rows[1:], start=2) if row.strip()
-    ]
-    if not lines:
-        raise InvalidFeed("Le fichier ne contient aucune ligne de données.")
-    return header, lines
+    return ((number, row) for number, row in rows if row.strip())
+
+
+@dataclass
+class _Reading:
+    """One pass over a feed file, chunk by chunk, with its digest and size so far."""
+
+    source: BinaryIO
+    max_bytes: int
+    digest: Any = field(default_factory=hashlib.sha256)
+    size: int = 0
+
+    def chunks(self) -> Iterator[bytes]:
+        self.source.seek(0)
+        while chunk := self.source.read(FEED_CHUNK_BYTES):
+            self.size += len(chunk)
+            if self.size > self.max_bytes:
+                raise InvalidFeed(
+                    f"Fichier trop volumineux : {self.max_bytes // (1024 * 1024)} Mio au plus."
+                )
+            self.digest.update(chunk)
+            yield chunk
 
 
 class CafImportService:
@@ -136,28 +183,48 @@ class CafImportService:
     # --- Files and imports ---
 
     async def store(
-        self, filename: str, content: bytes, uploaded_by: str | None = None
+        self, filename: str, content: bytes | BinaryIO, uploaded_by: str | None = None
     ) -> tuple[str, bool]:
         """Keep the file's lines until they are applied. Returns its id (SHA-256) and whether
-        it is new; a file already stored (the same bytes) is not stored twice."""
-        if len(content) > self.settings.caf_import_max_bytes:
-            raise InvalidFeed(
-                f"Fichier trop volumineux ({len(content) // (1024 * 1024)} Mio ; "
-                f"{self.settings.caf_import_max_bytes // (1024 * 1024)} Mio au plus)."
-            )
-        file_id = hashlib.sha256(content).hexdigest()
+        it is new; a file already stored (the same bytes) is not stored twice.
+
+        ``content``: the bytes, or a binary file open for reading (an upload, the CLI's file),
+        read twice chunk by chunk — once to check it whole and name it, once to store its
+        lines — so that the memory it takes does not grow with its size."""
+        source = io.BytesIO(content) if isinstance(content, bytes) else content
+        limit = self.settings.caf_import_max_bytes
+        checked = _Reading(source, limit)
+        header, count = "", 0
+        for number, row in feed_rows(checked.chunks()):
+            if number == 1:
+                header = row
+            elif row.strip():
+                count += 1
+        if checked.size == 0:
+            raise InvalidFeed(f"Le fichier « {filename} » est vide.")
+        try:
+            FeedFormat.from_header(header)
+        except InvalidFeedFile as error:
+            raise InvalidFeed(str(error)) from error
+        if not count:
+            raise InvalidFeed("Le fichier ne contient aucune ligne de données.")
+        file_id = checked.digest.hexdigest()
         if await self.feeds.file(file_id) is not None:
             return file_id, False
-        header, lines = split_lines(content)
         feed = CafFeedFile(
             id=file_id,
             filename=filename[:255] or "flux-rsa.csv",
             header=header,
-            lines=len(lines),
+            lines=count,
             status="stored",
             uploaded_by=uploaded_by,
         )
-        return file_id, await self.feeds.add_file(feed, lines)
+        stored = _Reading(source, limit)
+        new = await self.feeds.add_file(feed, data_lines(feed_rows(stored.chunks())))
+        if new and stored.digest.hexdigest() != file_id:
+            # Written to while it was read (a file still being copied): not the file named.
+            raise InvalidFeed("Le fichier a changé pendant sa lecture : importez-le de nouveau.")
+        return file_id, new
 
     async def start(self, file_id: str) -> None:
         """Start the file's import (once: a running import is joined, a finished one is left

@@ -24,10 +24,11 @@ from parcours.carnet.models import Beneficiary, SituationFact
 from parcours.core.db import transaction
 from parcours.journey.messages import RsaStatus
 from parcours.journey.models import JourneyEventRecord, JourneyRecord
+from parcours.partners import caf_import
 from parcours.partners.caf_feed import FeedFormat, LineRejected
-from parcours.partners.caf_import import CafImportService
+from parcours.partners.caf_import import CafImportService, InvalidFeed, feed_rows
 from parcours.partners.messages import CafFeedBatchInput, CafImportProgress, caf_import_workflow_id
-from parcours.partners.models import CafAppliedEvent, CafFeedLine
+from parcours.partners.models import CafAppliedEvent, CafFeedFile, CafFeedLine
 from simulators.caf_feed import (
     FEED_HEADER,
     Defect,
@@ -124,6 +125,142 @@ def test_every_malformed_line_is_rejected_with_its_reason_and_the_others_are_rea
 def test_a_file_that_is_not_a_caf_feed_is_refused_whole() -> None:
     with pytest.raises(ValueError, match="colonnes manquantes dans l'en-tête"):
         FeedFormat.from_header("nom;prenom;date_naissance")
+
+
+# --- The file, read a chunk at a time ---------------------------------------------------------
+
+# A BOM, Windows line ends, a blank line, letters of two and three bytes, no final line end.
+SAMPLE = (
+    "\ufeff"
+    + FEED_HEADER
+    + "\r\n"
+    + "\r\n".join(line.text for line in generate_feed_lines(12, seed=5, today=TODAY))
+    + "\r\n\r\nÉloïse;Ngô;€"
+).encode()
+
+
+def chunked(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 64, len(SAMPLE)])
+def test_a_feed_reads_the_same_whatever_the_chunks_it_comes_in(size: int) -> None:
+    expected = SAMPLE.decode("utf-8-sig").split("\n")
+
+    rows = list(feed_rows(chunked(SAMPLE, size)))
+
+    assert rows == [(n, row.rstrip("\r")) for n, row in enumerate(expected, start=1)]
+    assert rows[0] == (1, FEED_HEADER)
+    assert rows[-1] == (15, "Éloïse;Ngô;€")
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 4096])
+def test_a_file_not_in_utf8_is_refused_at_the_byte_where_it_breaks(size: int) -> None:
+    # Latin-1 "é" (one byte, 0xE9) at byte 3 + len(header) + 1 + 4 of the file (BOM counted).
+    data = b"\xef\xbb\xbf" + FEED_HEADER.encode() + b"\nAnn\xe9e;1\n"
+    where = 3 + len(FEED_HEADER) + 1 + 4
+
+    with pytest.raises(InvalidFeed) as refused:
+        list(feed_rows(chunked(data, size)))
+
+    assert refused.value.message == f"Le fichier n'est pas encodé en UTF-8 (octet {where})."
+
+
+def test_a_file_without_line_ends_is_refused_before_it_is_read_whole() -> None:
+    endless = iter(lambda: b"x" * 4096, None)  # as long as anyone reads
+
+    with pytest.raises(InvalidFeed) as refused:
+        list(feed_rows(endless))
+
+    assert refused.value.message == (
+        "La ligne 1 est trop longue (plus de 64 Kio) : ce fichier n'est pas un flux de la CAF."
+    )
+
+
+async def test_a_feed_is_stored_line_for_line_across_its_chunks(
+    partners: PartnerStack,
+    sessions: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(caf_import, "FEED_CHUNK_BYTES", 97)
+    lines = [line.text for line in generate_feed_lines(30, seed=11, malformed=3, today=TODAY)]
+    data = ("\n".join([FEED_HEADER, *lines[:10], "", *lines[10:]]) + "\n").encode()
+
+    async with transaction(sessions) as session:
+        file_id, new = await CafImportService(session, partners.client, partners.settings).store(
+            "flux-morceaux.csv", io.BytesIO(data)
+        )
+    async with sessions() as session:
+        stored = (
+            await session.execute(
+                select(CafFeedLine.number, CafFeedLine.text)
+                .where(CafFeedLine.file_id == file_id)
+                .order_by(CafFeedLine.number)
+            )
+        ).all()
+        feed = await session.get(CafFeedFile, file_id)
+
+    assert new and file_id == hashlib.sha256(data).hexdigest()
+    # Numbered as in the file: the blank line 12 is skipped, not renumbered.
+    assert [tuple(row) for row in stored] == [
+        (n, text) for n, text in zip([*range(2, 12), *range(13, 33)], lines, strict=True)
+    ]
+    assert feed is not None and (feed.lines, feed.header) == (30, FEED_HEADER)
+
+
+async def test_a_file_over_the_bound_is_refused_and_nothing_of_it_is_stored(
+    partners: PartnerStack, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    settings = partners.settings.model_copy(update={"caf_import_max_bytes": 1024 * 1024})
+    lines = [line.text for line in generate_feed_lines(6000, seed=17, today=TODAY)]
+    data = ("\n".join([FEED_HEADER, *lines]) + "\n").encode()
+    assert len(data) > 1024 * 1024
+
+    with pytest.raises(InvalidFeed) as refused:
+        async with transaction(sessions) as session:
+            await CafImportService(session, partners.client, settings).store(
+                "flux-trop-gros.csv", io.BytesIO(data)
+            )
+
+    assert refused.value.message == "Fichier trop volumineux : 1 Mio au plus."
+    async with sessions() as session:
+        assert await session.get(CafFeedFile, hashlib.sha256(data).hexdigest()) is None
+
+
+class CopiedWhileRead(io.BytesIO):
+    """A file still being written when the import reads it: longer at the second reading."""
+
+    def __init__(self, data: bytes, more: bytes) -> None:
+        super().__init__(data)
+        self.more, self.readings = more, 0
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.readings += 1
+        if self.readings == 2:  # the second reading: the copy has gone on meanwhile
+            super().seek(0, io.SEEK_END)
+            self.write(self.more)
+        return super().seek(offset, whence)
+
+
+async def test_a_file_that_changes_while_it_is_read_is_not_stored(
+    partners: PartnerStack, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    lines = [line.text for line in generate_feed_lines(6, seed=13, today=TODAY)]
+    data = ("\n".join([FEED_HEADER, *lines[:3]]) + "\n").encode()
+    more = ("\n".join(lines[3:]) + "\n").encode()
+
+    with pytest.raises(InvalidFeed) as refused:
+        async with transaction(sessions) as session:
+            await CafImportService(session, partners.client, partners.settings).store(
+                "flux-en-cours.csv", CopiedWhileRead(data, more)
+            )
+
+    assert refused.value.message == (
+        "Le fichier a changé pendant sa lecture : importez-le de nouveau."
+    )
+    async with sessions() as session:
+        for digest in (hashlib.sha256(data).hexdigest(), hashlib.sha256(data + more).hexdigest()):
+            assert await session.get(CafFeedFile, digest) is None
 
 
 # --- Through the workflow -------------------------------------------------------------------
