@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import DateTime, event, text
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -16,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 from parcours.core.sqlite_driver import OneTripDBAPI, SQLiteConnection
@@ -76,9 +79,41 @@ def create_engine(url: str, *, pool_size: int | None = None) -> AsyncEngine:
             cursor.close()
     else:
         sizing = fixed or {"pool_size": 10, "max_overflow": 20}
-        engine = create_async_engine(url, pool_pre_ping=True, **sizing)
+        engine = create_async_engine(url, **sizing)
+        check_idle_connections(engine)
     instrument_engine(engine)
     return engine
+
+
+# PostgreSQL: a connection that sat in the pool longer than this is checked before it serves
+# (a database restarted or failed over has dropped it: another is opened, and the request
+# never sees the dropped one). One back from a unit of work a moment ago is used at once:
+# checking every connection (``pool_pre_ping``) took three round trips (begin, ping,
+# rollback) and about 0.3 ms of the API's CPU on every request and every activity.
+CHECK_IDLE_AFTER_S = 1.0
+_IDLE_SINCE = "idle_since"
+
+
+def check_idle_connections(engine: AsyncEngine) -> None:
+    sync = engine.sync_engine
+
+    @event.listens_for(sync, "connect")
+    def _opened(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(sync, "checkin")
+    def _back(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(sync, "checkout")
+    def _out(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
+        if time.monotonic() - record.info.get(_IDLE_SINCE, 0.0) < CHECK_IDLE_AFTER_S:
+            return
+        try:
+            sync.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool drops this connection and hands out a new one.
+            raise DisconnectionError("connection dropped while idle") from error
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
