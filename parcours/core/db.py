@@ -105,7 +105,9 @@ def create_engine(url: str, *, pool_size: int | None = None) -> AsyncEngine:
 # (a database restarted or failed over has dropped it: another is opened, and the request
 # never sees the dropped one). One back from a unit of work a moment ago is used at once:
 # checking every connection (``pool_pre_ping``) took three round trips (begin, ping,
-# rollback) and about 0.3 ms of the API's CPU on every request and every activity.
+# rollback) and about 0.3 ms of the API's CPU on every request and every activity. A
+# connection dropped within that second reaches its request, which answers the French 503
+# (« réessayez ») while the pool replaces every connection opened before the drop.
 CHECK_IDLE_AFTER_S = 1.0
 _IDLE_SINCE = "idle_since"
 
