@@ -45,8 +45,13 @@ async def _drop(settings: Settings, pid: int) -> None:
     try:
         async with other.connect() as connection:
             await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-            gone = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
-            while await connection.scalar(gone, {"pid": pid}):
+            # The backends' list is read once per transaction unless its snapshot is cleared.
+            fresh = text("SELECT pg_stat_clear_snapshot()")
+            there = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+            while True:
+                await connection.execute(fresh)
+                if not await connection.scalar(there, {"pid": pid}):
+                    break
                 await asyncio.sleep(0.01)
     finally:
         await other.dispose()
