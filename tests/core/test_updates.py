@@ -21,6 +21,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from parcours.core import temporal
 from parcours.core.errors import Conflict, Unavailable
 from parcours.core.temporal import TRANSITION_REFUSED, UNPROCESSED_UPDATE, run_update
+from tests.support.workflows import end_when_settled
 
 
 @workflow.defn(name="UpdateProbe")
@@ -80,8 +81,7 @@ async def probe(time_env: WorkflowEnvironment) -> AsyncIterator[Probe]:
         workflow_runner=UnsandboxedWorkflowRunner(),
     ):
         yield start
-        for handle in started:
-            await handle.terminate()
+        await end_when_settled(*started)
 
 
 async def test_a_refusal_is_a_conflict_and_a_failure_keeps_its_cause(probe: Probe) -> None:

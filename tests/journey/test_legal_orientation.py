@@ -60,6 +60,8 @@ class LawStack:
     journeys: Journeys
     sim: httpx.AsyncClient
     france_travail_agency_id: str
+    # France Travail names the agency it orients to (other tests' agencies share the base).
+    france_travail_agency_name: str
 
     async def france_travail(self) -> dict[str, Any]:
         response = await self.sim.get("/france-travail/_state")
@@ -119,13 +121,13 @@ async def law_stack(
         agency.territory = "73"
         session.add(agency)
         await session.flush()
-        agency_id = agency.id
+        agency_id, agency_name = agency.id, agency.name
     sim_server, sim_task = await serve(simulators, partners_port)
     api_server, api_task = await serve(app, api_port)
     journeys = Journeys(time_env, sessions, law_settings, staff)
     try:
         async with worker, httpx.AsyncClient(base_url=partners_url, timeout=30) as sim:
-            yield LawStack(journeys, sim, agency_id)
+            yield LawStack(journeys, sim, agency_id, agency_name)
             await journeys.terminate_open()
     finally:
         for server in (api_server, sim_server):
@@ -206,7 +208,7 @@ async def test_france_travail_orients_after_six_weeks_without_decision(law_stack
     decided = await stack.sim.post(
         f"/france-travail/_orientations/{received['reference']}/decide",
         params={"wait": "true"},
-        json={"track": "professional"},
+        json={"track": "professional", "agency": stack.france_travail_agency_name},
     )
     decided.raise_for_status()
     assert decided.json()["callback"]["deliveries"][0]["outcome"] == "delivered"

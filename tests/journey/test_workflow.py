@@ -8,7 +8,6 @@ checked against the workflow's own state at each stage.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -71,7 +70,7 @@ from tests.support.journeys import (
     runs,
     short_history_server,
 )
-from tests.support.workflows import settled
+from tests.support.workflows import end_when_settled, settled
 from workflows.journey import (
     DEADLINE_KEY,
     REFERENT_KEY,
@@ -901,5 +900,4 @@ async def test_a_training_request_starts_its_own_workflow_and_keeps_the_step(
         assert described.workflow_type == "TrainingRequest"
         assert described.parent_id == handle.id
     finally:
-        with contextlib.suppress(RPCError):
-            await child.terminate(reason="end of test")
+        await end_when_settled(child)

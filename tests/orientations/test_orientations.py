@@ -11,7 +11,6 @@ rule), and France Travail told of a professional orientation — once — and no
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -61,7 +60,7 @@ from tests.support.clients import ApiClients, api_clients, signed_in
 from tests.support.partners import CALLBACK_SECRET, CALLBACKS_PATH, PartnerStack
 from tests.support.people import person_payload
 from tests.support.resources import Resource, add_service
-from tests.support.workflows import pending_timers, settled
+from tests.support.workflows import end_when_settled, pending_timers, settled
 from worker.assembly import PARTNER_WORKFLOWS, PartnerWorkerParts, journey_runner
 from workflows.journey import Journey
 
@@ -614,9 +613,7 @@ async def time_stack(
         async with worker:
             stack = TimeStack(time_env, own, sessions, staff, partners)
             yield stack
-            for workflow_id in stack.started:
-                with contextlib.suppress(RPCError):  # already ended
-                    await time_env.client.get_workflow_handle(workflow_id).terminate()
+            await end_when_settled(*(time_env.client.get_workflow_handle(w) for w in stack.started))
     finally:
         await parts.aclose()
 

@@ -19,7 +19,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowHandle
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -63,7 +62,7 @@ from tests.support.appointments import Desk, later_than, open_desk, person_of
 from tests.support.journeys import act
 from tests.support.partners import PartnerStack
 from tests.support.platform import until
-from tests.support.workflows import settled
+from tests.support.workflows import end_when_settled, settled
 from worker.assembly import PARTNER_WORKFLOWS, PartnerWorkerParts, journey_runner
 from workflows.appointments import Appointment
 from workflows.journey import Journey
@@ -286,9 +285,8 @@ async def office(
             office = Office(desk, time_env, sessions, own, staff, partners)
             yield office
             for handle in desk.journeys.handles:
-                for mark in (await handle.query("current", result_type=JourneyState)).sanctions:
-                    with contextlib.suppress(RPCError):  # ended already
-                        await office.case(mark.case_id).terminate(reason="end of test")
+                marks = (await handle.query("current", result_type=JourneyState)).sanctions
+                await end_when_settled(*(office.case(mark.case_id) for mark in marks))
     finally:
         await parts.aclose()
 

@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowHandle
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from parcours.access.rules import Principal, Role
@@ -40,7 +39,7 @@ from tests.support.accounts import Staff
 from tests.support.clients import ApiClients
 from tests.support.journeys import JourneyHandle, Journeys
 from tests.support.platform import until
-from tests.support.workflows import settled
+from tests.support.workflows import end_when_settled, settled
 
 
 async def booking_link(api: ApiClients, person_id: str, kind: str = "suivi") -> str:
@@ -216,15 +215,6 @@ async def open_desk(
     journeys = Journeys(time_env, sessions, settings, staff)
     desk = Desk(time_env, sessions, settings, staff, journeys)
     yield desk
-    # Their timers would wake at every skip of the next tests; an activity still running
-    # when its workflow is terminated would hold the server's clock until its timeout.
-    for appointment_id in desk.appointments:
-        await settled(desk.child(appointment_id))
-        with contextlib.suppress(RPCError):  # ended already
-            await desk.child(appointment_id).terminate(reason="end of test")
-    for handle in journeys.handles:
-        # A closed journey cannot be described on the test server (its unset deadline does
-        # not decode): it has ended, nothing of it runs.
-        with contextlib.suppress(TypeError):
-            await settled(handle)
+    # Their timers would wake at every skip of the next tests.
+    await end_when_settled(*(desk.child(a) for a in desk.appointments))
     await journeys.terminate_open()

@@ -16,7 +16,6 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from cli.temporal_server import SEARCH_ATTRIBUTES, binary
@@ -47,6 +46,7 @@ from parcours.journey.service import JourneyService
 from tests.support.accounts import Staff
 from tests.support.histories import every_run
 from tests.support.people import person_payload
+from tests.support.workflows import end_when_settled
 from tests.support.workflows import settled as workflow_settled
 from worker.assembly import build_worker
 from workflows.journey import Journey
@@ -191,9 +191,7 @@ class Journeys:
         await self.env.sleep(until - now)
 
     async def terminate_open(self) -> None:
-        for handle in self.handles:
-            with contextlib.suppress(RPCError):  # already closed
-                await handle.terminate(reason="end of test")
+        await end_when_settled(*self.handles)
 
 
 # The time-skipping server never suggests continuing as new; a dev server told to suggest it

@@ -1,10 +1,13 @@
 """What a workflow's history says, for tests that check that something did NOT happen: instead
 of sleeping "long enough", they wait until the workflow has ``settled`` (done everything it has
-been asked so far, its writes included), then look; ``pending_timers`` says what it waits for."""
+been asked so far, its writes included), then look; ``pending_timers`` says what it waits for;
+``end_when_settled`` ends what a test left running without holding the test server's clock."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,8 +15,11 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.workflow.v1 import PendingChildExecutionInfo
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError
 
 Handle = WorkflowHandle[Any, Any]
+
+log = logging.getLogger(__name__)
 
 
 async def settled(handle: Handle, *, within_s: float = 30) -> None:
@@ -49,10 +55,19 @@ async def _busy(handle: Handle) -> str | None:
         return "a workflow task"
     if ended := await _ended_children(handle, raw.pending_children):
         return f"child workflows ended, their end not recorded yet: {ended}"
+    # The history is fetched after the description: it must be the one described. The test
+    # server never describes a workflow task in flight, so a description taken while one runs
+    # shows no activity, and the history fetched a moment later may already hold the
+    # activities that task scheduled (then ending the workflow would leave one running, and
+    # the test server's clock held for good).
+    events = (await handle.fetch_history()).events
+    described_length = raw.workflow_execution_info.history_length
+    if len(events) != described_length:
+        return f"history moved while looked at ({described_length} → {len(events)} events)"
     last_scheduled = last_completed = 0
     signals_out: set[int] = set()
     children_starting: set[int] = set()
-    for event in (await handle.fetch_history()).events:
+    for event in events:
         kind = event.event_type
         if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
             last_scheduled = event.event_id
@@ -127,3 +142,24 @@ async def pending_timers(handle: Handle) -> list[HistoryEvent]:
         for event in history
         if event.event_type == EventType.EVENT_TYPE_TIMER_STARTED and event.event_id not in ended
     ]
+
+
+async def end_when_settled(*handles: Handle, reason: str = "end of test") -> None:
+    """Terminate the workflows a test left running, each once it has settled.
+
+    On the time-skipping server, a workflow terminated while one of its activities is in
+    flight holds the server's clock for good: the activity's end and its timeout both find
+    the workflow gone and never give the clock back, so every later skip of that server
+    times out. One that does not settle within the bound (an activity retried for as long as
+    a partner is down: between its attempts it holds nothing) is terminated all the same."""
+    for handle in handles:
+        try:
+            await settled(handle, within_s=30)
+        except AssertionError as busy:
+            log.warning("terminated before it settled: %s", busy)
+        except TypeError:
+            # The test server cannot describe some ended workflows (an unset deadline does
+            # not decode): it has ended, nothing of it runs.
+            continue
+        with contextlib.suppress(RPCError):  # ended already
+            await handle.terminate(reason=reason)

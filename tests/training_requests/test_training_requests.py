@@ -17,7 +17,6 @@ after that is refused with the reason, and the funder's callback gets a receipt 
 
 from __future__ import annotations
 
-import contextlib
 import html
 import json
 import uuid
@@ -32,7 +31,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from parcours.access.models import AccessLogEntry, User
@@ -86,7 +84,7 @@ from tests.support.partners import CALLBACK_SECRET, CALLBACKS_PATH, PartnerStack
 from tests.support.privacy import searchable
 from tests.support.servers import free_port, serve
 from tests.support.training_requests import add_training, follow, funder_account, until
-from tests.support.workflows import pending_timers, settled
+from tests.support.workflows import end_when_settled, pending_timers, settled
 from worker.assembly import PartnerWorkerParts, build_worker
 
 T = TypeVar("T")
@@ -154,9 +152,12 @@ class Stack:
                     )
                 )
             )
-        for workflow_id in [*requests, *(f"journey-{p}" for p in self.people)]:
-            with contextlib.suppress(RPCError):  # already closed
-                await self.client.get_workflow_handle(workflow_id).terminate("end of test")
+        await end_when_settled(
+            *(
+                self.client.get_workflow_handle(workflow_id)
+                for workflow_id in [*requests, *(f"journey-{p}" for p in self.people)]
+            )
+        )
 
     async def today(self) -> date:
         return (await self.env.get_current_time()).date()
