@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -22,6 +21,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
+from parcours.core.sqlite_driver import OneTripDBAPI, SQLiteConnection
 from parcours.core.tracing import instrument_engine
 
 
@@ -49,25 +49,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class _SQLiteConnection(sqlite3.Connection):
-    """A SQLite connection that rolls its transaction back before it closes.
-
-    A unit of work cancelled in the middle of a statement (an activity cancelled, a request
-    abandoned) has its connection closed while the statement is still referenced by the
-    cancellation's traceback. SQLite then keeps the connection half-open, with its transaction
-    and the database's write lock, until that statement is garbage-collected: minutes during
-    which every other writer fails with « database is locked ». Rolling back first releases
-    the lock at once; closing would have discarded the transaction anyway."""
-
-    def close(self) -> None:
-        try:
-            if self.in_transaction:
-                self.rollback()
-        except sqlite3.Error:
-            pass  # closing still releases what it can
-        super().close()
-
-
 def create_engine(url: str, *, pool_size: int | None = None) -> AsyncEngine:
     """``pool_size`` fixes the number of connections (no overflow); by default the pool grows
     with the load."""
@@ -77,7 +58,10 @@ def create_engine(url: str, *, pool_size: int | None = None) -> AsyncEngine:
         # aiosqlite connection is a thread, a file opened and the pragmas below.
         sizing = fixed or {"pool_size": 20, "max_overflow": 10}
         engine = create_async_engine(
-            url, connect_args={"timeout": 30, "factory": _SQLiteConnection}, **sizing
+            url,
+            module=OneTripDBAPI.load(),
+            connect_args={"timeout": 30, "factory": SQLiteConnection},
+            **sizing,
         )
 
         @event.listens_for(engine.sync_engine, "connect")
