@@ -99,13 +99,12 @@ _IDLE_SINCE = "idle_since"
 def check_idle_connections(engine: AsyncEngine) -> None:
     sync = engine.sync_engine
 
-    @event.listens_for(sync, "connect")
-    def _opened(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    def _idle_from_now(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
         record.info[_IDLE_SINCE] = time.monotonic()
 
-    @event.listens_for(sync, "checkin")
-    def _back(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-        record.info[_IDLE_SINCE] = time.monotonic()
+    # A connection is idle from its opening, and again from each return to the pool.
+    event.listen(sync, "connect", _idle_from_now)
+    event.listen(sync, "checkin", _idle_from_now)
 
     @event.listens_for(sync, "checkout")
     def _out(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
