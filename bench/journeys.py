@@ -167,8 +167,9 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     arg(
         "--apis",
         type=int,
-        default=_env_int("BENCH_APIS", 1),
-        help="API processes on one port (parcours api --shared-port), as make run-scaled",
+        default=_env_int("BENCH_APIS", 2),
+        help="API processes on one port (parcours api --shared-port), as the production "
+        "compose file runs them (PARCOURS_API_PROCESSES) and make run-scaled",
     )
     arg("--keep", action="store_true", help="keep the databases and the logs (path on stderr)")
     arg(

@@ -147,15 +147,15 @@ def api_metrics_dir(settings: Settings) -> Path:
     return settings.var_dir / "api-metrics"
 
 
-def api_components(settings: Settings, count: int) -> list[Component]:
+def api_components(settings: Settings, count: int, counters: Path | None = None) -> list[Component]:
     """``count`` API processes on the one API port (``parcours api --shared-port``: the kernel
     spreads the connections, ``cli.api``); each is up once it listens there itself. Their
-    ``/metrics`` add up all of them (counters in files under the var directory, emptied at
-    each run)."""
+    ``/metrics`` add up all of them (counters in files under ``counters``, by default under the
+    var directory, emptied at each run)."""
     address = (settings.api_host, settings.api_port)
     if count == 1:
         return [Component("API", "L'API s'est arrêtée", _parcours("api"), port=address)]
-    counters = api_metrics_dir(settings)
+    counters = counters or api_metrics_dir(settings)
     return [
         Component(
             f"API {n}",

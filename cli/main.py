@@ -52,13 +52,23 @@ def api(
         help="Partager le port avec d'autres processus API (SO_REUSEPORT : le noyau répartit "
         "les connexions)",
     ),
+    processes: int = typer.Option(
+        1,
+        "--processes",
+        envvar="PARCOURS_API_PROCESSES",
+        min=1,
+        help="Processus API sur le port (un cœur chacun) ; au-delà de 1, ils partagent le port "
+        "et chacun est relancé s'il s'arrête",
+    ),
 ) -> None:
     """Serve the pages and the JSON API."""
     import uvicorn
 
     from api.app import create_app
-    from cli.api import shared_socket
+    from cli.api import serve_processes, shared_socket
 
+    if processes > 1 and not shared_port:
+        raise typer.Exit(serve_processes(get_settings(), processes))
     _setup("api")
     configure_tracing("parcours-api")
     settings = get_settings()

@@ -1,21 +1,28 @@
 """What lets ``parcours dev --workers 2 --apis 2`` run without a proxy: API processes bind one
 port together (``parcours api --shared-port``) and the kernel spreads the connections over
 them; a process that did not ask to share cannot take the port; each worker serves its metrics
-on a port of its own."""
+on a port of its own. ``parcours api --processes 2`` (the production container's API) keeps
+two such processes on its port by itself."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
+import signal
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
+import httpx
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
 from cli.api import shared_socket
 from cli.dev import api_components, worker_components
 from cli.supervisor import listens
-from parcours.core.settings import Settings
+from parcours.core.settings import ROOT, Settings
 from tests.conftest import free_port
 from tests.dev_runner.conftest import PATIENCE_S, dev_run
 
@@ -104,3 +111,85 @@ async def test_shared_api_processes_refuse_a_port_something_already_listens_on(
 
     assert status == 1
     assert f"Démarrage impossible (API) : le port {port} est déjà pris" in run.text()
+
+
+@pytest.mark.resilience
+async def test_api_processes_keep_their_port_answering_when_one_is_killed(
+    tmp_path: Path, settings: Settings, dev_env: WorkflowEnvironment, sessions: object
+) -> None:
+    # ``sessions``: the database's schema is made (``/healthz`` reads the database).
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "PARCOURS_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "PARCOURS_API_HOST": "127.0.0.1",
+        "PARCOURS_API_PORT": str(port),
+        "PARCOURS_VAR_DIR": str(tmp_path),
+        # As the production compose file sets it; its processes are plain ``api --shared-port``.
+        "PARCOURS_API_PROCESSES": "2",
+    }
+    output = tmp_path / "api.log"
+    api = _spawn_api(env, output)
+
+    def listening() -> set[int]:
+        children = set()
+        for task in Path(f"/proc/{api.pid}/task").iterdir():
+            children |= {int(pid) for pid in (task / "children").read_text().split()}
+        return {pid for pid in children if listens(pid, port)}
+
+    async def two_listening(other_than: frozenset[int] = frozenset()) -> set[int]:
+        async with asyncio.timeout(PATIENCE_S):
+            while True:
+                assert api.poll() is None, output.read_text(errors="replace")[-3000:]
+                pids = listening()
+                if len(pids) == 2 and not pids & other_than:
+                    return pids
+                await asyncio.sleep(0.2)
+
+    async def answered(times: int) -> list[int]:
+        statuses = []
+        for _ in range(times):  # a new connection each: the kernel spreads them
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+                statuses.append((await http.get("/healthz")).status_code)
+        return statuses
+
+    try:
+        first = await two_listening()
+        assert await answered(20) == [200] * 20
+
+        killed = min(first)
+        os.kill(killed, signal.SIGKILL)
+        second = await two_listening(other_than=frozenset({killed}))
+
+        assert max(first) in second  # the other one served on, untouched
+        assert await answered(20) == [200] * 20
+        assert re.search(r"L'API [12] s'est arrêtée \(code -9\) : redémarrage", output.read_text())
+
+        api.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(api.wait, PATIENCE_S) == 0
+        assert _gone(second)
+        with pytest.raises(httpx.ConnectError):
+            await answered(1)
+    finally:
+        if api.poll() is None:  # its processes are in sessions of their own
+            for pid in listening():
+                os.kill(pid, signal.SIGKILL)
+            api.kill()
+            api.wait()
+
+
+def _spawn_api(env: dict[str, str], output: Path) -> subprocess.Popen[bytes]:
+    with output.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "api"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _gone(pids: set[int]) -> bool:
+    return not any(Path(f"/proc/{pid}").exists() for pid in pids)
