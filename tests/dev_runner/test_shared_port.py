@@ -11,8 +11,6 @@ import os
 import re
 import signal
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -22,9 +20,10 @@ from temporalio.testing import WorkflowEnvironment
 from cli.api import shared_socket
 from cli.dev import api_components, worker_components
 from cli.supervisor import listens
-from parcours.core.settings import ROOT, Settings
+from parcours.core.settings import Settings
 from tests.conftest import free_port
 from tests.dev_runner.conftest import PATIENCE_S, dev_run
+from tests.support.workers import spawn_parcours
 
 
 def test_two_shared_sockets_on_one_port_both_take_connections() -> None:
@@ -130,7 +129,7 @@ async def test_api_processes_keep_their_port_answering_when_one_is_killed(
         "PARCOURS_API_PROCESSES": "2",
     }
     output = tmp_path / "api.log"
-    api = _spawn_api(env, output)
+    api = spawn_parcours("api", env, output)
 
     def listening() -> set[int]:
         children = set()
@@ -177,18 +176,6 @@ async def test_api_processes_keep_their_port_answering_when_one_is_killed(
                 os.kill(pid, signal.SIGKILL)
             api.kill()
             api.wait()
-
-
-def _spawn_api(env: dict[str, str], output: Path) -> subprocess.Popen[bytes]:
-    with output.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "api"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
 
 
 def _gone(pids: set[int]) -> bool:

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,15 +51,7 @@ class WorkerProcess:
 
     def start(self) -> None:
         env = {**self.env, "PARCOURS_WORKER_METRICS_ADDRESS": f"127.0.0.1:{free_port()}"}
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "cli.main", "worker"],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.process = spawn_parcours("worker", env, self.log)
 
     def kill(self) -> None:
         """``kill -9``: no graceful shutdown, no chance to finish or report anything."""
@@ -128,3 +120,17 @@ async def worker_on_its_queue(
             yield WorkerOnItsQueue(process, settings, api)
     finally:
         process.stop()
+
+
+def spawn_parcours(command: str, env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``parcours <command>`` in a session of its own (a test kills it, not the test run), its
+    output appended to ``log``."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "cli.main", command],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
