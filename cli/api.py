@@ -43,16 +43,12 @@ def serve_processes(settings: Settings, count: int) -> int:
     their ``/metrics`` add up all of them. SIGTERM or Ctrl-C stops them all; 1 when they could
     not start (why, in French), else 0."""
     from cli.dev import api_components, refuse_taken_api_port
-    from cli.supervisor import StartFailed, Supervisor
+    from cli.supervisor import StartFailed, Supervisor, interrupt_on
 
     given = os.environ.get(MULTIPROCESS_DIR_ENV)
     counters = Path(given) if given else Path(tempfile.mkdtemp(prefix="parcours-api-metrics-"))
     supervisor = Supervisor(ROOT, os.environ)
-
-    def on_term(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_term)
+    interrupt_on(signal.SIGTERM)
     try:
         refuse_taken_api_port(settings)
         for component in api_components(settings, count, counters):

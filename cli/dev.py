@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from api.metrics import MULTIPROCESS_DIR_ENV
-from cli.supervisor import Component, StartFailed, Supervisor
+from cli.supervisor import Component, StartFailed, Supervisor, interrupt_on
 from cli.temporal_server import dev_server_command
 from demo.requests import demo_requests_summary, seed_demo_requests
 from demo.seed import demo_feed_summary, seed_caf_feed
@@ -211,11 +211,9 @@ def run_dev(settings: Settings, seed: bool = True, workers: int = 1, apis: int =
     ui_port = urlsplit(settings.temporal_ui_url).port or DEFAULT_UI_PORT
     supervisor = Supervisor(ROOT, env)
 
-    def on_term(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt  # A supervisor's SIGTERM stops everything, like Ctrl-C.
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGHUP, on_term)  # the terminal closed: the children are in no group
+    # A supervisor's SIGTERM stops everything, like Ctrl-C; SIGHUP too: the terminal closed,
+    # and the children are in no group of it.
+    interrupt_on(signal.SIGTERM, signal.SIGHUP)
     try:
         if apis > 1:
             refuse_taken_api_port(settings)

@@ -29,6 +29,17 @@ WATCH_EVERY_S = 0.2
 STOP_WAIT_S = 15.0
 
 
+def interrupt_on(*signals: signal.Signals) -> None:
+    """These signals stop the supervising process as Ctrl-C does (``KeyboardInterrupt``), so
+    that it stops its components in order."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for signum in signals:
+        signal.signal(signum, interrupt)
+
+
 def next_delay(previous_s: float, ran_for_s: float) -> float:
     """How long to wait before restarting a component that stopped after ``ran_for_s``,
     ``previous_s`` being the wait before its last restart (0 if none)."""

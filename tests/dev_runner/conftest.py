@@ -64,6 +64,17 @@ async def answers(host: str, port: int) -> bool:
     return True
 
 
+def children_of(pid: int) -> list[int]:
+    """The process's children (``/proc``, as ``ps`` shows them)."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            children += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return children
+
+
 @dataclass
 class DevRun:
     """A running ``parcours dev``: its process, its terminal's output, its settings."""
@@ -104,19 +115,14 @@ class DevRun:
     def processes(self) -> dict[str, list[int]]:
         """Every process of each component (``parcours dev --workers 2`` has two workers)."""
         found: dict[str, list[int]] = {}
-        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+        for pid in children_of(self.process.pid):
             try:
-                pids = (task / "children").read_text().split()
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
             except OSError:
                 continue
-            for pid in pids:
-                try:
-                    command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-                except OSError:
-                    continue
-                for name, mark in COMPONENTS.items():
-                    if mark.encode() in command:
-                        found.setdefault(name, []).append(int(pid))
+            for name, mark in COMPONENTS.items():
+                if mark.encode() in command:
+                    found.setdefault(name, []).append(pid)
         return found
 
     def kill(self, component: str) -> int:

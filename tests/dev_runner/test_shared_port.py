@@ -22,7 +22,7 @@ from cli.dev import api_components, worker_components
 from cli.supervisor import listens
 from parcours.core.settings import Settings
 from tests.conftest import free_port
-from tests.dev_runner.conftest import PATIENCE_S, dev_run
+from tests.dev_runner.conftest import PATIENCE_S, children_of, dev_run
 from tests.support.workers import spawn_parcours
 
 
@@ -132,10 +132,7 @@ async def test_api_processes_keep_their_port_answering_when_one_is_killed(
     api = spawn_parcours("api", env, output)
 
     def listening() -> set[int]:
-        children = set()
-        for task in Path(f"/proc/{api.pid}/task").iterdir():
-            children |= {int(pid) for pid in (task / "children").read_text().split()}
-        return {pid for pid in children if listens(pid, port)}
+        return {pid for pid in children_of(api.pid) if listens(pid, port)}
 
     async def two_listening(other_than: frozenset[int] = frozenset()) -> set[int]:
         async with asyncio.timeout(PATIENCE_S):
